@@ -1,0 +1,1 @@
+"""HTTP API and portal. Thin: parse, authorize, call a service, render."""

@@ -1,0 +1,35 @@
+"""Builds the FastAPI application: API, portal and service endpoints share one process."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from api import problems
+from api.portal.routes import router as portal_router
+from api.routes import catalog, instances, jobs, servers, service, tenants
+from provisioner import __version__
+from provisioner.catalog.loader import Catalog
+from provisioner.config import Settings, get_settings
+from provisioner.worker.dispatch import CeleryDispatcher
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="provisioner",
+        version=__version__,
+        summary="Services for associations, run by a city lab: request, approve, deploy, watch, remove.",
+    )
+    app.state.settings = settings
+    app.state.catalog = Catalog.from_dir(settings.resolved_templates_dir)
+    app.state.dispatcher = CeleryDispatcher(settings.resolved_broker_url)
+    problems.install(app)
+    for module in (catalog, tenants, servers, instances, jobs, service):
+        app.include_router(module.router)
+    app.include_router(portal_router)
+    logging.getLogger(__name__).info(
+        "API ready with %d services in the catalog", len(app.state.catalog.all())
+    )
+    return app

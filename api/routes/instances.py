@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from api import convert, schemas
+from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep
+from provisioner.instances import service
+
+router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def request_instance(
+    body: schemas.InstanceIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep
+) -> schemas.InstanceOut:
+    row = service.request_instance(
+        session,
+        actor=actor,
+        catalog=catalog,
+        template=body.template,
+        name=body.name,
+        parameters=body.parameters,
+        tenant_id=body.tenant,
+    )
+    session.commit()
+    return convert.instance(row)
+
+
+@router.get("")
+def list_instances(
+    actor: ActorDep,
+    session: SessionDep,
+    tenant: Annotated[str | None, Query(max_length=32)] = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.InstanceOut]:
+    page = service.list_instances(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
+    return schemas.Page(items=[convert.instance(i) for i in page.items], next=page.next)
+
+
+@router.get("/{instance_id}")
+def get_instance(instance_id: str, actor: ActorDep, session: SessionDep) -> schemas.InstanceOut:
+    return convert.instance(service.get_instance(session, actor=actor, instance_id=instance_id))
+
+
+@router.post("/{instance_id}/approve", status_code=status.HTTP_202_ACCEPTED)
+def approve_instance(
+    instance_id: str,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+    body: schemas.ApproveIn | None = None,
+) -> schemas.JobAccepted:
+    job = service.approve_instance(
+        session,
+        actor=actor,
+        catalog=catalog,
+        instance_id=instance_id,
+        server_id=body.server if body else None,
+    )
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.post("/{instance_id}/reject")
+def reject_instance(
+    instance_id: str, body: schemas.RejectIn, actor: ActorDep, session: SessionDep
+) -> schemas.InstanceOut:
+    row = service.reject_instance(session, actor=actor, instance_id=instance_id, reason=body.reason)
+    session.commit()
+    return convert.instance(row)
+
+
+@router.delete("/{instance_id}", status_code=status.HTTP_202_ACCEPTED)
+def remove_instance(
+    instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
+) -> schemas.JobAccepted:
+    job = service.remove_instance(session, actor=actor, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))

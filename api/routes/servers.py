@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api import convert, schemas
+from api.deps import ActorDep, CatalogDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
+from provisioner.servers import service
+
+router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def add_server(
+    body: schemas.ServerIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
+) -> schemas.ServerOut:
+    row = service.add_server(
+        session,
+        actor=actor,
+        name=body.name,
+        address=body.address,
+        port=body.port,
+        user=body.user,
+        cpu=body.capacity.cpu,
+        memory_mb=body.capacity.memory_mb,
+        disk_gb=body.capacity.disk_gb,
+        public_address=body.public_address,
+        root_dir=body.root_dir,
+        host_key=body.host_key,
+        scan_timeout=settings.ssh_connect_timeout_seconds,
+    )
+    session.commit()
+    return convert.server(session, catalog, row)
+
+
+@router.get("")
+def list_servers(
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.ServerOut]:
+    page = service.list_servers(session, actor=actor, limit=limit, cursor=cursor)
+    return schemas.Page(items=[convert.server(session, catalog, s) for s in page.items], next=page.next)
+
+
+@router.get("/{server_id}")
+def get_server(
+    server_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep
+) -> schemas.ServerOut:
+    return convert.server(session, catalog, service.get_server(session, actor=actor, server_id=server_id))

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api import convert, schemas
+from api.deps import ActorDep, CursorQuery, LimitQuery, SessionDep
+from provisioner.auth.actor import Role
+from provisioner.tenants import service
+
+router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_tenant(body: schemas.TenantIn, actor: ActorDep, session: SessionDep) -> schemas.TenantOut:
+    row = service.create_tenant(
+        session, actor=actor, slug=body.slug, name=body.name, contact_email=body.contact_email
+    )
+    session.commit()
+    return convert.tenant(row)
+
+
+@router.get("")
+def list_tenants(
+    actor: ActorDep, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> schemas.Page[schemas.TenantOut]:
+    page = service.list_tenants(session, actor=actor, limit=limit, cursor=cursor)
+    return schemas.Page(items=[convert.tenant(t) for t in page.items], next=page.next)
+
+
+@router.get("/{tenant_id}")
+def get_tenant(tenant_id: str, actor: ActorDep, session: SessionDep) -> schemas.TenantOut:
+    return convert.tenant(service.get_tenant(session, actor=actor, tenant_id=tenant_id))
+
+
+@router.post("/{tenant_id}/tokens", status_code=status.HTTP_201_CREATED)
+def create_token(
+    tenant_id: str, body: schemas.TokenIn, actor: ActorDep, session: SessionDep
+) -> schemas.TokenOut:
+    row, plain = service.issue_tenant_token(
+        session, actor=actor, tenant_id=tenant_id, role=Role(body.role), name=body.name
+    )
+    session.commit()
+    return schemas.TokenOut(id=row.id, name=row.name, role=row.role, tenant=row.tenant_id, token=plain)

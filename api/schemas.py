@@ -1,0 +1,180 @@
+"""Request and response bodies of the HTTP contract (see the API design document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from provisioner.catalog.model import NAME_PATTERN
+
+T = TypeVar("T")
+
+SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
+EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,252}\.[^@\s]{2,}$"
+HOST = (
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+UNIX_USER = r"^[a-z_][a-z0-9_-]{0,31}$"
+ABS_PATH = r"^/(?:[A-Za-z0-9._-]+/?)*$"
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next: str | None = None
+
+
+class TenantIn(Input):
+    slug: str = Field(pattern=SLUG, max_length=40)
+    name: str = Field(min_length=1, max_length=200)
+    contact_email: str = Field(pattern=EMAIL, max_length=254)
+
+
+class TenantOut(BaseModel):
+    id: str
+    slug: str
+    name: str
+    contact_email: str
+    created_at: datetime
+
+
+class TokenIn(Input):
+    role: Literal["admin", "member"]
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    tenant: str | None
+    token: str = Field(description="shown once; store it now")
+
+
+class Capacity(BaseModel):
+    cpu: float = Field(ge=0)
+    memory_mb: int = Field(ge=0)
+    disk_gb: int = Field(ge=0)
+
+
+class CapacityIn(Input):
+    cpu: int = Field(gt=0, le=1024)
+    memory_mb: int = Field(gt=0)
+    disk_gb: int = Field(gt=0)
+
+
+class ServerIn(Input):
+    name: str = Field(pattern=NAME_PATTERN)
+    address: str = Field(pattern=HOST, max_length=253)
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(default="root", pattern=UNIX_USER)
+    capacity: CapacityIn
+    public_address: str | None = Field(default=None, pattern=HOST, max_length=253)
+    root_dir: str = Field(default="/srv/provisioner", pattern=ABS_PATH, max_length=255)
+    host_key: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="OpenSSH public host key; read from the server when left out",
+    )
+
+
+class ServerOut(BaseModel):
+    id: str
+    name: str
+    address: str
+    port: int
+    user: str
+    connection: str
+    public_address: str
+    root_dir: str
+    host_key: str | None
+    host_key_fingerprint: str | None
+    capacity: Capacity
+    used: Capacity
+    free: Capacity
+    reachable: bool | None
+    checked_at: datetime | None
+    created_at: datetime
+
+
+class Localized(BaseModel):
+    de: str
+    en: str
+
+
+class TemplateOut(BaseModel):
+    name: str
+    title: Localized
+    description: Localized
+    category: str
+    icon: str
+    versions: list[str]
+    default_version: str
+    parameters: dict[str, Any]
+    resources: Capacity
+
+
+class InstanceIn(Input):
+    template: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, description="short name, unique within the association")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    tenant: str | None = Field(default=None, max_length=32, description="operators only: for which tenant")
+
+
+class InstanceOut(BaseModel):
+    id: str
+    tenant: str
+    template: str
+    version: str
+    name: str
+    state: str
+    state_reason: str | None
+    health: str
+    checked_at: datetime | None
+    url: str | None
+    server: str | None
+    parameters: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApproveIn(Input):
+    server: str | None = Field(default=None, max_length=32, description="leave out for automatic placement")
+
+
+class RejectIn(Input):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    instance: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+
+
+class JobAccepted(BaseModel):
+    job: JobOut
+
+
+class EventOut(BaseModel):
+    seq: int
+    time: datetime
+    host: str | None
+    task: str | None
+    status: str
+    line: str
+    stdout: str
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]

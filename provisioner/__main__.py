@@ -1,0 +1,3 @@
+from provisioner.cli.main import app
+
+app(prog_name="provisioner")

@@ -1,0 +1,41 @@
+"""API tokens: random, shown once, stored as a SHA-256 digest.
+
+They carry 256 random bits, so a fast hash is enough; passwords (chosen by people) need a slow one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor, Role
+from provisioner.errors import Unauthorized
+from provisioner.models import ApiToken
+from provisioner.timeutil import utcnow
+
+TOKEN_PREFIX = "prv_"  # noqa: S105 - a marker that makes leaked tokens easy to find, not a secret
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, *, name: str, role: Role, tenant_id: str | None) -> tuple[ApiToken, str]:
+    if (role is Role.OPERATOR) != (tenant_id is None):
+        raise ValueError("operator tokens have no tenant; tenant tokens need one")
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(name=name, role=role.value, tenant_id=tenant_id, token_hash=_digest(plain))
+    session.add(row)
+    session.flush()
+    return row, plain
+
+
+def authenticate(session: Session, *, token: str) -> Actor:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("the token is unknown or was revoked")
+    row.last_used_at = utcnow()
+    return Actor(token_id=row.id, role=Role(row.role), tenant_id=row.tenant_id)

@@ -1,0 +1,99 @@
+"""The ``provisioner`` command: run the service, its workers, and the operator's chores."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from provisioner.auth.actor import Role
+from provisioner.auth.tokens import create_token
+from provisioner.cli import embedded
+from provisioner.config import get_settings
+from provisioner.db import transaction
+from provisioner.migrate import upgrade
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+db_app = typer.Typer(no_args_is_help=True, help="The control plane's database.")
+app.add_typer(token_app, name="token")
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="port to listen on")] = None,
+    concurrency: Annotated[int, typer.Option(help="jobs that may run at once")] = 2,
+) -> None:
+    """Run everything in one command: API, portal, worker and scheduler (embedded mode by default)."""
+    embedded.run(get_settings(), host=host, port=port, concurrency=concurrency)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="API processes")] = 1,
+) -> None:
+    """Run the HTTP API and portal only (production: several of these behind a proxy)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        workers=workers,
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="jobs that may run at once")] = 2,
+    beat: Annotated[bool, typer.Option(help="also run the scheduler in this process")] = False,
+) -> None:
+    """Run a worker that executes jobs."""
+    from provisioner.worker.celery_app import QUEUE
+    from provisioner.worker.celery_app import app as celery
+
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", QUEUE, "--without-gossip"]
+    if beat:
+        argv.append("--beat")
+    celery.worker_main(argv)
+
+
+@app.command()
+def beat() -> None:
+    """Run the scheduler. Exactly one should run."""
+    from provisioner.worker.celery_app import app as celery
+
+    celery.start(["beat", "--loglevel=INFO"])
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema up to date."""
+    upgrade(get_settings().resolved_database_url)
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="what the token is for")],
+    operator: Annotated[bool, typer.Option("--operator", help="an operator token (all tenants)")] = False,
+) -> None:
+    """Create an operator token and print it (only it) on stdout."""
+    if not operator:
+        raise typer.BadParameter("only --operator tokens are made here; tenant tokens come from the API")
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    with transaction(settings.resolved_database_url) as session:
+        _, plain = create_token(session, name=name, role=Role.OPERATOR, tenant_id=None)
+    typer.echo(plain)
+
+
+if __name__ == "__main__":
+    app()

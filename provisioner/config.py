@@ -1,0 +1,97 @@
+"""Settings, read once from the environment (prefix ``PROVISIONER_``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+def _default_data_dir() -> Path:
+    return Path.cwd() / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PROVISIONER_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Empty means "embedded": SQLite and the SQL broker transport inside data_dir.
+    database_url: str = ""
+    broker_url: str = ""
+    secret_key: str = DEVELOPMENT_SECRET
+    ssh_key_path: Path | None = None
+    # Registry host (and optional path) that replaces the registry of every template image reference.
+    image_registry: str | None = None
+    templates_dir: Path | None = None
+    playbooks_dir: Path | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str = ""
+    # How long a job may run before it is stopped; templates may ask for more.
+    job_timeout_seconds: int = 1800
+    # A queued job whose broker message got lost is sent again after this long.
+    redispatch_after_seconds: int = 60
+    ssh_connect_timeout_seconds: int = 10
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Self:
+        if self.environment is Environment.PRODUCTION and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "PROVISIONER_SECRET_KEY is still the development default; "
+                f"set it, for example to {secrets.token_urlsafe(32)!r}"
+            )
+        if len(self.secret_key) < 16:
+            raise ValueError("PROVISIONER_SECRET_KEY must be at least 16 characters long")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'provisioner.sqlite'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def resolved_templates_dir(self) -> Path:
+        return self.templates_dir or _shipped_dir("service_templates")
+
+    @property
+    def resolved_playbooks_dir(self) -> Path:
+        return self.playbooks_dir or _shipped_dir("playbooks")
+
+    @property
+    def resolved_ssh_key_path(self) -> Path:
+        return self.ssh_key_path or self.data_dir / "ssh" / "id_ed25519"
+
+
+def _shipped_dir(name: str) -> Path:
+    """Find a data folder: beside the package in a checkout, inside it when installed as a wheel."""
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir.parent / name, package_dir / "_data" / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"the {name} folder was not found beside or inside the provisioner package")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,78 @@
+"""Where an instance runs: capacity per server and the host port it publishes on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.catalog.loader import Catalog
+from provisioner.catalog.model import Resources
+from provisioner.errors import Conflict, NotFound
+from provisioner.instances.states import InstanceState
+from provisioner.models import Instance, Server
+
+PORT_RANGE = range(20000, 30000)
+
+
+@dataclass(frozen=True)
+class Capacity:
+    cpu: float
+    memory_mb: int
+    disk_gb: int
+
+    def fits(self, need: Resources) -> bool:
+        return need.cpu <= self.cpu and need.memory_mb <= self.memory_mb and need.disk_gb <= self.disk_gb
+
+
+def used_capacity(session: Session, catalog: Catalog, server: Server) -> Capacity:
+    rows = session.scalars(
+        select(Instance).where(Instance.server_id == server.id, Instance.state != InstanceState.REMOVED)
+    ).unique()
+    needs = [catalog.get(row.template).resources for row in rows]
+    return Capacity(
+        cpu=sum(n.cpu for n in needs),
+        memory_mb=sum(n.memory_mb for n in needs),
+        disk_gb=sum(n.disk_gb for n in needs),
+    )
+
+
+def free_capacity(session: Session, catalog: Catalog, server: Server) -> Capacity:
+    used = used_capacity(session, catalog, server)
+    return Capacity(
+        cpu=server.cpu - used.cpu,
+        memory_mb=server.memory_mb - used.memory_mb,
+        disk_gb=server.disk_gb - used.disk_gb,
+    )
+
+
+def choose_server(session: Session, catalog: Catalog, *, need: Resources, server_id: str | None) -> Server:
+    if server_id is not None:
+        server = session.get(Server, server_id)
+        if server is None:
+            raise NotFound("server not found")
+        if not free_capacity(session, catalog, server).fits(need):
+            raise Conflict(f"server {server.name} has not enough free capacity for this service")
+        return server
+    candidates = [
+        (free, server)
+        for server in session.scalars(select(Server).order_by(Server.created_at))
+        if (free := free_capacity(session, catalog, server)).fits(need)
+    ]
+    if not candidates:
+        raise Conflict("no server has enough free capacity for this service; add a server or free some room")
+    # Most free memory first: memory is what runs out first on the lab's servers.
+    return max(candidates, key=lambda pair: (pair[0].memory_mb, pair[0].cpu))[1]
+
+
+def allocate_port(session: Session, server: Server) -> int:
+    taken = set(
+        session.scalars(
+            select(Instance.port).where(Instance.server_id == server.id, Instance.port.is_not(None))
+        )
+    )
+    for port in PORT_RANGE:
+        if port not in taken:
+            return port
+    raise Conflict(f"server {server.name} has no free port left")

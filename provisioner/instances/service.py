@@ -1,0 +1,126 @@
+"""Requesting, approving, rejecting and removing instances. Long work becomes a job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor
+from provisioner.catalog.loader import Catalog
+from provisioner.catalog.parameters import validate_parameters
+from provisioner.errors import Conflict, InvalidInput, NotFound
+from provisioner.instances.placement import allocate_port, choose_server
+from provisioner.instances.states import SETTLED, InstanceState, check_transition
+from provisioner.jobs.service import create_job
+from provisioner.jobs.states import JobKind
+from provisioner.models import Instance, Job, Tenant
+from provisioner.pagination import Page, paginate
+from provisioner.timeutil import utcnow
+
+
+def set_state(instance: Instance, target: InstanceState, *, reason: str | None = None) -> None:
+    check_transition(instance.state, target)
+    instance.state = target.value
+    instance.state_reason = reason
+    instance.updated_at = utcnow()
+
+
+def request_instance(
+    session: Session,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    template: str,
+    name: str,
+    parameters: dict[str, Any],
+    tenant_id: str | None,
+) -> Instance:
+    if actor.is_operator:
+        if tenant_id is None:
+            raise InvalidInput(
+                "an operator must say for which tenant",
+                errors=[{"field": "body.tenant", "message": "required for operator tokens"}],
+            )
+        if session.get(Tenant, tenant_id) is None:
+            raise InvalidInput(
+                "unknown tenant", errors=[{"field": "body.tenant", "message": "no such tenant"}]
+            )
+    else:
+        # A tenant token always acts for its own tenant; a different tenant field is refused, not ignored.
+        if tenant_id not in (None, actor.tenant_id):
+            raise InvalidInput(
+                "a tenant token acts for its own tenant only",
+                errors=[{"field": "body.tenant", "message": "must be left out or be your own tenant"}],
+            )
+        tenant_id = actor.tenant_id
+    assert tenant_id is not None  # noqa: S101 - both branches above set it
+    actor.require_write(tenant_id, "tenant")
+    found = catalog.get(template)
+    params = validate_parameters(found, parameters)
+    taken = select(Instance.id).where(
+        Instance.tenant_id == tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
+    )
+    if session.scalar(taken) is not None:
+        raise Conflict(f"this association already has an instance called {name!r}")
+    instance = Instance(
+        tenant_id=tenant_id,
+        template=found.name,
+        version=found.default_version,
+        name=name,
+        parameters=params,
+        state=InstanceState.REQUESTED.value,
+    )
+    session.add(instance)
+    session.flush()
+    return instance
+
+
+def get_instance(session: Session, *, actor: Actor, instance_id: str) -> Instance:
+    instance = session.get(Instance, instance_id)
+    if instance is None or not actor.can_see_tenant(instance.tenant_id):
+        raise NotFound("instance not found")
+    return instance
+
+
+def list_instances(
+    session: Session, *, actor: Actor, tenant_id: str | None, limit: int, cursor: str | None
+) -> Page[Instance]:
+    query = select(Instance)
+    if not actor.is_operator:
+        query = query.where(Instance.tenant_id == actor.tenant_id)
+    if tenant_id is not None:
+        query = query.where(Instance.tenant_id == tenant_id)
+    return paginate(session, query, Instance, limit=limit, cursor=cursor)
+
+
+def approve_instance(
+    session: Session, *, actor: Actor, catalog: Catalog, instance_id: str, server_id: str | None
+) -> Job:
+    actor.require_operator()
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    set_state(instance, InstanceState.APPROVED)
+    server = choose_server(
+        session, catalog, need=catalog.get(instance.template).resources, server_id=server_id
+    )
+    instance.server_id = server.id
+    instance.port = allocate_port(session, server)
+    session.flush()
+    return create_job(session, instance=instance, kind=JobKind.DEPLOY)
+
+
+def reject_instance(session: Session, *, actor: Actor, instance_id: str, reason: str) -> Instance:
+    actor.require_operator()
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    set_state(instance, InstanceState.REJECTED, reason=reason)
+    return instance
+
+
+def remove_instance(session: Session, *, actor: Actor, instance_id: str) -> Job:
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    actor.require_write(instance.tenant_id, "instance")
+    if InstanceState(instance.state) not in SETTLED:
+        raise Conflict(f"the instance is {instance.state}; remove it once that has finished")
+    set_state(instance, InstanceState.REMOVING)
+    return create_job(session, instance=instance, kind=JobKind.REMOVE)

@@ -1,0 +1,48 @@
+"""The instance life cycle from the API contract. Every state change goes through ``transition``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from provisioner.errors import IllegalTransition
+
+
+class InstanceState(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PROVISIONING = "provisioning"
+    RUNNING = "running"
+    FAILED = "failed"
+    UPDATING = "updating"
+    BACKING_UP = "backing_up"
+    RESTORING = "restoring"
+    REMOVING = "removing"
+    REMOVED = "removed"
+
+
+S = InstanceState
+
+# Settled states are those no job is working on; removal may start from any of them.
+SETTLED = frozenset({S.REQUESTED, S.APPROVED, S.RUNNING, S.FAILED, S.REJECTED})
+
+ALLOWED: dict[InstanceState, frozenset[InstanceState]] = {
+    S.REQUESTED: frozenset({S.APPROVED, S.REJECTED, S.REMOVING}),
+    S.APPROVED: frozenset({S.PROVISIONING, S.FAILED, S.REMOVING}),
+    S.PROVISIONING: frozenset({S.RUNNING, S.FAILED}),
+    S.RUNNING: frozenset({S.UPDATING, S.BACKING_UP, S.RESTORING, S.REMOVING, S.FAILED, S.PROVISIONING}),
+    S.UPDATING: frozenset({S.RUNNING, S.FAILED}),
+    S.BACKING_UP: frozenset({S.RUNNING, S.FAILED}),
+    S.RESTORING: frozenset({S.RUNNING, S.FAILED}),
+    # A failed instance can be deployed again or removed.
+    S.FAILED: frozenset({S.PROVISIONING, S.REMOVING}),
+    S.REJECTED: frozenset({S.REMOVING}),
+    S.REMOVING: frozenset({S.REMOVED, S.FAILED}),
+    S.REMOVED: frozenset(),
+}
+
+
+def check_transition(current: str, target: InstanceState) -> None:
+    state = InstanceState(current)
+    if target not in ALLOWED[state]:
+        raise IllegalTransition(f"an instance that is {state.value} cannot become {target.value}")

@@ -1,0 +1,135 @@
+"""Jobs: created by the domain services, claimed and finished by the worker. The row is the truth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor
+from provisioner.errors import NotFound
+from provisioner.jobs.states import FINISHED, JobKind, JobStatus
+from provisioner.models import Instance, Job, JobEvent
+from provisioner.pagination import Page, paginate
+from provisioner.timeutil import utcnow
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    seq: int
+    created_at: datetime
+    host: str | None
+    task: str | None
+    status: str
+    line: str
+    stdout: str
+
+
+def create_job(session: Session, *, instance: Instance, kind: JobKind) -> Job:
+    job = Job(instance_id=instance.id, kind=kind.value, status=JobStatus.QUEUED.value)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(session: Session, *, actor: Actor, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or not actor.can_see_tenant(job.instance.tenant_id):
+        raise NotFound("job not found")
+    return job
+
+
+def list_jobs(
+    session: Session,
+    *,
+    actor: Actor,
+    instance_id: str | None,
+    status: JobStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[Job]:
+    query = select(Job).join(Job.instance)
+    if not actor.is_operator:
+        query = query.where(Instance.tenant_id == actor.tenant_id)
+    if instance_id is not None:
+        query = query.where(Job.instance_id == instance_id)
+    if status is not None:
+        query = query.where(Job.status == status.value)
+    return paginate(session, query, Job, limit=limit, cursor=cursor)
+
+
+def list_events(session: Session, *, actor: Actor, job_id: str, after: int = 0) -> Sequence[JobEvent]:
+    get_job(session, actor=actor, job_id=job_id)
+    query = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after).order_by(JobEvent.seq)
+    return session.scalars(query).all()
+
+
+class ClaimResult:
+    CLAIMED = "claimed"
+    NOT_QUEUED = "not_queued"  # already taken, finished or canceled: a duplicate delivery
+    INSTANCE_BUSY = "instance_busy"  # another job holds the instance; try again later
+
+
+def claim_job(session: Session, *, job_id: str, worker: str) -> str:
+    """Move a job from queued to running and take its instance's lock, both or neither."""
+    job = session.get(Job, job_id)
+    if job is None or job.status != JobStatus.QUEUED:
+        return ClaimResult.NOT_QUEUED
+    locked = session.execute(
+        update(Instance)
+        .where(
+            Instance.id == job.instance_id,
+            or_(Instance.lock_job_id.is_(None), Instance.lock_job_id == job_id),
+        )
+        .values(lock_job_id=job_id)
+    )
+    if locked.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return ClaimResult.INSTANCE_BUSY
+    now = utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+        .values(status=JobStatus.RUNNING.value, started_at=now, heartbeat_at=now, worker=worker)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return ClaimResult.NOT_QUEUED
+    return ClaimResult.CLAIMED
+
+
+def add_events(session: Session, *, job_id: str, events: Sequence[EventRecord]) -> None:
+    session.add_all(
+        JobEvent(
+            job_id=job_id,
+            seq=e.seq,
+            created_at=e.created_at,
+            host=e.host,
+            task=e.task,
+            status=e.status,
+            line=e.line,
+            stdout=e.stdout,
+        )
+        for e in events
+    )
+    session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+
+
+def finish_job(session: Session, *, job: Job, status: JobStatus, error: str | None = None) -> None:
+    assert status in FINISHED  # noqa: S101 - a programming error, not input
+    job.status = status.value
+    job.finished_at = utcnow()
+    job.error = error
+    session.execute(update(Instance).where(Instance.lock_job_id == job.id).values(lock_job_id=None))
+
+
+def stale_queued_jobs(session: Session, *, older_than: datetime) -> Sequence[str]:
+    """Queued jobs whose message may have been lost with the broker; sending them again is safe."""
+    query = select(Job.id).where(
+        Job.status == JobStatus.QUEUED.value,
+        or_(Job.dispatched_at.is_(None), Job.dispatched_at < older_than),
+    )
+    return session.scalars(query).all()

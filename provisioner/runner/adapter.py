@@ -1,0 +1,129 @@
+"""The one module that imports ansible_runner.
+
+Each run gets a private folder (mode 0700) holding the inventory, the variables, known_hosts and the
+rendered files; it is deleted when the run ends, whatever the outcome. The SSH key goes through
+ansible-runner's key channel (a FIFO read by ssh-agent), so it never lands in a file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import yaml
+
+from provisioner.runner.events import to_event
+from provisioner.runner.spec import EventSink, HostSpec, RunOutcome, RunSpec
+from provisioner.runner.unsafe import dump_unsafe
+
+TARGET = "target"
+
+
+def _known_hosts_line(host: HostSpec) -> str:
+    name = host.address if host.port == 22 else f"[{host.address}]:{host.port}"
+    return f"{name} {host.host_key}\n"
+
+
+def _inventory(host: HostSpec, private: Path, connect_timeout: int) -> dict[str, Any]:
+    hostvars: dict[str, Any] = {"ansible_connection": host.connection}
+    if host.connection == "local":
+        # The control plane's own interpreter has the Docker API client the modules need.
+        hostvars["ansible_python_interpreter"] = "{{ ansible_playbook_python }}"
+    else:
+        hostvars |= {
+            "ansible_host": host.address,
+            "ansible_port": host.port,
+            "ansible_user": host.user,
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "ansible_ssh_common_args": (
+                f"-o UserKnownHostsFile={private / 'known_hosts'} -o StrictHostKeyChecking=yes "
+                f"-o ConnectTimeout={connect_timeout} -o BatchMode=yes"
+            ),
+        }
+    return {"all": {"hosts": {TARGET: hostvars}}}
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
+    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private = Path(tempfile.mkdtemp(prefix="run-", dir=work_root))
+    first_error: list[str] = []
+    lock = threading.Lock()
+
+    def on_event(raw: dict[str, Any]) -> bool:
+        event = to_event(raw)
+        if event is not None:
+            with lock:
+                if event.status in ("failed", "unreachable") and not first_error:
+                    first_error.append(event.line)
+            sink.emit(event)
+        # The database keeps the events; nothing needs to be written to the private folder.
+        return False
+
+    try:
+        _write_private(
+            private / "inventory" / "hosts.yml",
+            yaml.safe_dump(_inventory(spec.host, private, spec.ssh_connect_timeout_seconds)),
+        )
+        _write_private(private / "env" / "extravars", dump_unsafe(spec.variables))
+        if spec.host.host_key:
+            _write_private(private / "known_hosts", _known_hosts_line(spec.host))
+        for relative, text in spec.files.items():
+            _write_private(private / "files" / relative, text)
+        result = ansible_runner.run(
+            private_data_dir=str(private),
+            project_dir=str(spec.playbooks_dir),
+            playbook=spec.playbook,
+            ssh_key=spec.ssh_private_key,
+            event_handler=on_event,
+            cancel_callback=sink.should_cancel,
+            timeout=spec.timeout_seconds,
+            quiet=True,
+            envvars={
+                # The Ansible of this installation, also when its virtualenv is not activated.
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                "ANSIBLE_HOST_KEY_CHECKING": "1",
+                "ANSIBLE_DEPRECATION_WARNINGS": "0",
+                "ANSIBLE_LOCALHOST_WARNING": "0",
+                "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+            },
+            extravars={"private_dir": str(private)},
+        )
+        status = str(result.status)
+        error = None
+        if status != "successful":
+            error = first_error[0] if first_error else _fallback_error(status, result.rc, _last_line(result))
+        return RunOutcome(status=status, rc=result.rc, error=error)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _last_line(result: Any) -> str:
+    try:
+        lines = [line.strip() for line in result.stdout.read().splitlines() if line.strip()]
+    except (OSError, AttributeError):
+        return ""
+    return lines[-1][:300] if lines else ""
+
+
+def _fallback_error(status: str, rc: int | None, last_line: str) -> str:
+    if status == "canceled":
+        return "canceled while running"
+    if status == "timeout":
+        return "stopped because it ran longer than its time limit"
+    said = f": {last_line}" if last_line else ""
+    return f"Ansible stopped with exit code {rc} before any task ran{said}"

@@ -1,0 +1,74 @@
+"""Turns ansible-runner's event dictionaries into short lines a person can follow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from provisioner.runner.spec import RunnerEvent
+
+_STATUS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_skipped": "skipped",
+    "runner_on_unreachable": "unreachable",
+    "runner_item_on_ok": "ok",
+    "runner_item_on_failed": "failed",
+    "runner_item_on_skipped": "skipped",
+}
+
+MAX_LINE = 500
+
+
+def _created(raw: Any) -> datetime:
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.now(UTC)
+
+
+def failure_message(data: dict[str, Any]) -> str:
+    result = data.get("res") or {}
+    if result.get("censored"):
+        return "details hidden because the task handles secrets"
+    message = result.get("msg") or result.get("stderr") or result.get("reason") or "the task failed"
+    return " ".join(str(message).split())[:MAX_LINE]
+
+
+def to_event(raw: dict[str, Any]) -> RunnerEvent | None:
+    kind = raw.get("event", "")
+    data = raw.get("event_data") or {}
+    host = data.get("host")
+    task = data.get("task") or None
+    status = _STATUS.get(kind, "info")
+    if status == "ok" and (data.get("res") or {}).get("changed"):
+        status = "changed"
+    if kind == "playbook_on_play_start":
+        line = f"Play: {data.get('play', '')}"
+    elif kind == "playbook_on_task_start":
+        line = f"Step: {task}"
+    elif kind == "playbook_on_stats":
+        failed = sum((data.get("failures") or {}).values()) + sum((data.get("dark") or {}).values())
+        line = "Finished with errors" if failed else "Finished"
+    elif status in ("failed", "unreachable"):
+        line = f"{status} on {data.get('host')}: {task}: {failure_message(data)}"
+    elif status in ("ok", "changed", "skipped"):
+        label = (data.get("res") or {}).get("_ansible_item_label")
+        line = f"{status}: {task}" + (f" ({label})" if kind.startswith("runner_item_") and label else "")
+    else:
+        # Verbose or internal events carry nothing a person needs; keep their stdout only.
+        if not raw.get("stdout"):
+            return None
+        line = ""
+    return RunnerEvent(
+        seq=int(raw.get("counter", 0)),
+        created_at=_created(raw.get("created")),
+        host=host,
+        task=task,
+        status=status,
+        line=line[:MAX_LINE],
+        stdout=str(raw.get("stdout", "")),
+    )

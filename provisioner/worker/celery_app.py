@@ -1,0 +1,42 @@
+"""The Celery application. Tasks carry only a job id; the job row holds everything else."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from provisioner.config import Settings, get_settings
+
+QUEUE = "provisioner"
+RUN_JOB = "provisioner.run_job"
+REDISPATCH = "provisioner.redispatch_stale_jobs"
+
+
+def _transport_options(settings: Settings) -> dict[str, int]:
+    if settings.resolved_broker_url.startswith(("redis://", "rediss://")):
+        # Redis hands an unacked message to another worker after this long; it must exceed the longest job.
+        return {"visibility_timeout": settings.job_timeout_seconds * 2 + 600}
+    return {}
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("provisioner", broker=settings.resolved_broker_url, include=["provisioner.worker.tasks"])
+    app.conf.update(
+        task_default_queue=QUEUE,
+        # Ack after the job ran: a message is not lost with a dying worker. The atomic claim on the job
+        # row makes a second delivery harmless, and a redispatch loop re-sends jobs whose message vanished.
+        task_acks_late=True,
+        task_reject_on_worker_lost=False,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=_transport_options(settings),
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "redispatch-stale-jobs": {"task": REDISPATCH, "schedule": 30.0},
+        },
+        beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
+    )
+    return app
+
+
+app = make_celery(get_settings())

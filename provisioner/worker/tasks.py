@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from typing import Any
+
+from provisioner.catalog.loader import Catalog
+from provisioner.config import get_settings
+from provisioner.db import transaction
+from provisioner.jobs.service import stale_queued_jobs
+from provisioner.timeutil import utcnow
+from provisioner.worker.celery_app import REDISPATCH, RUN_JOB, app
+from provisioner.worker.dispatch import CeleryDispatcher
+from provisioner.worker.execution import InstanceBusy, execute_job
+
+
+@app.task(name=RUN_JOB, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+def run_job(self: Any, job_id: str) -> None:
+    settings = get_settings()
+    catalog = Catalog.from_dir(settings.resolved_templates_dir)
+    try:
+        execute_job(settings, catalog, job_id, worker=f"{socket.gethostname()}:{self.request.hostname}")
+    except InstanceBusy as busy:
+        # Another job holds the instance; this one waits its turn in the queue.
+        raise self.retry(countdown=3) from busy
+
+
+@app.task(name=REDISPATCH)  # type: ignore[untyped-decorator]
+def redispatch_stale_jobs() -> int:
+    settings = get_settings()
+    url = settings.resolved_database_url
+    cutoff = utcnow() - timedelta(seconds=settings.redispatch_after_seconds)
+    with transaction(url) as session:
+        job_ids = list(stale_queued_jobs(session, older_than=cutoff))
+        dispatcher = CeleryDispatcher(settings.resolved_broker_url)
+        for job_id in job_ids:
+            dispatcher.send(session, job_id)
+    return len(job_ids)
