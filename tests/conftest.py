@@ -1,0 +1,122 @@
+"""Session fixtures for the real parts of the test bed; each one says what is missing when it is."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import psycopg
+import pytest
+import redis
+from psycopg import sql
+
+from provisioner.images import BuildError, build_image, load_recipe
+from tests.support import need
+from tests.support.sshd import SshdError, TestServer, running_servers
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = "host=127.0.0.1 port=5432 user=provisioner password=provisioner dbname=postgres connect_timeout=5"
+REGISTRY = "127.0.0.1:5000"
+IMAGE_CACHE = Path("/var/cache/provisioner-testbed/images")
+
+
+def _worker_number() -> int:
+    """0 without xdist; xdist workers each need their own addresses and Redis database."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A database of its own for this session (and for each xdist worker), dropped at the end."""
+    try:
+        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+    except psycopg.OperationalError:
+        need("PostgreSQL on 127.0.0.1:5432 with role provisioner")
+    name = f"provisioner_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield f"postgresql+psycopg://provisioner:provisioner@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    # The high database numbers, one per xdist worker, keep clear of 0 that people use by hand.
+    url = f"redis://127.0.0.1:6379/{15 - _worker_number() % 8}"
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        need("Redis on 127.0.0.1:6379")
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException:
+        need("Docker Engine on /var/run/docker.sock")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def registry() -> str:
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5):
+            pass
+    except OSError:
+        need(f"image registry on {REGISTRY}")
+    return REGISTRY
+
+
+@pytest.fixture(scope="session")
+def homepage_images(docker_client: docker.DockerClient, registry: str) -> dict[str, str]:
+    """Every version of the homepage image, built (or found in the cache) and pushed: version -> reference."""
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
+        need("root and debootstrap to build images")
+    recipe_dir = REPO / "service_templates" / "homepage" / "image"
+    try:
+        return {
+            version: build_image(
+                recipe_dir,
+                name="provisioner/homepage",
+                version=version,
+                registry=registry,
+                cache_dir=IMAGE_CACHE,
+                client=docker_client,
+            )
+            for version in load_recipe(recipe_dir).versions
+        }
+    except BuildError as exc:
+        pytest.fail(f"homepage image: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def ssh_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestServer]]:
+    if os.geteuid() != 0 or not Path("/usr/sbin/sshd").is_file() or shutil.which("ssh") is None:
+        need("root, sshd and ssh for the test servers")
+    try:
+        # 127.0.0.11 and 127.0.0.12 without xdist; worker N uses 127.0.N.11 and 127.0.N.12.
+        addresses = [f"127.0.{_worker_number()}.{host}" for host in (11, 12)]
+        with running_servers(tmp_path_factory.mktemp("sshd"), addresses) as servers:
+            yield servers
+    except SshdError as exc:
+        pytest.fail(f"test servers: {exc}", pytrace=False)

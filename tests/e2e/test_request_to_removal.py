@@ -1,0 +1,150 @@
+"""One real request travels the whole chain, through HTTP only, in both modes.
+
+Real parts: PostgreSQL and Redis (production mode) or SQLite and the SQL broker transport (embedded mode),
+the provisioner processes, sshd servers on their own loopback addresses, Docker Engine, and an image built
+from Debian packages and pulled from the local registry.
+"""
+
+from __future__ import annotations
+
+import html
+from contextlib import ExitStack
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.support.api_client import ApiClient
+from tests.support.sshd import TestServer
+from tests.support.stack import Stack, embedded_stack, production_stack
+
+pytestmark = pytest.mark.e2e
+
+# Jinja, an Ansible lookup and shell substitutions: all must arrive on the page as plain text.
+INJECTION_TITLE = "{{ lookup('pipe','id') }} $(id) `id`; {% raw %}${HOME}"
+LABEL = "org.provisioner.instance"
+
+
+def _owned_by(client: docker.DockerClient, instance_id: str) -> dict[str, list[str]]:
+    label = {"label": f"{LABEL}={instance_id}"}
+    return {
+        "containers": [c.name for c in client.containers.list(all=True, filters=label)],
+        "networks": [n.name for n in client.networks.list(filters=label)],
+        "volumes": [v.name for v in client.volumes.list(filters=label)],
+    }
+
+
+def _tenant_client(operator: ApiClient, stack: Stack, slug: str) -> ApiClient:
+    tenant = operator.call(
+        "POST",
+        "/api/v1/tenants",
+        expect=201,
+        json={"slug": slug, "name": f"{slug} e.V.", "contact_email": f"board@{slug}.example.org"},
+    )
+    token = operator.call(
+        "POST", f"/api/v1/tenants/{tenant['id']}/tokens", expect=201, json={"role": "admin", "name": "board"}
+    )
+    return ApiClient(stack.base_url, token["token"])
+
+
+def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker.DockerClient) -> None:
+    with ExitStack() as cleanup:
+        operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+        added = operator.call(
+            "POST",
+            "/api/v1/servers",
+            expect=201,
+            json={
+                "name": server.name,
+                "address": server.address,
+                "port": server.port,
+                "user": server.user,
+                "root_dir": str(server.root_dir),
+                "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20},
+            },
+        )
+        assert added["host_key"] == server.host_key, "the host key recorded at onboarding is the server's own"
+        verein_a = cleanup.enter_context(_tenant_client(operator, stack, "verein-a"))
+        verein_b = cleanup.enter_context(_tenant_client(operator, stack, "verein-b"))
+
+        requested = verein_a.call(
+            "POST",
+            "/api/v1/instances",
+            expect=201,
+            json={"template": "homepage", "name": "site", "parameters": {"title": INJECTION_TITLE}},
+        )
+        assert requested["state"] == "requested"
+        assert requested["parameters"]["title"] == INJECTION_TITLE
+        instance_id = requested["id"]
+
+        accepted = operator.call(
+            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": added["id"]}
+        )
+        assert accepted["job"]["status"] == "queued"
+        job, seen = verein_a.wait_for_job(accepted["job"]["id"])
+        assert job["status"] == "succeeded", job["error"]
+        statuses = ["queued"] + [s for s in seen if s != "queued"]
+        assert statuses == ["queued", "running", "succeeded"]
+
+        events = verein_a.call("GET", f"/api/v1/jobs/{job['id']}/events", expect=200)["items"]
+        sequence = [e["seq"] for e in events]
+        assert sequence == sorted(set(sequence))
+        assert any(e["line"] == "Step: Start containers" for e in events)
+        assert events[-1]["line"] == "Finished"
+
+        running = verein_a.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
+        assert running["state"] == "running"
+        assert running["health"] == "healthy"
+        assert running["checked_at"] is not None
+        assert running["url"].startswith(f"http://{server.address}:")
+        page = httpx.get(running["url"], timeout=10)
+        assert page.status_code == 200
+        assert INJECTION_TITLE in html.unescape(page.text)
+        assert _owned_by(client, instance_id)["containers"] == [f"prv-{instance_id}-web"]
+
+        # Another association sees none of it, exactly as if it did not exist.
+        verein_b.call("GET", f"/api/v1/instances/{instance_id}", expect=404)
+        verein_b.call("GET", f"/api/v1/jobs/{job['id']}", expect=404)
+        verein_b.call("GET", f"/api/v1/jobs/{job['id']}/events", expect=404)
+        verein_b.call("DELETE", f"/api/v1/instances/{instance_id}", expect=404)
+        assert verein_b.call("GET", "/api/v1/instances", expect=200)["items"] == []
+        assert verein_b.call("GET", "/api/v1/jobs", expect=200)["items"] == []
+        assert verein_b.call("GET", f"/api/v1/jobs?instance={instance_id}", expect=200)["items"] == []
+
+        removal = verein_a.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
+        job, _ = verein_a.wait_for_job(removal["job"]["id"])
+        assert job["status"] == "succeeded", job["error"]
+        assert verein_a.call("GET", f"/api/v1/instances/{instance_id}", expect=200)["state"] == "removed"
+        assert _owned_by(client, instance_id) == {"containers": [], "networks": [], "volumes": []}
+        assert not (Path(server.root_dir) / "instances" / instance_id).exists()
+
+
+def test_production_mode_postgres_redis_separate_processes(
+    tmp_path: Path,
+    pg_url: str,
+    redis_url: str,
+    ssh_servers: list[TestServer],
+    homepage_images: dict[str, str],
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    with production_stack(
+        tmp_path,
+        database_url=pg_url,
+        broker_url=redis_url,
+        ssh_key=ssh_servers[0].client_key,
+        registry=registry,
+    ) as stack:
+        request_deploy_check_remove(stack, ssh_servers[0], docker_client)
+
+
+def test_embedded_mode_sqlite_one_command(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    homepage_images: dict[str, str],
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    with embedded_stack(tmp_path, ssh_key=ssh_servers[1].client_key, registry=registry) as stack:
+        request_deploy_check_remove(stack, ssh_servers[1], docker_client)

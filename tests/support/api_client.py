@@ -1,0 +1,39 @@
+"""A small HTTP client for the end-to-end tests: only the public API, as any client would use it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+FINISHED = {"succeeded", "failed", "canceled", "timed_out"}
+
+
+class ApiClient:
+    def __init__(self, base_url: str, token: str) -> None:
+        self.http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.http.close()
+
+    def call(self, method: str, path: str, *, expect: int, json: Any = None) -> Any:
+        response = self.http.request(method, path, json=json)
+        assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+    def wait_for_job(self, job_id: str, *, timeout: float = 240) -> tuple[dict[str, Any], list[str]]:
+        """Poll until the job ends; return it and the statuses seen on the way."""
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.call("GET", f"/api/v1/jobs/{job_id}", expect=200)
+            if not seen or seen[-1] != job["status"]:
+                seen.append(job["status"])
+            if job["status"] in FINISHED:
+                return job, seen
+            time.sleep(0.2)
+        raise AssertionError(f"job {job_id} did not finish in {timeout} s; seen {seen}")
