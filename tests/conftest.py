@@ -18,6 +18,7 @@ from psycopg import sql
 
 from provisioner.images import BuildError, build_image, load_recipe
 from tests.support import need
+from tests.support.db import migrated
 from tests.support.sshd import SshdError, TestServer, running_servers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,3 +121,15 @@ def ssh_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestS
             yield servers
     except SshdError as exc:
         pytest.fail(f"test servers: {exc}", pytrace=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each kind the product supports."""
+    if request.param == "postgresql":
+        try:
+            psycopg.connect(PG_ADMIN).close()
+        except psycopg.OperationalError:
+            need("PostgreSQL on 127.0.0.1:5432 with role provisioner")
+    with migrated(request.param, tmp_path) as url:
+        yield url

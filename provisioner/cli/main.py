@@ -17,7 +17,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 db_app = typer.Typer(no_args_is_help=True, help="The control plane's database.")
 app.add_typer(token_app, name="token")
+images_app = typer.Typer(no_args_is_help=True, help="Container images built from Debian packages.")
 app.add_typer(db_app, name="db")
+app.add_typer(images_app, name="images")
 
 
 @app.command()
@@ -93,6 +95,35 @@ def token_create(
     with transaction(settings.resolved_database_url) as session:
         _, plain = create_token(session, name=name, role=Role.OPERATOR, tenant_id=None)
     typer.echo(plain)
+
+
+@images_app.command("build")
+def images_build(
+    template: Annotated[str, typer.Argument(help="a service template that has an image/ recipe")],
+    registry: Annotated[
+        str | None, typer.Option(help="push to this registry (default: PROVISIONER_IMAGE_REGISTRY)")
+    ] = None,
+) -> None:
+    """Build every version of a template's image from Debian packages (and push it to the registry)."""
+    from provisioner.images import BuildError, build_image, load_recipe
+
+    settings = get_settings()
+    recipe_dir = settings.resolved_templates_dir / template / "image"
+    if not (recipe_dir / "recipe.yaml").is_file():
+        raise typer.BadParameter(f"{template} has no image recipe (image/recipe.yaml)")
+    try:
+        for version in load_recipe(recipe_dir).versions:
+            reference = build_image(
+                recipe_dir,
+                name=f"provisioner/{template}",
+                version=version,
+                registry=registry or settings.image_registry,
+                cache_dir=settings.data_dir / "image-cache",
+            )
+            typer.echo(reference)
+    except BuildError as exc:
+        typer.echo(f"building the image failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 if __name__ == "__main__":

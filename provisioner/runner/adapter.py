@@ -22,8 +22,6 @@ from provisioner.runner.events import to_event
 from provisioner.runner.spec import EventSink, HostSpec, RunOutcome, RunSpec
 from provisioner.runner.unsafe import dump_unsafe
 
-TARGET = "target"
-
 
 def _known_hosts_line(host: HostSpec) -> str:
     name = host.address if host.port == 22 else f"[{host.address}]:{host.port}"
@@ -46,7 +44,8 @@ def _inventory(host: HostSpec, private: Path, connect_timeout: int) -> dict[str,
                 f"-o ConnectTimeout={connect_timeout} -o BatchMode=yes"
             ),
         }
-    return {"all": {"hosts": {TARGET: hostvars}}}
+    # The server's name (a validated slug) names the host, so every event and error says which server.
+    return {"all": {"hosts": {host.name: hostvars}}}
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -59,6 +58,8 @@ def _write_private(path: Path, text: str) -> None:
 def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     private = Path(tempfile.mkdtemp(prefix="run-", dir=work_root))
+    # A connection shared with an earlier run would skip this run's host key check; sockets need a short path.
+    control_dir = Path(tempfile.mkdtemp(prefix="prv-cp-"))
     first_error: list[str] = []
     lock = threading.Lock()
 
@@ -94,6 +95,7 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             envvars={
                 # The Ansible of this installation, also when its virtualenv is not activated.
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
                 "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_RETRY_FILES_ENABLED": "0",
                 "ANSIBLE_HOST_KEY_CHECKING": "1",
@@ -110,6 +112,7 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
         return RunOutcome(status=status, rc=result.rc, error=error)
     finally:
         shutil.rmtree(private, ignore_errors=True)
+        shutil.rmtree(control_dir, ignore_errors=True)
 
 
 def _last_line(result: Any) -> str:

@@ -30,6 +30,28 @@ def _created(raw: Any) -> datetime:
     return datetime.now(UTC)
 
 
+# What ssh says, and what an operator should read instead.
+_UNREACHABLE = (
+    (
+        "REMOTE HOST IDENTIFICATION HAS CHANGED",
+        "its SSH host key differs from the one recorded when it was added",
+    ),
+    ("Host key verification failed", "its SSH host key differs from the one recorded when it was added"),
+    ("Connection refused", "SSH connection refused (is sshd running on that port?)"),
+    ("Permission denied", "SSH login refused: the control plane's key is not authorized for that user"),
+    ("timed out", "no answer within the connect timeout"),
+    ("No route to host", "no route to the server's address"),
+    ("Could not resolve hostname", "the server's name does not resolve"),
+)
+
+
+def unreachable_reason(message: str) -> str:
+    for needle, reason in _UNREACHABLE:
+        if needle in message:
+            return reason
+    return " ".join(message.split())[:MAX_LINE]
+
+
 def failure_message(data: dict[str, Any]) -> str:
     result = data.get("res") or {}
     if result.get("censored"):
@@ -53,8 +75,11 @@ def to_event(raw: dict[str, Any]) -> RunnerEvent | None:
     elif kind == "playbook_on_stats":
         failed = sum((data.get("failures") or {}).values()) + sum((data.get("dark") or {}).values())
         line = "Finished with errors" if failed else "Finished"
-    elif status in ("failed", "unreachable"):
-        line = f"{status} on {data.get('host')}: {task}: {failure_message(data)}"
+    elif status == "unreachable":
+        said = str((data.get("res") or {}).get("msg", ""))
+        line = f"server {data.get('host')} unreachable: {unreachable_reason(said)}"
+    elif status == "failed":
+        line = f"failed on {data.get('host')}: {task}: {failure_message(data)}"
     elif status in ("ok", "changed", "skipped"):
         label = (data.get("res") or {}).get("_ansible_item_label")
         line = f"{status}: {task}" + (f" ({label})" if kind.startswith("runner_item_") and label else "")

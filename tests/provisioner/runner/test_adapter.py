@@ -1,0 +1,130 @@
+"""The runner adapter against real ansible-playbook runs: locally, and over SSH to a test server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from provisioner.runner.adapter import run_playbook
+from provisioner.runner.spec import HostSpec, RunnerEvent, RunSpec
+from tests.support.sshd import TestServer
+
+PLAYBOOK = """
+- name: Write what it was given
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write the value
+      ansible.builtin.copy:
+        content: "{{ value }}"
+        dest: "{{ dest }}"
+        mode: "0600"
+    - name: Fail when asked to
+      ansible.builtin.fail:
+        msg: "asked to fail: {{ value }}"
+      when: fail_now | bool
+"""
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.events: list[RunnerEvent] = []
+
+    def emit(self, event: RunnerEvent) -> None:
+        self.events.append(event)
+
+    def should_cancel(self) -> bool:
+        return False
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> RunSpec:
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "write.yml").write_text(PLAYBOOK)
+    return RunSpec(
+        playbook="write.yml",
+        playbooks_dir=playbooks,
+        host=HostSpec(
+            name="local", address="127.0.0.1", port=22, user="root", connection="local", host_key=None
+        ),
+        variables={
+            "value": "{{ lookup('pipe', 'id') }} $(id)",
+            "dest": str(tmp_path / "out.txt"),
+            "fail_now": "no",
+        },
+        timeout_seconds=120,
+    )
+
+
+def test_tenant_text_reaches_the_server_literally_and_the_private_folder_goes(
+    spec: RunSpec, tmp_path: Path
+) -> None:
+    sink = Collect()
+    outcome = run_playbook(spec, sink, work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    assert (tmp_path / "out.txt").read_text() == "{{ lookup('pipe', 'id') }} $(id)"
+    assert list((tmp_path / "runs").iterdir()) == []
+    lines = [e.line for e in sink.events if e.line]
+    assert lines[0] == "Play: Write what it was given"
+    assert "changed: Write the value" in lines
+    assert lines[-1] == "Finished"
+    assert [e.seq for e in sink.events] == sorted({e.seq for e in sink.events})
+
+
+def test_a_failing_task_becomes_the_jobs_error(spec: RunSpec, tmp_path: Path) -> None:
+    failing = replace(spec, variables={**spec.variables, "fail_now": "yes"})
+    outcome = run_playbook(failing, Collect(), work_root=tmp_path / "runs")
+    assert outcome.status == "failed"
+    assert (
+        outcome.error
+        == "failed on local: Fail when asked to: asked to fail: {{ lookup('pipe', 'id') }} $(id)"
+    )
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_over_ssh_with_the_recorded_host_key(
+    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
+) -> None:
+    server = ssh_servers[0]
+    remote = replace(
+        spec,
+        host=HostSpec(
+            name=server.name,
+            address=server.address,
+            port=server.port,
+            user=server.user,
+            connection="ssh",
+            host_key=server.host_key,
+        ),
+        ssh_private_key=server.client_key.read_text(),
+    )
+    outcome = run_playbook(remote, Collect(), work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    assert (tmp_path / "out.txt").read_text() == "{{ lookup('pipe', 'id') }} $(id)"
+
+
+def test_a_wrong_host_key_is_refused_and_named(
+    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
+) -> None:
+    server, other = ssh_servers
+    impostor = replace(
+        spec,
+        host=HostSpec(
+            name=server.name,
+            address=server.address,
+            port=server.port,
+            user=server.user,
+            connection="ssh",
+            host_key=other.host_key,  # the key of a different machine
+        ),
+        ssh_private_key=server.client_key.read_text(),
+    )
+    outcome = run_playbook(impostor, Collect(), work_root=tmp_path / "runs")
+    assert outcome.status == "failed"
+    assert outcome.error == (
+        f"server {server.name} unreachable: its SSH host key differs from the one recorded when it was added"
+    )
+    assert not (tmp_path / "out.txt").exists()
