@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from provisioner.db import session_factory
+from provisioner.instances.service import approve_instance
+from provisioner.jobs.service import ClaimResult, claim_job, create_job, finish_job
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Instance, Job
+from tests.support import factories
+
+
+def _approved_job(db_url: str) -> tuple[str, str]:
+    with session_factory(db_url)() as session:
+        owner = factories.tenant(session)
+        factories.server(session)
+        instance = factories.homepage(session, owner)
+        job = approve_instance(
+            session,
+            actor=factories.OPERATOR,
+            catalog=factories.CATALOG,
+            instance_id=instance.id,
+            server_id=None,
+        )
+        session.commit()
+        return job.id, instance.id
+
+
+def _claim(db_url: str, job_id: str, worker: str) -> str:
+    with session_factory(db_url)() as session:
+        result = claim_job(session, job_id=job_id, worker=worker)
+        session.commit()
+        return result
+
+
+def test_a_job_is_claimed_once_even_when_delivered_twice(db_url: str) -> None:
+    job_id, instance_id = _approved_job(db_url)
+    assert _claim(db_url, job_id, "w1") == ClaimResult.CLAIMED
+    assert _claim(db_url, job_id, "w2") == ClaimResult.NOT_QUEUED
+    with session_factory(db_url)() as session:
+        job = session.get_one(Job, job_id)
+        assert (job.status, job.worker) == ("running", "w1")
+        assert session.get_one(Instance, instance_id).lock_job_id == job_id
+
+
+def test_a_second_job_on_the_instance_waits_until_the_first_finishes(db_url: str) -> None:
+    job_id, instance_id = _approved_job(db_url)
+    assert _claim(db_url, job_id, "w1") == ClaimResult.CLAIMED
+    with session_factory(db_url)() as session:
+        second = create_job(session, instance=session.get_one(Instance, instance_id), kind=JobKind.REMOVE)
+        session.commit()
+        second_id = second.id
+    assert _claim(db_url, second_id, "w2") == ClaimResult.INSTANCE_BUSY
+    with session_factory(db_url)() as session:
+        assert session.get_one(Job, second_id).status == "queued"
+        finish_job(session, job=session.get_one(Job, job_id), status=JobStatus.SUCCEEDED)
+        session.commit()
+    assert _claim(db_url, second_id, "w2") == ClaimResult.CLAIMED
+
+
+def test_finishing_records_the_outcome_and_frees_the_instance(db_url: str) -> None:
+    job_id, instance_id = _approved_job(db_url)
+    _claim(db_url, job_id, "w1")
+    with session_factory(db_url)() as session:
+        finish_job(session, job=session.get_one(Job, job_id), status=JobStatus.FAILED, error="boom")
+        session.commit()
+    with session_factory(db_url)() as session:
+        job = session.get_one(Job, job_id)
+        assert (job.status, job.error) == ("failed", "boom")
+        assert job.finished_at is not None
+        assert session.get_one(Instance, instance_id).lock_job_id is None

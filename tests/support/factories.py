@@ -1,0 +1,53 @@
+"""Rows made through the domain services, so tests start from states the product can reach."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor, Role
+from provisioner.catalog.loader import Catalog
+from provisioner.config import Settings
+from provisioner.instances.service import request_instance
+from provisioner.models import Instance, Server, Tenant
+from provisioner.servers.service import add_server
+from provisioner.tenants.service import create_tenant
+
+OPERATOR = Actor(token_id="test-operator", role=Role.OPERATOR, tenant_id=None)
+CATALOG = Catalog.from_dir(Settings().resolved_templates_dir)
+
+
+def tenant(session: Session, slug: str = "verein-a") -> Tenant:
+    return create_tenant(
+        session, actor=OPERATOR, slug=slug, name=f"{slug} e.V.", contact_email=f"a@{slug}.org"
+    )
+
+
+def admin_of(row: Tenant) -> Actor:
+    return Actor(token_id=f"admin-{row.id}", role=Role.ADMIN, tenant_id=row.id)
+
+
+def server(session: Session, name: str = "s1", *, memory_mb: int = 1024) -> Server:
+    return add_server(
+        session,
+        actor=OPERATOR,
+        name=name,
+        address="192.0.2.10",
+        port=22,
+        user="root",
+        cpu=4,
+        memory_mb=memory_mb,
+        disk_gb=40,
+        host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3",
+    )
+
+
+def homepage(session: Session, owner: Tenant, name: str = "site") -> Instance:
+    return request_instance(
+        session,
+        actor=admin_of(owner),
+        catalog=CATALOG,
+        template="homepage",
+        name=name,
+        parameters={"title": "Verein"},
+        tenant_id=None,
+    )
