@@ -17,6 +17,12 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+def new_revision(database_url: str, *, message: str) -> None:
+    """Write a migration for what changed in the models, compared with an up-to-date database."""
+    upgrade(database_url)
+    command.revision(alembic_config(database_url), message=message, autogenerate=True)
+
+
 def upgrade(database_url: str) -> None:
     config = alembic_config(database_url)
     with engine_for(database_url).begin() as connection:

@@ -11,7 +11,7 @@ from provisioner.auth.tokens import create_token
 from provisioner.cli import embedded
 from provisioner.config import get_settings
 from provisioner.db import transaction
-from provisioner.migrate import upgrade
+from provisioner.migrate import new_revision, upgrade
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
@@ -79,6 +79,12 @@ def beat() -> None:
 def db_upgrade() -> None:
     """Bring the database schema up to date."""
     upgrade(get_settings().resolved_database_url)
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option(help="what changed, in a few words")]) -> None:
+    """Write a migration for changed models (compares them with an up-to-date database)."""
+    new_revision(get_settings().resolved_database_url, message=message)
 
 
 @token_app.command("create")
