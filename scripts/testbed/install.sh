@@ -10,6 +10,8 @@ packages=(
   openssh-server
   openssh-client
   docker-registry
+  # Validates docker-compose.yml; Debian 12 has only Compose v1, which reads it well enough.
+  docker-compose
   restic
   debootstrap
   # debootstrap verifies the archive with it; recommends are not installed.
