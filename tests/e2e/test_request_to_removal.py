@@ -147,4 +147,6 @@ def test_embedded_mode_sqlite_one_command(
     docker_client: docker.DockerClient,
 ) -> None:
     with embedded_stack(tmp_path, ssh_key=ssh_servers[1].client_key, registry=registry) as stack:
+        assert httpx.get(f"{stack.base_url}/healthz").json() == {"status": "ok"}
+        assert "swagger" in httpx.get(f"{stack.base_url}/docs").text.lower()
         request_deploy_check_remove(stack, ssh_servers[1], docker_client)

@@ -85,22 +85,22 @@ def test_a_failing_task_becomes_the_jobs_error(spec: RunSpec, tmp_path: Path) ->
     assert list((tmp_path / "runs").iterdir()) == []
 
 
+def _over_ssh(spec: RunSpec, server: TestServer, *, host_key: str) -> RunSpec:
+    host = HostSpec(
+        name=server.name,
+        address=server.address,
+        port=server.port,
+        user=server.user,
+        connection="ssh",
+        host_key=host_key,
+    )
+    return replace(spec, host=host, ssh_private_key=server.client_key.read_text())
+
+
 def test_over_ssh_with_the_recorded_host_key(
     spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
 ) -> None:
-    server = ssh_servers[0]
-    remote = replace(
-        spec,
-        host=HostSpec(
-            name=server.name,
-            address=server.address,
-            port=server.port,
-            user=server.user,
-            connection="ssh",
-            host_key=server.host_key,
-        ),
-        ssh_private_key=server.client_key.read_text(),
-    )
+    remote = _over_ssh(spec, ssh_servers[0], host_key=ssh_servers[0].host_key)
     outcome = run_playbook(remote, Collect(), work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert (tmp_path / "out.txt").read_text() == "{{ lookup('pipe', 'id') }} $(id)"
@@ -110,18 +110,7 @@ def test_a_wrong_host_key_is_refused_and_named(
     spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
 ) -> None:
     server, other = ssh_servers
-    impostor = replace(
-        spec,
-        host=HostSpec(
-            name=server.name,
-            address=server.address,
-            port=server.port,
-            user=server.user,
-            connection="ssh",
-            host_key=other.host_key,  # the key of a different machine
-        ),
-        ssh_private_key=server.client_key.read_text(),
-    )
+    impostor = _over_ssh(spec, server, host_key=other.host_key)  # the key of a different machine
     outcome = run_playbook(impostor, Collect(), work_root=tmp_path / "runs")
     assert outcome.status == "failed"
     assert outcome.error == (
