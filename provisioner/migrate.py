@@ -20,7 +20,9 @@ def alembic_config(database_url: str) -> Config:
 def new_revision(database_url: str, *, message: str) -> None:
     """Write a migration for what changed in the models, compared with an up-to-date database."""
     upgrade(database_url)
-    command.revision(alembic_config(database_url), message=message, autogenerate=True)
+    # Numbered revisions read in order in the folder and in reviews.
+    number = len(list((Path(__file__).parent / "migrations" / "versions").glob("[0-9]*.py"))) + 1
+    command.revision(alembic_config(database_url), message=message, autogenerate=True, rev_id=f"{number:04d}")
 
 
 def upgrade(database_url: str) -> None:

@@ -78,13 +78,17 @@ def beat() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Bring the database schema up to date."""
-    upgrade(get_settings().resolved_database_url)
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
 
 
 @db_app.command("revision")
 def db_revision(message: Annotated[str, typer.Option(help="what changed, in a few words")]) -> None:
     """Write a migration for changed models (compares them with an up-to-date database)."""
-    new_revision(get_settings().resolved_database_url, message=message)
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    new_revision(settings.resolved_database_url, message=message)
 
 
 @token_app.command("create")

@@ -14,6 +14,7 @@ class JobStatus(StrEnum):
 
 class JobKind(StrEnum):
     DEPLOY = "deploy"
+    UPDATE = "update"
     REMOVE = "remove"
 
 
