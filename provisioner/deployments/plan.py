@@ -44,10 +44,10 @@ def _ssh_key(settings: Settings, server: Server) -> str | None:
 
 
 def _deploy_variables(
-    settings: Settings, catalog: Catalog, instance: Instance, server: Server
+    settings: Settings, catalog: Catalog, instance: Instance, server: Server, version_name: str
 ) -> dict[str, Any]:
     template = catalog.get(instance.template)
-    version = template.versions[instance.version]
+    version = template.versions[version_name]
     instance_dir = f"{server.root_dir}/instances/{instance.id}"
     containers = []
     for container in template.containers:
@@ -89,14 +89,20 @@ def _deploy_variables(
     }
 
 
-def build_run_spec(settings: Settings, catalog: Catalog, instance: Instance, kind: JobKind) -> RunSpec:
+PLAYBOOKS = {JobKind.DEPLOY: "deploy.yml", JobKind.UPDATE: "deploy.yml", JobKind.REMOVE: "remove.yml"}
+
+
+def build_run_spec(
+    settings: Settings, catalog: Catalog, instance: Instance, kind: JobKind, *, version: str | None = None
+) -> RunSpec:
+    """The run for one job; ``version`` is the one to deploy (an update's target), else the instance's."""
     server = instance.server
     if server is None or instance.port is None:
         raise ValueError("the instance has no server yet")
     template = catalog.get(instance.template)
     files: dict[str, str] = {}
-    if kind is JobKind.DEPLOY:
-        variables = _deploy_variables(settings, catalog, instance, server)
+    if kind in (JobKind.DEPLOY, JobKind.UPDATE):
+        variables = _deploy_variables(settings, catalog, instance, server, version or instance.version)
         context = {
             "instance": {
                 "id": instance.id,
@@ -113,7 +119,7 @@ def build_run_spec(settings: Settings, catalog: Catalog, instance: Instance, kin
             "label": f"{LABEL_INSTANCE}={instance.id}",
         }
     return RunSpec(
-        playbook=f"{kind.value}.yml",
+        playbook=PLAYBOOKS[kind],
         playbooks_dir=Path(settings.resolved_playbooks_dir),
         host=_host(server),
         variables=variables,
