@@ -84,6 +84,8 @@ def job(row: Job) -> schemas.JobOut:
         started_at=row.started_at,
         finished_at=row.finished_at,
         error=row.error,
+        target_version=row.target_version,
+        cancel_requested=row.cancel_requested_at is not None,
     )
 
 

@@ -151,6 +151,10 @@ class RejectIn(Input):
     reason: str = Field(min_length=1, max_length=1000)
 
 
+class UpdateIn(Input):
+    version: str = Field(min_length=1, max_length=40)
+
+
 class JobOut(BaseModel):
     id: str
     kind: str
@@ -160,6 +164,8 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    target_version: str | None = None
+    cancel_requested: bool = False
 
 
 class JobAccepted(BaseModel):

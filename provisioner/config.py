@@ -6,7 +6,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,9 +43,21 @@ class Settings(BaseSettings):
     public_url: str = ""
     # How long a job may run before it is stopped; templates may ask for more.
     job_timeout_seconds: int = 1800
+    # A job that printed nothing for this long is stopped as hung.
+    idle_timeout_seconds: int = 600
     # A queued job whose broker message got lost is sent again after this long.
     redispatch_after_seconds: int = 60
+    # A running job whose worker sent no heartbeat for this long is failed as "worker lost".
+    worker_lost_after_seconds: int = 60
     ssh_connect_timeout_seconds: int = 10
+    # Instances are reached at https://<subdomain>.<base domain>; a server may name its own domain.
+    # "localhost" works without DNS: browsers and most resolvers send *.localhost to this machine.
+    base_domain: str = Field(default="localhost", pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+    # acme: public certificates (production); internal: the proxy's own CA; off: plain HTTP.
+    tls_mode: Literal["acme", "internal", "off"] = "internal"
+    acme_email: str | None = None
+    # The reverse proxy image each server runs (built from Debian's caddy, see service_templates/_images).
+    proxy_image: str = "provisioner/proxy:2.6"
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:

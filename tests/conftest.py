@@ -19,7 +19,7 @@ from psycopg import sql
 from provisioner.images import BuildError, build_image, load_recipe
 from tests.support import need
 from tests.support.db import migrated
-from tests.support.sshd import SshdError, TestServer, running_servers
+from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "host=127.0.0.1 port=5432 user=provisioner password=provisioner dbname=postgres connect_timeout=5"
@@ -115,9 +115,7 @@ def ssh_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestS
     if os.geteuid() != 0 or not Path("/usr/sbin/sshd").is_file() or shutil.which("ssh") is None:
         need("root, sshd and ssh for the test servers")
     try:
-        # 127.0.0.11 and 127.0.0.12 without xdist; worker N uses 127.0.N.11 and 127.0.N.12.
-        addresses = [f"127.0.{_worker_number()}.{host}" for host in (11, 12)]
-        with running_servers(tmp_path_factory.mktemp("sshd"), addresses) as servers:
+        with running_servers(tmp_path_factory.mktemp("sshd"), free_address_pair()) as servers:
             yield servers
     except SshdError as exc:
         pytest.fail(f"test servers: {exc}", pytrace=False)

@@ -74,13 +74,3 @@ def reject_instance(
     row = service.reject_instance(session, actor=actor, instance_id=instance_id, reason=body.reason)
     session.commit()
     return convert.instance(row)
-
-
-@router.delete("/{instance_id}", status_code=status.HTTP_202_ACCEPTED)
-def remove_instance(
-    instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
-) -> schemas.JobAccepted:
-    job = service.remove_instance(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
-    return schemas.JobAccepted(job=convert.job(job))

@@ -5,13 +5,14 @@ import time
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, Query, Request, status
+from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api import convert, schemas
 from api.deps import ActorDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
 from provisioner.auth.actor import Actor
 from provisioner.db import session_factory
+from provisioner.instances import operations
 from provisioner.jobs import service
 from provisioner.jobs.states import FINISHED, JobStatus
 
@@ -27,12 +28,12 @@ def list_jobs(
     actor: ActorDep,
     session: SessionDep,
     instance: Annotated[str | None, Query(max_length=32)] = None,
-    status: JobStatus | None = None,
+    job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> schemas.Page[schemas.JobOut]:
     page = service.list_jobs(
-        session, actor=actor, instance_id=instance, status=status, limit=limit, cursor=cursor
+        session, actor=actor, instance_id=instance, status=job_status, limit=limit, cursor=cursor
     )
     return schemas.Page(items=[convert.job(j) for j in page.items], next=page.next)
 
@@ -40,6 +41,22 @@ def list_jobs(
 @router.get("/{job_id}")
 def get_job(job_id: str, actor: ActorDep, session: SessionDep) -> schemas.JobOut:
     return convert.job(service.get_job(session, actor=actor, job_id=job_id))
+
+
+@router.post("/{job_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+def cancel_job(job_id: str, actor: ActorDep, session: SessionDep) -> schemas.JobOut:
+    """A queued job ends at once; a running one is stopped by its worker within seconds."""
+    job = operations.cancel_job(session, actor=actor, job_id=job_id)
+    session.commit()
+    return convert.job(job)
+
+
+@router.get("/{job_id}/stdout", response_class=PlainTextResponse)
+def job_stdout(job_id: str, actor: ActorDep, session: SessionDep) -> str:
+    """The whole output of the run as Ansible printed it."""
+    return "\n".join(
+        row.stdout for row in service.list_events(session, actor=actor, job_id=job_id) if row.stdout
+    )
 
 
 def _stream(database_url: str, actor: Actor, job_id: str, after: int) -> Iterator[str]:

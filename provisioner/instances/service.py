@@ -12,7 +12,7 @@ from provisioner.catalog.loader import Catalog
 from provisioner.catalog.parameters import validate_parameters
 from provisioner.errors import Conflict, InvalidInput, NotFound
 from provisioner.instances.placement import allocate_port, choose_server
-from provisioner.instances.states import SETTLED, InstanceState, check_transition
+from provisioner.instances.states import InstanceState, check_transition
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Instance, Job, Tenant
@@ -115,12 +115,3 @@ def reject_instance(session: Session, *, actor: Actor, instance_id: str, reason:
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     set_state(instance, InstanceState.REJECTED, reason=reason)
     return instance
-
-
-def remove_instance(session: Session, *, actor: Actor, instance_id: str) -> Job:
-    instance = get_instance(session, actor=actor, instance_id=instance_id)
-    actor.require_write(instance.tenant_id, "instance")
-    if InstanceState(instance.state) not in SETTLED:
-        raise Conflict(f"the instance is {instance.state}; remove it once that has finished")
-    set_state(instance, InstanceState.REMOVING)
-    return create_job(session, instance=instance, kind=JobKind.REMOVE)

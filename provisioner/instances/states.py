@@ -23,9 +23,6 @@ class InstanceState(StrEnum):
 
 S = InstanceState
 
-# Settled states are those no job is working on; removal may start from any of them.
-SETTLED = frozenset({S.REQUESTED, S.APPROVED, S.RUNNING, S.FAILED, S.REJECTED})
-
 ALLOWED: dict[InstanceState, frozenset[InstanceState]] = {
     S.REQUESTED: frozenset({S.APPROVED, S.REJECTED, S.REMOVING}),
     S.APPROVED: frozenset({S.PROVISIONING, S.FAILED, S.REMOVING}),
@@ -34,8 +31,8 @@ ALLOWED: dict[InstanceState, frozenset[InstanceState]] = {
     S.UPDATING: frozenset({S.RUNNING, S.FAILED}),
     S.BACKING_UP: frozenset({S.RUNNING, S.FAILED}),
     S.RESTORING: frozenset({S.RUNNING, S.FAILED}),
-    # A failed instance can be deployed again or removed.
-    S.FAILED: frozenset({S.PROVISIONING, S.REMOVING}),
+    # A failed instance can be deployed again, updated (to a version that works) or removed.
+    S.FAILED: frozenset({S.PROVISIONING, S.UPDATING, S.REMOVING}),
     S.REJECTED: frozenset({S.REMOVING}),
     S.REMOVING: frozenset({S.REMOVED, S.FAILED}),
     S.REMOVED: frozenset(),

@@ -10,7 +10,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
-from provisioner.errors import NotFound
+from provisioner.errors import Conflict, NotFound
 from provisioner.jobs.states import FINISHED, JobKind, JobStatus
 from provisioner.models import Instance, Job, JobEvent
 from provisioner.pagination import Page, paginate
@@ -28,8 +28,21 @@ class EventRecord:
     stdout: str
 
 
-def create_job(session: Session, *, instance: Instance, kind: JobKind) -> Job:
-    job = Job(instance_id=instance.id, kind=kind.value, status=JobStatus.QUEUED.value)
+def create_job(
+    session: Session,
+    *,
+    instance: Instance,
+    kind: JobKind,
+    target_version: str | None = None,
+    requested_by: str | None = None,
+) -> Job:
+    job = Job(
+        instance_id=instance.id,
+        kind=kind.value,
+        status=JobStatus.QUEUED.value,
+        target_version=target_version,
+        requested_by=requested_by,
+    )
     session.add(job)
     session.flush()
     return job
@@ -133,3 +146,65 @@ def stale_queued_jobs(session: Session, *, older_than: datetime) -> Sequence[str
         or_(Job.dispatched_at.is_(None), Job.dispatched_at < older_than),
     )
     return session.scalars(query).all()
+
+
+def request_cancel(session: Session, *, actor: Actor, job_id: str) -> Job:
+    """End a queued job at once; ask the worker of a running one to stop it."""
+    job = get_job(session, actor=actor, job_id=job_id)
+    actor.require_write(job.instance.tenant_id, "job")
+    if job.status in FINISHED:
+        raise Conflict(f"the job has already ended ({job.status})")
+    now = utcnow()
+    ended = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status == JobStatus.QUEUED.value)
+        .values(
+            status=JobStatus.CANCELED.value,
+            finished_at=now,
+            cancel_requested_at=now,
+            error="canceled before it started",
+        )
+    )
+    if ended.rowcount != 1:  # type: ignore[attr-defined]
+        # A worker has it (or took it just now): it polls for this and stops within seconds.
+        job.cancel_requested_at = now
+    session.flush()
+    session.refresh(job)
+    return job
+
+
+def cancel_requested(session: Session, *, job_id: str) -> bool:
+    requested = session.scalar(select(Job.cancel_requested_at).where(Job.id == job_id))
+    return requested is not None
+
+
+def beat_heart(session: Session, *, job_id: str) -> None:
+    session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+
+
+def reap_lost_jobs(session: Session, *, silent_since: datetime) -> list[Job]:
+    """Fail running jobs whose worker stopped showing signs of life, and free their instances."""
+    lost = session.scalars(
+        select(Job).where(
+            Job.status == JobStatus.RUNNING.value,
+            or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < silent_since),
+        )
+    ).all()
+    reaped = []
+    for job in lost:
+        # Only if it is still silent: a worker that came back in the meantime keeps its job.
+        still_silent = or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < silent_since)
+        taken = session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.status == JobStatus.RUNNING.value, still_silent)
+            .values(
+                status=JobStatus.FAILED.value,
+                finished_at=utcnow(),
+                error=f"worker lost: {job.worker or 'the worker'} stopped reporting while the job ran",
+            )
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            session.execute(update(Instance).where(Instance.lock_job_id == job.id).values(lock_job_id=None))
+            session.refresh(job)
+            reaped.append(job)
+    return reaped

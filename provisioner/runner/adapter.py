@@ -91,6 +91,7 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             event_handler=on_event,
             cancel_callback=sink.should_cancel,
             timeout=spec.timeout_seconds,
+            settings={"idle_timeout": spec.idle_timeout_seconds} if spec.idle_timeout_seconds else None,
             quiet=True,
             envvars={
                 # The Ansible of this installation, also when its virtualenv is not activated.
@@ -127,6 +128,6 @@ def _fallback_error(status: str, rc: int | None, last_line: str) -> str:
     if status == "canceled":
         return "canceled while running"
     if status == "timeout":
-        return "stopped because it ran longer than its time limit"
+        return "it ran longer than its time limit, or printed nothing for longer than its idle limit"
     said = f": {last_line}" if last_line else ""
     return f"Ansible stopped with exit code {rc} before any task ran{said}"

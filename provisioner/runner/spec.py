@@ -29,6 +29,8 @@ class RunSpec:
     files: dict[str, str] = field(default_factory=dict)
     ssh_private_key: str | None = None
     timeout_seconds: int = 1800
+    # Stop a run that printed nothing for this long (a hung SSH session, a stuck task).
+    idle_timeout_seconds: int | None = None
     ssh_connect_timeout_seconds: int = 10
 
 

@@ -9,6 +9,8 @@ from provisioner.config import Settings, get_settings
 QUEUE = "provisioner"
 RUN_JOB = "provisioner.run_job"
 REDISPATCH = "provisioner.redispatch_stale_jobs"
+REAP = "provisioner.reap_lost_jobs"
+PURGE_KEYS = "provisioner.purge_idempotency_keys"
 
 
 def _transport_options(settings: Settings) -> dict[str, int]:
@@ -32,7 +34,9 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options=_transport_options(settings),
         worker_hijack_root_logger=False,
         beat_schedule={
-            "redispatch-stale-jobs": {"task": REDISPATCH, "schedule": 30.0},
+            "redispatch-stale-jobs": {"task": REDISPATCH, "schedule": 15.0},
+            "reap-lost-jobs": {"task": REAP, "schedule": 10.0},
+            "purge-idempotency-keys": {"task": PURGE_KEYS, "schedule": 3600.0},
         },
         beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
     )

@@ -1,9 +1,10 @@
-"""Runs one job: claim it, build its run spec, run the playbook, stream events, record the outcome."""
+"""Runs one job: claim it, move the instance, run the playbook, stream events, record the outcome."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
@@ -13,7 +14,15 @@ from provisioner.errors import IllegalTransition
 from provisioner.health.probe import probe
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import ClaimResult, EventRecord, add_events, claim_job, finish_job
+from provisioner.jobs.service import (
+    ClaimResult,
+    EventRecord,
+    add_events,
+    beat_heart,
+    cancel_requested,
+    claim_job,
+    finish_job,
+)
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job
 from provisioner.runner.adapter import run_playbook
@@ -21,6 +30,13 @@ from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+# The state an instance is in while a job of each kind works on it.
+WORKING_STATE = {
+    JobKind.DEPLOY: InstanceState.PROVISIONING,
+    JobKind.UPDATE: InstanceState.UPDATING,
+    JobKind.REMOVE: InstanceState.REMOVING,
+}
 
 _OUTCOME_STATUS = {
     "successful": JobStatus.SUCCEEDED,
@@ -34,17 +50,32 @@ class InstanceBusy(Exception):
 
 
 class DatabaseSink:
-    """Collects runner events and writes them in small batches, so a chatty playbook is not slowed."""
+    """Writes runner events in small batches, answers cancel requests, and keeps the job's heartbeat.
+
+    ansible-runner asks ``should_cancel`` every few seconds at the latest, also while a task is silent,
+    so that is where waiting events are flushed and the heartbeat is written.
+    """
 
     def __init__(
-        self, database_url: str, job_id: str, *, max_batch: int = 50, max_delay: float = 0.5
+        self,
+        database_url: str,
+        job_id: str,
+        *,
+        max_batch: int = 50,
+        max_delay: float = 0.5,
+        cancel_poll: float = 1.0,
+        heartbeat_every: float = 5.0,
     ) -> None:
         self._url = database_url
         self._job_id = job_id
         self._buffer: list[EventRecord] = []
-        self._last_flush = time.monotonic()
         self._max_batch = max_batch
         self._max_delay = max_delay
+        self._cancel_poll = cancel_poll
+        self._heartbeat_every = heartbeat_every
+        now = time.monotonic()
+        self._last_flush = self._last_poll = self._last_heartbeat = now
+        self._canceled = False
 
     def emit(self, event: RunnerEvent) -> None:
         self._buffer.append(
@@ -62,18 +93,25 @@ class DatabaseSink:
             self.flush()
 
     def should_cancel(self) -> bool:
-        # ansible-runner polls this often; it is also the moment to write events that have waited.
-        if self._buffer and time.monotonic() - self._last_flush >= self._max_delay:
+        now = time.monotonic()
+        if self._buffer and now - self._last_flush >= self._max_delay:
             self.flush()
-        return False
+        if not self._canceled and now - self._last_poll >= self._cancel_poll:
+            self._last_poll = now
+            with transaction(self._url) as session:
+                self._canceled = cancel_requested(session, job_id=self._job_id)
+                if now - self._last_heartbeat >= self._heartbeat_every:
+                    self._last_heartbeat = now
+                    beat_heart(session, job_id=self._job_id)
+        return self._canceled
 
     def flush(self) -> None:
-        self._last_flush = time.monotonic()
+        self._last_flush = self._last_heartbeat = time.monotonic()
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
         with transaction(self._url) as session:
-            add_events(session, job_id=self._job_id, events=batch)
+            add_events(session, job_id=self._job_id, events=batch)  # also beats the heart
 
 
 def _start(settings: Settings, catalog: Catalog, job_id: str) -> RunSpec | None:
@@ -82,34 +120,44 @@ def _start(settings: Settings, catalog: Catalog, job_id: str) -> RunSpec | None:
         job = session.get_one(Job, job_id)
         instance = job.instance
         kind = JobKind(job.kind)
-        if kind is JobKind.DEPLOY:
-            set_state(instance, InstanceState.PROVISIONING)
+        set_state(instance, WORKING_STATE[kind])
         if instance.server is None:
             return None
-        return build_run_spec(settings, catalog, instance, kind)
+        spec = build_run_spec(settings, catalog, instance, kind, version=job.target_version)
+        return replace(spec, idle_timeout_seconds=settings.idle_timeout_seconds)
+
+
+def _why(kind: JobKind, status: JobStatus, error: str | None) -> str:
+    if status is JobStatus.CANCELED:
+        return f"the {kind.value} was canceled while it ran; the instance may be partly changed"
+    if status is JobStatus.TIMED_OUT:
+        return f"the {kind.value} was stopped: {error}"
+    return f"the {kind.value} failed: {error}"
 
 
 def _settle(settings: Settings, catalog: Catalog, job_id: str, outcome: RunOutcome) -> None:
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
+        if job.status != JobStatus.RUNNING:
+            # The reaper gave the job up while it ran on; what happened since is in its events.
+            log.warning("job %s ended as %s after it was marked %s", job_id, outcome.status, job.status)
+            return
         instance = job.instance
         kind = JobKind(job.kind)
-        if outcome.status != "successful":
-            set_state(instance, InstanceState.FAILED, reason=outcome.error)
-            finish_job(
-                session,
-                job=job,
-                status=_OUTCOME_STATUS.get(outcome.status, JobStatus.FAILED),
-                error=outcome.error,
-            )
+        status = _OUTCOME_STATUS.get(outcome.status, JobStatus.FAILED)
+        if status is not JobStatus.SUCCEEDED:
+            set_state(instance, InstanceState.FAILED, reason=_why(kind, status, outcome.error))
+            finish_job(session, job=job, status=status, error=outcome.error)
             return
-        if kind is JobKind.DEPLOY:
-            _mark_running(catalog, instance)
-        else:
+        if kind is JobKind.REMOVE:
             set_state(instance, InstanceState.REMOVED)
             instance.port = None
             instance.url = None
             instance.health = "unknown"
+        else:
+            if job.target_version:
+                instance.version = job.target_version
+            _mark_running(catalog, instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 
 
@@ -127,6 +175,8 @@ def _mark_running(catalog: Catalog, instance: Instance) -> None:
 def _fail(settings: Settings, job_id: str, error: str) -> None:
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
+        if job.status != JobStatus.RUNNING:
+            return
         if job.instance.state not in (InstanceState.FAILED, InstanceState.REMOVED):
             set_state(job.instance, InstanceState.FAILED, reason=error)
         finish_job(session, job=job, status=JobStatus.FAILED, error=error)
@@ -144,9 +194,10 @@ def execute_job(settings: Settings, catalog: Catalog, job_id: str, *, worker: st
     try:
         spec = _start(settings, catalog, job_id)
     except IllegalTransition as exc:
-        # Something else happened to the instance meanwhile (it was removed, say): this job is moot.
+        # The instance changed while the job waited (a removal went first, say): nothing to do.
         with transaction(url) as session:
-            finish_job(session, job=session.get_one(Job, job_id), status=JobStatus.CANCELED, error=exc.detail)
+            job = session.get_one(Job, job_id)
+            finish_job(session, job=job, status=JobStatus.CANCELED, error=f"nothing done: {exc.detail}")
         return
     except Exception as exc:
         log.exception("job %s could not start", job_id)

@@ -7,9 +7,12 @@ from typing import Any
 from provisioner.catalog.loader import Catalog
 from provisioner.config import get_settings
 from provisioner.db import transaction
-from provisioner.jobs.service import stale_queued_jobs
+from provisioner.idempotency import purge_expired
+from provisioner.instances.service import set_state
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import reap_lost_jobs, stale_queued_jobs
 from provisioner.timeutil import utcnow
-from provisioner.worker.celery_app import REDISPATCH, RUN_JOB, app
+from provisioner.worker.celery_app import PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
 from provisioner.worker.dispatch import CeleryDispatcher
 from provisioner.worker.execution import InstanceBusy, execute_job
 
@@ -36,3 +39,22 @@ def redispatch_stale_jobs() -> int:
         for job_id in job_ids:
             dispatcher.send(session, job_id)
     return len(job_ids)
+
+
+@app.task(name=REAP)  # type: ignore[untyped-decorator]
+def reap_lost_jobs_task() -> int:
+    """Jobs whose worker died (killed, machine lost) end as failed instead of running forever."""
+    settings = get_settings()
+    cutoff = utcnow() - timedelta(seconds=settings.worker_lost_after_seconds)
+    with transaction(settings.resolved_database_url) as session:
+        reaped = reap_lost_jobs(session, silent_since=cutoff)
+        for job in reaped:
+            if job.instance.state not in (InstanceState.FAILED, InstanceState.REMOVED):
+                set_state(job.instance, InstanceState.FAILED, reason=job.error)
+    return len(reaped)
+
+
+@app.task(name=PURGE_KEYS)  # type: ignore[untyped-decorator]
+def purge_idempotency_keys() -> int:
+    with transaction(get_settings().resolved_database_url) as session:
+        return purge_expired(session)

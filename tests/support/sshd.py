@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -82,6 +83,27 @@ LogLevel VERBOSE
 """
     )
     return config
+
+
+def free_address_pair(port: int = 22) -> list[str]:
+    """Two loopback addresses 127.0.N.11 and 127.0.N.12 on which nothing listens on ``port`` yet.
+
+    Each pytest session (and each xdist worker, and a benchmark) then gets servers of its own.
+    """
+    for network in range(256):
+        pair = [f"127.0.{network}.11", f"127.0.{network}.12"]
+        if all(_port_free(address, port) for address in pair):
+            return pair
+    raise SshdError(f"no free pair of loopback addresses with port {port} unused")
+
+
+def _port_free(address: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 @contextlib.contextmanager

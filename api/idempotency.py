@@ -1,0 +1,129 @@
+"""``Idempotency-Key`` on every POST: same key and body → the first answer; other body → 422;
+still being answered → 409. Keys belong to the credentials that sent them and live 24 hours."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from anyio import to_thread
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import problem
+from provisioner.db import session_factory
+from provisioner.idempotency import KeyClaim, KeyState, claim_key, complete_key, release_key
+
+MAX_KEY_LENGTH = 255
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, *, database_url: str) -> None:
+        self.app = app
+        self.sessions = session_factory(database_url)
+
+    def _run(self, fn: Callable[..., Any], **kwargs: Any) -> Awaitable[Any]:
+        def call() -> Any:
+            with self.sessions() as session:
+                return fn(session, **kwargs)
+
+        return to_thread.run_sync(call)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get("idempotency-key")
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        if not key or len(key) > MAX_KEY_LENGTH:
+            response = problem(
+                422,
+                "Invalid input",
+                "the Idempotency-Key header must be 1 to 255 characters",
+                errors=[{"field": "header.Idempotency-Key", "message": "1 to 255 characters"}],
+            )
+            await response(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        owner = hashlib.sha256(
+            (headers.get("authorization") or headers.get("cookie") or "").encode()
+        ).hexdigest()
+        request_hash = hashlib.sha256(
+            b"\0".join([scope["path"].encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
+        claim: KeyClaim = await self._run(claim_key, scope=owner, key=key, request_hash=request_hash)
+        if claim.state is KeyState.MISMATCH:
+            await problem(422, "Invalid input", "this Idempotency-Key was used with a different request")(
+                scope, receive, send
+            )
+            return
+        if claim.state is KeyState.IN_FLIGHT:
+            await problem(409, "Conflict", "a request with this Idempotency-Key is still being answered")(
+                scope, receive, send
+            )
+            return
+        if claim.state is KeyState.REPLAY:
+            await self._replay(claim, send)
+            return
+        await self._answer_and_keep(scope, body, send, owner=owner, key=key)
+
+    async def _replay(self, claim: KeyClaim, send: Send) -> None:
+        raw_headers = [(b"idempotent-replayed", b"true")]
+        if claim.content_type:
+            raw_headers.append((b"content-type", claim.content_type.encode()))
+        await send(
+            {"type": "http.response.start", "status": claim.status_code or 200, "headers": raw_headers}
+        )
+        await send({"type": "http.response.body", "body": claim.body or b""})
+
+    async def _answer_and_keep(self, scope: Scope, body: bytes, send: Send, *, owner: str, key: str) -> None:
+        sent_body = False
+
+        async def replay_body() -> Message:
+            nonlocal sent_body
+            if sent_body:
+                return {"type": "http.disconnect"}
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        start: MutableMapping[str, Any] = {}
+        chunks: list[bytes] = []
+
+        async def keep(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, keep)
+        except BaseException:
+            await self._run(release_key, scope=owner, key=key)
+            raise
+        status = int(start.get("status", 500))
+        if status >= 500:
+            await self._run(release_key, scope=owner, key=key)
+            return
+        content_type = Headers(raw=start.get("headers", [])).get("content-type")
+        await self._run(
+            complete_key,
+            scope=owner,
+            key=key,
+            status_code=status,
+            body=b"".join(chunks),
+            content_type=content_type,
+        )

@@ -1,0 +1,49 @@
+"""Work on an existing instance. Each answers 202 with the job that will do it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api import convert, schemas
+from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep
+from provisioner.instances import operations
+
+router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
+
+
+@router.post("/{instance_id}/update", status_code=status.HTTP_202_ACCEPTED)
+def update_instance(
+    instance_id: str,
+    body: schemas.UpdateIn,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> schemas.JobAccepted:
+    job = operations.update_instance(
+        session, actor=actor, catalog=catalog, instance_id=instance_id, version=body.version
+    )
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.post("/{instance_id}/redeploy", status_code=status.HTTP_202_ACCEPTED)
+def redeploy_instance(
+    instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
+) -> schemas.JobAccepted:
+    job = operations.redeploy_instance(session, actor=actor, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.delete("/{instance_id}", status_code=status.HTTP_202_ACCEPTED)
+def remove_instance(
+    instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
+) -> schemas.JobAccepted:
+    job = operations.remove_instance(session, actor=actor, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))

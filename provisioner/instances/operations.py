@@ -1,0 +1,78 @@
+"""Work on instances that exist: redeploy, update, remove. Each becomes a job that waits its turn.
+
+The instance's state changes when a worker starts the job, not when it is asked for: a removal asked
+for while a backup runs waits in the queue, and the instance says what is really going on meanwhile.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor
+from provisioner.catalog.loader import Catalog
+from provisioner.errors import Conflict, InvalidInput
+from provisioner.instances.service import get_instance, set_state
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import create_job, request_cancel
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Instance, Job
+
+S = InstanceState
+DEPLOYED = frozenset({S.RUNNING, S.FAILED, S.PROVISIONING, S.UPDATING, S.BACKING_UP, S.RESTORING})
+
+
+def _removal_pending(session: Session, instance: Instance) -> bool:
+    query = select(Job.id).where(
+        Job.instance_id == instance.id,
+        Job.kind == JobKind.REMOVE.value,
+        Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _writable(session: Session, actor: Actor, instance_id: str) -> Instance:
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    actor.require_write(instance.tenant_id, "instance")
+    if instance.state == S.REMOVED or _removal_pending(session, instance):
+        raise Conflict("the instance is removed or about to be")
+    return instance
+
+
+def redeploy_instance(session: Session, *, actor: Actor, instance_id: str) -> Job:
+    instance = _writable(session, actor, instance_id)
+    if InstanceState(instance.state) not in DEPLOYED or instance.server_id is None:
+        raise Conflict(f"the instance is {instance.state}; only deployed instances can be deployed again")
+    return create_job(session, instance=instance, kind=JobKind.DEPLOY, requested_by=actor.token_id)
+
+
+def update_instance(
+    session: Session, *, actor: Actor, catalog: Catalog, instance_id: str, version: str
+) -> Job:
+    instance = _writable(session, actor, instance_id)
+    versions = catalog.get(instance.template).versions
+    if version not in versions:
+        raise InvalidInput(
+            f"{instance.template} has no version {version!r}",
+            errors=[{"field": "body.version", "message": f"one of {', '.join(versions)}"}],
+        )
+    if InstanceState(instance.state) not in DEPLOYED:
+        raise Conflict(f"the instance is {instance.state}; only deployed instances can be updated")
+    return create_job(
+        session, instance=instance, kind=JobKind.UPDATE, target_version=version, requested_by=actor.token_id
+    )
+
+
+def remove_instance(session: Session, *, actor: Actor, instance_id: str) -> Job:
+    instance = _writable(session, actor, instance_id)
+    return create_job(session, instance=instance, kind=JobKind.REMOVE, requested_by=actor.token_id)
+
+
+def cancel_job(session: Session, *, actor: Actor, job_id: str) -> Job:
+    """Cancel a job; when a deploy ends before it started, the instance says so instead of 'approved'."""
+    job = request_cancel(session, actor=actor, job_id=job_id)
+    if job.status == JobStatus.CANCELED and job.kind == JobKind.DEPLOY and job.instance.state == S.APPROVED:
+        set_state(
+            job.instance, S.FAILED, reason="the deploy was canceled before it started; nothing was deployed"
+        )
+    return job
