@@ -208,3 +208,15 @@ def reap_lost_jobs(session: Session, *, silent_since: datetime) -> list[Job]:
             session.refresh(job)
             reaped.append(job)
     return reaped
+
+
+def recent_jobs(
+    session: Session, *, instance_id: str | None, status: JobStatus | None, limit: int
+) -> Sequence[Job]:
+    """Newest first, for operators looking at what just happened."""
+    query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    if instance_id is not None:
+        query = query.where(Job.instance_id == instance_id)
+    if status is not None:
+        query = query.where(Job.status == status.value)
+    return session.scalars(query).unique().all()
