@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
@@ -115,18 +115,22 @@ def claim_job(session: Session, *, job_id: str, worker: str) -> str:
 
 
 def add_events(session: Session, *, job_id: str, events: Sequence[EventRecord]) -> None:
-    session.add_all(
-        JobEvent(
-            job_id=job_id,
-            seq=e.seq,
-            created_at=e.created_at,
-            host=e.host,
-            task=e.task,
-            status=e.status,
-            line=e.line,
-            stdout=e.stdout,
-        )
-        for e in events
+    # One multi-row INSERT per batch, without building ORM objects: a chatty playbook sends thousands.
+    session.execute(
+        insert(JobEvent),
+        [
+            {
+                "job_id": job_id,
+                "seq": e.seq,
+                "created_at": e.created_at,
+                "host": e.host,
+                "task": e.task,
+                "status": e.status,
+                "line": e.line,
+                "stdout": e.stdout,
+            }
+            for e in events
+        ],
     )
     session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
 
