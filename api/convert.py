@@ -71,6 +71,8 @@ def instance(row: Instance) -> schemas.InstanceOut:
         parameters=row.parameters,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        subdomain=row.subdomain,
+        hostname=f"{row.subdomain}.{row.domain}" if row.subdomain and row.domain else None,
     )
 
 

@@ -124,6 +124,11 @@ class InstanceIn(Input):
     name: str = Field(pattern=NAME_PATTERN, description="short name, unique within the association")
     parameters: dict[str, Any] = Field(default_factory=dict)
     tenant: str | None = Field(default=None, max_length=32, description="operators only: for which tenant")
+    subdomain: str | None = Field(
+        default=None,
+        max_length=63,
+        description="the instance answers at <subdomain>.<domain>; <name>-<association> when left out",
+    )
 
 
 class InstanceOut(BaseModel):
@@ -141,6 +146,13 @@ class InstanceOut(BaseModel):
     parameters: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    subdomain: str | None = None
+    hostname: str | None = None
+
+
+class CredentialsOut(BaseModel):
+    url: str | None
+    credentials: dict[str, str] = Field(description="shown once; store them now")
 
 
 class ApproveIn(Input):

@@ -54,6 +54,10 @@ class Server(Base):
     cpu: Mapped[int] = mapped_column(Integer)
     memory_mb: Mapped[int] = mapped_column(Integer)
     disk_gb: Mapped[int] = mapped_column(Integer)
+    # Instances get <subdomain>.<base_domain>; None means the lab's base domain from the settings.
+    base_domain: Mapped[str | None] = mapped_column(String(253))
+    # "acme", "internal" or "off"; None means the lab's setting.
+    tls_mode: Mapped[str | None] = mapped_column(String(10))
     reachable: Mapped[bool | None] = mapped_column(Boolean)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -78,6 +82,12 @@ class Instance(Base):
     port: Mapped[int | None] = mapped_column(Integer)
     url: Mapped[str | None] = mapped_column(String(500))
     state_reason: Mapped[str | None] = mapped_column(Text)
+    # The instance answers at <subdomain>.<domain>; unique per domain among instances not removed
+    # (checked by the service, since a removed instance keeps its record).
+    subdomain: Mapped[str | None] = mapped_column(String(63), index=True)
+    domain: Mapped[str | None] = mapped_column(String(253))
+    # When the tenant admin saw the generated credentials; they are shown once only.
+    credentials_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The job that holds the instance: one mutating job per instance at a time.
     lock_job_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -85,6 +95,36 @@ class Instance(Base):
 
     tenant: Mapped[Tenant] = relationship(lazy="joined")
     server: Mapped[Server | None] = relationship(lazy="joined")
+    secrets: Mapped[list[InstanceSecret]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+    host_ports: Mapped[list[PortAllocation]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+class InstanceSecret(Base):
+    """A value generated once per instance (passwords, keys), encrypted with the lab's secret key."""
+
+    __tablename__ = "instance_secrets"
+    __table_args__ = (UniqueConstraint("instance_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    encrypted: Mapped[str] = mapped_column(Text)
+    # Whether the tenant admin gets to see it (once), like a first admin password.
+    shown: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PortAllocation(Base):
+    """A port an instance publishes on its server's public address (e.g. video media over UDP)."""
+
+    __tablename__ = "port_allocations"
+    __table_args__ = (UniqueConstraint("server_id", "protocol", "port"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(ForeignKey("servers.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(63))
+    protocol: Mapped[str] = mapped_column(String(3))
+    port: Mapped[int] = mapped_column(Integer)
 
 
 class Job(Base):

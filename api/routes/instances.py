@@ -5,15 +5,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api import convert, schemas
-from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep
+from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from provisioner.instances import service
+from provisioner.instances.credentials import reveal_credentials
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def request_instance(
-    body: schemas.InstanceIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep
+    body: schemas.InstanceIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
 ) -> schemas.InstanceOut:
     row = service.request_instance(
         session,
@@ -23,6 +24,8 @@ def request_instance(
         name=body.name,
         parameters=body.parameters,
         tenant_id=body.tenant,
+        subdomain=body.subdomain,
+        settings=settings,
     )
     session.commit()
     return convert.instance(row)
@@ -53,6 +56,7 @@ def approve_instance(
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
+    settings: SettingsDep,
     body: schemas.ApproveIn | None = None,
 ) -> schemas.JobAccepted:
     job = service.approve_instance(
@@ -61,10 +65,22 @@ def approve_instance(
         catalog=catalog,
         instance_id=instance_id,
         server_id=body.server if body else None,
+        settings=settings,
     )
     session.commit()
     dispatcher.send(session, job.id)
     return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.get("/{instance_id}/credentials", responses={410: {"description": "shown once already"}})
+def get_credentials(
+    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> schemas.CredentialsOut:
+    """The first admin credentials, once: later calls answer 410 Gone."""
+    instance = service.get_instance(session, actor=actor, instance_id=instance_id)
+    shown = reveal_credentials(session, settings, actor=actor, instance=instance)
+    session.commit()
+    return schemas.CredentialsOut(url=shown.url, credentials=shown.values)
 
 
 @router.post("/{instance_id}/reject")

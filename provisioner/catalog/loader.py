@@ -10,11 +10,12 @@ from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from provisioner.catalog.model import Template
+from provisioner.catalog.positions import where
 from provisioner.errors import NotFound
 
 
 class TemplateError(Exception):
-    """A template folder that cannot be used; the message names the file."""
+    """A template folder that cannot be used; the message names the file (and the line where known)."""
 
 
 def load_template(folder: Path) -> Template:
@@ -28,17 +29,37 @@ def load_template(folder: Path) -> Template:
     try:
         template = Template.model_validate({**raw, "folder": folder})
     except ValidationError as exc:
-        raise TemplateError(f"{path}: {exc}") from exc
+        problems = [
+            f"{where(path, err['loc'])}: {'.'.join(map(str, err['loc'])) or 'template'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise TemplateError("\n".join(problems)) from exc
     if template.name != folder.name:
-        raise TemplateError(f"{path}: name {template.name!r} differs from the folder name {folder.name!r}")
+        raise TemplateError(
+            f"{where(path, ['name'])}: name {template.name!r} differs from the folder name {folder.name!r}"
+        )
     try:
         Draft202012Validator.check_schema(template.parameters)
     except SchemaError as exc:
-        raise TemplateError(f"{path}: parameters is no valid JSON Schema: {exc.message}") from exc
-    for rendered in template.files:
+        location = ["parameters", *exc.absolute_path]
+        raise TemplateError(
+            f"{where(path, location)}: parameters is no valid JSON Schema: {exc.message}"
+        ) from exc
+    for index, rendered in enumerate(template.files):
         if not (folder / rendered.source).is_file():
-            raise TemplateError(f"{path}: file {rendered.source!r} does not exist")
+            raise TemplateError(
+                f"{where(path, ['files', index, 'source'])}: file {rendered.source!r} does not exist"
+            )
+    if template.launcher and not (folder / template.launcher.playbook).is_file():
+        raise TemplateError(
+            f"{where(path, ['launcher', 'playbook'])}: {template.launcher.playbook!r} does not exist"
+        )
     return template
+
+
+def template_folders(root: Path) -> list[Path]:
+    # Folders starting with "_" hold shared parts (images used by several services), not services.
+    return sorted(p for p in root.iterdir() if (p / "template.yaml").is_file() and not p.name.startswith("_"))
 
 
 class Catalog:
@@ -47,8 +68,7 @@ class Catalog:
 
     @classmethod
     def from_dir(cls, root: Path) -> Catalog:
-        folders = sorted(p for p in root.iterdir() if (p / "template.yaml").is_file())
-        return cls({t.name: t for t in map(load_template, folders)})
+        return cls({t.name: t for t in map(load_template, template_folders(root))})
 
     def all(self) -> list[Template]:
         return list(self._templates.values())

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
+# repository[:tag][@sha256:digest]; a tag is required, and moving tags are refused below.
+IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$"
+MOVING_TAGS = {"latest", "unstable", "nightly", "edge", "main", "master"}
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class Strict(BaseModel):
@@ -16,12 +20,23 @@ class Strict(BaseModel):
 
 
 class Localized(Strict):
-    de: str
-    en: str
+    de: str = Field(min_length=1)
+    en: str = Field(min_length=1)
 
 
 class Version(Strict):
     images: dict[str, str]
+
+    @field_validator("images")
+    @classmethod
+    def _pinned(cls, images: dict[str, str]) -> dict[str, str]:
+        for key, reference in images.items():
+            if not re.fullmatch(IMAGE_PATTERN, reference):
+                raise ValueError(f"image {key!r}: {reference!r} needs a tag (and may add @sha256:digest)")
+            tag = reference.split("@", 1)[0].rsplit(":", 1)[1]
+            if tag in MOVING_TAGS:
+                raise ValueError(f"image {key!r}: tag {tag!r} moves; pin a release")
+        return images
 
 
 class Resources(Strict):
@@ -30,34 +45,133 @@ class Resources(Strict):
     disk_gb: int = Field(gt=0)
 
 
+class Secret(Strict):
+    """A value generated once per instance at approval, stored encrypted."""
+
+    length: int = Field(default=32, ge=12, le=128)
+    # Letters and digits only, so a secret is safe in SQL, shell, URLs and config files alike.
+    charset: Literal["alnum", "hex"] = "alnum"
+    # Shown to the association's admin once (an admin password); the rest stay inside the instance.
+    show: bool = False
+
+
+class HostPort(Strict):
+    """A port published on the server's public address, allocated per instance (e.g. media over UDP)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    protocol: Literal["tcp", "udp"]
+
+
 class Container(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     image: str  # a key of the version's images
-    # The container port published on the server; at most one per template for now.
+    # The HTTP port the server's proxy routes the instance's hostname to; exactly one container has it.
     port: int | None = Field(default=None, ge=1, le=65535)
+    # Names of the template's host_ports this container listens on, with the same number inside.
+    host_ports: list[str] = Field(default_factory=list)
+    command: list[str] | None = None
     volumes: dict[str, str] = Field(default_factory=dict)  # volume name -> mount path
-    # Rendered file folders mounted read-only: folder name under the instance dir -> mount path.
+    # Rendered files or folders (relative to the instance folder) mounted read-only -> mount path.
     files: dict[str, str] = Field(default_factory=dict)
     environment: dict[str, str] = Field(default_factory=dict)
+    # A rendered file (relative to the instance folder) with KEY=value lines: where secrets go.
+    env_file: str | None = None
     memory_mb: int = Field(gt=0)
     cpu: float = Field(gt=0)
+
+    @field_validator("environment")
+    @classmethod
+    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in value if not re.fullmatch(ENV_NAME, k)]
+        if bad:
+            raise ValueError(f"not environment variable names: {bad}")
+        return value
+
+    @field_validator("volumes", "files")
+    @classmethod
+    def _absolute_mounts(cls, value: dict[str, str]) -> dict[str, str]:
+        bad = [target for target in value.values() if not target.startswith("/")]
+        if bad:
+            raise ValueError(f"mount paths must be absolute: {bad}")
+        return value
+
+
+def _relative(value: str) -> str:
+    if value.startswith("/") or ".." in Path(value).parts:
+        raise ValueError("must be a relative path inside the instance folder")
+    return value
 
 
 class RenderedFile(Strict):
     source: str  # Jinja2 file inside the template folder
     target: str  # relative path under the instance dir on the server
+    mode: str = Field(default="0644", pattern=r"^0[0-7]{3}$")
+    # Owner group inside the containers that read it (e.g. 33, www-data), for files not world-readable.
+    group: int | None = Field(default=None, ge=0)
 
     @field_validator("target")
     @classmethod
-    def _relative(cls, value: str) -> str:
-        if value.startswith("/") or ".." in Path(value).parts:
-            raise ValueError("target must be a relative path inside the instance folder")
-        return value
+    def _inside(cls, value: str) -> str:
+        return _relative(value)
+
+
+class InternalProbe(Strict):
+    """A component's own health endpoint, asked over the instance network by the server's proxy."""
+
+    container: str
+    port: int = Field(ge=1, le=65535)
+    path: str = Field(pattern=r"^/")
 
 
 class HealthCheck(Strict):
-    path: str = "/"
+    path: str = Field(default="/", pattern=r"^/")
     expect_status: int = 200
+    # Every key must have exactly this value in the JSON answer (e.g. Nextcloud's status.php).
+    expect_json: dict[str, Any] = Field(default_factory=dict)
+    # The answer body, stripped, must be exactly this (e.g. Discourse's "ok").
+    expect_text: str | None = None
+    internal: list[InternalProbe] = Field(default_factory=list)
+
+
+class Step(Strict):
+    """A command run inside one of the instance's containers (``docker exec``), as a list of words."""
+
+    container: str
+    run: list[str] = Field(min_length=1)
+
+
+class Hook(Strict):
+    before: list[Step] = Field(default_factory=list)
+    # Volumes copied (backup) or put back (restore) between the steps.
+    volumes: list[str] = Field(default_factory=list)
+    after: list[Step] = Field(default_factory=list)
+
+
+class Hooks(Strict):
+    backup: Hook | None = None
+    restore: Hook | None = None
+    update: Hook | None = None
+
+
+class Updates(Strict):
+    # "sequential": only to the next version in the listed order (Nextcloud refuses skips);
+    # "forward": to any later version. Downgrades are never offered.
+    path: Literal["sequential", "forward"] = "forward"
+
+
+class Launcher(Strict):
+    """The upstream's own deploy tool, for services whose only supported route is not plain containers."""
+
+    kind: Literal["discourse_docker"]
+    repository: str = Field(pattern=r"^https://")
+    ref: str = Field(pattern=r"^[0-9a-f]{40}$")  # a commit, so a deploy is repeatable
+    playbook: str  # inside the template folder
+    definition: str  # the rendered file (a target) the launcher reads
+
+    @field_validator("playbook", "definition")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        return _relative(value)
 
 
 class Template(Strict):
@@ -70,33 +184,86 @@ class Template(Strict):
     versions: dict[str, Version]
     resources: Resources
     parameters: dict[str, Any]
+    secrets: dict[str, Secret] = Field(default_factory=dict)
+    host_ports: list[HostPort] = Field(default_factory=list)
     containers: list[Container] = Field(min_length=1)
+    launcher: Launcher | None = None
     files: list[RenderedFile] = Field(default_factory=list)
     health: HealthCheck
+    hooks: Hooks = Field(default_factory=Hooks)
+    updates: Updates = Field(default_factory=Updates)
     job_timeout_seconds: int | None = Field(default=None, gt=0)
     folder: Path = Field(exclude=True)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: dict[str, Secret]) -> dict[str, Secret]:
+        bad = [k for k in value if not re.fullmatch(r"^[a-z][a-z0-9_]{0,40}$", k)]
+        if bad:
+            raise ValueError(f"secret names are lower_snake_case: {bad}")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Template:
         if self.default_version not in self.versions:
             raise ValueError(f"default_version {self.default_version!r} is not among the versions")
-        for version_name, version in self.versions.items():
-            for container in self.containers:
-                if container.image not in version.images:
-                    raise ValueError(f"version {version_name!r} has no image {container.image!r}")
-        published = [c for c in self.containers if c.port is not None]
-        if len(published) != 1:
-            raise ValueError("exactly one container must publish a port (the one the health check reaches)")
         if (
             self.parameters.get("type") != "object"
             or self.parameters.get("additionalProperties") is not False
         ):
             raise ValueError("parameters must be an object schema with additionalProperties: false")
+        _check_containers(self)
+        _check_health_and_hooks(self)
+        if self.launcher is not None and self.launcher.definition not in {f.target for f in self.files}:
+            raise ValueError(f"launcher.definition {self.launcher.definition!r} is not a rendered file")
         return self
 
     @property
     def published_container(self) -> Container:
         return next(c for c in self.containers if c.port is not None)
+
+    def update_targets(self, current: str) -> list[str]:
+        """Versions an instance at ``current`` may move to, in the listed order; never backwards."""
+        order = list(self.versions)
+        later = order[order.index(current) + 1 :] if current in order else []
+        return later[:1] if self.updates.path == "sequential" else later
+
+
+def _check_containers(template: Template) -> None:
+    names = [c.name for c in template.containers]
+    if len(set(names)) != len(names):
+        raise ValueError("container names must be unique")
+    for version_name, version in template.versions.items():
+        for container in template.containers:
+            if container.image not in version.images:
+                raise ValueError(f"version {version_name!r} has no image {container.image!r}")
+    declared_ports = {p.name for p in template.host_ports}
+    targets = {f.target for f in template.files}
+    for container in template.containers:
+        unknown = set(container.host_ports) - declared_ports
+        if unknown:
+            raise ValueError(f"container {container.name!r} uses undeclared host_ports {sorted(unknown)}")
+        for rendered in [*([container.env_file] if container.env_file else []), *container.files]:
+            if not any(t == rendered or t.startswith(rendered.rstrip("/") + "/") for t in targets):
+                raise ValueError(f"container {container.name!r} mounts {rendered!r}, which no file renders")
+    if len([c for c in template.containers if c.port is not None]) != 1:
+        raise ValueError("exactly one container must have a port (the one the proxy routes to)")
+
+
+def _check_health_and_hooks(template: Template) -> None:
+    names = {c.name for c in template.containers}
+    for probe in template.health.internal:
+        if probe.container not in names:
+            raise ValueError(f"health.internal names unknown container {probe.container!r}")
+    volumes = set(volume_names(template))
+    for hook_name, hook in template.hooks:
+        if hook is None:
+            continue
+        for step in [*hook.before, *hook.after]:
+            if step.container not in names:
+                raise ValueError(f"hooks.{hook_name} runs in unknown container {step.container!r}")
+        if set(hook.volumes) - volumes:
+            raise ValueError(f"hooks.{hook_name} names unknown volumes {sorted(set(hook.volumes) - volumes)}")
 
 
 def volume_names(template: Template) -> list[str]:

@@ -8,7 +8,8 @@ import typer
 
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
-from provisioner.cli import embedded
+from provisioner.cli import embedded, templates
+from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
 from provisioner.migrate import new_revision, upgrade
@@ -20,6 +21,8 @@ app.add_typer(token_app, name="token")
 images_app = typer.Typer(no_args_is_help=True, help="Container images built from Debian packages.")
 app.add_typer(db_app, name="db")
 app.add_typer(images_app, name="images")
+app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(templates.app, name="templates")
 
 
 @app.command()

@@ -2,28 +2,167 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from provisioner.catalog.images import resolve_image
 from provisioner.catalog.loader import Catalog
-from provisioner.catalog.model import volume_names
-from provisioner.catalog.render import render_files
+from provisioner.catalog.model import Template, volume_names
+from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
+from provisioner.crypto import decrypt
 from provisioner.jobs.states import JobKind
 from provisioner.models import Instance, Server
+from provisioner.proxy import caddy
 from provisioner.runner.spec import HostSpec, RunSpec
 
 LABEL_INSTANCE = "org.provisioner.instance"
 LABEL_TENANT = "org.provisioner.tenant"
+# Where the proxy's files travel inside the run's private folder; never a target of a template file.
+PROXY_FILES = "_proxy"
 
 
-def docker_name(instance: Instance, suffix: str | None = None) -> str:
-    return f"prv-{instance.id}" + (f"-{suffix}" if suffix else "")
+def docker_name(instance_id: str, suffix: str | None = None) -> str:
+    return f"prv-{instance_id}" + (f"-{suffix}" if suffix else "")
 
 
-def instance_url(server: Server, port: int) -> str:
-    return f"http://{server.public_address}:{port}/"
+@dataclass(frozen=True)
+class Placement:
+    """What an instance needs from the control plane besides its template: everything made at approval."""
+
+    instance_id: str
+    tenant_id: str
+    name: str
+    hostname: str
+    params: dict[str, Any]
+    secrets: dict[str, str]
+    host_ports: dict[str, int]
+
+
+def placement_of(settings: Settings, instance: Instance) -> Placement:
+    return Placement(
+        instance_id=instance.id,
+        tenant_id=instance.tenant_id,
+        name=instance.name,
+        hostname=f"{instance.subdomain}.{instance.domain}",
+        params=instance.parameters,
+        secrets={s.name: decrypt(settings, s.encrypted) for s in instance.secrets},
+        host_ports={p.name: p.port for p in instance.host_ports},
+    )
+
+
+def render_context(
+    template: Template, placement: Placement, server: Server, mode: caddy.TlsMode, version: str
+) -> dict[str, Any]:
+    """What template files may use: instance facts, the tenant's parameters, secrets and ports."""
+    return {
+        "server": {"address": server.public_address},
+        "instance": {
+            "id": placement.instance_id,
+            "name": placement.name,
+            "hostname": placement.hostname,
+            "url": caddy.instance_url(mode, placement.hostname),
+            "version": version,
+            "dir": f"{server.root_dir}/instances/{placement.instance_id}",
+            "network": docker_name(placement.instance_id),
+        },
+        "params": placement.params,
+        "secrets": placement.secrets,
+        "ports": placement.host_ports,
+        "containers": {c.name: docker_name(placement.instance_id, c.name) for c in template.containers},
+    }
+
+
+def deploy_variables(
+    settings: Settings, template: Template, placement: Placement, server: Server, version_name: str
+) -> dict[str, Any]:
+    version = template.versions[version_name]
+    instance_id = placement.instance_id
+    instance_dir = f"{server.root_dir}/instances/{instance_id}"
+    mode = caddy.tls_mode(settings, server)
+    containers = []
+    for container in template.containers:
+        mounts: list[dict[str, Any]] = [
+            {"type": "volume", "source": docker_name(instance_id, volume), "target": target}
+            for volume, target in sorted(container.volumes.items())
+        ]
+        mounts += [
+            {"type": "bind", "source": f"{instance_dir}/{rendered}", "target": target, "read_only": True}
+            for rendered, target in sorted(container.files.items())
+        ]
+        published = [
+            f"{server.public_address}:{placement.host_ports[p.name]}:{placement.host_ports[p.name]}/{p.protocol}"
+            for p in template.host_ports
+            if p.name in container.host_ports
+        ]
+        containers.append(
+            {
+                "name": docker_name(instance_id, container.name),
+                "alias": container.name,
+                "image": resolve_image(version.images[container.image], mirror=settings.image_registry),
+                "command": container.command,
+                "mounts": mounts,
+                "env": dict(container.environment),
+                "env_file": f"{instance_dir}/{container.env_file}" if container.env_file else None,
+                "memory": f"{container.memory_mb}M",
+                "cpus": container.cpu,
+                "published_ports": published,
+            }
+        )
+    web = template.published_container
+    sensitive = sensitive_targets(template)
+    return {
+        "instance_id": instance_id,
+        "instance_dir": instance_dir,
+        "network": docker_name(instance_id),
+        "labels": {LABEL_INSTANCE: instance_id, LABEL_TENANT: placement.tenant_id},
+        "volumes": [docker_name(instance_id, v) for v in volume_names(template)],
+        "containers": containers,
+        "files": [
+            {
+                "src": f.target,
+                "dest": f.target,
+                "mode": f.mode,
+                "group": f.group,
+                "sensitive": f.target in sensitive,
+            }
+            for f in template.files
+        ],
+        "proxy": caddy.proxy_variables(settings, server),
+        "site": {
+            "src": f"{PROXY_FILES}/site.caddy",
+            "file": f"{instance_id}.caddy",
+            "upstream": f"{docker_name(instance_id, web.name)}:{web.port}",
+        },
+        "health_argv": caddy.health_argv(mode, hostname=placement.hostname, path=template.health.path),
+        "health_status": str(template.health.expect_status),
+        "internal_probes": [
+            _curl(f"http://{docker_name(instance_id, p.container)}:{p.port}{p.path}")
+            for p in template.health.internal
+        ],
+    }
+
+
+def _curl(url: str) -> list[str]:
+    return ["curl", "-fsS", "-o", "/dev/null", "--max-time", "10", url]
+
+
+def deploy_files(
+    settings: Settings, template: Template, placement: Placement, server: Server, version: str
+) -> dict[str, str]:
+    """Rendered files, plus the proxy's main file and this instance's site block."""
+    mode = caddy.tls_mode(settings, server)
+    files = render_files(template, context=render_context(template, placement, server, mode, version))
+    web = template.published_container
+    files[f"{PROXY_FILES}/Caddyfile"] = caddy.caddyfile(mode, acme_email=settings.acme_email)
+    files[f"{PROXY_FILES}/site.caddy"] = caddy.site_block(
+        mode,
+        hostname=placement.hostname,
+        upstream=f"{docker_name(placement.instance_id, web.name)}:{web.port}",
+        instance_id=placement.instance_id,
+    )
+    return files
 
 
 def _host(server: Server) -> HostSpec:
@@ -43,53 +182,17 @@ def _ssh_key(settings: Settings, server: Server) -> str | None:
     return settings.resolved_ssh_key_path.read_text()
 
 
-def _deploy_variables(
-    settings: Settings, catalog: Catalog, instance: Instance, server: Server, version_name: str
-) -> dict[str, Any]:
-    template = catalog.get(instance.template)
-    version = template.versions[version_name]
-    instance_dir = f"{server.root_dir}/instances/{instance.id}"
-    containers = []
-    for container in template.containers:
-        mounts: list[dict[str, Any]] = [
-            {"type": "volume", "source": docker_name(instance, volume), "target": target}
-            for volume, target in sorted(container.volumes.items())
-        ]
-        mounts += [
-            {"type": "bind", "source": f"{instance_dir}/{folder}", "target": target, "read_only": True}
-            for folder, target in sorted(container.files.items())
-        ]
-        published = (
-            [f"{server.public_address}:{instance.port}:{container.port}"]
-            if container.port is not None
-            else []
-        )
-        containers.append(
-            {
-                "name": docker_name(instance, container.name),
-                "alias": container.name,
-                "image": resolve_image(version.images[container.image], mirror=settings.image_registry),
-                "mounts": mounts,
-                "env": dict(container.environment),
-                "memory": f"{container.memory_mb}M",
-                "cpus": container.cpu,
-                "published_ports": published,
-            }
-        )
-    return {
-        "instance_id": instance.id,
-        "instance_dir": instance_dir,
-        "network": docker_name(instance),
-        "labels": {LABEL_INSTANCE: instance.id, LABEL_TENANT: instance.tenant_id},
-        "volumes": [docker_name(instance, v) for v in volume_names(template)],
-        "containers": containers,
-        "files": [{"src": f.target, "dest": f.target} for f in template.files],
-        "health_url": f"http://{server.public_address}:{instance.port}{template.health.path}",
-        "health_status": template.health.expect_status,
-    }
-
-
 PLAYBOOKS = {JobKind.DEPLOY: "deploy.yml", JobKind.UPDATE: "deploy.yml", JobKind.REMOVE: "remove.yml"}
+
+
+def removal_variables(settings: Settings, instance_id: str, server: Server) -> dict[str, Any]:
+    return {
+        "instance_id": instance_id,
+        "instance_dir": f"{server.root_dir}/instances/{instance_id}",
+        "label": f"{LABEL_INSTANCE}={instance_id}",
+        "proxy": caddy.proxy_variables(settings, server),
+        "site_file": f"{instance_id}.caddy",
+    }
 
 
 def build_run_spec(
@@ -97,27 +200,17 @@ def build_run_spec(
 ) -> RunSpec:
     """The run for one job; ``version`` is the one to deploy (an update's target), else the instance's."""
     server = instance.server
-    if server is None or instance.port is None:
+    if server is None:
         raise ValueError("the instance has no server yet")
     template = catalog.get(instance.template)
     files: dict[str, str] = {}
     if kind in (JobKind.DEPLOY, JobKind.UPDATE):
-        variables = _deploy_variables(settings, catalog, instance, server, version or instance.version)
-        context = {
-            "instance": {
-                "id": instance.id,
-                "name": instance.name,
-                "url": instance_url(server, instance.port),
-            },
-            "params": instance.parameters,
-        }
-        files = render_files(template, context=context)
+        target = version or instance.version
+        placement = placement_of(settings, instance)
+        variables = deploy_variables(settings, template, placement, server, target)
+        files = deploy_files(settings, template, placement, server, target)
     else:
-        variables = {
-            "instance_id": instance.id,
-            "instance_dir": f"{server.root_dir}/instances/{instance.id}",
-            "label": f"{LABEL_INSTANCE}={instance.id}",
-        }
+        variables = removal_variables(settings, instance.id, server)
     return RunSpec(
         playbook=PLAYBOOKS[kind],
         playbooks_dir=Path(settings.resolved_playbooks_dir),

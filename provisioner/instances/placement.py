@@ -1,4 +1,4 @@
-"""Where an instance runs: capacity per server and the host port it publishes on."""
+"""Where an instance runs: capacity per server, and the host ports it publishes there."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provisioner.catalog.loader import Catalog
-from provisioner.catalog.model import Resources
+from provisioner.catalog.model import Resources, Template
 from provisioner.errors import Conflict, NotFound
 from provisioner.instances.states import InstanceState
-from provisioner.models import Instance, Server
+from provisioner.models import Instance, PortAllocation, Server
 
-PORT_RANGE = range(20000, 30000)
+# Ports a template declares (media over UDP, say) come from here; the proxy alone has 80 and 443.
+HOST_PORT_RANGE = range(40000, 45000)
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,29 @@ def choose_server(session: Session, catalog: Catalog, *, need: Resources, server
     return max(candidates, key=lambda pair: (pair[0].memory_mb, pair[0].cpu))[1]
 
 
-def allocate_port(session: Session, server: Server) -> int:
-    taken = set(
-        session.scalars(
-            select(Instance.port).where(Instance.server_id == server.id, Instance.port.is_not(None))
+def allocate_host_ports(session: Session, template: Template, instance: Instance, server: Server) -> None:
+    """Give the instance one port per declared host port, unique on the server for that protocol."""
+    # Ports of removed instances go back to the pool; the unique constraint settles a race.
+    removed = select(Instance.id).where(Instance.state == InstanceState.REMOVED)
+    for stale in session.scalars(
+        select(PortAllocation).where(
+            PortAllocation.server_id == server.id, PortAllocation.instance_id.in_(removed)
         )
-    )
-    for port in PORT_RANGE:
-        if port not in taken:
-            return port
-    raise Conflict(f"server {server.name} has no free port left")
+    ):
+        session.delete(stale)
+    session.flush()
+    for declared in template.host_ports:
+        taken = set(
+            session.scalars(
+                select(PortAllocation.port).where(
+                    PortAllocation.server_id == server.id, PortAllocation.protocol == declared.protocol
+                )
+            )
+        )
+        port = next((p for p in HOST_PORT_RANGE if p not in taken), None)
+        if port is None:
+            raise Conflict(f"server {server.name} has no free {declared.protocol} port left")
+        instance.host_ports.append(
+            PortAllocation(server_id=server.id, name=declared.name, protocol=declared.protocol, port=port)
+        )
+        session.flush()

@@ -10,8 +10,11 @@ from sqlalchemy.orm import Session
 from provisioner.auth.actor import Actor
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.parameters import validate_parameters
+from provisioner.config import Settings, get_settings
 from provisioner.errors import Conflict, InvalidInput, NotFound
-from provisioner.instances.placement import allocate_port, choose_server
+from provisioner.instances.credentials import store_secrets
+from provisioner.instances.hostnames import assign_domain, check_subdomain_free, default_subdomain
+from provisioner.instances.placement import allocate_host_ports, choose_server
 from provisioner.instances.states import InstanceState, check_transition
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
@@ -36,6 +39,8 @@ def request_instance(
     name: str,
     parameters: dict[str, Any],
     tenant_id: str | None,
+    subdomain: str | None = None,
+    settings: Settings | None = None,
 ) -> Instance:
     if actor.is_operator:
         if tenant_id is None:
@@ -64,7 +69,13 @@ def request_instance(
     )
     if session.scalar(taken) is not None:
         raise Conflict(f"this association already has an instance called {name!r}")
+    tenant = session.get_one(Tenant, tenant_id)
+    chosen = subdomain or default_subdomain(name, tenant.slug)
+    domain = (settings or get_settings()).base_domain
+    check_subdomain_free(session, subdomain=chosen, domain=domain, instance_id=None)
     instance = Instance(
+        subdomain=chosen,
+        domain=domain,
         tenant_id=tenant_id,
         template=found.name,
         version=found.default_version,
@@ -96,16 +107,25 @@ def list_instances(
 
 
 def approve_instance(
-    session: Session, *, actor: Actor, catalog: Catalog, instance_id: str, server_id: str | None
+    session: Session,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    instance_id: str,
+    server_id: str | None,
+    settings: Settings | None = None,
 ) -> Job:
     actor.require_operator()
+    settings = settings or get_settings()
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     set_state(instance, InstanceState.APPROVED)
-    server = choose_server(
-        session, catalog, need=catalog.get(instance.template).resources, server_id=server_id
-    )
+    template = catalog.get(instance.template)
+    server = choose_server(session, catalog, need=template.resources, server_id=server_id)
     instance.server_id = server.id
-    instance.port = allocate_port(session, server)
+    instance.server = server
+    assign_domain(session, settings, instance, server)
+    allocate_host_ports(session, template, instance, server)
+    store_secrets(settings, instance, template)
     session.flush()
     return create_job(session, instance=instance, kind=JobKind.DEPLOY)
 

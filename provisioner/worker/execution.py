@@ -9,9 +9,9 @@ from dataclasses import replace
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.plan import build_run_spec, instance_url
+from provisioner.deployments.health import check_health
+from provisioner.deployments.plan import build_run_spec
 from provisioner.errors import IllegalTransition
-from provisioner.health.probe import probe
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import (
@@ -162,12 +162,12 @@ def _settle(settings: Settings, catalog: Catalog, job_id: str, outcome: RunOutco
 
 
 def _mark_running(catalog: Catalog, instance: Instance) -> None:
-    if instance.server is None or instance.port is None:
-        raise RuntimeError("a deployed instance has a server and a port")
-    health = catalog.get(instance.template).health
-    url = instance_url(instance.server, instance.port)
-    instance.url = url
-    instance.health = probe(url.rstrip("/") + health.path, expect_status=health.expect_status)
+    if instance.server is None or instance.url is None:
+        raise RuntimeError("a deployed instance has a server and a URL")
+    # Through the server's proxy, by hostname, as a visitor reaches it.
+    instance.health = check_health(
+        catalog.get(instance.template).health, url=instance.url, address=instance.server.public_address
+    )
     instance.health_checked_at = utcnow()
     set_state(instance, InstanceState.RUNNING)
 

@@ -10,7 +10,10 @@ import yaml
 from provisioner.catalog.loader import Catalog, TemplateError, load_template
 from provisioner.catalog.render import render_files
 from provisioner.config import Settings
+from provisioner.deployments.check import SAMPLE_SERVER, sample_placement
+from provisioner.deployments.plan import render_context
 from provisioner.errors import NotFound
+from provisioner.proxy.caddy import TlsMode
 
 SHIPPED = Settings().resolved_templates_dir
 
@@ -31,11 +34,14 @@ def _edit(folder: Path, **changes: object) -> None:
 
 def test_every_shipped_template_loads_and_renders_with_sample_parameters() -> None:
     catalog = Catalog.from_dir(SHIPPED)
-    assert {t.name for t in catalog.all()} >= {"homepage"}
+    assert {t.name for t in catalog.all()} >= {
+        "homepage", "wordpress", "nextcloud", "jitsi", "discourse", "mattermost", "hedgedoc"
+    }  # fmt: skip
     for template in catalog.all():
-        sample = {key: f"sample {key}" for key in template.parameters.get("required", [])}
-        params = {**{k: s.get("default") for k, s in template.parameters["properties"].items()}, **sample}
-        context = {"instance": {"id": "ins_x", "name": "x", "url": "http://example/"}, "params": params}
+        placement = sample_placement(template, instance_id="ins_x", tenant_id="ten_x", subdomain="x")
+        context = render_context(
+            template, placement, SAMPLE_SERVER, TlsMode.INTERNAL, template.default_version
+        )
         assert all(text.strip() for text in render_files(template, context=context).values())
 
 
@@ -49,7 +55,9 @@ def test_a_bad_parameter_schema_names_the_file(homepage_copy: Path) -> None:
         homepage_copy,
         parameters={"type": "object", "additionalProperties": False, "properties": {"x": {"type": 5}}},
     )
-    with pytest.raises(TemplateError, match=r"homepage/template.yaml: parameters is no valid JSON Schema"):
+    with pytest.raises(
+        TemplateError, match=r"homepage/template.yaml:\d+: parameters is no valid JSON Schema"
+    ):
         load_template(homepage_copy)
 
 

@@ -4,10 +4,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from jinja2 import UndefinedError
 
 from provisioner.catalog.loader import load_template
-from provisioner.catalog.render import render_files
+from provisioner.catalog.render import RenderError, render_files
 from provisioner.config import Settings
 
 HOMEPAGE = Settings().resolved_templates_dir / "homepage"
@@ -29,5 +28,5 @@ def test_an_undefined_variable_fails_loudly(tmp_path: Path) -> None:
     folder = tmp_path / "homepage"
     shutil.copytree(HOMEPAGE, folder)
     (folder / "files" / "index.html.j2").write_text("{{ params.titel }}")
-    with pytest.raises(UndefinedError, match="titel"):
+    with pytest.raises(RenderError, match=r"homepage/files/index.html.j2:1: .*titel"):
         render_files(load_template(folder), context={**CONTEXT, "params": {"title": "x"}})

@@ -1,0 +1,58 @@
+"""Each instance answers at ``<subdomain>.<domain>``: a DNS label the tenant may choose, unique per domain."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.config import Settings
+from provisioner.errors import Conflict, InvalidInput
+from provisioner.instances.states import InstanceState
+from provisioner.models import Instance, Server
+from provisioner.proxy import caddy
+
+DNS_LABEL = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+# Names that would confuse visitors or collide with what a lab usually runs on its own domain.
+RESERVED = {"www", "mail", "smtp", "imap", "api", "admin", "portal", "proxy", "localhost"}
+_GONE = (InstanceState.REMOVED.value, InstanceState.REJECTED.value)
+
+
+def default_subdomain(name: str, tenant_slug: str) -> str:
+    """``<name>-<tenant slug>`` cut to one DNS label; both parts are validated slugs already."""
+    return f"{name}-{tenant_slug}"[:63].rstrip("-")
+
+
+def check_subdomain_free(session: Session, *, subdomain: str, domain: str, instance_id: str | None) -> None:
+    if not re.fullmatch(DNS_LABEL, subdomain) or subdomain in RESERVED:
+        raise InvalidInput(
+            f"{subdomain!r} cannot be used as a subdomain",
+            errors=[
+                {
+                    "field": "body.subdomain",
+                    "message": "1 to 63 lower-case letters, digits and inner hyphens; not a reserved name",
+                }
+            ],
+        )
+    taken = select(Instance.id).where(
+        Instance.subdomain == subdomain,
+        Instance.domain == domain,
+        Instance.state.not_in(_GONE),
+    )
+    if instance_id is not None:
+        taken = taken.where(Instance.id != instance_id)
+    if session.scalar(taken.limit(1)) is not None:
+        raise Conflict(
+            f"{subdomain}.{domain} is taken already",
+            errors=[{"field": "body.subdomain", "message": f"{subdomain}.{domain} is taken; choose another"}],
+        )
+
+
+def assign_domain(session: Session, settings: Settings, instance: Instance, server: Server) -> None:
+    """At placement: the server's own domain (or the lab's), checked again, and the instance's URL."""
+    assert instance.subdomain is not None  # noqa: S101 - set at request time
+    domain = caddy.base_domain(settings, server)
+    check_subdomain_free(session, subdomain=instance.subdomain, domain=domain, instance_id=instance.id)
+    instance.domain = domain
+    instance.url = caddy.instance_url(caddy.tls_mode(settings, server), f"{instance.subdomain}.{domain}")
