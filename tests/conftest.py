@@ -19,6 +19,7 @@ from psycopg import sql
 from provisioner.images import BuildError, build_image, load_recipe
 from tests.support import need
 from tests.support.db import migrated
+from tests.support.images import build_all
 from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,7 +90,13 @@ def registry() -> str:
 
 
 @pytest.fixture(scope="session")
-def homepage_images(docker_client: docker.DockerClient, registry: str) -> dict[str, str]:
+def proxy_image(docker_client: docker.DockerClient, registry: str) -> str:
+    """The servers' reverse proxy (Caddy from Debian); every deploy starts it on its server."""
+    return build_all("_images/proxy", "provisioner/proxy", client=docker_client, registry=registry)["2.6"]
+
+
+@pytest.fixture(scope="session")
+def homepage_images(docker_client: docker.DockerClient, registry: str, proxy_image: str) -> dict[str, str]:
     """Every version of the homepage image, built (or found in the cache) and pushed: version -> reference."""
     if os.geteuid() != 0 or shutil.which("debootstrap") is None:
         need("root and debootstrap to build images")

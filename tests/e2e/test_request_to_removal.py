@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.api_client import ApiClient
+from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import Stack, embedded_stack, production_stack
 
@@ -65,6 +66,7 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
             },
         )
         assert added["host_key"] == server.host_key, "the host key recorded at onboarding is the server's own"
+        cleanup.callback(remove_proxies, client, [added["id"]])
         verein_a = cleanup.enter_context(_tenant_client(operator, stack, "verein-a"))
         verein_b = cleanup.enter_context(_tenant_client(operator, stack, "verein-b"))
 
@@ -97,8 +99,9 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         assert running["state"] == "running"
         assert running["health"] == "healthy"
         assert running["checked_at"] is not None
-        assert running["url"].startswith(f"http://{server.address}:")
-        page = httpx.get(running["url"], timeout=10)
+        # Through the server's proxy by hostname, over TLS from the proxy's own CA.
+        assert running["url"] == f"https://{running['hostname']}/"
+        page = get_by_hostname(running["url"], address=server.address, ca_pem=root_ca(client, added["id"]))
         assert page.status_code == 200
         assert INJECTION_TITLE in html.unescape(page.text)
         assert _owned_by(client, instance_id)["containers"] == [f"prv-{instance_id}-web"]
