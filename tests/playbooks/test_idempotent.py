@@ -3,6 +3,7 @@ retried blindly, yet an operator may always run them again after a failure."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import docker
@@ -19,6 +20,7 @@ from provisioner.runner.spec import RunnerEvent
 from provisioner.servers.service import add_server
 from tests.support import factories
 from tests.support.db import migrated
+from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 
 pytestmark = pytest.mark.e2e
@@ -63,9 +65,9 @@ def test_deploy_and_remove_converge(
 ) -> None:
     server = ssh_servers[0]
     settings = Settings(data_dir=tmp_path, image_registry=registry, ssh_key_path=server.client_key)
-    with migrated("sqlite", tmp_path) as url, session_factory(url)() as session:
+    with ExitStack() as cleanup, migrated("sqlite", tmp_path) as url, session_factory(url)() as session:
         owner = factories.tenant(session)
-        add_server(
+        row = add_server(
             session,
             actor=factories.OPERATOR,
             name=server.name,
@@ -88,6 +90,7 @@ def test_deploy_and_remove_converge(
         )
         session.commit()
         label = {"label": f"org.provisioner.instance={instance.id}"}
+        cleanup.callback(remove_proxies, docker_client, [row.id])
 
         first, second = _run_twice(settings, url, instance.id, JobKind.DEPLOY, tmp_path)
         assert first.changed, "the first deploy creates things"
