@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
+from provisioner.catalog.loader import Catalog
+from provisioner.cli.servers import find_server
 from provisioner.config import get_settings
 from provisioner.deployments.check import check_all
+from provisioner.deployments.smoke import smoke
 
 app = typer.Typer(no_args_is_help=True, help="Service templates (the catalog).")
 
@@ -25,4 +28,20 @@ def check(
         for problem in problems:
             typer.echo(f"     {problem}")
     if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("smoke")
+def smoke_test(
+    name: Annotated[str, typer.Argument(help="the template to try")],
+    server: Annotated[str, typer.Option(help="a registered server to try it on")],
+) -> None:
+    """Deploy a template on a real server, check its health, run its backup steps, remove it."""
+    settings = get_settings()
+    template = Catalog.from_dir(settings.resolved_templates_dir).get(name)
+    results = smoke(settings, template, find_server(server), say=typer.echo)
+    typer.echo(f"\nsmoke test of {name} on {server}:")
+    for result in results:
+        typer.echo(f"  {'PASS' if result.passed else 'FAIL'} {result.name} {result.detail}".rstrip())
+    if not results or not all(r.passed for r in results):
         raise typer.Exit(1)

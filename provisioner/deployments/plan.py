@@ -166,7 +166,7 @@ def deploy_files(
     return files
 
 
-def _host(server: Server) -> HostSpec:
+def host_spec(server: Server) -> HostSpec:
     return HostSpec(
         name=server.name,
         address=server.address,
@@ -215,10 +215,25 @@ def build_run_spec(
     return RunSpec(
         playbook=PLAYBOOKS[kind],
         playbooks_dir=Path(settings.resolved_playbooks_dir),
-        host=_host(server),
+        host=host_spec(server),
         variables=variables,
         files=files,
         ssh_private_key=_ssh_key(settings, server),
         timeout_seconds=template.job_timeout_seconds or settings.job_timeout_seconds,
+        ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+    )
+
+
+def bootstrap_run_spec(settings: Settings, server: Server) -> RunSpec:
+    """Makes a server ready (Docker where missing, the proxy); deploys also start the proxy themselves."""
+    mode = caddy.tls_mode(settings, server)
+    return RunSpec(
+        playbook="server-bootstrap.yml",
+        playbooks_dir=Path(settings.resolved_playbooks_dir),
+        host=host_spec(server),
+        variables={"proxy": caddy.proxy_variables(settings, server)},
+        files={f"{PROXY_FILES}/Caddyfile": caddy.caddyfile(mode, acme_email=settings.acme_email)},
+        ssh_private_key=_ssh_key(settings, server),
+        timeout_seconds=settings.job_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
     )
