@@ -11,6 +11,7 @@ from provisioner.cli.servers import find_server
 from provisioner.config import get_settings
 from provisioner.deployments.check import check_all
 from provisioner.deployments.smoke import smoke
+from provisioner.images import BuildError, build_image, load_recipe
 
 app = typer.Typer(no_args_is_help=True, help="Service templates (the catalog).")
 
@@ -45,3 +46,31 @@ def smoke_test(
         typer.echo(f"  {'PASS' if result.passed else 'FAIL'} {result.name} {result.detail}".rstrip())
     if not results or not all(r.passed for r in results):
         raise typer.Exit(1)
+
+
+@app.command("build-images")
+def build_images(
+    registry: Annotated[
+        str | None, typer.Option(help="push to this registry (default: PROVISIONER_IMAGE_REGISTRY)")
+    ] = None,
+) -> None:
+    """Build every image made from Debian packages: the services' image/ and the shared _images/."""
+    settings = get_settings()
+    root = settings.resolved_templates_dir
+    recipes = [(p.parent, f"provisioner/{p.parent.parent.name}") for p in root.glob("*/image/recipe.yaml")]
+    recipes += [(p.parent, f"provisioner/{p.parent.name}") for p in root.glob("_images/*/recipe.yaml")]
+    try:
+        for recipe_dir, name in sorted(recipes):
+            for version in load_recipe(recipe_dir).versions:
+                typer.echo(
+                    build_image(
+                        recipe_dir,
+                        name=name,
+                        version=version,
+                        registry=registry or settings.image_registry,
+                        cache_dir=settings.data_dir / "image-cache",
+                    )
+                )
+    except BuildError as exc:
+        typer.echo(f"building the image failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
