@@ -16,40 +16,25 @@ from provisioner.instances.service import approve_instance
 from provisioner.jobs.states import JobKind
 from provisioner.models import Instance
 from provisioner.runner.adapter import run_playbook
-from provisioner.runner.spec import RunnerEvent
 from provisioner.servers.service import add_server
 from tests.support import factories
 from tests.support.db import migrated
 from tests.support.proxy import remove_proxies
+from tests.support.sinks import CollectingSink
 from tests.support.sshd import TestServer
 
 pytestmark = pytest.mark.e2e
 
 
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[RunnerEvent] = []
-
-    def emit(self, event: RunnerEvent) -> None:
-        self.events.append(event)
-
-    def should_cancel(self) -> bool:
-        return False
-
-    @property
-    def changed(self) -> list[str]:
-        return [e.line for e in self.events if e.status == "changed"]
-
-
 def _run_twice(
     settings: Settings, url: str, instance_id: str, kind: JobKind, tmp_path: Path
-) -> list[Collect]:
+) -> list[CollectingSink]:
     runs = []
     for _ in range(2):
         with session_factory(url)() as session:
             instance = session.get_one(Instance, instance_id)
             spec = build_run_spec(settings, factories.CATALOG, instance, kind)
-        sink = Collect()
+        sink = CollectingSink()
         outcome = run_playbook(spec, sink, work_root=tmp_path / "runs")
         assert outcome.status == "successful", outcome.error
         runs.append(sink)

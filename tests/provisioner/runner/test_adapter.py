@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from provisioner.runner.adapter import run_playbook
-from provisioner.runner.spec import HostSpec, RunnerEvent, RunSpec
+from provisioner.runner.spec import HostSpec, RunSpec
+from tests.support.sinks import CollectingSink
 from tests.support.sshd import TestServer
 
 PLAYBOOK = """
@@ -26,17 +27,6 @@ PLAYBOOK = """
         msg: "asked to fail: {{ value }}"
       when: fail_now | bool
 """
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.events: list[RunnerEvent] = []
-
-    def emit(self, event: RunnerEvent) -> None:
-        self.events.append(event)
-
-    def should_cancel(self) -> bool:
-        return False
 
 
 @pytest.fixture
@@ -62,7 +52,7 @@ def spec(tmp_path: Path) -> RunSpec:
 def test_tenant_text_reaches_the_server_literally_and_the_private_folder_goes(
     spec: RunSpec, tmp_path: Path
 ) -> None:
-    sink = Collect()
+    sink = CollectingSink()
     outcome = run_playbook(spec, sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert (tmp_path / "out.txt").read_text() == "{{ lookup('pipe', 'id') }} $(id)"
@@ -76,7 +66,7 @@ def test_tenant_text_reaches_the_server_literally_and_the_private_folder_goes(
 
 def test_a_failing_task_becomes_the_jobs_error(spec: RunSpec, tmp_path: Path) -> None:
     failing = replace(spec, variables={**spec.variables, "fail_now": "yes"})
-    outcome = run_playbook(failing, Collect(), work_root=tmp_path / "runs")
+    outcome = run_playbook(failing, CollectingSink(), work_root=tmp_path / "runs")
     assert outcome.status == "failed"
     assert (
         outcome.error
@@ -101,7 +91,7 @@ def test_over_ssh_with_the_recorded_host_key(
     spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
 ) -> None:
     remote = _over_ssh(spec, ssh_servers[0], host_key=ssh_servers[0].host_key)
-    outcome = run_playbook(remote, Collect(), work_root=tmp_path / "runs")
+    outcome = run_playbook(remote, CollectingSink(), work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert (tmp_path / "out.txt").read_text() == "{{ lookup('pipe', 'id') }} $(id)"
 
@@ -111,7 +101,7 @@ def test_a_wrong_host_key_is_refused_and_named(
 ) -> None:
     server, other = ssh_servers
     impostor = _over_ssh(spec, server, host_key=other.host_key)  # the key of a different machine
-    outcome = run_playbook(impostor, Collect(), work_root=tmp_path / "runs")
+    outcome = run_playbook(impostor, CollectingSink(), work_root=tmp_path / "runs")
     assert outcome.status == "failed"
     assert outcome.error == (
         f"server {server.name} unreachable: its SSH host key differs from the one recorded when it was added"
