@@ -20,6 +20,7 @@ from provisioner.migrate import upgrade
 from provisioner.models import ApiToken
 from provisioner.servers.local import docker_available, register_local_server
 from provisioner.servers.sshkey import ensure_key
+from provisioner.worker.dispatch import declare_queue
 
 SYSTEM = Actor(
     token_id="system",  # noqa: S106 - names the actor in records, no secret
@@ -60,6 +61,7 @@ def run(settings: Settings, *, host: str | None, port: int | None, concurrency: 
     upgrade(settings.resolved_database_url)
     public_key = ensure_key(settings.resolved_ssh_key_path)
     _first_run(settings, base_url=f"http://{host}:{port}")
+    declare_queue(settings.resolved_broker_url)
     typer.echo(
         f"Servers added over SSH must let this key in (authorized_keys of their user):\n  {public_key}\n"
     )

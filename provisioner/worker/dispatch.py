@@ -45,3 +45,13 @@ def broker_reachable(broker_url: str) -> bool:
     except Exception:  # any failure to connect means "not reachable" to a readiness probe
         return False
     return True
+
+
+def declare_queue(broker_url: str) -> None:
+    """Create the job queue before several processes start using it at once.
+
+    The SQL transport of the embedded mode creates a queue row on first use; the API, the worker and
+    its scheduler doing that together can collide on the row's unique name.
+    """
+    with _producer(broker_url).connection_for_write() as connection:
+        connection.default_channel.queue_declare(queue=QUEUE, durable=True, auto_delete=False)
