@@ -22,6 +22,11 @@ from provisioner.runner.events import to_event
 from provisioner.runner.spec import EventSink, HostSpec, RunOutcome, RunSpec
 from provisioner.runner.unsafe import dump_unsafe
 
+# How often ansible-runner asks the sink whether to cancel, which is also when the sink flushes events and
+# beats the heart. ansible-runner's own default is 5 s, which made events arrive in 5 s bursts and a
+# cancel wait up to 5 s before it was even seen.
+ASK_EVERY_SECONDS = 0.5
+
 
 def _known_hosts_line(host: HostSpec) -> str:
     name = host.address if host.port == 22 else f"[{host.address}]:{host.port}"
@@ -91,7 +96,8 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             event_handler=on_event,
             cancel_callback=sink.should_cancel,
             timeout=spec.timeout_seconds,
-            settings={"idle_timeout": spec.idle_timeout_seconds} if spec.idle_timeout_seconds else None,
+            settings={"pexpect_timeout": ASK_EVERY_SECONDS}
+            | ({"idle_timeout": spec.idle_timeout_seconds} if spec.idle_timeout_seconds else {}),
             quiet=True,
             envvars={
                 # The Ansible of this installation, also when its virtualenv is not activated.

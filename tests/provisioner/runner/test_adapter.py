@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -117,3 +119,36 @@ def test_a_wrong_host_key_is_refused_and_named(
         f"server {server.name} unreachable: its SSH host key differs from the one recorded when it was added"
     )
     assert not (tmp_path / "out.txt").exists()
+
+
+class Clock(Collect):
+    """Notes when it is asked whether to cancel: that is when the real sink flushes events and polls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float] = []
+
+    def should_cancel(self) -> bool:
+        self.asked.append(time.monotonic())
+        return False
+
+
+def test_the_sink_is_asked_often_also_while_a_task_is_silent(spec: RunSpec, tmp_path: Path) -> None:
+    playbooks = tmp_path / "playbooks"
+    (playbooks / "silent.yml").write_text(
+        """
+- name: Say nothing for a while
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Sleep
+      ansible.builtin.command: sleep 4
+      changed_when: false
+"""
+    )
+    sink = Clock()
+    outcome = run_playbook(replace(spec, playbook="silent.yml"), sink, work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sink.asked)]
+    assert len(sink.asked) >= 8
+    assert max(gaps) < 1.5, f"asked only every {max(gaps):.1f} s"
