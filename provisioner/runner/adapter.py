@@ -7,6 +7,7 @@ ansible-runner's key channel (a FIFO read by ssh-agent), so it never lands in a 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -84,6 +85,11 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             yaml.safe_dump(_inventory(spec.host, private, spec.ssh_connect_timeout_seconds)),
         )
         _write_private(private / "env" / "extravars", dump_unsafe(spec.variables))
+        # Written here because suppress_env_files (below) keeps ansible-runner from writing any env file.
+        settings: dict[str, Any] = {"pexpect_timeout": ASK_EVERY_SECONDS}
+        if spec.idle_timeout_seconds:
+            settings["idle_timeout"] = spec.idle_timeout_seconds
+        _write_private(private / "env" / "settings", json.dumps(settings))
         if spec.host.host_key:
             _write_private(private / "known_hosts", _known_hosts_line(spec.host))
         for relative, text in spec.files.items():
@@ -96,8 +102,8 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             event_handler=on_event,
             cancel_callback=sink.should_cancel,
             timeout=spec.timeout_seconds,
-            settings={"pexpect_timeout": ASK_EVERY_SECONDS}
-            | ({"idle_timeout": spec.idle_timeout_seconds} if spec.idle_timeout_seconds else {}),
+            # Otherwise ansible-runner writes its arguments to env/ files first, the key to env/ssh_key.
+            suppress_env_files=True,
             quiet=True,
             envvars={
                 # The Ansible of this installation, also when its virtualenv is not activated.

@@ -152,3 +152,33 @@ def test_the_sink_is_asked_often_also_while_a_task_is_silent(spec: RunSpec, tmp_
     gaps = [later - earlier for earlier, later in itertools.pairwise(sink.asked)]
     assert len(sink.asked) >= 8
     assert max(gaps) < 1.5, f"asked only every {max(gaps):.1f} s"
+
+
+class KeyWatch(Collect):
+    """Looks through the run's folders for the private key each time it is asked, while the run goes on."""
+
+    def __init__(self, work_root: Path, key: str) -> None:
+        super().__init__()
+        self.work_root, self.key = work_root, key
+        self.looked = 0
+        self.found: set[str] = set()
+
+    def should_cancel(self) -> bool:
+        self.looked += 1
+        for path in self.work_root.rglob("*"):
+            # Regular files only: the key reaches ssh-agent through a FIFO, which holds nothing on disk.
+            if path.is_file() and self.key in path.read_text(errors="replace"):
+                self.found.add(str(path.relative_to(self.work_root)))
+        return False
+
+
+def test_the_ssh_key_lands_in_no_file_while_the_run_goes_on(
+    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
+) -> None:
+    remote = _over_ssh(spec, ssh_servers[0], host_key=ssh_servers[0].host_key)
+    assert remote.ssh_private_key
+    watch = KeyWatch(tmp_path / "runs", remote.ssh_private_key.strip())
+    outcome = run_playbook(remote, watch, work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    assert watch.looked >= 2
+    assert watch.found == set()
