@@ -106,6 +106,9 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             suppress_env_files=True,
             quiet=True,
             envvars={
+                # ansible-runner starts from the worker's environment and writes it into the run folder
+                # (artifacts/*/command): the control plane's settings, its secrets among them, are blanked.
+                **{name: "" for name in os.environ if name.startswith("PROVISIONER_")},
                 # The Ansible of this installation, also when its virtualenv is not activated.
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),

@@ -182,3 +182,32 @@ def test_the_ssh_key_lands_in_no_file_while_the_run_goes_on(
     assert outcome.status == "successful", outcome.error
     assert watch.looked >= 2
     assert watch.found == set()
+
+
+def test_the_control_planes_secrets_stay_out_of_the_run(
+    spec: RunSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "database-password-that-ansible-must-not-see"
+    monkeypatch.setenv(
+        "PROVISIONER_DATABASE_URL", f"postgresql+psycopg://provisioner:{secret}@db/provisioner"
+    )
+    monkeypatch.setenv("PROVISIONER_SECRET_KEY", secret)
+    (tmp_path / "playbooks" / "env.yml").write_text(
+        """
+- name: Write what the environment holds
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write it
+      ansible.builtin.copy:
+        content: "{{ lookup('ansible.builtin.env', 'PROVISIONER_DATABASE_URL') }}"
+        dest: "{{ dest }}"
+        mode: "0600"
+"""
+    )
+    watch = KeyWatch(tmp_path / "runs", secret)
+    outcome = run_playbook(replace(spec, playbook="env.yml"), watch, work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    assert (tmp_path / "out.txt").read_text() == ""
+    assert watch.looked >= 2
+    assert watch.found == set()
