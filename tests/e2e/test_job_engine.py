@@ -539,7 +539,10 @@ def test_jobs_on_one_instance_take_turns_while_two_instances_deploy_in_parallel(
     seen: list[tuple[str, str]] = []
 
     def both_ended() -> bool:
-        pair = (engine.job(up_id)["status"], engine.job(back_id)["status"])
+        # Both from one answer, so the pair is what the database held at one moment.
+        jobs = engine.operator.call("GET", f"/api/v1/jobs?instance={first}", expect=200)["items"]
+        status = {job["id"]: job["status"] for job in jobs}
+        pair = (status[up_id], status[back_id])
         if not seen or seen[-1] != pair:
             seen.append(pair)
         return pair[0] in FINISHED and pair[1] in FINISHED
