@@ -370,15 +370,15 @@ def test_event_stream_is_live_and_resumes_without_gaps_or_duplicates(engine: Eng
     assert [e["seq"] for e in listed] == sorted({e["seq"] for e in listed})
     assert listed[-1]["line"] == "Finished"
 
-    assert_no_key_material(engine)
+    assert_no_secrets(engine)
 
 
 # --- Secrets ------------------------------------------------------------------------------------------------
 
 
-def assert_no_key_material(engine: Engine) -> None:
-    """The control plane's private SSH key appears in no event, no job output, no log and no file the
-    stack keeps."""
+def assert_no_secrets(engine: Engine) -> None:
+    """The control plane's private SSH key (and its secret key) appears in no event, no job output, no log
+    and no file the stack keeps."""
     key = engine.client_key.read_text()
     body = [
         line.strip()
@@ -386,7 +386,7 @@ def assert_no_key_material(engine: Engine) -> None:
         if line.strip() and not line.startswith("-----") and len(line.strip()) >= 16
     ]
     assert body, "the key file has a base64 body"
-    needles = [key.strip(), *body]
+    needles = [key.strip(), *body, engine.stack.env["PROVISIONER_SECRET_KEY"]]
 
     jobs: list[dict[str, Any]] = []
     cursor: str | None = None
@@ -413,7 +413,7 @@ def assert_no_key_material(engine: Engine) -> None:
             texts[str(path.relative_to(data_dir))] = path.read_bytes().decode(errors="replace")
     for where, text in texts.items():
         for needle in needles:
-            assert needle not in text, f"private key material in {where}"
+            assert needle not in text, f"a secret in {where}"
 
 
 # --- Cancel -------------------------------------------------------------------------------------------------
@@ -507,7 +507,7 @@ def test_killed_worker_job_is_reaped_and_instance_freed(
     }
     assert httpx.get(instance["url"], timeout=10).status_code == 200
 
-    assert_no_key_material(engine)
+    assert_no_secrets(engine)
 
 
 # --- Jobs that wait their turn, and jobs that do not need to ------------------------------------------------
@@ -635,7 +635,7 @@ def test_an_unreachable_server_fails_its_job_in_one_line_and_others_still_deploy
 
     assert succeeded["status"] == "succeeded", succeeded["error"]
     assert (engine.instance(fine)["state"], engine.instance(fine)["health"]) == ("running", "healthy")
-    assert_no_key_material(engine)
+    assert_no_secrets(engine)
 
 
 # --- A broker that forgets ----------------------------------------------------------------------------------
