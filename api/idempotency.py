@@ -101,29 +101,40 @@ class IdempotencyMiddleware:
 
         start: MutableMapping[str, Any] = {}
         chunks: list[bytes] = []
+        settled = False
+
+        async def settle() -> None:
+            nonlocal settled
+            status = int(start.get("status", 500))
+            if status >= 500:
+                await self._run(release_key, scope=owner, key=key)
+            else:
+                await self._run(
+                    complete_key,
+                    scope=owner,
+                    key=key,
+                    status_code=status,
+                    body=b"".join(chunks),
+                    content_type=Headers(raw=start.get("headers", [])).get("content-type"),
+                )
+            settled = True
 
         async def keep(message: Message) -> None:
             if message["type"] == "http.response.start":
                 start.update(message)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Kept before the client has the whole answer: a repeat sent the moment it has it
+                    # must get the answer again, not "still being answered".
+                    await settle()
             await send(message)
 
         try:
             await self.app(scope, replay_body, keep)
         except BaseException:
-            await self._run(release_key, scope=owner, key=key)
+            if not settled:
+                await self._run(release_key, scope=owner, key=key)
             raise
-        status = int(start.get("status", 500))
-        if status >= 500:
-            await self._run(release_key, scope=owner, key=key)
-            return
-        content_type = Headers(raw=start.get("headers", [])).get("content-type")
-        await self._run(
-            complete_key,
-            scope=owner,
-            key=key,
-            status_code=status,
-            body=b"".join(chunks),
-            content_type=content_type,
-        )
+        if not settled:
+            await settle()

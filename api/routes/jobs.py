@@ -63,8 +63,10 @@ def _stream(database_url: str, actor: Actor, job_id: str, after: int) -> Iterato
     last_sent = time.monotonic()
     while True:
         with session_factory(database_url)() as session:
-            events = service.list_events(session, actor=actor, job_id=job_id, after=after)
+            # The job's end first: the worker commits its last events before it, so they are all
+            # visible to the read that follows, and none is skipped by ending the stream.
             finished = service.get_job(session, actor=actor, job_id=job_id).status in FINISHED
+            events = service.list_events(session, actor=actor, job_id=job_id, after=after)
         for row in events:
             after = row.seq
             yield f"id: {row.seq}\nevent: job-event\ndata: {convert.event(row).model_dump_json()}\n\n"

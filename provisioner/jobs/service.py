@@ -101,6 +101,13 @@ def claim_job(session: Session, *, job_id: str, worker: str) -> str:
     )
     if locked.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
+        # Its message is alive and comes back when the worker retries it: the redispatch loop must not
+        # take the job for lost and send copies, which would all be retried for as long as it waits.
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
+            .values(dispatched_at=utcnow())
+        )
         return ClaimResult.INSTANCE_BUSY
     now = utcnow()
     claimed = session.execute(

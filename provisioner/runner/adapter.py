@@ -7,6 +7,7 @@ ansible-runner's key channel (a FIFO read by ssh-agent), so it never lands in a 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -21,6 +22,11 @@ import yaml
 from provisioner.runner.events import to_event
 from provisioner.runner.spec import EventSink, HostSpec, RunOutcome, RunSpec
 from provisioner.runner.unsafe import dump_unsafe
+
+# How often ansible-runner asks the sink whether to cancel, which is also when the sink flushes events and
+# beats the heart. ansible-runner's own default is 5 s, which made events arrive in 5 s bursts and a
+# cancel wait up to 5 s before it was even seen.
+ASK_EVERY_SECONDS = 0.5
 
 
 def _known_hosts_line(host: HostSpec) -> str:
@@ -79,6 +85,11 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             yaml.safe_dump(_inventory(spec.host, private, spec.ssh_connect_timeout_seconds)),
         )
         _write_private(private / "env" / "extravars", dump_unsafe(spec.variables))
+        # Written here because suppress_env_files (below) keeps ansible-runner from writing any env file.
+        settings: dict[str, Any] = {"pexpect_timeout": ASK_EVERY_SECONDS}
+        if spec.idle_timeout_seconds:
+            settings["idle_timeout"] = spec.idle_timeout_seconds
+        _write_private(private / "env" / "settings", json.dumps(settings))
         if spec.host.host_key:
             _write_private(private / "known_hosts", _known_hosts_line(spec.host))
         for relative, text in spec.files.items():
@@ -91,9 +102,13 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             event_handler=on_event,
             cancel_callback=sink.should_cancel,
             timeout=spec.timeout_seconds,
-            settings={"idle_timeout": spec.idle_timeout_seconds} if spec.idle_timeout_seconds else None,
+            # Otherwise ansible-runner writes its arguments to env/ files first, the key to env/ssh_key.
+            suppress_env_files=True,
             quiet=True,
             envvars={
+                # ansible-runner starts from the worker's environment and writes it into the run folder
+                # (artifacts/*/command): the control plane's settings, its secrets among them, are blanked.
+                **{name: "" for name in os.environ if name.startswith("PROVISIONER_")},
                 # The Ansible of this installation, also when its virtualenv is not activated.
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),

@@ -52,8 +52,8 @@ class InstanceBusy(Exception):
 class DatabaseSink:
     """Writes runner events in small batches, answers cancel requests, and keeps the job's heartbeat.
 
-    ansible-runner asks ``should_cancel`` every few seconds at the latest, also while a task is silent,
-    so that is where waiting events are flushed and the heartbeat is written.
+    ansible-runner asks ``should_cancel`` twice a second (``ASK_EVERY_SECONDS`` in the runner adapter),
+    also while a task is silent, so that is where waiting events are flushed and the heartbeat is written.
     """
 
     def __init__(

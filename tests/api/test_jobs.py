@@ -1,7 +1,15 @@
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from api.routes import jobs as jobs_route
 from provisioner.db import session_factory
-from provisioner.jobs.service import EventRecord, add_events
+from provisioner.jobs.service import EventRecord, add_events, finish_job
+from provisioner.jobs.states import JobStatus
+from provisioner.models import Job
 from provisioner.timeutil import utcnow
 from tests.api.conftest import Api
 
@@ -98,3 +106,45 @@ def test_errors_are_not_kept_so_a_corrected_retry_works(api: Api) -> None:
     )
     # ... and a different one under the same key is refused, as the contract says
     assert api.client.post("/api/v1/instances", json=body, headers=headers).status_code == 422
+
+
+def test_the_stream_sends_the_last_events_of_a_job_that_ends_between_two_reads(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker commits its last events and then the job's end; a stream must never skip the first."""
+    _, job_id, admin = _approved(api)
+    real_list_events = jobs_route.service.list_events
+    reads = 0
+
+    def worker_finishes_right_after_the_first_read(session: Session, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        rows = real_list_events(session, **kwargs)
+        if reads == 1:
+            with session_factory(api.db_url)() as worker:
+                records = [
+                    EventRecord(
+                        seq=n,
+                        created_at=utcnow(),
+                        host=None,
+                        task=None,
+                        status="info",
+                        line=f"{n}",
+                        stdout="",
+                    )
+                    for n in (1, 2)
+                ]
+                add_events(worker, job_id=job_id, events=records)
+                finish_job(worker, job=worker.get_one(Job, job_id), status=JobStatus.SUCCEEDED)
+                worker.commit()
+        return rows
+
+    monkeypatch.setattr(jobs_route.service, "list_events", worker_finishes_right_after_the_first_read)
+    monkeypatch.setattr(jobs_route, "POLL_SECONDS", 0.01)
+    response = api.client.get(
+        f"/api/v1/jobs/{job_id}/events", headers={**admin, "Accept": "text/event-stream"}
+    )
+    assert response.status_code == 200
+    ids = [line.removeprefix("id: ") for line in response.text.splitlines() if line.startswith("id: ")]
+    assert ids == ["1", "2"]
+    assert response.text.rstrip().splitlines()[-2:] == ["event: end", f'data: {{"job": "{job_id}"}}']

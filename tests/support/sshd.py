@@ -12,6 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.processes import children
+
 SSHD = "/usr/sbin/sshd"
 START_TIMEOUT_S = 20.0
 
@@ -182,7 +184,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         return
     # Each connection gets its own sshd child in a session of its own, which outlives the listener;
     # those are ended by pid too, so no login lingers after the tests.
-    for pid in [*_children(process.pid), process.pid]:
+    for pid in [*children(process.pid), process.pid]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     try:
@@ -190,16 +192,3 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for stat_file in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            # The command name in parentheses may hold spaces; the parent pid is the second field after it.
-            fields = stat_file.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat_file.parent.name))
-    return found

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tests.support.processes import kill_tree
 
 
 def free_port() -> int:
@@ -23,12 +25,97 @@ def free_port() -> int:
         return port
 
 
-@dataclass(frozen=True)
 class Stack:
-    base_url: str
-    operator_token: str
-    env: dict[str, str]
-    logs: Path
+    """A running control plane whose processes a test may stop, kill and start again, by role.
+
+    Each role (``api``, ``worker``, ``beat``, or ``up`` in embedded mode) runs ``provisioner ROLE ...`` in a
+    process group of its own and appends to ``logs/ROLE.log``.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        operator_token: str,
+        env: dict[str, str],
+        logs: Path,
+        commands: dict[str, list[str]],
+    ) -> None:
+        self.base_url = base_url
+        self.operator_token = operator_token
+        self.env = env
+        self.logs = logs
+        self.commands = commands
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def log(self, role: str) -> Path:
+        return self.logs / f"{role}.log"
+
+    def start(self, role: str) -> subprocess.Popen[bytes]:
+        running = self.processes.get(role)
+        if running is not None and running.poll() is None:
+            raise RuntimeError(f"{role} runs already (pid {running.pid})")
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with self.log(role).open("ab") as log:  # the child keeps its own copy of the file descriptor
+            process = subprocess.Popen(
+                [sys.executable, "-m", "provisioner", *self.commands[role]],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.processes[role] = process
+        return process
+
+    def stop(self, role: str, *, timeout: float = 30) -> None:
+        """A clean shutdown (SIGTERM to the process group), as a service manager does it."""
+        process = self.processes[role]
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill(role)
+
+    def kill(self, role: str) -> set[int]:
+        """SIGKILL the role's process group and every process it started, as when its machine is lost.
+
+        ansible-runner starts each ansible-playbook in a session of its own that ignores SIGHUP; without
+        ending those too, a killed worker's playbook would run on as an orphan.
+        """
+        process = self.processes[role]
+        killed = kill_tree(process.pid) if process.poll() is None else set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        return killed
+
+    def wait_for_log(self, role: str, text: str, *, after: int = 0, timeout: float = 60) -> None:
+        """Wait until ``text`` appears in the role's log past byte offset ``after``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text.encode() in self.log(role).read_bytes()[after:]:
+                return
+            process = self.processes.get(role)
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{role} exited with {process.returncode}:\n{_tail(self.logs)}")
+            time.sleep(0.2)
+        raise RuntimeError(
+            f"{text!r} did not appear in the {role} log within {timeout} s:\n{_tail(self.logs)}"
+        )
+
+    def stop_all(self) -> None:
+        for role in list(self.processes):
+            process = self.processes[role]
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for role in list(self.processes):
+            try:
+                self.processes[role].wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill(role)
 
 
 def provisioner(*args: str, env: dict[str, str], timeout: float = 120) -> str:
@@ -45,19 +132,19 @@ def provisioner(*args: str, env: dict[str, str], timeout: float = 120) -> str:
     return result.stdout
 
 
-def _wait_ready(base_url: str, processes: list[subprocess.Popen[bytes]], logs: Path) -> None:
+def _wait_ready(stack: Stack) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        for process in processes:
+        for role, process in stack.processes.items():
             if process.poll() is not None:
-                raise RuntimeError(f"a process of the stack exited early; see {logs}:\n{_tail(logs)}")
+                raise RuntimeError(f"{role} exited early; see {stack.logs}:\n{_tail(stack.logs)}")
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{stack.base_url}/readyz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"the API did not become ready; see {logs}:\n{_tail(logs)}")
+    raise RuntimeError(f"the API did not become ready; see {stack.logs}:\n{_tail(stack.logs)}")
 
 
 def _tail(logs: Path) -> str:
@@ -80,56 +167,54 @@ def base_env(data_dir: Path, *, ssh_key: Path, registry: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(commands: list[list[str]], env: dict[str, str], logs: Path, port: int) -> Iterator[str]:
-    logs.mkdir(parents=True, exist_ok=True)
-    processes: list[subprocess.Popen[bytes]] = []
-    with ExitStack() as files:
-        for index, command in enumerate(commands):
-            log = files.enter_context((logs / f"{index}-{command[0]}.log").open("wb"))
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "provisioner", *command],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-        files.callback(_stop, processes)
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_ready(base_url, processes, logs)
-        yield base_url
-
-
-def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def running(stack: Stack) -> Iterator[Stack]:
+    try:
+        for role in stack.commands:
+            stack.start(role)
+        _wait_ready(stack)
+        yield stack
+    finally:
+        stack.stop_all()
 
 
 @contextmanager
 def production_stack(
-    data_dir: Path, *, database_url: str, broker_url: str, ssh_key: Path, registry: str
+    data_dir: Path,
+    *,
+    database_url: str,
+    broker_url: str,
+    ssh_key: Path,
+    registry: str,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """PostgreSQL + Redis, with API, worker and beat as separate processes."""
-    env = base_env(data_dir, ssh_key=ssh_key, registry=registry) | {
-        "PROVISIONER_ENVIRONMENT": "production",
-        "PROVISIONER_SECRET_KEY": "test-secret-key-for-production-mode",
-        "PROVISIONER_DATABASE_URL": database_url,
-        "PROVISIONER_BROKER_URL": broker_url,
-    }
-    provisioner("db", "upgrade", env=env)
-    token = provisioner("token", "create", "--operator", "--name", "e2e", env=env).strip()
+    """PostgreSQL + Redis, with API, worker and beat as separate processes; ``env`` adds settings."""
+    full_env = (
+        base_env(data_dir, ssh_key=ssh_key, registry=registry)
+        | {
+            "PROVISIONER_ENVIRONMENT": "production",
+            "PROVISIONER_SECRET_KEY": "test-secret-key-for-production-mode",
+            "PROVISIONER_DATABASE_URL": database_url,
+            "PROVISIONER_BROKER_URL": broker_url,
+        }
+        | dict(env or {})
+    )
+    provisioner("db", "upgrade", env=full_env)
+    token = provisioner("token", "create", "--operator", "--name", "e2e", env=full_env).strip()
     port = free_port()
-    commands = [["api", "--port", str(port)], ["worker", "--concurrency", "2"], ["beat"]]
-    with running(commands, env, data_dir / "logs", port) as base_url:
-        yield Stack(base_url=base_url, operator_token=token, env=env, logs=data_dir / "logs")
+    commands = {
+        "api": ["api", "--port", str(port)],
+        "worker": ["worker", "--concurrency", "2"],
+        "beat": ["beat"],
+    }
+    stack = Stack(
+        base_url=f"http://127.0.0.1:{port}",
+        operator_token=token,
+        env=full_env,
+        logs=data_dir / "logs",
+        commands=commands,
+    )
+    with running(stack):
+        yield stack
 
 
 @contextmanager
@@ -138,5 +223,12 @@ def embedded_stack(data_dir: Path, *, ssh_key: Path, registry: str) -> Iterator[
     env = base_env(data_dir, ssh_key=ssh_key, registry=registry)
     token = provisioner("token", "create", "--operator", "--name", "e2e", env=env).strip()
     port = free_port()
-    with running([["up", "--port", str(port)]], env, data_dir / "logs", port) as base_url:
-        yield Stack(base_url=base_url, operator_token=token, env=env, logs=data_dir / "logs")
+    stack = Stack(
+        base_url=f"http://127.0.0.1:{port}",
+        operator_token=token,
+        env=env,
+        logs=data_dir / "logs",
+        commands={"up": ["up", "--port", str(port)]},
+    )
+    with running(stack):
+        yield stack

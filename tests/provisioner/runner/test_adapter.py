@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -107,3 +109,95 @@ def test_a_wrong_host_key_is_refused_and_named(
         f"server {server.name} unreachable: its SSH host key differs from the one recorded when it was added"
     )
     assert not (tmp_path / "out.txt").exists()
+
+
+class Clock(Collect):
+    """Notes when it is asked whether to cancel: that is when the real sink flushes events and polls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[float] = []
+
+    def should_cancel(self) -> bool:
+        self.asked.append(time.monotonic())
+        return False
+
+
+def test_the_sink_is_asked_often_also_while_a_task_is_silent(spec: RunSpec, tmp_path: Path) -> None:
+    playbooks = tmp_path / "playbooks"
+    (playbooks / "silent.yml").write_text(
+        """
+- name: Say nothing for a while
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Sleep
+      ansible.builtin.command: sleep 4
+      changed_when: false
+"""
+    )
+    sink = Clock()
+    outcome = run_playbook(replace(spec, playbook="silent.yml"), sink, work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    gaps = [later - earlier for earlier, later in itertools.pairwise(sink.asked)]
+    assert len(sink.asked) >= 8
+    assert max(gaps) < 1.5, f"asked only every {max(gaps):.1f} s"
+
+
+class KeyWatch(Collect):
+    """Looks through the run's folders for the private key each time it is asked, while the run goes on."""
+
+    def __init__(self, work_root: Path, key: str) -> None:
+        super().__init__()
+        self.work_root, self.key = work_root, key
+        self.looked = 0
+        self.found: set[str] = set()
+
+    def should_cancel(self) -> bool:
+        self.looked += 1
+        for path in self.work_root.rglob("*"):
+            # Regular files only: the key reaches ssh-agent through a FIFO, which holds nothing on disk.
+            if path.is_file() and self.key in path.read_text(errors="replace"):
+                self.found.add(str(path.relative_to(self.work_root)))
+        return False
+
+
+def test_the_ssh_key_lands_in_no_file_while_the_run_goes_on(
+    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
+) -> None:
+    remote = _over_ssh(spec, ssh_servers[0], host_key=ssh_servers[0].host_key)
+    assert remote.ssh_private_key
+    watch = KeyWatch(tmp_path / "runs", remote.ssh_private_key.strip())
+    outcome = run_playbook(remote, watch, work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    assert watch.looked >= 2
+    assert watch.found == set()
+
+
+def test_the_control_planes_secrets_stay_out_of_the_run(
+    spec: RunSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "database-password-that-ansible-must-not-see"
+    monkeypatch.setenv(
+        "PROVISIONER_DATABASE_URL", f"postgresql+psycopg://provisioner:{secret}@db/provisioner"
+    )
+    monkeypatch.setenv("PROVISIONER_SECRET_KEY", secret)
+    (tmp_path / "playbooks" / "env.yml").write_text(
+        """
+- name: Write what the environment holds
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write it
+      ansible.builtin.copy:
+        content: "{{ lookup('ansible.builtin.env', 'PROVISIONER_DATABASE_URL') }}"
+        dest: "{{ dest }}"
+        mode: "0600"
+"""
+    )
+    watch = KeyWatch(tmp_path / "runs", secret)
+    outcome = run_playbook(replace(spec, playbook="env.yml"), watch, work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    assert (tmp_path / "out.txt").read_text() == ""
+    assert watch.looked >= 2
+    assert watch.found == set()
