@@ -29,6 +29,7 @@ import yaml
 from tests.support.api_client import FINISHED, ApiClient
 from tests.support.db import fresh_postgres
 from tests.support.processes import alive, descendants
+from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.redis_server import RedisServer, private_redis
 from tests.support.sshd import TestServer
 from tests.support.stack import Stack, free_port, production_stack
@@ -66,7 +67,15 @@ class Engine:
     client_key: Path
     broker: RedisServer
     root_dirs: list[Path]  # the servers' folders for instance files
+    addresses: dict[str, str]  # server id -> its address
     created: list[str] = field(default_factory=list)
+
+    def page(self, instance_id: str, path: str = "/") -> httpx.Response:
+        """The instance's site, by hostname through its server's proxy, over TLS from the proxy's CA."""
+        instance = self.instance(instance_id)
+        server_id = instance["server"]
+        ca_pem = root_ca(self.docker, server_id)
+        return get_by_hostname(instance["url"], address=self.addresses[server_id], ca_pem=ca_pem, path=path)
 
     def request(self, name: str, template: str = "homepage") -> str:
         instance = self.tenant.call(
@@ -147,6 +156,9 @@ class Engine:
             for container in self.docker.containers.list(all=True, filters=label):
                 container.remove(force=True)
             for network in self.docker.networks.list(filters=label):
+                network.reload()
+                for attached in network.containers:  # the server's proxy joins each instance network
+                    network.disconnect(attached, force=True)
                 network.remove()
             for volume in self.docker.volumes.list(filters=label):
                 volume.remove(force=True)
@@ -224,7 +236,9 @@ def running_engine(
             client_key=servers[0].client_key,
             broker=broker,
             root_dirs=[server.root_dir for server in servers],
+            addresses={server_ids[server.name]: server.address for server in servers},
         )
+        cleanup.callback(remove_proxies, docker_client, list(server_ids.values()))
         cleanup.callback(lambda: engine.sweep(engine.created))
         yield engine
 
@@ -505,7 +519,7 @@ def test_killed_worker_job_is_reaped_and_instance_freed(
         "networks": [f"prv-{instance_id}"],
         "volumes": [f"prv-{instance_id}-site"],
     }
-    assert httpx.get(instance["url"], timeout=10).status_code == 200
+    assert engine.page(instance_id).status_code == 200
 
     assert_no_secrets(engine)
 
@@ -528,7 +542,6 @@ def test_jobs_on_one_instance_take_turns_while_two_instances_deploy_in_parallel(
     assert start_b < end_a
 
     # Two updates back to back on one instance: the second waits until the first has finished.
-    url = engine.instance(first)["url"]
     up = engine.operator.call(
         "POST", f"/api/v1/instances/{first}/update", expect=202, json={"version": "1.1"}
     )
@@ -560,7 +573,7 @@ def test_jobs_on_one_instance_take_turns_while_two_instances_deploy_in_parallel(
 
     instance = engine.instance(first)
     assert (instance["state"], instance["version"], instance["health"]) == ("running", "1.0", "healthy")
-    assert httpx.get(f"{url.rstrip('/')}/version", timeout=10).text.strip() == "1.0"
+    assert engine.page(first, "/version").text.strip() == "1.0"
 
 
 # --- Idempotency keys ---------------------------------------------------------------------------------------

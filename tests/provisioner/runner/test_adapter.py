@@ -111,7 +111,7 @@ def test_a_wrong_host_key_is_refused_and_named(
     assert not (tmp_path / "out.txt").exists()
 
 
-class Clock(Collect):
+class Clock(CollectingSink):
     """Notes when it is asked whether to cancel: that is when the real sink flushes events and polls."""
 
     def __init__(self) -> None:
@@ -144,7 +144,7 @@ def test_the_sink_is_asked_often_also_while_a_task_is_silent(spec: RunSpec, tmp_
     assert max(gaps) < 1.5, f"asked only every {max(gaps):.1f} s"
 
 
-class KeyWatch(Collect):
+class KeyWatch(CollectingSink):
     """Looks through the run's folders for the private key each time it is asked, while the run goes on."""
 
     def __init__(self, work_root: Path, key: str) -> None:
