@@ -439,7 +439,7 @@ def test_cancel_stops_a_running_long_deploy_within_seconds(
     """A slowpage deploy (see ``templates_dir``) is canceled while it waits for health."""
     instance_id = engine.request("slow", template="slowpage")
     job_id = engine.approve(instance_id)
-    engine.wait_for_event(job_id, "Step: Wait until the service answers its health check")
+    engine.wait_for_event(job_id, "Step: Wait until the service answers through the proxy")
     # It is in the loop now: the first tries have failed and Ansible says it retries.
     wait_for(
         lambda: any("RETRYING" in e["stdout"] for e in engine.events(job_id)),
