@@ -79,7 +79,12 @@ def to_event(raw: dict[str, Any]) -> RunnerEvent | None:
         said = str((data.get("res") or {}).get("msg", ""))
         line = f"server {data.get('host')} unreachable: {unreachable_reason(said)}"
     elif status == "failed":
-        line = f"failed on {data.get('host')}: {task}: {failure_message(data)}"
+        message = failure_message(data)
+        if "Failed to connect to the host via ssh" in message:
+            # Inside included tasks Ansible reports a lost connection as a failure, not as unreachable.
+            line = f"server {data.get('host')} unreachable: {unreachable_reason(message)}"
+        else:
+            line = f"failed on {data.get('host')}: {task}: {message}"
     elif status in ("ok", "changed", "skipped"):
         label = (data.get("res") or {}).get("_ansible_item_label")
         line = f"{status}: {task}" + (f" ({label})" if kind.startswith("runner_item_") and label else "")

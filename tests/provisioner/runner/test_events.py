@@ -57,3 +57,13 @@ def test_unreachable_servers_get_a_reason_an_operator_understands() -> None:
     event = to_event(_raw("runner_on_unreachable", host="s1", task="Pull images", res=res))
     assert event is not None
     assert event.line == "server s1 unreachable: SSH connection refused (is sshd running on that port?)"
+
+
+def test_a_lost_connection_reported_as_a_failure_still_reads_as_unreachable() -> None:
+    res = {
+        "msg": "Task failed: Failed to connect to the host via ssh: ssh: connect to host 127.0.0.13 port 22: "
+        "Connection refused"
+    }
+    event = to_event(_raw("runner_on_failed", host="s1", task="Create the proxy folders", res=res))
+    assert event is not None
+    assert event.line == "server s1 unreachable: SSH connection refused (is sshd running on that port?)"
