@@ -174,6 +174,11 @@ class Launcher(Strict):
         return _relative(value)
 
 
+class Timeouts(Strict):
+    job_seconds: int | None = Field(default=None, gt=0)
+    idle_seconds: int | None = Field(default=None, gt=0)
+
+
 class Template(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     title: Localized
@@ -192,7 +197,8 @@ class Template(Strict):
     health: HealthCheck
     hooks: Hooks = Field(default_factory=Hooks)
     updates: Updates = Field(default_factory=Updates)
-    job_timeout_seconds: int | None = Field(default=None, gt=0)
+    # Per job kind (deploy, update, remove): how long a run may take, and how long it may stay silent.
+    timeouts: dict[Literal["deploy", "update", "remove"], Timeouts] = Field(default_factory=dict)
     folder: Path = Field(exclude=True)
 
     @field_validator("secrets")

@@ -8,7 +8,7 @@ from typing import Any
 
 from provisioner.catalog.images import resolve_image
 from provisioner.catalog.loader import Catalog
-from provisioner.catalog.model import Template, volume_names
+from provisioner.catalog.model import Template, Timeouts, volume_names
 from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
@@ -212,6 +212,7 @@ def build_run_spec(
         files = deploy_files(settings, template, placement, server, target)
     else:
         variables = removal_variables(settings, instance.id, server)
+    limits = template.timeouts.get(kind.value) or Timeouts()
     return RunSpec(
         playbook=PLAYBOOKS[kind],
         playbooks_dir=Path(settings.resolved_playbooks_dir),
@@ -219,7 +220,8 @@ def build_run_spec(
         variables=variables,
         files=files,
         ssh_private_key=_ssh_key(settings, server),
-        timeout_seconds=template.job_timeout_seconds or settings.job_timeout_seconds,
+        timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
+        idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
     )
 

@@ -90,7 +90,10 @@ def smoke(settings: Settings, template: Template, server: Server, *, say: Say) -
             ssh_private_key=settings.resolved_ssh_key_path.read_text()
             if server.connection == "ssh"
             else None,
-            timeout_seconds=template.job_timeout_seconds or settings.job_timeout_seconds,
+            timeout_seconds=(
+                template.timeouts["deploy"].job_seconds if "deploy" in template.timeouts else None
+            )
+            or settings.job_timeout_seconds,
             ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
         )
         outcome = run_playbook(spec, PrintingSink(say), work_root=settings.data_dir / "runs")

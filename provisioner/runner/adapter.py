@@ -133,7 +133,8 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
 
 def _last_line(result: Any) -> str:
     try:
-        lines = [line.strip() for line in result.stdout.read().splitlines() if line.strip()]
+        with result.stdout as output:  # ansible-runner opens the file for us; we must close it
+            lines = [line.strip() for line in output.read().splitlines() if line.strip()]
     except (OSError, AttributeError):
         return ""
     return lines[-1][:300] if lines else ""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
@@ -123,8 +122,7 @@ def _start(settings: Settings, catalog: Catalog, job_id: str) -> RunSpec | None:
         set_state(instance, WORKING_STATE[kind])
         if instance.server is None:
             return None
-        spec = build_run_spec(settings, catalog, instance, kind, version=job.target_version)
-        return replace(spec, idle_timeout_seconds=settings.idle_timeout_seconds)
+        return build_run_spec(settings, catalog, instance, kind, version=job.target_version)
 
 
 def _why(kind: JobKind, status: JobStatus, error: str | None) -> str:

@@ -201,3 +201,39 @@ def test_the_control_planes_secrets_stay_out_of_the_run(
     assert (tmp_path / "out.txt").read_text() == ""
     assert watch.looked >= 2
     assert watch.found == set()
+
+
+SLOW = """
+- name: Take a long time
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say something now and then
+      ansible.builtin.debug:
+        msg: "still here"
+      loop: "{{ range(40) | list }}"
+      loop_control:
+        pause: 1
+    - name: Say nothing for a long time
+      ansible.builtin.command: sleep 60
+      changed_when: false
+"""
+
+
+@pytest.mark.parametrize(
+    ("job", "idle", "why"),
+    [(4, None, "a run longer than its time limit"), (None, 3, "a run that stays silent too long")],
+)
+def test_time_limits_end_a_run_as_timed_out(
+    spec: RunSpec, tmp_path: Path, job: int | None, idle: int | None, why: str
+) -> None:
+    (spec.playbooks_dir / "slow.yml").write_text(
+        SLOW if job else SLOW.replace('loop: "{{ range(40) | list }}"', "loop: [1]")
+    )
+    limited = replace(spec, playbook="slow.yml", timeout_seconds=job or 120, idle_timeout_seconds=idle)
+    started = time.monotonic()
+    outcome = run_playbook(limited, CollectingSink(), work_root=tmp_path / "runs")
+    assert outcome.status == "timeout", why
+    assert outcome.error is not None
+    assert "time limit" in outcome.error
+    assert time.monotonic() - started < 30
