@@ -112,6 +112,9 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
                 # The Ansible of this installation, also when its virtualenv is not activated.
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+                # Modules go through the open SSH session instead of a temporary file each: about a
+                # quarter off a deploy. Safe without become, and the lab's servers need no requiretty.
+                "ANSIBLE_PIPELINING": "1",
                 "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_RETRY_FILES_ENABLED": "0",
                 "ANSIBLE_HOST_KEY_CHECKING": "1",
