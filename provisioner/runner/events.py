@@ -45,6 +45,10 @@ _UNREACHABLE = (
 )
 
 
+# How Ansible words a lost SSH connection, with and without pipelining.
+_LOST_CONNECTION = ("Failed to connect to the host via ssh", "Data could not be sent to remote host")
+
+
 def unreachable_reason(message: str) -> str:
     for needle, reason in _UNREACHABLE:
         if needle in message:
@@ -80,7 +84,7 @@ def to_event(raw: dict[str, Any]) -> RunnerEvent | None:
         line = f"server {data.get('host')} unreachable: {unreachable_reason(said)}"
     elif status == "failed":
         message = failure_message(data)
-        if "Failed to connect to the host via ssh" in message:
+        if any(marker in message for marker in _LOST_CONNECTION):
             # Inside included tasks Ansible reports a lost connection as a failure, not as unreachable.
             line = f"server {data.get('host')} unreachable: {unreachable_reason(message)}"
         else:

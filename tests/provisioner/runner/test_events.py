@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from provisioner.runner.events import to_event
 
 
@@ -59,11 +61,16 @@ def test_unreachable_servers_get_a_reason_an_operator_understands() -> None:
     assert event.line == "server s1 unreachable: SSH connection refused (is sshd running on that port?)"
 
 
-def test_a_lost_connection_reported_as_a_failure_still_reads_as_unreachable() -> None:
-    res = {
-        "msg": "Task failed: Failed to connect to the host via ssh: ssh: connect to host 127.0.0.13 port 22: "
-        "Connection refused"
-    }
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Task failed: Failed to connect to the host via ssh: ssh: connect to host 127.0.0.13 port 22: ",
+        'Task failed: Data could not be sent to remote host "127.0.0.13". Make sure this host can be reached '
+        "over ssh: ssh: connect to host 127.0.0.13 port 22: ",
+    ],
+)
+def test_a_lost_connection_reported_as_a_failure_still_reads_as_unreachable(said: str) -> None:
+    res = {"msg": said + "Connection refused"}
     event = to_event(_raw("runner_on_failed", host="s1", task="Create the proxy folders", res=res))
     assert event is not None
     assert event.line == "server s1 unreachable: SSH connection refused (is sshd running on that port?)"
