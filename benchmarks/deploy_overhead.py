@@ -45,8 +45,9 @@ from provisioner.ids import new_id
 from provisioner.images import build_image, load_recipe
 from provisioner.jobs.states import JobKind
 from provisioner.models import Instance
-from tests.conftest import IMAGE_CACHE, REGISTRY
+from tests.conftest import REGISTRY
 from tests.support.api_client import ApiClient
+from tests.support.images import IMAGE_CACHE
 from tests.support.sshd import TestServer, free_address_pair, running_servers
 from tests.support.stack import _tail, production_stack
 

@@ -16,16 +16,13 @@ import pytest
 import redis
 from psycopg import sql
 
-from provisioner.images import BuildError, build_image, load_recipe
 from tests.support import need
 from tests.support.db import migrated
 from tests.support.images import build_all
 from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
 
-REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = "host=127.0.0.1 port=5432 user=provisioner password=provisioner dbname=postgres connect_timeout=5"
 REGISTRY = "127.0.0.1:5000"
-IMAGE_CACHE = Path("/var/cache/provisioner-testbed/images")
 
 
 def _worker_number() -> int:
@@ -98,23 +95,7 @@ def proxy_image(docker_client: docker.DockerClient, registry: str) -> str:
 @pytest.fixture(scope="session")
 def homepage_images(docker_client: docker.DockerClient, registry: str, proxy_image: str) -> dict[str, str]:
     """Every version of the homepage image, built (or found in the cache) and pushed: version -> reference."""
-    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
-        need("root and debootstrap to build images")
-    recipe_dir = REPO / "service_templates" / "homepage" / "image"
-    try:
-        return {
-            version: build_image(
-                recipe_dir,
-                name="provisioner/homepage",
-                version=version,
-                registry=registry,
-                cache_dir=IMAGE_CACHE,
-                client=docker_client,
-            )
-            for version in load_recipe(recipe_dir).versions
-        }
-    except BuildError as exc:
-        pytest.fail(f"homepage image: {exc}", pytrace=False)
+    return build_all("homepage/image", "provisioner/homepage", client=docker_client, registry=registry)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import docker
 import httpx
 import pytest
 
-from tests.support.api_client import ApiClient
+from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import build_all
 from tests.support.proxy import get_by_hostname, proxy_container, remove_proxies, root_ca
 from tests.support.sshd import TestServer
@@ -31,19 +31,6 @@ def wordpress_images(docker_client: docker.DockerClient, registry: str, proxy_im
     images = build_all("wordpress/image", "provisioner/wordpress", client=docker_client, registry=registry)
     images |= build_all("_images/mariadb", "provisioner/mariadb", client=docker_client, registry=registry)
     return images
-
-
-def _tenant(operator: ApiClient, base_url: str, slug: str) -> ApiClient:
-    tenant = operator.call(
-        "POST",
-        "/api/v1/tenants",
-        expect=201,
-        json={"slug": slug, "name": f"{slug} e.V.", "contact_email": f"board@{slug}.example.org"},
-    )
-    token = operator.call(
-        "POST", f"/api/v1/tenants/{tenant['id']}/tokens", expect=201, json={"role": "admin", "name": "board"}
-    )
-    return ApiClient(base_url, token["token"])
 
 
 def test_wordpress_request_approve_healthy_by_hostname_then_remove(
@@ -69,8 +56,8 @@ def test_wordpress_request_approve_healthy_by_hostname_then_remove(
             },
         )
         cleanup.callback(remove_proxies, docker_client, [added["id"]])
-        verein_a = cleanup.enter_context(_tenant(operator, stack.base_url, "verein-a"))
-        verein_b = cleanup.enter_context(_tenant(operator, stack.base_url, "verein-b"))
+        verein_a = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-a")[1])
+        verein_b = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-b")[1])
 
         refused = verein_a.http.post(
             "/api/v1/instances",

@@ -26,7 +26,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.api_client import FINISHED, ApiClient
+from tests.support.api_client import FINISHED, ApiClient, new_tenant
 from tests.support.db import fresh_postgres
 from tests.support.processes import alive, descendants
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
@@ -187,19 +187,6 @@ def _register_servers(operator: ApiClient, servers: list[TestServer]) -> dict[st
     return ids
 
 
-def _tenant(operator: ApiClient, stack: Stack, slug: str) -> tuple[str, ApiClient]:
-    tenant = operator.call(
-        "POST",
-        "/api/v1/tenants",
-        expect=201,
-        json={"slug": slug, "name": f"{slug} e.V.", "contact_email": f"board@{slug}.example.org"},
-    )
-    token = operator.call(
-        "POST", f"/api/v1/tenants/{tenant['id']}/tokens", expect=201, json={"role": "admin", "name": "board"}
-    )
-    return tenant["id"], ApiClient(stack.base_url, token["token"])
-
-
 @contextmanager
 def running_engine(
     data_dir: Path,
@@ -224,7 +211,7 @@ def running_engine(
         )
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
         server_ids = _register_servers(operator, servers)
-        tenant_id, tenant = _tenant(operator, stack, "verein-engine")
+        tenant_id, tenant = new_tenant(operator, stack.base_url, "verein-engine")
         cleanup.enter_context(tenant)
         engine = Engine(
             stack=stack,

@@ -15,7 +15,7 @@ import docker
 import httpx
 import pytest
 
-from tests.support.api_client import ApiClient
+from tests.support.api_client import ApiClient, new_tenant
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import Stack, embedded_stack, production_stack
@@ -36,19 +36,6 @@ def _owned_by(client: docker.DockerClient, instance_id: str) -> dict[str, list[s
     }
 
 
-def _tenant_client(operator: ApiClient, stack: Stack, slug: str) -> ApiClient:
-    tenant = operator.call(
-        "POST",
-        "/api/v1/tenants",
-        expect=201,
-        json={"slug": slug, "name": f"{slug} e.V.", "contact_email": f"board@{slug}.example.org"},
-    )
-    token = operator.call(
-        "POST", f"/api/v1/tenants/{tenant['id']}/tokens", expect=201, json={"role": "admin", "name": "board"}
-    )
-    return ApiClient(stack.base_url, token["token"])
-
-
 def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker.DockerClient) -> None:
     with ExitStack() as cleanup:
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
@@ -67,8 +54,8 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         )
         assert added["host_key"] == server.host_key, "the host key recorded at onboarding is the server's own"
         cleanup.callback(remove_proxies, client, [added["id"]])
-        verein_a = cleanup.enter_context(_tenant_client(operator, stack, "verein-a"))
-        verein_b = cleanup.enter_context(_tenant_client(operator, stack, "verein-b"))
+        verein_a = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-a")[1])
+        verein_b = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-b")[1])
 
         requested = verein_a.call(
             "POST",

@@ -37,3 +37,17 @@ class ApiClient:
                 return job, seen
             time.sleep(0.2)
         raise AssertionError(f"job {job_id} did not finish in {timeout} s; seen {seen}")
+
+
+def new_tenant(operator: ApiClient, base_url: str, slug: str) -> tuple[str, ApiClient]:
+    """An association made by the operator, and a client holding its admin token: (tenant id, client)."""
+    tenant = operator.call(
+        "POST",
+        "/api/v1/tenants",
+        expect=201,
+        json={"slug": slug, "name": f"{slug} e.V.", "contact_email": f"board@{slug}.example.org"},
+    )
+    token = operator.call(
+        "POST", f"/api/v1/tenants/{tenant['id']}/tokens", expect=201, json={"role": "admin", "name": "board"}
+    )
+    return tenant["id"], ApiClient(base_url, token["token"])
