@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     acme_email: str | None = None
     # The reverse proxy image each server runs (built from Debian's caddy, see service_templates/_images).
     proxy_image: str = "provisioner/proxy:2.6"
+    # Outgoing mail (invitations, password resets, alerts); no host means mail is not sent.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "provisioner@localhost"
+    smtp_timeout_seconds: float = 10.0
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:

@@ -13,20 +13,21 @@ import docker
 import docker.errors
 import psycopg
 import pytest
-import redis
 from psycopg import sql
 
 from tests.support import need
 from tests.support.db import migrated
 from tests.support.images import build_all
+from tests.support.redis_server import REDIS_SERVER, private_redis
 from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
+from tests.support.stack import free_port
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=provisioner password=provisioner dbname=postgres connect_timeout=5"
 REGISTRY = "127.0.0.1:5000"
 
 
 def _worker_number() -> int:
-    """0 without xdist; xdist workers each need their own addresses and Redis database."""
+    """0 without xdist; xdist workers each need their own addresses."""
     return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 
 
@@ -47,20 +48,12 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    # The high database numbers, one per xdist worker, keep clear of 0 that people use by hand.
-    url = f"redis://127.0.0.1:6379/{15 - _worker_number() % 8}"
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        need("Redis on 127.0.0.1:6379")
-    client.flushdb()
-    try:
-        yield url
-    finally:
-        client.flushdb()
-        client.close()
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of this session's own, so that two test sessions never take each other's jobs."""
+    if not Path(REDIS_SERVER).exists():
+        need("redis-server (Debian package redis-server)")
+    with private_redis(tmp_path_factory.mktemp("redis"), free_port()) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,74 @@
+"""A real SMTP server on loopback (aiosmtpd) that keeps every message it receives."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope, Session
+
+from tests.support.stack import free_port
+
+
+class _Keeper:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or envelope.content
+        assert isinstance(raw, bytes)
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        with self.lock:
+            self.messages.append(parsed)
+        return "250 OK"
+
+
+class SmtpSink:
+    def __init__(self, keeper: _Keeper, port: int) -> None:
+        self._keeper = keeper
+        self.host = "127.0.0.1"
+        self.port = port
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        with self._keeper.lock:
+            return list(self._keeper.messages)
+
+    def clear(self) -> None:
+        with self._keeper.lock:
+            self._keeper.messages.clear()
+
+    def wait_for(self, count: int, *, timeout: float = 30.0) -> list[EmailMessage]:
+        """The messages once at least ``count`` arrived; fails with what did arrive otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.messages) >= count:
+                return self.messages
+            time.sleep(0.1)
+        subjects = [str(m["Subject"]) for m in self.messages]
+        raise AssertionError(f"expected {count} messages within {timeout} s, got {subjects}")
+
+    def env(self) -> dict[str, str]:
+        """Settings that point the provisioner at this sink."""
+        return {"PROVISIONER_SMTP_HOST": self.host, "PROVISIONER_SMTP_PORT": str(self.port)}
+
+
+@contextmanager
+def smtp_sink() -> Iterator[SmtpSink]:
+    keeper = _Keeper()
+    port = free_port()
+    controller = Controller(keeper, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpSink(keeper, port)
+    finally:
+        controller.stop()
