@@ -183,7 +183,7 @@ def _health_of(session: Session, ids: Sequence[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in _chunks(ids):
         found |= dict(
-            session.execute(select(Instance.id, Instance.health).where(Instance.id.in_(chunk))).tuples().all()
+            session.execute(select(Instance.id, Instance.health).where(Instance.id.in_(chunk))).all()
         )
     return found
 
@@ -235,9 +235,7 @@ def _alert_unhealthy(
                 select(HealthEvent.instance_id, func.max(HealthEvent.created_at))
                 .where(HealthEvent.instance_id.in_(chunk), HealthEvent.current == Health.UNHEALTHY.value)
                 .group_by(HealthEvent.instance_id)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         due = [i for i in chunk if since.get(i) is None or now - since[i] >= grace]
         if not due:
