@@ -29,6 +29,7 @@ from provisioner.errors import NotFound
 from provisioner.health.probe import Health
 from provisioner.instances.states import InstanceState
 from provisioner.models import Alert, HealthEvent, Instance, Server, ServerCa
+from provisioner.monitoring.metrics import collect_all
 from provisioner.proxy.caddy import TlsMode, tls_mode
 from provisioner.timeutil import utcnow
 
@@ -104,6 +105,14 @@ def _contexts(session: Session, trusts: Iterable[str]) -> dict[str, ssl.SSLConte
     return contexts
 
 
+def _without_ca(session: Session, trusts: set[str]) -> list[str]:
+    wanted = [t.removeprefix("internal:") for t in trusts if t.startswith("internal:")]
+    if not wanted:
+        return []
+    known = set(session.scalars(select(ServerCa.server_id).where(ServerCa.server_id.in_(wanted))))
+    return [server_id for server_id in wanted if server_id not in known]
+
+
 async def probe_all(
     found: Sequence[Target],
     contexts: dict[str, ssl.SSLContext | bool],
@@ -162,6 +171,11 @@ def sweep(settings: Settings, catalog: Catalog, *, instance_ids: Sequence[str] |
     url = settings.resolved_database_url
     with transaction(url) as session:
         found = targets(session, settings, catalog, instance_ids=instance_ids)
+        uncollected = _without_ca(session, {t.trust for t in found})
+    if uncollected:
+        # A server's CA is fetched with its first metrics collection; a new server need not wait for it.
+        collect_all(settings, server_ids=uncollected)
+    with transaction(url) as session:
         contexts = _contexts(session, (t.trust for t in found))
         previous = _health_of(session, [t.instance_id for t in found])
     outcomes = asyncio.run(
