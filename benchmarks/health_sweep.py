@@ -39,6 +39,7 @@ from provisioner.models import Instance, Server, Tenant
 from provisioner.timeutil import utcnow
 from tests.support.stack import free_port
 
+REPO = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- health-sweep:begin -->", "<!-- health-sweep:end -->"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
@@ -79,12 +80,12 @@ def _variant_sweep(args: argparse.Namespace) -> dict[str, Any]:
     return {"times": times, "checked": checked, "changed": changed}
 
 
-def _variant_httpx(args: argparse.Namespace) -> dict[str, Any]:
+def _variant_httpx(args: argparse.Namespace, *, keepalive: int = 0) -> dict[str, Any]:
     targets = json.loads(Path(args.targets).read_text())
 
     async def once() -> int:
         semaphore = asyncio.Semaphore(args.concurrency)
-        limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+        limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=keepalive)
         async with httpx.AsyncClient(timeout=10, limits=limits) as client:
 
             async def one(url: str, host: str) -> bool:
@@ -109,15 +110,30 @@ def _variant_curl_parallel(args: argparse.Namespace) -> dict[str, Any]:
     targets = json.loads(Path(args.targets).read_text())
     config = Path(args.targets).with_suffix(".curl")
     config.write_text("".join(f'url = "{u}"\noutput = "/dev/null"\n' for u, _ in targets))
-    times = []
+    times, peak = [], 0
     for _ in range(args.rounds):
         started = time.perf_counter()
-        subprocess.run(
-            ["curl", "-s", "--parallel", "--parallel-max", str(args.concurrency), "-K", str(config)],
+        # GNU time reports curl's own peak RSS (ru_maxrss of a forked child counts the parent's pages).
+        timed = subprocess.run(
+            [
+                "/usr/bin/time",
+                "-f",
+                "%M",
+                "curl",
+                "-s",
+                "--parallel",
+                "--parallel-max",
+                str(args.concurrency),
+                "-K",
+                str(config),
+            ],
             check=True,
+            capture_output=True,
+            text=True,
         )
+        peak = max(peak, int(timed.stderr.strip().splitlines()[-1]))
         times.append(time.perf_counter() - started)
-    return {"times": times, "checked": [len(targets)] * args.rounds}
+    return {"times": times, "checked": [len(targets)] * args.rounds, "curl_maxrss_kib": peak}
 
 
 def _variant_curl_loop(args: argparse.Namespace) -> dict[str, Any]:
@@ -132,6 +148,7 @@ def _variant_curl_loop(args: argparse.Namespace) -> dict[str, Any]:
 VARIANTS = {
     "sweep": _variant_sweep,
     "httpx": _variant_httpx,
+    "httpx-keepalive": lambda args: _variant_httpx(args, keepalive=args.concurrency),
     "curl-parallel": _variant_curl_parallel,
     "curl-loop": _variant_curl_loop,
 }
@@ -139,9 +156,7 @@ VARIANTS = {
 
 def _child(args: argparse.Namespace) -> None:
     result = VARIANTS[args.child](args)
-    # For the curl variants, the curl processes; otherwise this process.
-    who = resource.RUSAGE_CHILDREN if args.child.startswith("curl") else resource.RUSAGE_SELF
-    result["maxrss_kib"] = resource.getrusage(who).ru_maxrss
+    result["maxrss_kib"] = result.pop("curl_maxrss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     print(json.dumps(result), flush=True)
 
 
@@ -250,7 +265,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
     rss = {
         "provisioner sweep": results["sweep"]["maxrss_kib"],
         "plain httpx loop": results["httpx"]["maxrss_kib"],
-        "curl --parallel": results["curl-parallel"]["maxrss_kib"],
+        "curl --parallel (GNU time)": results["curl-parallel"]["maxrss_kib"],
     }
     load = os.getloadavg()[0]
     lines = [
@@ -260,8 +275,8 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/health_sweep.py "
         f"--instances {args.instances} --rounds {args.rounds} --concurrency {args.concurrency}`; "
         f"{args.instances} running instances in PostgreSQL on {args.ports} stub servers "
-        "(asyncio, one process, plain HTTP, any hostname), code at commit "
-        f"{code_version(Path(__file__).resolve().parent.parent)}; {os.cpu_count()} cores, Python {platform.python_version()}, "
+        "(asyncio, one process, plain HTTP, any hostname), code at "
+        f"{code_version(REPO)}; {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"httpx {httpx.__version__}; load average {load:.2f} at the end (other work shared the machine).",
         "",
         "| what | seconds per sweep: median (min .. max) |",
@@ -286,7 +301,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--ports", type=int, default=4)
-    parser.add_argument("--sample", type=int, default=200)
+    parser.add_argument("--sample", type=int, default=50)
     parser.add_argument("--write", action="store_true", help="replace this benchmark's section of results.md")
     parser.add_argument("--child", choices=sorted(VARIANTS))
     parser.add_argument("--serve", type=str, help=argparse.SUPPRESS)
