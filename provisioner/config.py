@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "provisioner@localhost"
     smtp_timeout_seconds: float = 10.0
+    # Accounts: portal sessions end after this long without a request (and after 7 days in any case);
+    # invitations mailed to people are valid this long (password-reset links for one hour).
+    session_idle_minutes: int = Field(default=480, ge=1)
+    invitation_ttl_hours: int = Field(default=72, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:
