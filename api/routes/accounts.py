@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
 
 from api import account_schemas as schemas
 from api.deps import ActorDep, SessionDep, SettingsDep, client_address, require_csrf
 from api.schemas import Page
-from provisioner.accounts import service
+from provisioner.accounts import oidc, service
 from provisioner.accounts.sessions import (
     SESSION_COOKIE,
     cookie_attributes,
@@ -16,6 +17,8 @@ from provisioner.accounts.sessions import (
     start_session,
 )
 from provisioner.auth.actor import Role
+from provisioner.config import Settings
+from provisioner.errors import Unauthorized
 from provisioner.models import Invitation, User
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -58,6 +61,53 @@ def log_in(
     session.commit()
     response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
     return schemas.SessionOut(csrf_token=row.csrf_token)
+
+
+@router.get("/session")
+def current_session(request: Request, session: SessionDep) -> schemas.SessionOut:
+    """The CSRF token of the session the cookie belongs to (after a login through the identity provider)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    resolved = resolve_session(session, cookie=cookie) if cookie else None
+    session.commit()
+    if resolved is None:
+        raise Unauthorized("not logged in")
+    return schemas.SessionOut(csrf_token=resolved[1].csrf_token)
+
+
+def _oidc_callback_url(request: Request, settings: Settings) -> str:
+    base = settings.public_url or str(request.base_url)
+    return base.rstrip("/") + "/api/v1/oidc/callback"
+
+
+@router.get("/oidc/login")
+def oidc_login(request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    url = oidc.start_login(session, settings, redirect_uri=_oidc_callback_url(request, settings))
+    session.commit()
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/oidc/callback")
+def oidc_callback(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    code: str = Query(max_length=2000),
+    state: str = Query(max_length=200),
+) -> RedirectResponse:
+    """Back from the identity provider: log the person in and send them to the portal."""
+    try:
+        user = oidc.finish_login(
+            session, settings, state=state, code=code, redirect_uri=_oidc_callback_url(request, settings)
+        )
+    finally:
+        session.commit()  # the used-up login state goes, whatever the outcome
+    _, cookie = start_session(
+        session, user=user, client_address=client_address(request), idle_minutes=settings.session_idle_minutes
+    )
+    session.commit()
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
+    return response
 
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
