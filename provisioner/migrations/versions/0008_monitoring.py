@@ -1,7 +1,7 @@
 """monitoring: schedules, health events, server metrics, alerts
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-22 04:05:20.689495
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import provisioner.db
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
