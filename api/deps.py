@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
+from api.audit import remember_actor
 from provisioner.auth.actor import Actor
 from provisioner.auth.tokens import authenticate
 from provisioner.catalog.loader import Catalog
@@ -47,12 +48,15 @@ DispatcherDep = Annotated[CeleryDispatcher, Depends(_dispatcher)]
 SessionDep = Annotated[Session, Depends(_session)]
 
 
-def _actor(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Actor:
+def _actor(
+    request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("send 'Authorization: Bearer <token>'")
     actor = authenticate(session, token=token.strip())
     session.commit()  # keeps last_used_at
+    remember_actor(request.scope.setdefault("state", {}), actor)
     return actor
 
 

@@ -21,6 +21,10 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200))
     contact_email: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Quotas; None means the lab's default from the settings, so changing the default reaches everyone.
+    quota_instances: Mapped[int | None] = mapped_column(Integer)
+    quota_memory_mb: Mapped[int | None] = mapped_column(Integer)
+    quota_disk_gb: Mapped[int | None] = mapped_column(Integer)
 
 
 class ApiToken(Base):
@@ -108,7 +112,7 @@ class InstanceSecret(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
-    encrypted: Mapped[str] = mapped_column(Text)
+    encrypted: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     # Whether the tenant admin gets to see it (once), like a first admin password.
     shown: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -180,3 +184,40 @@ class JobEvent(Base):
     status: Mapped[str] = mapped_column(String(20))
     line: Mapped[str] = mapped_column(Text)
     stdout: Mapped[str] = mapped_column(Text, default="")
+
+
+# Audit log and secrets at rest
+
+
+class AuditEntry(Base):
+    """One mutating action. Append-only: nothing updates or deletes these rows (a trigger refuses it)."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("aud"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Who: the token (or "cli", "system", "anonymous" when no credentials were accepted).
+    actor: Mapped[str] = mapped_column(String(64))
+    # No foreign key: the record outlives what it names.
+    tenant_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    action: Mapped[str] = mapped_column(String(100))
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    # "success", or the title of the problem that was answered.
+    outcome: Mapped[str] = mapped_column(String(200))
+
+
+class MailSettings(Base):
+    """The lab's SMTP account, set with ``provisioner mail configure``; overrides PROVISIONER_SMTP_*."""
+
+    __tablename__ = "mail_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: one row
+    host: Mapped[str] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer)
+    starttls: Mapped[bool] = mapped_column(Boolean)
+    username: Mapped[str] = mapped_column(String(254), default="")
+    password_encrypted: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    from_address: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
