@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     rows: list[str] = []
+    load_before = os.getloadavg()[0]
     for kind in ("postgresql", "sqlite"):
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
@@ -136,7 +137,10 @@ def main() -> None:
             f"({args.requests} requests per run, median of {args.runs} runs; rotation: one run). "
             f"{os.cpu_count()} cores shared with other test sessions, Python {platform.python_version()}. "
             "In-process client (no network); the request compared with the same application without "
-            "the audit middleware, the rotation with the same re-encryption in memory (Fernet alone).",
+            "the audit middleware, the rotation with the same re-encryption in memory (Fernet alone). "
+            f"Load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after: other engineers' test "
+            "sessions ran meanwhile, so the figures are inflated. The audit entry is one more transaction "
+            "(a lookup of the target's tenant, an insert, a commit) after the answer is complete.",
             "",
             "| what | provisioner | without audit / Fernet alone | difference |",
             "|---|---|---|---|",

@@ -39,8 +39,10 @@ def rotate_keys(session: Session, settings: Settings, *, new_key: str) -> Rotati
     count = 0
     for column in ENCRYPTED_COLUMNS:
         model = column.class_
-        key_column = model.__mapper__.primary_key[0]
+        key_name = model.__mapper__.primary_key[0].key
+        key_column = getattr(model, key_name)
         rows = session.execute(select(key_column, column).where(column.is_not(None))).all()
+        changes = []
         for row_key, token in rows:
             try:
                 rotated = ring.rotate(token.encode()).decode()
@@ -49,7 +51,10 @@ def rotate_keys(session: Session, settings: Settings, *, new_key: str) -> Rotati
                     f"a value in {model.__tablename__}.{column.key} opens with none of the keys; "
                     "nothing was changed"
                 ) from exc
-            session.execute(update(model).where(key_column == row_key).values({column.key: rotated}))
-            count += 1
+            changes.append({key_name: row_key, column.key: rotated})
+        if changes:
+            # One statement for all rows (executemany), by primary key.
+            session.execute(update(model), changes)
+        count += len(changes)
     session.flush()
     return RotationResult(values=count, columns=len(ENCRYPTED_COLUMNS))
