@@ -10,7 +10,18 @@ from api import problems
 from api.audit import AuditMiddleware
 from api.idempotency import IdempotencyMiddleware
 from api.portal.routes import router as portal_router
-from api.routes import audit, catalog, instance_jobs, instances, jobs, servers, service, tenants
+from api.routes import (
+    accounts,
+    audit,
+    catalog,
+    instance_jobs,
+    instances,
+    jobs,
+    servers,
+    service,
+    tenants,
+    tokens,
+)
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -31,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the idempotency layer: a replayed answer did nothing again, so it is not recorded again.
     app.add_middleware(AuditMiddleware, database_url=settings.resolved_database_url)
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
-    for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service):
+    for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(portal_router)

@@ -100,8 +100,8 @@ class AuditMiddleware:
             record(
                 session,
                 Action(
-                    # Until tokens name a user: the token is who acted.
-                    actor=actor.token_id if actor else ANONYMOUS,
+                    # A token or a person logged in to the portal.
+                    actor=actor.principal if actor else ANONYMOUS,
                     action=_action(scope),
                     tenant_id=tenant,
                     target_id=target,

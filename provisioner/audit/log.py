@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor, Role
 from provisioner.errors import Forbidden
-from provisioner.models import AuditEntry, Instance, Job, Tenant
+from provisioner.models import ApiToken, AuditEntry, Instance, Job, Tenant, User
 from provisioner.pagination import Page, paginate
 
 CLI_ACTOR = "cli"
@@ -28,19 +30,23 @@ class Action:
     outcome: str = SUCCESS
 
 
+# The query for the tenant that owns a target, by the prefix of the target's id.
+_OWNER: dict[str, Callable[[str], Select[Any]]] = {
+    "ten": lambda i: select(Tenant.id).where(Tenant.id == i),
+    "ins": lambda i: select(Instance.tenant_id).where(Instance.id == i),
+    "job": lambda i: select(Instance.tenant_id).join(Job, Job.instance_id == Instance.id).where(Job.id == i),
+    "usr": lambda i: select(User.tenant_id).where(User.id == i),
+    "tok": lambda i: select(ApiToken.tenant_id).where(ApiToken.id == i),
+}
+
+
 def tenant_of(session: Session, target_id: str | None) -> str | None:
     """The tenant a target belongs to, found from its id's prefix; None for lab-wide things."""
-    if not target_id:
+    query = _OWNER.get(target_id.partition("_")[0]) if target_id else None
+    if query is None or target_id is None:
         return None
-    prefix = target_id.partition("_")[0]
-    if prefix == "ten":
-        return target_id if session.get(Tenant, target_id) is not None else None
-    if prefix == "ins":
-        return session.scalar(select(Instance.tenant_id).where(Instance.id == target_id))
-    if prefix == "job":
-        query = select(Instance.tenant_id).join(Job, Job.instance_id == Instance.id)
-        return session.scalar(query.where(Job.id == target_id))
-    return None
+    owner: str | None = session.scalar(query(target_id))
+    return owner
 
 
 def record(session: Session, action: Action) -> AuditEntry:
