@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from api import problems
 from api.audit import AuditMiddleware
 from api.idempotency import IdempotencyMiddleware
+from api.monitoring.routes import router as monitoring_router
 from api.portal.routes import router as portal_router
 from api.routes import (
     accounts,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(portal_router)
+    app.include_router(monitoring_router)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())
     )

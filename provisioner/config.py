@@ -66,6 +66,23 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "provisioner@localhost"
     smtp_timeout_seconds: float = 10.0
+    # Monitoring: schedules, health sweeps, server metrics, alerts (see docs/monitoring.md).
+    # The lab's time zone: cron expressions of schedules are read in it.
+    timezone: str = "UTC"
+    health_sweep_seconds: float = 60.0
+    health_concurrency: int = Field(default=100, ge=1)
+    health_timeout_seconds: float = 5.0
+    metrics_interval_seconds: float = 300.0
+    # An instance unhealthy for this long raises an alert; 0 alerts at the first failed sweep.
+    alert_unhealthy_after_minutes: float = 5.0
+    alert_disk_percent: int = Field(default=90, ge=1, le=100)
+    # Comma-separated addresses of the operators, who receive every alert.
+    alert_operator_emails: str = ""
+    # Notices to one recipient closer together than this go out as one digest.
+    alert_digest_seconds: float = 120.0
+    # Optional: every notice is also POSTed there as JSON, signed with HMAC-SHA256 of the secret.
+    alert_webhook_url: str = ""
+    alert_webhook_secret: str = ""
     # Accounts: portal sessions end after this long without a request (and after 7 days in any case);
     # invitations mailed to people are valid this long (password-reset links for one hour).
     session_idle_minutes: int = Field(default=480, ge=1)
