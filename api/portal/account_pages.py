@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, client_address
 from api.portal.auth import check_form_token, issue_form_token, require_csrf, safe_next, viewer_of
 from api.portal.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.portal.rendering import render
 from provisioner.accounts import service as accounts
-from provisioner.accounts.sessions import SESSION_COOKIE, end_session, start_session
+from provisioner.accounts.sessions import SESSION_COOKIE, cookie_attributes, end_session, start_session
 from provisioner.config import Environment, Settings
 from provisioner.errors import DomainError, InvalidInput, NotFound
 from provisioner.models import User
@@ -22,10 +22,6 @@ FormText = Annotated[str, Form(max_length=1000)]
 Password = Annotated[str, Form(max_length=1000)]
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _secure(settings: Settings) -> bool:
     return settings.environment is Environment.PRODUCTION
 
@@ -33,12 +29,12 @@ def _secure(settings: Settings) -> bool:
 def _signed_in_response(
     request: Request, session: SessionDep, settings: Settings, user: User, target: str
 ) -> Response:
-    _row, cookie = start_session(session, user=user, client_address=_client(request))
+    _row, cookie = start_session(
+        session, user=user, client_address=client_address(request), idle_minutes=settings.session_idle_minutes
+    )
     session.commit()
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE, cookie, httponly=True, samesite="lax", secure=_secure(settings), path="/"
-    )
+    response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
     return response
 
 
@@ -64,7 +60,7 @@ def login(
     check_form_token(request, csrf_token)
     try:
         user = accounts.authenticate_password(
-            session, email=email, password=password, client_address=_client(request)
+            session, email=email, password=password, client_address=client_address(request)
         )
     except DomainError as exc:
         session.commit()  # failed attempts count towards the rate limit
@@ -75,14 +71,18 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, csrf_token: FormText = "") -> Response:
+def logout(
+    request: Request, session: SessionDep, settings: SettingsDep, csrf_token: FormText = ""
+) -> Response:
     viewer = viewer_of(request, session)
     if viewer is not None:
         require_csrf(viewer, csrf_token)
         end_session(session, cookie=viewer.cookie)
         session.commit()
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    attributes = cookie_attributes(settings)
+    attributes.pop("max_age")
+    response.delete_cookie(SESSION_COOKIE, **attributes)
     return response
 
 
@@ -137,7 +137,7 @@ def request_reset(
     request: Request, session: SessionDep, settings: SettingsDep, email: FormText, csrf_token: FormText = ""
 ) -> Response:
     check_form_token(request, csrf_token)
-    accounts.request_password_reset(session, settings, email=email, client_address=_client(request))
+    accounts.request_password_reset(session, settings, email=email, client_address=client_address(request))
     session.commit()
     return render(request, "reset_request.html", {"sent": True})
 

@@ -12,9 +12,11 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
+from api.deps import require_csrf as check_session_csrf
 from provisioner.accounts.sessions import SESSION_COOKIE, resolve_session
 from provisioner.auth.actor import Actor
 from provisioner.errors import Forbidden
+from provisioner.models import WebSession
 
 # Forms shown before anyone is signed in (sign-in, invitation, password reset) carry a token that must
 # match a cookie of the same browser: a double-submit check, since no session holds one yet.
@@ -30,8 +32,12 @@ class SignInRequired(Exception):
 @dataclass(frozen=True)
 class Viewer:
     actor: Actor
-    csrf_token: str
+    web_session: WebSession
     cookie: str
+
+    @property
+    def csrf_token(self) -> str:
+        return self.web_session.csrf_token
 
     @property
     def is_operator(self) -> bool:
@@ -51,7 +57,7 @@ def viewer_of(request: Request, session: Session) -> Viewer | None:
         return None
     session.commit()  # keeps the session's last-seen time
     actor, web_session = found
-    viewer = Viewer(actor=actor, csrf_token=web_session.csrf_token, cookie=cookie)
+    viewer = Viewer(actor=actor, web_session=web_session, cookie=cookie)
     request.state.viewer = viewer
     return viewer
 
@@ -84,8 +90,7 @@ def safe_next(value: str | None) -> str:
 
 
 def require_csrf(viewer: Viewer, submitted: str | None) -> None:
-    if not submitted or not hmac.compare_digest(viewer.csrf_token, submitted):
-        raise Forbidden("the form was out of date; please send it again")
+    check_session_csrf(viewer.web_session, submitted)
 
 
 def issue_form_token(request: Request, *, secure: bool) -> str:

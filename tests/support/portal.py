@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from fastapi.testclient import TestClient
 
-from provisioner.accounts.passwords import hash_password
+from provisioner.accounts.service import create_user
+from provisioner.auth.actor import Role
 from provisioner.db import session_factory
-from provisioner.models import User
 
 PASSWORD = "a long enough passphrase"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -17,10 +17,9 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def make_user(db_url: str, *, email: str, role: str, tenant_id: str | None, name: str = "Kim") -> str:
     with session_factory(db_url)() as session:
-        user = User(
-            email=email, name=name, password_hash=hash_password(PASSWORD), role=role, tenant_id=tenant_id
+        user = create_user(
+            session, email=email, name=name, password=PASSWORD, role=Role(role), tenant_id=tenant_id
         )
-        session.add(user)
         session.commit()
         return user.id
 
