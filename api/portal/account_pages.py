@@ -11,6 +11,7 @@ from api.deps import SessionDep, SettingsDep, client_address
 from api.portal.auth import check_form_token, issue_form_token, require_csrf, safe_next, viewer_of
 from api.portal.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.portal.rendering import render
+from provisioner.accounts import oidc
 from provisioner.accounts import service as accounts
 from provisioner.accounts.sessions import SESSION_COOKIE, cookie_attributes, end_session, start_session
 from provisioner.config import Environment, Settings
@@ -43,7 +44,9 @@ def login_form(request: Request, session: SessionDep, settings: SettingsDep, nex
     if viewer_of(request, session) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     issue_form_token(request, secure=_secure(settings))
-    return render(request, "login.html", {"next": safe_next(next), "email": ""})
+    return render(
+        request, "login.html", {"next": safe_next(next), "email": "", "oidc": oidc.enabled(settings)}
+    )
 
 
 @router.post("/login")
@@ -65,7 +68,12 @@ def login(
     except DomainError as exc:
         session.commit()  # failed attempts count towards the rate limit
         issue_form_token(request, secure=_secure(settings))
-        context = {"next": safe_next(next), "email": email, "failed": exc.status_code}
+        context = {
+            "next": safe_next(next),
+            "email": email,
+            "failed": exc.status_code,
+            "oidc": oidc.enabled(settings),
+        }
         return render(request, "login.html", context, status_code=exc.status_code)
     return _signed_in_response(request, session, settings, user, safe_next(next))
 

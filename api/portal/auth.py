@@ -34,10 +34,8 @@ class Viewer:
     actor: Actor
     web_session: WebSession
     cookie: str
-
-    @property
-    def csrf_token(self) -> str:
-        return self.web_session.csrf_token
+    # A copy: error pages render it after the database session that loaded the row has ended.
+    csrf_token: str
 
     @property
     def is_operator(self) -> bool:
@@ -57,7 +55,7 @@ def viewer_of(request: Request, session: Session) -> Viewer | None:
         return None
     session.commit()  # keeps the session's last-seen time
     actor, web_session = found
-    viewer = Viewer(actor=actor, web_session=web_session, cookie=cookie)
+    viewer = Viewer(actor=actor, web_session=web_session, cookie=cookie, csrf_token=web_session.csrf_token)
     request.state.viewer = viewer
     return viewer
 

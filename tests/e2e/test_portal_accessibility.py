@@ -19,6 +19,8 @@ from playwright.sync_api import Browser, Page
 from sqlalchemy.orm import Session
 
 from api.app import create_app
+from provisioner.accounts.service import invite
+from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.service import approve_instance, reject_instance
@@ -30,6 +32,7 @@ from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
 from tests.support.portal import PASSWORD, make_user
+from tests.support.smtp_sink import smtp_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +49,8 @@ class Seeded:
     rejected: str
     finished_job: str
     queued_job: str
+    tenant: str
+    invitation_token: str = ""
 
 
 def _seed(db_url: str, settings: Settings) -> Seeded:
@@ -103,9 +108,25 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         )
         session.commit()
         tenant_id = tenant.id
-        seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id)
+        seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
+    make_user(db_url, email="member@verein-a.org", role="member", tenant_id=tenant_id, name="Alex")
+    with smtp_sink() as sink, session_factory(db_url)() as session:
+        mailing = settings.model_copy(update={"smtp_host": sink.host, "smtp_port": sink.port})
+        invite(
+            session,
+            mailing,
+            actor=factories.OPERATOR,
+            tenant_id=tenant_id,
+            email="neu@verein-a.org",
+            role=Role.MEMBER,
+        )
+        session.commit()
+        (message,) = sink.wait_for(1)
+    found = re.search(r"/invitations/(\S+)", message.get_content())
+    assert found
+    seeded.invitation_token = found.group(1)
     return seeded
 
 
@@ -151,6 +172,10 @@ def _visit_all(page: Page, base_url: str, paths: list[str]) -> dict[str, list[di
 ANONYMOUS = ["/", "/login", "/password-reset", "/password-reset/unknown-token", "/nowhere"]
 
 
+def _anonymous_paths(seeded: Seeded) -> list[str]:
+    return [*ANONYMOUS, f"/invitations/{seeded.invitation_token}"]
+
+
 def _association_paths(seeded: Seeded) -> list[str]:
     return [
         "/services",
@@ -163,6 +188,7 @@ def _association_paths(seeded: Seeded) -> list[str]:
         f"/services/{seeded.running}/remove",
         f"/jobs/{seeded.finished_job}",
         f"/jobs/{seeded.queued_job}",
+        "/team",
     ]
 
 
@@ -174,9 +200,18 @@ def test_every_page_passes_axe(portal: tuple[str, FastAPI, Seeded], browser: Bro
     base_url, _app, seeded = portal
     found: dict[str, list[dict[str, object]]] = {}
     for who, paths in (
-        (None, ANONYMOUS),
+        (None, _anonymous_paths(seeded)),
         ("admin@verein-a.org", _association_paths(seeded)),
-        ("op@lab.example", [*OPERATOR, f"/jobs/{seeded.finished_job}", f"/services/{seeded.running}"]),
+        (
+            "op@lab.example",
+            [
+                *OPERATOR,
+                f"/jobs/{seeded.finished_job}",
+                f"/services/{seeded.running}",
+                "/team",
+                f"/team?tenant={seeded.tenant}",
+            ],
+        ),
     ):
         context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
         page = context.new_page()
@@ -200,7 +235,7 @@ def test_every_page_passes_axe(portal: tuple[str, FastAPI, Seeded], browser: Bro
 
 def test_the_pages_visited_are_every_page_of_the_portal(portal: tuple[str, FastAPI, Seeded]) -> None:
     _base_url, app, seeded = portal
-    visited = {*ANONYMOUS, *_association_paths(seeded), *OPERATOR}
+    visited = {*_anonymous_paths(seeded), *_association_paths(seeded), *OPERATOR}
     portal_pages = {
         route.path
         for route in app.routes

@@ -225,3 +225,72 @@ def test_operator_filters_instances(people: People) -> None:
     assert ">one<" not in people.operator.get("/operator/instances?state=running").text
     assert people.operator.get("/operator/servers").status_code == 200
     assert people.operator.get("/operator/jobs?status=").status_code == 200
+
+
+def test_an_admin_invites_someone_who_then_signs_up_through_the_link(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    app = api.client.app
+    with smtp_sink() as sink:
+        app.state.settings = app.state.settings.model_copy(
+            update={"smtp_host": sink.host, "smtp_port": sink.port}
+        )
+        page = people.admin_a.get("/team").text
+        assert "member@verein-a.org" in page
+        response = people.admin_a.post(
+            "/team/invite",
+            data={
+                "csrf_token": csrf_of(page),
+                "tenant": people.tenant_b,
+                "email": "Neu@Verein-A.org",
+                "role": "member",
+            },
+        )
+        assert response.status_code == 200
+        assert "The invitation is on its way" in response.text
+        (message,) = sink.wait_for(1)
+    link = re.search(r"/invitations/(\S+)", message.get_content())
+    assert link
+    newcomer = TestClient(app, headers={"Accept-Language": "de"})
+    form = newcomer.get(f"/invitations/{link.group(1)}")
+    assert "neu@verein-a.org" in form.text
+    weak = newcomer.post(
+        f"/invitations/{link.group(1)}",
+        data={"csrf_token": csrf_of(form.text), "name": "Neu", "password": "short"},
+    )
+    assert weak.status_code == 422
+    assert 'aria-describedby="password-hint password-error"' in weak.text
+    done = newcomer.post(
+        f"/invitations/{link.group(1)}",
+        data={"csrf_token": csrf_of(weak.text), "name": "Neu", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert "Meine Dienste" in newcomer.get("/services").text
+    assert newcomer.get(f"/invitations/{link.group(1)}").status_code == 404, "the link works once"
+    team = people.admin_a.get("/team").text
+    assert "neu@verein-a.org" in team, "a tenant field of another association is ignored for admins"
+    assert "neu@verein-a.org" not in people.admin_b.get("/team").text
+
+
+def test_roles_change_but_the_last_admin_stays(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    page = people.admin_a.get("/team").text
+    ids = dict(re.findall(r'action="/team/(usr_\w+)/role".*?<option value="(\w+)" selected', page, re.S))
+    admin_id = next(user for user, role in ids.items() if role == "admin")
+    member_id = next(user for user, role in ids.items() if role == "member")
+    demote_self = people.admin_a.post(
+        f"/team/{admin_id}/role", data={"csrf_token": csrf_of(page), "role": "member"}
+    )
+    assert "at least one admin" in demote_self.text
+    promote = people.admin_a.post(
+        f"/team/{member_id}/role", data={"csrf_token": csrf_of(page), "role": "admin"}
+    )
+    assert "The role was changed." in promote.text
+    assert people.member_a.get("/catalog/homepage/request").status_code == 200
+    assert (
+        people.admin_b.post(
+            f"/team/{member_id}/remove", data={"csrf_token": csrf_of(people.admin_b.get("/team").text)}
+        ).status_code
+        == 404
+    )
+    removed = people.admin_a.post(f"/team/{member_id}/remove", data={"csrf_token": csrf_of(page)})
+    assert "was removed" in removed.text
+    assert people.member_a.get("/services", follow_redirects=False).status_code == 303, "their sessions ended"
