@@ -294,3 +294,10 @@ def test_roles_change_but_the_last_admin_stays(people: People, api) -> None:  # 
     removed = people.admin_a.post(f"/team/{member_id}/remove", data={"csrf_token": csrf_of(page)})
     assert "was removed" in removed.text
     assert people.member_a.get("/services", follow_redirects=False).status_code == 303, "their sessions ended"
+
+
+def test_field_labels_come_in_the_page_language(people: People) -> None:
+    german = people.admin_a.get("/catalog/homepage/request", headers={"Accept-Language": "de"}).text
+    assert '<label for="field-param-title">Name, der auf der Seite steht' in german
+    english = people.admin_a.get("/catalog/homepage/request").text
+    assert '<label for="field-param-title">Name shown on the page' in english
