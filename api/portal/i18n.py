@@ -13,6 +13,7 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from starlette.requests import Request
 
 LANGUAGES = ("de", "en")
@@ -68,6 +69,16 @@ class Texts:
     def gettext(self, message: str, **values: object) -> str:
         text = self._translations.gettext(message)
         return text % values if values else text
+
+    def number(self, value: float, digits: int | None = None) -> str:
+        """A number as the language writes it (0,25 in German); ``digits`` rounds to that many places."""
+        if digits is not None:
+            return format_decimal(
+                round(value, digits),
+                format=f"#,##0.{'0' * digits}" if digits else "#,##0",
+                locale=self.language,
+            )
+        return format_decimal(value, format="#,##0.######", locale=self.language)
 
     def ngettext(self, singular: str, plural: str, count: int, **values: object) -> str:
         text = self._translations.ngettext(singular, plural, count)

@@ -28,6 +28,7 @@ def render(
         "languages": LANGUAGES,
         "_": texts.gettext,
         "ngettext": texts.ngettext,
+        "number": texts.number,
         "local": lambda pair: getattr(pair, texts.language),
         "viewer": viewer,
         "csrf_token": viewer.csrf_token if viewer else getattr(request.state, "form_token", ""),

@@ -66,3 +66,10 @@ def _request(headers: dict[str, str]) -> Request:
 )
 def test_language_from_the_cookie_then_accept_language(headers: dict[str, str], expected: str) -> None:
     assert choose_language(_request(headers)) == expected
+
+
+def test_numbers_are_written_as_each_language_writes_them() -> None:
+    assert Texts("de").number(0.25) == "0,25"
+    assert Texts("en").number(0.25) == "0.25"
+    assert Texts("de").number(1234.56, 1) == "1.234,6"
+    assert Texts("de").number(0.0012) == "0,0012"
