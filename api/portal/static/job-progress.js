@@ -13,6 +13,7 @@
     if (text) {
       var item = document.createElement("li");
       item.textContent = text;
+      item.lang = "en"; // the playbooks name their steps in English
       list.appendChild(item);
     }
   });
