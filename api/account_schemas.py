@@ -59,8 +59,9 @@ class UserOut(BaseModel):
     disabled: bool
 
 
-class RoleIn(Input):
-    role: Literal["admin", "member"]
+class UserPatchIn(Input):
+    role: Literal["admin", "member"] | None = None
+    disabled: bool | None = Field(default=None, description="a disabled person cannot log in; sessions end")
 
 
 class ResetRequestIn(Input):

@@ -18,7 +18,7 @@ from provisioner.accounts.sessions import (
 )
 from provisioner.auth.actor import Role
 from provisioner.config import Settings
-from provisioner.errors import Unauthorized
+from provisioner.errors import InvalidInput, Unauthorized
 from provisioner.models import Invitation, User
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -166,9 +166,25 @@ def list_operators(actor: ActorDep, session: SessionDep) -> Page[schemas.UserOut
     return Page(items=[user_out(u) for u in service.list_operators(session, actor=actor)])
 
 
+@router.get("/users/{user_id}")
+def get_user(user_id: str, actor: ActorDep, session: SessionDep) -> schemas.UserOut:
+    return user_out(service.get_user(session, actor=actor, user_id=user_id))
+
+
 @router.patch("/users/{user_id}")
-def set_role(user_id: str, body: schemas.RoleIn, actor: ActorDep, session: SessionDep) -> schemas.UserOut:
-    user = service.set_member_role(session, actor=actor, user_id=user_id, role=Role(body.role))
+def change_user(
+    user_id: str, body: schemas.UserPatchIn, actor: ActorDep, session: SessionDep
+) -> schemas.UserOut:
+    if body.role is None and body.disabled is None:
+        raise InvalidInput(
+            "send role, disabled or both",
+            errors=[{"field": "body.role", "message": "role or disabled is needed"}],
+        )
+    user = service.get_user(session, actor=actor, user_id=user_id)
+    if body.role is not None:
+        user = service.set_member_role(session, actor=actor, user_id=user_id, role=Role(body.role))
+    if body.disabled is not None:
+        user = service.set_disabled(session, actor=actor, user_id=user_id, disabled=body.disabled)
     session.commit()
     return user_out(user)
 

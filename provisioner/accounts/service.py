@@ -243,6 +243,10 @@ def _visible_user(session: Session, actor: Actor, user_id: str) -> User:
     return user
 
 
+def get_user(session: Session, *, actor: Actor, user_id: str) -> User:
+    return _visible_user(session, actor, user_id)
+
+
 def _require_manager(actor: Actor, user: User) -> None:
     if user.tenant_id is None:
         actor.require_operator()
@@ -307,11 +311,16 @@ def remove_member(session: Session, *, actor: Actor, user_id: str) -> None:
     session.flush()
 
 
-def disable_user(session: Session, *, actor: Actor, user_id: str) -> User:
+def set_disabled(session: Session, *, actor: Actor, user_id: str, disabled: bool) -> User:
+    """Disabling keeps the account (and its e-mail address) but ends its sessions and refuses logins."""
     user = _visible_user(session, actor, user_id)
     _require_manager(actor, user)
-    if user.disabled_at is None:
+    if disabled and user.id == actor.user_id:
+        raise Conflict("you cannot disable your own account")
+    if not disabled:
+        user.disabled_at = None
+    elif user.disabled_at is None:
         user.disabled_at = utcnow()
-    end_sessions_of(session, user_id=user.id)
+        end_sessions_of(session, user_id=user.id)
     session.flush()
     return user

@@ -256,3 +256,34 @@ def test_password_reset_requests_are_rate_limited(api: Api) -> None:
         for _ in range(4)
     ]
     assert codes == [202, 202, 202, 429]
+
+
+def test_a_disabled_person_is_logged_out_and_cannot_log_in_until_enabled(api: Api) -> None:
+    tenant_id, admin = api.tenant("verein-a")
+    with session_factory(api.db_url)() as session:
+        ben = create_user(
+            session,
+            email="ben@a.example",
+            name="Ben",
+            password=PASSWORD,
+            role=Role.MEMBER,
+            tenant_id=tenant_id,
+        )
+        session.commit()
+    ben_client = TestClient(api.client.app)
+    _log_in(ben_client, "ben@a.example")
+    assert api.client.patch(f"/api/v1/users/{ben.id}", json={}, headers=admin).status_code == 422
+
+    disabled = api.client.patch(f"/api/v1/users/{ben.id}", json={"disabled": True}, headers=admin)
+    assert disabled.status_code == 200
+    assert disabled.json()["disabled"] is True
+    assert ben_client.get(f"/api/v1/tenants/{tenant_id}").status_code == 401
+    refused = ben_client.post("/api/v1/session", json={"email": "ben@a.example", "password": PASSWORD})
+    assert refused.status_code == 401
+
+    assert (
+        api.client.patch(f"/api/v1/users/{ben.id}", json={"disabled": False}, headers=admin).status_code
+        == 200
+    )
+    _log_in(ben_client, "ben@a.example")
+    assert api.client.get(f"/api/v1/users/{ben.id}", headers=admin).json()["disabled"] is False

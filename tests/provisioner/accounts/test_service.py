@@ -58,7 +58,7 @@ def test_wrong_password_and_unknown_address_get_the_same_words(session: Session)
 
 def test_a_disabled_person_cannot_log_in(session: Session) -> None:
     user = _person(session, "anna@verein.example", role=Role.OPERATOR, tenant_id=None)
-    service.disable_user(session, actor=OPERATOR, user_id=user.id)
+    service.set_disabled(session, actor=OPERATOR, user_id=user.id, disabled=True)
     with pytest.raises(Unauthorized):
         service.authenticate_password(
             session, email="anna@verein.example", password=PASSWORD, client_address="192.0.2.1"

@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from provisioner.accounts.service import create_user, disable_user
-from provisioner.accounts.sessions import end_session, resolve_session, start_session
+from provisioner.accounts.service import create_user, set_disabled
+from provisioner.accounts.sessions import cookie_attributes, end_session, resolve_session, start_session
 from provisioner.auth.actor import Role
+from provisioner.config import Environment, Settings
 from provisioner.models import User
 from tests.support import factories
 from tests.support.factories import OPERATOR
@@ -77,6 +78,14 @@ def test_activity_keeps_a_session_alive(session: Session) -> None:
 def test_disabling_a_person_ends_their_sessions(session: Session) -> None:
     user = _member(session)
     _, cookie = start_session(session, user=user, client_address=None, idle_minutes=30)
-    disable_user(session, actor=OPERATOR, user_id=user.id)
+    set_disabled(session, actor=OPERATOR, user_id=user.id, disabled=True)
     session.commit()
     assert resolve_session(session, cookie=cookie) is None
+
+
+def test_the_cookie_is_secure_in_production_only() -> None:
+    production = Settings(environment=Environment.PRODUCTION, secret_key="a production secret of some length")
+    assert cookie_attributes(production)["secure"] is True
+    assert cookie_attributes(Settings())["secure"] is False
+    assert cookie_attributes(Settings())["httponly"] is True
+    assert cookie_attributes(Settings())["samesite"] == "lax"
