@@ -12,7 +12,7 @@ from api.portal.auth import OperatorDep, require_csrf
 from api.portal.rendering import render
 from provisioner.errors import DomainError
 from provisioner.instances.notices import mail_rejection
-from provisioner.instances.placement import used_capacity
+from provisioner.instances.placement import used_capacities
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
@@ -26,6 +26,7 @@ from provisioner.tenants.service import list_tenants
 router = APIRouter(prefix="/operator", include_in_schema=False)
 Filter = Annotated[str | None, Query(max_length=63)]
 PAGE = 100
+QUEUE_PAGE = 25
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -34,17 +35,30 @@ async def _form(request: Request) -> dict[str, str]:
 
 @router.get("/requests")
 def approval_queue(
-    request: Request, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep, notice: Filter = None
+    request: Request,
+    *,
+    viewer: OperatorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    notice: Filter = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    # Oldest first, a screenful at a time: each request is a card with two forms.
     waiting = find_instances(
         session,
         actor=viewer.actor,
         where=InstanceFilter(state=InstanceState.REQUESTED.value),
-        limit=MAX_LIMIT,
-        cursor=None,
-    ).items
+        limit=QUEUE_PAGE,
+        cursor=cursor,
+    )
     servers = list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
-    context = {"waiting": waiting, "servers": servers, "catalog": catalog, "notice": notice}
+    context = {
+        "waiting": waiting.items,
+        "next": waiting.next,
+        "servers": servers,
+        "catalog": catalog,
+        "notice": notice,
+    }
     return render(request, "operator/requests.html", context)
 
 
@@ -128,7 +142,7 @@ def all_instances(
 @router.get("/servers")
 def servers(request: Request, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep) -> Response:
     rows = list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
-    used = {row.id: used_capacity(session, catalog, row) for row in rows}
+    used = used_capacities(session, catalog, [row.id for row in rows])
     return render(request, "operator/servers.html", {"servers": rows, "used": used})
 
 
