@@ -192,7 +192,14 @@ def _association_paths(seeded: Seeded) -> list[str]:
     ]
 
 
-OPERATOR = ["/operator/requests", "/operator/instances", "/operator/servers", "/operator/jobs"]
+OPERATOR = [
+    "/operator/requests",
+    "/operator/instances",
+    "/operator/servers",
+    "/operator/jobs",
+    "/operator/alerts",
+    "/operator/alerts?status=",
+]
 
 
 @pytest.mark.parametrize("language", ["de", "en"])

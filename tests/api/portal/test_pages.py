@@ -6,6 +6,7 @@ import re
 
 from fastapi.testclient import TestClient
 
+from provisioner.alerts.service import raise_alert
 from provisioner.db import session_factory
 from provisioner.models import Instance
 from tests.support.portal import PASSWORD, People, csrf_of, make_user
@@ -301,3 +302,21 @@ def test_field_labels_come_in_the_page_language(people: People) -> None:
     assert '<label for="field-param-title">Name, der auf der Seite steht' in german
     english = people.admin_a.get("/catalog/homepage/request").text
     assert '<label for="field-param-title">Name shown on the page' in english
+
+
+def test_operators_see_alerts(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    instance_id = _request_homepage(people.admin_a)
+    with session_factory(api.db_url)() as session:
+        raise_alert(
+            session,
+            api.client.app.state.settings,
+            kind="instance_unhealthy",
+            subject_id=instance_id,
+            tenant_id=None,
+            summary="site does not answer <b>",
+        )
+        session.commit()
+    page = people.operator.get("/operator/alerts").text
+    assert "site does not answer &lt;b&gt;" in page
+    assert "site does not answer" not in people.operator.get("/operator/alerts?status=resolved").text
+    assert people.admin_a.get("/operator/alerts").status_code == 403
