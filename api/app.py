@@ -10,7 +10,7 @@ from api import problems
 from api.audit import AuditMiddleware
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
-from api.portal.routes import router as portal_router
+from api.portal import web as portal
 from api.routes import (
     accounts,
     audit,
@@ -46,8 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(audit.router)
-    app.include_router(portal_router)
     app.include_router(monitoring_router)
+    portal.install(app)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())
     )
