@@ -16,6 +16,9 @@ class JobKind(StrEnum):
     DEPLOY = "deploy"
     UPDATE = "update"
     REMOVE = "remove"
+    BACKUP = "backup"
+    RESTORE = "restore"
+    DRILL = "drill"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})
