@@ -12,6 +12,7 @@ from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import build_run_spec
+from provisioner.errors import IllegalTransition
 from provisioner.health.probe import Health
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
@@ -34,18 +35,20 @@ def _finish(settings: Settings, job_id: str, *, error: str | None, state: Instan
 
 
 def _backup(settings: Settings, catalog: Catalog, job_id: str, instance_id: str, sink: DatabaseSink) -> None:
-    url = settings.resolved_database_url
-    with transaction(url) as session:
+    with transaction(settings.resolved_database_url) as session:
         instance = session.get_one(Instance, instance_id)
-        before = S(instance.state)
-        set_state(instance, S.BACKING_UP)
+        # A failed instance is backed up as it is (before a repair, say) and stays failed.
+        running = instance.state == S.RUNNING
+        if running:
+            set_state(instance, S.BACKING_UP)
+    back_to = S.RUNNING if running else None
     try:
         take_backup(settings, catalog, instance_id=instance_id, job_id=job_id, sink=sink)
     except BackupStepFailed as exc:
         # The instance itself is as well as it was: a failed backup is the job's failure, not its.
-        _finish(settings, job_id, error=str(exc), state=S.RUNNING if before is S.RUNNING else S.FAILED)
+        _finish(settings, job_id, error=str(exc), state=back_to)
         return
-    _finish(settings, job_id, error=None, state=S.RUNNING if before is S.RUNNING else S.FAILED)
+    _finish(settings, job_id, error=None, state=back_to)
 
 
 def _deploy(settings: Settings, catalog: Catalog, instance_id: str, sink: DatabaseSink) -> bool:
@@ -170,6 +173,11 @@ def execute_backup_job(settings: Settings, catalog: Catalog, job_id: str, kind: 
     sink = DatabaseSink(settings.resolved_database_url, job_id)
     try:
         RUNNERS[kind](settings, catalog, job_id, instance_id, sink)
+    except IllegalTransition as exc:
+        # The instance changed while the job waited (a removal went first, say): nothing to do.
+        with transaction(settings.resolved_database_url) as session:
+            job = session.get_one(Job, job_id)
+            finish_job(session, job=job, status=JobStatus.CANCELED, error=f"nothing done: {exc.detail}")
     except Exception as exc:
         log.exception("job %s broke down", job_id)
         sink.flush()
