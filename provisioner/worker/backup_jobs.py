@@ -100,6 +100,7 @@ def _drill(settings: Settings, catalog: Catalog, job_id: str, instance_id: str, 
             else None
         )
     throwaway_id: str | None = None
+    error: str | None = None
     try:
         if backup is None or check is None:
             raise BackupStepFailed("the instance has no succeeded backup to drill with")
@@ -128,12 +129,12 @@ def _drill(settings: Settings, catalog: Catalog, job_id: str, instance_id: str, 
         if run_step(settings, data_check, sink).status != "successful":
             raise BackupStepFailed("the restored data did not pass the template's data check")
     except BackupStepFailed as exc:
-        _end_drill(settings, job_id, drill_id, error=str(exc))
-    else:
-        _end_drill(settings, job_id, drill_id, error=None)
+        error = str(exc)
     finally:
+        # Gone before the job ends, so whoever waits for the drill finds no throwaway left.
         if throwaway_id is not None:
             _remove_throwaway(settings, catalog, throwaway_id, sink)
+    _end_drill(settings, job_id, drill_id, error=error)
 
 
 def _end_drill(settings: Settings, job_id: str, drill_id: str, *, error: str | None) -> None:
