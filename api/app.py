@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.idempotency import IdempotencyMiddleware
+from api.monitoring.routes import router as monitoring_router
 from api.portal.routes import router as portal_router
 from api.routes import backups, catalog, instance_jobs, instances, jobs, servers, service, tenants
 from provisioner import __version__
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(backups.router)
     app.include_router(portal_router)
+    app.include_router(monitoring_router)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())
     )

@@ -101,6 +101,7 @@ class ServerOut(BaseModel):
     reachable: bool | None
     checked_at: datetime | None
     created_at: datetime
+    metrics: ServerMetricsOut | None = None
 
 
 class Localized(BaseModel):
@@ -199,3 +200,15 @@ class EventOut(BaseModel):
 
 class EventPage(BaseModel):
     items: list[EventOut]
+
+
+# Monitoring: the latest collection from a server (GET /api/v1/servers/{id}).
+class ServerMetricsOut(BaseModel):
+    collected_at: datetime
+    reachable: bool
+    error: str | None
+    disk_total_mb: int | None
+    disk_used_mb: int | None
+    memory_total_mb: int | None
+    memory_available_mb: int | None
+    instances: dict[str, Any]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.orm import Session
+
+from provisioner.alerts.service import AlertKind, raise_alert, resolve_alert
 from provisioner.backups.runs import check_spec
 from provisioner.backups.service import latest_backup, make_throwaway, restore_of
 from provisioner.backups.steps import BackupStepFailed, restore_backup, run_step, take_backup
@@ -31,7 +34,27 @@ def _finish(settings: Settings, job_id: str, *, error: str | None, state: Instan
         job = session.get_one(Job, job_id)
         if state is not None and job.instance.state != state:
             set_state(job.instance, state, reason=error if state is S.FAILED else None)
+        if job.kind == JobKind.BACKUP:
+            _alert(session, settings, job.instance, AlertKind.BACKUP_FAILED, error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)
+
+
+def _alert(
+    session: Session, settings: Settings, instance: Instance, kind: AlertKind, error: str | None
+) -> None:
+    """A failed backup or drill opens an alert (operators and the association hear of it); success ends it."""
+    if error is None:
+        resolve_alert(session, settings, kind=kind, subject_id=instance.id)
+    else:
+        summary = f"{instance.name} ({instance.id}): {error}"
+        raise_alert(
+            session,
+            settings,
+            kind=kind,
+            subject_id=instance.id,
+            tenant_id=instance.tenant_id,
+            summary=summary,
+        )
 
 
 def _backup(settings: Settings, catalog: Catalog, job_id: str, instance_id: str, sink: DatabaseSink) -> None:
@@ -144,6 +167,7 @@ def _end_drill(settings: Settings, job_id: str, drill_id: str, *, error: str | N
         drill.detail = error or "restored, healthy, data check passed, repository verified"
         drill.finished_at = utcnow()
         job = session.get_one(Job, job_id)
+        _alert(session, settings, job.instance, AlertKind.DRILL_FAILED, error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)
 
 
