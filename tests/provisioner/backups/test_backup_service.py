@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import SYSTEM_ACTOR
@@ -16,9 +17,11 @@ from provisioner.db import session_factory
 from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
 from provisioner.instances.service import approve_instance, request_instance, set_state
 from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, DrillResult, Instance, Tenant
+from provisioner.models import Alert, Backup, DrillResult, Instance, Job, Tenant
 from provisioner.timeutil import utcnow
+from provisioner.worker import backup_jobs
 from tests.support import factories
 
 SETTINGS = Settings()
@@ -212,3 +215,27 @@ def test_backup_status_flags_failures_and_old_drills(db_url: str) -> None:
         ] == ["job_y"]
         _backup(session, blog, "failed")
         assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag == "the last backup failed"
+
+
+def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_url: str) -> None:
+    settings = Settings(database_url=db_url)
+    with session_factory(db_url)() as session:
+        factories.server(session)
+        _target(session)
+        owner = factories.tenant(session)
+        blog = _running_blog(session, owner)
+        failing = create_job(session, instance=blog, kind=JobKind.BACKUP)
+        passing = create_job(session, instance=blog, kind=JobKind.BACKUP)
+        session.commit()
+        ids = blog.id, owner.id, failing.id, passing.id
+    blog_id, owner_id, failing_id, passing_id = ids
+    backup_jobs._finish(settings, failing_id, error="the backup failed: disk full", state=None)
+    with session_factory(db_url)() as session:
+        alert = session.scalars(select(Alert)).one()
+        assert (alert.kind, alert.subject_id, alert.tenant_id) == ("backup_failed", blog_id, owner_id)
+        assert alert.status == "open"
+        assert "disk full" in alert.summary
+    backup_jobs._finish(settings, passing_id, error=None, state=None)
+    with session_factory(db_url)() as session:
+        assert session.scalars(select(Alert)).one().status == "resolved"
+        assert session.get_one(Job, passing_id).status == "succeeded"
