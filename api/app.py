@@ -14,6 +14,7 @@ from api.portal import web as portal
 from api.routes import (
     accounts,
     audit,
+    backups,
     catalog,
     instance_jobs,
     instances,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(audit.router)
+    app.include_router(backups.router)
     app.include_router(monitoring_router)
     portal.install(app)
     logging.getLogger(__name__).info(

@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.backup_schemas import BackupStatusOut
 from provisioner.catalog.model import NAME_PATTERN
 
 T = TypeVar("T")
@@ -158,6 +159,8 @@ class InstanceOut(BaseModel):
     updated_at: datetime
     subdomain: str | None = None
     hostname: str | None = None
+    # Shown for one instance (GET /api/v1/instances/{id}), not in lists.
+    backup_status: BackupStatusOut | None = None
 
 
 class CredentialsOut(BaseModel):

@@ -9,7 +9,7 @@ import typer
 from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
-from provisioner.cli import audit, embedded, keys, mail, schedules, servers, templates, users
+from provisioner.cli import audit, backups, embedded, keys, mail, schedules, servers, templates, users
 from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -28,6 +28,7 @@ app.add_typer(servers.app, name="servers")
 app.add_typer(audit.app, name="audit")
 app.add_typer(mail.app, name="mail")
 app.add_typer(keys.app, name="keys")
+app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(users.app, name="users")
 

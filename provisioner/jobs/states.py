@@ -17,6 +17,9 @@ class JobKind(StrEnum):
     UPDATE = "update"
     REMOVE = "remove"
     RESET_CREDENTIALS = "reset_credentials"
+    BACKUP = "backup"
+    RESTORE = "restore"
+    DRILL = "drill"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})
