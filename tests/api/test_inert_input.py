@@ -23,31 +23,8 @@ from provisioner.models import Instance
 from provisioner.runner.adapter import _inventory
 from provisioner.servers.sshkey import ensure_key
 from tests.api.conftest import Api
+from tests.support.payloads import CORPUS, WORST
 
-CORPUS = {
-    "jinja expression": "{{ 7*7 }}",
-    "jinja raw block": "{% raw %}",
-    "jinja pipe lookup": "{{ lookup('pipe','id') }}",
-    "ansible env lookup": "{{ lookup('env','HOME') }}",
-    "shell substitution": "$(id)",
-    "backticks": "`id`",
-    "shell sequence": "; id",
-    "shell pipe": "| id",
-    "yaml python object": "!!python/object/apply:os.system ['id']",
-    "yaml anchor and alias": "&a [*a, *a]",
-    "yaml mapping": "key: value",
-    "yaml list item": "- item",
-    "newlines": "one\ntwo\r\n- injected: true",
-    "nul character": "before\x00after",
-    "very long": "A" * 70_000,
-    "unicode": "Ümläut 🎉 \u202eevil \u200bzero-width",
-    "path traversal": "../../etc/passwd",
-    "absolute path": "/etc/shadow",
-    "escapes": "a\\nb\\x41\\\\",
-    "escapes in an address": "a\\nb\\x41@example.org",
-}
-# The worst at once, for the real deploy in tests/e2e.
-WORST = "{{ lookup('pipe','id') }} $(id) `id`; id | id {% raw %} &a *a key: value\n- x ../../etc/passwd"
 SETTINGS = Settings()
 CATALOG = Catalog.from_dir(SETTINGS.resolved_templates_dir)
 
