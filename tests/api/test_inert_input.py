@@ -130,3 +130,15 @@ def test_the_inventory_never_holds_tenant_text(api: Api, tmp_path: Path) -> None
         assert part not in repr(inventory), part
         assert part not in repr(spec.variables), part
     assert any(appears_literally(t, text, WORST) for t, text in spec.files.items())
+
+
+def test_nul_characters_in_paths_and_queries_answer_as_problems(api: Api) -> None:
+    """PostgreSQL cannot hold a NUL character: looking one up is the request's fault, never a 500."""
+    _, admin = api.tenant("verein-a")
+    for url in ("/api/v1/instances/ins_%00", "/api/v1/jobs?instance=ins_%00", "/api/v1/tenants/ten_%00"):
+        response = api.client.get(url, headers=admin)
+        assert response.status_code in (200, 404, 422), f"{url}: {response.status_code} {response.text}"
+        if response.status_code != 200:
+            assert response.headers["content-type"] == "application/problem+json"
+        else:
+            assert response.json()["items"] == []

@@ -77,6 +77,8 @@ REFERENCES: dict[str, Callable[[Association], str]] = {
     "token": lambda a: a.token_id,
     "server": lambda a: a.server_id,
 }
+# Names that look like a reference to a resource: one missing from REFERENCES fails the test.
+LOOKS_LIKE_REFERENCE = re.compile(r"\w+_ids?|backups?|schedules?|snapshots?|accounts?|users?_?ids?")
 # Answered without credentials on purpose. Anything else must refuse an anonymous caller.
 PUBLIC = {"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 # Tables whose rows record requests themselves (and may name what was asked for), not resources.
@@ -177,7 +179,17 @@ class Endpoint:
 
     def query_refs(self) -> list[str]:
         parameters = (self.operation or {}).get("parameters", [])
-        return [p["name"] for p in parameters if p["in"] == "query" and p["name"] in REFERENCES]
+        names = [p["name"] for p in parameters if p["in"] == "query"]
+        return [name for name in names if _is_reference(name, self.key)]
+
+
+def _is_reference(name: str, where: str) -> bool:
+    if name not in REFERENCES and LOOKS_LIKE_REFERENCE.fullmatch(name):
+        pytest.fail(
+            f"{where}: {name!r} looks like a reference to a resource; add it to REFERENCES in "
+            "tests/api/test_isolation_every_route.py (with the victim's resource it names)"
+        )
+    return name in REFERENCES
 
 
 def _endpoints(routes: list[BaseRoute], schema: dict[str, Any]) -> Iterator[Endpoint]:
@@ -213,7 +225,8 @@ def _example(schema: dict[str, Any], node: dict[str, Any], name: str, victim: As
         return node.get("enum", [node.get("const")])[0]
     if node.get("type") == "object":
         properties = node.get("properties", {})
-        wanted = set(node.get("required", [])) | (set(properties) & set(REFERENCES))
+        references = {key for key in properties if _is_reference(key, f"body field of {name or 'a request'}")}
+        wanted = set(node.get("required", [])) | references
         return {key: _example(schema, properties[key], key, victim) for key in sorted(wanted)}
     if node.get("type") == "array":
         return [_example(schema, node.get("items", {}), name, victim)]

@@ -166,6 +166,7 @@ def test_no_secret_in_database_dump_logs_runner_files_or_answers(
     assert not list((data_dir / "runs").glob("run-*")), "the runner's private folders are removed"
     assert not _found(secrets + tokens, _database_text(pg_url))
     assert not _found(secrets + tokens, [("pg_dump", _dump(pg_url))])
+    assert all((data_dir / "logs" / f"{role}.log").stat().st_size for role in ("api", "worker", "beat"))
     assert not _found(secrets + tokens, _files(data_dir))  # logs of every process, anything the runs left
     # Tokens are shown once, when made; secrets never (this template shows none of its internal ones).
     assert not _found(secrets, [(f"answer {n}", text) for n, text in enumerate(recorder.answers)])
