@@ -35,6 +35,8 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import select
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
+from provisioner.accounts.service import create_user
+from provisioner.accounts.sessions import SESSION_COOKIE, start_session
 from provisioner.auth.actor import Role
 from provisioner.crypto import decrypt
 from provisioner.db import Base, session_factory
@@ -50,10 +52,12 @@ class Association:
     tenant_id: str
     admin: dict[str, str]
     member: dict[str, str]
+    portal: dict[str, str]  # an admin's session of the portal: cookie and CSRF token
     token_id: str
     instance_id: str
     job_id: str
     server_id: str
+    user_id: str
     # Text only this association's resources contain: it must never show in another's answers.
     markers: set[str] = field(default_factory=set)
 
@@ -65,6 +69,7 @@ OWNED_PATH: dict[str, Callable[[Association], str]] = {
     "job_id": lambda a: a.job_id,
     "tenant_id": lambda a: a.tenant_id,
     "token_id": lambda a: a.token_id,
+    "user_id": lambda a: a.user_id,
     "server_id": lambda a: a.server_id,  # the operators' resource: a tenant gets 403
 }
 # Path parameters that name nothing a tenant owns, with a value that exists.
@@ -80,11 +85,16 @@ REFERENCES: dict[str, Callable[[Association], str]] = {
 # Names that look like a reference to a resource: one missing from REFERENCES fails the test.
 LOOKS_LIKE_REFERENCE = re.compile(r"\w+_ids?|backups?|schedules?|snapshots?|accounts?|users?_?ids?")
 # Answered without credentials on purpose. Anything else must refuse an anonymous caller.
-PUBLIC = {"/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC = {
+    *("/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"),
+    # Logging in, and what a person holding a link from a mail does before having a session.
+    *("/api/v1/session", "/api/v1/oidc/login", "/api/v1/oidc/callback", "/api/v1/invitations/accept"),
+    *("/api/v1/password-reset", "/api/v1/password-reset/confirm"),
+}
 # Tables whose rows record requests themselves (and may name what was asked for), not resources.
 REQUEST_RECORDS = {"idempotency_keys"}
 # Bodies the generator below cannot guess, by "METHOD path".
-BODIES: dict[str, dict[str, Any]] = {}
+BODIES: dict[str, dict[str, Any]] = {"PATCH /api/v1/users/{user_id}": {"disabled": True}}
 # Answers that refuse without telling anything: redirects to a login page count for HTML routes.
 REFUSED = {401, 403, 404}
 # Values tried, in order, for a string field with a pattern.
@@ -121,6 +131,25 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
             stdout=f"stdout {marker}",
         )
         add_events(session, job_id=job_id, events=[event])
+        person = create_user(
+            session,
+            email=f"{marker}@example.org",
+            name=marker,
+            password=None,
+            role=Role.ADMIN,
+            tenant_id=tenant_id,
+        )
+        # A second person, whose portal session is not ended when routes act on the first.
+        browsing = create_user(
+            session,
+            email=f"{marker}-portal@example.org",
+            name=marker,
+            password=None,
+            role=Role.ADMIN,
+            tenant_id=tenant_id,
+        )
+        web, cookie = start_session(session, user=browsing, client_address=None, idle_minutes=60)
+        portal = {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": web.csrf_token}
         settings = api.client.app.state.settings  # type: ignore[attr-defined]
         generated = session.scalars(select(InstanceSecret).where(InstanceSecret.instance_id == instance_id))
         secret_values = {decrypt(settings, s.encrypted) for s in generated}
@@ -130,10 +159,12 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
         tenant_id=tenant_id,
         admin=admin,
         member=member,
+        portal=portal,
         token_id=issued.json()["id"],
         instance_id=instance_id,
         job_id=job_id,
         server_id=server_id,
+        user_id=person.id,
         markers={
             tenant_id,
             instance_id,
@@ -144,6 +175,9 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
             member["Authorization"].split()[1],
             marker,
             slug,
+            person.id,
+            cookie,
+            web.csrf_token,
             *secret_values,
         },
     )
@@ -362,7 +396,14 @@ def test_no_route_reaches_another_associations_resources(
     app = api.client.app
     schema = app.openapi()  # type: ignore[attr-defined]
     endpoints = list(_endpoints(app.routes, schema))  # type: ignore[attr-defined]
-    callers = {"tenant admin": own.admin, "tenant member": own.member, "anonymous": {}}
+    callers = {
+        "tenant admin": own.admin,
+        "tenant member": own.member,
+        "portal session": own.portal,
+        "anonymous": {},
+    }
+    # Logging out ends the portal session: last, so the session asks every other route first.
+    endpoints.sort(key=lambda e: e.key == "DELETE /api/v1/session")
     before = _rows_about(api.db_url, victim)
     outcome = Outcome()
     for role, headers in callers.items():
