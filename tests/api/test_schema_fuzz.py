@@ -28,7 +28,7 @@ from tests.api.conftest import RecordingDispatcher
 from tests.support import factories, need
 from tests.support.db import PG_ADMIN, fresh_postgres
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = 6
 TOKENS: dict[str, str] = {}
 
 
