@@ -44,12 +44,21 @@ class TenantIn(Input):
     contact_email: str = Field(pattern=EMAIL, max_length=254)
 
 
+class Quota(BaseModel):
+    instances: int
+    memory_mb: int
+    disk_gb: int
+
+
 class TenantOut(BaseModel):
     id: str
     slug: str
     name: str
     contact_email: str
     created_at: datetime
+    quota: Quota | None = None
+    # What the tenant's instances (not removed or rejected) reserve; on single reads only.
+    usage: Quota | None = None
 
 
 class TokenIn(Input):
@@ -109,6 +118,7 @@ class ServerOut(BaseModel):
     reachable: bool | None
     checked_at: datetime | None
     created_at: datetime
+    metrics: ServerMetricsOut | None = None
 
 
 class Localized(BaseModel):
@@ -205,3 +215,39 @@ class EventOut(BaseModel):
 
 class EventPage(BaseModel):
     items: list[EventOut]
+
+
+class AuditEntryOut(BaseModel):
+    id: str
+    created_at: datetime
+    actor: str
+    tenant_id: str | None
+    action: str
+    target_id: str | None
+    client_address: str | None
+    status_code: int | None
+    outcome: str
+
+
+class QuotaIn(Input):
+    """Leave a field out to keep it; null goes back to the lab's default."""
+
+    instances: int | None = Field(default=None, ge=0, le=100_000)
+    memory_mb: int | None = Field(default=None, ge=0)
+    disk_gb: int | None = Field(default=None, ge=0)
+
+
+class TenantPatch(Input):
+    quota: QuotaIn | None = None
+
+
+# Monitoring: the latest collection from a server (GET /api/v1/servers/{id}).
+class ServerMetricsOut(BaseModel):
+    collected_at: datetime
+    reachable: bool
+    error: str | None
+    disk_total_mb: int | None
+    disk_used_mb: int | None
+    memory_total_mb: int | None
+    memory_available_mb: int | None
+    instances: dict[str, Any]

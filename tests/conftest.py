@@ -93,7 +93,7 @@ def homepage_images(docker_client: docker.DockerClient, registry: str, proxy_ima
 
 @pytest.fixture(scope="session")
 def wordpress_images(docker_client: docker.DockerClient, registry: str, proxy_image: str) -> dict[str, str]:
-    """WordPress and its MariaDB, built from Debian packages (or found in the cache) and pushed."""
+    """WordPress and MariaDB built from Debian packages (or found in the cache) and pushed."""
     images = build_all("wordpress/image", "provisioner/wordpress", client=docker_client, registry=registry)
     images |= build_all("_images/mariadb", "provisioner/mariadb", client=docker_client, registry=registry)
     return images

@@ -151,6 +151,10 @@ class Hooks(Strict):
     backup: Hook | None = None
     restore: Hook | None = None
     update: Hook | None = None
+    # Run at the end of every deploy, once the service answers (e.g. create the first admin account once).
+    deploy: Hook | None = None
+    # Run after new values of the shown secrets were placed on the server: make them the valid ones.
+    reset_credentials: Hook | None = None
 
 
 class Updates(Strict):
@@ -270,6 +274,10 @@ def _check_health_and_hooks(template: Template) -> None:
                 raise ValueError(f"hooks.{hook_name} runs in unknown container {step.container!r}")
         if set(hook.volumes) - volumes:
             raise ValueError(f"hooks.{hook_name} names unknown volumes {sorted(set(hook.volumes) - volumes)}")
+        if hook_name in {"deploy", "reset_credentials"} and (hook.before or hook.volumes):
+            raise ValueError(f"hooks.{hook_name} has only 'after' steps")
+    if template.hooks.reset_credentials and not any(s.show for s in template.secrets.values()):
+        raise ValueError("hooks.reset_credentials needs a secret with show: true to reset")
 
 
 def volume_names(template: Template) -> list[str]:

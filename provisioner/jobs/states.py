@@ -16,6 +16,7 @@ class JobKind(StrEnum):
     DEPLOY = "deploy"
     UPDATE = "update"
     REMOVE = "remove"
+    RESET_CREDENTIALS = "reset_credentials"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

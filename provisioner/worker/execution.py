@@ -11,6 +11,7 @@ from provisioner.db import transaction
 from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import build_run_spec
 from provisioner.errors import IllegalTransition
+from provisioner.instances.credentials import renew_shown_secrets, store_secrets
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import (
@@ -35,6 +36,7 @@ WORKING_STATE = {
     JobKind.DEPLOY: InstanceState.PROVISIONING,
     JobKind.UPDATE: InstanceState.UPDATING,
     JobKind.REMOVE: InstanceState.REMOVING,
+    JobKind.RESET_CREDENTIALS: InstanceState.PROVISIONING,
 }
 
 _OUTCOME_STATUS = {
@@ -122,6 +124,12 @@ def _start(settings: Settings, catalog: Catalog, job_id: str) -> RunSpec | None:
         set_state(instance, WORKING_STATE[kind])
         if instance.server is None:
             return None
+        template = catalog.get(instance.template)
+        if kind is JobKind.RESET_CREDENTIALS:
+            renew_shown_secrets(settings, instance, template)
+        elif kind is not JobKind.REMOVE:
+            # A secret the template gained since the approval is made now (the others are kept).
+            store_secrets(settings, instance, template)
         return build_run_spec(settings, catalog, instance, kind, version=job.target_version)
 
 
@@ -155,6 +163,9 @@ def _settle(settings: Settings, catalog: Catalog, job_id: str, outcome: RunOutco
         else:
             if job.target_version:
                 instance.version = job.target_version
+            if kind is JobKind.RESET_CREDENTIALS:
+                # The new values apply on the server now: the admin may see them, once, again.
+                instance.credentials_revealed_at = None
             _mark_running(catalog, instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 

@@ -108,8 +108,9 @@ def test_wordpress_request_approve_healthy_by_hostname_then_remove(
         listing = containers[f"prv-{instance_id}-db"].exec_run(["ls", "/var/lib/mysql/wordpress"])
         assert listing.exit_code == 0
 
-        # The generated credentials are shown once; this template shows none of its internal ones.
-        verein_a.call("GET", f"/api/v1/instances/{instance_id}/credentials", expect=200)
+        # The generated credentials are shown once: the admin's password, none of the internal ones.
+        shown = verein_a.call("GET", f"/api/v1/instances/{instance_id}/credentials", expect=200)
+        assert set(shown["credentials"]) == {"admin_password"}
         gone = verein_a.http.get(f"/api/v1/instances/{instance_id}/credentials")
         assert gone.status_code == 410
 
