@@ -58,6 +58,7 @@ class Association:
     job_id: str
     server_id: str
     user_id: str
+    schedule_id: str
     # Text only this association's resources contain: it must never show in another's answers.
     markers: set[str] = field(default_factory=set)
 
@@ -70,6 +71,7 @@ OWNED_PATH: dict[str, Callable[[Association], str]] = {
     "tenant_id": lambda a: a.tenant_id,
     "token_id": lambda a: a.token_id,
     "user_id": lambda a: a.user_id,
+    "schedule_id": lambda a: a.schedule_id,
     "server_id": lambda a: a.server_id,  # the operators' resource: a tenant gets 403
 }
 # Path parameters that name nothing a tenant owns, with a value that exists.
@@ -92,11 +94,15 @@ PUBLIC = {
     *("/api/v1/password-reset", "/api/v1/password-reset/confirm"),
 }
 # Tables whose rows record requests themselves (and may name what was asked for), not resources.
-REQUEST_RECORDS = {"idempotency_keys"}
+REQUEST_RECORDS = {"idempotency_keys", "audit_entries"}
+# Routes that show the caller's own earlier requests (the audit log): ids the caller sent may come back.
+ECHOES_REQUESTS = {"/api/v1/audit", "/api/v1/audit.csv"}
 # Bodies the generator below cannot guess, by "METHOD path".
 BODIES: dict[str, dict[str, Any]] = {"PATCH /api/v1/users/{user_id}": {"disabled": True}}
 # Answers that refuse without telling anything: redirects to a login page count for HTML routes.
 REFUSED = {401, 403, 404}
+# Every request sent so far, for the routes in ECHOES_REQUESTS.
+SENT: list[str] = []
 # Values tried, in order, for a string field with a pattern.
 CANDIDATES = ["x", "victim", "a1", "board@example.org", "/srv/x", "192.0.2.1", "root", "1.0"]
 
@@ -120,6 +126,12 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
     )
     assert approved.status_code == 202, approved.text
     job_id = approved.json()["job"]["id"]
+    scheduled = api.client.post(
+        "/api/v1/schedules",
+        json={"kind": "backup", "instance": instance_id, "interval_seconds": 86400},
+        headers=admin,
+    )
+    assert scheduled.status_code == 201, scheduled.text
     with session_factory(api.db_url)() as session:
         event = EventRecord(
             seq=1,
@@ -165,6 +177,7 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
         job_id=job_id,
         server_id=server_id,
         user_id=person.id,
+        schedule_id=scheduled.json()["id"],
         markers={
             tenant_id,
             instance_id,
@@ -176,6 +189,7 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
             marker,
             slug,
             person.id,
+            scheduled.json()["id"],
             cookie,
             web.csrf_token,
             *secret_values,
@@ -357,7 +371,8 @@ def _check(
     )
     where = f"{role} {request.method} {request.url} ({what})"
     assert response.status_code < 500, f"{where}: {response.status_code} {response.text}"
-    carried = request.carries()
+    carried = request.carries() + (" ".join(SENT) if endpoint.path in ECHOES_REQUESTS else "")
+    SENT.append(request.carries())
     leaked = {m for m in victim.markers if m in response.text and m not in carried}
     assert not leaked, f"{where} answered {response.status_code} with the victim's {leaked}"
     if role == "anonymous" and endpoint.path not in PUBLIC:
@@ -405,6 +420,7 @@ def test_no_route_reaches_another_associations_resources(
     # Logging out ends the portal session: last, so the session asks every other route first.
     endpoints.sort(key=lambda e: e.key == "DELETE /api/v1/session")
     before = _rows_about(api.db_url, victim)
+    SENT.clear()
     outcome = Outcome()
     for role, headers in callers.items():
         for endpoint in endpoints:
