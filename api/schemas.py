@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.backup_schemas import BackupStatusOut
 from provisioner.catalog.model import NAME_PATTERN
@@ -23,6 +23,15 @@ ABS_PATH = r"^/(?:[A-Za-z0-9._-]+/?)*$"
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # No field means a NUL character, and PostgreSQL cannot store one: refuse it as the field's fault.
+        # (Template parameters are checked with the template's schema, naming each nested field.)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class Page(BaseModel, Generic[T]):
