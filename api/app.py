@@ -7,10 +7,23 @@ import logging
 from fastapi import FastAPI
 
 from api import problems
+from api.audit import AuditMiddleware
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
-from api.portal.routes import router as portal_router
-from api.routes import accounts, catalog, instance_jobs, instances, jobs, servers, service, tenants, tokens
+from api.portal import web as portal
+from api.routes import (
+    accounts,
+    audit,
+    backups,
+    catalog,
+    instance_jobs,
+    instances,
+    jobs,
+    servers,
+    service,
+    tenants,
+    tokens,
+)
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -28,11 +41,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalog = Catalog.from_dir(settings.resolved_templates_dir)
     app.state.dispatcher = CeleryDispatcher(settings.resolved_broker_url)
     problems.install(app)
+    # Inside the idempotency layer: a replayed answer did nothing again, so it is not recorded again.
+    app.add_middleware(AuditMiddleware, database_url=settings.resolved_database_url)
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
-    app.include_router(portal_router)
+    app.include_router(audit.router)
+    app.include_router(backups.router)
     app.include_router(monitoring_router)
+    portal.install(app)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())
     )

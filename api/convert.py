@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from sqlalchemy.orm import Session
 
 from api import schemas
 from api.monitoring.convert import server_metrics
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
+from provisioner.config import Settings
 from provisioner.instances.placement import free_capacity, used_capacity
 from provisioner.models import Instance, Job, JobEvent, Server, Tenant
 from provisioner.servers.hostkeys import fingerprint
+from provisioner.tenants.quotas import quota_of, usage_of
 
 
 def tenant(row: Tenant) -> schemas.TenantOut:
     return schemas.TenantOut.model_validate(row, from_attributes=True)
+
+
+def tenant_with_usage(
+    session: Session, catalog: Catalog, settings: Settings, row: Tenant
+) -> schemas.TenantOut:
+    out = tenant(row)
+    out.quota = schemas.Quota(**asdict(quota_of(settings, row)))
+    out.usage = schemas.Quota(**asdict(usage_of(session, catalog, row.id)))
+    return out
 
 
 def template(row: Template) -> schemas.TemplateOut:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
+from api.audit import remember_actor
 from provisioner.accounts.sessions import SESSION_COOKIE, resolve_session
 from provisioner.auth.actor import Actor
 from provisioner.auth.tokens import authenticate
@@ -83,6 +84,7 @@ def _actor(
     else:
         raise Unauthorized("send 'Authorization: Bearer <token>' or log in")
     session.commit()  # keeps last_used_at / last_seen_at
+    remember_actor(request.scope.setdefault("state", {}), actor)
     return actor
 
 

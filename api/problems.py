@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from provisioner.errors import DomainError, TooManyRequests
@@ -44,7 +45,56 @@ def _field(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _document(app: FastAPI) -> None:
+    """Publish errors as they are answered: problem+json, instead of FastAPI's own validation body."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        components["Problem"] = PROBLEM_SCHEMA
+        problem_response = {"content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "422" in responses:
+                    responses["422"] = {"description": "Invalid input", **problem_response}
+                responses["default"] = {
+                    "description": "An error, as RFC 9457 problem details",
+                    **problem_response,
+                }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _document(app)
+
     @app.exception_handler(DomainError)
     async def domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
@@ -60,6 +110,12 @@ def install(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized"}
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
+
+    @app.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (a NUL character, an over-long id in a path): the input's fault.
+        log.info("refused a value the database cannot store: %s", type(exc.orig).__name__)
+        return problem(422, "Invalid input", "a value in the request cannot be stored or looked up")
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

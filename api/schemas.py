@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.backup_schemas import BackupStatusOut
 from provisioner.catalog.model import NAME_PATTERN
 
 T = TypeVar("T")
@@ -23,6 +24,15 @@ ABS_PATH = r"^/(?:[A-Za-z0-9._-]+/?)*$"
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # No field means a NUL character, and PostgreSQL cannot store one: refuse it as the field's fault.
+        # (Template parameters are checked with the template's schema, naming each nested field.)
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
@@ -35,12 +45,21 @@ class TenantIn(Input):
     contact_email: str = Field(pattern=EMAIL, max_length=254)
 
 
+class Quota(BaseModel):
+    instances: int
+    memory_mb: int
+    disk_gb: int
+
+
 class TenantOut(BaseModel):
     id: str
     slug: str
     name: str
     contact_email: str
     created_at: datetime
+    quota: Quota | None = None
+    # What the tenant's instances (not removed or rejected) reserve; on single reads only.
+    usage: Quota | None = None
 
 
 class TokenIn(Input):
@@ -149,6 +168,8 @@ class InstanceOut(BaseModel):
     updated_at: datetime
     subdomain: str | None = None
     hostname: str | None = None
+    # Shown for one instance (GET /api/v1/instances/{id}), not in lists.
+    backup_status: BackupStatusOut | None = None
 
 
 class CredentialsOut(BaseModel):
@@ -197,6 +218,30 @@ class EventOut(BaseModel):
 
 class EventPage(BaseModel):
     items: list[EventOut]
+
+
+class AuditEntryOut(BaseModel):
+    id: str
+    created_at: datetime
+    actor: str
+    tenant_id: str | None
+    action: str
+    target_id: str | None
+    client_address: str | None
+    status_code: int | None
+    outcome: str
+
+
+class QuotaIn(Input):
+    """Leave a field out to keep it; null goes back to the lab's default."""
+
+    instances: int | None = Field(default=None, ge=0, le=100_000)
+    memory_mb: int | None = Field(default=None, ge=0)
+    disk_gb: int | None = Field(default=None, ge=0)
+
+
+class TenantPatch(Input):
+    quota: QuotaIn | None = None
 
 
 # Monitoring: the latest collection from a server (GET /api/v1/servers/{id}).

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "provisioner@localhost"
     smtp_timeout_seconds: float = 10.0
+    # Backups (restic): what each instance keeps after a backup, the free disk space a backup or
+    # restore needs on the server before it starts, and how old a restore drill may get.
+    backup_keep_daily: int = Field(default=7, ge=0)
+    backup_keep_weekly: int = Field(default=4, ge=0)
+    backup_keep_monthly: int = Field(default=6, ge=0)
+    backup_min_free_mb: int = Field(default=1024, ge=0)
+    drill_max_age_days: int = Field(default=30, ge=1)
     # Monitoring: schedules, health sweeps, server metrics, alerts (see docs/monitoring.md).
     # The lab's time zone: cron expressions of schedules are read in it.
     timezone: str = "UTC"
@@ -92,6 +99,26 @@ class Settings(BaseSettings):
     oidc_issuer: str = ""
     oidc_client_id: str = ""
     oidc_client_secret: str = ""
+    # Secrets at rest and quotas. The key file (read at start) replaces secret_key and must live outside
+    # the data folder, whose backups would otherwise carry the key beside what it protects. The previous
+    # key still decrypts during a rotation (see ``provisioner keys rotate``).
+    secret_key_file: Path | None = None
+    secret_key_previous: str | None = None
+    quota_instances: int = Field(default=10, ge=0)
+    quota_memory_mb: int = Field(default=8192, ge=0)
+    quota_disk_gb: int = Field(default=100, ge=0)
+
+    @model_validator(mode="after")
+    def _read_key_file(self) -> Self:
+        if self.secret_key_file is not None:
+            self.secret_key = read_key_file(self.secret_key_file, forbidden=self.backed_up_folders())
+        return self
+
+    def backed_up_folders(self) -> list[Path]:
+        folders = [self.data_dir]
+        if self.resolved_database_url.startswith("sqlite:///"):
+            folders.append(Path(self.resolved_database_url.removeprefix("sqlite:///")).parent)
+        return folders
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:
@@ -127,6 +154,25 @@ class Settings(BaseSettings):
     @property
     def resolved_ssh_key_path(self) -> Path:
         return self.ssh_key_path or self.data_dir / "ssh" / "id_ed25519"
+
+
+def read_key_file(path: Path, *, forbidden: list[Path]) -> str:
+    """The key in ``path``, refused when the file sits where backups of the data would take it along."""
+    resolved = path.expanduser().resolve()
+    for folder in forbidden:
+        if resolved.is_relative_to(folder.expanduser().resolve()):
+            raise ValueError(
+                f"the secret key file {path} is inside {folder}, the data folder or the database's folder; "
+                "backups of that folder would carry the key together with what it encrypts. "
+                "Keep the key file elsewhere, for example in /etc/provisioner/"
+            )
+    try:
+        key = resolved.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"the secret key file {path} cannot be read: {exc.strerror}") from exc
+    if len(key) < 16:
+        raise ValueError(f"the secret key in {path} must be at least 16 characters long")
+    return key
 
 
 def _shipped_dir(name: str) -> Path:

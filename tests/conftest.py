@@ -92,6 +92,14 @@ def homepage_images(docker_client: docker.DockerClient, registry: str, proxy_ima
 
 
 @pytest.fixture(scope="session")
+def wordpress_images(docker_client: docker.DockerClient, registry: str, proxy_image: str) -> dict[str, str]:
+    """WordPress and MariaDB built from Debian packages (or found in the cache) and pushed."""
+    images = build_all("wordpress/image", "provisioner/wordpress", client=docker_client, registry=registry)
+    images |= build_all("_images/mariadb", "provisioner/mariadb", client=docker_client, registry=registry)
+    return images
+
+
+@pytest.fixture(scope="session")
 def ssh_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestServer]]:
     if os.geteuid() != 0 or not Path("/usr/sbin/sshd").is_file() or shutil.which("ssh") is None:
         need("root, sshd and ssh for the test servers")

@@ -195,7 +195,7 @@ def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
     session.commit()
 
 
-@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, response_class=Response)
 def request_password_reset(
     body: schemas.ResetRequestIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:

@@ -39,6 +39,17 @@ def redeploy_instance(
     return schemas.JobAccepted(job=convert.job(job))
 
 
+@router.post("/{instance_id}/credentials/reset", status_code=status.HTTP_202_ACCEPTED)
+def reset_credentials(
+    instance_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> schemas.JobAccepted:
+    """New admin credentials, set on the server by a job; then shown once more at .../credentials."""
+    job = operations.reset_credentials(session, actor=actor, catalog=catalog, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
 @router.delete("/{instance_id}", status_code=status.HTTP_202_ACCEPTED)
 def remove_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep

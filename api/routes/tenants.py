@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api import convert, schemas
-from api.deps import ActorDep, CursorQuery, LimitQuery, SessionDep
+from api.deps import ActorDep, CatalogDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
 from provisioner.auth.actor import Role
 from provisioner.tenants import service
 
@@ -28,8 +28,28 @@ def list_tenants(
 
 
 @router.get("/{tenant_id}")
-def get_tenant(tenant_id: str, actor: ActorDep, session: SessionDep) -> schemas.TenantOut:
-    return convert.tenant(service.get_tenant(session, actor=actor, tenant_id=tenant_id))
+def get_tenant(
+    tenant_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
+) -> schemas.TenantOut:
+    row = service.get_tenant(session, actor=actor, tenant_id=tenant_id)
+    return convert.tenant_with_usage(session, catalog, settings, row)
+
+
+@router.patch("/{tenant_id}")
+def patch_tenant(
+    tenant_id: str,
+    *,
+    body: schemas.TenantPatch,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> schemas.TenantOut:
+    """Operators set the quota: `{"quota": {"instances": 3}}`; null goes back to the lab's default."""
+    changes = body.quota.model_dump(include=body.quota.model_fields_set) if body.quota else {}
+    row = service.set_quota(session, actor=actor, tenant_id=tenant_id, changes=changes)
+    session.commit()
+    return convert.tenant_with_usage(session, catalog, settings, row)
 
 
 @router.post("/{tenant_id}/tokens", status_code=status.HTTP_201_CREATED)

@@ -6,9 +6,10 @@ from typing import Annotated
 
 import typer
 
+from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
-from provisioner.cli import embedded, schedules, servers, templates, users
+from provisioner.cli import audit, backups, embedded, keys, mail, schedules, servers, templates, users
 from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -24,6 +25,10 @@ app.add_typer(images_app, name="images")
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(templates.app, name="templates")
 app.add_typer(servers.app, name="servers")
+app.add_typer(audit.app, name="audit")
+app.add_typer(mail.app, name="mail")
+app.add_typer(keys.app, name="keys")
+app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(users.app, name="users")
 
@@ -109,7 +114,8 @@ def token_create(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     with transaction(settings.resolved_database_url) as session:
-        _, plain = create_token(session, name=name, role=Role.OPERATOR, tenant_id=None)
+        row, plain = create_token(session, name=name, role=Role.OPERATOR, tenant_id=None)
+        record_cli(session, "create_operator_token", target_id=row.id)
     typer.echo(plain)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
+from provisioner.audit.log import record_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
 from provisioner.deployments.plan import bootstrap_run_spec
@@ -44,6 +45,7 @@ def configure(
             server.base_domain = base_domain
         if tls is not None:
             server.tls_mode = tls.value
+        record_cli(session, "configure_server", target_id=server.id)
     typer.echo(f"{name}: base domain {base_domain or 'unchanged'}, TLS {tls.value if tls else 'unchanged'}")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from provisioner.accounts.service import create_user
+from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Role
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -48,6 +49,7 @@ def create(
                 role=Role.OPERATOR,
                 tenant_id=None,
             )
+            record_cli(session, "create_operator_user", target_id=user.id)
     except DomainError as exc:
         typer.echo(f"not created: {exc.detail}", err=True)
         raise typer.Exit(1) from exc

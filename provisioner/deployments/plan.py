@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from provisioner.catalog.images import resolve_image
 from provisioner.catalog.loader import Catalog
@@ -74,8 +74,27 @@ def render_context(
     }
 
 
+def after_steps(template: Template, instance_id: str, kind: JobKind) -> list[dict[str, Any]]:
+    """The template's steps after a deploy (and, resetting credentials, the steps that apply them)."""
+    hooks = [template.hooks.deploy]
+    if kind is JobKind.RESET_CREDENTIALS:
+        hooks.append(template.hooks.reset_credentials)
+    return [
+        {"container": docker_name(instance_id, step.container), "argv": step.run}
+        for hook in hooks
+        if hook is not None
+        for step in hook.after
+    ]
+
+
 def deploy_variables(
-    settings: Settings, template: Template, placement: Placement, server: Server, version_name: str
+    settings: Settings,
+    template: Template,
+    placement: Placement,
+    server: Server,
+    version_name: str,
+    *,
+    kind: JobKind = JobKind.DEPLOY,
 ) -> dict[str, Any]:
     version = template.versions[version_name]
     instance_id = placement.instance_id
@@ -142,6 +161,7 @@ def deploy_variables(
             _curl(f"http://{docker_name(instance_id, p.container)}:{p.port}{p.path}")
             for p in template.health.internal
         ],
+        "after_steps": after_steps(template, instance_id, kind),
     }
 
 
@@ -183,7 +203,22 @@ def _ssh_key(settings: Settings, server: Server) -> str | None:
     return settings.resolved_ssh_key_path.read_text()
 
 
-PLAYBOOKS = {JobKind.DEPLOY: "deploy.yml", JobKind.UPDATE: "deploy.yml", JobKind.REMOVE: "remove.yml"}
+PLAYBOOKS = {
+    JobKind.DEPLOY: "deploy.yml",
+    JobKind.UPDATE: "deploy.yml",
+    # A deploy with the new secrets in the files, then the template's steps that apply them.
+    JobKind.RESET_CREDENTIALS: "deploy.yml",
+    JobKind.REMOVE: "remove.yml",
+}
+
+
+# Which of the template's timeouts a job kind runs under.
+TIMED_AS: dict[JobKind, Literal["deploy", "update", "remove"]] = {
+    JobKind.DEPLOY: "deploy",
+    JobKind.UPDATE: "update",
+    JobKind.RESET_CREDENTIALS: "deploy",
+    JobKind.REMOVE: "remove",
+}
 
 
 def removal_variables(settings: Settings, instance_id: str, server: Server) -> dict[str, Any]:
@@ -205,14 +240,14 @@ def build_run_spec(
         raise ValueError("the instance has no server yet")
     template = catalog.get(instance.template)
     files: dict[str, str] = {}
-    if kind in (JobKind.DEPLOY, JobKind.UPDATE):
+    if PLAYBOOKS[kind] == "deploy.yml":
         target = version or instance.version
         placement = placement_of(settings, instance)
-        variables = deploy_variables(settings, template, placement, server, target)
+        variables = deploy_variables(settings, template, placement, server, target, kind=kind)
         files = deploy_files(settings, template, placement, server, target)
     else:
         variables = removal_variables(settings, instance.id, server)
-    limits = template.timeouts.get(kind.value) or Timeouts()
+    limits = template.timeouts.get(TIMED_AS[kind]) or Timeouts()
     return RunSpec(
         playbook=PLAYBOOKS[kind],
         playbooks_dir=Path(settings.resolved_playbooks_dir),

@@ -39,6 +39,18 @@ def store_secrets(settings: Settings, instance: Instance, template: Template) ->
             )
 
 
+def renew_shown_secrets(settings: Settings, instance: Instance, template: Template) -> None:
+    """New values for the secrets shown to the admin (a credentials reset); the others stay as they are."""
+    existing = {s.name: s for s in instance.secrets}
+    for name, value in generate_secrets(template).items():
+        if not template.secrets[name].show:
+            continue
+        if name in existing:
+            existing[name].encrypted = encrypt(settings, value)
+        else:
+            instance.secrets.append(InstanceSecret(name=name, encrypted=encrypt(settings, value), shown=True))
+
+
 def reveal_credentials(
     session: Session, settings: Settings, *, actor: Actor, instance: Instance
 ) -> Credentials:

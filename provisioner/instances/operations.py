@@ -68,6 +68,19 @@ def remove_instance(session: Session, *, actor: Actor, instance_id: str) -> Job:
     return create_job(session, instance=instance, kind=JobKind.REMOVE, requested_by=actor.principal)
 
 
+def reset_credentials(session: Session, *, actor: Actor, catalog: Catalog, instance_id: str) -> Job:
+    """New values for the credentials the admin was shown, applied on the server by a job, shown once."""
+    instance = _writable(session, actor, instance_id)
+    template = catalog.get(instance.template)
+    if template.hooks.reset_credentials is None:
+        raise Conflict(f"{template.name} has no credentials the control plane can reset")
+    if InstanceState(instance.state) not in DEPLOYED or instance.server_id is None:
+        raise Conflict(f"the instance is {instance.state}; only deployed instances get new credentials")
+    return create_job(
+        session, instance=instance, kind=JobKind.RESET_CREDENTIALS, requested_by=actor.principal
+    )
+
+
 def cancel_job(session: Session, *, actor: Actor, job_id: str) -> Job:
     """Cancel a job; when a deploy ends before it started, the instance says so instead of 'approved'."""
     job = request_cancel(session, actor=actor, job_id=job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from provisioner.catalog.loader import Catalog
@@ -27,16 +27,27 @@ class Capacity:
         return need.cpu <= self.cpu and need.memory_mb <= self.memory_mb and need.disk_gb <= self.disk_gb
 
 
+def used_capacities(session: Session, catalog: Catalog, server_ids: list[str]) -> dict[str, Capacity]:
+    """What the instances on each server reserve, counted per template in one query."""
+    counts = session.execute(
+        select(Instance.server_id, Instance.template, func.count())
+        .where(Instance.server_id.in_(server_ids), Instance.state != InstanceState.REMOVED)
+        .group_by(Instance.server_id, Instance.template)
+    ).all()
+    used = {server_id: Capacity(cpu=0, memory_mb=0, disk_gb=0) for server_id in server_ids}
+    for server_id, template, count in counts:
+        key = str(server_id)  # never None: the query asks for these servers only
+        need, before = catalog.get(template).resources, used[key]
+        used[key] = Capacity(
+            cpu=before.cpu + need.cpu * count,
+            memory_mb=before.memory_mb + need.memory_mb * count,
+            disk_gb=before.disk_gb + need.disk_gb * count,
+        )
+    return used
+
+
 def used_capacity(session: Session, catalog: Catalog, server: Server) -> Capacity:
-    rows = session.scalars(
-        select(Instance).where(Instance.server_id == server.id, Instance.state != InstanceState.REMOVED)
-    ).unique()
-    needs = [catalog.get(row.template).resources for row in rows]
-    return Capacity(
-        cpu=sum(n.cpu for n in needs),
-        memory_mb=sum(n.memory_mb for n in needs),
-        disk_gb=sum(n.disk_gb for n in needs),
-    )
+    return used_capacities(session, catalog, [server.id])[server.id]
 
 
 def free_capacity(session: Session, catalog: Catalog, server: Server) -> Capacity:

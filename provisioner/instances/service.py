@@ -20,6 +20,7 @@ from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Instance, Job, Tenant
 from provisioner.pagination import Page, paginate
+from provisioner.tenants.quotas import check_quota
 from provisioner.timeutil import utcnow
 
 
@@ -70,8 +71,10 @@ def request_instance(
     if session.scalar(taken) is not None:
         raise Conflict(f"this association already has an instance called {name!r}")
     tenant = session.get_one(Tenant, tenant_id)
+    settings = settings or get_settings()
+    check_quota(session, catalog, settings, tenant=tenant, template=found.name)
     chosen = subdomain or default_subdomain(name, tenant.slug)
-    domain = (settings or get_settings()).base_domain
+    domain = settings.base_domain
     check_subdomain_free(session, subdomain=chosen, domain=domain, instance_id=None)
     instance = Instance(
         subdomain=chosen,
@@ -119,6 +122,15 @@ def approve_instance(
     settings = settings or get_settings()
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     set_state(instance, InstanceState.APPROVED)
+    # The quota may have been lowered since the request.
+    check_quota(
+        session,
+        catalog,
+        settings,
+        tenant=instance.tenant,
+        template=instance.template,
+        instance_id=instance.id,
+    )
     template = catalog.get(instance.template)
     server = choose_server(session, catalog, need=template.resources, server_id=server_id)
     instance.server_id = server.id

@@ -31,8 +31,8 @@ ALLOWED: dict[InstanceState, frozenset[InstanceState]] = {
     S.UPDATING: frozenset({S.RUNNING, S.FAILED}),
     S.BACKING_UP: frozenset({S.RUNNING, S.FAILED}),
     S.RESTORING: frozenset({S.RUNNING, S.FAILED}),
-    # A failed instance can be deployed again, updated (to a version that works) or removed.
-    S.FAILED: frozenset({S.PROVISIONING, S.UPDATING, S.REMOVING}),
+    # A failed instance can be deployed again, updated (to a version that works), restored or removed.
+    S.FAILED: frozenset({S.PROVISIONING, S.UPDATING, S.RESTORING, S.REMOVING}),
     S.REJECTED: frozenset({S.REMOVING}),
     S.REMOVING: frozenset({S.REMOVED, S.FAILED}),
     S.REMOVED: frozenset(),

@@ -16,6 +16,10 @@ class JobKind(StrEnum):
     DEPLOY = "deploy"
     UPDATE = "update"
     REMOVE = "remove"
+    RESET_CREDENTIALS = "reset_credentials"
+    BACKUP = "backup"
+    RESTORE = "restore"
+    DRILL = "drill"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

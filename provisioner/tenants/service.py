@@ -45,3 +45,16 @@ def issue_tenant_token(
         raise Conflict("operator tokens are not issued to tenants")
     ratelimit.hit(session, ratelimit.TOKENS_PER_ACTOR, actor.principal)
     return create_token(session, name=name, role=role, tenant_id=tenant.id)
+
+
+def set_quota(session: Session, *, actor: Actor, tenant_id: str, changes: dict[str, int | None]) -> Tenant:
+    """Operators set a tenant's quota; a key left out keeps its value, None goes back to the default."""
+    tenant = get_tenant(session, actor=actor, tenant_id=tenant_id)  # another tenant's: 404, as missing
+    actor.require_operator()
+    for key, value in changes.items():
+        setattr(tenant, QUOTA_COLUMNS[key], value)
+    session.flush()
+    return tenant
+
+
+QUOTA_COLUMNS = {"instances": "quota_instances", "memory_mb": "quota_memory_mb", "disk_gb": "quota_disk_gb"}

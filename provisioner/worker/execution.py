@@ -11,6 +11,7 @@ from provisioner.db import transaction
 from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import build_run_spec
 from provisioner.errors import IllegalTransition
+from provisioner.instances.credentials import renew_shown_secrets, store_secrets
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import (
@@ -35,6 +36,7 @@ WORKING_STATE = {
     JobKind.DEPLOY: InstanceState.PROVISIONING,
     JobKind.UPDATE: InstanceState.UPDATING,
     JobKind.REMOVE: InstanceState.REMOVING,
+    JobKind.RESET_CREDENTIALS: InstanceState.PROVISIONING,
 }
 
 _OUTCOME_STATUS = {
@@ -75,11 +77,20 @@ class DatabaseSink:
         now = time.monotonic()
         self._last_flush = self._last_poll = self._last_heartbeat = now
         self._canceled = False
+        # Each playbook run numbers its events from 1; a job that runs several (a backup before an
+        # update, a drill) continues after the last number of the run before.
+        self._offset = self._last_seq = 0
+
+    def continue_numbering(self) -> None:
+        """Number the next run's events after the ones already emitted."""
+        self._offset = self._last_seq
 
     def emit(self, event: RunnerEvent) -> None:
+        seq = self._offset + event.seq
+        self._last_seq = max(self._last_seq, seq)
         self._buffer.append(
             EventRecord(
-                seq=event.seq,
+                seq=seq,
                 created_at=event.created_at,
                 host=event.host,
                 task=event.task,
@@ -122,6 +133,12 @@ def _start(settings: Settings, catalog: Catalog, job_id: str) -> RunSpec | None:
         set_state(instance, WORKING_STATE[kind])
         if instance.server is None:
             return None
+        template = catalog.get(instance.template)
+        if kind is JobKind.RESET_CREDENTIALS:
+            renew_shown_secrets(settings, instance, template)
+        elif kind is not JobKind.REMOVE:
+            # A secret the template gained since the approval is made now (the others are kept).
+            store_secrets(settings, instance, template)
         return build_run_spec(settings, catalog, instance, kind, version=job.target_version)
 
 
@@ -155,11 +172,14 @@ def _settle(settings: Settings, catalog: Catalog, job_id: str, outcome: RunOutco
         else:
             if job.target_version:
                 instance.version = job.target_version
-            _mark_running(catalog, instance)
+            if kind is JobKind.RESET_CREDENTIALS:
+                # The new values apply on the server now: the admin may see them, once, again.
+                instance.credentials_revealed_at = None
+            mark_running(catalog, instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 
 
-def _mark_running(catalog: Catalog, instance: Instance) -> None:
+def mark_running(catalog: Catalog, instance: Instance) -> None:
     if instance.server is None or instance.url is None:
         raise RuntimeError("a deployed instance has a server and a URL")
     # Through the server's proxy, by hostname, as a visitor reaches it.
@@ -188,6 +208,14 @@ def execute_job(settings: Settings, catalog: Catalog, job_id: str, *, worker: st
         raise InstanceBusy(job_id)
     if claim == ClaimResult.NOT_QUEUED:
         log.info("job %s is not queued any more; nothing to do", job_id)
+        return
+    with transaction(url) as session:
+        kind = JobKind(session.get_one(Job, job_id).kind)
+    if kind in (JobKind.BACKUP, JobKind.RESTORE, JobKind.DRILL):
+        # Imported here: those jobs' module builds on this one (its sink, mark_running).
+        from provisioner.worker.backup_jobs import execute_backup_job  # noqa: PLC0415
+
+        execute_backup_job(settings, catalog, job_id, kind)
         return
     try:
         spec = _start(settings, catalog, job_id)

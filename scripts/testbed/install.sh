@@ -21,6 +21,8 @@ packages=(
   python3-venv
   curl
   ca-certificates
+  # The portal's browser tests drive it through Playwright (whose own browser download is not used).
+  chromium
 )
 
 missing=()

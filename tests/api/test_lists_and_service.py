@@ -45,4 +45,5 @@ def test_service_endpoints(api: Api) -> None:
     assert schema["openapi"].startswith("3.1")
     assert "/api/v1/instances/{instance_id}/approve" in schema["paths"]
     assert api.client.get("/docs").status_code == 200
-    assert "Association homepage" in api.client.get("/").text
+    assert "Association homepage" in api.client.get("/", headers={"Accept-Language": "en"}).text
+    assert "Vereinswebseite" in api.client.get("/").text

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.images import build_all
 from tests.support.proxy import get_by_hostname, proxy_container, remove_proxies, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
@@ -24,13 +23,6 @@ from tests.support.stack import embedded_stack
 pytestmark = pytest.mark.e2e
 
 LABEL = "org.provisioner.instance"
-
-
-@pytest.fixture(scope="session")
-def wordpress_images(docker_client: docker.DockerClient, registry: str, proxy_image: str) -> dict[str, str]:
-    images = build_all("wordpress/image", "provisioner/wordpress", client=docker_client, registry=registry)
-    images |= build_all("_images/mariadb", "provisioner/mariadb", client=docker_client, registry=registry)
-    return images
 
 
 def test_wordpress_request_approve_healthy_by_hostname_then_remove(
@@ -116,8 +108,9 @@ def test_wordpress_request_approve_healthy_by_hostname_then_remove(
         listing = containers[f"prv-{instance_id}-db"].exec_run(["ls", "/var/lib/mysql/wordpress"])
         assert listing.exit_code == 0
 
-        # The generated credentials are shown once; this template shows none of its internal ones.
-        verein_a.call("GET", f"/api/v1/instances/{instance_id}/credentials", expect=200)
+        # The generated credentials are shown once: the admin's password, none of the internal ones.
+        shown = verein_a.call("GET", f"/api/v1/instances/{instance_id}/credentials", expect=200)
+        assert set(shown["credentials"]) == {"admin_password"}
         gone = verein_a.http.get(f"/api/v1/instances/{instance_id}/credentials")
         assert gone.status_code == 410
 

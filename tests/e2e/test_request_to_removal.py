@@ -16,14 +16,15 @@ import httpx
 import pytest
 
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.payloads import WORST
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import Stack, embedded_stack, production_stack
 
 pytestmark = pytest.mark.e2e
 
-# Jinja, an Ansible lookup and shell substitutions: all must arrive on the page as plain text.
-INJECTION_TITLE = "{{ lookup('pipe','id') }} $(id) `id`; {% raw %}${HOME}"
+# Jinja, an Ansible lookup, shell substitutions, YAML: all must arrive on the page as plain text.
+INJECTION_TITLE = WORST
 LABEL = "org.provisioner.instance"
 
 
@@ -91,6 +92,11 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         page = get_by_hostname(running["url"], address=server.address, ca_pem=root_ca(client, added["id"]))
         assert page.status_code == 200
         assert INJECTION_TITLE in html.unescape(page.text)
+        # On the server too, the file holds the text as typed; `id` never ran anywhere.
+        seed = Path(server.root_dir) / "instances" / instance_id / "seed" / "index.html"
+        assert INJECTION_TITLE in html.unescape(seed.read_text())
+        stdout = verein_a.http.get(f"/api/v1/jobs/{job['id']}/stdout").text
+        assert all("uid=" not in text for text in (page.text, seed.read_text(), stdout))
         assert _owned_by(client, instance_id)["containers"] == [f"prv-{instance_id}-web"]
 
         # Another association sees none of it, exactly as if it did not exist.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -26,7 +28,20 @@ def fresh_postgres() -> Iterator[str]:
             yield url
         finally:
             engine_for(url).dispose()
+            _drop(admin, name)
+
+
+def _drop(admin: psycopg.Connection[Any], name: str) -> None:
+    # An autovacuum worker on the fresh database belongs to the superuser, so FORCE may not end it;
+    # it finishes within moments.
+    for attempt in range(20):
+        try:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            if attempt == 19:
+                raise
+            time.sleep(0.5)
 
 
 @contextmanager

@@ -83,3 +83,18 @@ def test_a_file_target_outside_the_instance_folder_is_refused(homepage_copy: Pat
     _edit(homepage_copy, files=[{"source": "files/index.html.j2", "target": "../../etc/passwd"}])
     with pytest.raises(TemplateError, match="relative path inside the instance folder"):
         load_template(homepage_copy)
+
+
+def test_a_reset_credentials_hook_needs_a_shown_secret(homepage_copy: Path) -> None:
+    hook = {"after": [{"container": "web", "run": ["true"]}]}
+    _edit(homepage_copy, hooks={"reset_credentials": hook})
+    with pytest.raises(TemplateError, match="needs a secret with show: true"):
+        load_template(homepage_copy)
+    _edit(homepage_copy, secrets={"admin_password": {"show": True}})
+    assert load_template(homepage_copy).hooks.reset_credentials is not None
+
+
+def test_deploy_and_reset_hooks_have_only_after_steps(homepage_copy: Path) -> None:
+    _edit(homepage_copy, hooks={"deploy": {"before": [{"container": "web", "run": ["true"]}]}})
+    with pytest.raises(TemplateError, match=r"hooks\.deploy has only .after. steps"):
+        load_template(homepage_copy)

@@ -77,6 +77,6 @@ def test_files_with_secrets_are_marked_so_the_deploy_does_not_log_them() -> None
     placement = _placement(template, 1)
     variables = deploy_variables(SETTINGS, template, placement, SAMPLE_SERVER, template.default_version)
     sensitive = {f["dest"] for f in variables["files"] if f["sensitive"]}
-    assert sensitive == {"db.env", "config/config-default.php"}
+    assert sensitive == {"db.env", "config/config-default.php", "admin/admin.php"}
     # Secrets travel as rendered files only, never as variables.
     assert all(secret not in repr(variables) for secret in placement.secrets.values())

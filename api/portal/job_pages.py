@@ -1,0 +1,62 @@
+"""A job's progress as readable steps: live through Server-Sent Events, or by reloading without JavaScript."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from api.deps import SessionDep, SettingsDep
+from api.portal.auth import ViewerDep, require_csrf
+from api.portal.rendering import render
+from api.routes.jobs import _stream as job_event_stream
+from provisioner.instances import operations
+from provisioner.jobs.service import get_job, list_events
+from provisioner.jobs.states import FINISHED, JobStatus
+from provisioner.models import JobEvent
+
+router = APIRouter(include_in_schema=False)
+STEP_PREFIX = "Step: "
+
+
+def readable(event: JobEvent) -> str | None:
+    """The lines an association understands: each step's name, and what went wrong."""
+    if event.line.startswith(STEP_PREFIX):
+        return event.line.removeprefix(STEP_PREFIX)
+    if event.status in {"failed", "unreachable"} and event.line:
+        return event.line
+    return None
+
+
+@router.get("/jobs/{job_id}")
+def job_page(request: Request, job_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
+    job = get_job(session, actor=viewer.actor, job_id=job_id)
+    events = list_events(session, actor=viewer.actor, job_id=job_id)
+    steps = [text for text in map(readable, events) if text]
+    context = {
+        "job": job,
+        "steps": steps,
+        "finished": JobStatus(job.status) in FINISHED,
+        "last_seq": events[-1].seq if events else 0,
+        "log": "\n".join(e.stdout for e in events if e.stdout) if viewer.is_operator else None,
+    }
+    return render(request, "job.html", context)
+
+
+@router.get("/jobs/{job_id}/stream")
+def job_stream(
+    job_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep, after: int = 0
+) -> StreamingResponse:
+    get_job(session, actor=viewer.actor, job_id=job_id)  # 404 before the stream starts
+    return StreamingResponse(
+        job_event_stream(settings.resolved_database_url, viewer.actor, job_id, max(after, 0)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post("/jobs/{job_id}/cancel")
+async def cancel(request: Request, job_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
+    require_csrf(viewer, (await request.form()).get("csrf_token"))  # type: ignore[arg-type]
+    operations.cancel_job(session, actor=viewer.actor, job_id=job_id)
+    session.commit()
+    return RedirectResponse(f"/jobs/{job_id}", status_code=303)

@@ -1,0 +1,160 @@
+"""The lab's side: approval queue, every instance with filters, servers and their capacity, jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.portal.auth import OperatorDep, require_csrf
+from api.portal.rendering import render
+from provisioner.errors import DomainError
+from provisioner.instances.notices import mail_rejection
+from provisioner.instances.placement import used_capacities
+from provisioner.instances.search import InstanceFilter, find_instances
+from provisioner.instances.service import approve_instance, reject_instance
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import list_jobs
+from provisioner.jobs.states import JobStatus
+from provisioner.mail import MailError
+from provisioner.pagination import MAX_LIMIT
+from provisioner.servers.service import list_servers
+from provisioner.tenants.service import list_tenants
+
+router = APIRouter(prefix="/operator", include_in_schema=False)
+Filter = Annotated[str | None, Query(max_length=63)]
+PAGE = 100
+QUEUE_PAGE = 25
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+@router.get("/requests")
+def approval_queue(
+    request: Request,
+    *,
+    viewer: OperatorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    notice: Filter = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    # Oldest first, a screenful at a time: each request is a card with two forms.
+    waiting = find_instances(
+        session,
+        actor=viewer.actor,
+        where=InstanceFilter(state=InstanceState.REQUESTED.value),
+        limit=QUEUE_PAGE,
+        cursor=cursor,
+    )
+    servers = list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
+    context = {
+        "waiting": waiting.items,
+        "next": waiting.next,
+        "servers": servers,
+        "catalog": catalog,
+        "notice": notice,
+    }
+    return render(request, "operator/requests.html", context)
+
+
+@router.post("/requests/{instance_id}/approve")
+async def approve(
+    request: Request,
+    instance_id: str,
+    *,
+    viewer: OperatorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    try:
+        job = approve_instance(
+            session,
+            actor=viewer.actor,
+            catalog=catalog,
+            instance_id=instance_id,
+            server_id=form.get("server") or None,
+            settings=settings,
+        )
+    except DomainError as exc:
+        session.rollback()
+        return RedirectResponse(f"/operator/requests?notice=approve-{exc.status_code}", status_code=303)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/requests/{instance_id}/reject")
+async def reject(
+    request: Request, instance_id: str, viewer: OperatorDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    reason = form.get("reason", "").strip()[:1000]
+    if not reason:
+        return RedirectResponse(f"/operator/requests?notice=reason-{instance_id}", status_code=303)
+    instance = reject_instance(session, actor=viewer.actor, instance_id=instance_id, reason=reason)
+    session.commit()
+    notice = "rejected"
+    try:
+        mail_rejection(settings, instance)
+    except MailError:
+        notice = "rejected-unmailed"
+    return RedirectResponse(f"/operator/requests?notice={notice}", status_code=303)
+
+
+@router.get("/instances")
+def all_instances(
+    request: Request,
+    *,
+    viewer: OperatorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    tenant: Filter = None,
+    service: Filter = None,
+    state: Filter = None,
+    health: Filter = None,
+    server: Filter = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    where = InstanceFilter(tenant_id=tenant, template=service, state=state, health=health, server_id=server)
+    page = find_instances(session, actor=viewer.actor, where=where, limit=PAGE, cursor=cursor)
+    context = {
+        "page": page,
+        "where": where,
+        "tenants": list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items,
+        "servers": list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items,
+        "services": catalog.all(),
+        "states": list(InstanceState),
+        "healths": ["healthy", "unhealthy", "unknown"],
+    }
+    return render(request, "operator/instances.html", context)
+
+
+@router.get("/servers")
+def servers(request: Request, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep) -> Response:
+    rows = list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
+    used = used_capacities(session, catalog, [row.id for row in rows])
+    return render(request, "operator/servers.html", {"servers": rows, "used": used})
+
+
+@router.get("/jobs")
+def jobs(
+    request: Request,
+    viewer: OperatorDep,
+    session: SessionDep,
+    status: Filter = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    chosen = JobStatus(status) if status in set(JobStatus) else None
+    page = list_jobs(session, actor=viewer.actor, instance_id=None, status=chosen, limit=PAGE, cursor=cursor)
+    context = {"page": page, "status": chosen, "statuses": list(JobStatus)}
+    return render(request, "operator/jobs.html", context)

@@ -1,0 +1,42 @@
+"""Renders portal pages: every page gets the language, its texts, the signed-in person and a CSRF token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from starlette.requests import Request
+
+from api.portal.i18n import LANGUAGES, Texts, choose_language
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def texts_for(request: Request) -> Texts:
+    return Texts(choose_language(request))
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+) -> HTMLResponse:
+    texts = texts_for(request)
+    viewer = getattr(request.state, "viewer", None)
+    values: dict[str, Any] = {
+        "lang": texts.language,
+        "languages": LANGUAGES,
+        "_": texts.gettext,
+        "ngettext": texts.ngettext,
+        "number": texts.number,
+        "local": lambda pair: getattr(pair, texts.language),
+        "viewer": viewer,
+        "csrf_token": viewer.csrf_token if viewer else getattr(request.state, "form_token", ""),
+        "here": request.url.path,
+    }
+    values.update(context or {})
+    response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    token = getattr(request.state, "set_form_token", None)
+    if token:
+        response.set_cookie(**token)
+    return response

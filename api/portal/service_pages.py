@@ -1,0 +1,264 @@
+"""The association's side: catalog, request form, its services, credentials once, removal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from api import schemas
+from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.portal.auth import ViewerDep, require_csrf, viewer_of
+from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
+from api.portal.i18n import choose_language
+from api.portal.rendering import render
+from provisioner.catalog.loader import Catalog
+from provisioner.catalog.model import Template
+from provisioner.catalog.parameters import validate_parameters
+from provisioner.errors import Conflict, InvalidInput
+from provisioner.instances import footprint, operations
+from provisioner.instances.credentials import CredentialsGone, reveal_credentials
+from provisioner.instances.search import InstanceFilter, find_instances
+from provisioner.instances.service import get_instance, request_instance
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import list_jobs
+from provisioner.models import Instance
+from provisioner.pagination import MAX_LIMIT
+from provisioner.tenants.service import list_tenants
+
+router = APIRouter(include_in_schema=False)
+# States in which an instance holds resources on a server.
+HOLDING = frozenset(
+    {
+        InstanceState.APPROVED,
+        InstanceState.PROVISIONING,
+        InstanceState.RUNNING,
+        InstanceState.FAILED,
+        InstanceState.UPDATING,
+        InstanceState.BACKING_UP,
+        InstanceState.RESTORING,
+        InstanceState.REMOVING,
+    }
+)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, catalog: CatalogDep) -> Response:
+    viewer = viewer_of(request, session)
+    if viewer is None:
+        return render(request, "home.html", {"services": catalog.all()})
+    return RedirectResponse("/operator/requests" if viewer.is_operator else "/services", status_code=303)
+
+
+@router.get("/catalog")
+def catalog_page(request: Request, viewer: ViewerDep, catalog: CatalogDep) -> Response:
+    return render(request, "catalog.html", {"services": catalog.all()})
+
+
+def _request_page(
+    request: Request,
+    session: SessionDep,
+    template: Template,
+    *,
+    viewer: ViewerDep,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    language = choose_language(request)
+    given = {key.removeprefix("param-"): value for key, value in values.items()}
+    fields = parameter_fields(template, language, given if values else {})
+    for field in fields:
+        field.error = errors.get(field.name)
+    tenants = (
+        list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
+        if viewer.is_operator
+        else []
+    )
+    context = {
+        "service": template,
+        "fields": fields,
+        "values": values,
+        "errors": errors,
+        "tenants": tenants,
+        "general_error": errors.get(""),
+    }
+    return render(request, "request.html", context, status_code=status_code)
+
+
+@router.get("/catalog/{name}/request")
+def request_form(
+    request: Request, name: str, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep
+) -> Response:
+    return _request_page(request, session, catalog.get(name), viewer=viewer, values={}, errors={})
+
+
+@router.post("/catalog/{name}/request")
+async def send_request(
+    request: Request,
+    name: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    template = catalog.get(name)
+    parameters = parameters_from(template, form)
+    try:
+        body = schemas.InstanceIn(
+            template=template.name,
+            name=form.get("name", ""),
+            parameters=parameters,
+            tenant=form.get("tenant") or None,
+        )
+        instance = request_instance(
+            session,
+            actor=viewer.actor,
+            catalog=catalog,
+            template=body.template,
+            name=body.name,
+            parameters=body.parameters,
+            tenant_id=body.tenant,
+            settings=settings,
+        )
+    except ValidationError as exc:
+        errors = pydantic_errors(exc) | _parameter_errors(template, parameters)
+    except InvalidInput as exc:
+        errors = errors_by_field(exc.errors) or {"": exc.detail}
+    except Conflict as exc:
+        errors = {"name": exc.detail}
+    else:
+        session.commit()
+        return RedirectResponse(f"/services/{instance.id}", status_code=303)
+    session.rollback()
+    return _request_page(
+        request, session, template, viewer=viewer, values=form, errors=errors, status_code=422
+    )
+
+
+def _parameter_errors(template: Template, parameters: dict[str, Any]) -> dict[str, str]:
+    """The parameters' own findings too, so that one sending shows every field that needs a change."""
+    try:
+        validate_parameters(template, parameters)
+    except InvalidInput as exc:
+        return errors_by_field(exc.errors)
+    return {}
+
+
+def footprints(catalog: Catalog, rows: list[Instance]) -> dict[str, footprint.Footprint]:
+    return {row.id: footprint.reserved(catalog, row) for row in rows if row.state in HOLDING}
+
+
+@router.get("/services")
+def my_services(request: Request, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep) -> Response:
+    rows = find_instances(
+        session, actor=viewer.actor, where=InstanceFilter(), limit=MAX_LIMIT, cursor=None
+    ).items
+    shown = [row for row in rows if row.state != InstanceState.REMOVED]
+    held = footprints(catalog, shown)
+    context = {
+        "instances": shown,
+        "catalog": catalog,
+        "footprints": held,
+        "total": footprint.total(held.values()),
+        "coefficients": footprint,
+    }
+    return render(request, "services.html", context)
+
+
+def _detail(
+    request: Request,
+    session: SessionDep,
+    instance: Instance,
+    *,
+    catalog: Catalog,
+    viewer: ViewerDep,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    template = catalog.get(instance.template)
+    jobs = list_jobs(
+        session, actor=viewer.actor, instance_id=instance.id, status=None, limit=20, cursor=None
+    ).items
+    context = {
+        "instance": instance,
+        "service": template,
+        "shows_credentials": any(secret.show for secret in template.secrets.values()),
+        "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
+        "footprint": footprints(catalog, [instance]).get(instance.id),
+        "coefficients": footprint,
+        **(extra or {}),
+    }
+    return render(request, "service.html", context)
+
+
+@router.get("/services/{instance_id}")
+def service_page(
+    request: Request, instance_id: str, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep
+) -> Response:
+    instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
+    return _detail(request, session, instance, catalog=catalog, viewer=viewer)
+
+
+@router.post("/services/{instance_id}/credentials")
+async def show_credentials(
+    request: Request,
+    instance_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> Response:
+    require_csrf(viewer, (await _form(request)).get("csrf_token"))
+    instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
+    try:
+        shown = reveal_credentials(session, settings, actor=viewer.actor, instance=instance)
+    except (CredentialsGone, Conflict) as exc:
+        session.rollback()
+        gone = {"credentials_gone": exc.status_code}
+        return _detail(request, session, instance, catalog=catalog, viewer=viewer, extra=gone)
+    session.commit()
+    response = _detail(
+        request, session, instance, catalog=catalog, viewer=viewer, extra={"credentials": shown}
+    )
+    response.headers["Cache-Control"] = "no-store"  # the page holds a password
+    return response
+
+
+@router.get("/services/{instance_id}/remove")
+def confirm_removal(
+    request: Request, instance_id: str, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep
+) -> Response:
+    instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
+    context = {"instance": instance, "service": catalog.get(instance.template)}
+    return render(request, "remove.html", context)
+
+
+@router.post("/services/{instance_id}/remove")
+async def remove(
+    request: Request,
+    instance_id: str,
+    viewer: ViewerDep,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
+    if form.get("confirm_name") != instance.name:
+        context = {"instance": instance, "confirm_error": True}
+        return render(request, "remove.html", context, status_code=422)
+    job = operations.remove_instance(session, actor=viewer.actor, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)

@@ -1,0 +1,49 @@
+"""``provisioner mail``: the lab's SMTP account, kept in the database with the password encrypted."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from provisioner.audit.log import record_cli
+from provisioner.config import get_settings
+from provisioner.db import transaction
+from provisioner.mail_config import configure_mail
+
+app = typer.Typer(no_args_is_help=True, help="Outgoing mail.")
+
+
+def read_secret(prompt: str) -> str:
+    """From the terminal without echo, or the first line of stdin when it is not a terminal."""
+    if sys.stdin.isatty():
+        value: str = typer.prompt(prompt, hide_input=True, default="", show_default=False)
+        return value
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@app.command("configure")
+def configure(
+    host: Annotated[str, typer.Option(help="SMTP server")],
+    sender: Annotated[str, typer.Option("--from", help="the From address of the lab's mail")],
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 587,
+    starttls: Annotated[bool, typer.Option(help="upgrade the connection with STARTTLS")] = True,
+    username: Annotated[str, typer.Option(help="log in as; the password is read from stdin")] = "",
+) -> None:
+    """Store the SMTP account (overrides PROVISIONER_SMTP_*). The password is never an argument."""
+    password = read_secret("SMTP password") if username else None
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        configure_mail(
+            session,
+            settings,
+            host=host,
+            port=port,
+            starttls=starttls,
+            username=username,
+            password=password,
+            from_address=sender,
+        )
+        record_cli(session, "configure_mail")
+    typer.echo(f"mail goes through {host}:{port} from {sender}")

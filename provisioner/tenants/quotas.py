@@ -1,0 +1,87 @@
+"""Quotas per tenant: how many instances, how much memory and disk its instances may reserve in all.
+
+Every instance not removed or rejected counts, with its template's resources, also while it waits for
+approval: what was asked for is what the lab promised to look at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.catalog.loader import Catalog
+from provisioner.catalog.model import Resources
+from provisioner.config import Settings
+from provisioner.errors import Conflict
+from provisioner.instances.states import InstanceState
+from provisioner.models import Instance, Tenant
+
+NOT_COUNTED = (InstanceState.REMOVED.value, InstanceState.REJECTED.value)
+
+
+class QuotaExceeded(Conflict):
+    title = "Quota exceeded"
+
+
+@dataclass(frozen=True)
+class Amounts:
+    instances: int
+    memory_mb: int
+    disk_gb: int
+
+
+def quota_of(settings: Settings, tenant: Tenant) -> Amounts:
+    return Amounts(
+        instances=_or(tenant.quota_instances, settings.quota_instances),
+        memory_mb=_or(tenant.quota_memory_mb, settings.quota_memory_mb),
+        disk_gb=_or(tenant.quota_disk_gb, settings.quota_disk_gb),
+    )
+
+
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def usage_of(session: Session, catalog: Catalog, tenant_id: str, *, excluding: str | None = None) -> Amounts:
+    query = select(Instance.id, Instance.template).where(
+        Instance.tenant_id == tenant_id, Instance.state.not_in(NOT_COUNTED)
+    )
+    rows = [row for row in session.execute(query) if row.id != excluding]
+    known = {t.name: t for t in catalog.all()}
+    needs = [known[row.template].resources for row in rows if row.template in known]
+    return Amounts(
+        instances=len(rows),
+        memory_mb=sum(n.memory_mb for n in needs),
+        disk_gb=sum(n.disk_gb for n in needs),
+    )
+
+
+def check_quota(
+    session: Session,
+    catalog: Catalog,
+    settings: Settings,
+    *,
+    tenant: Tenant,
+    template: str,
+    instance_id: str | None = None,
+) -> None:
+    """Refuse one more instance of ``template`` (or ``instance_id``, counted already) beyond the quota."""
+    asked: Resources = catalog.get(template).resources
+    used = usage_of(session, catalog, tenant.id, excluding=instance_id)
+    quota = quota_of(settings, tenant)
+    over = [
+        f"{what}: {in_use}{unit} in use, {more}{unit} more asked, quota {limit}{unit}"
+        for what, in_use, more, limit, unit in (
+            ("instances", used.instances, 1, quota.instances, ""),
+            ("memory", used.memory_mb, asked.memory_mb, quota.memory_mb, " MB"),
+            ("disk", used.disk_gb, asked.disk_gb, quota.disk_gb, " GB"),
+        )
+        if in_use + more > limit
+    ]
+    if over:
+        raise QuotaExceeded(
+            f"{tenant.name} would go beyond its quota with this {template} — {'; '.join(over)}. "
+            "Remove an instance, or ask the lab's operators to raise the quota."
+        )

@@ -1,0 +1,115 @@
+"""Every mutating request lands once in the audit log, without its body; who may read which entries."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+
+from provisioner.auth.actor import Role
+from provisioner.db import session_factory
+from provisioner.models import AuditEntry
+from tests.api.conftest import Api
+
+
+def _entries(api: Api) -> list[AuditEntry]:
+    with session_factory(api.db_url)() as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.created_at, AuditEntry.id)))
+
+
+def test_mutating_requests_are_recorded_with_actor_tenant_target_and_outcome(api: Api) -> None:
+    tenant_id, admin = api.tenant("verein-a")
+    instance_id = api.homepage(admin)
+    api.client.get(f"/api/v1/instances/{instance_id}", headers=admin)  # reads are not recorded
+    refused = api.client.post(f"/api/v1/instances/{instance_id}/approve", headers=admin)
+    assert refused.status_code == 403
+    entries = _entries(api)
+    assert [(e.action, e.status_code, e.outcome) for e in entries] == [
+        ("create_tenant", 201, "success"),
+        ("request_instance", 201, "success"),
+        ("approve_instance", 403, "Forbidden"),
+    ]
+    created, requested, approve = entries
+    assert created.target_id == tenant_id
+    assert created.tenant_id == tenant_id
+    assert (requested.target_id, requested.tenant_id) == (instance_id, tenant_id)
+    assert (approve.target_id, approve.tenant_id) == (instance_id, tenant_id)
+    assert approve.actor != created.actor  # the tenant's token, then the operator's
+    assert approve.client_address == "testclient"
+
+
+def test_request_bodies_are_never_stored(api: Api) -> None:
+    secret = "hunter2-do-not-keep-me"
+    response = api.client.post(
+        "/api/v1/tenants",
+        json={"slug": "x", "name": secret, "contact_email": "not an address"},
+        headers=api.operator,
+    )
+    assert response.status_code == 422
+    [entry] = _entries(api)
+    assert (entry.action, entry.outcome, entry.status_code) == ("create_tenant", "Invalid input", 422)
+    assert all(secret not in str(v) for v in vars(entry).values())
+
+
+def test_requests_without_valid_credentials_are_recorded_as_anonymous(api: Api) -> None:
+    response = api.client.post("/api/v1/tenants", json={}, headers={"Authorization": "Bearer wrong"})
+    assert response.status_code == 401
+    [entry] = _entries(api)
+    assert (entry.actor, entry.outcome) == ("anonymous", "Unauthorized")
+
+
+def test_showing_credentials_is_recorded(api: Api) -> None:
+    _, admin = api.tenant("verein-a")
+    instance_id = api.homepage(admin)
+    api.client.get(f"/api/v1/instances/{instance_id}/credentials", headers=admin)
+    assert _entries(api)[-1].action == "get_credentials"
+
+
+def test_operators_read_all_admins_their_own_members_nothing(api: Api) -> None:
+    a_id, a_admin = api.tenant("verein-a")
+    b_id, b_admin = api.tenant("verein-b")
+    api.homepage(a_admin)
+    api.homepage(b_admin)
+    everything = api.client.get("/api/v1/audit", headers=api.operator).json()["items"]
+    assert len(everything) == 4
+    only_b = api.client.get("/api/v1/audit", params={"tenant": b_id}, headers=api.operator).json()["items"]
+    assert {e["tenant_id"] for e in only_b} == {b_id}
+    own = api.client.get("/api/v1/audit", headers=a_admin).json()["items"]
+    assert {e["tenant_id"] for e in own} == {a_id}
+    assert len(own) == 2
+    # A tenant's admin cannot ask for another tenant's entries: the filter is its own tenant anyway.
+    still_own = api.client.get("/api/v1/audit", params={"tenant": b_id}, headers=a_admin).json()["items"]
+    assert {e["tenant_id"] for e in still_own} == {a_id}
+    member = api.token(role=Role.MEMBER, tenant_id=a_id)
+    refused = api.client.get("/api/v1/audit", headers=member)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+
+
+def test_the_list_is_paginated(api: Api) -> None:
+    for slug in ("a1", "a2", "a3"):
+        api.tenant(slug)
+    first = api.client.get("/api/v1/audit", params={"limit": 2}, headers=api.operator).json()
+    second = api.client.get(
+        "/api/v1/audit", params={"limit": 2, "cursor": first["next"]}, headers=api.operator
+    ).json()
+    assert len(first["items"]) == 2
+    assert len(second["items"]) == 1
+    assert second["next"] is None
+
+
+def test_the_csv_export_is_safe_for_spreadsheets(api: Api) -> None:
+    a_id, a_admin = api.tenant("verein-a")
+    # The id in a path is the client's choice, and is recorded as the target.
+    api.client.post("/api/v1/instances/=1+1/approve", headers=a_admin)
+    response = api.client.get("/api/v1/audit.csv", headers=api.operator)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == ["time", "actor", "tenant", "action", "target", "client", "status", "outcome"]
+    assert [(r[3], r[4]) for r in rows[1:]] == [("create_tenant", a_id), ("approve_instance", "'=1+1")]
+    assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
+    member = api.token(role=Role.MEMBER, tenant_id=a_id)
+    assert api.client.get("/api/v1/audit.csv", headers=member).status_code == 403

@@ -1,0 +1,440 @@
+"""Every route of the application, with every method, asked by another association and by nobody.
+
+The routes come from the application itself (the OpenAPI schema and ``app.routes``, which also holds
+the routes left out of the schema such as the portal's pages), so a route added later is covered
+without touching this file, unless its path has a parameter this file does not know: then the test
+fails and says which table to extend. Two associations are made: the victim owns an instance with a
+job, events, generated credentials and a token; the attacker owns the same. The attacker's admin and
+member tokens and an anonymous client then call each route:
+
+- with the victim's resource in every path parameter: refused (404 exactly like a missing resource,
+  or 403 for operator-only routes);
+- with the victim's ids in every query parameter and body field that references a resource, once with
+  the victim's and once with the attacker's own resources in the path (a restore of one's own
+  instance from another's backup, say);
+- routes that stream (Server-Sent Events) are asked once more as a stream.
+
+After every request the answer must hold nothing of the victim's (ids, names, markers, generated
+secrets) that the request did not itself carry, and every database row that refers to the victim must
+be unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import select
+from starlette.routing import BaseRoute, Mount, WebSocketRoute
+
+from provisioner.accounts.service import create_user
+from provisioner.accounts.sessions import SESSION_COOKIE, start_session
+from provisioner.auth.actor import Role
+from provisioner.crypto import decrypt
+from provisioner.db import Base, session_factory
+from provisioner.jobs.service import EventRecord, add_events
+from provisioner.models import InstanceSecret
+from tests.api.conftest import Api
+
+
+@dataclass
+class Association:
+    """One tenant's resources, made through the API as an association and the operators would."""
+
+    tenant_id: str
+    admin: dict[str, str]
+    member: dict[str, str]
+    portal: dict[str, str]  # an admin's session of the portal: cookie and CSRF token
+    token_id: str
+    instance_id: str
+    job_id: str
+    server_id: str
+    user_id: str
+    schedule_id: str
+    # Text only this association's resources contain: it must never show in another's answers.
+    markers: set[str] = field(default_factory=set)
+
+
+# Path parameters -> which of the victim's resources fills them. A new route whose path has another
+# parameter fails the test until its resource is added here (make it in `_associate` below).
+OWNED_PATH: dict[str, Callable[[Association], str]] = {
+    "instance_id": lambda a: a.instance_id,
+    "job_id": lambda a: a.job_id,
+    "tenant_id": lambda a: a.tenant_id,
+    "token_id": lambda a: a.token_id,
+    "user_id": lambda a: a.user_id,
+    "schedule_id": lambda a: a.schedule_id,
+    "server_id": lambda a: a.server_id,  # the operators' resource: a tenant gets 403
+}
+# Path parameters that name nothing a tenant owns, with a value that exists.
+SHARED_PATH: dict[str, str] = {"name": "homepage"}
+# Query parameters and body fields that reference a resource -> the victim's resource.
+REFERENCES: dict[str, Callable[[Association], str]] = {
+    "tenant": lambda a: a.tenant_id,
+    "instance": lambda a: a.instance_id,
+    "job": lambda a: a.job_id,
+    "token": lambda a: a.token_id,
+    "server": lambda a: a.server_id,
+}
+# Names that look like a reference to a resource: one missing from REFERENCES fails the test.
+LOOKS_LIKE_REFERENCE = re.compile(r"\w+_ids?|backups?|schedules?|snapshots?|accounts?|users?_?ids?")
+# Answered without credentials on purpose. Anything else must refuse an anonymous caller.
+PUBLIC = {
+    *("/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"),
+    # Logging in, and what a person holding a link from a mail does before having a session.
+    *("/api/v1/session", "/api/v1/oidc/login", "/api/v1/oidc/callback", "/api/v1/invitations/accept"),
+    *("/api/v1/password-reset", "/api/v1/password-reset/confirm"),
+}
+# Tables whose rows record requests themselves (and may name what was asked for), not resources.
+REQUEST_RECORDS = {"idempotency_keys", "audit_entries"}
+# Routes that show the caller's own earlier requests (the audit log): ids the caller sent may come back.
+ECHOES_REQUESTS = {"/api/v1/audit", "/api/v1/audit.csv"}
+# Bodies the generator below cannot guess, by "METHOD path".
+BODIES: dict[str, dict[str, Any]] = {"PATCH /api/v1/users/{user_id}": {"disabled": True}}
+# Answers that refuse without telling anything: redirects to a login page count for HTML routes.
+REFUSED = {401, 403, 404}
+# Every request sent so far, for the routes in ECHOES_REQUESTS.
+SENT: list[str] = []
+# Values tried, in order, for a string field with a pattern.
+CANDIDATES = ["x", "victim", "a1", "board@example.org", "/srv/x", "192.0.2.1", "root", "1.0"]
+
+
+def _associate(api: Api, slug: str, server_name: str) -> Association:
+    server_id = api.server(server_name)  # the operators' own, with room for this association's instance
+    marker = f"site-{secrets.token_hex(4)}"
+    tenant_id, admin = api.tenant(slug)
+    member = api.token(role=Role.MEMBER, tenant_id=tenant_id)
+    issued = api.client.post(
+        f"/api/v1/tenants/{tenant_id}/tokens", json={"role": "member", "name": marker}, headers=api.operator
+    )
+    assert issued.status_code == 201, issued.text
+    # Nextcloud: its generated admin password is shown once, so the credentials route has one to guard.
+    body = {"template": "nextcloud", "name": marker, "parameters": {}}
+    requested = api.client.post("/api/v1/instances", json=body, headers=admin)
+    assert requested.status_code == 201, requested.text
+    instance_id = requested.json()["id"]
+    approved = api.client.post(
+        f"/api/v1/instances/{instance_id}/approve", json={"server": server_id}, headers=api.operator
+    )
+    assert approved.status_code == 202, approved.text
+    job_id = approved.json()["job"]["id"]
+    scheduled = api.client.post(
+        "/api/v1/schedules",
+        json={"kind": "backup", "instance": instance_id, "interval_seconds": 86400},
+        headers=admin,
+    )
+    assert scheduled.status_code == 201, scheduled.text
+    with session_factory(api.db_url)() as session:
+        event = EventRecord(
+            seq=1,
+            created_at=datetime.now(UTC),
+            host="s1",
+            task="Step",
+            status="ok",
+            line=f"line {marker}",
+            stdout=f"stdout {marker}",
+        )
+        add_events(session, job_id=job_id, events=[event])
+        person = create_user(
+            session,
+            email=f"{marker}@example.org",
+            name=marker,
+            password=None,
+            role=Role.ADMIN,
+            tenant_id=tenant_id,
+        )
+        # A second person, whose portal session is not ended when routes act on the first.
+        browsing = create_user(
+            session,
+            email=f"{marker}-portal@example.org",
+            name=marker,
+            password=None,
+            role=Role.ADMIN,
+            tenant_id=tenant_id,
+        )
+        web, cookie = start_session(session, user=browsing, client_address=None, idle_minutes=60)
+        portal = {"Cookie": f"{SESSION_COOKIE}={cookie}", "X-CSRF-Token": web.csrf_token}
+        settings = api.client.app.state.settings  # type: ignore[attr-defined]
+        generated = session.scalars(select(InstanceSecret).where(InstanceSecret.instance_id == instance_id))
+        secret_values = {decrypt(settings, s.encrypted) for s in generated}
+        session.commit()
+    assert secret_values, "the approved instance has generated credentials to protect"
+    return Association(
+        tenant_id=tenant_id,
+        admin=admin,
+        member=member,
+        portal=portal,
+        token_id=issued.json()["id"],
+        instance_id=instance_id,
+        job_id=job_id,
+        server_id=server_id,
+        user_id=person.id,
+        schedule_id=scheduled.json()["id"],
+        markers={
+            tenant_id,
+            instance_id,
+            job_id,
+            issued.json()["id"],
+            issued.json()["token"],
+            admin["Authorization"].split()[1],
+            member["Authorization"].split()[1],
+            marker,
+            slug,
+            person.id,
+            scheduled.json()["id"],
+            cookie,
+            web.csrf_token,
+            *secret_values,
+        },
+    )
+
+
+def _rows_about(db_url: str, victim: Association) -> dict[str, list[str]]:
+    """Every row in every table that names one of the victim's ids, as text."""
+    ids = (victim.tenant_id, victim.instance_id, victim.job_id, victim.token_id)
+    found: dict[str, list[str]] = {}
+    with session_factory(db_url)() as session:
+        for table in Base.metadata.sorted_tables:
+            if table.name in REQUEST_RECORDS:
+                continue
+            rows = [repr(tuple(row)) for row in session.execute(select(table)).all()]
+            found[table.name] = sorted(r for r in rows if any(i in r for i in ids))
+    return found
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    params: tuple[str, ...]
+    operation: dict[str, Any] | None  # None for routes left out of the schema
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def streams(self) -> bool:
+        responses = (self.operation or {}).get("responses", {})
+        return any("text/event-stream" in r.get("content", {}) for r in responses.values())
+
+    def query_refs(self) -> list[str]:
+        parameters = (self.operation or {}).get("parameters", [])
+        names = [p["name"] for p in parameters if p["in"] == "query"]
+        return [name for name in names if _is_reference(name, self.key)]
+
+
+def _is_reference(name: str, where: str) -> bool:
+    if name not in REFERENCES and LOOKS_LIKE_REFERENCE.fullmatch(name):
+        pytest.fail(
+            f"{where}: {name!r} looks like a reference to a resource; add it to REFERENCES in "
+            "tests/api/test_isolation_every_route.py (with the victim's resource it names)"
+        )
+    return name in REFERENCES
+
+
+def _endpoints(routes: list[BaseRoute], schema: dict[str, Any]) -> Iterator[Endpoint]:
+    for route in iter_route_contexts(routes):
+        if isinstance(route.original_route, Mount | WebSocketRoute) or route.methods is None:
+            pytest.fail(
+                f"{type(route.original_route).__name__} {route.path!r} is not covered: "
+                "teach tests/api/test_isolation_every_route.py how to ask it"
+            )
+        path = str(route.path)
+        params = tuple(re.findall(r"{(\w+)(?::\w+)?}", path))
+        for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"}):
+            operation = schema["paths"].get(path, {}).get(method.lower())
+            yield Endpoint(method, path, params, operation)
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[1]
+        node = schema["components"]["schemas"][name]
+    return node
+
+
+def _example(schema: dict[str, Any], node: dict[str, Any], name: str, victim: Association) -> Any:
+    """A value that fits ``node``; fields that reference a resource get the victim's."""
+    node = _resolve(schema, node)
+    if name in REFERENCES:
+        return REFERENCES[name](victim)
+    options = [o for o in node.get("anyOf", node.get("oneOf", [])) if o.get("type") != "null"]
+    if options:
+        return _example(schema, options[0], name, victim)
+    if "enum" in node or "const" in node:
+        return node.get("enum", [node.get("const")])[0]
+    if node.get("type") == "object":
+        properties = node.get("properties", {})
+        references = {key for key in properties if _is_reference(key, f"body field of {name or 'a request'}")}
+        wanted = set(node.get("required", [])) | references
+        return {key: _example(schema, properties[key], key, victim) for key in sorted(wanted)}
+    if node.get("type") == "array":
+        return [_example(schema, node.get("items", {}), name, victim)]
+    return _scalar(node)
+
+
+def _scalar(node: dict[str, Any]) -> Any:
+    if node.get("type") in ("integer", "number"):
+        return max(1, int(node.get("minimum", node.get("exclusiveMinimum", 0)) + 1))
+    if node.get("type") == "boolean":
+        return True
+    pattern = node.get("pattern")
+    fits = [c for c in CANDIDATES if pattern is None or re.search(pattern, c)]
+    return (fits[0] if fits else "x").ljust(node.get("minLength", 0), "x")
+
+
+def _body(endpoint: Endpoint, schema: dict[str, Any], victim: Association) -> Any:
+    if endpoint.key in BODIES:
+        return BODIES[endpoint.key]
+    content = ((endpoint.operation or {}).get("requestBody") or {}).get("content", {})
+    if "application/json" not in content:
+        return None
+    return _example(schema, content["application/json"]["schema"], "", victim)
+
+
+def _missing(value: str) -> str:
+    prefix, _, rest = value.rpartition("_")
+    return f"{prefix}_{'0' * len(rest)}" if prefix else "0" * len(value)
+
+
+@dataclass
+class Request:
+    method: str
+    url: str
+    json: Any
+    headers: dict[str, str]
+
+    def carries(self) -> str:
+        return self.url + json.dumps(self.json)
+
+
+def _requests(
+    endpoint: Endpoint, schema: dict[str, Any], victim: Association, own: Association, path_owner: str
+) -> Iterator[tuple[str, Request]]:
+    """The requests an attacker sends to one endpoint: (what they test, request) pairs."""
+    owner = victim if path_owner == "victim" else own
+    values = {}
+    for name in endpoint.params:
+        if name in OWNED_PATH:
+            values[name] = OWNED_PATH[name](owner)
+        elif name in SHARED_PATH:
+            values[name] = SHARED_PATH[name]
+        else:
+            pytest.fail(
+                f"{endpoint.key}: path parameter {name!r} is unknown to the isolation test; add it to "
+                "OWNED_PATH (and make the resource in _associate) or SHARED_PATH in "
+                "tests/api/test_isolation_every_route.py"
+            )
+    query = "&".join(f"{name}={REFERENCES[name](victim)}" for name in endpoint.query_refs())
+    url = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m[1]], endpoint.path) + (f"?{query}" if query else "")
+    body = _body(endpoint, schema, victim)
+    yield path_owner, Request(endpoint.method, url, body, {})
+    if endpoint.streams() and path_owner == "victim":
+        yield "stream", Request(endpoint.method, url, body, {"Accept": "text/event-stream"})
+
+
+@dataclass
+class Outcome:
+    seen: Counter[str] = field(default_factory=Counter)
+    table: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def record(self, endpoint: Endpoint, role: str, status: int) -> None:
+        self.seen[endpoint.key] += 1
+        cell = self.table.setdefault(endpoint.key, {})
+        cell[role] = ",".join(sorted({*cell.get(role, "").split(","), str(status)} - {""}))
+
+
+def _check(
+    api: Api,
+    endpoint: Endpoint,
+    role: str,
+    headers: dict[str, str],
+    what: str,
+    request: Request,
+    victim: Association,
+    before: dict[str, list[str]],
+) -> int:
+    response = api.client.request(
+        request.method,
+        request.url,
+        json=request.json,
+        headers={**headers, **request.headers},
+        follow_redirects=False,
+    )
+    where = f"{role} {request.method} {request.url} ({what})"
+    assert response.status_code < 500, f"{where}: {response.status_code} {response.text}"
+    carried = request.carries() + (" ".join(SENT) if endpoint.path in ECHOES_REQUESTS else "")
+    SENT.append(request.carries())
+    leaked = {m for m in victim.markers if m in response.text and m not in carried}
+    assert not leaked, f"{where} answered {response.status_code} with the victim's {leaked}"
+    if role == "anonymous" and endpoint.path not in PUBLIC:
+        assert response.status_code in REFUSED | {303, 307}, f"{where} answered without credentials"
+    if what in ("victim", "stream") and any(p in OWNED_PATH for p in endpoint.params):
+        assert response.status_code in REFUSED or response.is_redirect, (
+            f"{where}: another association's resource must answer 404 (or 403), got "
+            f"{response.status_code} {response.text}"
+        )
+        if response.status_code in REFUSED:
+            missing_url = request.url
+            for name in endpoint.params:
+                if name in OWNED_PATH:
+                    value = OWNED_PATH[name](victim)
+                    missing_url = missing_url.replace(value, _missing(value))
+            missing = api.client.request(
+                request.method,
+                missing_url,
+                json=request.json,
+                headers={**headers, **request.headers},
+            )
+            assert (missing.status_code, missing.content) == (response.status_code, response.content), (
+                f"{where}: answers unlike a missing resource: {response.text} vs {missing.text}"
+            )
+    after = _rows_about(api.db_url, victim)
+    changed = {t for t in before if before[t] != after[t]}
+    assert not changed, f"{where} changed the victim's rows in {changed}"
+    return response.status_code
+
+
+def test_no_route_reaches_another_associations_resources(
+    api: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = _associate(api, "victim-assoc", "s1")
+    own = _associate(api, "attacker-assoc", "s2")
+    app = api.client.app
+    schema = app.openapi()  # type: ignore[attr-defined]
+    endpoints = list(_endpoints(app.routes, schema))  # type: ignore[attr-defined]
+    callers = {
+        "tenant admin": own.admin,
+        "tenant member": own.member,
+        "portal session": own.portal,
+        "anonymous": {},
+    }
+    # Logging out ends the portal session: last, so the session asks every other route first.
+    endpoints.sort(key=lambda e: e.key == "DELETE /api/v1/session")
+    before = _rows_about(api.db_url, victim)
+    SENT.clear()
+    outcome = Outcome()
+    for role, headers in callers.items():
+        for endpoint in endpoints:
+            owners = ["victim"]
+            if endpoint.params and (endpoint.query_refs() or _body(endpoint, schema, victim)):
+                owners.append("own")
+            for owner in owners:
+                for what, request in _requests(endpoint, schema, victim, own, owner):
+                    status = _check(api, endpoint, role, headers, what, request, victim, before)
+                    outcome.record(endpoint, role, status)
+    assert {e.key for e in endpoints} == set(outcome.table)
+    with capsys.disabled():
+        width = max(len(k) for k in outcome.table)
+        print(f"\nisolation coverage: {len(outcome.table)} routes x {len(callers)} callers")
+        print(" " * width + "  " + " | ".join(f"{r:>13}" for r in callers))
+        for key, cells in sorted(outcome.table.items()):
+            print(f"{key:<{width}}  " + " | ".join(f"{cells[r]:>13}" for r in callers))

@@ -1,0 +1,256 @@
+"""Every portal page, in German and in English, has no WCAG 2.1 A/AA finding of axe-core.
+
+Real parts: Debian's Chromium driven by Playwright, axe-core from its package, the portal served by uvicorn
+on loopback, a migrated SQLite database filled through the domain services. The broker is a recorder:
+no job runs here (the story test runs them); the job rows and their events are written as a worker would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from playwright.sync_api import Browser, Page
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from provisioner.accounts.service import invite
+from provisioner.auth.actor import Role
+from provisioner.config import Settings
+from provisioner.db import session_factory
+from provisioner.instances.service import approve_instance, reject_instance
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
+from provisioner.jobs.states import JobStatus
+from provisioner.models import Instance, Job
+from tests.support import factories
+from tests.support.browser import accessibility_violations, chromium, serving
+from tests.support.db import migrated
+from tests.support.portal import PASSWORD, make_user
+from tests.support.smtp_sink import smtp_sink
+
+pytestmark = pytest.mark.e2e
+
+
+class NoBroker:
+    def send(self, session: Session, job_id: str) -> None:
+        """Jobs stay queued: this test looks at pages, not at deploys."""
+
+
+@dataclass
+class Seeded:
+    requested: str
+    running: str
+    rejected: str
+    finished_job: str
+    queued_job: str
+    tenant: str
+    invitation_token: str = ""
+
+
+def _seed(db_url: str, settings: Settings) -> Seeded:
+    with session_factory(db_url)() as session:
+        tenant = factories.tenant(session, "verein-a")
+        server = factories.server(session, "s1", memory_mb=4096)
+        requested = factories.homepage(session, tenant, "wartet")
+        running = factories.homepage(session, tenant, "webseite")
+        rejected = factories.homepage(session, tenant, "abgelehnt")
+        reject_instance(
+            session, actor=factories.OPERATOR, instance_id=rejected.id, reason="Doppelt angefragt"
+        )
+        job = approve_instance(
+            session,
+            actor=factories.OPERATOR,
+            catalog=factories.CATALOG,
+            instance_id=running.id,
+            server_id=server.id,
+            settings=settings,
+        )
+        session.commit()
+        claim_job(session, job_id=job.id, worker="test")
+        now = datetime.now(UTC)
+        steps = ["Gathering Facts", "Start containers", "Wait until healthy"]
+        add_events(
+            session,
+            job_id=job.id,
+            events=[
+                EventRecord(
+                    seq=i + 1,
+                    created_at=now,
+                    host="s1",
+                    task=s,
+                    status="ok",
+                    line=f"Step: {s}",
+                    stdout=f"TASK [{s}]",
+                )
+                for i, s in enumerate(steps)
+            ],
+        )
+        finish_job(session, job=session.get_one(Job, job.id), status=JobStatus.SUCCEEDED)
+        row = session.get_one(Instance, running.id)
+        row.state = InstanceState.RUNNING.value
+        row.health = "healthy"
+        row.url = "https://webseite-verein-a.localhost/"
+        queued = factories.homepage(session, tenant, "zweite")
+        session.commit()
+        queued_job = approve_instance(
+            session,
+            actor=factories.OPERATOR,
+            catalog=factories.CATALOG,
+            instance_id=queued.id,
+            server_id=None,
+            settings=settings,
+        )
+        session.commit()
+        tenant_id = tenant.id
+        seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
+    make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
+    make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
+    make_user(db_url, email="member@verein-a.org", role="member", tenant_id=tenant_id, name="Alex")
+    with smtp_sink() as sink, session_factory(db_url)() as session:
+        mailing = settings.model_copy(update={"smtp_host": sink.host, "smtp_port": sink.port})
+        invite(
+            session,
+            mailing,
+            actor=factories.OPERATOR,
+            tenant_id=tenant_id,
+            email="neu@verein-a.org",
+            role=Role.MEMBER,
+        )
+        session.commit()
+        (message,) = sink.wait_for(1)
+    found = re.search(r"/invitations/(\S+)", message.get_content())
+    assert found
+    seeded.invitation_token = found.group(1)
+    return seeded
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FastAPI, Seeded]]:
+    tmp_path = tmp_path_factory.mktemp("portal")
+    with migrated("sqlite", tmp_path) as db_url:
+        settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://")
+        app = create_app(settings)
+        app.state.dispatcher = NoBroker()
+        seeded = _seed(db_url, settings)
+        with serving(app) as base_url:
+            yield base_url, app, seeded
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as running:
+        yield running
+
+
+def _sign_in(page: Page, base_url: str, email: str) -> None:
+    page.goto(f"{base_url}/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button.primary")
+    page.wait_for_load_state()
+
+
+def _visit_all(page: Page, base_url: str, paths: list[str]) -> dict[str, list[dict[str, object]]]:
+    found = {}
+    for path in paths:
+        response = page.goto(base_url + path)
+        assert response is not None
+        assert response.status < 500, path
+        assert page.title(), f"{path} has a title"
+        violations = accessibility_violations(page)
+        if violations:
+            found[path] = violations
+    return found
+
+
+ANONYMOUS = ["/", "/login", "/password-reset", "/password-reset/unknown-token", "/nowhere"]
+
+
+def _anonymous_paths(seeded: Seeded) -> list[str]:
+    return [*ANONYMOUS, f"/invitations/{seeded.invitation_token}"]
+
+
+def _association_paths(seeded: Seeded) -> list[str]:
+    return [
+        "/services",
+        "/catalog",
+        "/catalog/homepage/request",
+        "/catalog/wordpress/request",
+        f"/services/{seeded.requested}",
+        f"/services/{seeded.running}",
+        f"/services/{seeded.rejected}",
+        f"/services/{seeded.running}/remove",
+        f"/jobs/{seeded.finished_job}",
+        f"/jobs/{seeded.queued_job}",
+        "/team",
+    ]
+
+
+OPERATOR = [
+    "/operator/requests",
+    "/operator/instances",
+    "/operator/servers",
+    "/operator/jobs",
+    "/operator/alerts",
+    "/operator/alerts?status=",
+]
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_every_page_passes_axe(portal: tuple[str, FastAPI, Seeded], browser: Browser, language: str) -> None:
+    base_url, _app, seeded = portal
+    found: dict[str, list[dict[str, object]]] = {}
+    for who, paths in (
+        (None, _anonymous_paths(seeded)),
+        ("admin@verein-a.org", _association_paths(seeded)),
+        (
+            "op@lab.example",
+            [
+                *OPERATOR,
+                f"/jobs/{seeded.finished_job}",
+                f"/services/{seeded.running}",
+                "/team",
+                f"/team?tenant={seeded.tenant}",
+            ],
+        ),
+    ):
+        context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
+        page = context.new_page()
+        if who:
+            _sign_in(page, base_url, who)
+        found |= {f"{who} {path}": v for path, v in _visit_all(page, base_url, paths).items()}
+        if who == "admin@verein-a.org":
+            # The request form again, now with every field marked as wrong.
+            page.goto(f"{base_url}/catalog/homepage/request")
+            page.fill("#field-name", "Not A Name")
+            page.fill("#field-param-title", "")
+            page.click("button.primary")
+            assert page.locator('[aria-invalid="true"]').count() >= 2
+            found |= (
+                {"form with errors": accessibility_violations(page)} if accessibility_violations(page) else {}
+            )
+            assert page.locator("html").get_attribute("lang") == language
+        context.close()
+    assert found == {}
+
+
+def test_the_pages_visited_are_every_page_of_the_portal(portal: tuple[str, FastAPI, Seeded]) -> None:
+    _base_url, app, seeded = portal
+    visited = {*_anonymous_paths(seeded), *_association_paths(seeded), *OPERATOR}
+    portal_pages = {
+        route.path
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        and "GET" in route.methods
+        and not route.path.startswith(("/api/", "/healthz", "/readyz"))
+        and not route.path.endswith("/stream")  # the event stream of a job page, not a page
+    }
+    for path in portal_pages:
+        pattern = re.sub(r"\{[^}]+\}", "[^/]+", path)
+        assert any(re.fullmatch(pattern, seen) for seen in visited), f"{path} is not checked"

@@ -1,0 +1,51 @@
+"""People who sign in to the portal, and a browser-like client that fills its forms."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+
+from provisioner.accounts.service import create_user
+from provisioner.auth.actor import Role
+from provisioner.db import session_factory
+
+PASSWORD = "a long enough passphrase"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_user(db_url: str, *, email: str, role: str, tenant_id: str | None, name: str = "Kim") -> str:
+    with session_factory(db_url)() as session:
+        user = create_user(
+            session, email=email, name=name, password=PASSWORD, role=Role(role), tenant_id=tenant_id
+        )
+        session.commit()
+        return user.id
+
+
+def csrf_of(page: str) -> str:
+    found = CSRF_FIELD.search(page)
+    assert found, "the page has a form with a CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    token = csrf_of(client.get("/login").text)
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+
+
+@dataclass
+class People:
+    """Signed-in clients: the lab's operator, the admins of two associations, and a member of the first."""
+
+    operator: TestClient
+    admin_a: TestClient
+    admin_b: TestClient
+    member_a: TestClient
+    tenant_a: str
+    tenant_b: str
+    admin_a_headers: dict[str, str]
