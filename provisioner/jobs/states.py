@@ -16,6 +16,8 @@ class JobKind(StrEnum):
     DEPLOY = "deploy"
     UPDATE = "update"
     REMOVE = "remove"
+    # To another server: backup, deploy there, restore, switch, remove from the old one.
+    MOVE = "move"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})
