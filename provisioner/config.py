@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_from: str = "provisioner@localhost"
     smtp_timeout_seconds: float = 10.0
+    # Backups (restic): what each instance keeps after a backup, the free disk space a backup or
+    # restore needs on the server before it starts, and how old a restore drill may get.
+    backup_keep_daily: int = Field(default=7, ge=0)
+    backup_keep_weekly: int = Field(default=4, ge=0)
+    backup_keep_monthly: int = Field(default=6, ge=0)
+    backup_min_free_mb: int = Field(default=1024, ge=0)
+    drill_max_age_days: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:

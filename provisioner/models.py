@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -194,3 +196,93 @@ class JobEvent(Base):
     status: Mapped[str] = mapped_column(String(20))
     line: Mapped[str] = mapped_column(Text)
     stdout: Mapped[str] = mapped_column(Text, default="")
+
+
+# Backups: where they go, one restic repository per tenant there, the snapshots, restores and drills.
+class BackupTarget(Base):
+    """A place restic repositories live: a path on a backup server over SFTP, or an S3 bucket."""
+
+    __tablename__ = "backup_targets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("bkt"))
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "sftp" or "s3"
+    # sftp: the backup server and the folder that holds one repository per tenant.
+    address: Mapped[str | None] = mapped_column(String(253))
+    port: Mapped[int] = mapped_column(Integer, default=22)
+    user: Mapped[str | None] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(String(500))  # sftp folder, or the bucket (and prefix) for s3
+    host_key: Mapped[str | None] = mapped_column(Text)
+    # The identity instance servers log in to the backup server with, generated here; the private half
+    # (and for s3 the access keys) encrypted with the lab's secret key.
+    public_key: Mapped[str | None] = mapped_column(Text)
+    encrypted_credentials: Mapped[str] = mapped_column(Text)
+    s3_endpoint: Mapped[str | None] = mapped_column(String(500))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BackupRepository(Base):
+    """One restic repository per tenant and target, with its password generated once, encrypted."""
+
+    __tablename__ = "backup_repositories"
+    __table_args__ = (UniqueConstraint("tenant_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    target_id: Mapped[str] = mapped_column(ForeignKey("backup_targets.id"))
+    encrypted_password: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    target: Mapped[BackupTarget] = relationship(lazy="joined")
+
+
+class Backup(Base):
+    __tablename__ = "backups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("bak"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("backup_repositories.id"))
+    # The job that took it: a backup job, or another job (an update) that took it on its way.
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running, succeeded, failed
+    version: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    snapshot_id: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    added_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # Where each volume was on the server when it was backed up: its path inside the snapshot.
+    paths: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    instance: Mapped[Instance] = relationship(lazy="joined")
+    repository: Mapped[BackupRepository] = relationship(lazy="joined")
+
+
+class BackupRestore(Base):
+    """Which backup a restore job puts back (in place, or into a new instance)."""
+
+    __tablename__ = "backup_restores"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    backup_id: Mapped[str] = mapped_column(ForeignKey("backups.id"), index=True)
+
+    backup: Mapped[Backup] = relationship(lazy="joined")
+
+
+class DrillResult(Base):
+    """A restore drill: the latest backup restored into a throwaway instance and checked there."""
+
+    __tablename__ = "drill_results"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("drl"))
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    job_id: Mapped[str] = mapped_column(String(32))
+    backup_id: Mapped[str | None] = mapped_column(ForeignKey("backups.id"))
+    throwaway_instance_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running, passed, failed
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -140,11 +140,28 @@ class Step(Strict):
     run: list[str] = Field(min_length=1)
 
 
+class Check(Step):
+    """A command whose output must match ``expect`` (a regular expression searched in it)."""
+
+    expect: str = Field(min_length=1)
+
+    @field_validator("expect")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
+
+
 class Hook(Strict):
     before: list[Step] = Field(default_factory=list)
     # Volumes copied (backup) or put back (restore) between the steps.
     volumes: list[str] = Field(default_factory=list)
     after: list[Step] = Field(default_factory=list)
+    # After a restore drill: proof that the data came back (a table the database answers with, say).
+    check: list[Check] = Field(default_factory=list)
 
 
 class Hooks(Strict):
@@ -206,8 +223,10 @@ class Template(Strict):
     health: HealthCheck
     hooks: Hooks = Field(default_factory=Hooks)
     updates: Updates = Field(default_factory=Updates)
-    # Per job kind (deploy, update, remove): how long a run may take, and how long it may stay silent.
-    timeouts: dict[Literal["deploy", "update", "remove"], Timeouts] = Field(default_factory=dict)
+    # Per job kind: how long a run may take, and how long it may stay silent.
+    timeouts: dict[Literal["deploy", "update", "remove", "backup", "restore", "drill"], Timeouts] = Field(
+        default_factory=dict
+    )
     folder: Path = Field(exclude=True)
 
     @field_validator("secrets")
@@ -291,7 +310,7 @@ def _check_health_and_hooks(template: Template) -> None:
     for hook_name, hook in template.hooks:
         if hook is None:
             continue
-        for step in [*hook.before, *hook.after]:
+        for step in [*hook.before, *hook.after, *hook.check]:
             if step.container not in names:
                 raise ValueError(f"hooks.{hook_name} runs in unknown container {step.container!r}")
         if set(hook.volumes) - volumes:

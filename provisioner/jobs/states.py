@@ -16,6 +16,9 @@ class JobKind(StrEnum):
     DEPLOY = "deploy"
     UPDATE = "update"
     REMOVE = "remove"
+    BACKUP = "backup"
+    RESTORE = "restore"
+    DRILL = "drill"
     # To another server: backup, deploy there, restore, switch, remove from the old one.
     MOVE = "move"
 

@@ -75,11 +75,20 @@ class DatabaseSink:
         now = time.monotonic()
         self._last_flush = self._last_poll = self._last_heartbeat = now
         self._canceled = False
+        # Each playbook run numbers its events from 1; a job that runs several (a backup before an
+        # update, a drill) continues after the last number of the run before.
+        self._offset = self._last_seq = 0
+
+    def continue_numbering(self) -> None:
+        """Number the next run's events after the ones already emitted."""
+        self._offset = self._last_seq
 
     def emit(self, event: RunnerEvent) -> None:
+        seq = self._offset + event.seq
+        self._last_seq = max(self._last_seq, seq)
         self._buffer.append(
             EventRecord(
-                seq=event.seq,
+                seq=seq,
                 created_at=event.created_at,
                 host=event.host,
                 task=event.task,

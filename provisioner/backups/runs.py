@@ -1,0 +1,142 @@
+"""Run specs for the backup, restore and drill-check playbooks of one instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from provisioner.backups.repository import restic_variables
+from provisioner.catalog.model import Hook, Step, Template, Timeouts
+from provisioner.config import Settings
+from provisioner.deployments.plan import docker_name, host_spec
+from provisioner.models import BackupRepository, Instance, Server
+from provisioner.runner.spec import RunSpec
+
+_KIND: dict[str, Literal["backup", "restore", "drill"]] = {
+    "backup.yml": "backup",
+    "restore.yml": "restore",
+    "drill-check.yml": "drill",
+}
+
+
+def _server(instance: Instance) -> Server:
+    if instance.server is None:
+        raise ValueError(f"instance {instance.id} has no server")
+    return instance.server
+
+
+def _steps(instance_id: str, steps: list[Step]) -> list[dict[str, Any]]:
+    return [{"container": docker_name(instance_id, s.container), "argv": s.run} for s in steps]
+
+
+def _volumes(instance_id: str, hook: Hook) -> list[dict[str, str]]:
+    return [{"name": name, "docker": docker_name(instance_id, name)} for name in hook.volumes]
+
+
+def _spec(
+    settings: Settings, template: Template, server: Server, playbook: str, variables: dict[str, Any]
+) -> RunSpec:
+    limits = template.timeouts.get(_KIND[playbook]) or Timeouts()
+    return RunSpec(
+        playbook=playbook,
+        playbooks_dir=Path(settings.resolved_playbooks_dir),
+        host=host_spec(server),
+        variables=variables,
+        ssh_private_key=settings.resolved_ssh_key_path.read_text() if server.connection == "ssh" else None,
+        timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
+        idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
+        ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+    )
+
+
+def backup_spec(
+    settings: Settings, template: Template, instance: Instance, repository: BackupRepository
+) -> RunSpec:
+    hook = template.hooks.backup
+    if hook is None or not hook.volumes:
+        raise ValueError(f"the {template.name} template declares nothing to back up")
+    server = _server(instance)
+    keep = {
+        "--keep-daily": settings.backup_keep_daily,
+        "--keep-weekly": settings.backup_keep_weekly,
+        "--keep-monthly": settings.backup_keep_monthly,
+    }
+    return _spec(
+        settings,
+        template,
+        server,
+        "backup.yml",
+        {
+            "instance_id": instance.id,
+            "restic": restic_variables(settings, repository, server),
+            "volumes": _volumes(instance.id, hook),
+            "min_free_mb": settings.backup_min_free_mb,
+            "before_steps": _steps(instance.id, hook.before),
+            "after_steps": _steps(instance.id, hook.after),
+            "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
+            "keep_options": [part for option, n in keep.items() if n for part in (option, str(n))],
+        },
+    )
+
+
+def restore_spec(
+    settings: Settings,
+    template: Template,
+    instance: Instance,
+    repository: BackupRepository,
+    *,
+    snapshot: str,
+    source_paths: dict[str, str],
+    job_id: str,
+) -> RunSpec:
+    """Put ``snapshot`` back into ``instance``; ``source_paths`` say where each volume was when backed up."""
+    hook = template.hooks.restore or template.hooks.backup
+    if hook is None or not hook.volumes:
+        raise ValueError(f"the {template.name} template declares nothing to restore")
+    server = _server(instance)
+    restore_hook = template.hooks.restore or Hook(volumes=hook.volumes)
+    return _spec(
+        settings,
+        template,
+        server,
+        "restore.yml",
+        {
+            "restic": restic_variables(settings, repository, server),
+            "snapshot": snapshot,
+            "source_paths": source_paths,
+            "volumes": _volumes(instance.id, hook),
+            "containers": [docker_name(instance.id, c.name) for c in template.containers],
+            "min_free_mb": settings.backup_min_free_mb,
+            "work_dir": f"{server.root_dir}/backup/restore-{job_id}",
+            "before_steps": _steps(instance.id, restore_hook.before),
+            "after_steps": _steps(instance.id, restore_hook.after),
+        },
+    )
+
+
+def check_spec(
+    settings: Settings,
+    template: Template,
+    instance: Instance,
+    repository: BackupRepository,
+    *,
+    read_data: bool,
+) -> RunSpec:
+    """Verify the tenant's repository (``read_data``), or run the template's data checks on ``instance``."""
+    server = _server(instance)
+    hook = template.hooks.restore
+    checks = [] if read_data or hook is None else hook.check
+    return _spec(
+        settings,
+        template,
+        server,
+        "drill-check.yml",
+        {
+            "read_data": read_data,
+            "restic": restic_variables(settings, repository, server),
+            "checks": [
+                {"container": docker_name(instance.id, c.container), "argv": c.run, "expect": c.expect}
+                for c in checks
+            ],
+        },
+    )

@@ -1,0 +1,145 @@
+"""Backup and restore as steps inside any job's run for one instance (a backup job, an update, a drill).
+
+The interface other jobs rely on; it stays stable:
+
+``take_backup(settings, catalog, *, instance_id, job_id, sink) -> Backup``
+    Backs the instance up into its tenant's repository on the default target, with the template's
+    backup hook around it, and applies the retention policy. Records a ``Backup`` row (status
+    ``running`` while it runs, then ``succeeded`` with snapshot id, size and duration, or ``failed``)
+    and returns it, or raises ``BackupStepFailed`` after recording the failure.
+
+``restore_backup(settings, catalog, *, instance_id, backup_id, job_id, sink) -> None``
+    Puts a succeeded backup of the same tenant back into ``instance_id`` (the instance it was taken
+    of, or another one of the same template): containers stopped, volumes replaced, containers
+    started, the template's restore hook after it. Raises ``BackupStepFailed``.
+
+Neither changes the instance's state or lock: the calling job owns both. ``sink`` is the calling
+job's event sink (the worker's ``DatabaseSink``): the playbook's events go to the calling job,
+numbered after those already there. Each function commits its own short transactions, so call them
+outside an open session of the caller's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Protocol
+
+from provisioner.backups.repository import repository_for
+from provisioner.backups.runs import backup_spec, restore_spec
+from provisioner.catalog.loader import Catalog
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.errors import NotFound
+from provisioner.models import Backup, Instance
+from provisioner.runner.adapter import run_playbook
+from provisioner.runner.spec import EventSink, RunnerEvent, RunOutcome, RunSpec
+from provisioner.timeutil import utcnow
+
+REPORT_TASK = "Report the backup"
+
+
+class StepSink(EventSink, Protocol):
+    def flush(self) -> None: ...
+
+    def continue_numbering(self) -> None: ...
+
+
+class BackupStepFailed(Exception):
+    """A backup or restore step failed; the message is one line for people, without secrets."""
+
+
+class _ReportReader:
+    """Passes events on, and keeps what the backup playbook reports about the snapshot."""
+
+    def __init__(self, sink: StepSink) -> None:
+        self._sink = sink
+        self.report: dict[str, Any] | None = None
+
+    def emit(self, event: RunnerEvent) -> None:
+        if event.task == REPORT_TASK and event.status == "ok" and "=> " in event.stdout:
+            # The default callback prints the task result as JSON after the arrow.
+            shown = json.loads(event.stdout.split("=> ", 1)[1])
+            self.report = shown.get("msg")
+        self._sink.emit(event)
+
+    def should_cancel(self) -> bool:
+        return self._sink.should_cancel()
+
+
+def run_step(
+    settings: Settings, spec: RunSpec, sink: StepSink, reader: _ReportReader | None = None
+) -> RunOutcome:
+    """One playbook run inside the calling job, its events numbered after those before."""
+    sink.continue_numbering()
+    outcome = run_playbook(spec, reader or sink, work_root=settings.data_dir / "runs")
+    sink.flush()
+    sink.continue_numbering()
+    return outcome
+
+
+def take_backup(
+    settings: Settings, catalog: Catalog, *, instance_id: str, job_id: str, sink: StepSink
+) -> Backup:
+    url = settings.resolved_database_url
+    with transaction(url) as session:
+        instance = session.get_one(Instance, instance_id)
+        repository = repository_for(session, settings, tenant_id=instance.tenant_id)
+        backup = Backup(
+            instance_id=instance.id,
+            repository_id=repository.id,
+            job_id=job_id,
+            status="running",
+            version=instance.version,
+        )
+        session.add(backup)
+        session.flush()
+        backup_id = backup.id
+        spec = backup_spec(settings, catalog.get(instance.template), instance, repository)
+    reader = _ReportReader(sink)
+    started = time.monotonic()
+    outcome = run_step(settings, spec, sink, reader)
+    with transaction(url) as session:
+        backup = session.get_one(Backup, backup_id)
+        backup.finished_at = utcnow()
+        backup.duration_seconds = round(time.monotonic() - started, 3)
+        report = reader.report
+        if outcome.status != "successful" or report is None:
+            backup.status = "failed"
+            backup.error = outcome.error or "the backup playbook reported no snapshot"
+        else:
+            summary = report["summary"]
+            backup.status = "succeeded"
+            backup.snapshot_id = str(summary["snapshot_id"])
+            backup.size_bytes = int(summary["total_bytes_processed"])
+            backup.added_bytes = int(summary["data_added"])
+            backup.paths = {str(k): str(v) for k, v in report["paths"].items()}
+    if backup.status != "succeeded":
+        raise BackupStepFailed(f"the backup failed: {backup.error}")
+    return backup
+
+
+def restore_backup(
+    settings: Settings, catalog: Catalog, *, instance_id: str, backup_id: str, job_id: str, sink: StepSink
+) -> None:
+    with transaction(settings.resolved_database_url) as session:
+        instance = session.get_one(Instance, instance_id)
+        backup = session.get(Backup, backup_id)
+        if backup is None or backup.instance.tenant_id != instance.tenant_id or backup.snapshot_id is None:
+            raise NotFound("backup not found")
+        if backup.instance.template != instance.template:
+            raise BackupStepFailed(
+                f"a {backup.instance.template} backup cannot go into a {instance.template}"
+            )
+        spec = restore_spec(
+            settings,
+            catalog.get(instance.template),
+            instance,
+            backup.repository,
+            snapshot=backup.snapshot_id,
+            source_paths=backup.paths,
+            job_id=job_id,
+        )
+    outcome = run_step(settings, spec, sink)
+    if outcome.status != "successful":
+        raise BackupStepFailed(f"the restore failed: {outcome.error}")

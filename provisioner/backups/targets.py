@@ -1,0 +1,101 @@
+"""Backup targets: where the tenants' restic repositories live. Operators add them; one is the default.
+
+An SFTP target gets an SSH identity of its own, generated here: its public half goes into the backup
+server's ``authorized_keys``; the private half is stored encrypted and placed on the instance servers
+when they back up, together with the backup server's host key, which is pinned (never trusted blindly).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor
+from provisioner.config import Settings
+from provisioner.crypto import encrypt
+from provisioner.errors import Conflict, InvalidInput
+from provisioner.models import BackupTarget
+from provisioner.servers.hostkeys import parse_host_key
+
+
+def _keypair() -> tuple[str, str]:
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return private, public.decode() + " provisioner-backups"
+
+
+def _field_error(field: str, message: str) -> InvalidInput:
+    return InvalidInput(message, errors=[{"field": f"body.{field}", "message": message}])
+
+
+def add_target(
+    session: Session,
+    *,
+    actor: Actor,
+    settings: Settings,
+    name: str,
+    kind: Literal["sftp", "s3"],
+    path: str,
+    address: str | None = None,
+    port: int = 22,
+    user: str | None = None,
+    host_key: str | None = None,
+    s3_endpoint: str | None = None,
+    s3_access_key_id: str | None = None,
+    s3_secret_access_key: str | None = None,
+    default: bool = False,
+) -> BackupTarget:
+    actor.require_operator()
+    if session.scalar(select(BackupTarget.id).where(BackupTarget.name == name)) is not None:
+        raise Conflict(f"a backup target called {name!r} exists already")
+    target = BackupTarget(name=name, kind=kind, path=path.rstrip("/") or "/", port=port)
+    if kind == "sftp":
+        if not address:
+            raise _field_error("address", "an SFTP target needs the backup server's address")
+        if not user:
+            raise _field_error("user", "an SFTP target needs the user to log in as")
+        if not path.startswith("/"):
+            raise _field_error("path", "an absolute folder on the backup server")
+        if not host_key:
+            raise _field_error("host_key", "the backup server's SSH host key, so it is pinned")
+        private, target.public_key = _keypair()
+        target.address, target.user, target.host_key = address, user, parse_host_key(host_key)
+        target.encrypted_credentials = encrypt(settings, json.dumps({"ssh_private_key": private}))
+    else:
+        if not (s3_endpoint and s3_access_key_id and s3_secret_access_key):
+            raise _field_error("s3_endpoint", "an S3 target needs the endpoint and both access keys")
+        target.s3_endpoint = s3_endpoint.rstrip("/")
+        target.encrypted_credentials = encrypt(
+            settings,
+            json.dumps(
+                {"aws_access_key_id": s3_access_key_id, "aws_secret_access_key": s3_secret_access_key}
+            ),
+        )
+    first = session.scalar(select(BackupTarget.id).limit(1)) is None
+    if default or first:
+        session.execute(update(BackupTarget).values(is_default=False))
+        target.is_default = True
+    session.add(target)
+    session.flush()
+    return target
+
+
+def list_targets(session: Session, *, actor: Actor) -> Sequence[BackupTarget]:
+    actor.require_operator()
+    return session.scalars(select(BackupTarget).order_by(BackupTarget.created_at)).all()
+
+
+def default_target(session: Session) -> BackupTarget:
+    target = session.scalar(select(BackupTarget).where(BackupTarget.is_default.is_(True)))
+    if target is None:
+        raise Conflict("no backup target is configured; an operator adds one first")
+    return target
