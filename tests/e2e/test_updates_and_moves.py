@@ -21,6 +21,7 @@ import docker
 import pytest
 import yaml
 
+from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.backups.targets import add_target
 from provisioner.config import Settings
 from provisioner.db import transaction
@@ -154,7 +155,7 @@ def _backup_target(data_dir: Path, backup_server: TestServer) -> None:
     with transaction(settings.resolved_database_url) as session:
         target = add_target(
             session,
-            actor=_operator(),
+            actor=SYSTEM_ACTOR,
             settings=settings,
             name="backup-server",
             kind="sftp",
@@ -166,12 +167,6 @@ def _backup_target(data_dir: Path, backup_server: TestServer) -> None:
         public_key = target.public_key
     with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
         keys.write(f"{public_key}\n")
-
-
-def _operator() -> Any:
-    from provisioner.auth.actor import SYSTEM_ACTOR  # noqa: PLC0415 - the lab's own actor, tests only
-
-    return SYSTEM_ACTOR
 
 
 def _remove_instances(client: docker.DockerClient, lab: Lab) -> None:
