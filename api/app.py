@@ -8,8 +8,9 @@ from fastapi import FastAPI
 
 from api import problems
 from api.idempotency import IdempotencyMiddleware
+from api.monitoring.routes import router as monitoring_router
 from api.portal.routes import router as portal_router
-from api.routes import catalog, instance_jobs, instances, jobs, servers, service, tenants
+from api.routes import backups, catalog, instance_jobs, instances, jobs, servers, service, tenants
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -30,7 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service):
         app.include_router(module.router)
+    app.include_router(backups.router)
     app.include_router(portal_router)
+    app.include_router(monitoring_router)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from api import schemas
+from api.monitoring.convert import server_metrics
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
 from provisioner.instances.placement import free_capacity, used_capacity
@@ -55,6 +56,7 @@ def server(session: Session, catalog: Catalog, row: Server) -> schemas.ServerOut
         reachable=row.reachable,
         checked_at=row.checked_at,
         created_at=row.created_at,
+        metrics=server_metrics(session, row.id),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.backup_schemas import BackupStatusOut
 from provisioner.catalog.model import NAME_PATTERN
 
 T = TypeVar("T")
@@ -107,6 +108,7 @@ class ServerOut(BaseModel):
     reachable: bool | None
     checked_at: datetime | None
     created_at: datetime
+    metrics: ServerMetricsOut | None = None
 
 
 class Localized(BaseModel):
@@ -155,6 +157,8 @@ class InstanceOut(BaseModel):
     updated_at: datetime
     subdomain: str | None = None
     hostname: str | None = None
+    # Shown for one instance (GET /api/v1/instances/{id}), not in lists.
+    backup_status: BackupStatusOut | None = None
 
 
 class CredentialsOut(BaseModel):
@@ -230,3 +234,15 @@ class MoveOut(BaseModel):
 class DrainOut(BaseModel):
     server: ServerOut
     moves: list[MoveOut]
+
+
+# Monitoring: the latest collection from a server (GET /api/v1/servers/{id}).
+class ServerMetricsOut(BaseModel):
+    collected_at: datetime
+    reachable: bool
+    error: str | None
+    disk_total_mb: int | None
+    disk_used_mb: int | None
+    memory_total_mb: int | None
+    memory_available_mb: int | None
+    instances: dict[str, Any]

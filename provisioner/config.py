@@ -73,6 +73,23 @@ class Settings(BaseSettings):
     backup_keep_monthly: int = Field(default=6, ge=0)
     backup_min_free_mb: int = Field(default=1024, ge=0)
     drill_max_age_days: int = Field(default=30, ge=1)
+    # Monitoring: schedules, health sweeps, server metrics, alerts (see docs/monitoring.md).
+    # The lab's time zone: cron expressions of schedules are read in it.
+    timezone: str = "UTC"
+    health_sweep_seconds: float = 60.0
+    health_concurrency: int = Field(default=100, ge=1)
+    health_timeout_seconds: float = 5.0
+    metrics_interval_seconds: float = 300.0
+    # An instance unhealthy for this long raises an alert; 0 alerts at the first failed sweep.
+    alert_unhealthy_after_minutes: float = 5.0
+    alert_disk_percent: int = Field(default=90, ge=1, le=100)
+    # Comma-separated addresses of the operators, who receive every alert.
+    alert_operator_emails: str = ""
+    # Notices to one recipient closer together than this go out as one digest.
+    alert_digest_seconds: float = 120.0
+    # Optional: every notice is also POSTed there as JSON, signed with HMAC-SHA256 of the secret.
+    alert_webhook_url: str = ""
+    alert_webhook_secret: str = ""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:

@@ -286,3 +286,103 @@ class DrillResult(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Monitoring: schedules, health changes, server metrics, alerts.
+class Schedule(Base):
+    """Recurring work for one instance, or for every instance of a template that has none of its own."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("sch"))
+    kind: Mapped[str] = mapped_column(String(20))
+    instance_id: Mapped[str | None] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    template: Mapped[str | None] = mapped_column(String(63), index=True)
+    # Exactly one of the two: a cron expression read in the lab's time zone, or a fixed interval.
+    cron: Mapped[str | None] = mapped_column(String(100))
+    interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Claimed by moving it forward with a compare-and-set, so two schedulers never run one slot twice.
+    next_run_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HealthEvent(Base):
+    """A change of an instance's health (healthy -> unhealthy, recovered), kept for its history."""
+
+    __tablename__ = "health_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), index=True)
+    previous: Mapped[str] = mapped_column(String(20))
+    current: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class ServerMetric(Base):
+    """One cheap collection from a server: reachability, disk, memory, and each instance's footprint."""
+
+    __tablename__ = "server_metrics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), index=True)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    reachable: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Of the file system holding the server's root_dir, in MiB.
+    disk_total_mb: Mapped[int | None] = mapped_column(Integer)
+    disk_used_mb: Mapped[int | None] = mapped_column(Integer)
+    memory_total_mb: Mapped[int | None] = mapped_column(Integer)
+    memory_available_mb: Mapped[int | None] = mapped_column(Integer)
+    # instance id -> {"cpu_percent": float, "memory_mb": float}, summed over its containers.
+    instances: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Alert(Base):
+    """Something an operator (and the tenant) should know about; open until the condition clears."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("alr"))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[str] = mapped_column(String(64), index=True)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    summary: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    # "kind:subject" while open, NULL once resolved: the unique index allows one open alert per condition.
+    open_key: Mapped[str | None] = mapped_column(String(110), unique=True)
+    # When it was first seen.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertDelivery(Base):
+    """One notice (opened or resolved) waiting for, or sent to, one recipient; batched into digests."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    # An e-mail address, or "webhook".
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    event: Mapped[str] = mapped_column(String(10))
+    summary: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ServerCa(Base):
+    """The root certificate of a server's proxy CA (internal TLS), which health sweeps verify against."""
+
+    __tablename__ = "server_cas"
+
+    server_id: Mapped[str] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), primary_key=True)
+    pem: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

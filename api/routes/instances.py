@@ -6,6 +6,8 @@ from fastapi import APIRouter, Query, status
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from api.routes.backups import status_out
+from provisioner.backups.service import backup_status
 from provisioner.instances import service
 from provisioner.instances.credentials import reveal_credentials
 
@@ -44,8 +46,12 @@ def list_instances(
 
 
 @router.get("/{instance_id}")
-def get_instance(instance_id: str, actor: ActorDep, session: SessionDep) -> schemas.InstanceOut:
-    return convert.instance(service.get_instance(session, actor=actor, instance_id=instance_id))
+def get_instance(
+    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> schemas.InstanceOut:
+    row = convert.instance(service.get_instance(session, actor=actor, instance_id=instance_id))
+    row.backup_status = status_out(backup_status(session, settings, instance_id=instance_id))
+    return row
 
 
 @router.post("/{instance_id}/approve", status_code=status.HTTP_202_ACCEPTED)

@@ -8,7 +8,7 @@ import typer
 
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
-from provisioner.cli import embedded, servers, templates
+from provisioner.cli import backups, embedded, schedules, servers, templates
 from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -24,6 +24,8 @@ app.add_typer(images_app, name="images")
 app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(templates.app, name="templates")
 app.add_typer(servers.app, name="servers")
+app.add_typer(backups.app, name="backups")
+app.add_typer(schedules.app, name="schedules")
 
 
 @app.command()

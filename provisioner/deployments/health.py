@@ -1,12 +1,14 @@
 """Asks a running instance through its server's proxy whether it is well, as a visitor would.
 
 Connects to the server's public address with the instance's hostname as TLS server name and Host
-header, so no DNS is needed. The certificate is not verified here: the deploy already checked the
-chain from inside the proxy, and health is about the service answering, not about identity.
+header, so no DNS is needed. ``verify`` checks the certificate: the sweep passes the proxy's own CA for
+internal TLS (see ``provisioner.health.tls``); the deploy checks the chain from inside the proxy already.
 """
 
 from __future__ import annotations
 
+import ssl
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,13 +18,35 @@ from provisioner.catalog.model import HealthCheck
 from provisioner.health.probe import Health
 
 
-def check_health(check: HealthCheck, *, url: str, address: str, timeout: float = 5.0) -> Health:
+@dataclass(frozen=True)
+class HealthRequest:
+    url: str
+    headers: dict[str, str]
+    extensions: dict[str, Any]
+
+
+def health_request(check: HealthCheck, *, url: str, address: str) -> HealthRequest:
     parts = urlsplit(url)
     hostname = parts.hostname or ""
-    target = f"{parts.scheme}://{address}{check.path}"
+    return HealthRequest(
+        url=f"{parts.scheme}://{address}{check.path}",
+        headers={"Host": hostname},
+        extensions={"sni_hostname": hostname},
+    )
+
+
+def check_health(
+    check: HealthCheck,
+    *,
+    url: str,
+    address: str,
+    timeout: float = 5.0,
+    verify: ssl.SSLContext | bool = False,
+) -> Health:
+    request = health_request(check, url=url, address=address)
     try:
-        with httpx.Client(verify=False, timeout=timeout) as client:  # noqa: S501 - see the module docstring
-            response = client.get(target, headers={"Host": hostname}, extensions={"sni_hostname": hostname})
+        with httpx.Client(verify=verify, timeout=timeout) as client:
+            response = client.get(request.url, headers=request.headers, extensions=request.extensions)
     except httpx.HTTPError:
         return Health.UNHEALTHY
     return Health.HEALTHY if answers_as_expected(check, response) else Health.UNHEALTHY

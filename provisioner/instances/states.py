@@ -36,8 +36,9 @@ ALLOWED: dict[InstanceState, frozenset[InstanceState]] = {
     S.RESTORING: frozenset({S.RUNNING, S.FAILED}),
     # A move that fails leaves the instance where it was, running.
     S.MOVING: frozenset({S.RUNNING, S.FAILED}),
-    # A failed instance can be deployed again, updated (to a version that works) or removed.
-    S.FAILED: frozenset({S.PROVISIONING, S.UPDATING, S.REMOVING, S.MOVING}),
+    # A failed instance can be deployed again, updated (to a version that works), restored, moved or
+    # removed.
+    S.FAILED: frozenset({S.PROVISIONING, S.UPDATING, S.RESTORING, S.REMOVING, S.MOVING}),
     S.REJECTED: frozenset({S.REMOVING}),
     S.REMOVING: frozenset({S.REMOVED, S.FAILED}),
     S.REMOVED: frozenset(),

@@ -11,6 +11,11 @@ RUN_JOB = "provisioner.run_job"
 REDISPATCH = "provisioner.redispatch_stale_jobs"
 REAP = "provisioner.reap_lost_jobs"
 PURGE_KEYS = "provisioner.purge_idempotency_keys"
+# Monitoring: schedules, health sweeps, server metrics, alert notices.
+RUN_SCHEDULES = "provisioner.run_schedules"
+HEALTH_SWEEP = "provisioner.health_sweep"
+COLLECT_METRICS = "provisioner.collect_server_metrics"
+DELIVER_ALERTS = "provisioner.deliver_alerts"
 
 
 def _transport_options(settings: Settings) -> dict[str, int]:
@@ -21,7 +26,11 @@ def _transport_options(settings: Settings) -> dict[str, int]:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("provisioner", broker=settings.resolved_broker_url, include=["provisioner.worker.tasks"])
+    app = Celery(
+        "provisioner",
+        broker=settings.resolved_broker_url,
+        include=["provisioner.worker.tasks", "provisioner.worker.monitoring_tasks"],
+    )
     app.conf.update(
         task_default_queue=QUEUE,
         # Ack after the job ran: a message is not lost with a dying worker. The atomic claim on the job
@@ -37,6 +46,13 @@ def make_celery(settings: Settings) -> Celery:
             "redispatch-stale-jobs": {"task": REDISPATCH, "schedule": 15.0},
             "reap-lost-jobs": {"task": REAP, "schedule": 10.0},
             "purge-idempotency-keys": {"task": PURGE_KEYS, "schedule": 3600.0},
+            "run-schedules": {"task": RUN_SCHEDULES, "schedule": 15.0},
+            "health-sweep": {"task": HEALTH_SWEEP, "schedule": settings.health_sweep_seconds},
+            "collect-server-metrics": {
+                "task": COLLECT_METRICS,
+                "schedule": settings.metrics_interval_seconds,
+            },
+            "deliver-alerts": {"task": DELIVER_ALERTS, "schedule": 10.0},
         },
         beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
     )

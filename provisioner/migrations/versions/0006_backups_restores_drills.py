@@ -1,7 +1,7 @@
 """backups restores drills
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0008
 Create Date: 2026-11-22 04:09:37.586104
 """
 
@@ -13,7 +13,8 @@ from alembic import op
 import provisioner.db
 
 revision = "0006"
-down_revision = "0003"
+# Chained after monitoring's 0008, merged into this branch for its alerts.
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Schedules, instance health and alerts over HTTP."""

@@ -1,0 +1,71 @@
+"""Bodies of the monitoring endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.schemas import Input
+from provisioner.alerts.service import AlertStatus
+from provisioner.schedules.service import ScheduleKind
+
+
+class ScheduleIn(Input):
+    kind: ScheduleKind
+    # Exactly one of instance and template: a template's schedule covers its instances without one.
+    instance: str | None = Field(default=None, max_length=32)
+    template: str | None = Field(default=None, max_length=63)
+    # Exactly one of cron (five fields, read in the lab's time zone) and interval_seconds.
+    cron: str | None = Field(default=None, max_length=100)
+    interval_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
+    enabled: bool = True
+
+
+class SchedulePatch(Input):
+    cron: str | None = Field(default=None, max_length=100)
+    interval_seconds: int | None = Field(default=None, ge=1, le=366 * 86400)
+    enabled: bool | None = None
+
+
+class ScheduleOut(BaseModel):
+    id: str
+    kind: str
+    instance: str | None
+    template: str | None
+    cron: str | None
+    interval_seconds: int | None
+    timezone: str
+    enabled: bool
+    next_run_at: datetime
+    last_run_at: datetime | None
+    created_at: datetime
+
+
+class HealthEventOut(BaseModel):
+    previous: str
+    current: str
+    detail: str | None
+    at: datetime
+
+
+class InstanceHealthOut(BaseModel):
+    instance: str
+    health: str
+    checked_at: datetime | None
+    # Latest footprint from the server collection: cpu_percent, memory_mb, collected_at.
+    footprint: dict[str, Any] | None
+    changes: list[HealthEventOut]
+
+
+class AlertOut(BaseModel):
+    id: str
+    kind: str
+    subject: str
+    tenant: str | None
+    summary: str
+    status: AlertStatus
+    first_seen_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None

@@ -1,0 +1,154 @@
+"""Backups, restores and restore drills of an instance; backup targets for operators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from api import backup_schemas as bs
+from api import convert, schemas
+from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from provisioner.backups import service, targets
+from provisioner.backups.service import BackupStatus
+from provisioner.instances.service import get_instance
+from provisioner.models import Backup, BackupTarget, DrillResult
+
+router = APIRouter(tags=["backups"])
+
+
+def backup_out(row: Backup) -> bs.BackupOut:
+    return bs.BackupOut(
+        id=row.id,
+        instance=row.instance_id,
+        job=row.job_id,
+        status=row.status,
+        version=row.version,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        duration_seconds=row.duration_seconds,
+        snapshot_id=row.snapshot_id,
+        size_bytes=row.size_bytes,
+        added_bytes=row.added_bytes,
+        error=row.error,
+    )
+
+
+def drill_out(row: DrillResult) -> bs.DrillOut:
+    return bs.DrillOut(
+        id=row.id,
+        instance=row.instance_id,
+        job=row.job_id,
+        backup=row.backup_id,
+        status=row.status,
+        detail=row.detail,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def status_out(found: BackupStatus) -> bs.BackupStatusOut:
+    return bs.BackupStatusOut(
+        last_backup_at=found.last_backup_at,
+        last_backup_status=found.last_backup_status,
+        last_drill_at=found.last_drill_at,
+        last_drill_status=found.last_drill_status,
+        flag=found.flag,
+    )
+
+
+def target_out(row: BackupTarget) -> bs.BackupTargetOut:
+    return bs.BackupTargetOut(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        path=row.path,
+        address=row.address,
+        port=row.port,
+        user=row.user,
+        s3_endpoint=row.s3_endpoint,
+        public_key=row.public_key,
+        default=row.is_default,
+    )
+
+
+@router.post("/api/v1/instances/{instance_id}/backups", status_code=status.HTTP_202_ACCEPTED)
+def request_backup(
+    instance_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> schemas.JobAccepted:
+    job = service.request_backup(session, actor=actor, catalog=catalog, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.get("/api/v1/instances/{instance_id}/backups")
+def list_backups(instance_id: str, actor: ActorDep, session: SessionDep) -> bs.BackupList:
+    rows = service.list_backups(session, actor=actor, instance_id=instance_id)
+    return bs.BackupList(items=[backup_out(r) for r in rows])
+
+
+@router.post("/api/v1/instances/{instance_id}/restore", status_code=status.HTTP_202_ACCEPTED)
+def request_restore(
+    instance_id: str,
+    body: bs.RestoreIn,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+) -> schemas.JobAccepted:
+    """Restore a backup into this instance, or with ``into: "new"`` into a new instance (the job's)."""
+    job = service.request_restore(
+        session,
+        actor=actor,
+        catalog=catalog,
+        instance_id=instance_id,
+        backup_id=body.backup,
+        into=body.into,
+        name=body.name,
+        subdomain=body.subdomain,
+        settings=settings,
+    )
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.post("/api/v1/instances/{instance_id}/drills", status_code=status.HTTP_202_ACCEPTED)
+def request_drill(
+    instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
+) -> schemas.JobAccepted:
+    job = service.request_drill(session, actor=actor, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.get("/api/v1/instances/{instance_id}/backup-status")
+def backup_status(
+    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> bs.BackupStatusOut:
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    return status_out(service.backup_status(session, settings, instance_id=instance.id))
+
+
+@router.get("/api/v1/drills")
+def list_drills(
+    actor: ActorDep, session: SessionDep, failed: bool | None = None, instance: str | None = None
+) -> bs.DrillList:
+    rows = service.list_drills(session, actor=actor, instance_id=instance, failed=failed)
+    return bs.DrillList(items=[drill_out(r) for r in rows])
+
+
+@router.post("/api/v1/backup-targets", status_code=status.HTTP_201_CREATED)
+def add_target(
+    body: bs.BackupTargetIn, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> bs.BackupTargetOut:
+    row = targets.add_target(session, actor=actor, settings=settings, **body.model_dump())
+    session.commit()
+    return target_out(row)
+
+
+@router.get("/api/v1/backup-targets")
+def list_targets(actor: ActorDep, session: SessionDep) -> list[bs.BackupTargetOut]:
+    return [target_out(r) for r in targets.list_targets(session, actor=actor)]

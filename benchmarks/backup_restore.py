@@ -1,0 +1,227 @@
+"""A WordPress backup and an in-place restore through the provisioner, against plain restic on the same data.
+
+One sshd test server runs the instance, a second is the backup server (SFTP). The provisioner side is
+the whole job as a client sees it (POST until the job succeeded): restic made ready, free space
+checked, the database dump, restic backup, retention with prune; for the restore: restic restore, the
+containers stopped, volumes replaced, containers started, the dump re-imported, the health check. The
+plain side is `restic backup` of the same volumes into the same repository, and `restic restore` of
+the same snapshot into a folder, run directly on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests.support` when run as a script
+
+import docker
+from sqlalchemy import select
+
+from benchmarks.deploy_support import code_version, remove_leftovers
+from provisioner.backups.repository import restic_variables
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.models import Backup, BackupRepository, Server
+from tests.conftest import REGISTRY
+from tests.support.api_client import ApiClient, new_tenant
+from tests.support.images import build_all
+from tests.support.sshd import free_address_pair, running_servers
+from tests.support.stack import embedded_stack
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "results.md"
+BEGIN, END = "<!-- backup-restore:begin -->", "<!-- backup-restore:end -->"
+UPLOADS = "/var/lib/wordpress/wp-content/uploads/bench"
+
+
+def _succeeded(client: ApiClient, accepted: dict[str, dict[str, str]]) -> float:
+    started = time.monotonic()
+    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=900)
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"{job['kind']} job ended {job['status']}: {job['error']}")
+    return time.monotonic() - started
+
+
+def _write_uploads(client: docker.DockerClient, instance_id: str, megabytes: int, round_no: int) -> None:
+    """Fresh random files each round, so every backup has new data to add, as a day of use would."""
+    web = client.containers.get(f"prv-{instance_id}-web")
+    web.exec_run(["mkdir", "-p", UPLOADS])
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        for number in range(megabytes):
+            info = tarfile.TarInfo(f"round{round_no}-{number}.bin")
+            info.size = 1024 * 1024
+            tar.addfile(info, io.BytesIO(os.urandom(info.size)))
+    web.put_archive(UPLOADS, archive.getvalue())
+
+
+def _restic(variables: dict[str, object], *args: str) -> float:
+    argv = [*variables["argv"], *args]  # type: ignore[misc]
+    env = {**os.environ, **variables["env"]}  # type: ignore[dict-item]
+    started = time.monotonic()
+    subprocess.run(argv, env=env, check=True, capture_output=True)
+    return time.monotonic() - started
+
+
+def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
+    client = docker.from_env()
+    cleanup.callback(client.close)
+    images = build_all("wordpress/image", "provisioner/wordpress", client=client, registry=REGISTRY)
+    images |= build_all("_images/mariadb", "provisioner/mariadb", client=client, registry=REGISTRY)
+    build_all("_images/proxy", "provisioner/proxy", client=client, registry=REGISTRY)
+    work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="backup-restore-")))
+    (work / "sshd").mkdir()
+    server, backup_server = cleanup.enter_context(running_servers(work / "sshd", free_address_pair()))
+    instance_ids: list[str] = []
+    server_ids: list[str] = []
+    cleanup.callback(remove_leftovers, client, instance_ids, server_ids)
+    stack = cleanup.enter_context(embedded_stack(work / "data", ssh_key=server.client_key, registry=REGISTRY))
+    operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+    capacity = {"cpu": 2, "memory_mb": 2048, "disk_gb": 20}
+    server_ids.append(
+        operator.call(
+            "POST",
+            "/api/v1/servers",
+            expect=201,
+            json={
+                "name": server.name,
+                "address": server.address,
+                "root_dir": str(server.root_dir),
+                "capacity": capacity,
+            },
+        )["id"]
+    )
+    target = operator.call(
+        "POST",
+        "/api/v1/backup-targets",
+        expect=201,
+        json={"name": "bench", "kind": "sftp", "path": str(backup_server.root_dir / "restic"),
+              "address": backup_server.address, "user": "root", "host_key": backup_server.host_key},
+    )  # fmt: skip
+    with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
+        keys.write(target["public_key"] + "\n")
+    tenant = cleanup.enter_context(new_tenant(operator, stack.base_url, "bench")[1])
+    instance_id = tenant.call(
+        "POST",
+        "/api/v1/instances",
+        expect=201,
+        json={"template": "wordpress", "name": "blog", "parameters": {}},
+    )["id"]
+    instance_ids.append(instance_id)
+    _succeeded(
+        operator, operator.call("POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={})
+    )
+    settings = Settings(data_dir=work / "data")
+    results: dict[str, list[float]] = {}
+    variables: dict[str, object] = {}
+    for round_no in range(args.warmup + args.runs):
+        counted = round_no >= args.warmup
+        _write_uploads(client, instance_id, args.megabytes, round_no)
+        ours = _succeeded(tenant, tenant.call("POST", f"/api/v1/instances/{instance_id}/backups", expect=202))
+        with transaction(settings.resolved_database_url) as session:
+            backup = session.scalars(select(Backup).order_by(Backup.created_at.desc())).first()
+            assert backup is not None  # noqa: S101 - the job above succeeded
+            repository = session.scalars(select(BackupRepository)).one()
+            variables = restic_variables(settings, repository, session.scalars(select(Server)).one())
+            paths, snapshot, size = list(backup.paths.values()), backup.snapshot_id, backup.size_bytes or 0
+        _write_uploads(client, instance_id, args.megabytes, round_no + 1000)
+        plain = _restic(variables, "backup", "--quiet", "--host", "plain", *paths)
+        ours_restore = _succeeded(
+            tenant,
+            tenant.call(
+                "POST", f"/api/v1/instances/{instance_id}/restore", expect=202, json={"backup": backup.id}
+            ),
+        )
+        target_dir = work / f"plain-restore-{round_no}"
+        plain_restore = _restic(variables, "restore", str(snapshot), "--target", str(target_dir))
+        subprocess.run(["rm", "-rf", str(target_dir)], check=True)
+        if counted:
+            for name, value in {
+                "backup_provisioner": ours, "backup_plain": plain, "restore_provisioner": ours_restore,
+                "restore_plain": plain_restore, "size_mib": size / 1024 / 1024,
+            }.items():  # fmt: skip
+                results.setdefault(name, []).append(value)
+        print(
+            f"round {round_no}: backup {ours:.1f} s vs {plain:.1f} s, "
+            f"restore {ours_restore:.1f} s vs {plain_restore:.1f} s",
+            file=sys.stderr,
+        )
+    return results
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} ({min(values):.2f} .. {max(values):.2f})"
+
+
+def report(r: dict[str, list[float]], args: argparse.Namespace, load: tuple[str, str], code: str) -> str:
+    restic = subprocess.run(["restic", "version"], capture_output=True, text=True, check=True).stdout.split()[
+        1
+    ]
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rows = []
+    for what in ("backup", "restore"):
+        ours, plain = r[f"{what}_provisioner"], r[f"{what}_plain"]
+        diff = statistics.median(ours) - statistics.median(plain)
+        rows.append(f"| **{what}**, s | {_spread(ours)} | {_spread(plain)} | +{diff:.2f} |")
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}"
+    lines = [
+        "## Backup and restore: provisioner vs plain restic",
+        "",
+        f"Measured {when} by `benchmarks/backup_restore.py --runs {args.runs} --megabytes {args.megabytes}` "
+        f"({args.warmup} warm-up round(s) not counted), template `wordpress`, restic {restic} over SFTP to a "
+        "second sshd test server on loopback. Each round adds "
+        f"{args.megabytes} MiB of new random uploads before each side's backup; the instance's data was "
+        f"{_spread(r['size_mib'])} MiB.",
+        "",
+        f"- Machine: {machine}; load average {load[0]} before, {load[1]} after; code {code}",
+        "",
+        f"Median (min .. max) of {args.runs} runs.",
+        "",
+        "| | provisioner job (POST until succeeded) | plain restic | difference of medians |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "The provisioner's backup also makes restic ready (identity, repository check), checks the free "
+        "space, dumps the database and applies the retention policy with `forget --prune`; its restore "
+        "also stops the containers, replaces the volumes, starts them, re-imports the dump and checks the "
+        "health through the proxy. Plain restic only copies the data, so the difference is what those "
+        "steps (and Ansible's start, the job's queueing) cost.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--megabytes", type=int, default=50, help="new uploads per round (default 50)")
+    args = parser.parse_args()
+    load_before, code = Path("/proc/loadavg").read_text().split()[0], code_version(REPO)
+    with ExitStack() as cleanup:
+        results = run(args, cleanup)
+    markdown = report(results, args, (load_before, Path("/proc/loadavg").read_text().split()[0]), code)
+    print(markdown)
+    section = f"{BEGIN}\n{markdown.rstrip()}\n{END}"
+    text = RESULTS.read_text()
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

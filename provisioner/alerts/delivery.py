@@ -1,0 +1,163 @@
+"""Sends queued alert notices: by e-mail and to an optional webhook, several close together as one digest.
+
+A recipient who was just told something gets what follows within ``alert_digest_seconds`` in one
+message when that window has passed, so a server going down with its twenty instances makes one
+e-mail, not twenty-one. Notices are claimed in the database before sending: two schedulers running
+this at once never send one notice twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from provisioner.alerts.service import WEBHOOK, Notice
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.mail import Mail, MailError, send_mail
+from provisioner.models import Alert, AlertDelivery
+from provisioner.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+SIGNATURE_HEADER = "X-Provisioner-Signature"
+
+
+class WebhookError(Exception):
+    pass
+
+
+def deliver_pending(settings: Settings) -> int:
+    """Send what is due; returns how many notices went out."""
+    url = settings.resolved_database_url
+    with transaction(url) as session:
+        waiting = session.scalars(
+            select(AlertDelivery.recipient).where(AlertDelivery.sent_at.is_(None)).distinct()
+        ).all()
+    return sum(_deliver_to(settings, recipient) for recipient in waiting)
+
+
+def _deliver_to(settings: Settings, recipient: str) -> int:
+    url = settings.resolved_database_url
+    now = utcnow()
+    with transaction(url) as session:
+        pending = _pending(session, recipient)
+        if not pending or _hold(session, settings, recipient, pending, now):
+            return 0
+        notices = [_describe(session, d) for d in pending]
+        ids = [d.id for d in pending]
+        claimed = session.execute(
+            update(AlertDelivery)
+            .where(AlertDelivery.id.in_(ids), AlertDelivery.sent_at.is_(None))
+            .values(sent_at=now, attempts=AlertDelivery.attempts + 1)
+        )
+        if claimed.rowcount != len(ids):  # type: ignore[attr-defined]
+            session.rollback()  # another scheduler took some of them; it sends them
+            return 0
+    try:
+        _send(settings, recipient, notices)
+    except (MailError, WebhookError) as exc:
+        log.warning("alert notices to %s could not be sent: %s", _shown(recipient), exc)
+        with transaction(url) as session:
+            # Sent again at the next round, unless it failed too often: then it stays sent-with-error.
+            session.execute(
+                update(AlertDelivery)
+                .where(AlertDelivery.id.in_(ids), AlertDelivery.attempts < MAX_ATTEMPTS)
+                .values(sent_at=None)
+            )
+            session.execute(update(AlertDelivery).where(AlertDelivery.id.in_(ids)).values(error=str(exc)))
+        return 0
+    return len(ids)
+
+
+def _pending(session: Session, recipient: str) -> Sequence[AlertDelivery]:
+    query = (
+        select(AlertDelivery)
+        .where(AlertDelivery.recipient == recipient, AlertDelivery.sent_at.is_(None))
+        .order_by(AlertDelivery.id)
+    )
+    return session.scalars(query).all()
+
+
+def _hold(
+    session: Session, settings: Settings, recipient: str, pending: Sequence[AlertDelivery], now: datetime
+) -> bool:
+    """Wait while the recipient was told something less than a window ago, to gather a digest."""
+    window = timedelta(seconds=settings.alert_digest_seconds)
+    last_sent = session.scalar(
+        select(func.max(AlertDelivery.sent_at)).where(AlertDelivery.recipient == recipient)
+    )
+    if last_sent is None or now - last_sent >= window:
+        return False
+    # Never longer than a window after the oldest notice, however busy the recipient is.
+    return now - pending[0].created_at < window
+
+
+def _describe(session: Session, delivery: AlertDelivery) -> dict[str, Any]:
+    alert = session.get(Alert, delivery.alert_id)
+    assert alert is not None  # noqa: S101 - the foreign key holds it
+    return {
+        "alert": alert.id,
+        "kind": alert.kind,
+        "subject": alert.subject_id,
+        "tenant": alert.tenant_id,
+        "event": delivery.event,
+        "summary": delivery.summary,
+        "at": delivery.created_at.isoformat(),
+    }
+
+
+def _send(settings: Settings, recipient: str, notices: list[dict[str, Any]]) -> None:
+    if recipient == WEBHOOK:
+        post_webhook(settings, {"notices": notices})
+    else:
+        send_mail(settings, compose(recipient, notices))
+
+
+def compose(recipient: str, notices: list[dict[str, Any]]) -> Mail:
+    if len(notices) == 1:
+        notice = notices[0]
+        word = "ALERT" if notice["event"] == Notice.OPENED else "RESOLVED"
+        subject = f"[provisioner] {word} {notice['kind']}: {notice['summary']}"
+    else:
+        opened = sum(1 for n in notices if n["event"] == Notice.OPENED)
+        subject = (
+            f"[provisioner] {len(notices)} alert notices ({opened} opened, {len(notices) - opened} resolved)"
+        )
+    lines = [
+        f"{n['at']}  {n['event'].upper():8}  {n['kind']}  {n['subject']}\n    {n['summary']}" for n in notices
+    ]
+    body = "\n".join(lines) + "\n\nAll alerts: GET /api/v1/alerts\n"
+    # Subjects stay on one line whatever a tenant named its instance.
+    return Mail(to=(recipient,), subject=" ".join(subject.split())[:200], body=body)
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def post_webhook(settings: Settings, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json"}
+    if settings.alert_webhook_secret:
+        headers[SIGNATURE_HEADER] = signature(settings.alert_webhook_secret, body)
+    try:
+        response = httpx.post(settings.alert_webhook_url, content=body, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise WebhookError(f"the webhook did not answer: {type(exc).__name__}") from exc
+    if response.status_code >= 300:
+        raise WebhookError(f"the webhook answered {response.status_code}")
+
+
+def _shown(recipient: str) -> str:
+    return recipient if recipient == WEBHOOK else recipient.partition("@")[2] or "an address"

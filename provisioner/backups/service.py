@@ -1,0 +1,191 @@
+"""Asking for backups, restores and drills, and reading them back. Long work becomes a job.
+
+``request_backup`` and ``request_drill`` are what scheduled work calls, with ``SYSTEM_ACTOR``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor
+from provisioner.backups.clones import new_instance_like
+from provisioner.backups.targets import default_target
+from provisioner.catalog.loader import Catalog
+from provisioner.config import Settings, get_settings
+from provisioner.errors import Conflict, InvalidInput, NotFound
+from provisioner.instances.service import get_instance
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import create_job
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Backup, BackupRestore, DrillResult, Instance, Job
+from provisioner.timeutil import utcnow
+
+S = InstanceState
+_ACTIVE = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def _writable(session: Session, actor: Actor, instance_id: str) -> Instance:
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    actor.require_write(instance.tenant_id, "instance")
+    pending_removal = select(Job.id).where(
+        Job.instance_id == instance.id, Job.kind == JobKind.REMOVE.value, Job.status.in_(_ACTIVE)
+    )
+    if instance.state == S.REMOVED or session.scalar(pending_removal.limit(1)) is not None:
+        raise Conflict("the instance is removed or about to be")
+    return instance
+
+
+def _deployed(instance: Instance, what: str) -> None:
+    if instance.state not in (S.RUNNING, S.BACKING_UP, S.RESTORING, S.UPDATING, S.FAILED):
+        raise Conflict(f"the instance is {instance.state}; only a deployed instance can have {what}")
+
+
+def request_backup(session: Session, *, actor: Actor, catalog: Catalog, instance_id: str) -> Job:
+    instance = _writable(session, actor, instance_id)
+    _deployed(instance, "a backup")
+    hook = catalog.get(instance.template).hooks.backup
+    if hook is None or not hook.volumes:
+        raise Conflict(f"the {instance.template} service keeps no data to back up")
+    default_target(session)
+    return create_job(session, instance=instance, kind=JobKind.BACKUP, requested_by=actor.token_id)
+
+
+def list_backups(session: Session, *, actor: Actor, instance_id: str) -> Sequence[Backup]:
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    query = select(Backup).where(Backup.instance_id == instance.id)
+    return session.scalars(query.order_by(Backup.created_at.desc(), Backup.id.desc())).unique().all()
+
+
+def _backup_of(session: Session, instance: Instance, backup_id: str) -> Backup:
+    backup = session.get(Backup, backup_id)
+    if backup is None or backup.instance_id != instance.id:
+        raise InvalidInput(
+            "no such backup of this instance",
+            errors=[{"field": "body.backup", "message": "a backup id from this instance's list"}],
+        )
+    if backup.status != "succeeded":
+        raise Conflict(f"that backup {backup.status}; only a succeeded backup can be restored")
+    return backup
+
+
+def request_restore(
+    session: Session,
+    *,
+    actor: Actor,
+    catalog: Catalog,
+    instance_id: str,
+    backup_id: str,
+    into: Literal["place", "new"] = "place",
+    name: str | None = None,
+    subdomain: str | None = None,
+    settings: Settings | None = None,
+) -> Job:
+    """Put a backup back into its instance, or (``into="new"``) into a new instance of the same tenant."""
+    instance = _writable(session, actor, instance_id)
+    backup = _backup_of(session, instance, backup_id)
+    target = instance
+    if into == "new":
+        if not name:
+            raise InvalidInput(
+                "a restore into a new instance needs its name",
+                errors=[{"field": "body.name", "message": "required when into is 'new'"}],
+            )
+        chosen = subdomain or f"{name}-{instance.tenant.slug}"[:63].rstrip("-")
+        target = new_instance_like(
+            session, settings or get_settings(), catalog, instance, name=name, subdomain=chosen
+        )
+    else:
+        _deployed(instance, "a restore")
+    job = create_job(session, instance=target, kind=JobKind.RESTORE, requested_by=actor.token_id)
+    session.add(BackupRestore(job_id=job.id, backup_id=backup.id))
+    session.flush()
+    return job
+
+
+def restore_of(session: Session, *, job_id: str) -> Backup:
+    """The backup a restore job puts back."""
+    found = session.get(BackupRestore, job_id)
+    if found is None:
+        raise NotFound("the restore job names no backup")
+    return found.backup
+
+
+def latest_backup(session: Session, *, instance_id: str) -> Backup | None:
+    query = select(Backup).where(Backup.instance_id == instance_id, Backup.status == "succeeded")
+    return session.scalars(query.order_by(Backup.created_at.desc()).limit(1)).unique().first()
+
+
+def request_drill(session: Session, *, actor: Actor, instance_id: str) -> Job:
+    instance = _writable(session, actor, instance_id)
+    if latest_backup(session, instance_id=instance.id) is None:
+        raise Conflict("the instance has no succeeded backup to drill with")
+    return create_job(session, instance=instance, kind=JobKind.DRILL, requested_by=actor.token_id)
+
+
+def throwaway_name() -> str:
+    return f"drill-{secrets.token_hex(4)}"
+
+
+def make_throwaway(session: Session, settings: Settings, catalog: Catalog, source: Instance) -> Instance:
+    name = throwaway_name()
+    return new_instance_like(session, settings, catalog, source, name=name, subdomain=name)
+
+
+def list_drills(
+    session: Session, *, actor: Actor, instance_id: str | None, failed: bool | None, limit: int = 100
+) -> Sequence[DrillResult]:
+    query = select(DrillResult).join(Instance, Instance.id == DrillResult.instance_id)
+    if not actor.is_operator:
+        query = query.where(Instance.tenant_id == actor.tenant_id)
+    if instance_id is not None:
+        query = query.where(
+            DrillResult.instance_id == get_instance(session, actor=actor, instance_id=instance_id).id
+        )
+    if failed is not None:
+        query = query.where(DrillResult.status == "failed" if failed else DrillResult.status == "passed")
+    return session.scalars(query.order_by(DrillResult.created_at.desc()).limit(limit)).all()
+
+
+@dataclass(frozen=True)
+class BackupStatus:
+    last_backup_at: datetime | None
+    last_backup_status: str | None
+    last_drill_at: datetime | None
+    last_drill_status: str | None
+    # Why the instance needs attention, or None: a failed backup or drill, or a drill too old.
+    flag: str | None
+
+
+def backup_status(session: Session, settings: Settings, *, instance_id: str) -> BackupStatus:
+    backup = session.scalars(
+        select(Backup).where(Backup.instance_id == instance_id).order_by(Backup.created_at.desc()).limit(1)
+    ).first()
+    drill = session.scalars(
+        select(DrillResult)
+        .where(DrillResult.instance_id == instance_id, DrillResult.status != "running")
+        .order_by(DrillResult.created_at.desc())
+        .limit(1)
+    ).first()
+    flag = None
+    if backup is not None and backup.status == "failed":
+        flag = "the last backup failed"
+    elif drill is not None and drill.status == "failed":
+        flag = "the last restore drill failed"
+    elif backup is not None and (
+        drill is None or drill.created_at < utcnow() - timedelta(days=settings.drill_max_age_days)
+    ):
+        flag = f"no restore drill in the last {settings.drill_max_age_days} days"
+    return BackupStatus(
+        last_backup_at=backup.created_at if backup else None,
+        last_backup_status=backup.status if backup else None,
+        last_drill_at=drill.created_at if drill else None,
+        last_drill_status=drill.status if drill else None,
+        flag=flag,
+    )

@@ -1,0 +1,134 @@
+"""``provisioner backups``: backup targets, and backups or drills of one instance from the shell."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Literal
+
+import typer
+from sqlalchemy import select
+
+from provisioner.auth.actor import SYSTEM_ACTOR
+from provisioner.backups import service, targets
+from provisioner.backups.repository import location
+from provisioner.catalog.loader import Catalog
+from provisioner.config import get_settings
+from provisioner.crypto import decrypt
+from provisioner.db import transaction
+from provisioner.errors import DomainError
+from provisioner.models import BackupRepository
+from provisioner.worker.dispatch import CeleryDispatcher
+
+app = typer.Typer(no_args_is_help=True, help="Backup targets, backups and restore drills.")
+
+
+@app.command("add-target")
+def add_target(
+    name: str,
+    *,
+    path: Annotated[
+        str, typer.Option(help="sftp: absolute folder on the backup server; s3: bucket, or bucket/prefix")
+    ],
+    kind: Annotated[str, typer.Option(help="sftp or s3")] = "sftp",
+    address: Annotated[str | None, typer.Option(help="sftp: the backup server")] = None,
+    port: Annotated[int, typer.Option(help="sftp: its SSH port")] = 22,
+    user: Annotated[str | None, typer.Option(help="sftp: the user to log in as")] = None,
+    host_key: Annotated[
+        str | None, typer.Option(help="sftp: its host key line, 'ssh-ed25519 AAAA...'")
+    ] = None,
+    s3_endpoint: Annotated[str | None, typer.Option(help="s3: e.g. https://s3.example.org")] = None,
+    default: Annotated[bool, typer.Option(help="make it the target of new repositories")] = False,
+) -> None:
+    """Add a backup target; for SFTP, prints the public key to authorize on the backup server.
+
+    S3 access keys are read from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never from arguments.
+    """
+    if kind not in ("sftp", "s3"):
+        raise typer.BadParameter("sftp or s3", param_hint="--kind")
+    chosen: Literal["sftp", "s3"] = "sftp" if kind == "sftp" else "s3"
+    settings = get_settings()
+    try:
+        with transaction(settings.resolved_database_url) as session:
+            target = targets.add_target(
+                session,
+                actor=SYSTEM_ACTOR,
+                settings=settings,
+                name=name,
+                kind=chosen,
+                path=path,
+                address=address,
+                port=port,
+                user=user,
+                host_key=host_key,
+                s3_endpoint=s3_endpoint,
+                s3_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
+                s3_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                default=default,
+            )
+            public_key = target.public_key
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"backup target {name} added")
+    if public_key:
+        typer.echo(f"authorize this key on the backup server:\n{public_key}")
+
+
+@app.command("targets")
+def list_targets() -> None:
+    """The backup targets; the default one is marked with *."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        for target in targets.list_targets(session, actor=SYSTEM_ACTOR):
+            where = (
+                f"{target.user}@{target.address}:{target.port}"
+                if target.kind == "sftp"
+                else target.s3_endpoint
+            )
+            typer.echo(
+                f"{'*' if target.is_default else ' '} {target.name}  {target.kind}  {where}  {target.path}"
+            )
+
+
+def _request(instance_id: str, what: Literal["backup", "drill"]) -> None:
+    settings = get_settings()
+    try:
+        with transaction(settings.resolved_database_url) as session:
+            if what == "backup":
+                catalog = Catalog.from_dir(settings.resolved_templates_dir)
+                job = service.request_backup(
+                    session, actor=SYSTEM_ACTOR, catalog=catalog, instance_id=instance_id
+                )
+            else:
+                job = service.request_drill(session, actor=SYSTEM_ACTOR, instance_id=instance_id)
+            job_id = job.id
+        with transaction(settings.resolved_database_url) as session:
+            CeleryDispatcher(settings.resolved_broker_url).send(session, job_id)
+    except DomainError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(job_id)
+
+
+@app.command("backup")
+def backup(instance_id: str) -> None:
+    """Queue a backup of an instance; prints the job id."""
+    _request(instance_id, "backup")
+
+
+@app.command("drill")
+def drill(instance_id: str) -> None:
+    """Queue a restore drill of an instance's latest backup; prints the job id."""
+    _request(instance_id, "drill")
+
+
+@app.command("repository")
+def repository(tenant_id: str) -> None:
+    """Print a tenant's repository location and password, for restoring by hand with restic."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        found = session.scalars(select(BackupRepository).where(BackupRepository.tenant_id == tenant_id)).all()
+        if not found:
+            raise typer.BadParameter(f"tenant {tenant_id!r} has no backup repository")
+        for row in found:
+            typer.echo(f"{location(row)}\t{decrypt(settings, row.encrypted_password)}")

@@ -1,0 +1,1 @@
+"""Recurring work kept in the database: backups, drills, update windows, health sweeps."""

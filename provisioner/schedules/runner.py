@@ -1,0 +1,166 @@
+"""Finds due schedules and starts their work; called by the scheduler every few seconds.
+
+Each due schedule is claimed by moving its ``next_run_at`` forward with a compare-and-set UPDATE:
+of two schedulers seeing the same due run, one wins and the other's UPDATE changes no row. The new
+time is the next slot after now, so runs missed while nothing ran are made up once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import cast
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import SYSTEM_ACTOR
+from provisioner.catalog.loader import Catalog
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.errors import DomainError
+from provisioner.instances.operations import update_instance
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import create_job
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Instance, Job, Schedule
+from provisioner.schedules.service import ScheduleKind
+from provisioner.schedules.timing import lab_zone, next_run
+from provisioner.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Due:
+    """What one round started: job ids to send to the workers, instances to sweep for health."""
+
+    job_ids: list[str] = field(default_factory=list)
+    sweep_ids: list[str] = field(default_factory=list)
+    claimed: int = 0
+
+
+class _PendingKind(StrEnum):
+    # Job kinds whose services are built elsewhere; ``create_job`` needs only the value.
+    BACKUP = "backup"
+    DRILL = "drill"
+
+
+def _unfinished(session: Session, instance: Instance, kind: str) -> bool:
+    query = select(Job.id).where(
+        Job.instance_id == instance.id,
+        Job.kind == kind,
+        Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def request_backup(session: Session, instance: Instance) -> Job:
+    return create_job(
+        session,
+        instance=instance,
+        kind=cast(JobKind, _PendingKind.BACKUP),
+        requested_by=SYSTEM_ACTOR.token_id,
+    )
+
+
+def request_drill(session: Session, instance: Instance) -> Job:
+    return create_job(
+        session, instance=instance, kind=cast(JobKind, _PendingKind.DRILL), requested_by=SYSTEM_ACTOR.token_id
+    )
+
+
+def request_update(session: Session, catalog: Catalog, instance: Instance) -> Job | None:
+    """In the maintenance window: move to the next version the template allows, if there is one."""
+    later = catalog.get(instance.template).update_targets(instance.version)
+    if not later:
+        return None
+    return update_instance(
+        session, actor=SYSTEM_ACTOR, catalog=catalog, instance_id=instance.id, version=later[-1]
+    )
+
+
+def _start(session: Session, catalog: Catalog, kind: ScheduleKind, instance: Instance, due: Due) -> None:
+    if kind is ScheduleKind.HEALTH:
+        due.sweep_ids.append(instance.id)
+        return
+    if _unfinished(session, instance, kind.value):
+        log.info("%s of %s is still waiting or running; not starting another", kind.value, instance.id)
+        return
+    job: Job | None
+    if kind is ScheduleKind.BACKUP:
+        job = request_backup(session, instance)
+    elif kind is ScheduleKind.DRILL:
+        job = request_drill(session, instance)
+    else:
+        job = request_update(session, catalog, instance)
+    if job is not None:
+        due.job_ids.append(job.id)
+
+
+def _instances(session: Session, schedule: Schedule) -> Sequence[Instance]:
+    running = Instance.state == InstanceState.RUNNING.value
+    if schedule.instance_id is not None:
+        return (
+            session.scalars(select(Instance).where(Instance.id == schedule.instance_id, running))
+            .unique()
+            .all()
+        )
+    # A template's default covers its instances that have no schedule of this kind of their own.
+    own = select(Schedule.instance_id).where(
+        Schedule.kind == schedule.kind, Schedule.instance_id.is_not(None)
+    )
+    query = select(Instance).where(Instance.template == schedule.template, running, Instance.id.not_in(own))
+    return session.scalars(query).unique().all()
+
+
+def claim(session: Session, schedule: Schedule, *, now: datetime, settings: Settings) -> bool:
+    following = next_run(
+        cron=schedule.cron,
+        interval_seconds=schedule.interval_seconds,
+        after=now,
+        zone=lab_zone(settings.timezone),
+        last_due=schedule.next_run_at,
+    )
+    moved = session.execute(
+        update(Schedule)
+        .where(
+            Schedule.id == schedule.id,
+            Schedule.next_run_at == schedule.next_run_at,
+            Schedule.enabled.is_(True),
+        )
+        .values(next_run_at=following, last_run_at=now)
+    )
+    claimed: bool = moved.rowcount == 1  # type: ignore[attr-defined]
+    return claimed
+
+
+def run_due(settings: Settings, catalog: Catalog, *, now: datetime | None = None) -> Due:
+    """Claim and start every due schedule, each in a transaction of its own."""
+    now = now or utcnow()
+    url = settings.resolved_database_url
+    due = Due()
+    with transaction(url) as session:
+        ids = session.scalars(
+            select(Schedule.id)
+            .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
+            .order_by(Schedule.next_run_at)
+        ).all()
+    for schedule_id in ids:
+        with transaction(url) as session:
+            schedule = session.get(Schedule, schedule_id)
+            if schedule is None or not claim(session, schedule, now=now, settings=settings):
+                continue
+            due.claimed += 1
+            for instance in _instances(session, schedule):
+                try:
+                    # One refusal (an update no longer possible) must not cost the other instances.
+                    _start(session, catalog, ScheduleKind(schedule.kind), instance, due)
+                except DomainError as exc:
+                    log.warning(
+                        "schedule %s could not start for %s: %s", schedule.id, instance.id, exc.detail
+                    )
+    return due

@@ -1,0 +1,270 @@
+"""Backups of a WordPress instance with real restic over SFTP to a second sshd test server, restored
+into a new instance and in place, restore drills passing and (after a pack file is damaged on the
+backup server) failing, and tenants kept apart.
+
+Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
+is the backup server restic reaches over SFTP with the target's own identity and pinned host key),
+Docker Engine, WordPress and MariaDB images built from Debian packages, restic from Debian.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import docker
+import pytest
+from sqlalchemy import select
+
+from provisioner.config import Settings
+from provisioner.crypto import decrypt
+from provisioner.db import transaction
+from provisioner.models import BackupRepository, JobEvent
+from tests.e2e.test_catalog_wordpress import wordpress_images  # noqa: F401 - a fixture this module uses
+from tests.support.api_client import ApiClient, new_tenant
+from tests.support.proxy import remove_proxies
+from tests.support.sshd import TestServer
+from tests.support.stack import embedded_stack
+
+pytestmark = pytest.mark.e2e
+
+UPLOAD = "/var/lib/wordpress/wp-content/uploads/2026/11"
+ROW_SQL = "SELECT body FROM notes WHERE id = 1"
+
+
+def _sql(client: docker.DockerClient, instance_id: str, statement: str) -> tuple[int, str]:
+    db = client.containers.get(f"prv-{instance_id}-db")
+    result = db.exec_run(["mariadb", "-N", "-B", "wordpress", "-e", statement])
+    return result.exit_code, result.output.decode().strip()
+
+
+def _put_upload(client: docker.DockerClient, instance_id: str, data: bytes) -> None:
+    web = client.containers.get(f"prv-{instance_id}-web")
+    assert web.exec_run(["mkdir", "-p", UPLOAD]).exit_code == 0
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w") as tar:
+        info = tarfile.TarInfo("flyer.bin")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert web.put_archive(UPLOAD, archive.getvalue())
+
+
+def _upload_sha256(client: docker.DockerClient, instance_id: str) -> str | None:
+    web = client.containers.get(f"prv-{instance_id}-web")
+    result = web.exec_run(["sha256sum", f"{UPLOAD}/flyer.bin"])
+    return result.output.decode().split()[0] if result.exit_code == 0 else None
+
+
+def _succeeds(client: ApiClient, accepted: dict[str, object], timeout: float = 400) -> dict[str, object]:
+    job_id = accepted["job"]["id"]  # type: ignore[index]
+    job, _ = client.wait_for_job(job_id, timeout=timeout)
+    assert job["status"] == "succeeded", job["error"]
+    return job
+
+
+# Six deploy-sized jobs in a row (deploy, backup, restore into a new instance, restore in place, two
+# drills): longer than the suite's default limit on a busy machine.
+@pytest.mark.timeout(1800)
+def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolation(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    wordpress_images: dict[str, str],  # noqa: F811 - the fixture imported above
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    server, backup_server = ssh_servers
+    repositories = backup_server.root_dir / "backups"
+    with ExitStack() as cleanup:
+        stack = cleanup.enter_context(embedded_stack(tmp_path, ssh_key=server.client_key, registry=registry))
+        operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+        added = operator.call(
+            "POST",
+            "/api/v1/servers",
+            expect=201,
+            json={
+                "name": server.name,
+                "address": server.address,
+                "root_dir": str(server.root_dir),
+                "capacity": {"cpu": 4, "memory_mb": 4096, "disk_gb": 40},
+            },
+        )
+        cleanup.callback(remove_proxies, docker_client, [added["id"]])
+        tenant_a, verein_a = new_tenant(operator, stack.base_url, "verein-a")
+        verein_a = cleanup.enter_context(verein_a)
+        verein_b = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-b")[1])
+
+        # The backup target: the backup server's folder, its host key pinned, our identity authorized.
+        missing_key = operator.http.post(
+            "/api/v1/backup-targets",
+            json={"name": "lab", "kind": "sftp", "path": str(repositories), "address": backup_server.address,
+                  "user": "root"},
+        )  # fmt: skip
+        assert missing_key.status_code == 422
+        assert missing_key.json()["errors"][0]["field"] == "body.host_key"
+        target = operator.call(
+            "POST",
+            "/api/v1/backup-targets",
+            expect=201,
+            json={
+                "name": "lab",
+                "kind": "sftp",
+                "path": str(repositories),
+                "address": backup_server.address,
+                "user": "root",
+                "host_key": backup_server.host_key,
+            },
+        )
+        assert target["default"] is True
+        with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
+            keys.write(target["public_key"] + "\n")
+        assert verein_a.http.get("/api/v1/backup-targets").status_code == 403
+
+        blog = verein_a.call(
+            "POST",
+            "/api/v1/instances",
+            expect=201,
+            json={"template": "wordpress", "name": "blog", "parameters": {}},
+        )
+        blog_id = blog["id"]
+        _succeeds(
+            operator,
+            operator.call(
+                "POST", f"/api/v1/instances/{blog_id}/approve", expect=202, json={"server": added["id"]}
+            ),
+        )
+        cleanup.callback(_remove_instances, docker_client, blog_id)
+
+        # Data written into it: an uploaded file and a database row.
+        upload = os.urandom(300_000)
+        _put_upload(docker_client, blog_id, upload)
+        checksum = hashlib.sha256(upload).hexdigest()
+        assert _sql(docker_client, blog_id, "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")[0] == 0
+        assert _sql(docker_client, blog_id, "INSERT INTO notes VALUES (1, 'Vereinsfest am Samstag')")[0] == 0
+
+        backup_job = _succeeds(
+            verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/backups", expect=202)
+        )
+        assert backup_job["kind"] == "backup"
+        backups = verein_a.call("GET", f"/api/v1/instances/{blog_id}/backups", expect=200)["items"]
+        assert len(backups) == 1
+        backup = backups[0]
+        assert backup["status"] == "succeeded"
+        assert backup["snapshot_id"]
+        assert backup["size_bytes"] >= len(upload)
+        assert backup["duration_seconds"] > 0
+        assert backup["version"] == "6.1"
+        assert verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["state"] == "running"
+
+        # One repository per tenant, named by the tenant; its password is in no event of the job.
+        assert (repositories / tenant_a / "config").is_file()
+        settings = Settings(data_dir=tmp_path)
+        with transaction(settings.resolved_database_url) as session:
+            repository = session.scalars(select(BackupRepository)).one()
+            password = decrypt(settings, repository.encrypted_password)
+            events = session.scalars(select(JobEvent).where(JobEvent.job_id == backup_job["id"])).all()
+        assert repository.tenant_id == tenant_a
+        assert len(events) > 10
+        assert all(password not in e.line and password not in e.stdout for e in events)
+        assert not list((tmp_path / "runs").iterdir())  # the run's private folder is gone
+
+        # Another tenant sees none of it: 404 exactly like a missing instance.
+        for method, path, body in [
+            ("GET", f"/api/v1/instances/{blog_id}/backups", None),
+            ("POST", f"/api/v1/instances/{blog_id}/backups", None),
+            ("POST", f"/api/v1/instances/{blog_id}/restore", {"backup": backup["id"]}),
+            ("POST", f"/api/v1/instances/{blog_id}/drills", None),
+        ]:
+            assert verein_b.http.request(method, path, json=body).status_code == 404
+        assert verein_b.call("GET", "/api/v1/drills", expect=200)["items"] == []
+
+        # Restore into a new instance: the same file, byte for byte, and the same row.
+        cloned = _succeeds(
+            verein_a,
+            verein_a.call(
+                "POST",
+                f"/api/v1/instances/{blog_id}/restore",
+                expect=202,
+                json={"backup": backup["id"], "into": "new", "name": "blog-copy"},
+            ),
+        )
+        copy_id = cloned["instance"]
+        cleanup.callback(_remove_instances, docker_client, copy_id)
+        copy = verein_a.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
+        assert (copy["state"], copy["health"], copy["name"]) == ("running", "healthy", "blog-copy")
+        assert copy["hostname"] != blog["hostname"]
+        assert copy["server"] == added["id"]  # the source's server had room
+        assert _upload_sha256(docker_client, copy_id) == checksum
+        assert _sql(docker_client, copy_id, ROW_SQL) == (0, "Vereinsfest am Samstag")
+
+        # Restore in place after the data is gone brings it back.
+        assert (
+            docker_client.containers.get(f"prv-{blog_id}-web")
+            .exec_run(["rm", f"{UPLOAD}/flyer.bin"])
+            .exit_code
+            == 0
+        )
+        assert _sql(docker_client, blog_id, "DROP TABLE notes")[0] == 0
+        assert _upload_sha256(docker_client, blog_id) is None
+        restored = _succeeds(
+            verein_a,
+            verein_a.call(
+                "POST", f"/api/v1/instances/{blog_id}/restore", expect=202, json={"backup": backup["id"]}
+            ),
+        )
+        assert restored["instance"] == blog_id
+        after = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)
+        assert (after["state"], after["health"]) == ("running", "healthy")
+        assert _upload_sha256(docker_client, blog_id) == checksum
+        assert _sql(docker_client, blog_id, ROW_SQL) == (0, "Vereinsfest am Samstag")
+
+        # A drill restores into a throwaway, checks it, and removes it again.
+        _succeeds(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))
+        drills = verein_a.call("GET", f"/api/v1/drills?instance={blog_id}", expect=200)["items"]
+        assert [d["status"] for d in drills] == ["passed"]
+        status = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["backup_status"]
+        assert (status["last_drill_status"], status["flag"]) == ("passed", None)
+        throwaways = [
+            i
+            for i in operator.call("GET", "/api/v1/instances", expect=200)["items"]
+            if i["name"].startswith("drill-")
+        ]
+        assert [t["state"] for t in throwaways] == ["removed"]
+        assert (
+            docker_client.containers.list(
+                all=True, filters={"label": f"org.provisioner.instance={throwaways[0]['id']}"}
+            )
+            == []
+        )
+
+        # A damaged pack file on the backup server: restic check --read-data fails, the drill is failed.
+        packs = sorted((repositories / tenant_a / "data").glob("*/*"), key=lambda p: p.stat().st_size)
+        with packs[-1].open("r+b") as pack:
+            pack.seek(pack.seek(0, 2) // 2)
+            pack.write(os.urandom(64))
+        drill_job, _ = verein_a.wait_for_job(
+            verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202)["job"]["id"], timeout=300
+        )
+        assert drill_job["status"] == "failed"
+        assert "restic check --read-data" in drill_job["error"]
+        failed = operator.call("GET", "/api/v1/drills?failed=true", expect=200)["items"]
+        assert [d["job"] for d in failed] == [drill_job["id"]]
+        status = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["backup_status"]
+        assert status["flag"] == "the last restore drill failed"
+        assert verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["state"] == "running"
+
+
+def _remove_instances(client: docker.DockerClient, instance_id: str) -> None:
+    label = {"label": f"org.provisioner.instance={instance_id}"}
+    for container in client.containers.list(all=True, filters=label):
+        container.remove(force=True)
+    for network in client.networks.list(filters=label):
+        network.reload()
+        for attached in network.containers:  # the server's proxy
+            network.disconnect(attached, force=True)
+        network.remove()
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)

@@ -1,0 +1,258 @@
+"""Monitoring end to end: a real deployed instance watched by the real scheduler and worker processes,
+alerts over real SMTP, and two schedulers racing on PostgreSQL.
+
+Real parts: PostgreSQL, Redis, the provisioner's API, worker and beat processes, an sshd test server,
+Docker Engine with the homepage image from the local registry, and an aiosmtpd SMTP sink.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+from sqlalchemy import select, update
+
+from provisioner.db import transaction
+from provisioner.deployments.plan import LABEL_INSTANCE
+from provisioner.instances.states import InstanceState
+from provisioner.models import Instance, Job, Schedule
+from provisioner.timeutil import utcnow
+from tests.support.api_client import ApiClient, new_tenant
+from tests.support.processes import kill_tree
+from tests.support.proxy import remove_proxies
+from tests.support.smtp_sink import SmtpSink, smtp_sink
+from tests.support.sshd import TestServer
+from tests.support.stack import Stack, production_stack
+
+pytestmark = pytest.mark.e2e
+
+OPERATORS = "ops@lab.example"
+
+
+def _by_recipient(messages: list[EmailMessage]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for message in messages:
+        found.setdefault(str(message["To"]), []).append(str(message["Subject"]))
+    return found
+
+
+def _wait_health(client: ApiClient, instance_id: str, wanted: str, *, timeout: float = 60) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        health: dict[str, Any] = client.call("GET", f"/api/v1/instances/{instance_id}/health", expect=200)
+        if health["health"] == wanted:
+            return health
+        time.sleep(0.5)
+    raise AssertionError(f"{instance_id} did not become {wanted} within {timeout} s: {health}")
+
+
+def _add_server(operator: ApiClient, server: TestServer) -> dict[str, Any]:
+    added: dict[str, Any] = operator.call(
+        "POST",
+        "/api/v1/servers",
+        expect=201,
+        json={
+            "name": server.name,
+            "address": server.address,
+            "port": server.port,
+            "user": server.user,
+            "root_dir": str(server.root_dir),
+            "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20},
+        },
+    )
+    return added
+
+
+def test_a_stopped_instance_alerts_once_and_its_recovery_once(
+    tmp_path: Path,
+    pg_url: str,
+    redis_url: str,
+    ssh_servers: list[TestServer],
+    homepage_images: dict[str, str],
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    server = ssh_servers[0]
+    with ExitStack() as cleanup:
+        sink: SmtpSink = cleanup.enter_context(smtp_sink())
+        settings = {
+            "PROVISIONER_HEALTH_SWEEP_SECONDS": "3",
+            "PROVISIONER_METRICS_INTERVAL_SECONDS": "5",
+            "PROVISIONER_ALERT_UNHEALTHY_AFTER_MINUTES": "0",
+            "PROVISIONER_ALERT_DIGEST_SECONDS": "1",
+            "PROVISIONER_ALERT_OPERATOR_EMAILS": OPERATORS,
+        } | sink.env()
+        stack: Stack = cleanup.enter_context(
+            production_stack(
+                tmp_path,
+                database_url=pg_url,
+                broker_url=redis_url,
+                ssh_key=server.client_key,
+                registry=registry,
+                env=settings,
+            )
+        )
+        operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+        added = _add_server(operator, server)
+        cleanup.callback(remove_proxies, docker_client, [added["id"]])
+        _, verein = new_tenant(operator, stack.base_url, "verein-watch")
+        cleanup.enter_context(verein)
+        instance_id = verein.call(
+            "POST",
+            "/api/v1/instances",
+            expect=201,
+            json={"template": "homepage", "name": "site", "parameters": {"title": "Verein"}},
+        )["id"]
+        approved = operator.call(
+            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": added["id"]}
+        )
+        job, _ = verein.wait_for_job(approved["job"]["id"])
+        assert job["status"] == "succeeded", job["error"]
+        cleanup.callback(_remove_containers, docker_client, instance_id)
+
+        # The sweep verifies TLS against the proxy's own CA, fetched over SSH: healthy means verified.
+        _wait_health(verein, instance_id, "healthy")
+        container = docker_client.containers.get(f"prv-{instance_id}-web")
+        container.stop(timeout=5)
+        sick = _wait_health(verein, instance_id, "unhealthy", timeout=2 * 3 + 30)
+        assert sick["changes"][0]["current"] == "unhealthy"
+        alerted = _by_recipient(sink.wait_for(2))
+        time.sleep(8)  # several more sweeps: still one message each
+        alerted = _by_recipient(sink.messages)
+        assert alerted == {
+            OPERATORS: [
+                f"[provisioner] ALERT instance_unhealthy: site (homepage) is unhealthy: {_detail(sick)}"
+            ],
+            "board@verein-watch.example.org": [
+                f"[provisioner] ALERT instance_unhealthy: site (homepage) is unhealthy: {_detail(sick)}"
+            ],
+        }
+
+        sink.clear()
+        container.start()
+        _wait_health(verein, instance_id, "healthy", timeout=60)
+        sink.wait_for(2)
+        time.sleep(8)
+        assert _by_recipient(sink.messages) == {
+            OPERATORS: ["[provisioner] RESOLVED instance_unhealthy: site is healthy again"],
+            "board@verein-watch.example.org": [
+                "[provisioner] RESOLVED instance_unhealthy: site is healthy again"
+            ],
+        }
+        alerts = operator.call("GET", "/api/v1/alerts", expect=200)["items"]
+        assert [(a["kind"], a["status"]) for a in alerts] == [("instance_unhealthy", "resolved")]
+
+        # The server's collection shows the instance's footprint.
+        metrics = operator.call("GET", f"/api/v1/servers/{added['id']}", expect=200)["metrics"]
+        assert metrics["reachable"] is True
+        assert metrics["disk_total_mb"] > 0
+        deadline = time.monotonic() + 30
+        while instance_id not in metrics["instances"] and time.monotonic() < deadline:
+            time.sleep(1)
+            metrics = operator.call("GET", f"/api/v1/servers/{added['id']}", expect=200)["metrics"]
+        assert metrics["instances"][instance_id]["memory_mb"] > 0
+
+        removal = verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
+        assert verein.wait_for_job(removal["job"]["id"])[0]["status"] == "succeeded"
+
+
+def _remove_containers(client: docker.DockerClient, instance_id: str) -> None:
+    """Only matters when the test failed before it removed the instance through the API."""
+    for container in client.containers.list(all=True, filters={"label": f"{LABEL_INSTANCE}={instance_id}"}):
+        container.remove(force=True)
+
+
+def _detail(health: dict[str, Any]) -> str:
+    detail: str = health["changes"][0]["detail"]
+    return detail
+
+
+def test_two_schedulers_start_a_scheduled_backup_once_and_catch_up_once(
+    tmp_path: Path,
+    pg_url: str,
+    redis_url: str,
+    ssh_servers: list[TestServer],
+    registry: str,
+) -> None:
+    server = ssh_servers[1]
+    with production_stack(
+        tmp_path / "one",
+        database_url=pg_url,
+        broker_url=redis_url,
+        ssh_key=server.client_key,
+        registry=registry,
+    ) as stack:
+        # The second scheduler: its own data folder (schedule file), the same database and broker.
+        second_env = stack.env | {"PROVISIONER_DATA_DIR": str(tmp_path / "two")}
+        (tmp_path / "two").mkdir()
+        with (tmp_path / "beat2.log").open("ab") as log:
+            second = subprocess.Popen(
+                [sys.executable, "-m", "provisioner", "beat"],
+                env=second_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            with ApiClient(stack.base_url, stack.operator_token) as operator:
+                server_id = _add_server(operator, server)["id"]
+                _, verein = new_tenant(operator, stack.base_url, "verein-beat")
+                with verein:
+                    instance_id = verein.call(
+                        "POST",
+                        "/api/v1/instances",
+                        expect=201,
+                        json={"template": "homepage", "name": "site", "parameters": {"title": "Verein"}},
+                    )["id"]
+                    # A nightly backup that the association sets up for its instance.
+                    schedule = verein.call(
+                        "POST",
+                        "/api/v1/schedules",
+                        expect=201,
+                        json={"kind": "backup", "instance": instance_id, "cron": "0 3 * * *"},
+                    )
+            url = stack.env["PROVISIONER_DATABASE_URL"]
+            with transaction(url) as session:
+                # As a finished deploy leaves it; and the scheduler was down for a week: seven runs missed.
+                session.execute(
+                    update(Instance)
+                    .where(Instance.id == instance_id)
+                    .values(state=InstanceState.RUNNING.value, server_id=server_id)
+                )
+                session.execute(
+                    update(Schedule)
+                    .where(Schedule.id == schedule["id"])
+                    .values(next_run_at=utcnow() - timedelta(days=7))
+                )
+            # Each scheduler sends the schedules task every 15 s; wait for two rounds of both.
+            _wait_for_rounds(stack, rounds=4, timeout=90)
+            with transaction(url) as session:
+                backups = session.scalars(select(Job).where(Job.kind == "backup")).unique().all()
+                next_run = session.get_one(Schedule, schedule["id"]).next_run_at
+            assert len(backups) == 1
+            assert backups[0].instance_id == instance_id
+            assert backups[0].requested_by == "system"
+            assert next_run > utcnow()
+            assert "Sending due task run-schedules" in (tmp_path / "beat2.log").read_text()
+            assert "Sending due task run-schedules" in stack.log("beat").read_text()
+        finally:
+            kill_tree(second.pid)
+            second.wait(timeout=30)
+
+
+def _wait_for_rounds(stack: Stack, *, rounds: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = stack.log("worker").read_text().count("Task provisioner.run_schedules[")
+        if done >= rounds * 2:  # received and succeeded
+            return
+        time.sleep(1)
+    raise AssertionError(f"the worker ran the schedules task fewer than {rounds} times in {timeout} s")

@@ -1,0 +1,186 @@
+"""Alerts: one per condition, told once when opened and once when resolved, close ones as one digest,
+over real SMTP (an aiosmtpd sink) and to a real webhook receiver with an HMAC signature."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from provisioner.alerts import AlertKind, raise_alert, resolve_alert
+from provisioner.alerts.delivery import SIGNATURE_HEADER, deliver_pending, signature
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.models import Alert, AlertDelivery
+from tests.support import factories
+from tests.support.smtp_sink import SmtpSink, smtp_sink
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with smtp_sink() as running:
+        yield running
+
+
+def _settings(db_url: str, tmp_path: Path, sink: SmtpSink, **more: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp_path,
+        "database_url": db_url,
+        "smtp_host": sink.host,
+        "smtp_port": sink.port,
+        "alert_operator_emails": "ops@lab.example",
+        "alert_digest_seconds": 0,
+    }
+    return Settings.model_validate(values | more)
+
+
+def _tenant(settings: Settings) -> str:
+    with transaction(settings.resolved_database_url) as session:
+        return factories.tenant(session).id
+
+
+def _raise(
+    settings: Settings,
+    tenant_id: str | None,
+    subject: str = "ins_1",
+    kind: AlertKind = AlertKind.BACKUP_FAILED,
+) -> None:
+    with transaction(settings.resolved_database_url) as session:
+        raise_alert(
+            session, settings, kind=kind, subject_id=subject, tenant_id=tenant_id, summary=f"{subject} failed"
+        )
+
+
+def test_an_alert_raised_again_and_again_is_one_alert_and_one_message_each_to_operators_and_tenant(
+    db_url: str, tmp_path: Path, sink: SmtpSink
+) -> None:
+    settings = _settings(db_url, tmp_path, sink)
+    tenant_id = _tenant(settings)
+    for _ in range(3):
+        _raise(settings, tenant_id)
+        deliver_pending(settings)
+    messages = sink.wait_for(2)
+    assert sorted(str(m["To"]) for m in messages) == ["a@verein-a.org", "ops@lab.example"]
+    assert all(str(m["Subject"]) == "[provisioner] ALERT backup_failed: ins_1 failed" for m in messages)
+    with transaction(settings.resolved_database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
+
+    sink.clear()
+    with transaction(settings.resolved_database_url) as session:
+        assert resolve_alert(session, settings, kind=AlertKind.BACKUP_FAILED, subject_id="ins_1") is not None
+        assert resolve_alert(session, settings, kind=AlertKind.BACKUP_FAILED, subject_id="ins_1") is None
+    deliver_pending(settings)
+    deliver_pending(settings)
+    messages = sink.wait_for(2)
+    assert len(messages) == 2
+    assert all(str(m["Subject"]).startswith("[provisioner] RESOLVED backup_failed") for m in messages)
+
+    _raise(settings, tenant_id)  # the same condition again later is a new alert
+    with transaction(settings.resolved_database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 2
+
+
+def test_changes_close_together_go_out_as_one_digest(db_url: str, tmp_path: Path, sink: SmtpSink) -> None:
+    settings = _settings(db_url, tmp_path, sink, alert_digest_seconds=3600)
+    _raise(settings, None, "srv_1", AlertKind.SERVER_UNREACHABLE)
+    assert deliver_pending(settings) == 1
+    for n in range(5):
+        _raise(settings, None, f"ins_{n}", AlertKind.INSTANCE_UNHEALTHY)
+    assert deliver_pending(settings) == 0, "held: the operator was told something a moment ago"
+    assert len(sink.wait_for(1)) == 1
+
+    with transaction(settings.resolved_database_url) as session:  # as if the window had passed
+        for row in session.scalars(select(AlertDelivery)):
+            row.created_at = row.created_at.replace(year=2000)
+            if row.sent_at is not None:
+                row.sent_at = row.sent_at.replace(year=2000)
+    assert deliver_pending(settings) == 5
+    messages = sink.wait_for(2)
+    assert len(messages) == 2
+    digest = messages[1]
+    assert str(digest["Subject"]) == "[provisioner] 5 alert notices (5 opened, 0 resolved)"
+    body = digest.get_content()
+    assert all(f"ins_{n}" in body for n in range(5))
+
+
+def test_a_failed_send_is_tried_again_without_sending_twice(db_url: str, tmp_path: Path) -> None:
+    with smtp_sink() as sink:
+        settings = _settings(db_url, tmp_path, sink)
+    _raise(settings, None, "srv_1", AlertKind.DISK_FULL)  # the sink is gone: sending fails
+    assert deliver_pending(settings) == 0
+    with transaction(settings.resolved_database_url) as session:
+        row = session.scalars(select(AlertDelivery)).one()
+        assert row.sent_at is None
+        assert row.attempts == 1
+        assert row.error is not None
+    with smtp_sink() as sink:
+        settings = settings.model_copy(update={"smtp_port": sink.port})
+        assert deliver_pending(settings) == 1
+        assert deliver_pending(settings) == 0
+        assert len(sink.wait_for(1)) == 1
+
+
+@contextmanager
+def _receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_webhook_gets_signed_json(db_url: str, tmp_path: Path, sink: SmtpSink) -> None:
+    with _receiver() as (url, received):
+        settings = _settings(
+            db_url, tmp_path, sink, alert_webhook_url=url, alert_webhook_secret="hook-secret-for-tests"
+        )
+        _raise(settings, None, "srv_1", AlertKind.SERVER_UNREACHABLE)
+        deliver_pending(settings)
+        assert len(received) == 1
+    headers, body = received[0]
+    assert headers[SIGNATURE_HEADER] == signature("hook-secret-for-tests", body)
+    notices = json.loads(body)["notices"]
+    assert [(n["kind"], n["subject"], n["event"]) for n in notices] == [
+        ("server_unreachable", "srv_1", "opened")
+    ]
+    assert "hook-secret" not in body.decode()
+
+
+def test_a_summary_with_line_breaks_stays_one_subject_line(
+    db_url: str, tmp_path: Path, sink: SmtpSink
+) -> None:
+    settings = _settings(db_url, tmp_path, sink)
+    with transaction(settings.resolved_database_url) as session:
+        raise_alert(
+            session,
+            settings,
+            kind="update_rolled_back",
+            subject_id="ins_9",
+            tenant_id=None,
+            summary="a\r\nBcc: x@y.z",
+        )
+    deliver_pending(settings)
+    message = sink.wait_for(1)[0]
+    assert message["Bcc"] is None
+    assert "\n" not in str(message["Subject"])

@@ -1,0 +1,241 @@
+"""Backup targets, per-tenant repositories, who may ask for what, and the backup status flags."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import SYSTEM_ACTOR
+from provisioner.backups import service, targets
+from provisioner.backups.repository import location, repository_for, restic_variables
+from provisioner.config import Settings
+from provisioner.crypto import decrypt
+from provisioner.db import session_factory
+from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
+from provisioner.instances.service import approve_instance, request_instance, set_state
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import create_job
+from provisioner.jobs.states import JobKind
+from provisioner.models import Alert, Backup, DrillResult, Instance, Job, Tenant
+from provisioner.timeutil import utcnow
+from provisioner.worker import backup_jobs
+from tests.support import factories
+
+SETTINGS = Settings()
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
+
+
+def _target(session: Session) -> None:
+    targets.add_target(
+        session,
+        actor=factories.OPERATOR,
+        settings=SETTINGS,
+        name="lab",
+        kind="sftp",
+        path="/srv/restic/",
+        address="192.0.2.20",
+        port=2222,
+        user="restic",
+        host_key=HOST_KEY,
+    )
+
+
+def _running_blog(session: Session, owner: Tenant) -> Instance:
+    instance = request_instance(
+        session,
+        actor=factories.admin_of(owner),
+        catalog=factories.CATALOG,
+        template="wordpress",
+        name="blog",
+        parameters={},
+        tenant_id=None,
+        settings=SETTINGS,
+    )
+    approve_instance(
+        session,
+        actor=factories.OPERATOR,
+        catalog=factories.CATALOG,
+        instance_id=instance.id,
+        server_id=None,
+        settings=SETTINGS,
+    )
+    set_state(instance, InstanceState.PROVISIONING)
+    set_state(instance, InstanceState.RUNNING)
+    session.flush()
+    return instance
+
+
+def test_each_tenant_has_a_repository_and_password_of_its_own(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        _target(session)
+        a, b = factories.tenant(session, "verein-a"), factories.tenant(session, "verein-b")
+        repo_a = repository_for(session, SETTINGS, tenant_id=a.id)
+        repo_b = repository_for(session, SETTINGS, tenant_id=b.id)
+        assert repository_for(session, SETTINGS, tenant_id=a.id).id == repo_a.id
+        assert location(repo_a) == f"sftp:restic@192.0.2.20:/srv/restic/{a.id}"
+        assert location(repo_b) == f"sftp:restic@192.0.2.20:/srv/restic/{b.id}"
+        password_a = decrypt(SETTINGS, repo_a.encrypted_password)
+        assert len(password_a) >= 40
+        assert password_a != decrypt(SETTINGS, repo_b.encrypted_password)
+        assert password_a not in repo_a.encrypted_password
+
+
+def test_restic_gets_its_password_in_the_environment_and_pins_the_host_key(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        _target(session)
+        owner = factories.tenant(session)
+        server = factories.server(session)
+        repository = repository_for(session, SETTINGS, tenant_id=owner.id)
+        variables = restic_variables(SETTINGS, repository, server)
+        password = decrypt(SETTINGS, repository.encrypted_password)
+        assert variables["env"]["RESTIC_PASSWORD"] == password
+        assert not any(password in word for word in variables["argv"])
+        sftp = next(word for word in variables["argv"] if word.startswith("sftp.command="))
+        assert "StrictHostKeyChecking=yes" in sftp
+        assert "-p 2222" in sftp
+        assert variables["identity"]["known_hosts"] == f"[192.0.2.20]:2222 {HOST_KEY}\n"
+        assert variables["identity"]["key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+
+
+def test_targets_are_for_operators_and_need_a_pinned_host_key(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        owner = factories.tenant(session)
+        with pytest.raises(Forbidden):
+            targets.list_targets(session, actor=factories.admin_of(owner))
+        with pytest.raises(InvalidInput) as refused:
+            targets.add_target(
+                session, actor=factories.OPERATOR, settings=SETTINGS, name="lab", kind="sftp",
+                path="/srv", address="192.0.2.20", user="restic",
+            )  # fmt: skip
+        assert refused.value.errors == [{"field": "body.host_key", "message": refused.value.detail}]
+
+
+def test_backups_need_a_target_and_stay_within_the_tenant(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        factories.server(session)
+        owner, other = factories.tenant(session, "verein-a"), factories.tenant(session, "verein-b")
+        blog = _running_blog(session, owner)
+        with pytest.raises(Conflict, match="no backup target"):
+            service.request_backup(
+                session, actor=factories.admin_of(owner), catalog=factories.CATALOG, instance_id=blog.id
+            )
+        _target(session)
+        job = service.request_backup(
+            session, actor=SYSTEM_ACTOR, catalog=factories.CATALOG, instance_id=blog.id
+        )
+        assert (job.kind, job.requested_by) == (JobKind.BACKUP.value, "system")
+        stranger = factories.admin_of(other)
+        with pytest.raises(NotFound):
+            service.request_backup(session, actor=stranger, catalog=factories.CATALOG, instance_id=blog.id)
+        with pytest.raises(NotFound):
+            service.list_backups(session, actor=stranger, instance_id=blog.id)
+        with pytest.raises(NotFound):
+            service.request_drill(session, actor=stranger, instance_id=blog.id)
+        with pytest.raises(Conflict, match="no succeeded backup"):
+            service.request_drill(session, actor=SYSTEM_ACTOR, instance_id=blog.id)
+
+
+def test_a_restore_names_a_succeeded_backup_of_that_instance(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        factories.server(session)
+        _target(session)
+        owner = factories.tenant(session)
+        blog = _running_blog(session, owner)
+        admin = factories.admin_of(owner)
+        with pytest.raises(InvalidInput) as refused:
+            service.request_restore(
+                session, actor=admin, catalog=factories.CATALOG, instance_id=blog.id, backup_id="bak_nope"
+            )
+        assert refused.value.errors[0]["field"] == "body.backup"  # type: ignore[index]
+        failed = _backup(session, blog, "failed")
+        with pytest.raises(Conflict, match="only a succeeded backup"):
+            service.request_restore(
+                session, actor=admin, catalog=factories.CATALOG, instance_id=blog.id, backup_id=failed.id
+            )
+        good = _backup(session, blog, "succeeded")
+        with pytest.raises(InvalidInput) as nameless:
+            service.request_restore(
+                session,
+                actor=admin,
+                catalog=factories.CATALOG,
+                instance_id=blog.id,
+                backup_id=good.id,
+                into="new",
+            )
+        assert nameless.value.errors[0]["field"] == "body.name"  # type: ignore[index]
+        job = service.request_restore(
+            session, actor=admin, catalog=factories.CATALOG, instance_id=blog.id, backup_id=good.id,
+            into="new", name="copy", settings=SETTINGS,
+        )  # fmt: skip
+        clone = job.instance
+        assert (clone.tenant_id, clone.template, clone.state) == (owner.id, "wordpress", "approved")
+        assert clone.subdomain == "copy-verein-a"
+        # The restored database knows the source's passwords, so the clone takes them over.
+        assert {s.name: s.encrypted for s in clone.secrets} == {s.name: s.encrypted for s in blog.secrets}
+        assert service.restore_of(session, job_id=job.id).id == good.id
+
+
+def _backup(session: Session, instance: Instance, status: str) -> Backup:
+    repository = repository_for(session, SETTINGS, tenant_id=instance.tenant_id)
+    row = Backup(
+        instance_id=instance.id, repository_id=repository.id, status=status, version=instance.version,
+        snapshot_id="abcd1234" if status == "succeeded" else None,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def test_backup_status_flags_failures_and_old_drills(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        factories.server(session)
+        _target(session)
+        blog = _running_blog(session, factories.tenant(session))
+        assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag is None
+        _backup(session, blog, "succeeded")
+        assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag == (
+            f"no restore drill in the last {SETTINGS.drill_max_age_days} days"
+        )
+        drill = DrillResult(instance_id=blog.id, job_id="job_x", status="passed")
+        session.add(drill)
+        session.flush()
+        assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag is None
+        drill.created_at = utcnow() - timedelta(days=SETTINGS.drill_max_age_days + 1)
+        session.flush()
+        assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag is not None
+        session.add(DrillResult(instance_id=blog.id, job_id="job_y", status="failed"))
+        session.flush()
+        found = service.backup_status(session, SETTINGS, instance_id=blog.id)
+        assert (found.last_drill_status, found.flag) == ("failed", "the last restore drill failed")
+        assert [
+            d.job_id for d in service.list_drills(session, actor=SYSTEM_ACTOR, instance_id=None, failed=True)
+        ] == ["job_y"]
+        _backup(session, blog, "failed")
+        assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag == "the last backup failed"
+
+
+def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_url: str) -> None:
+    settings = Settings(database_url=db_url)
+    with session_factory(db_url)() as session:
+        factories.server(session)
+        _target(session)
+        owner = factories.tenant(session)
+        blog = _running_blog(session, owner)
+        failing = create_job(session, instance=blog, kind=JobKind.BACKUP)
+        passing = create_job(session, instance=blog, kind=JobKind.BACKUP)
+        session.commit()
+        ids = blog.id, owner.id, failing.id, passing.id
+    blog_id, owner_id, failing_id, passing_id = ids
+    backup_jobs._finish(settings, failing_id, error="the backup failed: disk full", state=None)
+    with session_factory(db_url)() as session:
+        alert = session.scalars(select(Alert)).one()
+        assert (alert.kind, alert.subject_id, alert.tenant_id) == ("backup_failed", blog_id, owner_id)
+        assert alert.status == "open"
+        assert "disk full" in alert.summary
+    backup_jobs._finish(settings, passing_id, error=None, state=None)
+    with session_factory(db_url)() as session:
+        assert session.scalars(select(Alert)).one().status == "resolved"
+        assert session.get_one(Job, passing_id).status == "succeeded"

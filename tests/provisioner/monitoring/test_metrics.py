@@ -1,0 +1,92 @@
+"""Server metrics with one SSH command per server, against the test bed's real sshd servers and Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docker
+from sqlalchemy import select
+
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.models import Alert, Server, ServerMetric
+from provisioner.monitoring.metrics import collect_all, parse_collection
+from provisioner.monitoring.remote import parse_sections
+from provisioner.servers.service import add_server
+from tests.support import factories
+from tests.support.sshd import TestServer
+from tests.support.stack import free_port
+
+DOCKER_OUTPUT = """\
+@@disk
+/dev/sda1 102400000 51200000 51200000 50% /
+@@memory
+MemTotal:        4000000 kB
+MemAvailable:    1000000 kB
+@@containers
+prv-ins_a-web\tins_a
+prv-ins_a-db\tins_a
+prv-ins_b-web\tins_b
+@@stats
+prv-ins_a-web\t1.50%\t12.5MiB / 3.8GiB
+prv-ins_a-db\t0.50%\t1.5GiB / 3.8GiB
+prv-ins_b-web\t0.00%\t800KiB / 3.8GiB
+prv-proxy-srv\t9.00%\t1GiB / 3.8GiB
+@@ca
+@@end
+"""
+
+
+def test_a_collection_is_parsed_into_disk_memory_and_each_instances_footprint() -> None:
+    found = parse_collection(parse_sections(DOCKER_OUTPUT))
+    assert (found.disk_total_mb, found.disk_used_mb) == (100000, 50000)
+    assert (found.memory_total_mb, found.memory_available_mb) == (3906, 976)
+    assert found.instances["ins_a"] == {"cpu_percent": 2.0, "memory_mb": 12.5 + 1536}
+    assert found.instances["ins_b"]["memory_mb"] == 800 / 1024
+    assert set(found.instances) == {"ins_a", "ins_b"}, "only containers of instances count"
+    assert found.ca_pem is None
+
+
+def _add(settings: Settings, server: TestServer, name: str, *, port: int | None = None) -> str:
+    with transaction(settings.resolved_database_url) as session:
+        return add_server(
+            session,
+            actor=factories.OPERATOR,
+            name=name,
+            address=server.address,
+            port=port or server.port,
+            user=server.user,
+            cpu=2,
+            memory_mb=2048,
+            disk_gb=20,
+            root_dir=str(server.root_dir),
+            host_key=server.host_key,
+        ).id
+
+
+def test_reachable_and_unreachable_servers_over_ssh(
+    db_url: str, tmp_path: Path, ssh_servers: list[TestServer], docker_client: docker.DockerClient
+) -> None:
+    server = ssh_servers[0]
+    settings = Settings(
+        data_dir=tmp_path, database_url=db_url, ssh_key_path=server.client_key, ssh_connect_timeout_seconds=3
+    )
+    good = _add(settings, server, "good")
+    gone = _add(settings, server, "gone", port=free_port())
+    found = collect_all(settings)
+    assert found[good].reachable, found[good].error
+    assert found[good].disk_total_mb
+    assert found[good].disk_total_mb > 0
+    assert found[good].memory_total_mb
+    assert found[good].memory_available_mb is not None
+    assert not found[gone].reachable
+    assert found[gone].error is not None
+    assert "gone" in found[gone].error
+
+    with transaction(settings.resolved_database_url) as session:
+        reachable = dict(session.execute(select(Server.name, Server.reachable)).all())
+        metrics = session.scalars(select(ServerMetric)).all()
+        alerts = session.scalars(select(Alert)).all()
+    assert reachable == {"good": True, "gone": False}
+    assert len(metrics) == 2
+    assert [(a.kind, a.subject_id, a.status) for a in alerts] == [("server_unreachable", gone, "open")]
