@@ -170,9 +170,18 @@ def _backup_target(data_dir: Path, backup_server: TestServer) -> None:
 
 
 def _remove_instances(client: docker.DockerClient, lab: Lab) -> None:
-    for container in client.containers.list(all=True, filters={"label": "org.provisioner.tenant"}):
-        if any(container.name.startswith(f"prv-{i}") for i in _instance_ids(lab)):
+    """What a failed test leaves behind: the instances' containers, networks and volumes."""
+    for instance_id in _instance_ids(lab):
+        label = {"label": f"org.provisioner.instance={instance_id}"}
+        for container in client.containers.list(all=True, filters=label):
             container.remove(force=True)
+        for network in client.networks.list(filters=label):
+            network.reload()
+            for attached in network.containers:  # the servers' proxies
+                network.disconnect(attached, force=True)
+            network.remove()
+        for volume in client.volumes.list(filters=label):
+            volume.remove(force=True)
 
 
 def _instance_ids(lab: Lab) -> list[str]:
@@ -232,6 +241,25 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
         "message": f"allowed next: 6.1-r2, {BROKEN}",
     }
 
+    # With the backup server refusing the lab's key, the update does not start and nothing changes.
+    keys = lab.servers[1].root_dir.parent / "authorized_keys"
+    allowed = keys.read_text()
+    keys.write_text(
+        "\n".join(line for line in allowed.splitlines() if "provisioner-backups" not in line) + "\n"
+    )
+    refused = lab.tenant.call(
+        "POST", f"/api/v1/instances/{instance_id}/update", expect=202, json={"version": "6.1-r2"}
+    )
+    job, _ = lab.tenant.wait_for_job(refused["job"]["id"], timeout=600)
+    keys.write_text(allowed)
+    assert job["status"] == "failed"
+    assert job["error"].startswith(
+        "the update to 6.1-r2 was not started, because the backup before it failed: "
+    ), job["error"]
+    unchanged = lab.instance(instance_id)
+    assert (unchanged["state"], unchanged["version"], unchanged["health"]) == ("running", "6.1", "healthy")
+    assert _read_data(docker_client, instance_id) == written
+
     broken = lab.tenant.call(
         "POST", f"/api/v1/instances/{instance_id}/update", expect=202, json={"version": BROKEN}
     )
@@ -254,6 +282,9 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     lines = lab.events(job["id"])
     assert "taking a backup first" in lines
     assert any(line.startswith(f"version {BROKEN} did not become healthy") for line in lines)
+    backups = lab.tenant.call("GET", f"/api/v1/instances/{instance_id}/backups", expect=200)["items"]
+    taken = [b for b in backups if b["job"] == job["id"]]
+    assert [(b["status"], b["version"]) for b in taken] == [("succeeded", "6.1")]
 
     good = lab.tenant.call(
         "POST", f"/api/v1/instances/{instance_id}/update", expect=202, json={"version": "6.1-r2"}
@@ -275,11 +306,17 @@ def test_draining_a_server_moves_its_wordpress_with_the_data(
     instance_id = instance["id"]
     written = _write_data(docker_client, instance_id)
     target_id = lab.add_server(target)
+    # Embedded mode registers the control plane's own machine too; it is not to take instances here.
+    for other in lab.operator.call("GET", "/api/v1/servers", expect=200)["items"]:
+        if other["id"] not in (source_id, target_id):
+            lab.operator.call("PATCH", f"/api/v1/servers/{other['id']}", expect=200, json={"draining": True})
 
     drained = lab.operator.call("POST", f"/api/v1/servers/{source_id}/drain", expect=202)
     assert drained["server"]["draining"] is True
     [move] = drained["moves"]
-    assert (move["instance"], move["to_server"], move["job"]["kind"]) == (instance_id, target_id, "move")
+    servers = {s["id"]: s["name"] for s in lab.operator.call("GET", "/api/v1/servers", expect=200)["items"]}
+    assert (move["instance"], move["job"]["kind"]) == (instance_id, "move")
+    assert servers[move["to_server"]] == target.name, (servers, source_id, target_id, drained)
     # While it travels, the target holds the instance's room.
     assert lab.operator.call("GET", f"/api/v1/servers/{target_id}", expect=200)["used"]["memory_mb"] == 512
 
