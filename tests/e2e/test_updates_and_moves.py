@@ -226,6 +226,8 @@ def _version_page(client: docker.DockerClient, instance: dict[str, Any], server:
     return page.text.strip()
 
 
+# Five jobs with WordPress deploys and backups: longer than the suite's default limit on a busy machine.
+@pytest.mark.timeout(1800)
 def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     lab: Lab, docker_client: docker.DockerClient
 ) -> None:
@@ -297,6 +299,7 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     assert _read_data(docker_client, instance_id) == written
 
 
+@pytest.mark.timeout(1800)
 def test_draining_a_server_moves_its_wordpress_with_the_data(
     lab: Lab, docker_client: docker.DockerClient
 ) -> None:
