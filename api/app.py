@@ -10,7 +10,18 @@ from api import problems
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
 from api.portal.routes import router as portal_router
-from api.routes import backups, catalog, instance_jobs, instances, jobs, servers, service, tenants
+from api.routes import (
+    accounts,
+    backups,
+    catalog,
+    instance_jobs,
+    instances,
+    jobs,
+    servers,
+    service,
+    tenants,
+    tokens,
+)
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -29,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.dispatcher = CeleryDispatcher(settings.resolved_broker_url)
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
-    for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service):
+    for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(backups.router)
     app.include_router(portal_router)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
+from provisioner.accounts.sessions import SESSION_COOKIE, resolve_session
 from provisioner.auth.actor import Actor
 from provisioner.auth.tokens import authenticate
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import session_factory
-from provisioner.errors import Unauthorized
+from provisioner.errors import Forbidden, Unauthorized
+from provisioner.models import WebSession
 from provisioner.pagination import MAX_LIMIT
 from provisioner.worker.dispatch import CeleryDispatcher
 
@@ -47,12 +50,39 @@ DispatcherDep = Annotated[CeleryDispatcher, Depends(_dispatcher)]
 SessionDep = Annotated[Session, Depends(_session)]
 
 
-def _actor(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> Actor:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("send 'Authorization: Bearer <token>'")
-    actor = authenticate(session, token=token.strip())
-    session.commit()  # keeps last_used_at
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def require_csrf(web_session: WebSession, submitted: str | None) -> None:
+    """Refuses a cookie-authenticated change that does not carry the session's CSRF token."""
+    if not submitted or not hmac.compare_digest(submitted.encode(), web_session.csrf_token.encode()):
+        raise Forbidden("the CSRF token is missing or wrong; reload the page and try again")
+
+
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _actor(
+    request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None
+) -> Actor:
+    """A bearer token, or else the portal's session cookie (then changes need the X-CSRF-Token header)."""
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("send 'Authorization: Bearer <token>'")
+        actor = authenticate(session, token=token.strip())
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        resolved = resolve_session(session, cookie=cookie)
+        if resolved is None:
+            session.commit()  # forgets the ended session
+            raise Unauthorized("the session has ended; log in again")
+        actor, web_session = resolved
+        if request.method not in SAFE_METHODS:
+            require_csrf(web_session, request.headers.get("x-csrf-token"))
+    else:
+        raise Unauthorized("send 'Authorization: Bearer <token>' or log in")
+    session.commit()  # keeps last_used_at / last_seen_at
     return actor
 
 

@@ -71,8 +71,11 @@ def _restic(variables: dict[str, object], *args: str) -> float:
     argv = [*variables["argv"], *args]  # type: ignore[misc]
     env = {**os.environ, **variables["env"]}  # type: ignore[dict-item]
     started = time.monotonic()
-    subprocess.run(argv, env=env, check=True, capture_output=True)
-    return time.monotonic() - started
+    done = subprocess.run(argv, env=env, check=False, capture_output=True, text=True)
+    elapsed = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"restic {args[0]} failed: {done.stderr.strip()[-500:]}")
+    return elapsed
 
 
 def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
@@ -121,7 +124,10 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
     )["id"]
     instance_ids.append(instance_id)
     _succeeded(
-        operator, operator.call("POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={})
+        operator,
+        operator.call(
+            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": server_ids[0]}
+        ),
     )
     settings = Settings(data_dir=work / "data")
     results: dict[str, list[float]] = {}
@@ -134,7 +140,9 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
             backup = session.scalars(select(Backup).order_by(Backup.created_at.desc())).first()
             assert backup is not None  # noqa: S101 - the job above succeeded
             repository = session.scalars(select(BackupRepository)).one()
-            variables = restic_variables(settings, repository, session.scalars(select(Server)).one())
+            variables = restic_variables(
+                settings, repository, session.scalars(select(Server).where(Server.name == server.name)).one()
+            )
             paths, snapshot, size = list(backup.paths.values()), backup.snapshot_id, backup.size_bytes or 0
         _write_uploads(client, instance_id, args.megabytes, round_no + 1000)
         plain = _restic(variables, "backup", "--quiet", "--host", "plain", *paths)

@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     # Optional: every notice is also POSTed there as JSON, signed with HMAC-SHA256 of the secret.
     alert_webhook_url: str = ""
     alert_webhook_secret: str = ""
+    # Accounts: portal sessions end after this long without a request (and after 7 days in any case);
+    # invitations mailed to people are valid this long (password-reset links for one hour).
+    session_idle_minutes: int = Field(default=480, ge=1)
+    invitation_ttl_hours: int = Field(default=72, ge=1)
+    # Optional login through the lab's OpenID Connect provider (e.g. Keycloak); an issuer turns it on.
+    # It only maps a verified e-mail address to an existing account: nobody signs up this way.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Self:

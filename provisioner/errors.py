@@ -42,3 +42,17 @@ class InvalidInput(DomainError):
 
 class IllegalTransition(Conflict):
     title = "Not possible in the current state"
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    title = "Service unavailable"

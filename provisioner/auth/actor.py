@@ -16,9 +16,19 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Actor:
-    token_id: str
     role: Role
     tenant_id: str | None  # None only for operators
+    # Exactly one of these says who it is: an API token, or a person logged in through the portal.
+    token_id: str | None = None
+    user_id: str | None = None
+
+    @property
+    def principal(self) -> str:
+        """What jobs and audit records name as the one who asked ("tok_...", "usr_..." or "system")."""
+        principal = self.token_id or self.user_id
+        if principal is None:
+            raise ValueError("an actor needs a token or a user")
+        return principal
 
     @property
     def is_operator(self) -> bool:

@@ -47,9 +47,12 @@ def _deployed(instance: Instance, what: str) -> None:
         raise Conflict(f"the instance is {instance.state}; only a deployed instance can have {what}")
 
 
-def request_backup(session: Session, *, actor: Actor, catalog: Catalog, instance_id: str) -> Job:
+def request_backup(
+    session: Session, *, actor: Actor, instance_id: str, catalog: Catalog | None = None
+) -> Job:
     instance = _writable(session, actor, instance_id)
     _deployed(instance, "a backup")
+    catalog = catalog or Catalog.from_dir(get_settings().resolved_templates_dir)
     hook = catalog.get(instance.template).hooks.backup
     if hook is None or not hook.volumes:
         raise Conflict(f"the {instance.template} service keeps no data to back up")

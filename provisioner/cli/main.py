@@ -8,7 +8,7 @@ import typer
 
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
-from provisioner.cli import backups, embedded, schedules, servers, templates
+from provisioner.cli import backups, embedded, schedules, servers, templates, users
 from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -26,6 +26,7 @@ app.add_typer(templates.app, name="templates")
 app.add_typer(servers.app, name="servers")
 app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(users.app, name="users")
 
 
 @app.command()

@@ -44,7 +44,7 @@ def redeploy_instance(session: Session, *, actor: Actor, instance_id: str) -> Jo
     instance = _writable(session, actor, instance_id)
     if InstanceState(instance.state) not in DEPLOYED or instance.server_id is None:
         raise Conflict(f"the instance is {instance.state}; only deployed instances can be deployed again")
-    return create_job(session, instance=instance, kind=JobKind.DEPLOY, requested_by=actor.token_id)
+    return create_job(session, instance=instance, kind=JobKind.DEPLOY, requested_by=actor.principal)
 
 
 def update_instance(
@@ -64,7 +64,7 @@ def update_instance(
     if InstanceState(instance.state) not in DEPLOYED:
         raise Conflict(f"the instance is {instance.state}; only deployed instances can be updated")
     return create_job(
-        session, instance=instance, kind=JobKind.UPDATE, target_version=version, requested_by=actor.token_id
+        session, instance=instance, kind=JobKind.UPDATE, target_version=version, requested_by=actor.principal
     )
 
 
@@ -84,7 +84,7 @@ def _allowed_next(allowed: list[str]) -> str:
 
 def remove_instance(session: Session, *, actor: Actor, instance_id: str) -> Job:
     instance = _writable(session, actor, instance_id)
-    return create_job(session, instance=instance, kind=JobKind.REMOVE, requested_by=actor.token_id)
+    return create_job(session, instance=instance, kind=JobKind.REMOVE, requested_by=actor.principal)
 
 
 def move_instance(

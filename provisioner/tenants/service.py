@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provisioner.accounts import ratelimit
 from provisioner.auth.actor import Actor, Role
 from provisioner.auth.tokens import create_token
 from provisioner.errors import Conflict, NotFound
@@ -37,8 +38,10 @@ def list_tenants(session: Session, *, actor: Actor, limit: int, cursor: str | No
 def issue_tenant_token(
     session: Session, *, actor: Actor, tenant_id: str, role: Role, name: str
 ) -> tuple[ApiToken, str]:
+    """Operators issue tokens to any tenant, a tenant's admins to their own tenant."""
     tenant = get_tenant(session, actor=actor, tenant_id=tenant_id)
-    actor.require_operator()
+    actor.require_write(tenant.id, "tenant")
     if role is Role.OPERATOR:
         raise Conflict("operator tokens are not issued to tenants")
+    ratelimit.hit(session, ratelimit.TOKENS_PER_ACTOR, actor.principal)
     return create_token(session, name=name, role=role, tenant_id=tenant.id)

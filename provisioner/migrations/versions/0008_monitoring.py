@@ -13,7 +13,8 @@ from alembic import op
 import provisioner.db
 
 revision = "0008"
-down_revision = "0003"
+# Chained after main's 0004 when merged with it.
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,212 @@
+"""People: logging in and out, invitations, password resets and an association's members."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
+
+from api import account_schemas as schemas
+from api.deps import ActorDep, SessionDep, SettingsDep, client_address, require_csrf
+from api.schemas import Page
+from provisioner.accounts import oidc, service
+from provisioner.accounts.sessions import (
+    SESSION_COOKIE,
+    cookie_attributes,
+    end_session,
+    resolve_session,
+    start_session,
+)
+from provisioner.auth.actor import Role
+from provisioner.config import Settings
+from provisioner.errors import InvalidInput, Unauthorized
+from provisioner.models import Invitation, User
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+def user_out(user: User) -> schemas.UserOut:
+    return schemas.UserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        tenant=user.tenant_id,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+        disabled=user.disabled_at is not None,
+    )
+
+
+def _invitation_out(row: Invitation) -> schemas.InvitationOut:
+    return schemas.InvitationOut(
+        id=row.id,
+        email=row.email,
+        role=row.role,
+        tenant=row.tenant_id,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+    )
+
+
+@router.post("/session")
+def log_in(
+    body: schemas.LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
+) -> schemas.SessionOut:
+    user = service.authenticate_password(
+        session, email=body.email, password=body.password, client_address=client_address(request)
+    )
+    row, cookie = start_session(
+        session, user=user, client_address=client_address(request), idle_minutes=settings.session_idle_minutes
+    )
+    session.commit()
+    response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
+    return schemas.SessionOut(csrf_token=row.csrf_token)
+
+
+@router.get("/session")
+def current_session(request: Request, session: SessionDep) -> schemas.SessionOut:
+    """The CSRF token of the session the cookie belongs to (after a login through the identity provider)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    resolved = resolve_session(session, cookie=cookie) if cookie else None
+    session.commit()
+    if resolved is None:
+        raise Unauthorized("not logged in")
+    return schemas.SessionOut(csrf_token=resolved[1].csrf_token)
+
+
+def _oidc_callback_url(request: Request, settings: Settings) -> str:
+    base = settings.public_url or str(request.base_url)
+    return base.rstrip("/") + "/api/v1/oidc/callback"
+
+
+@router.get("/oidc/login")
+def oidc_login(request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    url = oidc.start_login(session, settings, redirect_uri=_oidc_callback_url(request, settings))
+    session.commit()
+    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/oidc/callback")
+def oidc_callback(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    code: str = Query(max_length=2000),
+    state: str = Query(max_length=200),
+) -> RedirectResponse:
+    """Back from the identity provider: log the person in and send them to the portal."""
+    try:
+        user = oidc.finish_login(
+            session, settings, state=state, code=code, redirect_uri=_oidc_callback_url(request, settings)
+        )
+    finally:
+        session.commit()  # the used-up login state goes, whatever the outcome
+    _, cookie = start_session(
+        session, user=user, client_address=client_address(request), idle_minutes=settings.session_idle_minutes
+    )
+    session.commit()
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
+    return response
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+def log_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and (resolved := resolve_session(session, cookie=cookie)) is not None:
+        require_csrf(resolved[1], request.headers.get("x-csrf-token"))
+        end_session(session, cookie=cookie)
+    session.commit()
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    attributes = cookie_attributes(settings)
+    attributes.pop("max_age")
+    response.delete_cookie(SESSION_COOKIE, **attributes)
+    return response
+
+
+@router.get("/tenants/{tenant_id}/members")
+def list_members(tenant_id: str, actor: ActorDep, session: SessionDep) -> Page[schemas.UserOut]:
+    users = service.list_members(session, actor=actor, tenant_id=tenant_id)
+    return Page(items=[user_out(u) for u in users])
+
+
+@router.post("/tenants/{tenant_id}/invitations", status_code=status.HTTP_201_CREATED)
+def invite_member(
+    tenant_id: str,
+    body: schemas.TenantInvitationIn,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.InvitationOut:
+    row = service.invite(
+        session, settings, actor=actor, tenant_id=tenant_id, email=body.email, role=Role(body.role)
+    )
+    session.commit()
+    return _invitation_out(row)
+
+
+@router.post("/invitations", status_code=status.HTTP_201_CREATED)
+def invite_operator(
+    body: schemas.OperatorInvitationIn, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> schemas.InvitationOut:
+    row = service.invite(session, settings, actor=actor, tenant_id=None, email=body.email, role=Role.OPERATOR)
+    session.commit()
+    return _invitation_out(row)
+
+
+@router.post("/invitations/accept", status_code=status.HTTP_201_CREATED)
+def accept_invitation(body: schemas.AcceptIn, session: SessionDep) -> schemas.UserOut:
+    user = service.accept_invitation(session, token=body.token, name=body.name, password=body.password)
+    session.commit()
+    return user_out(user)
+
+
+@router.get("/operators")
+def list_operators(actor: ActorDep, session: SessionDep) -> Page[schemas.UserOut]:
+    return Page(items=[user_out(u) for u in service.list_operators(session, actor=actor)])
+
+
+@router.get("/users/{user_id}")
+def get_user(user_id: str, actor: ActorDep, session: SessionDep) -> schemas.UserOut:
+    return user_out(service.get_user(session, actor=actor, user_id=user_id))
+
+
+@router.patch("/users/{user_id}")
+def change_user(
+    user_id: str, body: schemas.UserPatchIn, actor: ActorDep, session: SessionDep
+) -> schemas.UserOut:
+    if body.role is None and body.disabled is None:
+        raise InvalidInput(
+            "send role, disabled or both",
+            errors=[{"field": "body.role", "message": "role or disabled is needed"}],
+        )
+    user = service.get_user(session, actor=actor, user_id=user_id)
+    if body.role is not None:
+        user = service.set_member_role(session, actor=actor, user_id=user_id, role=Role(body.role))
+    if body.disabled is not None:
+        user = service.set_disabled(session, actor=actor, user_id=user_id, disabled=body.disabled)
+    session.commit()
+    return user_out(user)
+
+
+@router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
+    service.remove_member(session, actor=actor, user_id=user_id)
+    session.commit()
+
+
+@router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED)
+def request_password_reset(
+    body: schemas.ResetRequestIn, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    service.request_password_reset(
+        session, settings, email=body.email, client_address=client_address(request)
+    )
+    session.commit()
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+def confirm_password_reset(body: schemas.ResetConfirmIn, session: SessionDep) -> None:
+    service.reset_password(session, token=body.token, password=body.password)
+    session.commit()

@@ -1,0 +1,1 @@
+"""People: accounts, roles, web sessions, invitations and password resets."""

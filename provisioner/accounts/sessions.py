@@ -1,0 +1,81 @@
+"""Web sessions of the portal: a random cookie stored as a digest, and a CSRF token per session.
+
+A session ends after ``session_idle_minutes`` without a request, after seven days whatever happens,
+on logout, when its person resets the password, and when the person is removed or disabled.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor, Role
+from provisioner.auth.tokens import digest
+from provisioner.config import Environment, Settings, get_settings
+from provisioner.models import User, WebSession
+from provisioner.timeutil import utcnow
+
+SESSION_COOKIE = "provisioner_session"
+ABSOLUTE_LIFETIME = timedelta(days=7)
+
+
+def cookie_attributes(settings: Settings) -> dict[str, Any]:
+    """Keyword arguments for Starlette's ``Response.set_cookie`` (and ``delete_cookie``, without max_age)."""
+    return {
+        "httponly": True,
+        "samesite": "lax",
+        "secure": settings.environment is Environment.PRODUCTION,
+        "path": "/",
+        "max_age": int(ABSOLUTE_LIFETIME.total_seconds()),
+    }
+
+
+def start_session(
+    session: Session, *, user: User, client_address: str | None, idle_minutes: int | None = None
+) -> tuple[WebSession, str]:
+    """A new session (never a reused one, so a planted cookie is worth nothing): (row, cookie value)."""
+    if idle_minutes is None:
+        idle_minutes = get_settings().session_idle_minutes
+    plain = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = WebSession(
+        user_id=user.id,
+        token_hash=digest(plain),
+        csrf_token=secrets.token_urlsafe(32),
+        client_address=(client_address or "")[:64] or None,
+        idle_minutes=idle_minutes,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + ABSOLUTE_LIFETIME,
+    )
+    session.add(row)
+    session.flush()
+    return row, plain
+
+
+def resolve_session(session: Session, *, cookie: str) -> tuple[Actor, WebSession] | None:
+    """Who the cookie belongs to, or None when it is unknown, ended or its person is disabled."""
+    row = session.scalar(select(WebSession).where(WebSession.token_hash == digest(cookie)))
+    if row is None:
+        return None
+    now = utcnow()
+    idle_end = row.last_seen_at + timedelta(minutes=row.idle_minutes)
+    if now >= row.expires_at or now >= idle_end or row.user.disabled_at is not None:
+        session.delete(row)
+        session.flush()
+        return None
+    row.last_seen_at = now
+    user = row.user
+    return Actor(role=Role(user.role), tenant_id=user.tenant_id, user_id=user.id), row
+
+
+def end_session(session: Session, *, cookie: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.token_hash == digest(cookie)))
+
+
+def end_sessions_of(session: Session, *, user_id: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id))

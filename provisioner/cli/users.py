@@ -1,0 +1,54 @@
+"""``provisioner users``: the first operator's account, made on the machine before anyone can invite."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from provisioner.accounts.service import create_user
+from provisioner.auth.actor import Role
+from provisioner.config import get_settings
+from provisioner.db import transaction
+from provisioner.errors import DomainError
+from provisioner.migrate import upgrade
+
+app = typer.Typer(no_args_is_help=True, help="People who log in to the portal.")
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    # Piped in: the first line, so the password never shows in the process list or shell history.
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@app.command("create")
+def create(
+    email: Annotated[str, typer.Option(help="the person's e-mail address; they log in with it")],
+    operator: Annotated[bool, typer.Option("--operator", help="an operator of the lab")] = False,
+    name: Annotated[str | None, typer.Option(help="how the portal names them (default: the e-mail)")] = None,
+) -> None:
+    """Create an operator account; the password is asked for on a terminal or read from stdin."""
+    if not operator:
+        raise typer.BadParameter("only --operator accounts are made here; others are invited from the portal")
+    password = _read_password()
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    try:
+        with transaction(settings.resolved_database_url) as session:
+            user = create_user(
+                session,
+                email=email,
+                name=name or email,
+                password=password,
+                role=Role.OPERATOR,
+                tenant_id=None,
+            )
+    except DomainError as exc:
+        typer.echo(f"not created: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(user.id)
