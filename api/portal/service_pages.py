@@ -14,6 +14,7 @@ from api.portal.auth import ViewerDep, require_csrf, viewer_of
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
+from provisioner.backups.service import list_backups
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
 from provisioner.catalog.parameters import validate_parameters
@@ -155,6 +156,10 @@ def _parameter_errors(template: Template, parameters: dict[str, Any]) -> dict[st
     return {}
 
 
+def backs_up(template: Template) -> bool:
+    return template.hooks.backup is not None and bool(template.hooks.backup.volumes)
+
+
 def footprints(catalog: Catalog, rows: list[Instance]) -> dict[str, footprint.Footprint]:
     return {row.id: footprint.reserved(catalog, row) for row in rows if row.state in HOLDING}
 
@@ -176,7 +181,7 @@ def my_services(request: Request, viewer: ViewerDep, session: SessionDep, catalo
     return render(request, "services.html", context)
 
 
-def _detail(
+def detail_page(
     request: Request,
     session: SessionDep,
     instance: Instance,
@@ -194,6 +199,8 @@ def _detail(
         "service": template,
         "shows_credentials": any(secret.show for secret in template.secrets.values()),
         "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
+        "backups": list_backups(session, actor=viewer.actor, instance_id=instance.id),
+        "keeps_data": backs_up(template),
         "footprint": footprints(catalog, [instance]).get(instance.id),
         "coefficients": footprint,
         **(extra or {}),
@@ -206,7 +213,7 @@ def service_page(
     request: Request, instance_id: str, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep
 ) -> Response:
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
-    return _detail(request, session, instance, catalog=catalog, viewer=viewer)
+    return detail_page(request, session, instance, catalog=catalog, viewer=viewer)
 
 
 @router.post("/services/{instance_id}/credentials")
@@ -226,9 +233,9 @@ async def show_credentials(
     except (CredentialsGone, Conflict) as exc:
         session.rollback()
         gone = {"credentials_gone": exc.status_code}
-        return _detail(request, session, instance, catalog=catalog, viewer=viewer, extra=gone)
+        return detail_page(request, session, instance, catalog=catalog, viewer=viewer, extra=gone)
     session.commit()
-    response = _detail(
+    response = detail_page(
         request, session, instance, catalog=catalog, viewer=viewer, extra={"credentials": shown}
     )
     response.headers["Cache-Control"] = "no-store"  # the page holds a password
@@ -240,7 +247,8 @@ def confirm_removal(
     request: Request, instance_id: str, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep
 ) -> Response:
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
-    context = {"instance": instance, "service": catalog.get(instance.template)}
+    template = catalog.get(instance.template)
+    context = {"instance": instance, "service": template, "keeps_data": backs_up(template)}
     return render(request, "remove.html", context)
 
 

@@ -12,7 +12,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.portal import account_pages, alert_pages, job_pages, operator_pages, service_pages, team_pages
+from api.portal import (
+    account_pages,
+    alert_pages,
+    backup_pages,
+    job_pages,
+    operator_pages,
+    service_pages,
+    team_pages,
+)
 from api.portal.auth import SignInRequired, login_location
 from api.portal.rendering import render
 from provisioner.errors import DomainError
@@ -59,7 +67,15 @@ def _error_page(request: Request, status: int) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    for module in (account_pages, service_pages, job_pages, operator_pages, alert_pages, team_pages):
+    for module in (
+        account_pages,
+        service_pages,
+        backup_pages,
+        job_pages,
+        operator_pages,
+        alert_pages,
+        team_pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.add_middleware(PortalHeaders)
