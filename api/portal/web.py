@@ -17,6 +17,7 @@ from api.portal import (
     alert_pages,
     backup_pages,
     job_pages,
+    lab_pages,
     operator_pages,
     service_pages,
     team_pages,
@@ -74,6 +75,7 @@ def install(app: FastAPI) -> None:
         job_pages,
         operator_pages,
         alert_pages,
+        lab_pages,
         team_pages,
     ):
         app.include_router(module.router)
