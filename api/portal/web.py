@@ -19,6 +19,7 @@ from api.portal import (
     job_pages,
     lab_pages,
     operator_pages,
+    schedule_pages,
     service_pages,
     team_pages,
 )
@@ -76,6 +77,7 @@ def install(app: FastAPI) -> None:
         operator_pages,
         alert_pages,
         lab_pages,
+        schedule_pages,
         team_pages,
     ):
         app.include_router(module.router)

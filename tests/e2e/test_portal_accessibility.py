@@ -30,6 +30,7 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
 from provisioner.jobs.states import JobStatus
 from provisioner.models import Backup, Instance, Job, Server, Tenant
+from provisioner.schedules.service import ScheduleKind, create_schedule
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
@@ -138,7 +139,7 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
 def _blog_with_backups(
     session: Session, settings: Settings, tenant: Tenant, server: Server
 ) -> tuple[str, str]:
-    """A running WordPress with a succeeded and a failed backup: the backups table and the restore page."""
+    """A running WordPress with a succeeded and a failed backup and a nightly backup schedule."""
     targets.add_target(
         session,
         actor=factories.OPERATOR,
@@ -173,6 +174,17 @@ def _blog_with_backups(
         for status, size in (("succeeded", 48_000_000), ("failed", None))
     ]
     session.add_all(backups)
+    create_schedule(
+        session,
+        actor=factories.OPERATOR,
+        settings=settings,
+        catalog=factories.CATALOG,
+        kind=ScheduleKind.BACKUP,
+        instance_id=blog.id,
+        template=None,
+        cron="30 2 * * *",
+        interval_seconds=None,
+    )
     session.commit()
     return blog.id, backups[0].id
 
@@ -251,6 +263,7 @@ OPERATOR = [
     "/operator/alerts?status=",
     "/operator/audit",
     "/operator/tenants",
+    "/operator/schedules",
 ]
 
 
