@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, require_csrf
 from api.portal.rendering import render
+from provisioner.backups.service import backup_statuses
 from provisioner.errors import DomainError
 from provisioner.instances.notices import mail_rejection
 from provisioner.instances.placement import used_capacities
@@ -118,6 +119,7 @@ def all_instances(
     viewer: OperatorDep,
     session: SessionDep,
     catalog: CatalogDep,
+    settings: SettingsDep,
     tenant: Filter = None,
     service: Filter = None,
     state: Filter = None,
@@ -127,8 +129,10 @@ def all_instances(
 ) -> Response:
     where = InstanceFilter(tenant_id=tenant, template=service, state=state, health=health, server_id=server)
     page = find_instances(session, actor=viewer.actor, where=where, limit=PAGE, cursor=cursor)
+    ids = [row.id for row in page.items]
     context = {
         "page": page,
+        "backups": backup_statuses(session, settings, instance_ids=ids),
         "where": where,
         "tenants": list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items,
         "servers": list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items,

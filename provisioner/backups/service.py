@@ -6,12 +6,12 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
@@ -166,16 +166,7 @@ class BackupStatus:
     flag: str | None
 
 
-def backup_status(session: Session, settings: Settings, *, instance_id: str) -> BackupStatus:
-    backup = session.scalars(
-        select(Backup).where(Backup.instance_id == instance_id).order_by(Backup.created_at.desc()).limit(1)
-    ).first()
-    drill = session.scalars(
-        select(DrillResult)
-        .where(DrillResult.instance_id == instance_id, DrillResult.status != "running")
-        .order_by(DrillResult.created_at.desc())
-        .limit(1)
-    ).first()
+def _status_of(settings: Settings, backup: Backup | None, drill: DrillResult | None) -> BackupStatus:
     flag = None
     if backup is not None and backup.status == "failed":
         flag = "the last backup failed"
@@ -192,3 +183,37 @@ def backup_status(session: Session, settings: Settings, *, instance_id: str) -> 
         last_drill_status=drill.status if drill else None,
         flag=flag,
     )
+
+
+def backup_status(session: Session, settings: Settings, *, instance_id: str) -> BackupStatus:
+    return backup_statuses(session, settings, instance_ids=[instance_id])[instance_id]
+
+
+def _latest(
+    session: Session, model: type[Backup] | type[DrillResult], instance_ids: list[str]
+) -> dict[str, Any]:
+    """Each instance's newest row of ``model`` (finished drills only), in one query for a whole list."""
+    wanted: list[ColumnElement[bool]] = [model.instance_id.in_(instance_ids)]
+    if model is DrillResult:
+        wanted.append(DrillResult.status != "running")
+    newest = (
+        select(model.instance_id, func.max(model.created_at).label("at"))
+        .where(*wanted)
+        .group_by(model.instance_id)
+        .subquery()
+    )
+    rows: Iterable[Any] = session.scalars(
+        select(model)
+        .join(newest, (model.instance_id == newest.c.instance_id) & (model.created_at == newest.c.at))
+        .where(*wanted)
+    ).unique()
+    return {row.instance_id: row for row in rows}
+
+
+def backup_statuses(
+    session: Session, settings: Settings, *, instance_ids: list[str]
+) -> dict[str, BackupStatus]:
+    """The backup status of many instances at once (a list page), without a query per instance."""
+    backups = _latest(session, Backup, instance_ids)
+    drills = _latest(session, DrillResult, instance_ids)
+    return {i: _status_of(settings, backups.get(i), drills.get(i)) for i in instance_ids}

@@ -195,3 +195,21 @@ def test_removal_offers_a_backup_first(people: People, api) -> None:  # type: ig
     page = people.admin_a.get(f"/services/{instance_id}/remove").text
     assert f'action="/services/{instance_id}/backups"' in page
     assert "Back up first" in page
+
+
+def test_operators_see_backup_and_drill_flags_on_the_instances_list(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    instance_id, backup_id = _running_blog_with_a_backup(people, api)
+    page = people.operator.get("/operator/instances").text
+    row = re.search(rf'<a href="/services/{instance_id}">.*?</tr>', page, re.S)
+    assert row
+    assert "no recent restore drill" in row.group(0)
+    with session_factory(api.db_url)() as session:
+        done = session.get_one(Backup, backup_id)
+        session.add(
+            Backup(instance_id=instance_id, repository_id=done.repository_id, status="failed", version="1")
+        )
+        session.commit()
+    german = people.operator.get("/operator/instances", headers={"Accept-Language": "de"}).text
+    row = re.search(rf'<a href="/services/{instance_id}">.*?</tr>', german, re.S)
+    assert row
+    assert "letzte Sicherung fehlgeschlagen" in row.group(0)
