@@ -250,9 +250,10 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
         ("provisioner sweep, first round (5,000 changes unknown → healthy written, with events)", [first]),
         ("provisioner sweep, later rounds (no changes)", later),
         (
-            "plain httpx.AsyncClient loop, same concurrency, keep-alive, no database",
+            "plain httpx.AsyncClient loop as the sweep asks (no keep-alive), no database",
             results["httpx"]["times"],
         ),
+        ("the same loop with keep-alive connections", results["httpx-keepalive"]["times"]),
         (
             f"curl --parallel --parallel-max {args.concurrency}, one curl process",
             results["curl-parallel"]["times"],
