@@ -88,6 +88,7 @@ OWNED_PATH: dict[str, Callable[[Association], str]] = {
     "token_id": lambda a: a.token_id,
     "user_id": lambda a: a.user_id,
     "schedule_id": lambda a: a.schedule_id,
+    "backup_id": lambda a: a.backup_id,
     "server_id": lambda a: a.server_id,  # the operators' resource: a tenant gets 403
 }
 # Path parameters that name nothing a tenant owns, with a value that exists.
@@ -140,6 +141,12 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /team/invite": ("email", "role", "tenant", "csrf_token"),
     "POST /team/{user_id}/role": ("role", "tenant", "csrf_token"),
     "POST /team/{user_id}/remove": ("tenant", "csrf_token"),
+    "POST /services/{instance_id}/backups": ("csrf_token",),
+    "POST /services/{instance_id}/backups/{backup_id}/restore": ("into", "name", "confirm", "csrf_token"),
+    "POST /operator/tenants/{tenant_id}/quota": ("instances", "memory_mb", "disk_gb", "csrf_token"),
+    "POST /operator/schedules": ("kind", "instance", "cron", "enabled", "csrf_token"),
+    "POST /operator/schedules/{schedule_id}": ("cron", "interval", "enabled", "csrf_token"),
+    "POST /operator/schedules/{schedule_id}/remove": ("csrf_token",),
 }
 # Plain values for the form fields that reference nothing.
 FORM_VALUES: dict[str, Callable[[Association], str]] = {
@@ -150,6 +157,15 @@ FORM_VALUES: dict[str, Callable[[Association], str]] = {
     "name": lambda a: "x",
     "reason": lambda a: "x",
     "role": lambda a: "admin",
+    "into": lambda a: "place",
+    "confirm": lambda a: "yes",
+    "instances": lambda a: "100",
+    "memory_mb": lambda a: "100000",
+    "disk_gb": lambda a: "1000",
+    "kind": lambda a: "backup",
+    "cron": lambda a: "0 3 * * *",
+    "interval": lambda a: "",
+    "enabled": lambda a: "on",
     # The attacker is assumed to know the victim's instance name: the check must be the owner's.
     "confirm_name": lambda a: a.name,
 }
