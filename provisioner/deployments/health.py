@@ -1,8 +1,8 @@
 """Asks a running instance through its server's proxy whether it is well, as a visitor would.
 
 Connects to the server's public address with the instance's hostname as TLS server name and Host
-header, so no DNS is needed. ``verify`` checks the certificate: the sweep passes the proxy's own CA for
-internal TLS (see ``provisioner.health.tls``); the deploy checks the chain from inside the proxy already.
+header, so no DNS is needed. ``verify`` checks the certificate: callers pass what the server's TLS
+mode trusts (see ``provisioner.health.tls``).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from provisioner.db import transaction
 from provisioner.deployments.health import answers_as_expected, health_request
 from provisioner.errors import NotFound
 from provisioner.health.probe import Health
+from provisioner.health.tls import trusting
 from provisioner.instances.states import InstanceState
 from provisioner.models import Alert, HealthEvent, Instance, Server, ServerCa
 from provisioner.monitoring.metrics import collect_all
@@ -101,10 +102,7 @@ def _contexts(session: Session, trusts: Iterable[str]) -> dict[str, ssl.SSLConte
             contexts[trust] = ssl.create_default_context()
         else:
             ca = session.get(ServerCa, trust.removeprefix("internal:"))
-            # Without the CA (not collected yet) the check fails as unverifiable rather than trusting blindly.
-            contexts[trust] = (
-                ssl.create_default_context(cadata=ca.pem) if ca else ssl.create_default_context()
-            )
+            contexts[trust] = trusting(ca.pem if ca else None)
     return contexts
 
 
