@@ -218,9 +218,11 @@ def production_stack(
 
 
 @contextmanager
-def embedded_stack(data_dir: Path, *, ssh_key: Path, registry: str) -> Iterator[Stack]:
-    """SQLite and the embedded broker, everything started by one ``provisioner up``."""
-    env = base_env(data_dir, ssh_key=ssh_key, registry=registry)
+def embedded_stack(
+    data_dir: Path, *, ssh_key: Path, registry: str, env: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """SQLite and the embedded broker, everything started by one ``provisioner up``; ``env`` adds settings."""
+    env = base_env(data_dir, ssh_key=ssh_key, registry=registry) | dict(env or {})
     token = provisioner("token", "create", "--operator", "--name", "e2e", env=env).strip()
     port = free_port()
     stack = Stack(
