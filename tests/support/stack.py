@@ -218,9 +218,11 @@ def production_stack(
 
 
 @contextmanager
-def embedded_stack(data_dir: Path, *, ssh_key: Path, registry: str) -> Iterator[Stack]:
+def embedded_stack(
+    data_dir: Path, *, ssh_key: Path, registry: str, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """SQLite and the embedded broker, everything started by one ``provisioner up``."""
-    env = base_env(data_dir, ssh_key=ssh_key, registry=registry)
+    env = base_env(data_dir, ssh_key=ssh_key, registry=registry) | (extra_env or {})
     token = provisioner("token", "create", "--operator", "--name", "e2e", env=env).strip()
     port = free_port()
     stack = Stack(
