@@ -46,8 +46,8 @@ rebuild)
     docker_args=$(sed -n 's/^docker_args: "\\(.*\\)"$/\\1/p' "$config")
     instance=$(sed -n 's/^ *org.provisioner.instance: "\\(.*\\)"$/\\1/p' "$config")
     shared=$(sed -n 's/^ *host: \\(.*\\)$/\\1/p' "$config" | head -n 1)
-    mkdir -p "$shared/srv"
-    printf ok > "$shared/srv/status"
+    docker run --rm -v "$shared:/site" --entrypoint sh @IMAGE@ \
+        -c 'mkdir -p /site/srv && printf ok > /site/srv/status'
     docker rm -f "$name" >/dev/null 2>&1 || true
     # Upstream tags what it bootstrapped as local_discourse/NAME and runs that.
     docker tag @IMAGE@ "local_discourse/$name"
@@ -170,6 +170,12 @@ def test_discourse_via_stand_in_launcher_deploys_healthy_through_the_proxy_and_r
         assert f"local_discourse/prv-{instance_id}-app:latest" in container.image.tags
         assert not container.attrs["HostConfig"]["PortBindings"]
         assert container.attrs["HostConfig"]["Memory"] == 2048 * 1024 * 1024
+        # Discourse's data lives on the instance's labelled volumes, which backups and removal find.
+        volumes = {v.name for v in docker_client.volumes.list(filters=label)}
+        assert volumes == {f"prv-{instance_id}-shared", f"prv-{instance_id}-log"}
+        # (The stand-in mounts the first volume of the definition only.)
+        mounted = {m["Name"] for m in container.attrs["Mounts"] if m["Type"] == "volume"}
+        assert mounted == {f"prv-{instance_id}-shared"}
         network = docker_client.networks.get(f"prv-{instance_id}")
         assert {c.name for c in network.containers} == {
             container.name,
@@ -197,5 +203,7 @@ def _remove_leftovers(client: docker.DockerClient, label: dict[str, str], image:
         for attached in network.containers:  # the proxy, still running at this point
             network.disconnect(attached, force=True)
         network.remove()
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)
     if client.images.list(name=image):
         client.images.remove(image)
