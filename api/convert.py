@@ -63,6 +63,9 @@ def server(session: Session, catalog: Catalog, row: Server) -> schemas.ServerOut
         free=schemas.Capacity(
             cpu=max(free.cpu, 0), memory_mb=max(free.memory_mb, 0), disk_gb=max(free.disk_gb, 0)
         ),
+        base_domain=row.base_domain,
+        tls_mode=row.tls_mode,
+        draining=row.draining,
         reachable=row.reachable,
         checked_at=row.checked_at,
         created_at=row.created_at,
@@ -102,6 +105,7 @@ def job(row: Job) -> schemas.JobOut:
         finished_at=row.finished_at,
         error=row.error,
         target_version=row.target_version,
+        target_server=row.target_server_id,
         cancel_requested=row.cancel_requested_at is not None,
     )
 

@@ -100,6 +100,10 @@ class ServerIn(Input):
         max_length=2000,
         description="OpenSSH public host key; read from the server when left out",
     )
+    base_domain: str | None = Field(
+        default=None, pattern=HOST, max_length=253, description="instances get <subdomain>.<this>"
+    )
+    tls_mode: Literal["acme", "internal", "off"] | None = None
 
 
 class ServerOut(BaseModel):
@@ -116,6 +120,9 @@ class ServerOut(BaseModel):
     capacity: Capacity
     used: Capacity
     free: Capacity
+    base_domain: str | None
+    tls_mode: str | None
+    draining: bool
     reachable: bool | None
     checked_at: datetime | None
     created_at: datetime
@@ -199,6 +206,7 @@ class JobOut(BaseModel):
     finished_at: datetime | None
     error: str | None
     target_version: str | None = None
+    target_server: str | None = None
     cancel_requested: bool = False
 
 
@@ -242,6 +250,32 @@ class QuotaIn(Input):
 
 class TenantPatch(Input):
     quota: QuotaIn | None = None
+
+
+class ServerPatch(Input):
+    """Only the fields sent change."""
+
+    capacity: CapacityIn | None = None
+    base_domain: str | None = Field(default=None, pattern=HOST, max_length=253)
+    tls_mode: Literal["acme", "internal", "off"] | None = None
+    draining: bool | None = None
+
+
+class MoveIn(Input):
+    server: str | None = Field(
+        default=None, description="the target; the open server with most room when left out"
+    )
+
+
+class MoveOut(BaseModel):
+    instance: str
+    to_server: str
+    job: JobOut
+
+
+class DrainOut(BaseModel):
+    server: ServerOut
+    moves: list[MoveOut]
 
 
 # Monitoring: the latest collection from a server (GET /api/v1/servers/{id}).

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -75,6 +76,8 @@ class Server(Base):
     # "acme", "internal" or "off"; None means the lab's setting.
     tls_mode: Mapped[str | None] = mapped_column(String(10))
     reachable: Mapped[bool | None] = mapped_column(Boolean)
+    # A draining server takes no new instances; its instances are being moved elsewhere.
+    draining: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -159,6 +162,8 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # For updates: the version the instance moves to.
     target_version: Mapped[str | None] = mapped_column(String(40))
+    # For moves: the server the instance moves to.
+    target_server_id: Mapped[str | None] = mapped_column(ForeignKey("servers.id"))
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requested_by: Mapped[str | None] = mapped_column(String(64))
 

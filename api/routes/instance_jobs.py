@@ -29,6 +29,24 @@ def update_instance(
     return schemas.JobAccepted(job=convert.job(job))
 
 
+@router.post("/{instance_id}/move", status_code=status.HTTP_202_ACCEPTED)
+def move_instance(
+    instance_id: str,
+    body: schemas.MoveIn,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> schemas.JobAccepted:
+    job = operations.move_instance(
+        session, actor=actor, catalog=catalog, instance_id=instance_id, server_id=body.server
+    )
+    session.commit()
+    dispatcher.send(session, job.id)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
 @router.post("/{instance_id}/redeploy", status_code=status.HTTP_202_ACCEPTED)
 def redeploy_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep

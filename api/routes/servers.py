@@ -3,8 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api import convert, schemas
-from api.deps import ActorDep, CatalogDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
+from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from provisioner.servers import service
+from provisioner.servers.draining import drain_server
 
 router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
 
@@ -27,6 +28,8 @@ def add_server(
         root_dir=body.root_dir,
         host_key=body.host_key,
         scan_timeout=settings.ssh_connect_timeout_seconds,
+        base_domain=body.base_domain,
+        tls_mode=body.tls_mode,
     )
     session.commit()
     return convert.server(session, catalog, row)
@@ -49,3 +52,45 @@ def get_server(
     server_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep
 ) -> schemas.ServerOut:
     return convert.server(session, catalog, service.get_server(session, actor=actor, server_id=server_id))
+
+
+@router.patch("/{server_id}")
+def change_server(
+    server_id: str, body: schemas.ServerPatch, actor: ActorDep, session: SessionDep, catalog: CatalogDep
+) -> schemas.ServerOut:
+    capacity = body.capacity
+    row = service.change_server(
+        session,
+        actor=actor,
+        catalog=catalog,
+        server_id=server_id,
+        changes=service.ServerChanges(
+            cpu=capacity.cpu if capacity else None,
+            memory_mb=capacity.memory_mb if capacity else None,
+            disk_gb=capacity.disk_gb if capacity else None,
+            base_domain=body.base_domain,
+            tls_mode=body.tls_mode,
+            draining=body.draining,
+        ),
+    )
+    session.commit()
+    return convert.server(session, catalog, row)
+
+
+@router.post("/{server_id}/drain", status_code=status.HTTP_202_ACCEPTED)
+def drain(
+    server_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> schemas.DrainOut:
+    row, jobs = drain_server(session, actor=actor, catalog=catalog, server_id=server_id)
+    session.commit()
+    for job in jobs:
+        dispatcher.send(session, job.id)
+    return schemas.DrainOut(
+        server=convert.server(session, catalog, row),
+        moves=[
+            schemas.MoveOut(
+                instance=job.instance_id, to_server=job.target_server_id or "", job=convert.job(job)
+            )
+            for job in jobs
+        ],
+    )

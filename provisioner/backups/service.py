@@ -57,7 +57,7 @@ def request_backup(
     if hook is None or not hook.volumes:
         raise Conflict(f"the {instance.template} service keeps no data to back up")
     default_target(session)
-    return create_job(session, instance=instance, kind=JobKind.BACKUP, requested_by=actor.token_id)
+    return create_job(session, instance=instance, kind=JobKind.BACKUP, requested_by=actor.principal)
 
 
 def list_backups(session: Session, *, actor: Actor, instance_id: str) -> Sequence[Backup]:
@@ -106,7 +106,7 @@ def request_restore(
         )
     else:
         _deployed(instance, "a restore")
-    job = create_job(session, instance=target, kind=JobKind.RESTORE, requested_by=actor.token_id)
+    job = create_job(session, instance=target, kind=JobKind.RESTORE, requested_by=actor.principal)
     session.add(BackupRestore(job_id=job.id, backup_id=backup.id))
     session.flush()
     return job
@@ -129,7 +129,7 @@ def request_drill(session: Session, *, actor: Actor, instance_id: str) -> Job:
     instance = _writable(session, actor, instance_id)
     if latest_backup(session, instance_id=instance.id) is None:
         raise Conflict("the instance has no succeeded backup to drill with")
-    return create_job(session, instance=instance, kind=JobKind.DRILL, requested_by=actor.token_id)
+    return create_job(session, instance=instance, kind=JobKind.DRILL, requested_by=actor.principal)
 
 
 def throwaway_name() -> str:

@@ -175,9 +175,18 @@ class Hooks(Strict):
 
 
 class Updates(Strict):
-    # "sequential": only to the next version in the listed order (Nextcloud refuses skips);
-    # "forward": to any later version. Downgrades are never offered.
-    path: Literal["sequential", "forward"] = "forward"
+    # "sequential": only to the next version in the listed order; "major": to any later version at
+    # most one major number up (Nextcloud refuses to skip a major); "forward": to any later version.
+    # Downgrades are never offered.
+    path: Literal["sequential", "major", "forward"] = "forward"
+    # How long an updated instance has to answer its health check before the update is rolled back.
+    health_window_seconds: int = Field(default=120, ge=10, le=3600)
+
+
+def major_of(version: str) -> int | None:
+    """The leading number of a version ("29.0.10" -> 29), or None when it does not start with one."""
+    found = re.match(r"^(\d+)", version)
+    return int(found.group(1)) if found else None
 
 
 class Launcher(Strict):
@@ -243,6 +252,7 @@ class Template(Strict):
         ):
             raise ValueError("parameters must be an object schema with additionalProperties: false")
         _check_containers(self)
+        _check_update_order(self)
         _check_health_and_hooks(self)
         if self.launcher is not None and self.launcher.definition not in {f.target for f in self.files}:
             raise ValueError(f"launcher.definition {self.launcher.definition!r} is not a rendered file")
@@ -256,7 +266,12 @@ class Template(Strict):
         """Versions an instance at ``current`` may move to, in the listed order; never backwards."""
         order = list(self.versions)
         later = order[order.index(current) + 1 :] if current in order else []
-        return later[:1] if self.updates.path == "sequential" else later
+        if self.updates.path == "sequential":
+            return later[:1]
+        if self.updates.path == "major":
+            ceiling = (major_of(current) or 0) + 1
+            return [v for v in later if (major_of(v) or 0) <= ceiling]
+        return later
 
 
 def _check_containers(template: Template) -> None:
@@ -278,6 +293,17 @@ def _check_containers(template: Template) -> None:
                 raise ValueError(f"container {container.name!r} mounts {rendered!r}, which no file renders")
     if len([c for c in template.containers if c.port is not None]) != 1:
         raise ValueError("exactly one container must have a port (the one the proxy routes to)")
+
+
+def _check_update_order(template: Template) -> None:
+    if template.updates.path != "major":
+        return
+    found = [major_of(v) for v in template.versions]
+    majors = [m for m in found if m is not None]
+    if len(majors) != len(found):
+        raise ValueError("updates.path major needs versions that start with a number (like 29 or 29.0.10)")
+    if majors != sorted(majors):
+        raise ValueError("updates.path major needs the versions listed from oldest to newest major")
 
 
 def _check_health_and_hooks(template: Template) -> None:

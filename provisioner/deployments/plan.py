@@ -157,6 +157,8 @@ def deploy_variables(
         "health_argv": caddy.health_argv(mode, hostname=placement.hostname, path=template.health.path),
         # A number: Ansible 2.19 never finds an unsafe-tagged string equal to a plain one.
         "health_status": template.health.expect_status,
+        "health_retries": HEALTH_RETRIES,
+        "health_delay": HEALTH_DELAY,
         "internal_probes": [
             _curl(f"http://{docker_name(instance_id, p.container)}:{p.port}{p.path}")
             for p in template.health.internal
@@ -239,6 +241,9 @@ TIMED_AS: dict[JobKind, Literal["deploy", "update", "remove"]] = {
     JobKind.RESET_CREDENTIALS: "deploy",
     JobKind.REMOVE: "remove",
 }
+# Seconds between two health probes in deploy.yml; a deploy probes HEALTH_RETRIES times.
+HEALTH_DELAY = 2
+HEALTH_RETRIES = 60
 
 
 def removal_variables(
@@ -258,10 +263,17 @@ def removal_variables(
 
 
 def build_run_spec(
-    settings: Settings, catalog: Catalog, instance: Instance, kind: JobKind, *, version: str | None = None
+    settings: Settings,
+    catalog: Catalog,
+    instance: Instance,
+    kind: JobKind,
+    *,
+    version: str | None = None,
+    server: Server | None = None,
 ) -> RunSpec:
-    """The run for one job; ``version`` is the one to deploy (an update's target), else the instance's."""
-    server = instance.server
+    """The run for one job; ``version`` is the one to deploy (an update's target), else the instance's;
+    ``server`` is where (a move's target or source), else the instance's server."""
+    server = server or instance.server
     if server is None:
         raise ValueError("the instance has no server yet")
     template = catalog.get(instance.template)
@@ -270,6 +282,9 @@ def build_run_spec(
         target = version or instance.version
         placement = placement_of(settings, instance)
         variables = deploy_variables(settings, template, placement, server, target, kind=kind)
+        if kind is JobKind.UPDATE:
+            # An update that does not answer within the template's window is rolled back.
+            variables["health_retries"] = -(-template.updates.health_window_seconds // HEALTH_DELAY)
         files = deploy_files(settings, template, placement, server, target)
     else:
         variables = removal_variables(settings, instance.id, server, template)

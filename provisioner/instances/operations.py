@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from provisioner.auth.actor import Actor
 from provisioner.catalog.loader import Catalog
 from provisioner.errors import Conflict, InvalidInput
+from provisioner.instances.placement import choose_server
 from provisioner.instances.service import get_instance, set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_job, request_cancel
@@ -19,7 +20,7 @@ from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job
 
 S = InstanceState
-DEPLOYED = frozenset({S.RUNNING, S.FAILED, S.PROVISIONING, S.UPDATING, S.BACKING_UP, S.RESTORING})
+DEPLOYED = frozenset({S.RUNNING, S.FAILED, S.PROVISIONING, S.UPDATING, S.BACKING_UP, S.RESTORING, S.MOVING})
 
 
 def _removal_pending(session: Session, instance: Instance) -> bool:
@@ -49,18 +50,36 @@ def redeploy_instance(session: Session, *, actor: Actor, instance_id: str) -> Jo
 def update_instance(
     session: Session, *, actor: Actor, catalog: Catalog, instance_id: str, version: str
 ) -> Job:
+    """Queue an update to ``version`` when the template's update rules allow that step.
+
+    Schedules call this with the system actor, so it takes no request-only arguments."""
     instance = _writable(session, actor, instance_id)
-    versions = catalog.get(instance.template).versions
-    if version not in versions:
+    template = catalog.get(instance.template)
+    allowed = template.update_targets(instance.version)
+    if version not in allowed:
         raise InvalidInput(
-            f"{instance.template} has no version {version!r}",
-            errors=[{"field": "body.version", "message": f"one of {', '.join(versions)}"}],
+            _refusal(template.name, instance.version, version, known=version in template.versions),
+            errors=[{"field": "body.version", "message": _allowed_next(allowed)}],
         )
     if InstanceState(instance.state) not in DEPLOYED:
         raise Conflict(f"the instance is {instance.state}; only deployed instances can be updated")
     return create_job(
         session, instance=instance, kind=JobKind.UPDATE, target_version=version, requested_by=actor.principal
     )
+
+
+def _refusal(template: str, current: str, wanted: str, *, known: bool) -> str:
+    if not known:
+        return f"{template} has no version {wanted!r}"
+    if wanted == current:
+        return f"the instance runs {current} already"
+    return f"{template} cannot go from {current} to {wanted}"
+
+
+def _allowed_next(allowed: list[str]) -> str:
+    if not allowed:
+        return "no update is possible: the instance runs the newest version (downgrades are never offered)"
+    return f"allowed next: {', '.join(allowed)}"
 
 
 def remove_instance(session: Session, *, actor: Actor, instance_id: str) -> Job:
@@ -78,6 +97,26 @@ def reset_credentials(session: Session, *, actor: Actor, catalog: Catalog, insta
         raise Conflict(f"the instance is {instance.state}; only deployed instances get new credentials")
     return create_job(
         session, instance=instance, kind=JobKind.RESET_CREDENTIALS, requested_by=actor.principal
+    )
+
+
+def move_instance(
+    session: Session, *, actor: Actor, catalog: Catalog, instance_id: str, server_id: str | None = None
+) -> Job:
+    """Queue a move to ``server_id``, or to the open server with the most room; the room is reserved
+    on the target from now on, so moves queued one after another never overfill a server."""
+    actor.require_operator()
+    instance = _writable(session, actor, instance_id)
+    if InstanceState(instance.state) not in DEPLOYED or instance.server_id is None:
+        raise Conflict(f"the instance is {instance.state}; only deployed instances can be moved")
+    need = catalog.get(instance.template).resources
+    target = choose_server(session, catalog, need=need, server_id=server_id, avoid=instance.server_id)
+    return create_job(
+        session,
+        instance=instance,
+        kind=JobKind.MOVE,
+        target_server_id=target.id,
+        requested_by=actor.principal,
     )
 
 

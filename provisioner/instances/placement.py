@@ -11,7 +11,8 @@ from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Resources, Template
 from provisioner.errors import Conflict, NotFound
 from provisioner.instances.states import InstanceState
-from provisioner.models import Instance, PortAllocation, Server
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Instance, Job, PortAllocation, Server
 
 # Ports a template declares (media over UDP, say) come from here; the proxy alone has 80 and 443.
 HOST_PORT_RANGE = range(40000, 45000)
@@ -28,15 +29,27 @@ class Capacity:
 
 
 def used_capacities(session: Session, catalog: Catalog, server_ids: list[str]) -> dict[str, Capacity]:
-    """What the instances on each server reserve, counted per template in one query."""
-    counts = session.execute(
+    """What each server's instances reserve, and those on their way to it (a move), counted per
+    template in two queries."""
+    placed = (
         select(Instance.server_id, Instance.template, func.count())
         .where(Instance.server_id.in_(server_ids), Instance.state != InstanceState.REMOVED)
         .group_by(Instance.server_id, Instance.template)
-    ).all()
+    )
+    arriving = (
+        select(Job.target_server_id, Instance.template, func.count(func.distinct(Instance.id)))
+        .join(Instance, Job.instance_id == Instance.id)
+        .where(
+            Job.kind == JobKind.MOVE.value,
+            Job.target_server_id.in_(server_ids),
+            Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+            Instance.server_id != Job.target_server_id,
+        )
+        .group_by(Job.target_server_id, Instance.template)
+    )
     used = {server_id: Capacity(cpu=0, memory_mb=0, disk_gb=0) for server_id in server_ids}
-    for server_id, template, count in counts:
-        key = str(server_id)  # never None: the query asks for these servers only
+    for server_id, template, count in [*session.execute(placed).all(), *session.execute(arriving).all()]:
+        key = str(server_id)  # never None: the queries ask for these servers only
         need, before = catalog.get(template).resources, used[key]
         used[key] = Capacity(
             cpu=before.cpu + need.cpu * count,
@@ -59,23 +72,60 @@ def free_capacity(session: Session, catalog: Catalog, server: Server) -> Capacit
     )
 
 
-def choose_server(session: Session, catalog: Catalog, *, need: Resources, server_id: str | None) -> Server:
+def choose_server(
+    session: Session,
+    catalog: Catalog,
+    *,
+    need: Resources,
+    server_id: str | None,
+    avoid: str | None = None,
+) -> Server:
+    """The named server if it has room, else the one with the most free room; never a draining one
+    (nor ``avoid``, the server a moving instance leaves)."""
     if server_id is not None:
         server = session.get(Server, server_id)
         if server is None:
             raise NotFound("server not found")
-        if not free_capacity(session, catalog, server).fits(need):
-            raise Conflict(f"server {server.name} has not enough free capacity for this service")
+        if server.draining or server.id == avoid:
+            raise Conflict(
+                f"server {server.name} takes no new instances (it is being drained)",
+                errors=[{"field": "body.server", "message": "choose a server that is not draining"}],
+            )
+        free = free_capacity(session, catalog, server)
+        if not free.fits(need):
+            raise Conflict(
+                f"server {server.name} has not enough free capacity for this service: "
+                f"{_shortfall(free, need)}",
+                errors=[{"field": "body.server", "message": "not enough free capacity"}],
+            )
         return server
+    open_servers = select(Server).where(Server.draining.is_(False)).order_by(Server.created_at)
     candidates = [
         (free, server)
-        for server in session.scalars(select(Server).order_by(Server.created_at))
-        if (free := free_capacity(session, catalog, server)).fits(need)
+        for server in session.scalars(open_servers)
+        if server.id != avoid and (free := free_capacity(session, catalog, server)).fits(need)
     ]
     if not candidates:
-        raise Conflict("no server has enough free capacity for this service; add a server or free some room")
+        raise Conflict(
+            "no server has enough free capacity for this service "
+            f"(it needs cpu {need.cpu:g}, memory {need.memory_mb} MB, disk {need.disk_gb} GB); "
+            "add a server or free some room"
+        )
     # Most free memory first: memory is what runs out first on the lab's servers.
     return max(candidates, key=lambda pair: (pair[0].memory_mb, pair[0].cpu))[1]
+
+
+def _shortfall(free: Capacity, need: Resources) -> str:
+    parts = [
+        f"{what} needs {wanted:g}, {left:g} free"
+        for what, wanted, left in (
+            ("cpu", need.cpu, free.cpu),
+            ("memory_mb", need.memory_mb, free.memory_mb),
+            ("disk_gb", need.disk_gb, free.disk_gb),
+        )
+        if wanted > left
+    ]
+    return "; ".join(parts)
 
 
 def allocate_host_ports(session: Session, template: Template, instance: Instance, server: Server) -> None:

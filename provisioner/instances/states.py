@@ -17,6 +17,7 @@ class InstanceState(StrEnum):
     UPDATING = "updating"
     BACKING_UP = "backing_up"
     RESTORING = "restoring"
+    MOVING = "moving"
     REMOVING = "removing"
     REMOVED = "removed"
 
@@ -27,12 +28,17 @@ ALLOWED: dict[InstanceState, frozenset[InstanceState]] = {
     S.REQUESTED: frozenset({S.APPROVED, S.REJECTED, S.REMOVING}),
     S.APPROVED: frozenset({S.PROVISIONING, S.FAILED, S.REMOVING}),
     S.PROVISIONING: frozenset({S.RUNNING, S.FAILED}),
-    S.RUNNING: frozenset({S.UPDATING, S.BACKING_UP, S.RESTORING, S.REMOVING, S.FAILED, S.PROVISIONING}),
+    S.RUNNING: frozenset(
+        {S.UPDATING, S.BACKING_UP, S.RESTORING, S.REMOVING, S.FAILED, S.PROVISIONING, S.MOVING}
+    ),
     S.UPDATING: frozenset({S.RUNNING, S.FAILED}),
     S.BACKING_UP: frozenset({S.RUNNING, S.FAILED}),
     S.RESTORING: frozenset({S.RUNNING, S.FAILED}),
-    # A failed instance can be deployed again, updated (to a version that works), restored or removed.
-    S.FAILED: frozenset({S.PROVISIONING, S.UPDATING, S.RESTORING, S.REMOVING}),
+    # A move that fails leaves the instance where it was, running.
+    S.MOVING: frozenset({S.RUNNING, S.FAILED}),
+    # A failed instance can be deployed again, updated (to a version that works), restored, moved or
+    # removed.
+    S.FAILED: frozenset({S.PROVISIONING, S.UPDATING, S.RESTORING, S.REMOVING, S.MOVING}),
     S.REJECTED: frozenset({S.REMOVING}),
     S.REMOVING: frozenset({S.REMOVED, S.FAILED}),
     S.REMOVED: frozenset(),

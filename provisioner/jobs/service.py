@@ -35,12 +35,14 @@ def create_job(
     kind: JobKind,
     target_version: str | None = None,
     requested_by: str | None = None,
+    target_server_id: str | None = None,
 ) -> Job:
     job = Job(
         instance_id=instance.id,
         kind=kind.value,
         status=JobStatus.QUEUED.value,
         target_version=target_version,
+        target_server_id=target_server_id,
         requested_by=requested_by,
     )
     session.add(job)

@@ -20,6 +20,8 @@ class JobKind(StrEnum):
     BACKUP = "backup"
     RESTORE = "restore"
     DRILL = "drill"
+    # To another server: backup, deploy there, restore, switch, remove from the old one.
+    MOVE = "move"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
+from provisioner.catalog.loader import Catalog
 from provisioner.errors import Conflict, InvalidInput, NotFound
+from provisioner.instances.placement import used_capacity
 from provisioner.models import Server
 from provisioner.pagination import Page, paginate
 from provisioner.servers.hostkeys import HostKeyScanError, parse_host_key, scan_host_key
@@ -26,6 +30,8 @@ def add_server(
     host_key: str | None = None,
     connection: str = "ssh",
     scan_timeout: int = 10,
+    base_domain: str | None = None,
+    tls_mode: str | None = None,
 ) -> Server:
     actor.require_operator()
     if session.scalar(select(Server.id).where(Server.name == name)) is not None:
@@ -52,6 +58,8 @@ def add_server(
         cpu=cpu,
         memory_mb=memory_mb,
         disk_gb=disk_gb,
+        base_domain=base_domain,
+        tls_mode=tls_mode,
     )
     session.add(server)
     session.flush()
@@ -69,3 +77,47 @@ def get_server(session: Session, *, actor: Actor, server_id: str) -> Server:
 def list_servers(session: Session, *, actor: Actor, limit: int, cursor: str | None) -> Page[Server]:
     actor.require_operator()
     return paginate(session, select(Server), Server, limit=limit, cursor=cursor)
+
+
+@dataclass(frozen=True)
+class ServerChanges:
+    """What an operator may change on a server; None leaves a field as it is."""
+
+    cpu: int | None = None
+    memory_mb: int | None = None
+    disk_gb: int | None = None
+    base_domain: str | None = None
+    tls_mode: str | None = None
+    draining: bool | None = None
+
+
+def change_server(
+    session: Session, *, actor: Actor, catalog: Catalog, server_id: str, changes: ServerChanges
+) -> Server:
+    """Capacity, domain, TLS and draining. A new domain or TLS mode applies to instances placed from
+    now on (and to those moved here); instances already placed keep the address they were given."""
+    server = get_server(session, actor=actor, server_id=server_id)
+    cpu = server.cpu if changes.cpu is None else changes.cpu
+    memory_mb = server.memory_mb if changes.memory_mb is None else changes.memory_mb
+    disk_gb = server.disk_gb if changes.disk_gb is None else changes.disk_gb
+    used = used_capacity(session, catalog, server)
+    if cpu < used.cpu or memory_mb < used.memory_mb or disk_gb < used.disk_gb:
+        raise Conflict(
+            f"server {server.name} has instances that use more than that",
+            errors=[
+                {
+                    "field": "body.capacity",
+                    "message": f"at least cpu {used.cpu:g}, memory_mb {used.memory_mb}, "
+                    f"disk_gb {used.disk_gb} are in use",
+                }
+            ],
+        )
+    server.cpu, server.memory_mb, server.disk_gb = cpu, memory_mb, disk_gb
+    if changes.base_domain is not None:
+        server.base_domain = changes.base_domain
+    if changes.tls_mode is not None:
+        server.tls_mode = changes.tls_mode
+    if changes.draining is not None:
+        server.draining = changes.draining
+    session.flush()
+    return server

@@ -28,8 +28,13 @@ from provisioner.models import Instance, Job
 from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
+from provisioner.worker.moves import run_move
+from provisioner.worker.updates import run_update
 
 log = logging.getLogger(__name__)
+
+# Jobs made of several runs with a way back when one fails.
+GUARDED = {JobKind.UPDATE: run_update, JobKind.MOVE: run_move}
 
 # The state an instance is in while a job of each kind works on it.
 WORKING_STATE = {
@@ -217,7 +222,12 @@ def execute_job(settings: Settings, catalog: Catalog, job_id: str, *, worker: st
 
         execute_backup_job(settings, catalog, job_id, kind)
         return
+    guarded = GUARDED.get(kind)
     try:
+        if guarded is not None:
+            # Several runs that undo what failed; they set the instance's states and end the job.
+            guarded(settings, catalog, job_id, DatabaseSink(url, job_id))
+            return
         spec = _start(settings, catalog, job_id)
     except IllegalTransition as exc:
         # The instance changed while the job waited (a removal went first, say): nothing to do.

@@ -148,3 +148,28 @@ def test_the_stream_sends_the_last_events_of_a_job_that_ends_between_two_reads(
     ids = [line.removeprefix("id: ") for line in response.text.splitlines() if line.startswith("id: ")]
     assert ids == ["1", "2"]
     assert response.text.rstrip().splitlines()[-2:] == ["event: end", f'data: {{"job": "{job_id}"}}']
+
+
+def test_an_update_outside_the_template_rules_is_refused_saying_what_is_allowed(api: Api) -> None:
+    instance_id, deploy_id, admin = _approved(api)
+    with session_factory(api.db_url)() as session:
+        finish_job(session, job=session.get_one(Job, deploy_id), status=JobStatus.SUCCEEDED)
+        session.get_one(Job, deploy_id).instance.state = "running"
+        session.commit()
+    path = f"/api/v1/instances/{instance_id}/update"
+    same = api.client.post(path, json={"version": "1.0"}, headers=admin)
+    assert same.status_code == 422
+    assert same.json()["detail"] == "the instance runs 1.0 already"
+    assert same.json()["errors"] == [{"field": "body.version", "message": "allowed next: 1.1"}]
+
+    accepted = api.client.post(path, json={"version": "1.1"}, headers=admin)
+    assert accepted.status_code == 202
+    assert accepted.json()["job"]["target_version"] == "1.1"
+    with session_factory(api.db_url)() as session:
+        session.get_one(Job, accepted.json()["job"]["id"]).instance.version = "1.1"
+        session.commit()
+    down = api.client.post(path, json={"version": "1.0"}, headers=admin)
+    assert down.status_code == 422
+    assert down.json()["detail"] == "homepage cannot go from 1.1 to 1.0"
+    assert down.json()["errors"][0]["field"] == "body.version"
+    assert "downgrades are never offered" in down.json()["errors"][0]["message"]

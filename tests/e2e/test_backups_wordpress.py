@@ -24,7 +24,6 @@ from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.models import BackupRepository, JobEvent
-from tests.e2e.test_catalog_wordpress import wordpress_images  # noqa: F401 - a fixture this module uses
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
@@ -72,7 +71,7 @@ def _succeeds(client: ApiClient, accepted: dict[str, object], timeout: float = 4
 def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolation(
     tmp_path: Path,
     ssh_servers: list[TestServer],
-    wordpress_images: dict[str, str],  # noqa: F811 - the fixture imported above
+    wordpress_images: dict[str, str],
     registry: str,
     docker_client: docker.DockerClient,
 ) -> None:

@@ -116,7 +116,7 @@ def test_discourse_via_stand_in_launcher_deploys_healthy_through_the_proxy_and_r
                 tmp_path / "data",
                 ssh_key=server.client_key,
                 registry=registry,
-                extra_env={"PROVISIONER_TEMPLATES_DIR": str(templates)},
+                env={"PROVISIONER_TEMPLATES_DIR": str(templates)},
             )
         )
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))

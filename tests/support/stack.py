@@ -219,10 +219,10 @@ def production_stack(
 
 @contextmanager
 def embedded_stack(
-    data_dir: Path, *, ssh_key: Path, registry: str, extra_env: dict[str, str] | None = None
+    data_dir: Path, *, ssh_key: Path, registry: str, env: Mapping[str, str] | None = None
 ) -> Iterator[Stack]:
-    """SQLite and the embedded broker, everything started by one ``provisioner up``."""
-    env = base_env(data_dir, ssh_key=ssh_key, registry=registry) | (extra_env or {})
+    """SQLite and the embedded broker, everything started by one ``provisioner up``; ``env`` adds settings."""
+    env = base_env(data_dir, ssh_key=ssh_key, registry=registry) | dict(env or {})
     token = provisioner("token", "create", "--operator", "--name", "e2e", env=env).strip()
     port = free_port()
     stack = Stack(

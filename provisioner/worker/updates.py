@@ -1,0 +1,126 @@
+"""An update that cannot leave an instance broken: backup, new version, health within the template's
+window, and otherwise the old version back with the data of the backup.
+
+The job's states: the instance is ``updating`` throughout; it ends ``running`` on the new version
+(job succeeded), ``running`` on the old one after a rollback or a refused start (job failed, with the
+reason), or ``failed`` only when the rollback itself failed (the reason names the backup to restore).
+"""
+
+from __future__ import annotations
+
+from provisioner.backups.steps import BackupStepFailed, StepSink, restore_backup
+from provisioner.catalog.loader import Catalog
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.errors import DomainError
+from provisioner.health.probe import Health
+from provisioner.instances.service import set_state
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Instance, Job
+from provisioner.worker.guarded import (
+    StepFailed,
+    TakenBackup,
+    Unstoppable,
+    backup_first,
+    end_job,
+    note,
+    run_on_server,
+    stamp,
+    wait_healthy,
+)
+
+S = InstanceState
+
+
+def run_update(settings: Settings, catalog: Catalog, job_id: str, sink: StepSink) -> None:
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        instance = job.instance
+        set_state(instance, S.UPDATING)
+        instance_id, old, new = instance.id, instance.version, job.target_version or instance.version
+        window = catalog.get(instance.template).updates.health_window_seconds
+
+    try:
+        backup = backup_first(settings, catalog, instance_id=instance_id, job_id=job_id, sink=sink)
+    except (BackupStepFailed, DomainError) as exc:
+        # Nothing was changed yet: the instance goes on as it was.
+        reason = f"the update to {new} was not started, because the backup before it failed: {_why(exc)}"
+        health = wait_healthy(settings, catalog, instance_id=instance_id, within=0)
+        end_job(settings, job_id, status=JobStatus.FAILED, state=S.RUNNING, health=health, error=reason)
+        return
+
+    note(sink, f"updating from {old} to {new}")
+    outcome = run_on_server(
+        settings, catalog, sink, instance_id=instance_id, kind=JobKind.UPDATE, version=new
+    )
+    if outcome.status == "successful":
+        health = wait_healthy(settings, catalog, instance_id=instance_id, within=window)
+        if health is Health.HEALTHY:
+            end_job(
+                settings,
+                job_id,
+                status=JobStatus.SUCCEEDED,
+                state=S.RUNNING,
+                health=health,
+                change=lambda row: _set_version(row, new),
+            )
+            return
+    if outcome.status == "successful" or "did not answer" in (outcome.error or ""):
+        what = f"version {new} did not become healthy within {window} s"
+    elif outcome.status == "canceled":
+        what = f"the update to {new} was canceled while it ran"
+    else:
+        what = f"the update to {new} failed: {outcome.error}"
+    _roll_back(settings, catalog, job_id, Unstoppable(sink), what=what, old=old, backup=backup)
+
+
+def _roll_back(
+    settings: Settings,
+    catalog: Catalog,
+    job_id: str,
+    sink: StepSink,
+    *,
+    what: str,
+    old: str,
+    backup: TakenBackup | None,
+) -> None:
+    with transaction(settings.resolved_database_url) as session:
+        instance_id = session.get_one(Job, job_id).instance_id
+    note(sink, f"{what}; rolling back to {old}")
+    try:
+        outcome = run_on_server(
+            settings, catalog, sink, instance_id=instance_id, kind=JobKind.DEPLOY, version=old
+        )
+        if outcome.status != "successful":
+            raise StepFailed(f"version {old} could not be deployed again: {outcome.error}")
+        if backup is not None:
+            note(sink, f"restoring the backup taken at {stamp(backup.created_at)}")
+            restore_backup(
+                settings, catalog, instance_id=instance_id, backup_id=backup.id, job_id=job_id, sink=sink
+            )
+    except (StepFailed, BackupStepFailed, DomainError) as exc:
+        kept = (
+            f"; the backup {backup.id} taken at {stamp(backup.created_at)} holds the data" if backup else ""
+        )
+        error = f"{what}; the rollback to {old} failed too: {_why(exc)}{kept}"
+        end_job(settings, job_id, status=JobStatus.FAILED, state=S.FAILED, error=error)
+        return
+    window = catalog.get(_template(settings, instance_id)).updates.health_window_seconds
+    health = wait_healthy(settings, catalog, instance_id=instance_id, within=window)
+    restored = f", data restored from the backup taken at {stamp(backup.created_at)}" if backup else ""
+    error = f"{what}; rolled back to {old}{restored}"
+    end_job(settings, job_id, status=JobStatus.FAILED, state=S.RUNNING, health=health, error=error)
+
+
+def _set_version(instance: Instance, version: str) -> None:
+    instance.version = version
+
+
+def _template(settings: Settings, instance_id: str) -> str:
+    with transaction(settings.resolved_database_url) as session:
+        return session.get_one(Instance, instance_id).template
+
+
+def _why(exc: Exception) -> str:
+    return exc.detail if isinstance(exc, DomainError) else str(exc)
