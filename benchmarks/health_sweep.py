@@ -25,6 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests.support` when run as a script
 
+import aiohttp
 import httpx
 from sqlalchemy import insert
 
@@ -80,6 +81,34 @@ def _variant_sweep(args: argparse.Namespace) -> dict[str, Any]:
     return {"times": times, "checked": checked, "changed": changed}
 
 
+def _variant_aiohttp(args: argparse.Namespace) -> dict[str, Any]:
+    targets = json.loads(Path(args.targets).read_text())
+
+    async def once() -> int:
+        semaphore = asyncio.Semaphore(args.concurrency)
+        connector = aiohttp.TCPConnector(limit=args.concurrency, force_close=True)
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+
+            async def one(url: str, host: str) -> bool:
+                async with semaphore:
+                    try:
+                        async with client.get(url, headers={"Host": host}) as response:
+                            await response.read()
+                            return response.status == 200
+                    except (aiohttp.ClientError, TimeoutError):
+                        return False
+
+            return sum(await asyncio.gather(*(one(u, h) for u, h in targets)))
+
+    times, ok = [], []
+    for _ in range(args.rounds):
+        started = time.perf_counter()
+        ok.append(asyncio.run(once()))
+        times.append(time.perf_counter() - started)
+    return {"times": times, "checked": ok}
+
+
 def _variant_httpx(args: argparse.Namespace, *, keepalive: int = 0) -> dict[str, Any]:
     targets = json.loads(Path(args.targets).read_text())
 
@@ -99,7 +128,7 @@ def _variant_httpx(args: argparse.Namespace, *, keepalive: int = 0) -> dict[str,
             return sum(await asyncio.gather(*(one(u, h) for u, h in targets)))
 
     times, ok = [], []
-    for _ in range(args.rounds):
+    for _ in range(args.httpx_rounds):  # the former client, slow: fewer rounds
         started = time.perf_counter()
         ok.append(asyncio.run(once()))
         times.append(time.perf_counter() - started)
@@ -147,8 +176,8 @@ def _variant_curl_loop(args: argparse.Namespace) -> dict[str, Any]:
 
 VARIANTS = {
     "sweep": _variant_sweep,
+    "aiohttp": _variant_aiohttp,
     "httpx": _variant_httpx,
-    "httpx-keepalive": lambda args: _variant_httpx(args, keepalive=args.concurrency),
     "curl-parallel": _variant_curl_parallel,
     "curl-loop": _variant_curl_loop,
 }
@@ -228,6 +257,8 @@ def _run_child(variant: str, args: argparse.Namespace, database_url: str, target
         str(args.instances),
         "--sample",
         str(args.sample),
+        "--httpx-rounds",
+        str(args.httpx_rounds),
     ]
     done = subprocess.run(command, check=False, capture_output=True, text=True)
     if done.returncode != 0:
@@ -250,10 +281,13 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
         ("provisioner sweep, first round (5,000 changes unknown → healthy written, with events)", [first]),
         ("provisioner sweep, later rounds (no changes)", later),
         (
-            "plain httpx.AsyncClient loop as the sweep asks (no keep-alive), no database",
+            "plain aiohttp loop as the sweep asks (one session, no keep-alive), no database",
+            results["aiohttp"]["times"],
+        ),
+        (
+            "plain httpx.AsyncClient loop (the sweep's former client, no keep-alive), no database",
             results["httpx"]["times"],
         ),
-        ("the same loop with keep-alive connections", results["httpx-keepalive"]["times"]),
         (
             f"curl --parallel --parallel-max {args.concurrency}, one curl process",
             results["curl-parallel"]["times"],
@@ -265,6 +299,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
     ]
     rss = {
         "provisioner sweep": results["sweep"]["maxrss_kib"],
+        "plain aiohttp loop": results["aiohttp"]["maxrss_kib"],
         "plain httpx loop": results["httpx"]["maxrss_kib"],
         "curl --parallel (GNU time)": results["curl-parallel"]["maxrss_kib"],
     }
@@ -278,7 +313,8 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
         f"{args.instances} running instances in PostgreSQL on {args.ports} stub servers "
         "(asyncio, one process, plain HTTP, any hostname), code at "
         f"{code_version(REPO)}; {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"httpx {httpx.__version__}; load average {load:.2f} at the end (other work shared the machine).",
+        f"aiohttp {aiohttp.__version__}, httpx {httpx.__version__}; load average {args.load_before:.2f} "
+        f"at the start, {load:.2f} at the end (other work shared the machine).",
         "",
         "| what | seconds per sweep: median (min .. max) |",
         "|---|---|",
@@ -303,6 +339,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--ports", type=int, default=4)
     parser.add_argument("--sample", type=int, default=50)
+    parser.add_argument("--httpx-rounds", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="replace this benchmark's section of results.md")
     parser.add_argument("--child", choices=sorted(VARIANTS))
     parser.add_argument("--serve", type=str, help=argparse.SUPPRESS)
@@ -315,6 +352,7 @@ def main() -> None:
     if args.child:
         _child(args)
         return
+    args.load_before = os.getloadavg()[0]
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the stub keeps many connections open
     ports = [free_port() for _ in range(args.ports)]

@@ -193,9 +193,10 @@ class Launcher(Strict):
     """The upstream's own deploy tool, for services whose only supported route is not plain containers."""
 
     kind: Literal["discourse_docker"]
-    repository: str = Field(pattern=r"^https://")
+    # Cloned on the server; file:/// for a mirror already on it (servers without outside access).
+    repository: str = Field(pattern=r"^(https://|file:///)")
     ref: str = Field(pattern=r"^[0-9a-f]{40}$")  # a commit, so a deploy is repeatable
-    playbook: str  # inside the template folder
+    playbook: str  # Ansible tasks inside the template folder that deploy.yml runs in place of containers
     definition: str  # the rendered file (a target) the launcher reads
 
     @field_validator("playbook", "definition")

@@ -102,9 +102,20 @@ def check_template(folder: Path, settings: Settings) -> list[str]:
         variables = deploy_variables(settings, template, placement, SAMPLE_SERVER, version)
         problems += _compose_config(template, variables, files)
     if template.launcher:
-        playbook = folder / template.launcher.playbook
-        problems += _syntax_check(playbook) + _lint(playbook)
+        tasks = folder / template.launcher.playbook
+        problems += _syntax_check_tasks(tasks) + _lint(tasks)
     return problems
+
+
+def _syntax_check_tasks(tasks: Path) -> list[str]:
+    """Launcher tasks run inside deploy.yml: checked in a play that imports them the same way."""
+    with tempfile.TemporaryDirectory(prefix="template-check-") as work:
+        play = [{"name": "Check", "hosts": "all", "gather_facts": False, "tasks": [
+            {"ansible.builtin.import_tasks": str(tasks.resolve())}
+        ]}]  # fmt: skip
+        wrapper = Path(work) / "launcher-check.yml"
+        wrapper.write_text(yaml.safe_dump(play))
+        return [line.replace(str(wrapper), str(tasks)) for line in _syntax_check(wrapper)]
 
 
 def _compose_config(template: Template, variables: dict[str, Any], files: dict[str, str]) -> list[str]:

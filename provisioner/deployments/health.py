@@ -1,12 +1,13 @@
 """Asks a running instance through its server's proxy whether it is well, as a visitor would.
 
 Connects to the server's public address with the instance's hostname as TLS server name and Host
-header, so no DNS is needed. ``verify`` checks the certificate: the sweep passes the proxy's own CA for
-internal TLS (see ``provisioner.health.tls``); the deploy checks the chain from inside the proxy already.
+header, so no DNS is needed. ``verify`` checks the certificate: callers pass what the server's TLS
+mode trusts (see ``provisioner.health.tls``).
 """
 
 from __future__ import annotations
 
+import json
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -49,17 +50,19 @@ def check_health(
             response = client.get(request.url, headers=request.headers, extensions=request.extensions)
     except httpx.HTTPError:
         return Health.UNHEALTHY
-    return Health.HEALTHY if answers_as_expected(check, response) else Health.UNHEALTHY
+    healthy = answers_as_expected(check, response.status_code, response.content)
+    return Health.HEALTHY if healthy else Health.UNHEALTHY
 
 
-def answers_as_expected(check: HealthCheck, response: httpx.Response) -> bool:
-    if response.status_code != check.expect_status:
+def answers_as_expected(check: HealthCheck, status: int, content: bytes) -> bool:
+    """Whatever client asked: the status and the body must be what the template's ``health`` says."""
+    if status != check.expect_status:
         return False
-    if check.expect_text is not None and response.text.strip() != check.expect_text:
+    if check.expect_text is not None and content.decode(errors="replace").strip() != check.expect_text:
         return False
     if check.expect_json:
         try:
-            body: Any = response.json()
+            body: Any = json.loads(content)
         except ValueError:
             return False
         if not isinstance(body, dict) or any(body.get(k) != v for k, v in check.expect_json.items()):

@@ -164,6 +164,26 @@ def deploy_variables(
             for p in template.health.internal
         ],
         "after_steps": after_steps(template, instance_id, kind),
+        "launcher": launcher_variables(template, instance_id, instance_dir, kind=kind),
+    }
+
+
+def launcher_variables(
+    template: Template, instance_id: str, instance_dir: str, *, kind: JobKind
+) -> dict[str, Any] | None:
+    """For a template deployed by its upstream launcher: where it lives and what it builds; else None."""
+    launcher = template.launcher
+    if launcher is None:
+        return None
+    return {
+        "tasks": str(template.folder.resolve() / launcher.playbook),
+        "repository": launcher.repository,
+        "ref": launcher.ref,
+        "dir": f"{instance_dir}/{launcher.kind}",
+        "definition": f"{instance_dir}/{launcher.definition}",
+        # The launcher names the container after the definition file: the proxy's upstream name.
+        "container": docker_name(instance_id, template.published_container.name),
+        "rebuild": kind is JobKind.UPDATE,
     }
 
 
@@ -226,13 +246,19 @@ HEALTH_DELAY = 2
 HEALTH_RETRIES = 60
 
 
-def removal_variables(settings: Settings, instance_id: str, server: Server) -> dict[str, Any]:
+def removal_variables(
+    settings: Settings, instance_id: str, server: Server, template: Template | None = None
+) -> dict[str, Any]:
+    instance_dir = f"{server.root_dir}/instances/{instance_id}"
     return {
         "instance_id": instance_id,
-        "instance_dir": f"{server.root_dir}/instances/{instance_id}",
+        "instance_dir": instance_dir,
         "label": f"{LABEL_INSTANCE}={instance_id}",
         "proxy": caddy.proxy_variables(settings, server),
         "site_file": f"{instance_id}.caddy",
+        "launcher": (
+            launcher_variables(template, instance_id, instance_dir, kind=JobKind.REMOVE) if template else None
+        ),
     }
 
 
@@ -261,7 +287,7 @@ def build_run_spec(
             variables["health_retries"] = -(-template.updates.health_window_seconds // HEALTH_DELAY)
         files = deploy_files(settings, template, placement, server, target)
     else:
-        variables = removal_variables(settings, instance.id, server)
+        variables = removal_variables(settings, instance.id, server, template)
     limits = template.timeouts.get(TIMED_AS[kind]) or Timeouts()
     return RunSpec(
         playbook=PLAYBOOKS[kind],

@@ -115,5 +115,5 @@ def smoke(settings: Settings, template: Template, server: Server, *, say: Say) -
             if steps:
                 run("backup steps", "hooks.yml", {"steps": steps})
     finally:
-        run("remove", "remove.yml", removal_variables(settings, instance_id, server))
+        run("remove", "remove.yml", removal_variables(settings, instance_id, server, template))
     return results

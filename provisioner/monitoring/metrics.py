@@ -76,10 +76,13 @@ def parse_collection(sections: Sections) -> Collection:
         footprint = found.instances.setdefault(owners[fields[0]], {"cpu_percent": 0.0, "memory_mb": 0.0})
         footprint["cpu_percent"] += _percent(fields[1])
         footprint["memory_mb"] += _bytes(fields[2].split("/")[0]) / 1024**2
-    ca = "\n".join(sections.lines("ca"))
-    if "BEGIN CERTIFICATE" in ca:
-        found.ca_pem = ca + "\n"
+    found.ca_pem = ca_pem(sections)
     return found
+
+
+def ca_pem(sections: Sections) -> str | None:
+    ca = "\n".join(sections.lines("ca"))
+    return ca + "\n" if "BEGIN CERTIFICATE" in ca else None
 
 
 def _percent(text: str) -> float:

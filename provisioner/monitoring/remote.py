@@ -50,11 +50,15 @@ def collection_script(server: Server) -> str:
             'if [ -n "$names" ]; then',
             f'  docker stats --no-stream --format {stats_format} $(printf "%s\\n" "$names" | cut -f1)',
             "fi",
-            "echo @@ca",
-            f"docker exec {shlex.quote(proxy_name(server))} cat {shlex.quote(ROOT_CA_PATH)} 2>/dev/null",
-            "echo @@end",
+            ca_script(server),
         ]
     )
+
+
+def ca_script(server: Server) -> str:
+    """Prints the ``ca`` section (the proxy's root certificate, empty without a proxy) and the end."""
+    proxy, path = shlex.quote(proxy_name(server)), shlex.quote(ROOT_CA_PATH)
+    return f"echo @@ca\ndocker exec {proxy} cat {path} 2>/dev/null\necho @@end"
 
 
 def run_script(settings: Settings, server: Server, script: str) -> Sections:

@@ -11,21 +11,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
-from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from provisioner.alerts import AlertKind, raise_alert
 from provisioner.auth.actor import SYSTEM_ACTOR
+from provisioner.backups import service as backups
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.errors import DomainError
 from provisioner.instances.operations import update_instance
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import create_job
-from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.jobs.states import JobStatus
 from provisioner.models import Instance, Job, Schedule
 from provisioner.schedules.service import ScheduleKind
 from provisioner.schedules.timing import lab_zone, next_run
@@ -43,12 +42,6 @@ class Due:
     claimed: int = 0
 
 
-class _PendingKind(StrEnum):
-    # Job kinds whose services are built elsewhere; ``create_job`` needs only the value.
-    BACKUP = "backup"
-    DRILL = "drill"
-
-
 def _unfinished(session: Session, instance: Instance, kind: str) -> bool:
     query = select(Job.id).where(
         Job.instance_id == instance.id,
@@ -56,21 +49,6 @@ def _unfinished(session: Session, instance: Instance, kind: str) -> bool:
         Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
     )
     return session.scalar(query.limit(1)) is not None
-
-
-def request_backup(session: Session, instance: Instance) -> Job:
-    return create_job(
-        session,
-        instance=instance,
-        kind=cast(JobKind, _PendingKind.BACKUP),
-        requested_by=SYSTEM_ACTOR.token_id,
-    )
-
-
-def request_drill(session: Session, instance: Instance) -> Job:
-    return create_job(
-        session, instance=instance, kind=cast(JobKind, _PendingKind.DRILL), requested_by=SYSTEM_ACTOR.token_id
-    )
 
 
 def request_update(session: Session, catalog: Catalog, instance: Instance) -> Job | None:
@@ -92,9 +70,9 @@ def _start(session: Session, catalog: Catalog, kind: ScheduleKind, instance: Ins
         return
     job: Job | None
     if kind is ScheduleKind.BACKUP:
-        job = request_backup(session, instance)
+        job = backups.request_backup(session, actor=SYSTEM_ACTOR, instance_id=instance.id, catalog=catalog)
     elif kind is ScheduleKind.DRILL:
-        job = request_drill(session, instance)
+        job = backups.request_drill(session, actor=SYSTEM_ACTOR, instance_id=instance.id)
     else:
         job = request_update(session, catalog, instance)
     if job is not None:
@@ -160,7 +138,28 @@ def run_due(settings: Settings, catalog: Catalog, *, now: datetime | None = None
                     # One refusal (an update no longer possible) must not cost the other instances.
                     _start(session, catalog, ScheduleKind(schedule.kind), instance, due)
                 except DomainError as exc:
-                    log.warning(
-                        "schedule %s could not start for %s: %s", schedule.id, instance.id, exc.detail
-                    )
+                    _refused(session, settings, schedule, instance, exc)
     return due
+
+
+_ALERT_ON_REFUSAL = {ScheduleKind.BACKUP: AlertKind.BACKUP_FAILED, ScheduleKind.DRILL: AlertKind.DRILL_FAILED}
+
+
+def _refused(
+    session: Session, settings: Settings, schedule: Schedule, instance: Instance, exc: DomainError
+) -> None:
+    """A scheduled backup or drill that cannot start (no backup target, nothing backed up yet) alerts:
+    otherwise data would go unsaved without anyone knowing. A refused update is only logged."""
+    log.warning("schedule %s could not start for %s: %s", schedule.id, instance.id, exc.detail)
+    kind = ScheduleKind(schedule.kind)
+    alert = _ALERT_ON_REFUSAL.get(kind)
+    if alert is None:
+        return
+    raise_alert(
+        session,
+        settings,
+        kind=alert,
+        subject_id=instance.id,
+        tenant_id=instance.tenant_id,
+        summary=f"scheduled {kind.value} of {instance.name} could not start: {exc.detail}",
+    )

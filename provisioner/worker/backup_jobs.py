@@ -13,10 +13,10 @@ from provisioner.backups.steps import BackupStepFailed, restore_backup, run_step
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import build_run_spec
 from provisioner.errors import IllegalTransition
 from provisioner.health.probe import Health
+from provisioner.health.tls import check_on_server
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import finish_job
@@ -102,7 +102,7 @@ def _restore(settings: Settings, catalog: Catalog, job_id: str, instance_id: str
         return
     with transaction(url) as session:
         job = session.get_one(Job, job_id)
-        mark_running(catalog, job.instance)
+        mark_running(settings, catalog, job.instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 
 
@@ -143,8 +143,8 @@ def _drill(settings: Settings, catalog: Catalog, job_id: str, instance_id: str, 
             template = catalog.get(throwaway.template)
             if throwaway.url is None or throwaway.server is None:
                 raise BackupStepFailed("the throwaway instance has no address")
-            healthy = check_health(
-                template.health, url=throwaway.url, address=throwaway.server.public_address, timeout=15
+            healthy = check_on_server(
+                session, settings, template.health, url=throwaway.url, server=throwaway.server, timeout=15
             )
             data_check = check_spec(settings, template, throwaway, backup.repository, read_data=False)
         if healthy is not Health.HEALTHY:

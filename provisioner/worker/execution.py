@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 
+from sqlalchemy.orm import object_session
+
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import build_run_spec
 from provisioner.errors import IllegalTransition
+from provisioner.health.tls import check_on_server
 from provisioner.instances.credentials import renew_shown_secrets, store_secrets
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
@@ -180,16 +182,17 @@ def _settle(settings: Settings, catalog: Catalog, job_id: str, outcome: RunOutco
             if kind is JobKind.RESET_CREDENTIALS:
                 # The new values apply on the server now: the admin may see them, once, again.
                 instance.credentials_revealed_at = None
-            mark_running(catalog, instance)
+            mark_running(settings, catalog, instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 
 
-def mark_running(catalog: Catalog, instance: Instance) -> None:
-    if instance.server is None or instance.url is None:
-        raise RuntimeError("a deployed instance has a server and a URL")
-    # Through the server's proxy, by hostname, as a visitor reaches it.
-    instance.health = check_health(
-        catalog.get(instance.template).health, url=instance.url, address=instance.server.public_address
+def mark_running(settings: Settings, catalog: Catalog, instance: Instance) -> None:
+    session = object_session(instance)
+    if instance.server is None or instance.url is None or session is None:
+        raise RuntimeError("a deployed instance has a server and a URL, and is in a session")
+    # Through the server's proxy, by hostname, as a visitor reaches it, its certificate verified.
+    instance.health = check_on_server(
+        session, settings, catalog.get(instance.template).health, url=instance.url, server=instance.server
     )
     instance.health_checked_at = utcnow()
     set_state(instance, InstanceState.RUNNING)

@@ -15,9 +15,9 @@ from provisioner.backups.steps import StepSink, run_step, take_backup
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import build_run_spec
 from provisioner.health.probe import Health
+from provisioner.health.tls import check_on_server
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import finish_job
@@ -103,15 +103,15 @@ def run_on_server(
 
 def wait_healthy(settings: Settings, catalog: Catalog, *, instance_id: str, within: int) -> Health:
     """Ask through the proxy, as a visitor would, until the instance answers or the window ends."""
-    with transaction(settings.resolved_database_url) as session:
-        instance = session.get_one(Instance, instance_id)
-        check = catalog.get(instance.template).health
-        url, server = instance.url, instance.server
-    if url is None or server is None:
-        raise StepFailed("the instance has no URL or server")
     deadline = time.monotonic() + within
     while True:
-        health = check_health(check, url=url, address=server.public_address)
+        with transaction(settings.resolved_database_url) as session:
+            instance = session.get_one(Instance, instance_id)
+            check = catalog.get(instance.template).health
+            if instance.url is None or instance.server is None:
+                raise StepFailed("the instance has no URL or server")
+            # Its certificate verified as the sweep does (the server proxy's CA for internal TLS).
+            health = check_on_server(session, settings, check, url=instance.url, server=instance.server)
         if health is Health.HEALTHY or time.monotonic() >= deadline:
             return health
         time.sleep(2)

@@ -21,6 +21,8 @@ packages=(
   python3-venv
   curl
   ca-certificates
+  # Launcher templates (Discourse) clone their launcher on the server; the test makes a stand-in repo.
+  git
   # The portal's browser tests drive it through Playwright (whose own browser download is not used).
   chromium
 )

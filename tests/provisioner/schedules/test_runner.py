@@ -8,17 +8,22 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from provisioner.alerts import AlertKind
+from provisioner.backups import targets
+from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.models import Job, Schedule
+from provisioner.models import Alert, Backup, Instance, Job, Schedule
 from provisioner.schedules.runner import run_due
 from provisioner.schedules.service import ScheduleKind, create_schedule
 from provisioner.timeutil import utcnow
 from tests.support import factories
-from tests.support.running import running_homepage
+from tests.support.running import running_blog
 
 CATALOG = factories.CATALOG
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
 
 
 @pytest.fixture
@@ -26,19 +31,42 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, database_url=db_url, timezone="Europe/Berlin")
 
 
-def _setup(settings: Settings, *, per_template: bool = False) -> tuple[str, list[str]]:
+def _backup_target(session: Session, settings: Settings) -> None:
+    """What a real backup request needs: a default target (never contacted here)."""
+    targets.add_target(
+        session,
+        actor=factories.OPERATOR,
+        settings=settings,
+        name="lab",
+        kind="sftp",
+        path="/srv/restic/",
+        address="192.0.2.20",
+        user="restic",
+        host_key=HOST_KEY,
+    )
+
+
+def _setup(
+    settings: Settings,
+    *,
+    per_template: bool = False,
+    kind: ScheduleKind = ScheduleKind.BACKUP,
+    with_target: bool = True,
+) -> tuple[str, list[str]]:
     with transaction(settings.resolved_database_url) as session:
+        if with_target:
+            _backup_target(session, settings)
         owner = factories.tenant(session)
         server = factories.server(session)
-        sites = [running_homepage(session, owner, server, f"site{n}") for n in range(3)]
+        sites = [running_blog(session, owner, server, f"site{n}") for n in range(3)]
         schedule = create_schedule(
             session,
             actor=factories.OPERATOR,
             settings=settings,
             catalog=CATALOG,
-            kind=ScheduleKind.BACKUP,
+            kind=kind,
             instance_id=None if per_template else sites[0].id,
-            template="homepage" if per_template else None,
+            template="wordpress" if per_template else None,
             cron="0 3 * * *",
             interval_seconds=None,
         )
@@ -109,6 +137,48 @@ def test_a_backup_still_waiting_is_not_doubled(settings: Settings) -> None:
     _due_days_ago(settings, schedule_id, 1)
     run_due(settings, CATALOG)
     assert len(_backups(settings)) == 1
+
+
+def test_without_a_backup_target_the_run_alerts_why_and_the_others_go_on(settings: Settings) -> None:
+    schedule_id, sites = _setup(settings, per_template=True, with_target=False)
+    _due_days_ago(settings, schedule_id, 1)
+    due = run_due(settings, CATALOG)
+    assert due.claimed == 1
+    assert due.job_ids == []
+    assert _backups(settings) == []
+    with transaction(settings.resolved_database_url) as session:
+        alerts = session.scalars(select(Alert).where(Alert.kind == AlertKind.BACKUP_FAILED.value)).all()
+        assert sorted(a.subject_id for a in alerts) == sorted(sites)
+        assert all("no backup target is configured" in a.summary for a in alerts)
+        schedule = session.get_one(Schedule, schedule_id)
+        assert schedule.next_run_at > utcnow()  # claimed: the next run is at its next slot, not at once
+
+
+def test_a_due_drill_starts_a_drill_of_the_latest_backup(settings: Settings) -> None:
+    schedule_id, sites = _setup(settings, kind=ScheduleKind.DRILL)
+    _due_days_ago(settings, schedule_id, 1)
+    assert run_due(settings, CATALOG).job_ids == []  # nothing backed up yet: nothing to drill with
+    with transaction(settings.resolved_database_url) as session:
+        alert = session.scalars(select(Alert).where(Alert.kind == AlertKind.DRILL_FAILED.value)).one()
+        assert "no succeeded backup" in alert.summary
+        instance = session.get_one(Instance, sites[0])
+        repository = repository_for(session, settings, tenant_id=instance.tenant_id)
+        session.add(
+            Backup(
+                instance_id=instance.id,
+                repository_id=repository.id,
+                status="succeeded",
+                version=instance.version,
+                snapshot_id="abcd1234",
+            )
+        )
+    _due_days_ago(settings, schedule_id, 1)
+    due = run_due(settings, CATALOG)
+    with transaction(settings.resolved_database_url) as session:
+        drills = session.scalars(select(Job).where(Job.kind == "drill")).unique().all()
+        assert [(j.id, j.instance_id, j.requested_by) for j in drills] == [
+            (due.job_ids[0], sites[0], "system")
+        ]
 
 
 def test_two_schedulers_at_once_start_each_due_run_once(settings: Settings) -> None:
