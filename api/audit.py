@@ -30,9 +30,8 @@ def remember_actor(scope_state: MutableMapping[str, Any], actor: Actor) -> None:
 
 
 def _audited(scope: Scope) -> bool:
+    """Every change, through the API or a portal form; and the reads that spend something."""
     method, path = scope["method"], scope["path"]
-    if not path.startswith("/api/"):
-        return False
     return method in MUTATING or (method == "GET" and path.endswith(CHANGING_READS))
 
 

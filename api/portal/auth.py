@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from api.audit import remember_actor
 from api.deps import SessionDep
 from api.deps import require_csrf as check_session_csrf
 from provisioner.accounts.sessions import SESSION_COOKIE, resolve_session
@@ -57,6 +58,7 @@ def viewer_of(request: Request, session: Session) -> Viewer | None:
     actor, web_session = found
     viewer = Viewer(actor=actor, web_session=web_session, cookie=cookie, csrf_token=web_session.csrf_token)
     request.state.viewer = viewer
+    remember_actor(request.scope.setdefault("state", {}), actor)  # the audit log names who changed what
     return viewer
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from provisioner.audit.log import Action, record
 from provisioner.db import session_factory
-from provisioner.models import Tenant
+from provisioner.models import AuditEntry, Tenant
 from tests.support.portal import People, csrf_of
 
 
@@ -80,3 +82,18 @@ def test_an_operator_changes_a_quota_and_sees_use_against_it(people: People, api
     token = csrf_of(done.text)
     missing = people.operator.post("/operator/tenants/ten_missing/quota", data={"csrf_token": token})
     assert missing.status_code == 404
+
+
+def test_a_change_made_in_the_portal_is_in_the_audit_log_under_the_person(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    form = people.admin_a.get("/catalog/homepage/request").text
+    answer = people.admin_a.post(
+        "/catalog/homepage/request",
+        data={"csrf_token": csrf_of(form), "name": "audited", "param-title": "T", "param-language": "de"},
+    )
+    assert answer.status_code < 400
+    with session_factory(api.db_url)() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.tenant_id == people.tenant_a)).all()
+    [entry] = [e for e in entries if e.client_address is not None and e.actor.startswith("usr_")]
+    assert entry.outcome == "success"
+    assert entry.status_code in {200, 303}
+    assert entry.action != ""
