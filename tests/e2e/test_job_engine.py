@@ -558,8 +558,8 @@ def test_jobs_on_one_instance_take_turns_while_two_instances_deploy_in_parallel(
     assert any(e["line"].startswith("ok: Pull images") and ":1.1" in e["line"] for e in back_events)
 
     instance = engine.instance(first)
-    assert (instance["state"], instance["version"], instance["health"]) == ("running", "1.0", "healthy")
-    assert engine.page(first, "/version").text.strip() == "1.0"
+    assert (instance["state"], instance["version"], instance["health"]) == ("running", "1.1", "healthy")
+    assert engine.page(first, "/version").text.strip() == "1.1"
 
 
 # --- Idempotency keys ---------------------------------------------------------------------------------------
