@@ -14,11 +14,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from provisioner.config import Settings
 from provisioner.crypto import DecryptionFailed, keyring
-from provisioner.models import InstanceSecret, MailSettings
+from provisioner.models import BackupRepository, BackupTarget, InstanceSecret, MailSettings
 
 ENCRYPTED_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | None], ...] = (
     InstanceSecret.encrypted,
     MailSettings.password_encrypted,
+    BackupTarget.encrypted_credentials,
+    BackupRepository.encrypted_password,
 )
 
 

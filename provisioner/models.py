@@ -221,7 +221,7 @@ class BackupTarget(Base):
     # The identity instance servers log in to the backup server with, generated here; the private half
     # (and for s3 the access keys) encrypted with the lab's secret key.
     public_key: Mapped[str | None] = mapped_column(Text)
-    encrypted_credentials: Mapped[str] = mapped_column(Text)
+    encrypted_credentials: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     s3_endpoint: Mapped[str | None] = mapped_column(String(500))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -236,7 +236,7 @@ class BackupRepository(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     target_id: Mapped[str] = mapped_column(ForeignKey("backup_targets.id"))
-    encrypted_password: Mapped[str] = mapped_column(Text)
+    encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     target: Mapped[BackupTarget] = relationship(lazy="joined")
