@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -62,9 +63,29 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-@lru_cache(maxsize=4)
+_ENGINES_KEPT = 4
+_engines: OrderedDict[str, Engine] = OrderedDict()
+_engines_lock = threading.Lock()
+
+
 def engine_for(url: str) -> Engine:
-    return make_engine(url)
+    """One engine per database URL, shared by the process; the least recently used is let go past a few."""
+    with _engines_lock:
+        engine = _engines.pop(url, None) or make_engine(url)
+        _engines[url] = engine
+        while len(_engines) > _ENGINES_KEPT:
+            # Dispose on eviction: a dropped engine's pooled connections would otherwise stay open
+            # until garbage collection closes them without telling the server.
+            _engines.popitem(last=False)[1].dispose()
+    return engine
+
+
+def forget_engine(url: str) -> None:
+    """Close the pooled connections to a database that is going away (its engine is made anew if needed)."""
+    with _engines_lock:
+        engine = _engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

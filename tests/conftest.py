@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from provisioner.db import forget_engine
 from tests.support import need
 from tests.support.db import migrated
 from tests.support.images import build_all
@@ -41,9 +42,11 @@ def pg_url() -> Iterator[str]:
     name = f"provisioner_test_{os.getpid()}_{secrets.token_hex(3)}"
     with admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        url = f"postgresql+psycopg://provisioner:provisioner@127.0.0.1:5432/{name}"
         try:
-            yield f"postgresql+psycopg://provisioner:provisioner@127.0.0.1:5432/{name}"
+            yield url
         finally:
+            forget_engine(url)
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

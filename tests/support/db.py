@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from provisioner.db import engine_for
+from provisioner.db import forget_engine
 from provisioner.migrate import upgrade
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=provisioner password=provisioner dbname=postgres connect_timeout=5"
@@ -27,7 +27,7 @@ def fresh_postgres() -> Iterator[str]:
         try:
             yield url
         finally:
-            engine_for(url).dispose()
+            forget_engine(url)
             _drop(admin, name)
 
 
@@ -52,7 +52,7 @@ def migrated(kind: str, tmp_path: Path) -> Iterator[str]:
         try:
             yield url
         finally:
-            engine_for(url).dispose()
+            forget_engine(url)
         return
     with fresh_postgres() as url:
         upgrade(url)
