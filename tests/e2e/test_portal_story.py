@@ -211,6 +211,10 @@ def test_an_association_gets_wordpress_backs_it_up_and_restores_it_into_a_copy(
         copy_id = copy_url.rsplit("/", 1)[-1]
         assert copy_id != blog_id
         album.take(verein, "copy-running")
+        # The copy's first admin access is the original's, which the copy's restored database holds.
+        verein.get_by_role("button", name="Ersten Admin-Zugang anzeigen").click()
+        expect(verein.locator(".secret dd").nth(1)).to_have_text(password)
+        album.take(verein, "copy-first-admin-access")
         served = get_by_hostname(copy_site, address=server.address, ca_pem=ca_pem, path=UPLOAD_PATH)
         assert served.status_code == 200
         assert served.content == upload
