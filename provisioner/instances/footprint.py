@@ -14,10 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provisioner.auth.actor import Actor
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
+from provisioner.instances.states import InstanceState
 from provisioner.models import Instance
 from provisioner.monitoring.metrics import newest_metrics
 from provisioner.timeutil import utcnow
@@ -62,17 +65,38 @@ def measured(session: Session, settings: Settings, instances: Iterable[Instance]
     Instances without one are left out (their reservation stands in). The caller got ``instances``
     through the actor's checks; one query serves any number of instances.
     """
-    rows = [row for row in instances if row.server_id is not None]
-    since = utcnow() - timedelta(seconds=RECENT_INTERVALS * settings.metrics_interval_seconds)
-    metrics = newest_metrics(session, {row.server_id for row in rows if row.server_id}, since=since)
-    found: dict[str, Footprint] = {}
+    return _measured(session, settings, [(row.id, row.server_id) for row in instances])
+
+
+def measured_by_tenant(session: Session, settings: Settings, *, actor: Actor) -> dict[str, Footprint]:
+    """Tenant id -> the sum of its measured instances; an operator sees every tenant, others their own."""
+    query = select(Instance.id, Instance.server_id, Instance.tenant_id).where(
+        Instance.server_id.is_not(None), Instance.state != InstanceState.REMOVED.value
+    )
+    if not actor.is_operator:
+        query = query.where(Instance.tenant_id == actor.tenant_id)
+    rows = session.execute(query).all()
+    found = _measured(session, settings, [(row.id, row.server_id) for row in rows])
+    by_tenant: dict[str, list[Footprint]] = {}
     for row in rows:
-        metric = metrics.get(row.server_id or "")
-        figures = metric.instances.get(row.id) if metric else None
+        if row.id in found:
+            by_tenant.setdefault(row.tenant_id, []).append(found[row.id])
+    return {tenant_id: total(figures) for tenant_id, figures in by_tenant.items()}
+
+
+def _measured(
+    session: Session, settings: Settings, placed: list[tuple[str, str | None]]
+) -> dict[str, Footprint]:
+    since = utcnow() - timedelta(seconds=RECENT_INTERVALS * settings.metrics_interval_seconds)
+    metrics = newest_metrics(session, {server_id for _, server_id in placed if server_id}, since=since)
+    found: dict[str, Footprint] = {}
+    for instance_id, server_id in placed:
+        metric = metrics.get(server_id or "")
+        figures = metric.instances.get(instance_id) if metric else None
         # Without its disk figure (du ran out of time) a measurement would undercount: not used.
         if metric is None or not figures or "disk_mb" not in figures:
             continue
-        found[row.id] = Footprint(
+        found[instance_id] = Footprint(
             cpu=figures.get("cpu_percent", 0.0) / 100,
             memory_mb=figures.get("memory_mb", 0.0),
             disk_gb=figures["disk_mb"] / 1024,

@@ -100,3 +100,18 @@ def test_an_associations_total_counts_only_its_own_services(people: People, api)
     assert _cells(listing, "Processor cores") == ["0.5", "0.25"]
     assert "Measured for 1 of 1 service." in listing
     assert "Your association has no services yet." in people.admin_b.get("/services").text
+
+
+def test_the_operator_sees_each_associations_measured_use(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    server_id, instance_id = _running_homepage(api, people)
+    _collected(api, server_id, {instance_id: FIGURES})
+    page = people.operator.get("/operator/tenants").text
+    mine = page[page.index(f'id="tenant-{people.tenant_a}"') :]
+    assert (
+        mine.split("</section>")[0].count("Measured use: 0.5 processor cores, 200 MB memory, 1.5 GB disk")
+        == 1
+    )
+    theirs = page[page.index(f'id="tenant-{people.tenant_b}"') :].split("</section>")[0]
+    assert "No recent measurement of its services." in theirs
+    assert "The power is an estimate from these figures" in page
+    assert people.admin_a.get("/operator/tenants").status_code == 403

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from provisioner.config import Settings
 from provisioner.db import session_factory
-from provisioner.instances.footprint import measured, reserved, total
+from provisioner.instances.footprint import measured, measured_by_tenant, reserved, total
 from provisioner.models import Instance, Server, ServerMetric
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -74,3 +74,30 @@ def test_a_total_sums_and_keeps_its_oldest_measurement(db_url: str, tmp_path: Pa
     assert summed.measured
     assert summed.measured_at == found[b.id].measured_at
     assert not total([]).measured
+
+
+def test_tenant_totals_sum_each_tenants_own_and_only_an_operator_sees_every_tenant(
+    db_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url, metrics_interval_seconds=INTERVAL)
+    with session_factory(db_url)() as session:
+        server = factories.server(session)
+        first, second = factories.tenant(session, "verein-x"), factories.tenant(session, "verein-y")
+        rows = [
+            factories.homepage(session, owner, name)
+            for owner, name in ((first, "a"), (first, "b"), (second, "c"))
+        ]
+        for row in rows:
+            row.server = server
+        figures = {"cpu_percent": 10.0, "memory_mb": 100.0, "disk_mb": 1024.0}
+        _metric(session, server, 1, {row.id: figures for row in rows})
+        session.commit()
+
+        everyone = measured_by_tenant(session, settings, actor=factories.OPERATOR)
+        own = measured_by_tenant(session, settings, actor=factories.admin_of(second))
+
+    assert set(everyone) == {first.id, second.id}
+    assert (round(everyone[first.id].cpu, 6), everyone[first.id].memory_mb) == (0.2, 200.0)
+    assert everyone[first.id].disk_gb == 2.0
+    assert set(own) == {second.id}, "an association's admin sees no other association's use"
+    assert own[second.id].memory_mb == 100.0
