@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
@@ -166,7 +167,7 @@ def footprints(catalog: Catalog, rows: list[Instance]) -> dict[str, footprint.Fo
 
 
 def measured_footprints(
-    session: SessionDep, settings: Settings, rows: list[Instance]
+    session: Session, settings: Settings, rows: list[Instance]
 ) -> dict[str, footprint.Footprint]:
     return footprint.measured(session, settings, [row for row in rows if row.state in HOLDING])
 

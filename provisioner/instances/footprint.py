@@ -2,9 +2,9 @@
 
 Measured figures come from the newest recent collection of the instance's server (``docker stats`` and
 ``du`` over SSH, see ``provisioner/monitoring``); without one the figures are the template's reserved
-resources, and say so. The power estimate multiplies
-them with coefficients from the Cloud Carbon Footprint methodology (cloudcarbonfootprint.org): a vCPU at
-half load between 0.74 W and 3.5 W (so 2.12 W), memory 0.392 W per GB, SSD storage 1.2 W per TB.
+resources, and say so. The power estimate multiplies the figures with coefficients from the Cloud Carbon
+Footprint methodology (cloudcarbonfootprint.org): a vCPU at half load between 0.74 W and 3.5 W
+(so 2.12 W), memory 0.392 W per GB, SSD storage 1.2 W per TB.
 The lab takes these as its assumption; real servers differ, so the figure is a rough guide.
 """
 
