@@ -31,7 +31,7 @@ from provisioner.models import Job, JobEvent
 from provisioner.runner.adapter import _inventory, _known_hosts_line
 from provisioner.runner.spec import RunSpec
 from provisioner.runner.unsafe import dump_unsafe
-from tests.conftest import PG_ADMIN
+from tests.support.db import PG_ADMIN
 from tests.support.proxy import remove_proxies
 
 PAGE = os.sysconf("SC_PAGE_SIZE")

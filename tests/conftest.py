@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import urllib.request
 from collections.abc import Iterator
@@ -13,17 +12,14 @@ import docker
 import docker.errors
 import psycopg
 import pytest
-from psycopg import sql
 
-from provisioner.db import forget_engine
 from tests.support import need
-from tests.support.db import migrated
+from tests.support.db import PG_ADMIN, fresh_postgres, migrated
 from tests.support.images import build_all
 from tests.support.redis_server import REDIS_SERVER, private_redis
 from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
 from tests.support.stack import free_port
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=provisioner password=provisioner dbname=postgres connect_timeout=5"
 REGISTRY = "127.0.0.1:5000"
 
 
@@ -33,21 +29,19 @@ def _worker_number() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A database of its own for this session (and for each xdist worker), dropped at the end."""
+def postgres() -> None:
+    """PostgreSQL answers on 127.0.0.1:5432 (or the test says what is missing)."""
     try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True)
+        psycopg.connect(PG_ADMIN).close()
     except psycopg.OperationalError:
         need("PostgreSQL on 127.0.0.1:5432 with role provisioner")
-    name = f"provisioner_test_{os.getpid()}_{secrets.token_hex(3)}"
-    with admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        url = f"postgresql+psycopg://provisioner:provisioner@127.0.0.1:5432/{name}"
-        try:
-            yield url
-        finally:
-            forget_engine(url)
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def pg_url(postgres: None) -> Iterator[str]:
+    """An empty database of this test's own, dropped at its end: no test sees another's rows."""
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -117,9 +111,6 @@ def ssh_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestS
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database of each kind the product supports."""
     if request.param == "postgresql":
-        try:
-            psycopg.connect(PG_ADMIN).close()
-        except psycopg.OperationalError:
-            need("PostgreSQL on 127.0.0.1:5432 with role provisioner")
+        request.getfixturevalue("postgres")
     with migrated(request.param, tmp_path) as url:
         yield url

@@ -152,6 +152,7 @@ def deploy_variables(
         "site": {
             "src": f"{PROXY_FILES}/site.caddy",
             "file": f"{instance_id}.caddy",
+            "hostname": placement.hostname,
             "upstream": f"{docker_name(instance_id, web.name)}:{web.port}",
         },
         "health_argv": caddy.health_argv(mode, hostname=placement.hostname, path=template.health.path),

@@ -60,8 +60,13 @@ def failure_message(data: dict[str, Any]) -> str:
     result = data.get("res") or {}
     if result.get("censored"):
         return "details hidden because the task handles secrets"
-    message = result.get("msg") or result.get("stderr") or result.get("reason") or "the task failed"
-    return " ".join(str(message).split())[:MAX_LINE]
+    message = str(result.get("msg") or result.get("stderr") or result.get("reason") or "the task failed")
+    said = str(result.get("stderr") or "").strip().splitlines()
+    if said and "Unknown error" in message:
+        # A command that failed with a non-zero exit (`caddy reload`, say) leaves Ansible no message
+        # of its own; the command's last words say what went wrong.
+        message = f"{message} {said[-1]}"
+    return " ".join(message.split())[:MAX_LINE]
 
 
 def to_event(raw: dict[str, Any]) -> RunnerEvent | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 import schemathesis
 from fastapi import FastAPI
@@ -25,19 +24,15 @@ from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.migrate import upgrade
 from tests.api.conftest import RecordingDispatcher
-from tests.support import factories, need
-from tests.support.db import PG_ADMIN, fresh_postgres
+from tests.support import factories
+from tests.support.db import fresh_postgres
 
 EXAMPLES_PER_OPERATION = 6
 TOKENS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
-    try:
-        psycopg.connect(PG_ADMIN).close()
-    except psycopg.OperationalError:
-        need("PostgreSQL on 127.0.0.1:5432 with role provisioner")
+def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, postgres: None) -> Iterator[FastAPI]:
     with fresh_postgres() as url:
         upgrade(url)
         app = create_app(

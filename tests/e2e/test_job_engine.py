@@ -253,7 +253,7 @@ def templates_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def shared_engine(
     tmp_path_factory: pytest.TempPathFactory,
-    pg_url: str,  # says what is missing when PostgreSQL is
+    postgres: None,  # says what is missing when PostgreSQL is
     ssh_servers: list[TestServer],
     homepage_images: dict[str, str],  # the images the deploys pull
     registry: str,

@@ -26,6 +26,7 @@ from provisioner.instances.states import InstanceState
 from provisioner.models import Instance, Job, Schedule
 from provisioner.timeutil import utcnow
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.lab import add_server, add_sftp_target
 from tests.support.processes import kill_tree
 from tests.support.proxy import remove_proxies
 from tests.support.smtp_sink import SmtpSink, smtp_sink
@@ -52,23 +53,6 @@ def _wait_health(client: ApiClient, instance_id: str, wanted: str, *, timeout: f
             return health
         time.sleep(0.5)
     raise AssertionError(f"{instance_id} did not become {wanted} within {timeout} s: {health}")
-
-
-def _add_server(operator: ApiClient, server: TestServer) -> dict[str, Any]:
-    added: dict[str, Any] = operator.call(
-        "POST",
-        "/api/v1/servers",
-        expect=201,
-        json={
-            "name": server.name,
-            "address": server.address,
-            "port": server.port,
-            "user": server.user,
-            "root_dir": str(server.root_dir),
-            "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20},
-        },
-    )
-    return added
 
 
 def test_a_stopped_instance_alerts_once_and_its_recovery_once(
@@ -101,8 +85,8 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
             )
         )
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-        added = _add_server(operator, server)
-        cleanup.callback(remove_proxies, docker_client, [added["id"]])
+        server_id = add_server(operator, server)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
         _, verein = new_tenant(operator, stack.base_url, "verein-watch")
         cleanup.enter_context(verein)
         instance_id = verein.call(
@@ -112,7 +96,7 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
             json={"template": "homepage", "name": "site", "parameters": {"title": "Verein"}},
         )["id"]
         approved = operator.call(
-            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": added["id"]}
+            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": server_id}
         )
         job, _ = verein.wait_for_job(approved["job"]["id"])
         assert job["status"] == "succeeded", job["error"]
@@ -151,13 +135,13 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         assert [(a["kind"], a["status"]) for a in alerts] == [("instance_unhealthy", "resolved")]
 
         # The server's collection shows the instance's footprint.
-        metrics = operator.call("GET", f"/api/v1/servers/{added['id']}", expect=200)["metrics"]
+        metrics = operator.call("GET", f"/api/v1/servers/{server_id}", expect=200)["metrics"]
         assert metrics["reachable"] is True
         assert metrics["disk_total_mb"] > 0
         deadline = time.monotonic() + 30
         while instance_id not in metrics["instances"] and time.monotonic() < deadline:
             time.sleep(1)
-            metrics = operator.call("GET", f"/api/v1/servers/{added['id']}", expect=200)["metrics"]
+            metrics = operator.call("GET", f"/api/v1/servers/{server_id}", expect=200)["metrics"]
         assert metrics["instances"][instance_id]["memory_mb"] > 0
         # du over SSH measured its volume and folder; the health answer carries the same figures.
         assert metrics["instances"][instance_id]["disk_mb"] > 0
@@ -207,7 +191,10 @@ def test_two_schedulers_start_a_scheduled_backup_once_and_catch_up_once(
             )
         try:
             with ApiClient(stack.base_url, stack.operator_token) as operator:
-                server_id = _add_server(operator, server)["id"]
+                server_id = add_server(operator, server)
+                # A backup needs a target to start at all; how the backup then ends (the instance was never
+                # deployed) does not matter here: what counts is how many backup jobs start.
+                add_sftp_target(operator, ssh_servers[0], ssh_servers[0].root_dir / "backups")
                 _, verein = new_tenant(operator, stack.base_url, "verein-beat")
                 with verein:
                     instance_id = verein.call(

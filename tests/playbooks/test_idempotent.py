@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import docker
 import pytest
@@ -41,7 +42,7 @@ def _run_twice(
     return runs
 
 
-def test_deploy_and_remove_converge(
+def test_deploy_and_remove_converge_and_a_stale_route_for_the_address_goes(
     tmp_path: Path,
     ssh_servers: list[TestServer],
     homepage_images: dict[str, str],
@@ -77,8 +78,19 @@ def test_deploy_and_remove_converge(
         label = {"label": f"org.provisioner.instance={instance.id}"}
         cleanup.callback(remove_proxies, docker_client, [row.id])
 
+        # A route for the same address left by an earlier registration of the server: with both files
+        # Caddy would refuse its configuration ("ambiguous site definition") and serve nobody.
+        hostname = urlsplit(instance.url or "").hostname
+        assert hostname
+        sites = server.root_dir / "proxy" / "sites"
+        sites.mkdir(parents=True, exist_ok=True)
+        stale = sites / "ins_earlierregistr.caddy"
+        stale.write_text(f"# instance ins_earlierregistr\n{hostname} {{\n\treverse_proxy gone:80\n}}\n")
+
         first, second = _run_twice(settings, url, instance.id, JobKind.DEPLOY, tmp_path)
         assert first.changed, "the first deploy creates things"
+        assert not stale.exists()
+        assert (sites / f"{instance.id}.caddy").exists()
         assert second.changed == []
         assert len(docker_client.containers.list(filters=label)) == 1
 

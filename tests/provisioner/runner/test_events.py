@@ -33,6 +33,20 @@ def test_a_failure_says_what_failed_in_one_line() -> None:
     assert event.line == "failed on s1: Pull images: pull denied"
 
 
+def test_a_failed_command_without_a_message_says_its_last_error_line() -> None:
+    res = {
+        "msg": "Task failed: Action failed: Unknown error.",
+        "rc": 1,
+        "stderr": '{"level":"info"}\nError: adapting config: ambiguous site definition: a.example\n',
+    }
+    event = to_event(_raw("runner_on_failed", host="s1", task="Reload the proxy", res=res))
+    assert event is not None
+    assert event.line == (
+        "failed on s1: Reload the proxy: Task failed: Action failed: Unknown error. "
+        "Error: adapting config: ambiguous site definition: a.example"
+    )
+
+
 def test_a_censored_failure_does_not_reveal_the_hidden_result() -> None:
     res = {"censored": "the output has been hidden", "msg": "password=hunter2"}
     event = to_event(_raw("runner_on_failed", host="s1", task="Set password", res=res))
