@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf, viewer_of
+from api.portal.backup_schedule_pages import backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
@@ -191,6 +192,8 @@ def detail_page(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     template = catalog.get(instance.template)
+    keeps_data = backs_up(template)
+    settings = request.app.state.settings
     jobs = list_jobs(
         session, actor=viewer.actor, instance_id=instance.id, status=None, limit=20, cursor=None
     ).items
@@ -200,7 +203,10 @@ def detail_page(
         "shows_credentials": any(secret.show for secret in template.secrets.values()),
         "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
         "backups": list_backups(session, actor=viewer.actor, instance_id=instance.id),
-        "keeps_data": backs_up(template),
+        "keeps_data": keeps_data,
+        "backup_schedule": backup_summary(request, session, settings, viewer, instance)
+        if keeps_data
+        else None,
         "footprint": footprints(catalog, [instance]).get(instance.id),
         "coefficients": footprint,
         **(extra or {}),
