@@ -14,6 +14,7 @@ from api.portal.i18n import Texts
 from api.portal.rendering import render, texts_for
 from api.portal.timetable import DEFAULT_TIME, WEEKDAYS, Chosen, chosen, describe, local_time, read
 from provisioner.catalog.loader import Catalog
+from provisioner.catalog.model import Template
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.instances.service import get_instance
@@ -29,6 +30,10 @@ from provisioner.schedules.service import (
 from provisioner.schedules.timing import lab_zone
 
 router = APIRouter(include_in_schema=False)
+
+
+def backs_up(template: Template) -> bool:
+    return template.hooks.backup is not None and bool(template.hooks.backup.volumes)
 
 
 def summary(texts: Texts, settings: Settings, schedule: Schedule | None, *, own: bool) -> dict[str, Any]:
@@ -65,6 +70,7 @@ def _page(
     viewer: ViewerDep,
     instance: Instance,
     *,
+    keeps_data: bool,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
@@ -98,16 +104,24 @@ def _page(
         "errors": errors or {},
         "general_error": (errors or {}).get(""),
         "changed": request.query_params.get("changed") == "1",
+        "keeps_data": keeps_data,
     }
     return render(request, "backup_schedule.html", context, status_code=status_code)
 
 
 @router.get("/services/{instance_id}/backup-schedule")
 def schedule_page(
-    request: Request, instance_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+    request: Request,
+    instance_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
 ) -> Response:
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
-    return _page(request, session, settings, viewer, instance)
+    keeps_data = backs_up(catalog.get(instance.template))
+    return _page(request, session, settings, viewer, instance, keeps_data=keeps_data)
 
 
 def apply(
@@ -180,6 +194,9 @@ async def change_schedule(
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     # Going back to the default may change nothing; members are refused all the same.
     viewer.actor.require_write(instance.tenant_id, "schedule")
+    if not backs_up(catalog.get(instance.template)):
+        # Scheduled backups of it would only be refused, and each refusal alerts the lab.
+        raise Conflict(f"the {instance.template} service keeps no data to back up")
     wanted, errors = chosen(form)
     if wanted is not None:
         try:
@@ -192,4 +209,14 @@ async def change_schedule(
         else:
             session.commit()
             return RedirectResponse(f"/services/{instance.id}/backup-schedule?changed=1", status_code=303)
-    return _page(request, session, settings, viewer, instance, errors=errors, values=form, status_code=422)
+    return _page(
+        request,
+        session,
+        settings,
+        viewer,
+        instance,
+        keeps_data=True,
+        errors=errors,
+        values=form,
+        status_code=422,
+    )

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf, viewer_of
-from api.portal.backup_schedule_pages import backup_summary
+from api.portal.backup_schedule_pages import backs_up, backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
@@ -155,10 +155,6 @@ def _parameter_errors(template: Template, parameters: dict[str, Any]) -> dict[st
     except InvalidInput as exc:
         return errors_by_field(exc.errors)
     return {}
-
-
-def backs_up(template: Template) -> bool:
-    return template.hooks.backup is not None and bool(template.hooks.backup.volumes)
 
 
 def footprints(catalog: Catalog, rows: list[Instance]) -> dict[str, footprint.Footprint]:

@@ -192,3 +192,18 @@ def test_the_form_needs_its_token_and_other_associations_see_nothing(people: Peo
     token = csrf_of(people.admin_b.get("/services").text)
     assert people.admin_b.post(path, data={**fields, "csrf_token": token}).status_code == 404
     assert _own(api, blog) is None
+
+
+def test_a_service_without_data_needs_no_backup_schedule(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    form = people.admin_a.get("/catalog/homepage/request").text
+    response = people.admin_a.post(
+        "/catalog/homepage/request",
+        data={"csrf_token": csrf_of(form), "name": "site", "param-title": "T", "param-language": "de"},
+        follow_redirects=False,
+    )
+    site = response.headers["location"].rsplit("/", 1)[1]
+    page = people.admin_a.get(f"/services/{site}/backup-schedule").text
+    assert "This service keeps no data of its own, so it needs no backups." in page
+    assert 'name="choice"' not in page
+    assert _choose(people.admin_a, site, choice="daily", time="03:00") == 409
+    assert _own(api, site) is None
