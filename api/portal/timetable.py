@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from api.portal.i18n import Texts
+from api.portal.i18n import N_, Texts
 
 HOUR = 3600
 MAX_HOURS = 24
-
-
-def N_(message: str) -> str:  # gettext's name for a text translated where it is shown
-    return message
 
 
 # Cron's numbering: 0 is Sunday.
