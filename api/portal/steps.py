@@ -14,10 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from api.portal.i18n import N_, Texts
+from api.portal.playbook_steps import STEP_CONTEXT
 from provisioner.models import JobEvent
 
 STEP_PREFIX = "Step: "
-STEP_CONTEXT = "job step"
 SOURCE_LANGUAGE = "en"
 # provisioner/worker/guarded.py and updates.py; keep in step with their wording.
 NOTES = (

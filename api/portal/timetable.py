@@ -19,7 +19,15 @@ MAX_HOURS = 24
 
 
 # Cron's numbering: 0 is Sunday.
-WEEKDAYS = tuple(map(N_, ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")))
+WEEKDAYS = (
+    N_("Sunday"),
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+)
 CHOICES = ("daily", "weekly", "hours", "default", "off")
 DEFAULT_TIME = "02:30"
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

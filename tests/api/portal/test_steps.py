@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
+from babel.messages.extract import extract_from_dir
 from fastapi.testclient import TestClient
 
 from api.portal.i18n import Texts
-from api.portal.steps import STEP_CONTEXT
+from api.portal.playbook_steps import STEP_CONTEXT, task_names
 from provisioner.db import session_factory
 from provisioner.jobs.service import claim_job, finish_job
 from provisioner.jobs.states import JobStatus
@@ -27,7 +27,8 @@ from provisioner.worker.execution import DatabaseSink
 from provisioner.worker.guarded import note
 from tests.support.portal import People, csrf_of
 
-PLAYBOOKS = Path(__file__).parents[3] / "playbooks"
+ROOT = Path(__file__).parents[3]
+PLAYBOOKS = ROOT / "playbooks"
 GERMAN = {"Accept-Language": "de"}
 OURS = ["Create the instance folder", "Pull images", "Wait until the service answers through the proxy"]
 THEIRS = "Prime the wiki's search index"  # a template's own task: no translation
@@ -127,25 +128,10 @@ def test_a_reconnecting_stream_goes_on_after_the_last_event_it_got(people: Peopl
     assert streamed[0]["text"] == THEIRS
 
 
-def _task_names(tasks: Any) -> Iterator[str]:
-    for task in tasks or []:
-        for nested in ("block", "rescue", "always"):
-            yield from _task_names(task.get(nested))
-        if "name" in task and not any(nested in task for nested in ("block", "rescue", "always")):
-            yield task["name"]
-
-
 def _our_steps() -> set[str]:
-    names: set[str] = set()
-    for path in PLAYBOOKS.rglob("*.yml"):
-        document = yaml.safe_load(path.read_text())
-        if path.parent.name == "tasks":
-            names.update(_task_names(document))
-            continue
-        for play in document:
-            for section in ("pre_tasks", "tasks", "post_tasks", "handlers"):
-                names.update(_task_names(play.get(section)))
-    return names
+    return {
+        name for path in PLAYBOOKS.rglob("*.yml") for name in task_names(yaml.safe_load(path.read_text()))
+    }
 
 
 def test_every_step_of_our_playbooks_has_its_german_name() -> None:
@@ -154,3 +140,10 @@ def test_every_step_of_our_playbooks_has_its_german_name() -> None:
     german = Texts("de")
     untranslated = sorted(name for name in steps if german.pgettext(STEP_CONTEXT, name) == name)
     assert untranslated == [], 'add these to the German catalogue with msgctxt "job step"'
+
+
+def test_pybabel_finds_the_steps_through_the_packages_extractor() -> None:
+    found = extract_from_dir(ROOT, method_map=[("playbooks/**.yml", "provisioner_steps")])
+    steps = {(context, message) for _path, _line, message, _comments, context in found}
+    assert (STEP_CONTEXT, "Pull images") in steps
+    assert {(STEP_CONTEXT, name) for name in _our_steps()} == steps
