@@ -33,7 +33,7 @@ from benchmarks.deploy_support import code_version, remove_leftovers
 from provisioner.backups.repository import restic_variables
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.models import Backup, BackupRepository, Server
+from provisioner.models import Backup, BackupRepository, Job, JobEvent, Server
 from tests.conftest import REGISTRY
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import build_all
@@ -52,6 +52,29 @@ def _succeeded(client: ApiClient, accepted: dict[str, dict[str, str]]) -> float:
     if job["status"] != "succeeded":
         raise RuntimeError(f"{job['kind']} job ended {job['status']}: {job['error']}")
     return time.monotonic() - started
+
+
+def step_times(settings: Settings, job_id: str) -> list[tuple[str, float]]:
+    """Seconds per step of a finished job, from its events' times: a step lasts until the next begins.
+
+    "(queued)" is from the request to the worker's start, "(runner start)" from there to the first
+    event; the last step lasts until the job finished.
+    """
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        events = session.scalars(
+            select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq)
+        ).all()
+        marks = [("(queued)", job.created_at), ("(runner start)", job.started_at or job.created_at)]
+        for event in events:
+            name = event.task or event.line[:60]
+            if name != marks[-1][0]:
+                marks.append((name, event.created_at))
+        end = job.finished_at or marks[-1][1]
+    times: dict[str, float] = {}
+    for (name, began), (_, following) in zip(marks, [*marks[1:], ("", end)], strict=True):
+        times[name] = times.get(name, 0.0) + (following - began).total_seconds()
+    return sorted(times.items(), key=lambda item: -item[1])
 
 
 def _write_uploads(client: docker.DockerClient, instance_id: str, megabytes: int, round_no: int) -> None:
@@ -78,7 +101,11 @@ def _restic(variables: dict[str, object], *args: str) -> float:
     return elapsed
 
 
-def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
+Steps = dict[str, list[tuple[str, float]]]
+
+
+def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[float]], Steps]:
+    """Rounds of backup and restore; the figures per round, and the last round's jobs step by step."""
     client = docker.from_env()
     cleanup.callback(client.close)
     images = build_all("wordpress/image", "provisioner/wordpress", client=client, registry=REGISTRY)
@@ -131,11 +158,14 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
     )
     settings = Settings(data_dir=work / "data")
     results: dict[str, list[float]] = {}
+    steps: Steps = {}
     variables: dict[str, object] = {}
     for round_no in range(args.warmup + args.runs):
         counted = round_no >= args.warmup
         _write_uploads(client, instance_id, args.megabytes, round_no)
-        ours = _succeeded(tenant, tenant.call("POST", f"/api/v1/instances/{instance_id}/backups", expect=202))
+        accepted = tenant.call("POST", f"/api/v1/instances/{instance_id}/backups", expect=202)
+        ours = _succeeded(tenant, accepted)
+        steps["backup"] = step_times(settings, accepted["job"]["id"])
         with transaction(settings.resolved_database_url) as session:
             backup = session.scalars(select(Backup).order_by(Backup.created_at.desc())).first()
             assert backup is not None  # noqa: S101 - the job above succeeded
@@ -146,12 +176,11 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
             paths, snapshot, size = list(backup.paths.values()), backup.snapshot_id, backup.size_bytes or 0
         _write_uploads(client, instance_id, args.megabytes, round_no + 1000)
         plain = _restic(variables, "backup", "--quiet", "--host", "plain", *paths)
-        ours_restore = _succeeded(
-            tenant,
-            tenant.call(
-                "POST", f"/api/v1/instances/{instance_id}/restore", expect=202, json={"backup": backup.id}
-            ),
+        accepted = tenant.call(
+            "POST", f"/api/v1/instances/{instance_id}/restore", expect=202, json={"backup": backup.id}
         )
+        ours_restore = _succeeded(tenant, accepted)
+        steps["restore"] = step_times(settings, accepted["job"]["id"])
         target_dir = work / f"plain-restore-{round_no}"
         plain_restore = _restic(variables, "restore", str(snapshot), "--target", str(target_dir))
         subprocess.run(["rm", "-rf", str(target_dir)], check=True)
@@ -166,14 +195,25 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> dict[str, list[float]]:
             f"restore {ours_restore:.1f} s vs {plain_restore:.1f} s",
             file=sys.stderr,
         )
-    return results
+    return results, steps
 
 
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f} .. {max(values):.2f})"
 
 
-def report(r: dict[str, list[float]], args: argparse.Namespace, load: tuple[str, str], code: str) -> str:
+def _step_rows(steps: Steps, top: int = 8) -> list[str]:
+    rows = []
+    for what, times in steps.items():
+        total = sum(seconds for _, seconds in times)
+        shown = ", ".join(f"{name} {seconds:.1f}" for name, seconds in times[:top])
+        rows.append(f"| {what} | {total:.1f} | {shown} |")
+    return rows
+
+
+def report(
+    r: dict[str, list[float]], steps: Steps, args: argparse.Namespace, load: tuple[str, str], code: str
+) -> str:
     restic = subprocess.run(["restic", "version"], capture_output=True, text=True, check=True).stdout.split()[
         1
     ]
@@ -206,6 +246,13 @@ def report(r: dict[str, list[float]], args: argparse.Namespace, load: tuple[str,
         "also stops the containers, replaces the volumes, starts them, re-imports the dump and checks the "
         "health through the proxy. Plain restic only copies the data, so the difference is what those "
         "steps (and Ansible's start, the job's queueing) cost.",
+        "",
+        "Where the last round's jobs spent their time, longest steps first (seconds, from the job's events:"
+        " a step lasts until the next one begins):",
+        "",
+        "| job | total, s | longest steps, s |",
+        "|---|---|---|",
+        *_step_rows(steps),
     ]
     return "\n".join(lines) + "\n"
 
@@ -218,8 +265,8 @@ def main() -> int:
     args = parser.parse_args()
     load_before, code = Path("/proc/loadavg").read_text().split()[0], code_version(REPO)
     with ExitStack() as cleanup:
-        results = run(args, cleanup)
-    markdown = report(results, args, (load_before, Path("/proc/loadavg").read_text().split()[0]), code)
+        results, steps = run(args, cleanup)
+    markdown = report(results, steps, args, (load_before, Path("/proc/loadavg").read_text().split()[0]), code)
     print(markdown)
     section = f"{BEGIN}\n{markdown.rstrip()}\n{END}"
     text = RESULTS.read_text()

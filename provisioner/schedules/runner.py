@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from provisioner.alerts import AlertKind, raise_alert
+from provisioner.audit.log import SUCCESS, Action, record
 from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.backups import service as backups
 from provisioner.catalog.loader import Catalog
@@ -77,6 +78,18 @@ def _start(session: Session, catalog: Catalog, kind: ScheduleKind, instance: Ins
         job = request_update(session, catalog, instance)
     if job is not None:
         due.job_ids.append(job.id)
+        _audit(session, f"scheduled {kind.value}", instance, target_id=job.id)
+
+
+def _audit(
+    session: Session, action: str, instance: Instance, *, target_id: str, outcome: str = SUCCESS
+) -> None:
+    """What the lab's schedules did in an association's name is on its audit log, like a person's act."""
+    who = SYSTEM_ACTOR.principal
+    record(
+        session,
+        Action(actor=who, action=action, tenant_id=instance.tenant_id, target_id=target_id, outcome=outcome),
+    )
 
 
 def _instances(session: Session, schedule: Schedule) -> Sequence[Instance]:
@@ -152,6 +165,9 @@ def _refused(
     otherwise data would go unsaved without anyone knowing. A refused update is only logged."""
     log.warning("schedule %s could not start for %s: %s", schedule.id, instance.id, exc.detail)
     kind = ScheduleKind(schedule.kind)
+    _audit(
+        session, f"scheduled {kind.value}", instance, target_id=instance.id, outcome=f"refused: {exc.detail}"
+    )
     alert = _ALERT_ON_REFUSAL.get(kind)
     if alert is None:
         return

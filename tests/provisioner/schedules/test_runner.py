@@ -15,7 +15,7 @@ from provisioner.backups import targets
 from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.models import Alert, Backup, Instance, Job, Schedule
+from provisioner.models import Alert, AuditEntry, Backup, Instance, Job, Schedule
 from provisioner.schedules.runner import run_due
 from provisioner.schedules.service import ScheduleKind, create_schedule
 from provisioner.timeutil import utcnow
@@ -100,6 +100,11 @@ def test_nothing_runs_before_its_time_and_a_due_run_starts_one_job(settings: Set
         schedule = session.get_one(Schedule, schedule_id)
         assert schedule.next_run_at > utcnow()
         assert schedule.last_run_at is not None
+        audited = session.scalars(select(AuditEntry)).all()
+        assert [(e.actor, e.action, e.target_id, e.outcome) for e in audited] == [
+            ("system", "scheduled backup", jobs[0].id, "success")
+        ]
+        assert audited[0].tenant_id == jobs[0].instance.tenant_id
     assert run_due(settings, CATALOG).job_ids == []
 
 
@@ -150,6 +155,9 @@ def test_without_a_backup_target_the_run_alerts_why_and_the_others_go_on(setting
         alerts = session.scalars(select(Alert).where(Alert.kind == AlertKind.BACKUP_FAILED.value)).all()
         assert sorted(a.subject_id for a in alerts) == sorted(sites)
         assert all("no backup target is configured" in a.summary for a in alerts)
+        refusals = session.scalars(select(AuditEntry)).all()
+        assert sorted(e.target_id or "" for e in refusals) == sorted(sites)
+        assert all(e.outcome.startswith("refused: no backup target") for e in refusals)
         schedule = session.get_one(Schedule, schedule_id)
         assert schedule.next_run_at > utcnow()  # claimed: the next run is at its next slot, not at once
 
