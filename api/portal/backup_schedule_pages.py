@@ -110,7 +110,7 @@ def _page(
 
 
 @router.get("/services/{instance_id}/backup-schedule")
-def schedule_page(
+def backup_schedule_page(
     request: Request,
     instance_id: str,
     *,
@@ -180,7 +180,7 @@ def apply(
 
 
 @router.post("/services/{instance_id}/backup-schedule")
-async def change_schedule(
+async def change_backup_schedule(
     request: Request,
     instance_id: str,
     *,
