@@ -12,7 +12,7 @@ from api.deps import CatalogDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf
 from api.portal.i18n import Texts
 from api.portal.rendering import render, texts_for
-from api.portal.timetable import DEFAULT_TIME, WEEKDAYS, Chosen, chosen, describe, local_time, read
+from api.portal.timetable import DEFAULT_TIME, WEEKDAYS, Chosen, Timing, chosen, describe, local_time, read
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
 from provisioner.config import Settings
@@ -81,17 +81,15 @@ def _page(
     )
     drill = effective_schedule(session, actor=viewer.actor, instance_id=instance.id, kind=ScheduleKind.DRILL)
     own = backup.own
-    timing = read(own.cron, own.interval_seconds) if own else None
-    choice = "default"
-    if own is not None and not own.enabled:
-        choice = "off"
-    elif timing is not None and timing.choice != "custom":
-        choice = timing.choice
+    timing = read(own.cron, own.interval_seconds) if own else Timing("default")
+    choice = "off" if own is not None and not own.enabled else timing.choice
     shown = {
-        "choice": choice,
-        "time": timing.time if timing else DEFAULT_TIME,
-        "weekday": str(timing.weekday if timing else 1),
-        "hours": str(timing.hours if timing else 6),
+        # A timing no simple choice says is not preselected as one, so sending the form unchanged
+        # asks for a choice instead of replacing it.
+        "choice": "" if choice == "custom" else choice,
+        "time": timing.time,
+        "weekday": str(timing.weekday),
+        "hours": str(timing.hours),
     }
     context = {
         "instance": instance,

@@ -123,6 +123,24 @@ def test_a_timetable_set_by_the_lab_is_described_as_it_is(people: People, api) -
     _lab_default(api, "0 3 1 * *")
     page = people.admin_a.get(f"/services/{blog}/backup-schedule").text
     assert "Backups run on a timetable of its own (0 3 1 * *)." in page
+    with session_factory(api.db_url)() as session:
+        create_schedule(
+            session,
+            actor=factories.OPERATOR,
+            settings=api.client.app.state.settings,
+            catalog=factories.CATALOG,
+            kind=ScheduleKind.BACKUP,
+            instance_id=blog,
+            template=None,
+            cron="0 4 * * 1-5",
+            interval_seconds=None,
+        )
+        session.commit()
+    page = people.admin_a.get(f"/services/{blog}/backup-schedule").text
+    assert "Backups run on a timetable of its own (0 4 * * 1-5)." in page
+    assert " checked" not in page, "no simple choice is preselected, so an unchanged form changes nothing"
+    assert _choose(people.admin_a, blog) == 422
+    assert _own(api, blog).cron == "0 4 * * 1-5"  # type: ignore[union-attr]
 
 
 def test_wrong_choices_are_tied_to_their_fields_in_both_languages(people: People, api) -> None:  # type: ignore[no-untyped-def]
