@@ -19,10 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.app import create_app
 from provisioner.auth.actor import Role
@@ -31,7 +33,7 @@ from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.service import approve_instance
 from provisioner.instances.states import InstanceState
-from provisioner.models import Instance
+from provisioner.models import Instance, Server, ServerMetric
 from provisioner.servers.service import add_server
 from tests.support import factories
 from tests.support.db import fresh_postgres, migrated
@@ -84,11 +86,38 @@ def seed(db_url: str, settings: Settings, count: int) -> dict[str, str]:
                 row.state = InstanceState.RUNNING.value
                 row.health = "healthy"
         session.commit()
+        measured_by_servers(session, rows)
         first = session.get_one(Instance, rows[0].id)
         result = {"tenant": tenants[0].id, "instance": first.id, "job": job_id}
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
     make_user(db_url, email="admin@verein-000.org", role="admin", tenant_id=result["tenant"])
     return result
+
+
+def measured_by_servers(session: Session, rows: list[Instance]) -> None:
+    """The running instances placed round the servers, each server with an hour of collections every
+    5 minutes that measured them all: the footprint pages read the newest recent one of each server."""
+    servers = list(session.scalars(select(Server).order_by(Server.name)))
+    running = [row for row in rows if row.state == InstanceState.RUNNING.value]
+    for n, row in enumerate(running):
+        row.server_id = servers[n % len(servers)].id
+    now = datetime.now(UTC)
+    for server in servers:
+        figures = {
+            row.id: {"cpu_percent": 1.5, "memory_mb": 48.0, "disk_mb": 120.0}
+            for row in running
+            if row.server_id == server.id
+        }
+        for minutes in range(0, 60, 5):
+            session.add(
+                ServerMetric(
+                    server_id=server.id,
+                    collected_at=now - timedelta(minutes=minutes),
+                    reachable=True,
+                    instances=figures,
+                )
+            )
+    session.commit()
 
 
 def time_pages(
@@ -171,7 +200,8 @@ def write(timings: dict[str, list[float]], args: argparse.Namespace) -> str:
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/portal_pages.py "
         f"--instances {args.instances} --runs {args.runs} --db {args.db}`: {args.instances} homepage "
         f"instances over {TENANTS} associations and 5 servers, 70 % approved (each with its deploy job) "
-        "and marked running; in-process requests (no network), one warm-up request per page not counted.",
+        "and marked running on the servers, each server with an hour of collections that measured its "
+        "instances; in-process requests (no network), one warm-up request per page not counted.",
         "",
         f"- Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.2f} at the end; shared with other test sessions, so the figures are noisy",
@@ -195,8 +225,10 @@ def write(timings: dict[str, list[float]], args: argparse.Namespace) -> str:
         f"The slowest page is `{_without_ids(slowest)}` at {statistics.median(timings[slowest]):.1f} ms "
         "(median). Pages that list instances read one page of at most 100 (the operator's list) or one "
         "association's own (its services); the approval queue reads every waiting request, the server "
-        "page sums each server's reservations from its instances. A signed-in page also pays the "
-        "session lookup and its last-seen update (one commit) on every request.",
+        "page sums each server's reservations from its instances. The measured footprints (a service, "
+        "its association's services, the associations page) come from one query for the servers' "
+        "collections of the last three metrics intervals. A signed-in page also pays the session "
+        "lookup and its last-seen update (one commit) on every request.",
         END,
     ]
     return "\n".join(lines)

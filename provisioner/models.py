@@ -343,7 +343,8 @@ class ServerMetric(Base):
     disk_used_mb: Mapped[int | None] = mapped_column(Integer)
     memory_total_mb: Mapped[int | None] = mapped_column(Integer)
     memory_available_mb: Mapped[int | None] = mapped_column(Integer)
-    # instance id -> {"cpu_percent": float, "memory_mb": float}, summed over its containers.
+    # instance id -> {"cpu_percent": float, "memory_mb": float}, summed over its containers, and
+    # "disk_mb": float, its volumes and folder (missing when du did not finish in time).
     instances: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 

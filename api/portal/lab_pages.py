@@ -14,6 +14,7 @@ from api.portal.rendering import render
 from provisioner.audit.export import csv_lines
 from provisioner.audit.log import export_query, list_entries
 from provisioner.db import session_factory
+from provisioner.instances import footprint
 from provisioner.pagination import MAX_LIMIT
 from provisioner.tenants.quotas import quota_of, usage_of
 from provisioner.tenants.service import QUOTA_COLUMNS, get_tenant, list_tenants, set_quota
@@ -72,6 +73,8 @@ def _tenants_page(
         "changed": changed,
         "keys": list(QUOTA_COLUMNS),
         "columns": QUOTA_COLUMNS,
+        "measured": footprint.measured_by_tenant(session, settings, actor=viewer.actor),
+        "coefficients": footprint,
     }
     return render(request, "operator/tenants.html", context, status_code=status_code)
 

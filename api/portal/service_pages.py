@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
@@ -19,6 +20,7 @@ from provisioner.backups.service import list_backups
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
 from provisioner.catalog.parameters import validate_parameters
+from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.instances import footprint, operations
 from provisioner.instances.credentials import CredentialsGone, reveal_credentials
@@ -161,18 +163,29 @@ def footprints(catalog: Catalog, rows: list[Instance]) -> dict[str, footprint.Fo
     return {row.id: footprint.reserved(catalog, row) for row in rows if row.state in HOLDING}
 
 
+def measured_footprints(
+    session: Session, settings: Settings, rows: list[Instance]
+) -> dict[str, footprint.Footprint]:
+    return footprint.measured(session, settings, [row for row in rows if row.state in HOLDING])
+
+
 @router.get("/services")
-def my_services(request: Request, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep) -> Response:
+def my_services(
+    request: Request, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
+) -> Response:
     rows = find_instances(
         session, actor=viewer.actor, where=InstanceFilter(), limit=MAX_LIMIT, cursor=None
     ).items
     shown = [row for row in rows if row.state != InstanceState.REMOVED]
     held = footprints(catalog, shown)
+    measured = measured_footprints(session, settings, shown)
     context = {
         "instances": shown,
         "catalog": catalog,
         "footprints": held,
         "total": footprint.total(held.values()),
+        "measured_total": footprint.total(measured.values()) if measured else None,
+        "measured_count": len(measured),
         "coefficients": footprint,
     }
     return render(request, "services.html", context)
@@ -204,6 +217,8 @@ def detail_page(
         if keeps_data
         else None,
         "footprint": footprints(catalog, [instance]).get(instance.id),
+        # The app's settings, so that pages of other modules call this without passing them along.
+        "measured": measured_footprints(session, request.app.state.settings, [instance]).get(instance.id),
         "coefficients": footprint,
         **(extra or {}),
     }

@@ -54,7 +54,7 @@ def new_instance_like(
     assign_domain(session, settings, clone, server)
     allocate_host_ports(session, template, clone, server)
     for secret in source.secrets:
-        clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=False))
+        clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
     session.flush()
     return clone
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -76,8 +76,29 @@ def parse_collection(sections: Sections) -> Collection:
         footprint = found.instances.setdefault(owners[fields[0]], {"cpu_percent": 0.0, "memory_mb": 0.0})
         footprint["cpu_percent"] += _percent(fields[1])
         footprint["memory_mb"] += _bytes(fields[2].split("/")[0]) / 1024**2
+    for instance_id, mb in disk_use(sections).items():
+        found.instances.setdefault(instance_id, {"cpu_percent": 0.0, "memory_mb": 0.0})["disk_mb"] = mb
     found.ca_pem = ca_pem(sections)
     return found
+
+
+def disk_use(sections: Sections) -> dict[str, float]:
+    """MiB per instance, over its volumes and folder; none for an instance du did not finish in time."""
+    paths: dict[str, list[str]] = {}
+    for line in sections.lines("mounts"):
+        instance_id, _, path = line.partition(" ")
+        if path:
+            paths.setdefault(instance_id, []).append(path)
+    kilobytes: dict[str, int] = {}
+    for line in sections.lines("du"):
+        size, _, path = line.partition("\t")
+        if size.isdigit():
+            kilobytes[path] = int(size)
+    return {
+        instance_id: sum(kilobytes[p] for p in own) / 1024
+        for instance_id, own in paths.items()
+        if all(p in kilobytes for p in own)
+    }
 
 
 def ca_pem(sections: Sections) -> str | None:
@@ -188,8 +209,27 @@ def latest(session: Session, server_id: str) -> ServerMetric | None:
     return session.scalar(query.order_by(ServerMetric.collected_at.desc(), ServerMetric.id.desc()).limit(1))
 
 
+def newest_metrics(
+    session: Session, server_ids: Iterable[str], *, since: datetime
+) -> dict[str, ServerMetric]:
+    """Server id -> its newest collection that reached it since ``since``; one query for all servers."""
+    query = (
+        select(ServerMetric)
+        .where(
+            ServerMetric.server_id.in_(list(server_ids)),
+            ServerMetric.collected_at >= since,
+            ServerMetric.reachable.is_(True),
+        )
+        .order_by(ServerMetric.collected_at.desc(), ServerMetric.id.desc())
+    )
+    found: dict[str, ServerMetric] = {}
+    for metric in session.scalars(query):
+        found.setdefault(metric.server_id, metric)
+    return found
+
+
 def footprints(session: Session, server_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The latest footprint of each instance on these servers: instance id -> cpu_percent, memory_mb."""
+    """The latest footprint of each instance on these servers: cpu_percent, memory_mb, disk_mb."""
     found: dict[str, dict[str, Any]] = {}
     for server_id in server_ids:
         metric = latest(session, server_id)

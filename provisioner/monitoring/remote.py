@@ -1,8 +1,9 @@
 """One shell script per server, run over SSH with the pinned host key (or locally for a local server).
 
 It prints sections the collector parses: disk of the root folder, memory, each instance container's
-CPU and memory, and the proxy's root certificate. Every value in it is quoted; nothing a tenant chose
-reaches it.
+CPU and memory, the size of each instance's volumes and folder, and the proxy's root certificate. Every
+value in it is quoted; nothing a tenant chose reaches it (volume names, labels and folders are the
+provisioner's own ids).
 """
 
 from __future__ import annotations
@@ -50,7 +51,38 @@ def collection_script(server: Server) -> str:
             'if [ -n "$names" ]; then',
             f'  docker stats --no-stream --format {stats_format} $(printf "%s\\n" "$names" | cut -f1)',
             "fi",
+            disk_script(server),
             ca_script(server),
+        ]
+    )
+
+
+# du walks every file of the instances' data, at the lowest CPU priority. Once per metrics interval
+# (5 minutes by default) over an association's volumes of a few GB that is a second or two of reading
+# metadata; the time limit keeps a huge volume from stalling the whole collection: the volumes du had
+# not finished are missing from that collection (no figure) rather than counted short.
+DU_TIMEOUT_SECONDS = 30
+
+
+def disk_script(server: Server) -> str:
+    """Prints ``mounts`` (instance id, a space, a path) and ``du`` (KiB, a tab, the path) sections."""
+    label = shlex.quote(LABEL_INSTANCE)
+    volume_format = shlex.quote('{{index .Labels "' + LABEL_INSTANCE + '"}} {{.Mountpoint}}')
+    return "\n".join(
+        [
+            f"root={shlex.quote(server.root_dir)}",
+            "mounts=$(",
+            f"  docker volume ls -q --filter label={label} 2>/dev/null"
+            f" | xargs -r docker volume inspect --format {volume_format} 2>/dev/null",
+            '  for i in "$root"/instances/*; do [ -d "$i" ] && printf "%s %s\\n" "${i##*/}" "$i"; done',
+            ")",
+            "echo @@mounts",
+            'printf "%s\\n" "$mounts"',
+            "echo @@du",
+            'if [ -n "$mounts" ]; then',
+            '  printf "%s\\n" "$mounts" | cut -d " " -f 2- | tr "\\n" "\\0"'
+            f" | xargs -0 -r timeout {DU_TIMEOUT_SECONDS} nice -n 19 du -sk -- 2>/dev/null",
+            "fi",
         ]
     )
 

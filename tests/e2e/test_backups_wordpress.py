@@ -10,9 +10,7 @@ Docker Engine, WordPress and MariaDB images built from Debian packages, restic f
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import tarfile
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -25,37 +23,15 @@ from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.models import BackupRepository, JobEvent
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.lab import add_server, add_sftp_target, remove_every_instance
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
+from tests.support.wordpress import UPLOAD_FOLDER, UPLOAD_NAME, put_upload, sql, upload_sha256
 
 pytestmark = pytest.mark.e2e
 
-UPLOAD = "/var/lib/wordpress/wp-content/uploads/2026/11"
 ROW_SQL = "SELECT body FROM notes WHERE id = 1"
-
-
-def _sql(client: docker.DockerClient, instance_id: str, statement: str) -> tuple[int, str]:
-    db = client.containers.get(f"prv-{instance_id}-db")
-    result = db.exec_run(["mariadb", "-N", "-B", "wordpress", "-e", statement])
-    return result.exit_code, result.output.decode().strip()
-
-
-def _put_upload(client: docker.DockerClient, instance_id: str, data: bytes) -> None:
-    web = client.containers.get(f"prv-{instance_id}-web")
-    assert web.exec_run(["mkdir", "-p", UPLOAD]).exit_code == 0
-    archive = io.BytesIO()
-    with tarfile.open(fileobj=archive, mode="w") as tar:
-        info = tarfile.TarInfo("flyer.bin")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    assert web.put_archive(UPLOAD, archive.getvalue())
-
-
-def _upload_sha256(client: docker.DockerClient, instance_id: str) -> str | None:
-    web = client.containers.get(f"prv-{instance_id}-web")
-    result = web.exec_run(["sha256sum", f"{UPLOAD}/flyer.bin"])
-    return result.output.decode().split()[0] if result.exit_code == 0 else None
 
 
 def _succeeds(client: ApiClient, accepted: dict[str, object], timeout: float = 400) -> dict[str, object]:
@@ -80,20 +56,10 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
     with ExitStack() as cleanup:
         stack = cleanup.enter_context(embedded_stack(tmp_path, ssh_key=server.client_key, registry=registry))
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-        added = operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "root_dir": str(server.root_dir),
-                "capacity": {"cpu": 4, "memory_mb": 4096, "disk_gb": 40},
-            },
-        )
-        cleanup.callback(remove_proxies, docker_client, [added["id"]])
+        server_id = add_server(operator, server, cpu=4)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
         # Whatever the stack made (a drill's throwaway too), while the API still answers.
-        cleanup.callback(_remove_every_instance, docker_client, operator)
+        cleanup.callback(remove_every_instance, docker_client, operator)
         tenant_a, verein_a = new_tenant(operator, stack.base_url, "verein-a")
         verein_a = cleanup.enter_context(verein_a)
         verein_b = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-b")[1])
@@ -106,22 +72,8 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         )  # fmt: skip
         assert missing_key.status_code == 422
         assert missing_key.json()["errors"][0]["field"] == "body.host_key"
-        target = operator.call(
-            "POST",
-            "/api/v1/backup-targets",
-            expect=201,
-            json={
-                "name": "lab",
-                "kind": "sftp",
-                "path": str(repositories),
-                "address": backup_server.address,
-                "user": "root",
-                "host_key": backup_server.host_key,
-            },
-        )
+        target = add_sftp_target(operator, backup_server, repositories)
         assert target["default"] is True
-        with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
-            keys.write(target["public_key"] + "\n")
         assert verein_a.http.get("/api/v1/backup-targets").status_code == 403
 
         blog = verein_a.call(
@@ -134,16 +86,16 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         _succeeds(
             operator,
             operator.call(
-                "POST", f"/api/v1/instances/{blog_id}/approve", expect=202, json={"server": added["id"]}
+                "POST", f"/api/v1/instances/{blog_id}/approve", expect=202, json={"server": server_id}
             ),
         )
 
         # Data written into it: an uploaded file and a database row.
         upload = os.urandom(300_000)
-        _put_upload(docker_client, blog_id, upload)
+        put_upload(docker_client, blog_id, upload)
         checksum = hashlib.sha256(upload).hexdigest()
-        assert _sql(docker_client, blog_id, "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")[0] == 0
-        assert _sql(docker_client, blog_id, "INSERT INTO notes VALUES (1, 'Vereinsfest am Samstag')")[0] == 0
+        assert sql(docker_client, blog_id, "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")[0] == 0
+        assert sql(docker_client, blog_id, "INSERT INTO notes VALUES (1, 'Vereinsfest am Samstag')")[0] == 0
 
         backup_job = _succeeds(
             verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/backups", expect=202)
@@ -195,19 +147,19 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         copy = verein_a.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"], copy["name"]) == ("running", "healthy", "blog-copy")
         assert copy["hostname"] != blog["hostname"]
-        assert copy["server"] == added["id"]  # the source's server had room
-        assert _upload_sha256(docker_client, copy_id) == checksum
-        assert _sql(docker_client, copy_id, ROW_SQL) == (0, "Vereinsfest am Samstag")
+        assert copy["server"] == server_id  # the source's server had room
+        assert upload_sha256(docker_client, copy_id) == checksum
+        assert sql(docker_client, copy_id, ROW_SQL) == (0, "Vereinsfest am Samstag")
 
         # Restore in place after the data is gone brings it back.
         assert (
             docker_client.containers.get(f"prv-{blog_id}-web")
-            .exec_run(["rm", f"{UPLOAD}/flyer.bin"])
+            .exec_run(["rm", f"{UPLOAD_FOLDER}/{UPLOAD_NAME}"])
             .exit_code
             == 0
         )
-        assert _sql(docker_client, blog_id, "DROP TABLE notes")[0] == 0
-        assert _upload_sha256(docker_client, blog_id) is None
+        assert sql(docker_client, blog_id, "DROP TABLE notes")[0] == 0
+        assert upload_sha256(docker_client, blog_id) is None
         restored = _succeeds(
             verein_a,
             verein_a.call(
@@ -217,8 +169,8 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert restored["instance"] == blog_id
         after = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)
         assert (after["state"], after["health"]) == ("running", "healthy")
-        assert _upload_sha256(docker_client, blog_id) == checksum
-        assert _sql(docker_client, blog_id, ROW_SQL) == (0, "Vereinsfest am Samstag")
+        assert upload_sha256(docker_client, blog_id) == checksum
+        assert sql(docker_client, blog_id, ROW_SQL) == (0, "Vereinsfest am Samstag")
 
         # A drill restores into a throwaway, checks it, and removes it again.
         _succeeds(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))
@@ -254,21 +206,3 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         status = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["backup_status"]
         assert status["flag"] == "the last restore drill failed"
         assert verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["state"] == "running"
-
-
-def _remove_every_instance(client: docker.DockerClient, operator: ApiClient) -> None:
-    for row in operator.call("GET", "/api/v1/instances", expect=200)["items"]:
-        _remove_instance(client, row["id"])
-
-
-def _remove_instance(client: docker.DockerClient, instance_id: str) -> None:
-    label = {"label": f"org.provisioner.instance={instance_id}"}
-    for container in client.containers.list(all=True, filters=label):
-        container.remove(force=True)
-    for network in client.networks.list(filters=label):
-        network.reload()
-        for attached in network.containers:  # the server's proxy
-            network.disconnect(attached, force=True)
-        network.remove()
-    for volume in client.volumes.list(filters=label):
-        volume.remove(force=True)

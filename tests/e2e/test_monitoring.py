@@ -159,6 +159,10 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
             time.sleep(1)
             metrics = operator.call("GET", f"/api/v1/servers/{added['id']}", expect=200)["metrics"]
         assert metrics["instances"][instance_id]["memory_mb"] > 0
+        # du over SSH measured its volume and folder; the health answer carries the same figures.
+        assert metrics["instances"][instance_id]["disk_mb"] > 0
+        health = verein.call("GET", f"/api/v1/instances/{instance_id}/health", expect=200)
+        assert health["footprint"]["disk_mb"] > 0
 
         removal = verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
         assert verein.wait_for_job(removal["job"]["id"])[0]["status"] == "succeeded"

@@ -29,7 +29,7 @@ from provisioner.instances.service import approve_instance, reject_instance, req
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
 from provisioner.jobs.states import JobStatus
-from provisioner.models import Backup, Instance, Job, Server, Tenant
+from provisioner.models import Backup, Instance, Job, Server, ServerMetric, Tenant
 from provisioner.schedules.service import ScheduleKind, create_schedule
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
@@ -101,6 +101,9 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         row.state = InstanceState.RUNNING.value
         row.health = "healthy"
         row.url = "https://webseite-verein-a.localhost/"
+        # Its server's collection measured it: its page shows measured and reserved figures side by side.
+        figures = {"cpu_percent": 3.0, "memory_mb": 40.0, "disk_mb": 12.0}
+        session.add(ServerMetric(server_id=server.id, reachable=True, instances={running.id: figures}))
         queued = factories.homepage(session, tenant, "zweite")
         session.commit()
         queued_job = approve_instance(

@@ -31,11 +31,29 @@ def root_ca(client: docker.DockerClient, server_id: str) -> str:
 def get_by_hostname(url: str, *, address: str, ca_pem: str, path: str = "/") -> httpx.Response:
     """GET ``url`` from the server at ``address`` without DNS: the hostname goes in the TLS server name
     and the Host header, and the certificate must chain to ``ca_pem`` and name that hostname."""
+    return request_by_hostname("GET", url, address=address, ca_pem=ca_pem, path=path)
+
+
+def request_by_hostname(
+    method: str,
+    url: str,
+    *,
+    address: str,
+    ca_pem: str,
+    path: str = "/",
+    data: dict[str, str] | None = None,
+    cookies: dict[str, str] | None = None,
+) -> httpx.Response:
+    """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
     hostname = urlsplit(url).hostname or ""
     context = ssl.create_default_context(cadata=ca_pem)
-    with httpx.Client(verify=context, timeout=20) as http:
-        return http.get(
-            f"https://{address}{path}", headers={"Host": hostname}, extensions={"sni_hostname": hostname}
+    with httpx.Client(verify=context, timeout=20, cookies=cookies) as http:
+        return http.request(
+            method,
+            f"https://{address}{path}",
+            data=data,
+            headers={"Host": hostname},
+            extensions={"sni_hostname": hostname},
         )
 
 

@@ -15,6 +15,7 @@ from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import session_factory
 from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
+from provisioner.instances.credentials import reveal_credentials
 from provisioner.instances.service import approve_instance, request_instance, set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_job
@@ -175,6 +176,10 @@ def test_a_restore_names_a_succeeded_backup_of_that_instance(db_url: str) -> Non
         assert clone.subdomain == "copy-verein-a"
         # The restored database knows the source's passwords, so the clone takes them over.
         assert {s.name: s.encrypted for s in clone.secrets} == {s.name: s.encrypted for s in blog.secrets}
+        # Its admin is shown that first access once, as for the source.
+        assert {s.name: s.shown for s in clone.secrets} == {s.name: s.shown for s in blog.secrets}
+        shown = reveal_credentials(session, SETTINGS, actor=admin, instance=clone)
+        assert set(shown.values) == {"admin_password"}
         assert service.restore_of(session, job_id=job.id).id == good.id
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import docker
@@ -9,6 +12,7 @@ from sqlalchemy import select
 
 from provisioner.config import Settings
 from provisioner.db import transaction
+from provisioner.deployments.plan import LABEL_INSTANCE
 from provisioner.models import Alert, Server, ServerMetric
 from provisioner.monitoring.metrics import collect_all, parse_collection
 from provisioner.monitoring.remote import parse_sections
@@ -32,6 +36,21 @@ prv-ins_a-web\t1.50%\t12.5MiB / 3.8GiB
 prv-ins_a-db\t0.50%\t1.5GiB / 3.8GiB
 prv-ins_b-web\t0.00%\t800KiB / 3.8GiB
 prv-proxy-srv\t9.00%\t1GiB / 3.8GiB
+@@mounts
+ins_a /var/lib/docker/volumes/prv-ins_a-db/_data
+ins_a /var/lib/docker/volumes/prv-ins_a-content/_data
+ins_a /srv/provisioner/instances/ins_a
+ins_b /var/lib/docker/volumes/prv-ins_b-site/_data
+ins_c /srv/provisioner/instances/ins_c
+ins_d /var/lib/docker/volumes/prv-ins_d-site/_data
+ins_d /var/lib/docker/volumes/prv-ins_d-db/_data
+@@du
+51200\t/var/lib/docker/volumes/prv-ins_a-db/_data
+10240\t/var/lib/docker/volumes/prv-ins_a-content/_data
+1024\t/srv/provisioner/instances/ins_a
+36\t/var/lib/docker/volumes/prv-ins_b-site/_data
+8\t/srv/provisioner/instances/ins_c
+2048\t/var/lib/docker/volumes/prv-ins_d-site/_data
 @@ca
 @@end
 """
@@ -41,9 +60,11 @@ def test_a_collection_is_parsed_into_disk_memory_and_each_instances_footprint() 
     found = parse_collection(parse_sections(DOCKER_OUTPUT))
     assert (found.disk_total_mb, found.disk_used_mb) == (100000, 50000)
     assert (found.memory_total_mb, found.memory_available_mb) == (3906, 976)
-    assert found.instances["ins_a"] == {"cpu_percent": 2.0, "memory_mb": 12.5 + 1536}
-    assert found.instances["ins_b"]["memory_mb"] == 800 / 1024
-    assert set(found.instances) == {"ins_a", "ins_b"}, "only containers of instances count"
+    assert found.instances["ins_a"] == {"cpu_percent": 2.0, "memory_mb": 12.5 + 1536, "disk_mb": 61.0}
+    assert found.instances["ins_b"] == {"cpu_percent": 0.0, "memory_mb": 800 / 1024, "disk_mb": 36 / 1024}
+    assert found.instances["ins_c"] == {"cpu_percent": 0.0, "memory_mb": 0.0, "disk_mb": 8 / 1024}, "stopped"
+    assert "disk_mb" not in found.instances.get("ins_d", {}), "du ran out of time before its second volume"
+    assert set(found.instances) == {"ins_a", "ins_b", "ins_c"}, "only containers and volumes of instances"
     assert found.ca_pem is None
 
 
@@ -90,3 +111,27 @@ def test_reachable_and_unreachable_servers_over_ssh(
     assert reachable == {"good": True, "gone": False}
     assert len(metrics) == 2
     assert [(a.kind, a.subject_id, a.status) for a in alerts] == [("server_unreachable", gone, "open")]
+
+
+def test_an_instances_volumes_and_folder_are_measured_with_du_over_ssh(
+    db_url: str, tmp_path: Path, ssh_servers: list[TestServer], docker_client: docker.DockerClient
+) -> None:
+    server = ssh_servers[0]
+    settings = Settings(
+        data_dir=tmp_path, database_url=db_url, ssh_key_path=server.client_key, ssh_connect_timeout_seconds=3
+    )
+    instance_id = f"ins_du{uuid.uuid4().hex[:12]}"
+    volume = docker_client.volumes.create(f"prv-{instance_id}-data", labels={LABEL_INSTANCE: instance_id})
+    folder = server.root_dir / "instances" / instance_id
+    try:
+        (Path(volume.attrs["Mountpoint"]) / "data.bin").write_bytes(os.urandom(2 * 1024**2))
+        folder.mkdir(parents=True)
+        (folder / "site.conf").write_bytes(os.urandom(1024**2))
+        server_id = _add(settings, server, "du")
+        found = collect_all(settings)[server_id]
+    finally:
+        volume.remove(force=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    assert found.reachable, found.error
+    assert 3.0 <= found.instances[instance_id]["disk_mb"] < 3.5, "2 MiB in the volume, 1 MiB in the folder"
+    assert found.instances[instance_id]["cpu_percent"] == 0.0, "no container of it runs"

@@ -1,0 +1,82 @@
+"""A lab set up through the operator API for the end-to-end tests: a server to deploy on, an SFTP
+backup target on a second test server, and tidying away whatever instances the lab made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from tests.support.api_client import ApiClient
+from tests.support.sshd import TestServer
+
+INSTANCE_LABEL = "org.provisioner.instance"
+
+
+def add_server(operator: ApiClient, server: TestServer, *, cpu: int = 2) -> str:
+    """The test server as a deploy target with room for ``cpu`` one-core services; returns its id."""
+    added = operator.call(
+        "POST",
+        "/api/v1/servers",
+        expect=201,
+        json={
+            "name": server.name,
+            "address": server.address,
+            "port": server.port,
+            "user": server.user,
+            "root_dir": str(server.root_dir),
+            "capacity": {"cpu": cpu, "memory_mb": 1024 * cpu, "disk_gb": 10 * cpu},
+        },
+    )
+    return str(added["id"])
+
+
+def add_sftp_target(operator: ApiClient, backup_server: TestServer, folder: Path) -> dict[str, Any]:
+    """A backup target in ``folder`` of the backup server, its host key pinned, the target's own public
+    key authorized there; returns the target as the API shows it."""
+    target: dict[str, Any] = operator.call(
+        "POST",
+        "/api/v1/backup-targets",
+        expect=201,
+        json={
+            "name": "lab",
+            "kind": "sftp",
+            "path": str(folder),
+            "address": backup_server.address,
+            "user": backup_server.user,
+            "host_key": backup_server.host_key,
+        },
+    )
+    with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
+        keys.write(target["public_key"] + "\n")
+    return target
+
+
+def leftovers(client: docker.DockerClient, instance_id: str) -> list[str]:
+    """Names of the containers, networks and volumes still labelled with the instance."""
+    label = {"label": f"{INSTANCE_LABEL}={instance_id}"}
+    return [
+        *(c.name for c in client.containers.list(all=True, filters=label)),
+        *(n.name for n in client.networks.list(filters=label)),
+        *(v.name for v in client.volumes.list(filters=label)),
+    ]
+
+
+def remove_every_instance(client: docker.DockerClient, operator: ApiClient) -> None:
+    """What a failed test leaves behind, for every instance the API knows (while it still answers)."""
+    for row in operator.call("GET", "/api/v1/instances", expect=200)["items"]:
+        remove_instance(client, row["id"])
+
+
+def remove_instance(client: docker.DockerClient, instance_id: str) -> None:
+    label = {"label": f"{INSTANCE_LABEL}={instance_id}"}
+    for container in client.containers.list(all=True, filters=label):
+        container.remove(force=True)
+    for network in client.networks.list(filters=label):
+        network.reload()
+        for attached in network.containers:  # the server's proxy
+            network.disconnect(attached, force=True)
+        network.remove()
+    for volume in client.volumes.list(filters=label):
+        volume.remove(force=True)
