@@ -23,6 +23,10 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "portal"
 
 
+def N_(message: str) -> str:  # gettext's name for a text marked here and translated where it is shown
+    return message
+
+
 @cache
 def translations(language: str) -> gettext.NullTranslations:
     po = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -69,6 +73,9 @@ class Texts:
     def gettext(self, message: str, **values: object) -> str:
         text = self._translations.gettext(message)
         return text % values if values else text
+
+    def pgettext(self, context: str, message: str) -> str:
+        return self._translations.pgettext(context, message)
 
     def number(self, value: float, digits: int | None = None) -> str:
         """A number as the language writes it (0,25 in German); ``digits`` rounds to that many places."""

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf
-from api.portal.rendering import render
+from api.portal.rendering import render, texts_for
+from api.portal.steps import readable, stream_payload
 from api.routes.jobs import _stream as job_event_stream
 from provisioner.instances import operations
 from provisioner.jobs.service import get_job, list_events
 from provisioner.jobs.states import FINISHED, JobStatus
-from provisioner.models import JobEvent
 
 router = APIRouter(include_in_schema=False)
-STEP_PREFIX = "Step: "
-
-
-def readable(event: JobEvent) -> str | None:
-    """The lines an association understands: each step's name, and what went wrong."""
-    if event.line.startswith(STEP_PREFIX):
-        return event.line.removeprefix(STEP_PREFIX)
-    if event.status in {"failed", "unreachable"} and event.line:
-        return event.line
-    return None
 
 
 @router.get("/jobs/{job_id}")
 def job_page(request: Request, job_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
     job = get_job(session, actor=viewer.actor, job_id=job_id)
     events = list_events(session, actor=viewer.actor, job_id=job_id)
-    steps = [text for text in map(readable, events) if text]
+    texts = texts_for(request)
+    steps = [step for step in (readable(event, texts) for event in events) if step]
     context = {
         "job": job,
         "steps": steps,
@@ -44,11 +37,22 @@ def job_page(request: Request, job_id: str, viewer: ViewerDep, session: SessionD
 
 @router.get("/jobs/{job_id}/stream")
 def job_stream(
-    job_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep, after: int = 0
+    request: Request,
+    job_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    after: int = 0,
+    last_event_id: Annotated[int | None, Header(ge=0)] = None,
 ) -> StreamingResponse:
+    """The steps in the viewer's language; a browser that reconnects goes on after the last one it got."""
     get_job(session, actor=viewer.actor, job_id=job_id)  # 404 before the stream starts
+    start = max(after, last_event_id or 0, 0)
     return StreamingResponse(
-        job_event_stream(settings.resolved_database_url, viewer.actor, job_id, max(after, 0)),
+        job_event_stream(
+            settings.resolved_database_url, viewer.actor, job_id, start, stream_payload(texts_for(request))
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf, viewer_of
+from api.portal.backup_schedule_pages import backs_up, backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
@@ -158,10 +159,6 @@ def _parameter_errors(template: Template, parameters: dict[str, Any]) -> dict[st
     return {}
 
 
-def backs_up(template: Template) -> bool:
-    return template.hooks.backup is not None and bool(template.hooks.backup.volumes)
-
-
 def footprints(catalog: Catalog, rows: list[Instance]) -> dict[str, footprint.Footprint]:
     return {row.id: footprint.reserved(catalog, row) for row in rows if row.state in HOLDING}
 
@@ -204,6 +201,8 @@ def detail_page(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     template = catalog.get(instance.template)
+    keeps_data = backs_up(template)
+    settings = request.app.state.settings
     jobs = list_jobs(
         session, actor=viewer.actor, instance_id=instance.id, status=None, limit=20, cursor=None
     ).items
@@ -213,7 +212,10 @@ def detail_page(
         "shows_credentials": any(secret.show for secret in template.secrets.values()),
         "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
         "backups": list_backups(session, actor=viewer.actor, instance_id=instance.id),
-        "keeps_data": backs_up(template),
+        "keeps_data": keeps_data,
+        "backup_schedule": backup_summary(request, session, settings, viewer, instance)
+        if keeps_data
+        else None,
         "footprint": footprints(catalog, [instance]).get(instance.id),
         # The app's settings, so that pages of other modules call this without passing them along.
         "measured": measured_footprints(session, request.app.state.settings, [instance]).get(instance.id),

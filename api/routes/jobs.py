@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
@@ -15,6 +15,7 @@ from provisioner.db import session_factory
 from provisioner.instances import operations
 from provisioner.jobs import service
 from provisioner.jobs.states import FINISHED, JobStatus
+from provisioner.models import JobEvent
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
@@ -59,7 +60,14 @@ def job_stdout(job_id: str, actor: ActorDep, session: SessionDep) -> str:
     )
 
 
-def _stream(database_url: str, actor: Actor, job_id: str, after: int) -> Iterator[str]:
+def _as_json(row: JobEvent) -> str:
+    return convert.event(row).model_dump_json()
+
+
+def _stream(
+    database_url: str, actor: Actor, job_id: str, after: int, payload: Callable[[JobEvent], str] = _as_json
+) -> Iterator[str]:
+    """The job's events from ``after`` on, each as ``payload`` writes it, until the job has ended."""
     last_sent = time.monotonic()
     while True:
         with session_factory(database_url)() as session:
@@ -69,7 +77,7 @@ def _stream(database_url: str, actor: Actor, job_id: str, after: int) -> Iterato
             events = service.list_events(session, actor=actor, job_id=job_id, after=after)
         for row in events:
             after = row.seq
-            yield f"id: {row.seq}\nevent: job-event\ndata: {convert.event(row).model_dump_json()}\n\n"
+            yield f"id: {row.seq}\nevent: job-event\ndata: {payload(row)}\n\n"
             last_sent = time.monotonic()
         if finished and not events:
             yield f"event: end\ndata: {json.dumps({'job': job_id})}\n\n"

@@ -7,6 +7,7 @@ instances' schedules. Template defaults and other kinds belong to the lab.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -59,6 +60,35 @@ def get_schedule(session: Session, *, actor: Actor, schedule_id: str) -> Schedul
     if tenant_id is not None:
         actor.require_visible(tenant_id, "schedule")
     return schedule
+
+
+@dataclass(frozen=True)
+class Effective:
+    """An instance's own schedule of one kind and its template's default: the own one wins."""
+
+    own: Schedule | None
+    default: Schedule | None
+
+    @property
+    def schedule(self) -> Schedule | None:
+        return self.own or self.default
+
+
+def effective_schedule(session: Session, *, actor: Actor, instance_id: str, kind: ScheduleKind) -> Effective:
+    """What times an instance's work of one kind, as the runner reads it: an own schedule, even a paused
+    one, keeps the template's default away. Whoever may see the instance may see both."""
+    instance = get_instance(session, actor=actor, instance_id=instance_id)
+    own = session.scalar(
+        select(Schedule).where(Schedule.kind == kind.value, Schedule.instance_id == instance.id)
+    )
+    default = session.scalar(
+        select(Schedule).where(
+            Schedule.kind == kind.value,
+            Schedule.instance_id.is_(None),
+            Schedule.template == instance.template,
+        )
+    )
+    return Effective(own=own, default=default)
 
 
 def list_schedules(

@@ -147,6 +147,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /operator/schedules": ("kind", "instance", "cron", "enabled", "csrf_token"),
     "POST /operator/schedules/{schedule_id}": ("cron", "interval", "enabled", "csrf_token"),
     "POST /operator/schedules/{schedule_id}/remove": ("csrf_token",),
+    "POST /services/{instance_id}/backup-schedule": ("choice", "time", "weekday", "hours", "csrf_token"),
 }
 # Plain values for the form fields that reference nothing.
 FORM_VALUES: dict[str, Callable[[Association], str]] = {
@@ -166,6 +167,10 @@ FORM_VALUES: dict[str, Callable[[Association], str]] = {
     "cron": lambda a: "0 3 * * *",
     "interval": lambda a: "",
     "enabled": lambda a: "on",
+    "choice": lambda a: "daily",
+    "time": lambda a: "03:00",
+    "weekday": lambda a: "1",
+    "hours": lambda a: "6",
     # The attacker is assumed to know the victim's instance name: the check must be the owner's.
     "confirm_name": lambda a: a.name,
 }

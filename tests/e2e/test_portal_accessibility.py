@@ -250,6 +250,8 @@ def _association_paths(seeded: Seeded) -> list[str]:
         f"/services/{seeded.running}/remove",
         f"/services/{seeded.blog}",
         f"/services/{seeded.blog}/remove",
+        f"/services/{seeded.blog}/backup-schedule",
+        f"/services/{seeded.running}/backup-schedule",
         f"/services/{seeded.blog}/backups/{seeded.backup}/restore",
         f"/jobs/{seeded.finished_job}",
         f"/jobs/{seeded.queued_job}",
@@ -304,6 +306,14 @@ def test_every_page_passes_axe(portal: tuple[str, FastAPI, Seeded], browser: Bro
                 {"form with errors": accessibility_violations(page)} if accessibility_violations(page) else {}
             )
             assert page.locator("html").get_attribute("lang") == language
+            # The backup schedule form with a wrong number of hours.
+            page.goto(f"{base_url}/services/{seeded.blog}/backup-schedule")
+            page.check("#field-choice-hours")
+            page.fill("#field-hours", "0")
+            page.click("button.primary")
+            assert page.locator('[aria-invalid="true"]').count() == 1
+            if violations := accessibility_violations(page):
+                found["schedule form with errors"] = violations
         context.close()
     assert found == {}
 

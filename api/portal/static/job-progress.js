@@ -6,14 +6,12 @@
   if (!list || list.dataset.finished || !window.EventSource) { return; }
   var source = new EventSource(list.dataset.stream + "?after=" + encodeURIComponent(list.dataset.after || "0"));
   source.addEventListener("job-event", function (message) {
-    var event = JSON.parse(message.data);
-    var text = null;
-    if (event.line.indexOf("Step: ") === 0) { text = event.line.slice(6); }
-    else if ((event.status === "failed" || event.status === "unreachable") && event.line) { text = event.line; }
-    if (text) {
+    // The server sends each readable step in the page's language, with the language it is in.
+    var step = JSON.parse(message.data);
+    if (step.text) {
       var item = document.createElement("li");
-      item.textContent = text;
-      item.lang = "en"; // the playbooks name their steps in English
+      item.textContent = step.text;
+      item.lang = step.lang;
       list.appendChild(item);
     }
   });

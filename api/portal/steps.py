@@ -1,0 +1,65 @@
+"""A job's events as the steps an association follows, in the viewer's language where the steps are ours.
+
+Our playbooks' task names are keys of the message catalogue (context ``job step``), so a renamed task
+without a translation shows in English rather than wrong. A template's own tasks and the failures as
+Ansible words them stay as they are, marked English. Of the worker's notes between runs, those that
+name no server are shown too, translated by their pattern.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from api.portal.i18n import N_, Texts
+from api.portal.playbook_steps import STEP_CONTEXT
+from provisioner.models import JobEvent
+
+STEP_PREFIX = "Step: "
+SOURCE_LANGUAGE = "en"
+# provisioner/worker/guarded.py and updates.py; keep in step with their wording.
+NOTES = (
+    (re.compile(r"taking a backup first"), N_("Taking a backup first")),
+    (re.compile(r"no backup: the service keeps no data"), N_("No backup: the service keeps no data")),
+    (re.compile(r"backup \S+ taken at (?P<at>.+)"), N_("Backup taken at %(at)s")),
+    (re.compile(r"updating from (?P<old>\S+) to (?P<new>\S+)"), N_("Updating from %(old)s to %(new)s")),
+    (
+        re.compile(r"restoring the backup taken at (?P<at>[^;]+ UTC)"),
+        N_("Restoring the backup taken at %(at)s"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+    lang: str
+
+
+def readable(event: JobEvent, texts: Texts) -> Step | None:
+    """A step's name, a note of the worker, or what went wrong; None for what an association need not read."""
+    line = event.line
+    if line.startswith(STEP_PREFIX):
+        name = line.removeprefix(STEP_PREFIX)
+        translated = texts.pgettext(STEP_CONTEXT, name)
+        return Step(translated, texts.language if translated != name else SOURCE_LANGUAGE)
+    if event.status == "info" and event.task is None:
+        for pattern, message in NOTES:
+            found = pattern.fullmatch(line)
+            if found:
+                return Step(texts.gettext(message, **found.groupdict()), texts.language)
+    if event.status in {"failed", "unreachable"} and line:
+        return Step(line, SOURCE_LANGUAGE)
+    return None
+
+
+def stream_payload(texts: Texts) -> Callable[[JobEvent], str]:
+    def payload(event: JobEvent) -> str:
+        step = readable(event, texts)
+        return json.dumps(
+            {"seq": event.seq, "text": step.text, "lang": step.lang} if step else {"seq": event.seq}
+        )
+
+    return payload
