@@ -14,7 +14,6 @@ from api.portal.i18n import Texts
 from api.portal.rendering import render, texts_for
 from api.portal.timetable import DEFAULT_TIME, WEEKDAYS, Chosen, Timing, chosen, describe, local_time, read
 from provisioner.catalog.loader import Catalog
-from provisioner.catalog.model import Template
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.instances.service import get_instance
@@ -30,10 +29,6 @@ from provisioner.schedules.service import (
 from provisioner.schedules.timing import lab_zone
 
 router = APIRouter(include_in_schema=False)
-
-
-def backs_up(template: Template) -> bool:
-    return template.hooks.backup is not None and bool(template.hooks.backup.volumes)
 
 
 def summary(texts: Texts, settings: Settings, schedule: Schedule | None, *, own: bool) -> dict[str, Any]:
@@ -118,7 +113,7 @@ def backup_schedule_page(
     catalog: CatalogDep,
 ) -> Response:
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
-    keeps_data = backs_up(catalog.get(instance.template))
+    keeps_data = catalog.get(instance.template).keeps_data
     return _page(request, session, settings, viewer, instance, keeps_data=keeps_data)
 
 
@@ -192,7 +187,7 @@ async def change_backup_schedule(
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     # Going back to the default may change nothing; members are refused all the same.
     viewer.actor.require_write(instance.tenant_id, "schedule")
-    if not backs_up(catalog.get(instance.template)):
+    if not catalog.get(instance.template).keeps_data:
         # Scheduled backups of it would only be refused, and each refusal alerts the lab.
         raise Conflict(f"the {instance.template} service keeps no data to back up")
     wanted, errors = chosen(form)

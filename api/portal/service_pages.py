@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf, viewer_of
-from api.portal.backup_schedule_pages import backs_up, backup_summary
+from api.portal.backup_schedule_pages import backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
@@ -201,7 +201,7 @@ def detail_page(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     template = catalog.get(instance.template)
-    keeps_data = backs_up(template)
+    keeps_data = template.keeps_data
     settings = request.app.state.settings
     jobs = list_jobs(
         session, actor=viewer.actor, instance_id=instance.id, status=None, limit=20, cursor=None
@@ -265,7 +265,7 @@ def confirm_removal(
 ) -> Response:
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     template = catalog.get(instance.template)
-    context = {"instance": instance, "service": template, "keeps_data": backs_up(template)}
+    context = {"instance": instance, "service": template, "keeps_data": template.keeps_data}
     return render(request, "remove.html", context)
 
 

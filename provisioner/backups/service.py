@@ -53,8 +53,7 @@ def request_backup(
     instance = _writable(session, actor, instance_id)
     _deployed(instance, "a backup")
     catalog = catalog or Catalog.from_dir(get_settings().resolved_templates_dir)
-    hook = catalog.get(instance.template).hooks.backup
-    if hook is None or not hook.volumes:
+    if not catalog.get(instance.template).keeps_data:
         raise Conflict(f"the {instance.template} service keeps no data to back up")
     default_target(session)
     return create_job(session, instance=instance, kind=JobKind.BACKUP, requested_by=actor.principal)

@@ -262,6 +262,11 @@ class Template(Strict):
     def published_container(self) -> Container:
         return next(c for c in self.containers if c.port is not None)
 
+    @property
+    def keeps_data(self) -> bool:
+        """Whether there is anything to back up: a backup hook naming at least one volume."""
+        return self.hooks.backup is not None and bool(self.hooks.backup.volumes)
+
     def update_targets(self, current: str) -> list[str]:
         """Versions an instance at ``current`` may move to, in the listed order; never backwards."""
         order = list(self.versions)

@@ -104,6 +104,13 @@ def list_schedules(
     return paginate(session, query, Schedule, limit=limit, cursor=cursor)
 
 
+def _require_data(catalog: Catalog, kind: ScheduleKind, template: str) -> None:
+    """Backups and drills of a service without data would only ever be refused, night after night."""
+    if kind in (ScheduleKind.BACKUP, ScheduleKind.DRILL) and not catalog.get(template).keeps_data:
+        message = f"the {template} service keeps no data to back up"
+        raise InvalidInput(message, errors=[{"field": "body.kind", "message": message}])
+
+
 def create_schedule(
     session: Session,
     *,
@@ -126,6 +133,7 @@ def create_schedule(
     if instance_id is not None:
         instance = get_instance(session, actor=actor, instance_id=instance_id)
         _require_change(actor, schedule, instance.tenant_id)
+        service = instance.template
     else:
         actor.require_operator()
         try:
@@ -134,6 +142,8 @@ def create_schedule(
             raise InvalidInput(
                 str(exc), errors=[{"field": "body.template", "message": "not in the catalog"}]
             ) from exc
+        service = template or ""
+    _require_data(catalog, kind, service)
     validate(cron, interval_seconds)
     twin = select(Schedule.id).where(
         Schedule.kind == kind.value, Schedule.instance_id == instance_id, Schedule.template == template

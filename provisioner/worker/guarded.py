@@ -74,7 +74,7 @@ def backup_first(
     """The backup a change starts from; None when the template keeps no data to back up."""
     with transaction(settings.resolved_database_url) as session:
         template = catalog.get(session.get_one(Instance, instance_id).template)
-    if template.hooks.backup is None:
+    if not template.keeps_data:
         note(sink, "no backup: the service keeps no data")
         return None
     note(sink, "taking a backup first")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,7 +63,14 @@ class Api:
         return server_id
 
     def homepage(self, headers: dict[str, str], name: str = "site") -> str:
-        body = {"template": "homepage", "name": name, "parameters": {"title": "Unser Verein"}}
+        return self.request("homepage", headers, name, {"title": "Unser Verein"})
+
+    def wordpress(self, headers: dict[str, str], name: str = "blog") -> str:
+        """A service with data of its own (backups, drills)."""
+        return self.request("wordpress", headers, name, {})
+
+    def request(self, template: str, headers: dict[str, str], name: str, parameters: dict[str, Any]) -> str:
+        body = {"template": template, "name": name, "parameters": parameters}
         response = self.client.post("/api/v1/instances", json=body, headers=headers)
         assert response.status_code == 201, response.text
         instance_id: str = response.json()["id"]

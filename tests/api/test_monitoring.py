@@ -30,7 +30,7 @@ def _running(api: Api, instance_id: str, server_id: str) -> None:
 def test_operators_manage_schedules_and_an_association_its_own_backups(api: Api) -> None:
     _, admin_a = api.tenant("verein-a")
     _, admin_b = api.tenant("verein-b")
-    site = api.homepage(admin_a)
+    site = api.wordpress(admin_a)
 
     default = api.client.post(
         "/api/v1/schedules",
@@ -74,7 +74,7 @@ def test_operators_manage_schedules_and_an_association_its_own_backups(api: Api)
     # An association decides on its backups only.
     for body in (
         {"kind": "update", "instance": site, "cron": "0 4 * * 0"},
-        {"kind": "backup", "template": "homepage", "cron": "0 4 * * 0"},
+        {"kind": "backup", "template": "wordpress", "cron": "0 4 * * 0"},
     ):
         assert api.client.post("/api/v1/schedules", json=body, headers=admin_a).status_code == 403
     b_site = api.client.post(
@@ -88,7 +88,8 @@ def test_operators_manage_schedules_and_an_association_its_own_backups(api: Api)
 
 def test_bad_schedules_name_the_field(api: Api) -> None:
     _, admin = api.tenant("verein-a")
-    site = api.homepage(admin)
+    site = api.wordpress(admin)
+    no_data = api.homepage(admin)
     cases = [
         ({"kind": "backup", "instance": site, "cron": "nightly"}, "body.cron"),
         ({"kind": "backup", "instance": site}, "body.cron"),
@@ -96,6 +97,8 @@ def test_bad_schedules_name_the_field(api: Api) -> None:
         ({"kind": "backup", "cron": "0 3 * * *"}, "body.instance"),
         ({"kind": "backup", "template": "no-such", "cron": "0 3 * * *"}, "body.template"),
         ({"kind": "coffee", "instance": site, "cron": "0 3 * * *"}, "body.kind"),
+        ({"kind": "backup", "instance": no_data, "cron": "0 3 * * *"}, "body.kind"),
+        ({"kind": "drill", "template": "homepage", "interval_seconds": 86400}, "body.kind"),
     ]
     for body, field in cases:
         response = api.client.post("/api/v1/schedules", json=body, headers=api.operator)

@@ -201,7 +201,7 @@ def test_two_schedulers_start_a_scheduled_backup_once_and_catch_up_once(
                         "POST",
                         "/api/v1/instances",
                         expect=201,
-                        json={"template": "homepage", "name": "site", "parameters": {"title": "Verein"}},
+                        json={"template": "wordpress", "name": "blog", "parameters": {}},
                     )["id"]
                     # A nightly backup that the association sets up for its instance.
                     schedule = verein.call(

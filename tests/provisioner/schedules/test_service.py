@@ -8,7 +8,7 @@ import pytest
 
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.errors import NotFound
+from provisioner.errors import InvalidInput, NotFound
 from provisioner.schedules.service import ScheduleKind, create_schedule, effective_schedule, update_schedule
 from tests.support import factories
 from tests.support.running import running_blog
@@ -59,3 +59,39 @@ def test_the_own_schedule_wins_over_the_default_even_when_paused(settings: Setti
             effective_schedule(
                 session, actor=factories.admin_of(other), instance_id=blog.id, kind=ScheduleKind.BACKUP
             )
+
+
+@pytest.mark.parametrize("kind", [ScheduleKind.BACKUP, ScheduleKind.DRILL])
+def test_a_service_without_data_gets_no_backup_or_drill_schedule(
+    settings: Settings, kind: ScheduleKind
+) -> None:
+    with transaction(settings.resolved_database_url) as session:
+        owner = factories.tenant(session)
+        site = factories.homepage(session, owner)
+        for instance_id, template in ((site.id, None), (None, "homepage")):
+            with pytest.raises(InvalidInput) as refused:
+                create_schedule(
+                    session,
+                    actor=factories.OPERATOR,
+                    settings=settings,
+                    catalog=factories.CATALOG,
+                    kind=kind,
+                    instance_id=instance_id,
+                    template=template,
+                    cron="30 2 * * *",
+                    interval_seconds=None,
+                )
+            assert refused.value.errors[0]["field"] == "body.kind"
+            assert "keeps no data" in refused.value.detail
+        health = create_schedule(
+            session,
+            actor=factories.OPERATOR,
+            settings=settings,
+            catalog=factories.CATALOG,
+            kind=ScheduleKind.HEALTH,
+            instance_id=site.id,
+            template=None,
+            cron=None,
+            interval_seconds=60,
+        )
+        assert health.instance_id == site.id
