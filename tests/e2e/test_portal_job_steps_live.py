@@ -35,7 +35,7 @@ class NoBroker:
         """The job stays with this test, which writes its events as a worker would."""
 
 
-def _running_deploy(db_url: str, settings: Settings) -> tuple[str, str]:
+def _queued_deploy(db_url: str, settings: Settings) -> tuple[str, str]:
     with session_factory(db_url)() as session:
         tenant = factories.tenant(session, "verein-a")
         server = factories.server(session, "s1", memory_mb=4096)
@@ -49,9 +49,13 @@ def _running_deploy(db_url: str, settings: Settings) -> tuple[str, str]:
             settings=settings,
         )
         session.commit()
-        claim_job(session, job_id=job.id, worker="test")
-        session.commit()
         return tenant.id, job.id
+
+
+def _claim(db_url: str, job_id: str) -> None:
+    with session_factory(db_url)() as session:
+        claim_job(session, job_id=job_id, worker="test")
+        session.commit()
 
 
 def _step(sink: DatabaseSink, counter: int, task: str) -> None:
@@ -66,10 +70,9 @@ def test_live_steps_arrive_in_german(tmp_path: Path) -> None:
         settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://")
         app = create_app(settings)
         app.state.dispatcher = NoBroker()
-        tenant_id, job_id = _running_deploy(db_url, settings)
+        tenant_id, job_id = _queued_deploy(db_url, settings)
         make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
         sink = DatabaseSink(db_url, job_id)
-        _step(sink, 1, "Create the instance folder")
         with serving(app) as base_url, chromium() as browser:
             context = browser.new_context(locale="de", extra_http_headers={"Accept-Language": "de"})
             page = context.new_page()
@@ -79,8 +82,13 @@ def test_live_steps_arrive_in_german(tmp_path: Path) -> None:
             page.click("button.primary")
             page.wait_for_load_state()
             page.goto(f"{base_url}/jobs/{job_id}")
+            expect(page.locator("#job-status")).to_have_text("wartet")
+            # A worker takes the job: its first step arrives, and the status says the job runs.
+            _claim(db_url, job_id)
+            _step(sink, 1, "Create the instance folder")
             steps = page.locator("#job-steps li")
-            expect(steps).to_have_count(1)
+            expect(steps).to_have_count(1, timeout=WAIT_MS)
+            expect(page.locator("#job-status")).to_have_text("läuft")
             expect(steps.nth(0)).to_have_text("Ordner des Dienstes anlegen")
             _step(sink, 2, "Pull images")
             _step(sink, 3, "Prime the search index")  # a template's own task

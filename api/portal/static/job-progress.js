@@ -4,10 +4,20 @@
   "use strict";
   var list = document.getElementById("job-steps");
   if (!list || list.dataset.finished || !window.EventSource) { return; }
+  var status = document.getElementById("job-status");
+  var running = document.getElementById("job-running-badge");
+  // A step means a worker took the job: the status the page was rendered with ("waiting") is past.
+  function showRunning() {
+    if (status && running) {
+      status.replaceChildren(running.content.cloneNode(true));
+      running = null;
+    }
+  }
   var source = new EventSource(list.dataset.stream + "?after=" + encodeURIComponent(list.dataset.after || "0"));
   source.addEventListener("job-event", function (message) {
     // The server sends each readable step in the page's language, with the language it is in.
     var step = JSON.parse(message.data);
+    showRunning();
     if (step.text) {
       var item = document.createElement("li");
       item.textContent = step.text;
