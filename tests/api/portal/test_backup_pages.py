@@ -128,7 +128,9 @@ def test_restore_in_place_needs_the_confirmation(people: People, api) -> None:  
 def test_restore_into_a_copy_names_the_copy(people: People, api) -> None:  # type: ignore[no-untyped-def]
     instance_id, backup_id = _running_blog_with_a_backup(people, api)
     path = f"/services/{instance_id}/backups/{backup_id}/restore"
-    token = csrf_of(people.admin_a.get(path).text)
+    page = people.admin_a.get(path).text
+    assert 'value="blog-copy"' in page, "a name for the copy is suggested"
+    token = csrf_of(page)
     for name in ("Not A Name", "blog"):
         wrong = people.admin_a.post(path, data={"csrf_token": token, "into": "new", "name": name})
         assert wrong.status_code == 422, name
