@@ -53,6 +53,8 @@ class Secret(Strict):
     charset: Literal["alnum", "hex"] = "alnum"
     # Shown to the association's admin once (an admin password); the rest stay inside the instance.
     show: bool = False
+    # The account a shown password is for, so the admin is told which name to sign in with.
+    user: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
 
 
 class HostPort(Strict):

@@ -166,6 +166,8 @@ def test_operator_approves_then_the_admin_sees_credentials_once(people: People, 
     shown = people.admin_a.post(f"/services/{instance_id}/credentials", data={"csrf_token": csrf_of(page)})
     assert shown.status_code == 200, shown.text
     assert "<code>" in shown.text, shown.text
+    # The template says which account the password is for (secrets.admin_password.user).
+    assert "<dt>User name</dt><dd><code>admin</code></dd><dt>Password</dt>" in shown.text
     assert shown.headers["cache-control"] == "no-store"
     assert "shown only this once" in shown.text
     again = people.admin_a.post(f"/services/{instance_id}/credentials", data={"csrf_token": csrf_of(page)})
