@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -37,14 +36,15 @@ from provisioner.models import Instance, Server, ServerMetric
 from provisioner.servers.service import add_server
 from tests.support import factories
 from tests.support.db import fresh_postgres, migrated
+from tests.support.factories import HOST_KEY
 from tests.support.portal import make_user, sign_in
+from tests.support.running import blog_with_backups
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.md"
 BEGIN, END = "<!-- portal-pages:begin -->", "<!-- portal-pages:end -->"
 TARGET_MS = 200
 TENANTS = 100
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
 
 
 class NoBroker:
@@ -53,7 +53,8 @@ class NoBroker:
 
 
 def seed(db_url: str, settings: Settings, count: int) -> dict[str, str]:
-    """``count`` homepage instances over 100 associations and 5 servers; 70 % approved and running."""
+    """``count`` homepage instances over 100 associations and 5 servers; 70 % approved and running;
+    and the first association's WordPress with backups, for the backup pages."""
     with session_factory(db_url)() as session:
         tenants = [factories.tenant(session, f"verein-{n:03d}") for n in range(TENANTS)]
         for n in range(5):
@@ -88,7 +89,11 @@ def seed(db_url: str, settings: Settings, count: int) -> dict[str, str]:
         session.commit()
         measured_by_servers(session, rows)
         first = session.get_one(Instance, rows[0].id)
+        server = session.scalars(select(Server).order_by(Server.name)).first()
+        assert server is not None  # noqa: S101 - made above
+        blog, backup = blog_with_backups(session, settings, tenants[0], server)
         result = {"tenant": tenants[0].id, "instance": first.id, "job": job_id}
+        result |= {"blog": blog, "backup": backup}
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
     make_user(db_url, email="admin@verein-000.org", role="admin", tenant_id=result["tenant"])
     return result
@@ -157,7 +162,18 @@ def measure(
         sign_in(admin, "admin@verein-000.org")
         timings |= time_pages(
             admin,
-            ["/services", "/catalog", "/catalog/homepage/request", f"/services/{ids['instance']}", "/team"],
+            [
+                "/services",
+                "/catalog",
+                "/catalog/homepage/request",
+                "/catalog/wordpress/request",
+                f"/services/{ids['instance']}",
+                f"/services/{ids['instance']}/remove",
+                f"/services/{ids['blog']}",
+                f"/services/{ids['blog']}/backup-schedule",
+                f"/services/{ids['blog']}/backups/{ids['backup']}/restore",
+                "/team",
+            ],
             runs,
         )
     with TestClient(app) as operator:
@@ -173,6 +189,7 @@ def measure(
                 "/operator/tenants",
                 "/operator/audit",
                 "/operator/schedules",
+                "/operator/alerts",
                 f"/jobs/{ids['job']}",
                 f"/team?tenant={ids['tenant']}",
             ],
@@ -187,11 +204,14 @@ def _commit() -> str:
     ).stdout.strip()
 
 
-def _without_ids(path: str) -> str:
-    return re.sub(r"(ins|job|ten)_[a-z0-9]+", "{id}", path)
+def _named(path: str, ids: dict[str, str]) -> str:
+    """The path with the seeded ids replaced by what they stand for: ``/services/{blog}``."""
+    for name, value in ids.items():
+        path = path.replace(value, "{" + name + "}")
+    return path
 
 
-def write(timings: dict[str, list[float]], args: argparse.Namespace) -> str:
+def write(timings: dict[str, list[float]], ids: dict[str, str], args: argparse.Namespace) -> str:
     reference = statistics.median(timings["/api/v1/instances?limit=100"])
     lines = [
         BEGIN,
@@ -215,14 +235,14 @@ def write(timings: dict[str, list[float]], args: argparse.Namespace) -> str:
     for path, samples in timings.items():
         median = statistics.median(samples)
         p95 = statistics.quantiles(samples, n=20)[18] if len(samples) >= 2 else median
-        shown = _without_ids(path)
+        shown = _named(path, ids)
         lines.append(f"| `{shown}` | {median:.1f} | {p95:.1f} | {median / reference:.1f} x |")
     slowest = max(timings, key=lambda p: statistics.median(timings[p]))
     lines += [
         "",
         "### Interpretation",
         "",
-        f"The slowest page is `{_without_ids(slowest)}` at {statistics.median(timings[slowest]):.1f} ms "
+        f"The slowest page is `{_named(slowest, ids)}` at {statistics.median(timings[slowest]):.1f} ms "
         "(median). Pages that list instances read one page of at most 100 (the operator's list) or one "
         "association's own (its services); the approval queue reads every waiting request, the server "
         "page sums each server's reservations from its instances. The measured footprints (a service, "
@@ -248,11 +268,11 @@ def main() -> None:
                 from provisioner.migrate import upgrade  # noqa: PLC0415 - only this branch needs it
 
                 upgrade(url)
-                timings, _ = measure(url, Path(tmp), args.instances, args.runs)
+                timings, ids = measure(url, Path(tmp), args.instances, args.runs)
         else:
             with migrated("sqlite", Path(tmp)) as url:
-                timings, _ = measure(url, Path(tmp), args.instances, args.runs)
-    section = write(timings, args)
+                timings, ids = measure(url, Path(tmp), args.instances, args.runs)
+    section = write(timings, ids, args)
     print(section)
     text = RESULTS.read_text()
     if BEGIN in text:

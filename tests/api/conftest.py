@@ -18,6 +18,7 @@ from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
 from provisioner.config import Settings
 from provisioner.db import session_factory
+from tests.support.factories import HOST_KEY
 
 
 class RecordingDispatcher:
@@ -55,7 +56,7 @@ class Api:
             "name": name,
             "address": "192.0.2.10",
             "capacity": {"cpu": 4, "memory_mb": 4096, "disk_gb": 40},
-            "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3",
+            "host_key": HOST_KEY,
         }
         response = self.client.post("/api/v1/servers", json=body, headers=self.operator)
         assert response.status_code == 201, response.text

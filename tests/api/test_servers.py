@@ -7,8 +7,7 @@ from sqlalchemy import update
 from provisioner.db import session_factory
 from provisioner.models import Instance
 from tests.api.conftest import Api
-
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
+from tests.support.factories import HOST_KEY
 
 
 def _add(api: Api, name: str, *, memory_mb: int = 4096, **extra: object) -> dict[str, object]:

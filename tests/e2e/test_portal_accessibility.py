@@ -21,20 +21,18 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from provisioner.accounts.service import invite
 from provisioner.auth.actor import Role
-from provisioner.backups import targets
-from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.db import session_factory
-from provisioner.instances.service import approve_instance, reject_instance, request_instance
+from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
 from provisioner.jobs.states import JobStatus
-from provisioner.models import Backup, Instance, Job, Server, ServerMetric, Tenant
-from provisioner.schedules.service import ScheduleKind, create_schedule
+from provisioner.models import Instance, Job, ServerMetric
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
 from tests.support.portal import PASSWORD, make_user
+from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import smtp_sink
 
 pytestmark = pytest.mark.e2e
@@ -117,7 +115,7 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         session.commit()
         tenant_id = tenant.id
         seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
-        seeded.blog, seeded.backup = _blog_with_backups(session, settings, tenant, server)
+        seeded.blog, seeded.backup = blog_with_backups(session, settings, tenant, server)
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
     make_user(db_url, email="member@verein-a.org", role="member", tenant_id=tenant_id, name="Alex")
@@ -137,59 +135,6 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
     assert found
     seeded.invitation_token = found.group(1)
     return seeded
-
-
-def _blog_with_backups(
-    session: Session, settings: Settings, tenant: Tenant, server: Server
-) -> tuple[str, str]:
-    """A running WordPress with a succeeded and a failed backup and a nightly backup schedule."""
-    targets.add_target(
-        session,
-        actor=factories.OPERATOR,
-        settings=settings,
-        name="lab",
-        kind="sftp",
-        path="/srv/restic/",
-        address="192.0.2.20",
-        user="restic",
-        host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3",
-    )
-    blog = request_instance(
-        session,
-        actor=factories.admin_of(tenant),
-        catalog=factories.CATALOG,
-        template="wordpress",
-        name="blog",
-        parameters={},
-        tenant_id=None,
-    )
-    blog.state = InstanceState.RUNNING.value
-    blog.server_id = server.id
-    repository = repository_for(session, settings, tenant_id=tenant.id)
-    backups = [
-        Backup(
-            instance_id=blog.id,
-            repository_id=repository.id,
-            status=status,
-            version=blog.version,
-            size_bytes=size,
-        )
-        for status, size in (("succeeded", 48_000_000), ("failed", None))
-    ]
-    session.add_all(backups)
-    create_schedule(
-        session,
-        actor=factories.OPERATOR,
-        settings=settings,
-        catalog=factories.CATALOG,
-        kind=ScheduleKind.BACKUP,
-        instance_id=blog.id,
-        template=None,
-        cron="30 2 * * *",
-        interval_seconds=None,
-    )
-    session.commit()
-    return blog.id, backups[0].id
 
 
 @pytest.fixture(scope="module")

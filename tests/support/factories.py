@@ -14,6 +14,8 @@ from provisioner.tenants.service import create_tenant
 
 OPERATOR = Actor(token_id="test-operator", role=Role.OPERATOR, tenant_id=None)
 CATALOG = Catalog.from_dir(Settings().resolved_templates_dir)
+# A host key of the right form, for servers and backup targets the tests never contact.
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
 
 
 def tenant(session: Session, slug: str = "verein-a") -> Tenant:
@@ -37,7 +39,7 @@ def server(session: Session, name: str = "s1", *, memory_mb: int = 1024) -> Serv
         cpu=4,
         memory_mb=memory_mb,
         disk_gb=40,
-        host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3",
+        host_key=HOST_KEY,
     )
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from provisioner.backups import targets
+from provisioner.backups.repository import repository_for
+from provisioner.config import Settings
 from provisioner.instances.service import request_instance
 from provisioner.instances.states import InstanceState
-from provisioner.models import Instance, Server, Tenant
-from tests.support.factories import CATALOG, admin_of, homepage
+from provisioner.models import Backup, Instance, Server, Tenant
+from provisioner.schedules.service import ScheduleKind, create_schedule
+from tests.support.factories import CATALOG, HOST_KEY, OPERATOR, admin_of, homepage
 
 
 def running_homepage(session: Session, owner: Tenant, server: Server, name: str = "site") -> Instance:
@@ -39,3 +43,47 @@ def _running(session: Session, instance: Instance, server: Server, name: str) ->
     instance.url = f"{scheme}://{instance.subdomain}.example.test/"
     session.flush()
     return instance
+
+
+def blog_with_backups(
+    session: Session, settings: Settings, tenant: Tenant, server: Server
+) -> tuple[str, str]:
+    """A running WordPress with a succeeded and a failed backup and a nightly backup schedule, on a
+    backup target that is never contacted; returns the instance's and the succeeded backup's ids."""
+    targets.add_target(
+        session,
+        actor=OPERATOR,
+        settings=settings,
+        name="lab",
+        kind="sftp",
+        path="/srv/restic/",
+        address="192.0.2.20",
+        user="restic",
+        host_key=HOST_KEY,
+    )
+    blog = running_blog(session, tenant, server)
+    repository = repository_for(session, settings, tenant_id=tenant.id)
+    backups = [
+        Backup(
+            instance_id=blog.id,
+            repository_id=repository.id,
+            status=status,
+            version=blog.version,
+            size_bytes=size,
+        )
+        for status, size in (("succeeded", 48_000_000), ("failed", None))
+    ]
+    session.add_all(backups)
+    create_schedule(
+        session,
+        actor=OPERATOR,
+        settings=settings,
+        catalog=CATALOG,
+        kind=ScheduleKind.BACKUP,
+        instance_id=blog.id,
+        template=None,
+        cron="30 2 * * *",
+        interval_seconds=None,
+    )
+    session.commit()
+    return blog.id, backups[0].id

@@ -11,9 +11,8 @@ from provisioner.db import session_factory
 from provisioner.instances.states import InstanceState
 from provisioner.models import Backup, BackupRestore, Instance, Job
 from tests.support import factories
+from tests.support.factories import HOST_KEY
 from tests.support.portal import People, csrf_of
-
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
 
 
 def _running_blog_with_a_backup(people: People, api) -> tuple[str, str]:  # type: ignore[no-untyped-def]

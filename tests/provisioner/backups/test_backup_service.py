@@ -24,9 +24,9 @@ from provisioner.models import Alert, Backup, DrillResult, Instance, Job, Tenant
 from provisioner.timeutil import utcnow
 from provisioner.worker import backup_jobs
 from tests.support import factories
+from tests.support.factories import HOST_KEY
 
 SETTINGS = Settings()
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
 
 
 def _target(session: Session) -> None:

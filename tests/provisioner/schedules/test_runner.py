@@ -20,10 +20,10 @@ from provisioner.schedules.runner import run_due
 from provisioner.schedules.service import ScheduleKind, create_schedule
 from provisioner.timeutil import utcnow
 from tests.support import factories
+from tests.support.factories import HOST_KEY
 from tests.support.running import running_blog
 
 CATALOG = factories.CATALOG
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
 
 
 @pytest.fixture

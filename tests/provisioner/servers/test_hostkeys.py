@@ -6,9 +6,8 @@ import pytest
 
 from provisioner.errors import InvalidInput
 from provisioner.servers.hostkeys import HostKeyScanError, fingerprint, parse_host_key, scan_host_key
+from tests.support.factories import HOST_KEY as KEY
 from tests.support.sshd import TestServer
-
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmPAo4nDpQJ3rl5OCZ6QpjXHbnSDE4o1cqe5pMwwaQ3"
 
 
 def test_known_hosts_lines_and_comments_are_accepted() -> None:
