@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -163,13 +164,18 @@ def _sign_in(page: Page, base_url: str, email: str) -> None:
     page.wait_for_load_state()
 
 
-def _visit_all(page: Page, base_url: str, paths: list[str]) -> dict[str, list[dict[str, object]]]:
+def _visit_all(
+    page: Page, base_url: str, paths: list[str], shots: Path
+) -> dict[str, list[dict[str, object]]]:
+    """axe's findings per path; a screenshot of each page goes to ``shots``, to look at them."""
     found = {}
     for path in paths:
         response = page.goto(base_url + path)
         assert response is not None
         assert response.status < 500, path
         assert page.title(), f"{path} has a title"
+        name = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
         violations = accessibility_violations(page)
         if violations:
             found[path] = violations
@@ -218,8 +224,11 @@ OPERATOR = [
 
 
 @pytest.mark.parametrize("language", ["de", "en"])
-def test_every_page_passes_axe(portal: tuple[str, FastAPI, Seeded], browser: Browser, language: str) -> None:
+def test_every_page_passes_axe(
+    portal: tuple[str, FastAPI, Seeded], browser: Browser, language: str, tmp_path: Path
+) -> None:
     base_url, _app, seeded = portal
+    print(f"\nscreenshots of every page ({language}): {tmp_path / 'pages'}")
     found: dict[str, list[dict[str, object]]] = {}
     for who, paths in (
         (None, _anonymous_paths(seeded)),
@@ -239,7 +248,9 @@ def test_every_page_passes_axe(portal: tuple[str, FastAPI, Seeded], browser: Bro
         page = context.new_page()
         if who:
             _sign_in(page, base_url, who)
-        found |= {f"{who} {path}": v for path, v in _visit_all(page, base_url, paths).items()}
+        shots = tmp_path / "pages" / language / (who or "anonymous")
+        shots.mkdir(parents=True)
+        found |= {f"{who} {path}": v for path, v in _visit_all(page, base_url, paths, shots).items()}
         if who == "admin@verein-a.org":
             # The request form again, now with every field marked as wrong.
             page.goto(f"{base_url}/catalog/homepage/request")
