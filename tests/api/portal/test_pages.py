@@ -227,6 +227,7 @@ def test_operator_filters_instances(people: People) -> None:
     _request_homepage(people.admin_a, name="one")
     page = people.operator.get("/operator/instances?state=requested&tenant=" + people.tenant_a).text
     assert ">one<" in page
+    assert "<td>Association homepage</td>" in page, "the service's title, not the template's name"
     assert ">one<" not in people.operator.get("/operator/instances?state=running").text
     assert people.operator.get("/operator/servers").status_code == 200
     assert people.operator.get("/operator/jobs?status=").status_code == 200
