@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Literal
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -35,6 +36,22 @@ def _keypair() -> tuple[str, str]:
 
 def _field_error(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"field": f"body.{field}", "message": message}])
+
+
+def _s3_endpoint(endpoint: str, path: str) -> str:
+    """The endpoint as restic's ``s3:<endpoint>/<bucket>/...`` needs it: scheme and host, nothing else.
+
+    A path would be read as the bucket, and credentials in it would be printed by restic with the
+    repository's name; a target without a bucket could never hold a repository.
+    """
+    parts = urlsplit(endpoint.rstrip("/"))
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise _field_error("s3_endpoint", "the S3 service's http:// or https:// address, without credentials")
+    if parts.path or parts.query or parts.fragment:
+        raise _field_error("s3_endpoint", "only scheme, host and port: the bucket goes into path")
+    if not path.strip("/"):
+        raise _field_error("path", "the bucket, optionally followed by a prefix: bucket/prefix")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def add_target(
@@ -73,7 +90,7 @@ def add_target(
     else:
         if not (s3_endpoint and s3_access_key_id and s3_secret_access_key):
             raise _field_error("s3_endpoint", "an S3 target needs the endpoint and both access keys")
-        target.s3_endpoint = s3_endpoint.rstrip("/")
+        target.s3_endpoint = _s3_endpoint(s3_endpoint, path)
         target.encrypted_credentials = encrypt(
             settings,
             json.dumps(

@@ -114,6 +114,45 @@ def test_targets_are_for_operators_and_need_a_pinned_host_key(db_url: str) -> No
         assert refused.value.errors == [{"field": "body.host_key", "message": refused.value.detail}]
 
 
+def _s3_target(session: Session, endpoint: str, path: str = "backups/lab/") -> str | None:
+    return targets.add_target(
+        session, actor=factories.OPERATOR, settings=SETTINGS, name="s3", kind="s3", path=path,
+        s3_endpoint=endpoint, s3_access_key_id="AKIAEXAMPLE", s3_secret_access_key="not-in-the-url",
+    ).s3_endpoint  # fmt: skip
+
+
+def test_an_s3_target_names_restic_a_bucket_and_keeps_its_keys_in_the_environment(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        owner = factories.tenant(session)
+        server = factories.server(session)
+        assert _s3_target(session, "http://192.0.2.30:9000/") == "http://192.0.2.30:9000"
+        repository = repository_for(session, SETTINGS, tenant_id=owner.id)
+        assert location(repository) == f"s3:http://192.0.2.30:9000/backups/lab/{owner.id}"
+        variables = restic_variables(SETTINGS, repository, server)
+        assert variables["argv"] == ["restic", "--repo", location(repository)]
+        assert variables["env"]["AWS_ACCESS_KEY_ID"] == "AKIAEXAMPLE"
+        assert variables["env"]["AWS_SECRET_ACCESS_KEY"] == "not-in-the-url"
+        assert variables["identity"] is None
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "path", "field"),
+    [
+        ("s3.example.org", "backups", "body.s3_endpoint"),  # restic would guess the scheme
+        ("ftp://s3.example.org", "backups", "body.s3_endpoint"),
+        ("https://key:secret@s3.example.org", "backups", "body.s3_endpoint"),  # restic prints the URL
+        ("https://s3.example.org/backups", "lab", "body.s3_endpoint"),  # would be read as the bucket
+        ("https://s3.example.org", "/", "body.path"),  # no bucket
+    ],
+)
+def test_an_s3_target_is_refused_where_restic_could_not_use_it(
+    db_url: str, endpoint: str, path: str, field: str
+) -> None:
+    with session_factory(db_url)() as session, pytest.raises(InvalidInput) as refused:
+        _s3_target(session, endpoint, path)
+    assert refused.value.errors == [{"field": field, "message": refused.value.detail}]
+
+
 def test_backups_need_a_target_and_stay_within_the_tenant(db_url: str) -> None:
     with session_factory(db_url)() as session:
         factories.server(session)
