@@ -223,7 +223,8 @@ def test_an_association_gets_wordpress_backs_it_up_and_restores_it_into_a_copy(
 
         # Both are among the association's services, and the operator sees them on that server.
         verein.goto(f"{stack.base_url}/services")
-        expect(verein.locator("tbody tr")).to_have_count(2)
+        services = verein.get_by_role("table", name="Dienste Ihres Vereins").locator("tbody tr")
+        expect(services).to_have_count(2)
         album.take(verein, "two-services")
         lab.goto(f"{stack.base_url}/operator/instances?server={server_id}")
         expect(lab.locator("tbody")).to_contain_text("blog-kopie")
@@ -233,10 +234,9 @@ def test_an_association_gets_wordpress_backs_it_up_and_restores_it_into_a_copy(
         verein.goto(copy_url)
         _remove(verein, album, "blog-kopie")
         verein.goto(f"{stack.base_url}/services")
-        rows = verein.locator("tbody tr")
-        expect(rows).to_have_count(1)
-        expect(rows.first).to_contain_text("blog")
-        expect(rows.first.locator(".state-running")).to_have_text("läuft")
+        expect(services).to_have_count(1)
+        expect(services.first).to_contain_text("blog")
+        expect(services.first.locator(".state-running")).to_have_text("läuft")
         album.take(verein, "copy-removed")
         assert leftovers(docker_client, copy_id) == []
         assert get_by_hostname(blog_site, address=server.address, ca_pem=ca_pem).status_code == 200
