@@ -16,7 +16,7 @@ from provisioner.audit.log import export_query, list_entries
 from provisioner.db import session_factory
 from provisioner.instances import footprint
 from provisioner.pagination import MAX_LIMIT
-from provisioner.tenants.quotas import quota_of, usage_of
+from provisioner.tenants.quotas import quota_of, usage_by_tenant
 from provisioner.tenants.service import QUOTA_COLUMNS, get_tenant, list_tenants, set_quota
 
 router = APIRouter(prefix="/operator", include_in_schema=False)
@@ -66,7 +66,8 @@ def _tenants_page(
     status_code: int = 200,
 ) -> Response:
     tenants = list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
-    rows = [(t, usage_of(session, catalog, t.id), quota_of(settings, t)) for t in tenants]
+    used = usage_by_tenant(session, catalog, [t.id for t in tenants])
+    rows = [(t, used[t.id], quota_of(settings, t)) for t in tenants]
     context = {
         "rows": rows,
         "errors": errors or {},
