@@ -49,3 +49,16 @@ class People:
     tenant_a: str
     tenant_b: str
     admin_a_headers: dict[str, str]
+
+
+def request_service(client: TestClient, template: str, fields: dict[str, str]) -> str:
+    """Send the catalog's request form for ``template`` as a person would; returns the new instance's id."""
+    form = client.get(f"/catalog/{template}/request")
+    data = {"csrf_token": csrf_of(form.text), **fields}
+    response = client.post(f"/catalog/{template}/request", data=data, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.headers["location"].rsplit("/", 1)[1]
+
+
+def request_homepage(client: TestClient, name: str = "site", title: str = "Unser Verein") -> str:
+    return request_service(client, "homepage", {"name": name, "param-title": title, "param-language": "de"})

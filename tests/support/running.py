@@ -45,11 +45,8 @@ def _running(session: Session, instance: Instance, server: Server, name: str) ->
     return instance
 
 
-def blog_with_backups(
-    session: Session, settings: Settings, tenant: Tenant, server: Server
-) -> tuple[str, str]:
-    """A running WordPress with a succeeded and a failed backup and a nightly backup schedule, on a
-    backup target that is never contacted; returns the instance's and the succeeded backup's ids."""
+def unused_backup_target(session: Session, settings: Settings) -> None:
+    """What a backup request needs before it is accepted: a default target, never contacted."""
     targets.add_target(
         session,
         actor=OPERATOR,
@@ -61,6 +58,14 @@ def blog_with_backups(
         user="restic",
         host_key=HOST_KEY,
     )
+
+
+def blog_with_backups(
+    session: Session, settings: Settings, tenant: Tenant, server: Server
+) -> tuple[str, str]:
+    """A running WordPress with a succeeded and a failed backup and a nightly backup schedule, on a
+    backup target that is never contacted; returns the instance's and the succeeded backup's ids."""
+    unused_backup_target(session, settings)
     blog = running_blog(session, tenant, server)
     repository = repository_for(session, settings, tenant_id=tenant.id)
     backups = [

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 
-from provisioner.backups import targets
 from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.states import InstanceState
 from provisioner.models import Backup, BackupRestore, Instance, Job
-from tests.support import factories
-from tests.support.factories import HOST_KEY
-from tests.support.portal import People, csrf_of
+from tests.support.portal import People, csrf_of, request_homepage
+from tests.support.running import unused_backup_target
 
 
 def _running_blog_with_a_backup(people: People, api) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -35,17 +33,7 @@ def _running_blog_with_a_backup(people: People, api) -> tuple[str, str]:  # type
     assert approved.status_code == 303
     settings = Settings()
     with session_factory(api.db_url)() as session:
-        targets.add_target(
-            session,
-            actor=factories.OPERATOR,
-            settings=settings,
-            name="lab",
-            kind="sftp",
-            path="/srv/restic/",
-            address="192.0.2.20",
-            user="restic",
-            host_key=HOST_KEY,
-        )
+        unused_backup_target(session, settings)
         instance = session.get_one(Instance, instance_id)
         instance.state = InstanceState.RUNNING.value
         repository = repository_for(session, settings, tenant_id=instance.tenant_id)
@@ -84,13 +72,7 @@ def test_the_service_page_lists_backups_and_backs_up_now(people: People, api) ->
 
 
 def test_a_service_without_data_says_so_and_cannot_back_up(people: People, api) -> None:  # type: ignore[no-untyped-def]
-    form = people.admin_a.get("/catalog/homepage/request").text
-    created = people.admin_a.post(
-        "/catalog/homepage/request",
-        data={"csrf_token": csrf_of(form), "name": "site", "param-title": "T", "param-language": "de"},
-        follow_redirects=False,
-    )
-    instance_id = created.headers["location"].rsplit("/", 1)[1]
+    instance_id = request_homepage(people.admin_a, title="T")
     page = people.admin_a.get(f"/services/{instance_id}").text
     assert "keeps no data of its own" in page
     assert f'action="/services/{instance_id}/backups"' not in page

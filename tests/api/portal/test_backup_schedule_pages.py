@@ -11,7 +11,7 @@ from provisioner.db import session_factory
 from provisioner.models import Schedule
 from provisioner.schedules.service import ScheduleKind, create_schedule
 from tests.support import factories
-from tests.support.portal import People, csrf_of
+from tests.support.portal import People, csrf_of, request_homepage
 
 GERMAN = {"Accept-Language": "de"}
 
@@ -213,13 +213,7 @@ def test_the_form_needs_its_token_and_other_associations_see_nothing(people: Peo
 
 
 def test_a_service_without_data_needs_no_backup_schedule(people: People, api) -> None:  # type: ignore[no-untyped-def]
-    form = people.admin_a.get("/catalog/homepage/request").text
-    response = people.admin_a.post(
-        "/catalog/homepage/request",
-        data={"csrf_token": csrf_of(form), "name": "site", "param-title": "T", "param-language": "de"},
-        follow_redirects=False,
-    )
-    site = response.headers["location"].rsplit("/", 1)[1]
+    site = request_homepage(people.admin_a, title="T")
     page = people.admin_a.get(f"/services/{site}/backup-schedule").text
     assert "This service keeps no data of its own, so it needs no backups." in page
     assert 'name="choice"' not in page

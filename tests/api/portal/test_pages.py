@@ -9,20 +9,8 @@ from fastapi.testclient import TestClient
 from provisioner.alerts.service import raise_alert
 from provisioner.db import session_factory
 from provisioner.models import Instance
-from tests.support.portal import PASSWORD, People, csrf_of, make_user
+from tests.support.portal import PASSWORD, People, csrf_of, make_user, request_homepage, request_service
 from tests.support.smtp_sink import smtp_sink
-
-
-def _request(client: TestClient, template: str, fields: dict[str, str]) -> str:
-    form = client.get(f"/catalog/{template}/request")
-    data = {"csrf_token": csrf_of(form.text), **fields}
-    response = client.post(f"/catalog/{template}/request", data=data, follow_redirects=False)
-    assert response.status_code == 303, response.text
-    return response.headers["location"].rsplit("/", 1)[1]
-
-
-def _request_homepage(client: TestClient, name: str = "site", title: str = "Unser Verein") -> str:
-    return _request(client, "homepage", {"name": name, "param-title": title, "param-language": "de"})
 
 
 def test_pages_ask_to_sign_in_first(api) -> None:  # type: ignore[no-untyped-def]
@@ -109,7 +97,7 @@ def test_a_form_without_its_csrf_token_is_refused(people: People, api) -> None: 
 def test_tenant_strings_stay_inert(people: People) -> None:
     # Rendered, the expression would give "zqxj"; a number such as 7*7 could turn up in any random id.
     title = "<script>alert(1)</script>{{ 'zq' ~ 'xj' }}"
-    instance_id = _request_homepage(people.admin_a, name="site", title=title)
+    instance_id = request_homepage(people.admin_a, name="site", title=title)
     operator_page = people.operator.get("/operator/requests").text
     assert "<script>alert(1)" not in operator_page
     page = people.admin_a.get(f"/services/{instance_id}").text
@@ -118,7 +106,7 @@ def test_tenant_strings_stay_inert(people: People) -> None:
 
 
 def test_another_association_sees_nothing(people: People) -> None:
-    instance_id = _request_homepage(people.admin_a)
+    instance_id = request_homepage(people.admin_a)
     theirs = people.admin_b.get(f"/services/{instance_id}")
     missing = people.admin_b.get("/services/ins_doesnotexist")
     assert theirs.status_code == missing.status_code == 404
@@ -132,7 +120,7 @@ def test_another_association_sees_nothing(people: People) -> None:
 
 
 def test_members_look_but_do_not_change(people: People) -> None:
-    instance_id = _request_homepage(people.admin_a)
+    instance_id = request_homepage(people.admin_a)
     assert people.member_a.get(f"/services/{instance_id}").status_code == 200
     assert "/catalog/homepage/request" not in people.member_a.get("/catalog").text
     token = csrf_of(people.member_a.get("/services").text)
@@ -144,7 +132,7 @@ def test_members_look_but_do_not_change(people: People) -> None:
 
 def test_operator_approves_then_the_admin_sees_credentials_once(people: People, api) -> None:  # type: ignore[no-untyped-def]
     server_id = api.server()
-    instance_id = _request(people.admin_a, "nextcloud", {"name": "cloud", "param-language": "de"})
+    instance_id = request_service(people.admin_a, "nextcloud", {"name": "cloud", "param-language": "de"})
     assert "Available once the lab has approved" in people.admin_a.get(f"/services/{instance_id}").text
     queue = people.operator.get("/operator/requests").text
     assert f"/operator/requests/{instance_id}/approve" in queue
@@ -176,7 +164,7 @@ def test_operator_approves_then_the_admin_sees_credentials_once(people: People, 
 
 
 def test_a_rejection_is_mailed_to_the_association(people: People, api) -> None:  # type: ignore[no-untyped-def]
-    instance_id = _request_homepage(people.admin_a)
+    instance_id = request_homepage(people.admin_a)
     app = api.client.app
     with smtp_sink() as sink:
         app.state.settings = app.state.settings.model_copy(
@@ -196,7 +184,7 @@ def test_a_rejection_is_mailed_to_the_association(people: People, api) -> None: 
 
 
 def test_removal_asks_for_the_name_first(people: People, api) -> None:  # type: ignore[no-untyped-def]
-    instance_id = _request_homepage(people.admin_a)
+    instance_id = request_homepage(people.admin_a)
     page = people.admin_a.get(f"/services/{instance_id}/remove").text
     assert "Keep a copy first" in page
     wrong = people.admin_a.post(
@@ -224,7 +212,7 @@ def test_the_language_follows_the_browser_and_the_switch(people: People) -> None
 
 
 def test_operator_filters_instances(people: People) -> None:
-    _request_homepage(people.admin_a, name="one")
+    request_homepage(people.admin_a, name="one")
     page = people.operator.get("/operator/instances?state=requested&tenant=" + people.tenant_a).text
     assert ">one<" in page
     assert "<td>Association homepage</td>" in page, "the service's title, not the template's name"
@@ -310,7 +298,7 @@ def test_field_labels_come_in_the_page_language(people: People) -> None:
 
 
 def test_operators_see_alerts(people: People, api) -> None:  # type: ignore[no-untyped-def]
-    instance_id = _request_homepage(people.admin_a)
+    instance_id = request_homepage(people.admin_a)
     with session_factory(api.db_url)() as session:
         raise_alert(
             session,

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from provisioner.alerts import AlertKind
-from provisioner.backups import targets
 from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.db import transaction
@@ -20,8 +18,7 @@ from provisioner.schedules.runner import run_due
 from provisioner.schedules.service import ScheduleKind, create_schedule
 from provisioner.timeutil import utcnow
 from tests.support import factories
-from tests.support.factories import HOST_KEY
-from tests.support.running import running_blog
+from tests.support.running import running_blog, unused_backup_target
 
 CATALOG = factories.CATALOG
 
@@ -29,21 +26,6 @@ CATALOG = factories.CATALOG
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, database_url=db_url, timezone="Europe/Berlin")
-
-
-def _backup_target(session: Session, settings: Settings) -> None:
-    """What a real backup request needs: a default target (never contacted here)."""
-    targets.add_target(
-        session,
-        actor=factories.OPERATOR,
-        settings=settings,
-        name="lab",
-        kind="sftp",
-        path="/srv/restic/",
-        address="192.0.2.20",
-        user="restic",
-        host_key=HOST_KEY,
-    )
 
 
 def _setup(
@@ -55,7 +37,7 @@ def _setup(
 ) -> tuple[str, list[str]]:
     with transaction(settings.resolved_database_url) as session:
         if with_target:
-            _backup_target(session, settings)
+            unused_backup_target(session, settings)
         owner = factories.tenant(session)
         server = factories.server(session)
         sites = [running_blog(session, owner, server, f"site{n}") for n in range(3)]
