@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy.orm import object_session
+
 from provisioner.catalog.images import resolve_image
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template, Timeouts, volume_names
@@ -13,6 +15,7 @@ from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.jobs.states import JobKind
+from provisioner.mail_config import mail_settings_for
 from provisioner.models import Instance, Server
 from provisioner.proxy import caddy
 from provisioner.runner.spec import HostSpec, RunSpec
@@ -52,11 +55,33 @@ def placement_of(settings: Settings, instance: Instance) -> Placement:
     )
 
 
-def render_context(
-    template: Template, placement: Placement, server: Server, mode: caddy.TlsMode, version: str
-) -> dict[str, Any]:
-    """What template files may use: instance facts, the tenant's parameters, secrets and ports."""
+def lab_context(settings: Settings) -> dict[str, Any]:
+    """The lab's own settings that services use: its SMTP account, for services that send mail."""
     return {
+        "smtp": {
+            "host": settings.smtp_host,
+            "port": settings.smtp_port,
+            "starttls": settings.smtp_starttls,
+            "username": settings.smtp_username,
+            "password": settings.smtp_password,
+            "from": settings.smtp_from,
+        }
+    }
+
+
+def render_context(
+    template: Template,
+    placement: Placement,
+    server: Server,
+    mode: caddy.TlsMode,
+    version: str,
+    *,
+    lab: dict[str, Any],
+) -> dict[str, Any]:
+    """What template files may use: instance facts, the tenant's parameters, secrets and ports, and
+    the lab's settings."""
+    return {
+        "lab": lab,
         "server": {"address": server.public_address},
         "instance": {
             "id": placement.instance_id,
@@ -197,7 +222,8 @@ def deploy_files(
 ) -> dict[str, str]:
     """Rendered files, plus the proxy's main file and this instance's site block."""
     mode = caddy.tls_mode(settings, server)
-    files = render_files(template, context=render_context(template, placement, server, mode, version))
+    context = render_context(template, placement, server, mode, version, lab=lab_context(settings))
+    files = render_files(template, context=context)
     web = template.published_container
     files[f"{PROXY_FILES}/Caddyfile"] = caddy.caddyfile(mode, acme_email=settings.acme_email)
     files[f"{PROXY_FILES}/site.caddy"] = caddy.site_block(
@@ -278,6 +304,10 @@ def build_run_spec(
     if server is None:
         raise ValueError("the instance has no server yet")
     template = catalog.get(instance.template)
+    session = object_session(instance)
+    if session is not None:
+        # The lab's SMTP account as stored (`provisioner mail configure`), else the environment's.
+        settings = mail_settings_for(session, settings)
     files: dict[str, str] = {}
     if PLAYBOOKS[kind] == "deploy.yml":
         target = version or instance.version
