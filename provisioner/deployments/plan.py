@@ -55,17 +55,19 @@ def placement_of(settings: Settings, instance: Instance) -> Placement:
     )
 
 
-def lab_context(settings: Settings) -> dict[str, Any]:
-    """The lab's own settings that services use: its SMTP account, for services that send mail."""
+def lab_mail(settings: Settings) -> dict[str, Any]:
+    """The lab's SMTP account as files see it (``mail.*``), for services that send mail themselves.
+    ``host`` is empty when the lab has none; ``from_local``/``from_domain`` split the sender address."""
+    local, _, domain = settings.smtp_from.partition("@")
     return {
-        "smtp": {
-            "host": settings.smtp_host,
-            "port": settings.smtp_port,
-            "starttls": settings.smtp_starttls,
-            "username": settings.smtp_username,
-            "password": settings.smtp_password,
-            "from": settings.smtp_from,
-        }
+        "host": settings.smtp_host,
+        "port": settings.smtp_port,
+        "starttls": settings.smtp_starttls,
+        "username": settings.smtp_username,
+        "password": settings.smtp_password,
+        "from": settings.smtp_from,
+        "from_local": local,
+        "from_domain": domain,
     }
 
 
@@ -76,12 +78,10 @@ def render_context(
     mode: caddy.TlsMode,
     version: str,
     *,
-    lab: dict[str, Any],
+    mail: dict[str, Any],
 ) -> dict[str, Any]:
-    """What template files may use: instance facts, the tenant's parameters, secrets and ports, and
-    the lab's settings."""
+    """What template files may use: instance facts, the tenant's parameters, secrets, ports, lab mail."""
     return {
-        "lab": lab,
         "server": {"address": server.public_address},
         "instance": {
             "id": placement.instance_id,
@@ -95,6 +95,7 @@ def render_context(
         "params": placement.params,
         "secrets": placement.secrets,
         "ports": placement.host_ports,
+        "mail": mail,
         "containers": {c.name: docker_name(placement.instance_id, c.name) for c in template.containers},
     }
 
@@ -222,7 +223,7 @@ def deploy_files(
 ) -> dict[str, str]:
     """Rendered files, plus the proxy's main file and this instance's site block."""
     mode = caddy.tls_mode(settings, server)
-    context = render_context(template, placement, server, mode, version, lab=lab_context(settings))
+    context = render_context(template, placement, server, mode, version, mail=lab_mail(settings))
     files = render_files(template, context=context)
     web = template.published_container
     files[f"{PROXY_FILES}/Caddyfile"] = caddy.caddyfile(mode, acme_email=settings.acme_email)
@@ -304,10 +305,6 @@ def build_run_spec(
     if server is None:
         raise ValueError("the instance has no server yet")
     template = catalog.get(instance.template)
-    session = object_session(instance)
-    if session is not None:
-        # The lab's SMTP account as stored (`provisioner mail configure`), else the environment's.
-        settings = mail_settings_for(session, settings)
     files: dict[str, str] = {}
     if PLAYBOOKS[kind] == "deploy.yml":
         target = version or instance.version
@@ -316,7 +313,10 @@ def build_run_spec(
         if kind is JobKind.UPDATE:
             # An update that does not answer within the template's window is rolled back.
             variables["health_retries"] = -(-template.updates.health_window_seconds // HEALTH_DELAY)
-        files = deploy_files(settings, template, placement, server, target)
+        # The lab's SMTP account as the operator stored it (else the environment's), for mail.* in files.
+        session = object_session(instance)
+        mail = mail_settings_for(session, settings) if session is not None else settings
+        files = deploy_files(mail, template, placement, server, target)
     else:
         variables = removal_variables(settings, instance.id, server, template)
     limits = template.timeouts.get(TIMED_AS[kind]) or Timeouts()

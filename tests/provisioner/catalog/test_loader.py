@@ -11,7 +11,7 @@ from provisioner.catalog.loader import Catalog, TemplateError, load_template
 from provisioner.catalog.render import render_files
 from provisioner.config import Settings
 from provisioner.deployments.check import SAMPLE_SERVER, sample_placement
-from provisioner.deployments.plan import lab_context, render_context
+from provisioner.deployments.plan import lab_mail, render_context
 from provisioner.errors import NotFound
 from provisioner.proxy.caddy import TlsMode
 
@@ -45,7 +45,7 @@ def test_every_shipped_template_loads_and_renders_with_sample_parameters() -> No
             SAMPLE_SERVER,
             TlsMode.INTERNAL,
             template.default_version,
-            lab=lab_context(Settings()),
+            mail=lab_mail(Settings()),
         )
         assert all(text.strip() for text in render_files(template, context=context).values())
 
