@@ -125,7 +125,8 @@ def invite(
             )
     ratelimit.hit(session, ratelimit.INVITATIONS_PER_ACTOR, actor.principal)
     email = normalize_email(email)
-    if _user_by_email(session, email) is not None:
+    existing = _user_by_email(session, email)
+    if existing is not None and (actor.is_operator or existing.tenant_id == tenant_id):
         raise Conflict("a person with this e-mail address has an account already")
     plain = secrets.token_urlsafe(32)
     invitation = Invitation(
@@ -139,6 +140,11 @@ def invite(
     session.add(invitation)
     session.flush()
     where = f"the association {tenant.name}" if tenant is not None else "the lab's operators"
+    if existing is not None:
+        # An account of another association: its admin is answered as for anyone, so that it cannot learn
+        # who has an account elsewhere; the person is told, and gets no link (one address, one account).
+        _send(settings, _already_has_account(email, where))
+        return invitation
     _send(
         settings,
         Mail(
@@ -153,6 +159,18 @@ def invite(
         ),
     )
     return invitation
+
+
+def _already_has_account(email: str, where: str) -> Mail:
+    return Mail(
+        to=(email,),
+        subject="Your invitation to the provisioner",
+        body=(
+            f"Someone invited this address to join {where}.\n\n"
+            "This address has an account here already, and an address can hold one account only, so the "
+            "invitation cannot be accepted. If you want to change associations, ask the lab's operators.\n"
+        ),
+    )
 
 
 def invitation_for_token(session: Session, *, token: str) -> Invitation:
