@@ -23,7 +23,7 @@ from provisioner.accounts.passwords import (
 )
 from provisioner.accounts.sessions import end_sessions_of
 from provisioner.auth.actor import Actor, Role
-from provisioner.auth.tokens import digest
+from provisioner.auth.tokens import digest, revoke_tokens_made_by
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
 from provisioner.mail import Mail, MailError, send_mail
@@ -327,6 +327,7 @@ def remove_member(session: Session, *, actor: Actor, user_id: str) -> None:
     _refuse_locking_out(session, actor, user)
     # Deleting the row ends the person's sessions and resets with it (foreign keys cascade).
     end_sessions_of(session, user_id=user.id)
+    revoke_tokens_made_by(session, principal=user.id)
     session.delete(user)
     session.flush()
 
@@ -342,5 +343,6 @@ def set_disabled(session: Session, *, actor: Actor, user_id: str, disabled: bool
     elif user.disabled_at is None:
         user.disabled_at = utcnow()
         end_sessions_of(session, user_id=user.id)
+        revoke_tokens_made_by(session, principal=user.id)  # enabling again does not bring them back
     session.flush()
     return user
