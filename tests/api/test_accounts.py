@@ -42,7 +42,8 @@ def mailing_api(db_url: str, tmp_path: Path, sink: SmtpSink) -> Iterator[Api]:
     app = create_app(settings)
     dispatcher = RecordingDispatcher()
     app.state.dispatcher = dispatcher
-    with TestClient(app) as client:
+    # Over HTTPS, as the public address says: cookies are Secure there.
+    with TestClient(app, base_url="https://portal.lab.example") as client:
         yield Api(client, db_url, dispatcher)
 
 
