@@ -46,6 +46,10 @@ REPORT_TASK = "Report the backup"
 class StepSink(EventSink, Protocol):
     def flush(self) -> None: ...
 
+    @property
+    def lost(self) -> bool:
+        """The calling job was given up by the reaper: no step may run on for it."""
+
     def continue_numbering(self) -> None: ...
 
 
