@@ -26,6 +26,7 @@ from provisioner.models import Alert, Backup, Instance, Job
 from provisioner.runner.spec import EventSink, RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
 from provisioner.worker.backup_jobs import execute_backup_job
+from provisioner.worker.execution import DatabaseSink
 from tests.support import factories
 from tests.support.running import running_blog, unused_backup_target
 
@@ -67,6 +68,11 @@ def _scripted(monkeypatch: pytest.MonkeyPatch, report: dict[str, object]) -> Scr
     return runs
 
 
+def _execute(settings: Settings, job_id: str, kind: JobKind) -> None:
+    sink = DatabaseSink(settings.resolved_database_url, job_id)
+    execute_backup_job(settings, factories.CATALOG, job_id, kind, sink)
+
+
 def _backup_job(settings: Settings) -> tuple[str, str]:
     with transaction(settings.resolved_database_url) as session:
         unused_backup_target(session, settings)
@@ -106,7 +112,7 @@ def test_a_report_of_the_wrong_shape_fails_the_backup_loudly_and_nothing_of_it_i
 ) -> None:
     _scripted(monkeypatch, report)
     blog_id, job_id = _backup_job(settings)
-    execute_backup_job(settings, factories.CATALOG, job_id, JobKind.BACKUP)
+    _execute(settings, job_id, JobKind.BACKUP)
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert job.status == "failed"
@@ -128,7 +134,7 @@ def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(
     snapshot_id = secrets.token_hex(32)
     _scripted(monkeypatch, _report(snapshot_id))
     blog_id, job_id = _backup_job(settings)
-    execute_backup_job(settings, factories.CATALOG, job_id, JobKind.BACKUP)
+    _execute(settings, job_id, JobKind.BACKUP)
     with transaction(settings.resolved_database_url) as session:
         assert session.get_one(Job, job_id).status == "succeeded"
         backup = session.scalars(select(Backup)).one()
@@ -185,7 +191,7 @@ def test_a_stored_report_of_the_wrong_shape_never_reaches_another_server(
     runs = _scripted(monkeypatch, {})
     blog_id, backup_id = _stored_backup(settings, **stored)
     job_id = _restore_into_a_copy(settings, blog_id, backup_id)
-    execute_backup_job(settings, factories.CATALOG, job_id, JobKind.RESTORE)
+    _execute(settings, job_id, JobKind.RESTORE)
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert job.status == "failed"
@@ -210,7 +216,7 @@ def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_nam
             row.paths = {name: f"{root}/prv-{blog_id}-{name}/_data" for name in ("db", "content")}
         snapshot_id = row.snapshot_id
     job_id = _restore_into_a_copy(settings, blog_id, backup_id)
-    execute_backup_job(settings, factories.CATALOG, job_id, JobKind.RESTORE)
+    _execute(settings, job_id, JobKind.RESTORE)
     with transaction(settings.resolved_database_url) as session:
         assert session.get_one(Job, job_id).status == "succeeded"
         copy_id = session.get_one(Job, job_id).instance_id
