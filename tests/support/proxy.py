@@ -43,6 +43,7 @@ def request_by_hostname(
     path: str = "/",
     data: dict[str, str] | None = None,
     content: bytes | None = None,
+    json: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
 ) -> httpx.Response:
     """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
@@ -54,6 +55,7 @@ def request_by_hostname(
             f"https://{address}{path}",
             data=data,
             content=content,
+            json=json,
             headers={"Host": hostname},
             extensions={"sni_hostname": hostname},
         )
