@@ -101,6 +101,7 @@ def _describe(template: Template, version: str, variables: dict[str, Any]) -> st
         "health": {
             "path": template.health.path,
             "expect_status": template.health.expect_status,
+            "start_seconds": template.health.start_seconds,
         },
         "steps_after_deploy": variables["after_steps"],
     }
