@@ -75,21 +75,33 @@ def _processes() -> dict[int, tuple[int, bytes]]:
     return found
 
 
-def processes_of(private: Path) -> set[int]:
-    """The processes that name the run's folder, and everything they started."""
-    table = _processes()
-    marker = str(private).encode()
-    members = {pid for pid, (_, cmdline) in table.items() if marker in cmdline and pid != os.getpid()}
+def _with_descendants(roots: set[int], table: dict[int, tuple[int, bytes]]) -> set[int]:
     children: dict[int, list[int]] = {}
     for pid, (parent, _) in table.items():
         children.setdefault(parent, []).append(pid)
-    todo = list(members)
+    members = set(roots)
+    todo = list(roots)
     while todo:
         for child in children.get(todo.pop(), []):
             if child not in members:
                 members.add(child)
                 todo.append(child)
     return members
+
+
+def processes_of(private: Path) -> set[int]:
+    """The processes that name the run's folder, and everything they started."""
+    table = _processes()
+    marker = str(private).encode()
+    named = {pid for pid, (_, cmdline) in table.items() if marker in cmdline and pid != os.getpid()}
+    return _with_descendants(named, table)
+
+
+def descendants_of(pid: int) -> set[int]:
+    """Every process below ``pid`` (without it); empty where there is no ``/proc``."""
+    if not _PROC.is_dir():
+        return set()
+    return _with_descendants({pid}, _processes()) - {pid}
 
 
 def freeze_and_kill(find: Callable[[], set[int]]) -> set[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from provisioner.runner.spec import HostSpec, RunSpec
 
@@ -11,7 +12,7 @@ THIS_MACHINE = HostSpec(
 )
 
 
-def local_run(folder: Path, playbook: str, text: str, variables: dict[str, str], timeout: int) -> RunSpec:
+def local_run(folder: Path, playbook: str, text: str, variables: dict[str, Any], timeout: int) -> RunSpec:
     """``text`` written as ``folder/playbooks/<playbook>``, to run on this machine."""
     playbooks = folder / "playbooks"
     playbooks.mkdir(exist_ok=True)
