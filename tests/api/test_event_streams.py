@@ -3,6 +3,7 @@ what ends them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ class Served:
     db_url: str
     tenant_id: str
     job_id: str
+    slots: event_streams.StreamSlots
 
     @property
     def events(self) -> str:
@@ -60,8 +62,9 @@ def served(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setattr(event_streams, "RECHECK_SECONDS", 0.2)
     tenant_id, job_id = queued_job(db_url)
     settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://", streams_per_caller=4)
-    with serving(_small_thread_pool(create_app(settings))) as url:  # type: ignore[arg-type]
-        yield Served(url, db_url, tenant_id, job_id)
+    app = create_app(settings)
+    with serving(_small_thread_pool(app)) as url:  # type: ignore[arg-type]
+        yield Served(url, db_url, tenant_id, job_id, app.state.stream_slots)
 
 
 def test_open_streams_hold_no_thread_and_no_database_connection(served: Served) -> None:
@@ -85,7 +88,7 @@ def test_open_streams_hold_no_thread_and_no_database_connection(served: Served) 
 def test_a_caller_past_its_streams_gets_a_clear_429_and_a_closed_stream_frees_its_place(
     served: Served,
 ) -> None:
-    (_, member), (_, other) = member_tokens(served.db_url, served.tenant_id, 2)
+    (member_id, member), (_, other) = member_tokens(served.db_url, served.tenant_id, 2)
     with httpx.Client(timeout=30) as client, open_streams(client, served.events, [member] * 4) as streams:
         refused = client.get(served.events, headers={**member, "Accept": "text/event-stream"})
         assert refused.status_code == 429
@@ -97,6 +100,11 @@ def test_a_caller_past_its_streams_gets_a_clear_429_and_a_closed_stream_frees_it
             assert own.status_code == 200
         assert client.get(served.events, headers=member).status_code == 200
         streams[0].close()
+        # The server gives the place back once it has seen the connection end.
+        for _ in range(600):
+            if served.slots.held(member_id) < 4:
+                break
+            time.sleep(0.05)
         with open_streams(client, served.events, [member]) as (again,):
             assert again.status_code == 200
 
