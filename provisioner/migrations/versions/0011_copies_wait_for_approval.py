@@ -1,7 +1,7 @@
 """a copy (restore into a new instance) asked for by an association waits for approval
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010_api_tokens_expire
 Create Date: 2026-12-05 19:35:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0011"
+down_revision = "0010_api_tokens_expire"
 branch_labels = None
 depends_on = None
 
