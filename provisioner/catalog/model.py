@@ -216,6 +216,8 @@ class Template(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     title: Localized
     description: Localized
+    # What to do first once the service runs (sign in, create accounts, ...), on its portal page.
+    first_steps: Localized | None = None
     category: str
     icon: str
     default_version: str
