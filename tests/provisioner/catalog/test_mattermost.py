@@ -73,3 +73,21 @@ def test_new_instances_get_the_supported_release_and_updates_go_one_step_at_a_ti
     assert MATTERMOST.update_targets("10.11") == ["11.7"]
     assert MATTERMOST.update_targets("11.7") == []
     assert MATTERMOST.resources.memory_mb >= 2048
+
+
+def test_mail_goes_through_the_labs_smtp_account_when_it_has_one() -> None:
+    assert not any(key.startswith("MM_EMAILSETTINGS_") for key in _env(_files()))
+    placement = sample_placement(MATTERMOST, instance_id="ins_m", tenant_id="ten_m", subdomain="chat")
+    lab = Settings(smtp_host="mail.lab.example", smtp_port=587, smtp_starttls=True, smtp_username="lab",
+                   smtp_password="s3cret", smtp_from="noreply@lab.example")  # fmt: skip
+    env = _env(deploy_files(lab, MATTERMOST, placement, SAMPLE_SERVER, MATTERMOST.default_version))
+    assert {
+        "MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS": "true",
+        "MM_EMAILSETTINGS_SMTPSERVER": "mail.lab.example",
+        "MM_EMAILSETTINGS_SMTPPORT": "587",
+        "MM_EMAILSETTINGS_CONNECTIONSECURITY": "STARTTLS",
+        "MM_EMAILSETTINGS_ENABLESMTPAUTH": "true",
+        "MM_EMAILSETTINGS_SMTPUSERNAME": "lab",
+        "MM_EMAILSETTINGS_SMTPPASSWORD": "s3cret",
+        "MM_EMAILSETTINGS_FEEDBACKEMAIL": "noreply@lab.example",
+    }.items() <= env.items()
