@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.audit import AuditMiddleware
+from api.event_streams import StreamSlots
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
 from api.portal import web as portal
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.resolved_templates_dir)
     app.state.dispatcher = CeleryDispatcher(settings.resolved_broker_url)
+    app.state.stream_slots = StreamSlots(settings.streams_per_caller)
     problems.install(app)
     # Inside the idempotency layer: a replayed answer did nothing again, so it is not recorded again.
     app.add_middleware(AuditMiddleware, database_url=settings.resolved_database_url)

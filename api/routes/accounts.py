@@ -55,6 +55,7 @@ def log_in(
     user = service.authenticate_password(
         session, email=body.email, password=body.password, client_address=client_address(request)
     )
+    response.headers["Cache-Control"] = "no-store"  # the answer names the new session's CSRF token
     row, cookie = start_session(
         session, user=user, client_address=client_address(request), idle_minutes=settings.session_idle_minutes
     )
