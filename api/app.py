@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import problems
 from api.audit import AuditMiddleware
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the idempotency layer: a replayed answer did nothing again, so it is not recorded again.
     app.add_middleware(AuditMiddleware, database_url=settings.resolved_database_url)
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
+    # Outermost: every layer inside sees the client's address as the trusted proxy reported it.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(audit.router)
