@@ -65,6 +65,7 @@ class TenantOut(BaseModel):
 class TokenIn(Input):
     role: Literal["admin", "member"]
     name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int = Field(default=90, ge=1, le=365, description="the token stops working then")
 
 
 class TokenOut(BaseModel):
@@ -72,6 +73,7 @@ class TokenOut(BaseModel):
     name: str
     role: str
     tenant: str | None
+    expires_at: datetime
     token: str = Field(description="shown once; store it now")
 
 

@@ -53,6 +53,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who made it ("usr_...", "tok_...", "cli"): a person's tokens are revoked when the person is removed.
+    created_by: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class Server(Base):
