@@ -216,6 +216,13 @@ class JobAccepted(BaseModel):
     job: JobOut
 
 
+class RestoreAccepted(BaseModel):
+    instance: InstanceOut = Field(description="the instance the backup goes into (a new one for 'new')")
+    job: JobOut | None = Field(
+        description="the restore job; none while an association's copy waits for an operator's approval"
+    )
+
+
 class EventOut(BaseModel):
     seq: int
     time: datetime

@@ -136,6 +136,9 @@ class Instance(Base):
     credentials_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The job that holds the instance: one mutating job per instance at a time.
     lock_job_id: Mapped[str | None] = mapped_column(String(32))
+    # A copy an association asked for waits for approval like any request; approving it restores this
+    # backup into it (no foreign key: backups point at instances already).
+    copy_of_backup_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
