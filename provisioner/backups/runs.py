@@ -6,9 +6,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from provisioner.backups.repository import restic_variables
-from provisioner.catalog.model import Hook, Step, Template, Timeouts
+from provisioner.catalog.model import Hook, Template, Timeouts
 from provisioner.config import Settings
-from provisioner.deployments.plan import docker_name, host_spec
+from provisioner.deployments.plan import (
+    deploy_files,
+    deploy_variables,
+    docker_name,
+    host_spec,
+    placement_of,
+    step_variables,
+)
 from provisioner.models import BackupRepository, Instance, Server
 from provisioner.runner.spec import RunSpec
 
@@ -19,14 +26,14 @@ _KIND: dict[str, Literal["backup", "restore", "drill"]] = {
 }
 
 
+# A database's load command reads the dump (the file named by DUMP) on its standard input.
+LOAD_THROUGH_STDIN = ["sh", "-c", 'exec docker exec -i "$@" < "$DUMP"', "sh"]
+
+
 def _server(instance: Instance) -> Server:
     if instance.server is None:
         raise ValueError(f"instance {instance.id} has no server")
     return instance.server
-
-
-def _steps(instance_id: str, steps: list[Step]) -> list[dict[str, Any]]:
-    return [{"container": docker_name(instance_id, s.container), "argv": s.run} for s in steps]
 
 
 def _volumes(instance_id: str, hook: Hook) -> list[dict[str, str]]:
@@ -34,7 +41,13 @@ def _volumes(instance_id: str, hook: Hook) -> list[dict[str, str]]:
 
 
 def _spec(
-    settings: Settings, template: Template, server: Server, playbook: str, variables: dict[str, Any]
+    settings: Settings,
+    template: Template,
+    server: Server,
+    playbook: str,
+    variables: dict[str, Any],
+    *,
+    files: dict[str, str] | None = None,
 ) -> RunSpec:
     limits = template.timeouts.get(_KIND[playbook]) or Timeouts()
     return RunSpec(
@@ -42,6 +55,7 @@ def _spec(
         playbooks_dir=Path(settings.resolved_playbooks_dir),
         host=host_spec(server),
         variables=variables,
+        files=files or {},
         ssh_private_key=settings.resolved_ssh_key_path.read_text() if server.connection == "ssh" else None,
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
@@ -71,8 +85,8 @@ def backup_spec(
             "restic": restic_variables(settings, repository, server),
             "volumes": _volumes(instance.id, hook),
             "min_free_mb": settings.backup_min_free_mb,
-            "before_steps": _steps(instance.id, hook.before),
-            "after_steps": _steps(instance.id, hook.after),
+            "before_steps": step_variables(instance.id, hook.before),
+            "after_steps": step_variables(instance.id, hook.after),
             "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
             "keep_options": [part for option, n in keep.items() if n for part in (option, str(n))],
         },
@@ -88,13 +102,24 @@ def restore_spec(
     snapshot: str,
     source_paths: dict[str, str],
     job_id: str,
+    version: str | None = None,
 ) -> RunSpec:
-    """Put ``snapshot`` back into ``instance``; ``source_paths`` say where each volume was when backed up."""
-    hook = template.hooks.restore or template.hooks.backup
-    if hook is None or not hook.volumes:
+    """Put ``snapshot`` back into ``instance``; ``source_paths`` say where each volume was when backed up.
+
+    ``version`` is for a rolled-back update: the containers start again at that (old) version, and the
+    template's steps before the restore are skipped, since they would run in the version that failed.
+    Without it, the containers start again as they are deployed.
+    """
+    backed_up = template.hooks.backup.volumes if template.hooks.backup else []
+    hook = template.hooks.restore or Hook(volumes=backed_up)
+    if not (hook.volumes or hook.databases):
         raise ValueError(f"the {template.name} template declares nothing to restore")
     server = _server(instance)
-    restore_hook = template.hooks.restore or Hook(volumes=hook.volumes)
+    placement = placement_of(settings, instance)
+    target = version or instance.version
+    deployed = deploy_variables(settings, template, placement, server, target)
+    containers: list[dict[str, Any]] = deployed["containers"]
+    database_containers = {docker_name(instance.id, d.container) for d in hook.databases}
     return _spec(
         settings,
         template,
@@ -104,13 +129,33 @@ def restore_spec(
             "restic": restic_variables(settings, repository, server),
             "snapshot": snapshot,
             "source_paths": source_paths,
-            "volumes": _volumes(instance.id, hook),
-            "containers": [docker_name(instance.id, c.name) for c in template.containers],
+            # Every volume the restore empties: the copied ones and the rebuilt databases.
+            "volumes": [
+                {"name": name, "docker": docker_name(instance.id, name)}
+                for name in [*hook.volumes, *(d.volume for d in hook.databases)]
+            ],
+            "copied": list(hook.volumes),
+            "databases": [
+                {
+                    "volume": d.volume,
+                    "dump": d.dump,
+                    "container": docker_name(instance.id, d.container),
+                    "ready": d.ready,
+                    "load": d.load,
+                    "load_argv": [*LOAD_THROUGH_STDIN, docker_name(instance.id, d.container), *d.load],
+                }
+                for d in hook.databases
+            ],
+            "containers": [c["name"] for c in containers],
+            "start_first": [c for c in containers if c["name"] in database_containers],
+            "start_then": [c for c in containers if c["name"] not in database_containers],
+            **{key: deployed[key] for key in ("instance_dir", "files", "network", "labels", "launcher")},
             "min_free_mb": settings.backup_min_free_mb,
             "work_dir": f"{server.root_dir}/backup/restore-{job_id}",
-            "before_steps": _steps(instance.id, restore_hook.before),
-            "after_steps": _steps(instance.id, restore_hook.after),
+            "before_steps": [] if version is not None else step_variables(instance.id, hook.before),
+            "after_steps": step_variables(instance.id, hook.after),
         },
+        files=deploy_files(settings, template, placement, server, target),
     )
 
 

@@ -15,7 +15,7 @@ from provisioner.backups.steps import StepSink, run_step, take_backup
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.plan import build_run_spec
+from provisioner.deployments.plan import build_run_spec, steps_run_spec
 from provisioner.health.probe import Health
 from provisioner.health.tls import check_on_server
 from provisioner.instances.service import set_state
@@ -98,6 +98,20 @@ def run_on_server(
         instance = session.get_one(Instance, instance_id)
         server = session.get_one(Server, server_id) if server_id else None
         spec = build_run_spec(settings, catalog, instance, kind, version=version, server=server)
+    return run_step(settings, spec, sink)
+
+
+def run_steps_before_update(
+    settings: Settings, catalog: Catalog, sink: StepSink, *, instance_id: str
+) -> RunOutcome | None:
+    """The template's ``hooks.update.before`` steps in the running version; None when it has none."""
+    with transaction(settings.resolved_database_url) as session:
+        instance = session.get_one(Instance, instance_id)
+        hook = catalog.get(instance.template).hooks.update
+        if hook is None or not hook.before:
+            return None
+        spec = steps_run_spec(settings, catalog, instance, hook.before, timed_as="update")
+    note(sink, "running the template's steps before the update")
     return run_step(settings, spec, sink)
 
 

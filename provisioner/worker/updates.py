@@ -26,6 +26,7 @@ from provisioner.worker.guarded import (
     end_job,
     note,
     run_on_server,
+    run_steps_before_update,
     stamp,
     wait_healthy,
 )
@@ -51,6 +52,12 @@ def run_update(settings: Settings, catalog: Catalog, job_id: str, sink: StepSink
         return
 
     note(sink, f"updating from {old} to {new}")
+    outcome = run_steps_before_update(settings, catalog, sink, instance_id=instance_id)
+    if outcome is not None and outcome.status != "successful":
+        what = f"the template's steps before the update to {new} failed: {outcome.error}"
+        _roll_back(settings, catalog, job_id, Unstoppable(sink), what=what, old=old, backup=backup)
+        return
+    # The new version's deploy runs the template's hooks.update.after steps once it answers.
     outcome = run_on_server(
         settings, catalog, sink, instance_id=instance_id, kind=JobKind.UPDATE, version=new
     )
@@ -89,16 +96,24 @@ def _roll_back(
         instance_id = session.get_one(Job, job_id).instance_id
     note(sink, f"{what}; rolling back to {old}")
     try:
+        if backup is not None:
+            # The data first, then the old version: a service may refuse to start on data the new
+            # version has already changed (Nextcloud does), so it must never see that data.
+            note(sink, f"restoring the backup taken at {stamp(backup.created_at)} under version {old}")
+            restore_backup(
+                settings,
+                catalog,
+                instance_id=instance_id,
+                backup_id=backup.id,
+                job_id=job_id,
+                sink=sink,
+                version=old,
+            )
         outcome = run_on_server(
             settings, catalog, sink, instance_id=instance_id, kind=JobKind.DEPLOY, version=old
         )
         if outcome.status != "successful":
             raise StepFailed(f"version {old} could not be deployed again: {outcome.error}")
-        if backup is not None:
-            note(sink, f"restoring the backup taken at {stamp(backup.created_at)}")
-            restore_backup(
-                settings, catalog, instance_id=instance_id, backup_id=backup.id, job_id=job_id, sink=sink
-            )
     except (StepFailed, BackupStepFailed, DomainError) as exc:
         kept = (
             f"; the backup {backup.id} taken at {stamp(backup.created_at)} holds the data" if backup else ""

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import docker
 import pytest
 
+from provisioner.backups.runs import LOAD_THROUGH_STDIN
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.config import Settings
 from provisioner.runner.adapter import run_playbook
@@ -81,16 +83,72 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
     snapshot = json.loads(report.split("=> ", 1)[1])["msg"]["summary"]["snapshot_id"]
 
     (folder / "upload.bin").unlink()
-    restore = _variables(
-        tmp_path, volume, password, snapshot=snapshot, source_paths={"data": str(folder)}, containers=[],
-        work_dir=str(tmp_path / "restore-work"),
-    )  # fmt: skip
+    restore = _restore_variables(tmp_path, volume, password, snapshot=snapshot, folder=folder)
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert hashlib.sha256((folder / "upload.bin").read_bytes()).digest() == hashlib.sha256(content).digest()
     assert not (tmp_path / "restore-work").exists()
     assert all(password not in e.line and password not in e.stdout for e in sink.events)
+
+
+def _restore_variables(
+    tmp_path: Path, volume: Any, password: str, *, snapshot: str, folder: Path, **more: Any
+) -> dict[str, Any]:
+    restore = {
+        "snapshot": snapshot, "source_paths": {"data": str(folder)}, "containers": [],
+        "work_dir": str(tmp_path / "restore-work"), "copied": ["data"], "databases": [], "start_first": [],
+        "start_then": [], "files": [], "instance_dir": str(tmp_path / "instance"), "network": "none",
+        "labels": {}, "launcher": None,
+    }  # fmt: skip
+    return _variables(tmp_path, volume, password, **(restore | more))
+
+
+def test_a_database_dump_that_fails_to_load_ends_the_restore(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    volume: Any,
+    docker_client: docker.DockerClient,
+    proxy_image: str,
+) -> None:
+    server = ssh_servers[0]
+    folder = Path(volume.attrs["Mountpoint"])
+    (folder / "backup.sql").write_text("INSERT INTO missing_table VALUES (1);\n")
+    backup = _variables(tmp_path, volume, "pw", instance_id="ins_test", tag_options=[], keep_options=[])
+    outcome = run_playbook(_spec(server, "backup.yml", backup), CollectingSink(), work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    snapshot = _snapshots(tmp_path, "pw")[-1]
+    # A stand-in database: it reads the dump on its standard input and fails on the first statement.
+    database = docker_client.containers.run(
+        proxy_image, ["sleep", "infinity"], name=f"prv-test{secrets.token_hex(4)}-db", detach=True
+    )
+    load = ["sh", "-c", "if grep -q missing_table; then echo 'ERROR 1146: no table' >&2; exit 1; fi"]
+    try:
+        restore = _restore_variables(
+            tmp_path, volume, "pw", snapshot=snapshot, folder=folder, copied=[],
+            databases=[{
+                "volume": "data", "dump": "backup.sql", "container": database.name, "ready": ["true"],
+                "load": load, "load_argv": [*LOAD_THROUGH_STDIN, database.name, *load],
+            }],
+            after_steps=[{"container": database.name, "argv": ["touch", "/tmp/after"]}],
+        )  # fmt: skip
+        sink = CollectingSink()
+        outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
+        assert outcome.status == "failed"
+        failed = [e.task for e in sink.events if e.status == "failed"]
+        assert failed == ["Load each dump into its empty database, stopping at the first error"]
+        # Nothing after the failed load ran.
+        assert database.exec_run(["test", "-e", "/tmp/after"]).exit_code == 1
+    finally:
+        database.remove(force=True)
+
+
+def _snapshots(tmp_path: Path, password: str) -> list[str]:
+    listed = subprocess.run(
+        ["restic", "--repo", str(tmp_path / "repo"), "snapshots", "--json"],
+        env={**os.environ, "RESTIC_PASSWORD": password}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [str(s["id"]) for s in json.loads(listed.stdout)]
 
 
 def test_a_backup_refuses_to_start_without_free_disk_space(
