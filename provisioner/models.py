@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -82,11 +83,34 @@ class Server(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+LIVE_NAME = "state <> 'removed'"
+LIVE_HOSTNAME = "state NOT IN ('removed', 'rejected')"
+
+
 class Instance(Base):
     __tablename__ = "instances"
-    # Names are unique per tenant among instances not removed; the service checks that, since a
-    # removed instance keeps its name for the record.
-    __table_args__ = (UniqueConstraint("server_id", "port"),)
+    # Names are unique per tenant among instances not removed, hostnames among instances not removed
+    # or rejected (a removed instance keeps both for the record). The services check first, to answer
+    # with the field; these indexes hold when two requests check at the same moment.
+    __table_args__ = (
+        UniqueConstraint("server_id", "port"),
+        Index(
+            "uq_instances_live_name",
+            "tenant_id",
+            "name",
+            unique=True,
+            postgresql_where=text(LIVE_NAME),
+            sqlite_where=text(LIVE_NAME),
+        ),
+        Index(
+            "uq_instances_live_hostname",
+            "subdomain",
+            "domain",
+            unique=True,
+            postgresql_where=text(LIVE_HOSTNAME),
+            sqlite_where=text(LIVE_HOSTNAME),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ins"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)

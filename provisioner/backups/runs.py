@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from provisioner.backups.reported import backup_paths, paths_in_snapshot, usable_snapshot_id
 from provisioner.backups.repository import restic_variables
 from provisioner.catalog.model import Hook, Template, Timeouts
 from provisioner.config import Settings
@@ -16,7 +17,7 @@ from provisioner.deployments.plan import (
     placement_of,
     step_variables,
 )
-from provisioner.models import BackupRepository, Instance, Server
+from provisioner.models import Backup, BackupRepository, Instance, Server
 from provisioner.runner.spec import RunSpec
 
 _KIND: dict[str, Literal["backup", "restore", "drill"]] = {
@@ -36,8 +37,12 @@ def _server(instance: Instance) -> Server:
     return instance.server
 
 
-def _volumes(instance_id: str, hook: Hook) -> list[dict[str, str]]:
-    return [{"name": name, "docker": docker_name(instance_id, name)} for name in hook.volumes]
+def _volumes(instance_id: str, hook: Hook, in_snapshot: dict[str, str] | None = None) -> list[dict[str, str]]:
+    found = in_snapshot or {}
+    return [
+        {"name": name, "docker": docker_name(instance_id, name), "in_snapshot": found.get(name, "")}
+        for name in hook.volumes
+    ]
 
 
 def _spec(
@@ -84,6 +89,8 @@ def backup_spec(
             "instance_id": instance.id,
             "restic": restic_variables(settings, repository, server),
             "volumes": _volumes(instance.id, hook),
+            # Relative to Docker's volumes folder, so the snapshot's paths are named by us alone.
+            "backup_paths": [path.lstrip("/") for path in backup_paths(instance.id, hook.volumes).values()],
             "min_free_mb": settings.backup_min_free_mb,
             "before_steps": step_variables(instance.id, hook.before),
             "after_steps": step_variables(instance.id, hook.after),
@@ -97,14 +104,16 @@ def restore_spec(
     settings: Settings,
     template: Template,
     instance: Instance,
-    repository: BackupRepository,
+    backup: Backup,
     *,
-    snapshot: str,
-    source_paths: dict[str, str],
     job_id: str,
     version: str | None = None,
 ) -> RunSpec:
-    """Put ``snapshot`` back into ``instance``; ``source_paths`` say where each volume was when backed up.
+    """Put ``backup`` (of ``instance`` or of another instance of its template) back into ``instance``.
+
+    The snapshot id is checked again and where each volume lies in the snapshot is derived from the
+    backed-up instance's id (``UntrustedReport`` otherwise): nothing a server printed reaches the
+    command line or a path here.
 
     ``version`` is for a rolled-back update: the containers start again at that (old) version, and the
     template's steps before the restore are skipped, since they would run in the version that failed.
@@ -115,6 +124,11 @@ def restore_spec(
     if not (hook.volumes or hook.databases):
         raise ValueError(f"the {template.name} template declares nothing to restore")
     server = _server(instance)
+    snapshot = usable_snapshot_id(backup.snapshot_id)
+    databases = {d.volume: d for d in hook.databases}
+    # Every volume the restore empties: the copied ones and the rebuilt databases.
+    emptied = [*hook.volumes, *databases]
+    in_snapshot = paths_in_snapshot(backup.instance_id, emptied, backup.paths)
     placement = placement_of(settings, instance)
     target = version or instance.version
     deployed = deploy_variables(settings, template, placement, server, target)
@@ -126,18 +140,16 @@ def restore_spec(
         server,
         "restore.yml",
         {
-            "restic": restic_variables(settings, repository, server),
+            "restic": restic_variables(settings, backup.repository, server),
             "snapshot": snapshot,
-            "source_paths": source_paths,
-            # Every volume the restore empties: the copied ones and the rebuilt databases.
             "volumes": [
-                {"name": name, "docker": docker_name(instance.id, name)}
-                for name in [*hook.volumes, *(d.volume for d in hook.databases)]
+                {**volume, "copied": volume["name"] not in databases}
+                for volume in _volumes(instance.id, Hook(volumes=emptied), in_snapshot)
             ],
-            "copied": list(hook.volumes),
             "databases": [
                 {
                     "volume": d.volume,
+                    "in_snapshot": in_snapshot[d.volume],
                     "dump": d.dump,
                     "container": docker_name(instance.id, d.container),
                     "ready": d.ready,

@@ -25,6 +25,7 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Backup, BackupRestore, DrillResult, Instance, Job
+from provisioner.tenants.quotas import check_quota, hold_tenant
 from provisioner.timeutil import utcnow
 
 S = InstanceState
@@ -100,9 +101,11 @@ def request_restore(
                 errors=[{"field": "body.name", "message": "required when into is 'new'"}],
             )
         chosen = subdomain or f"{name}-{instance.tenant.slug}"[:63].rstrip("-")
-        target = new_instance_like(
-            session, settings or get_settings(), catalog, instance, name=name, subdomain=chosen
-        )
+        settings = settings or get_settings()
+        # A copy is one more instance of the tenant: the same quota as for any request.
+        hold_tenant(session, tenant_id=instance.tenant_id)
+        check_quota(session, catalog, settings, tenant=instance.tenant, template=instance.template)
+        target = new_instance_like(session, settings, catalog, instance, name=name, subdomain=chosen)
     else:
         _deployed(instance, "a restore")
     job = create_job(session, instance=target, kind=JobKind.RESTORE, requested_by=actor.principal)

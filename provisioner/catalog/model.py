@@ -55,6 +55,8 @@ class Secret(Strict):
     show: bool = False
     # The account a shown password is for, so the admin is told which name to sign in with.
     user: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    # Or: the required parameter whose value is that account (Discourse signs its admin in by e-mail).
+    user_param: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,40}$")
 
 
 class HostPort(Strict):
@@ -256,6 +258,8 @@ class Template(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     title: Localized
     description: Localized
+    # What to do first once the service runs (sign in, create accounts, ...), on its portal page.
+    first_steps: Localized | None = None
     category: str
     icon: str
     default_version: str
@@ -296,6 +300,7 @@ class Template(Strict):
         _check_containers(self)
         _check_update_order(self)
         _check_health_and_hooks(self)
+        _check_secret_users(self)
         if self.launcher is not None and self.launcher.definition not in {f.target for f in self.files}:
             raise ValueError(f"launcher.definition {self.launcher.definition!r} is not a rendered file")
         return self
@@ -397,6 +402,15 @@ def _check_databases(template: Template) -> None:
             )
         if database.volume not in backed_up:
             raise ValueError(f"hooks.restore.databases: {database.volume!r} is not in hooks.backup.volumes")
+
+
+def _check_secret_users(template: Template) -> None:
+    required = set(template.parameters.get("required", []))
+    for name, secret in template.secrets.items():
+        if secret.user and secret.user_param:
+            raise ValueError(f"secrets.{name} names its account by user or by user_param, not both")
+        if secret.user_param and secret.user_param not in required:
+            raise ValueError(f"secrets.{name}.user_param {secret.user_param!r} is not a required parameter")
 
 
 def volume_names(template: Template) -> list[str]:

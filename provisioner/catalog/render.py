@@ -39,12 +39,13 @@ def render_files(template: Template, *, context: dict[str, Any]) -> dict[str, st
 
 
 def sensitive_targets(template: Template) -> set[str]:
-    """Files that use a secret: copied without logging and never shown in job events."""
+    """Files that use a secret or the lab's mail account (its password): copied without logging and
+    never shown in job events."""
     env = _environment(template)
     found = set()
     for item in template.files:
         source = (template.folder / item.source).read_text()
-        if "secrets" in meta.find_undeclared_variables(env.parse(source)):
+        if {"secrets", "mail"} & meta.find_undeclared_variables(env.parse(source)):
             found.add(item.target)
     return found
 

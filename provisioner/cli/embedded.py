@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -18,6 +20,7 @@ from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.migrate import upgrade
 from provisioner.models import ApiToken
+from provisioner.runner.leftovers import descendants_of, freeze_and_kill
 from provisioner.servers.local import docker_available, register_local_server
 from provisioner.servers.sshkey import ensure_key
 from provisioner.worker.dispatch import declare_queue
@@ -55,7 +58,51 @@ def _first_run(settings: Settings, *, base_url: str) -> None:
             )
 
 
+# How long the worker may take to stop on its own (finish a short step, let the scheduler go) before
+# it and everything it started are ended. A job cut short is taken for lost and swept at the next start.
+STOP_GRACE_SECONDS = 10.0
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: stop everything, as on Ctrl-C."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    # uvicorn catches SIGTERM while it serves and raises it again once it has stopped; ending the
+    # process right there (the default action) would skip stopping the worker.
+    raise _Stop
+
+
+def _adopt_orphans() -> None:
+    """Become the parent of whatever the worker leaves when it ends (Linux), so it can be ended too."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    # Stopping is under way: another SIGTERM (a service manager's second) must not cut it short.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    if worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        typer.echo(f"The worker did not stop within {STOP_GRACE_SECONDS:.0f} s; ending it.", err=True)
+    # The worker's pool, its scheduler, a job's playbook (in a session of its own): adopted by this
+    # process when the worker ended, or still below a worker that hangs.
+    freeze_and_kill(lambda: descendants_of(os.getpid()))
+    worker.wait()
+
+
 def run(settings: Settings, *, host: str | None, port: int | None, concurrency: int) -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _adopt_orphans()
+    with contextlib.suppress(_Stop):
+        _run(settings, host=host, port=port, concurrency=concurrency)
+
+
+def _run(settings: Settings, *, host: str | None, port: int | None, concurrency: int) -> None:
     host, port = host or settings.api_host, port or settings.api_port
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
@@ -66,7 +113,11 @@ def run(settings: Settings, *, host: str | None, port: int | None, concurrency: 
         f"Servers added over SSH must let this key in (authorized_keys of their user):\n  {public_key}\n"
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "provisioner", "worker", "--beat", f"--concurrency={concurrency}"]
+        [sys.executable, "-m", "provisioner", "worker", "--beat", f"--concurrency={concurrency}"],
+        # Signals to this command's process group (a terminal's, a service manager's) reach the worker
+        # through this command only, which stops it in order; a direct SIGTERM to each pool process
+        # left Celery's main process waiting for ever.
+        start_new_session=True,
     )
     stopping = threading.Event()
 
@@ -80,13 +131,11 @@ def run(settings: Settings, *, host: str | None, port: int | None, concurrency: 
 
     threading.Thread(target=watch_worker, daemon=True).start()
     try:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port)
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=False)
+    except _Stop:
+        pass
     finally:
         stopping.set()
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        _stop_worker(worker)
     if worker.returncode not in (0, -signal.SIGTERM):
         raise SystemExit(1)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy.orm import object_session
+
 from provisioner.catalog.images import resolve_image
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Step, Template, Timeouts, volume_names
@@ -13,6 +15,7 @@ from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.jobs.states import JobKind
+from provisioner.mail_config import mail_settings_for
 from provisioner.models import Instance, Server
 from provisioner.proxy import caddy
 from provisioner.runner.spec import HostSpec, RunSpec
@@ -52,10 +55,32 @@ def placement_of(settings: Settings, instance: Instance) -> Placement:
     )
 
 
+def lab_mail(settings: Settings) -> dict[str, Any]:
+    """The lab's SMTP account as files see it (``mail.*``), for services that send mail themselves.
+    ``host`` is empty when the lab has none; ``from_local``/``from_domain`` split the sender address."""
+    local, _, domain = settings.smtp_from.partition("@")
+    return {
+        "host": settings.smtp_host,
+        "port": settings.smtp_port,
+        "starttls": settings.smtp_starttls,
+        "username": settings.smtp_username,
+        "password": settings.smtp_password,
+        "from": settings.smtp_from,
+        "from_local": local,
+        "from_domain": domain,
+    }
+
+
 def render_context(
-    template: Template, placement: Placement, server: Server, mode: caddy.TlsMode, version: str
+    template: Template,
+    placement: Placement,
+    server: Server,
+    mode: caddy.TlsMode,
+    version: str,
+    *,
+    mail: dict[str, Any],
 ) -> dict[str, Any]:
-    """What template files may use: instance facts, the tenant's parameters, secrets and ports."""
+    """What template files may use: instance facts, the tenant's parameters, secrets, ports, lab mail."""
     return {
         "server": {"address": server.public_address},
         "instance": {
@@ -70,6 +95,7 @@ def render_context(
         "params": placement.params,
         "secrets": placement.secrets,
         "ports": placement.host_ports,
+        "mail": mail,
         "containers": {c.name: docker_name(placement.instance_id, c.name) for c in template.containers},
     }
 
@@ -212,7 +238,8 @@ def deploy_files(
 ) -> dict[str, str]:
     """Rendered files, plus the proxy's main file and this instance's site block."""
     mode = caddy.tls_mode(settings, server)
-    files = render_files(template, context=render_context(template, placement, server, mode, version))
+    context = render_context(template, placement, server, mode, version, mail=lab_mail(settings))
+    files = render_files(template, context=context)
     web = template.published_container
     files[f"{PROXY_FILES}/Caddyfile"] = caddy.caddyfile(mode, acme_email=settings.acme_email)
     files[f"{PROXY_FILES}/site.caddy"] = caddy.site_block(
@@ -300,7 +327,10 @@ def build_run_spec(
         if kind is JobKind.UPDATE:
             # An update that does not answer within the template's window is rolled back.
             variables["health_retries"] = -(-template.updates.health_window_seconds // HEALTH_DELAY)
-        files = deploy_files(settings, template, placement, server, target)
+        # The lab's SMTP account as the operator stored it (else the environment's), for mail.* in files.
+        session = object_session(instance)
+        mail = mail_settings_for(session, settings) if session is not None else settings
+        files = deploy_files(mail, template, placement, server, target)
     else:
         variables = removal_variables(settings, instance.id, server, template)
     limits = template.timeouts.get(TIMED_AS[kind]) or Timeouts()

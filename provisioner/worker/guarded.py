@@ -20,9 +20,9 @@ from provisioner.health.probe import Health
 from provisioner.health.tls import check_on_server
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import finish_job
+from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
-from provisioner.models import Instance, Job, Server
+from provisioner.models import Instance, Server
 from provisioner.runner.spec import RunnerEvent, RunOutcome
 from provisioner.timeutil import utcnow
 
@@ -41,9 +41,15 @@ class Unstoppable:
     def emit(self, event: RunnerEvent) -> None:
         self._sink.emit(event)
 
+    @property
+    def lost(self) -> bool:
+        return self._sink.lost
+
     def should_cancel(self) -> bool:
-        self._sink.should_cancel()  # still flushes events and beats the heart
-        return False
+        # Still asked, as it flushes events; a job the reaper gave up stops even here, since another
+        # job may own the instance by now.
+        self._sink.should_cancel()
+        return self._sink.lost
 
     def flush(self) -> None:
         self._sink.flush()
@@ -143,7 +149,7 @@ def end_job(
 ) -> None:
     """Finish the job and put the instance in its final state (with ``change`` applied first)."""
     with transaction(settings.resolved_database_url) as session:
-        job = session.get_one(Job, job_id)
+        job = owned_job(session, job_id=job_id)
         instance = job.instance
         if change is not None:
             change(instance)

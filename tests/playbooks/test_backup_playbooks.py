@@ -19,6 +19,7 @@ from typing import Any
 import docker
 import pytest
 
+from provisioner.backups.reported import check_report
 from provisioner.backups.runs import LOAD_THROUGH_STDIN
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.config import Settings
@@ -50,16 +51,30 @@ def _spec(server: TestServer, playbook: str, variables: dict[str, Any]) -> RunSp
     )
 
 
-def _variables(tmp_path: Path, volume: Any, password: str, **more: Any) -> dict[str, Any]:
-    restic = {"argv": ["restic", "--repo", str(tmp_path / "repo")], "env": {"RESTIC_PASSWORD": password}}
+def _restic(tmp_path: Path, password: str) -> dict[str, Any]:
+    return {"argv": ["restic", "--repo", str(tmp_path / "repo")], "env": {"RESTIC_PASSWORD": password}}
+
+
+def _variables(
+    tmp_path: Path, volume: Any, password: str, in_snapshot: str = "", **more: Any
+) -> dict[str, Any]:
     return {
-        "restic": restic | {"identity": None},
-        "volumes": [{"name": "data", "docker": volume.name}],
+        "restic": _restic(tmp_path, password) | {"identity": None},
+        "volumes": [{"name": "data", "docker": volume.name, "in_snapshot": in_snapshot, "copied": True}],
         "min_free_mb": 1,
         "before_steps": [],
         "after_steps": [],
         **more,
     }
+
+
+def _restore(tmp_path: Path, **more: Any) -> dict[str, Any]:
+    """What restore.yml needs beyond the volumes: here no containers, files or databases of an instance."""
+    return {
+        "containers": [], "work_dir": str(tmp_path / "restore-work"), "databases": [], "start_first": [],
+        "start_then": [], "files": [], "instance_dir": str(tmp_path / "instance"), "network": "none",
+        "labels": {}, "launcher": None,
+    } | more  # fmt: skip
 
 
 def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
@@ -72,83 +87,28 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
     (folder / "upload.bin").write_bytes(content)
     backup = _variables(
         tmp_path, volume, password, instance_id="ins_test", tag_options=["--tag", "ins_test"],
-        keep_options=["--keep-daily", "7"],
+        keep_options=["--keep-daily", "7"], backup_paths=[f"{volume.name}/_data"],
     )  # fmt: skip
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "backup.yml", backup), sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
-    assert any(e.task == REPORT_TASK and '"snapshot_id"' in e.stdout for e in sink.events)
     assert all(password not in e.line and password not in e.stdout for e in sink.events)
     report = next(e.stdout for e in sink.events if e.task == REPORT_TASK and e.status == "ok")
-    snapshot = json.loads(report.split("=> ", 1)[1])["msg"]["summary"]["snapshot_id"]
+    snapshot = check_report(json.loads(report.split("=> ", 1)[1])["msg"]).snapshot_id
+    # The snapshot holds the volume under a path named by us, not under Docker's folder on the server.
+    listed = _run_restic(tmp_path, password, "ls", "--json", "--", snapshot)
+    assert f'"path":"/{volume.name}/_data/upload.bin"' in listed
 
     (folder / "upload.bin").unlink()
-    restore = _restore_variables(tmp_path, volume, password, snapshot=snapshot, folder=folder)
+    restore = _variables(
+        tmp_path, volume, password, f"/{volume.name}/_data", snapshot=snapshot, **_restore(tmp_path)
+    )
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert hashlib.sha256((folder / "upload.bin").read_bytes()).digest() == hashlib.sha256(content).digest()
     assert not (tmp_path / "restore-work").exists()
     assert all(password not in e.line and password not in e.stdout for e in sink.events)
-
-
-def _restore_variables(
-    tmp_path: Path, volume: Any, password: str, *, snapshot: str, folder: Path, **more: Any
-) -> dict[str, Any]:
-    restore = {
-        "snapshot": snapshot, "source_paths": {"data": str(folder)}, "containers": [],
-        "work_dir": str(tmp_path / "restore-work"), "copied": ["data"], "databases": [], "start_first": [],
-        "start_then": [], "files": [], "instance_dir": str(tmp_path / "instance"), "network": "none",
-        "labels": {}, "launcher": None,
-    }  # fmt: skip
-    return _variables(tmp_path, volume, password, **(restore | more))
-
-
-def test_a_database_dump_that_fails_to_load_ends_the_restore(
-    tmp_path: Path,
-    ssh_servers: list[TestServer],
-    volume: Any,
-    docker_client: docker.DockerClient,
-    proxy_image: str,
-) -> None:
-    server = ssh_servers[0]
-    folder = Path(volume.attrs["Mountpoint"])
-    (folder / "backup.sql").write_text("INSERT INTO missing_table VALUES (1);\n")
-    backup = _variables(tmp_path, volume, "pw", instance_id="ins_test", tag_options=[], keep_options=[])
-    outcome = run_playbook(_spec(server, "backup.yml", backup), CollectingSink(), work_root=tmp_path / "runs")
-    assert outcome.status == "successful", outcome.error
-    snapshot = _snapshots(tmp_path, "pw")[-1]
-    # A stand-in database: it reads the dump on its standard input and fails on the first statement.
-    database = docker_client.containers.run(
-        proxy_image, ["sleep", "infinity"], name=f"prv-test{secrets.token_hex(4)}-db", detach=True
-    )
-    load = ["sh", "-c", "if grep -q missing_table; then echo 'ERROR 1146: no table' >&2; exit 1; fi"]
-    try:
-        restore = _restore_variables(
-            tmp_path, volume, "pw", snapshot=snapshot, folder=folder, copied=[],
-            databases=[{
-                "volume": "data", "dump": "backup.sql", "container": database.name, "ready": ["true"],
-                "load": load, "load_argv": [*LOAD_THROUGH_STDIN, database.name, *load],
-            }],
-            after_steps=[{"container": database.name, "argv": ["touch", "/tmp/after"]}],
-        )  # fmt: skip
-        sink = CollectingSink()
-        outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
-        assert outcome.status == "failed"
-        failed = [e.task for e in sink.events if e.status == "failed"]
-        assert failed == ["Load each dump into its empty database, stopping at the first error"]
-        # Nothing after the failed load ran.
-        assert database.exec_run(["test", "-e", "/tmp/after"]).exit_code == 1
-    finally:
-        database.remove(force=True)
-
-
-def _snapshots(tmp_path: Path, password: str) -> list[str]:
-    listed = subprocess.run(
-        ["restic", "--repo", str(tmp_path / "repo"), "snapshots", "--json"],
-        env={**os.environ, "RESTIC_PASSWORD": password}, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return [str(s["id"]) for s in json.loads(listed.stdout)]
 
 
 def test_a_backup_refuses_to_start_without_free_disk_space(
@@ -164,3 +124,99 @@ def test_a_backup_refuses_to_start_without_free_disk_space(
     assert "not enough free disk space on the server" in outcome.error
     assert "at least 1000000000 MB needed" in outcome.error
     assert not any(e.task == "Back up the volumes with restic" and e.status != "info" for e in sink.events)
+
+
+def _run_restic(tmp_path: Path, password: str, *argv: str, cwd: Path | None = None) -> str:
+    restic = _restic(tmp_path, password)
+    done = subprocess.run(
+        [*restic["argv"], *argv],
+        env=os.environ | restic["env"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
+    tmp_path: Path, ssh_servers: list[TestServer], volume: Any, docker_client: docker.DockerClient
+) -> None:
+    """A snapshot whose volume folder is a symbolic link to another instance's volume on the server
+    that restores it, and a snapshot id that restic would read as an option: nothing is copied and
+    nothing runs."""
+    password = secrets.token_urlsafe(32)
+    _run_restic(tmp_path, password, "init")
+    victim = docker_client.volumes.create(f"prv-victim{secrets.token_hex(4)}-data")
+    try:
+        (Path(victim.attrs["Mountpoint"]) / "their.txt").write_text("another association's data")
+        made = tmp_path / "made" / volume.name
+        made.mkdir(parents=True)
+        (made / "_data").symlink_to(victim.attrs["Mountpoint"])
+        _run_restic(tmp_path, password, "backup", "--quiet", "--", f"{volume.name}/_data", cwd=made.parent)
+        snapshot = json.loads(_run_restic(tmp_path, password, "snapshots", "--json"))[0]["id"]
+        marker = tmp_path / "ran"
+        for shown in (snapshot, f"--password-command=touch {marker}"):
+            variables = _variables(
+                tmp_path, volume, password, f"/{volume.name}/_data", snapshot=shown, **_restore(tmp_path)
+            )
+            sink = CollectingSink()
+            outcome = run_playbook(_spec(ssh_servers[0], "restore.yml", variables), sink, work_root=tmp_path)
+            assert outcome.status == "failed"
+            assert outcome.error is not None
+            assert (
+                "Check that the snapshot holds every volume as a folder of its own" in outcome.error
+                if shown == snapshot
+                else "Restore the snapshot beside the volumes" in outcome.error
+            )
+            assert list(Path(volume.attrs["Mountpoint"]).iterdir()) == []
+            assert not marker.exists()
+            assert not (tmp_path / "restore-work").exists()
+    finally:
+        victim.remove(force=True)
+
+
+def test_a_database_dump_that_fails_to_load_ends_the_restore(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    volume: Any,
+    docker_client: docker.DockerClient,
+    proxy_image: str,
+) -> None:
+    (Path(volume.attrs["Mountpoint"]) / "backup.sql").write_text("INSERT INTO missing_table VALUES (1);\n")
+    _run_restic(tmp_path, "pw", "init")
+    volumes_root = Path(volume.attrs["Mountpoint"]).parent.parent
+    _run_restic(tmp_path, "pw", "backup", "--quiet", "--", f"{volume.name}/_data", cwd=volumes_root)
+    snapshot = json.loads(_run_restic(tmp_path, "pw", "snapshots", "--json"))[0]["id"]
+    # A stand-in database: it reads the dump on its standard input and fails on the first statement.
+    database = docker_client.containers.run(
+        proxy_image, ["sleep", "infinity"], name=f"prv-test{secrets.token_hex(4)}-db", detach=True
+    )
+    load = ["sh", "-c", "if grep -q missing_table; then echo 'ERROR 1146: no table' >&2; exit 1; fi"]
+    try:
+        restore = _variables(
+            tmp_path, volume, "pw", f"/{volume.name}/_data", snapshot=snapshot,
+            **_restore(
+                tmp_path,
+                databases=[{
+                    "volume": "data", "in_snapshot": f"/{volume.name}/_data", "dump": "backup.sql",
+                    "container": database.name, "ready": ["true"], "load": load,
+                    "load_argv": [*LOAD_THROUGH_STDIN, database.name, *load],
+                }],
+                after_steps=[{"container": database.name, "argv": ["touch", "/tmp/after"]}],
+            ),
+        )  # fmt: skip
+        restore["volumes"][0]["copied"] = False
+        sink = CollectingSink()
+        outcome = run_playbook(
+            _spec(ssh_servers[0], "restore.yml", restore), sink, work_root=tmp_path / "runs"
+        )
+        assert outcome.status == "failed"
+        failed = [e.task for e in sink.events if e.status == "failed"]
+        assert failed == ["Load each dump into its empty database, stopping at the first error"]
+        # The database volume was emptied, never filled with the copied files, and nothing ran after.
+        assert list(Path(volume.attrs["Mountpoint"]).iterdir()) == []
+        assert database.exec_run(["test", "-e", "/tmp/after"]).exit_code == 1
+    finally:
+        database.remove(force=True)

@@ -15,13 +15,17 @@ from tests.support import need
 REPO = Path(__file__).resolve().parent.parent.parent
 IMAGE_CACHE = Path("/var/cache/provisioner-testbed/images")
 TEMPLATES = REPO / "service_templates"
+# Stand-ins for upstream images that cannot be pulled here (tests/twins/<name>/README.md).
+TWINS = REPO / "tests" / "twins"
 
 
-def build_all(recipe: str, name: str, *, client: docker.DockerClient, registry: str) -> dict[str, str]:
-    """Every version of one recipe folder (relative to service_templates): version -> reference."""
+def build_all(
+    recipe: str, name: str, *, client: docker.DockerClient, registry: str, root: Path = TEMPLATES
+) -> dict[str, str]:
+    """Every version of one recipe folder (relative to ``root``): version -> reference."""
     if os.geteuid() != 0 or shutil.which("debootstrap") is None:
         need("root and debootstrap to build images")
-    recipe_dir = TEMPLATES / recipe
+    recipe_dir = root / recipe
     try:
         return {
             version: build_image(

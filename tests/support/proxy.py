@@ -42,6 +42,7 @@ def request_by_hostname(
     ca_pem: str,
     path: str = "/",
     data: dict[str, str] | None = None,
+    json: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
 ) -> httpx.Response:
     """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
@@ -52,6 +53,7 @@ def request_by_hostname(
             method,
             f"https://{address}{path}",
             data=data,
+            json=json,
             headers={"Host": hostname},
             extensions={"sni_hostname": hostname},
         )

@@ -133,7 +133,9 @@ def test_members_look_but_do_not_change(people: People) -> None:
 def test_operator_approves_then_the_admin_sees_credentials_once(people: People, api) -> None:  # type: ignore[no-untyped-def]
     server_id = api.server()
     instance_id = request_service(people.admin_a, "nextcloud", {"name": "cloud", "param-language": "de"})
-    assert "Available once the lab has approved" in people.admin_a.get(f"/services/{instance_id}").text
+    waiting = people.admin_a.get(f"/services/{instance_id}").text
+    assert "Available once the lab has approved" in waiting
+    assert "First steps" not in waiting
     queue = people.operator.get("/operator/requests").text
     assert f"/operator/requests/{instance_id}/approve" in queue
     assert people.admin_a.get("/operator/requests").status_code == 403
@@ -151,6 +153,12 @@ def test_operator_approves_then_the_admin_sees_credentials_once(people: People, 
     assert '<script src="/static/job-progress.js" defer></script>' in job_page
 
     page = people.admin_a.get(f"/services/{instance_id}").text
+    # The template's first steps, in the viewer's language, once the service is approved.
+    assert '<h2 id="first-steps-heading">First steps</h2>' in page
+    assert "Under &#34;Accounts&#34;, create one account per member" in page
+    german = people.admin_a.get(f"/services/{instance_id}", headers={"Accept-Language": "de"}).text
+    assert "Erste Schritte" in german
+    assert "ein Konto je Mitglied" in german
     shown = people.admin_a.post(f"/services/{instance_id}/credentials", data={"csrf_token": csrf_of(page)})
     assert shown.status_code == 200, shown.text
     assert "<code>" in shown.text, shown.text
@@ -161,6 +169,23 @@ def test_operator_approves_then_the_admin_sees_credentials_once(people: People, 
     again = people.admin_a.post(f"/services/{instance_id}/credentials", data={"csrf_token": csrf_of(page)})
     assert "was shown already" in again.text
     assert "<code>" not in again.text
+
+
+def test_a_password_for_an_account_named_by_a_parameter_shows_that_value(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    # Discourse's first admin signs in with the e-mail address the association gave (user_param).
+    server_id = api.server()
+    fields = {"name": "forum", "param-admin_email": "vorstand@verein.example", "param-language": "de"}
+    instance_id = request_service(people.admin_a, "discourse", fields)
+    queue = people.operator.get("/operator/requests").text
+    approved = people.operator.post(
+        f"/operator/requests/{instance_id}/approve",
+        data={"csrf_token": csrf_of(queue), "server": server_id},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303
+    page = people.admin_a.get(f"/services/{instance_id}").text
+    shown = people.admin_a.post(f"/services/{instance_id}/credentials", data={"csrf_token": csrf_of(page)})
+    assert "<dt>User name</dt><dd><code>vorstand@verein.example</code></dd><dt>Password</dt>" in shown.text
 
 
 def test_a_rejection_is_mailed_to_the_association(people: People, api) -> None:  # type: ignore[no-untyped-def]

@@ -18,9 +18,10 @@ from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
 from provisioner.instances.credentials import reveal_credentials
 from provisioner.instances.service import approve_instance, request_instance, set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import create_job
+from provisioner.jobs.service import ClaimResult, claim_job, create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Alert, Backup, DrillResult, Instance, Job, Tenant
+from provisioner.tenants.quotas import QuotaExceeded
 from provisioner.timeutil import utcnow
 from provisioner.worker import backup_jobs
 from tests.support import factories
@@ -261,6 +262,13 @@ def test_backup_status_flags_failures_and_old_drills(db_url: str) -> None:
         assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag == "the last backup failed"
 
 
+def _claim(db_url: str, job_id: str) -> None:
+    """The worker's claim: a job is settled only while it runs."""
+    with session_factory(db_url)() as session:
+        assert claim_job(session, job_id=job_id, worker="w1") == ClaimResult.CLAIMED
+        session.commit()
+
+
 def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_url: str) -> None:
     settings = Settings(database_url=db_url)
     with session_factory(db_url)() as session:
@@ -273,13 +281,32 @@ def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_ur
         session.commit()
         ids = blog.id, owner.id, failing.id, passing.id
     blog_id, owner_id, failing_id, passing_id = ids
+    _claim(db_url, failing_id)
     backup_jobs._finish(settings, failing_id, error="the backup failed: disk full", state=None)
     with session_factory(db_url)() as session:
         alert = session.scalars(select(Alert)).one()
         assert (alert.kind, alert.subject_id, alert.tenant_id) == ("backup_failed", blog_id, owner_id)
         assert alert.status == "open"
         assert "disk full" in alert.summary
+    _claim(db_url, passing_id)
     backup_jobs._finish(settings, passing_id, error=None, state=None)
     with session_factory(db_url)() as session:
         assert session.scalars(select(Alert)).one().status == "resolved"
         assert session.get_one(Job, passing_id).status == "succeeded"
+
+
+def test_a_copy_counts_against_the_quota_like_any_new_instance(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        factories.server(session, memory_mb=10**6)
+        _target(session)
+        owner = factories.tenant(session)
+        blog = _running_blog(session, owner)
+        good = _backup(session, blog, "succeeded")
+        owner.quota_instances = 1
+        with pytest.raises(QuotaExceeded, match="instances: 1 in use, 1 more asked, quota 1"):
+            service.request_restore(
+                session, actor=factories.admin_of(owner), catalog=factories.CATALOG, instance_id=blog.id,
+                backup_id=good.id, into="new", name="copy", settings=SETTINGS,
+            )  # fmt: skip
+        copies = select(Instance).where(Instance.name == "copy")
+        assert session.scalars(copies).first() is None

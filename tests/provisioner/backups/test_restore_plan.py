@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from provisioner.backups import targets
+from provisioner.backups.reported import backup_paths
 from provisioner.backups.repository import repository_for
 from provisioner.backups.runs import restore_spec
 from provisioner.catalog.model import Step
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.credentials import store_secrets
-from provisioner.models import Instance
+from provisioner.models import Backup, Instance
 from provisioner.runner.spec import RunSpec
 from tests.support import factories
 from tests.support.factories import HOST_KEY
@@ -55,17 +56,14 @@ def _specs(
     with session_factory(db_url)() as session:
         instance = _blog(session, settings, deployed)
         repository = repository_for(session, settings, tenant_id=instance.tenant_id)
+        backup = Backup(
+            instance_id=instance.id, repository_id=repository.id, status="succeeded", version=deployed,
+            snapshot_id="0123abcd" * 8, paths=backup_paths(instance.id, ["content", "db"]),
+        )  # fmt: skip
+        session.add(backup)
+        session.flush()
         specs = [
-            restore_spec(
-                settings,
-                GUARDED,
-                instance,
-                repository,
-                snapshot="0123abcd",
-                source_paths={"db": "/var/lib/docker/volumes/a/_data"},
-                job_id="job_1",
-                version=version,
-            )
+            restore_spec(settings, GUARDED, instance, backup, job_id="job_1", version=version)
             for version in versions
         ]
         return instance.id, specs
@@ -82,9 +80,10 @@ def test_the_database_volume_is_emptied_and_loaded_from_its_dump_never_copied(
     variables = spec.variables
     db, web = f"prv-{instance_id}-db", f"prv-{instance_id}-web"
     assert [v["docker"] for v in variables["volumes"]] == [f"prv-{instance_id}-content", db]
-    assert variables["copied"] == ["content"]
+    assert [v["copied"] for v in variables["volumes"]] == [True, False]
     [database] = variables["databases"]
     assert database["dump"] == "backup.sql"
+    assert database["in_snapshot"] == f"/{db}/_data"
     assert database["load_argv"][-3:] == [db, "mariadb", "wordpress"]
     # The database starts alone on its empty volume; WordPress only once the dump is in.
     assert [c["name"] for c in variables["start_first"]] == [db]

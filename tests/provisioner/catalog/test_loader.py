@@ -11,7 +11,7 @@ from provisioner.catalog.loader import Catalog, TemplateError, load_template
 from provisioner.catalog.render import render_files
 from provisioner.config import Settings
 from provisioner.deployments.check import SAMPLE_SERVER, sample_placement
-from provisioner.deployments.plan import render_context
+from provisioner.deployments.plan import lab_mail, render_context
 from provisioner.errors import NotFound
 from provisioner.proxy.caddy import TlsMode
 
@@ -40,7 +40,12 @@ def test_every_shipped_template_loads_and_renders_with_sample_parameters() -> No
     for template in catalog.all():
         placement = sample_placement(template, instance_id="ins_x", tenant_id="ten_x", subdomain="x")
         context = render_context(
-            template, placement, SAMPLE_SERVER, TlsMode.INTERNAL, template.default_version
+            template,
+            placement,
+            SAMPLE_SERVER,
+            TlsMode.INTERNAL,
+            template.default_version,
+            mail=lab_mail(Settings()),
         )
         assert all(text.strip() for text in render_files(template, context=context).values())
 

@@ -66,5 +66,5 @@ def test_the_health_window_is_bounded_and_named_in_the_error(tmp_path: Path) -> 
 def test_nextcloud_declares_one_major_at_a_time() -> None:
     nextcloud = load_template(SHIPPED / "nextcloud")
     assert nextcloud.updates.path == "major"
-    assert nextcloud.update_targets("29") == ["30"]
-    assert nextcloud.update_targets("30") == []
+    assert nextcloud.update_targets("33") == ["34"]
+    assert nextcloud.update_targets("34") == []
