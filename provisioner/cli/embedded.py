@@ -5,19 +5,24 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import typer
 import uvicorn
 from sqlalchemy import select
 
+from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Actor, Role
 from provisioner.auth.tokens import create_token
-from provisioner.config import Settings
+from provisioner.config import Settings, get_settings, read_key_file
+from provisioner.crypto import DecryptionFailed
 from provisioner.db import transaction
+from provisioner.keys import rotate_keys
 from provisioner.migrate import upgrade
 from provisioner.models import ApiToken
 from provisioner.runner.leftovers import descendants_of, freeze_and_kill
@@ -95,6 +100,68 @@ def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
     worker.wait()
 
 
+def close_data_dir(settings: Settings) -> None:
+    """The data folder 0700 and the SQLite files in it 0600, also those an earlier release left open:
+    they hold every encrypted secret, the tokens' digests and the job records."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    settings.data_dir.chmod(0o700)
+    for url in (settings.resolved_database_url, settings.resolved_broker_url):
+        if "sqlite:///" not in url:
+            continue
+        database = Path(url.split("sqlite:///", 1)[1])
+        # SQLite gives its -wal and -shm files the mode of the database file: made 0600 before it opens.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        for path in (database, *database.parent.glob(f"{database.name}-*")):
+            path.chmod(0o600)
+
+
+def own_secret_key(settings: Settings) -> Settings:
+    """On the embedded defaults, a key of this installation instead of the one published in the source.
+
+    Values stored under the published key (an install from before) are re-encrypted with the new key
+    in one transaction before the key file takes effect; a start cut short half-way uses the same new
+    key next time (it waits beside the key file until the re-encryption committed).
+    """
+    if not settings.uses_published_key:
+        return settings
+    if not settings.may_generate_key:
+        warn_published_key()
+        return settings
+    final = settings.resolved_generated_key_file
+    pending = final.with_name(final.name + ".new")
+    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not pending.exists():
+        fd = os.open(pending, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    key = read_key_file(pending, forbidden=settings.backed_up_folders())
+    try:
+        with transaction(settings.resolved_database_url) as session:
+            result = rotate_keys(session, settings, new_key=key)
+            record_cli(session, "rotate_keys")
+    except DecryptionFailed as exc:
+        typer.echo(f"The stored secrets were not re-encrypted: {exc}", err=True)
+        warn_published_key()
+        return settings
+    pending.rename(final)
+    typer.echo(
+        f"First start: a secret key for this installation was generated in {final} (mode 0600)"
+        + (f"; {result.values} stored values were re-encrypted with it" if result.values else "")
+        + ". Keep a copy of it apart from the data folder: without it the stored secrets are lost."
+    )
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def warn_published_key() -> None:
+    typer.echo(
+        "WARNING: the secret key is the development key published in the source code. Anyone can "
+        "decrypt the stored secrets (instance passwords, backup passwords) with it. Set "
+        "PROVISIONER_SECRET_KEY_FILE, or start on the embedded defaults to get a key of your own.",
+        err=True,
+    )
+
+
 def run(settings: Settings, *, host: str | None, port: int | None, concurrency: int) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     _adopt_orphans()
@@ -104,8 +171,9 @@ def run(settings: Settings, *, host: str | None, port: int | None, concurrency: 
 
 def _run(settings: Settings, *, host: str | None, port: int | None, concurrency: int) -> None:
     host, port = host or settings.api_host, port or settings.api_port
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    close_data_dir(settings)
     upgrade(settings.resolved_database_url)
+    settings = own_secret_key(settings)
     public_key = ensure_key(settings.resolved_ssh_key_path)
     _first_run(settings, base_url=f"http://{host}:{port}")
     declare_queue(settings.resolved_broker_url)

@@ -53,6 +53,8 @@ def api(
     import uvicorn
 
     settings = get_settings()
+    if settings.uses_published_key:
+        embedded.warn_published_key()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -72,6 +74,8 @@ def worker(
     from provisioner.worker.celery_app import QUEUE
     from provisioner.worker.celery_app import app as celery
 
+    if get_settings().uses_published_key:
+        embedded.warn_published_key()
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", QUEUE, "--without-gossip"]
     if beat:
         argv.append("--beat")

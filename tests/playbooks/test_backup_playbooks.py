@@ -12,7 +12,9 @@ import json
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,33 @@ def _restore(tmp_path: Path, **more: Any) -> dict[str, Any]:
     } | more  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Identities:
+    identity: dict[str, str]
+    folder: Path
+    running: Path
+
+
+def _identities(server: TestServer) -> Identities:
+    """A run's identity for the backup server, one an earlier version kept, one a killed run left two
+    days ago, and one of a run still going on."""
+    # The server's backup folder, of this test alone (the test servers live for the whole session).
+    backup = server.root_dir / f"backup-{secrets.token_hex(4)}"
+    kept_before, killed, running = backup / "bkt_x", backup / "run-killed", backup / "run-running"
+    for folder in (kept_before, killed, running):
+        folder.mkdir(parents=True)
+        (folder / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(killed, (two_days_ago, two_days_ago))
+    identity = {
+        "dir": str(backup / f"run-{secrets.token_hex(8)}"),
+        "kept_before": str(kept_before),
+        "key": "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n",
+        "known_hosts": "192.0.2.20 ssh-ed25519 AAAA\n",
+    }
+    return Identities(identity=identity, folder=backup, running=running)
+
+
 def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
     tmp_path: Path, ssh_servers: list[TestServer], volume: Any, docker_client: docker.DockerClient
 ) -> None:
@@ -89,10 +118,17 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
         tmp_path, volume, password, instance_id="ins_test", tag_options=["--tag", "ins_test"],
         keep_options=["--keep-daily", "7"], backup_paths=[f"{volume.name}/_data"],
     )  # fmt: skip
+    identities = _identities(server)
+    backup["restic"]["identity"] = identities.identity
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "backup.yml", backup), sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert all(password not in e.line and password not in e.stdout for e in sink.events)
+    # The identity was there for the run (restic.yml placed it) and is gone with it, with what earlier
+    # versions and killed runs left; a run still going on keeps its own.
+    placed = [e.status for e in sink.events if e.task == "Place the identity for the backup server"]
+    assert [status for status in placed if status != "info"] in (["ok"], ["changed"])  # hidden: no_log
+    assert list(identities.folder.iterdir()) == [identities.running]
     report = next(e.stdout for e in sink.events if e.task == REPORT_TASK and e.status == "ok")
     snapshot = check_report(json.loads(report.split("=> ", 1)[1])["msg"]).snapshot_id
     # The snapshot holds the volume under a path named by us, not under Docker's folder on the server.
@@ -103,11 +139,13 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
     restore = _variables(
         tmp_path, volume, password, f"/{volume.name}/_data", snapshot=snapshot, **_restore(tmp_path)
     )
+    restore["restic"]["identity"] = identities.identity | {"dir": str(identities.folder / "run-restore")}
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert hashlib.sha256((folder / "upload.bin").read_bytes()).digest() == hashlib.sha256(content).digest()
     assert not (tmp_path / "restore-work").exists()
+    assert list(identities.folder.iterdir()) == [identities.running]
     assert all(password not in e.line and password not in e.stdout for e in sink.events)
 
 

@@ -100,6 +100,11 @@ def test_restic_gets_its_password_in_the_environment_and_pins_the_host_key(db_ur
         assert "-p 2222" in sftp
         assert variables["identity"]["known_hosts"] == f"[192.0.2.20]:2222 {HOST_KEY}\n"
         assert variables["identity"]["key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+        # A folder of each run's own, removed when the run ends (two runs on one server never share it).
+        folder = variables["identity"]["dir"]
+        assert folder.startswith(f"{server.root_dir}/backup/run-")
+        assert f"-i {folder}/id_ed25519" in sftp
+        assert restic_variables(SETTINGS, repository, server)["identity"]["dir"] != folder
 
 
 def test_targets_are_for_operators_and_need_a_pinned_host_key(db_url: str) -> None:
