@@ -80,7 +80,9 @@ def test_approval_generates_encrypted_secrets_and_ports_shown_once(api: Api) -> 
         secrets = session.scalars(
             select(InstanceSecret).where(InstanceSecret.instance_id == instance_id)
         ).all()
-        assert {s.name for s in secrets} == {"jicofo_auth_password", "jvb_auth_password"}
+        assert {s.name for s in secrets} == {
+            "jicofo_auth_password", "jvb_auth_password", "moderator_password"
+        }  # fmt: skip
         settings = Settings()
         assert all(decrypt(settings, s.encrypted) not in s.encrypted for s in secrets)
         [port] = session.scalars(select(PortAllocation).where(PortAllocation.instance_id == instance_id))
@@ -91,7 +93,9 @@ def test_approval_generates_encrypted_secrets_and_ports_shown_once(api: Api) -> 
     first = api.client.get(f"/api/v1/instances/{instance_id}/credentials", headers=admin)
     assert first.status_code == 200, first.text
     # Internal passwords stay inside the instance; only what a template marks as shown is shown.
-    assert first.json() == {"url": "https://meet-verein-a.localhost/", "credentials": {}}
+    shown = first.json()
+    assert shown["url"] == "https://meet-verein-a.localhost/"
+    assert set(shown["credentials"]) == {"moderator_password"}
     again = api.client.get(f"/api/v1/instances/{instance_id}/credentials", headers=admin)
     assert again.status_code == 410
     assert again.headers["content-type"].startswith("application/problem+json")

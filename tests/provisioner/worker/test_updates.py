@@ -42,7 +42,9 @@ class Sink:
 class Server:
     """Records the runs an update makes, answering each as the test says."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, before: RunOutcome | None, update: RunOutcome):
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, *, before: RunOutcome | None, update: RunOutcome, healthy: bool
+    ):
         self.runs: list[str] = []
         self._before, self._update = before, update
         taken = TakenBackup(id="bak_1", created_at=datetime(2026, 1, 1, tzinfo=UTC))
@@ -50,7 +52,8 @@ class Server:
         monkeypatch.setattr(updates, "run_steps_before_update", self._steps_before)
         monkeypatch.setattr(updates, "run_on_server", self._run)
         monkeypatch.setattr(updates, "restore_backup", self._restore)
-        monkeypatch.setattr(updates, "wait_healthy", lambda *a, **k: Health.UNHEALTHY)
+        health = Health.HEALTHY if healthy else Health.UNHEALTHY
+        monkeypatch.setattr(updates, "wait_healthy", lambda *a, **k: health)
 
     def _record(self, what: str, answer: Any = None) -> Any:
         self.runs.append(what)
@@ -86,15 +89,25 @@ def _update(
     *,
     before: RunOutcome | None,
     update: RunOutcome,
+    healthy: bool = False,
 ) -> tuple[list[str], tuple[str, str | None, str, str]]:
     """Runs the update of a WordPress at 6.1 to 6.1-r2: the server's runs, and how job and instance end."""
     job_id = _update_job(db_url)
-    server = Server(monkeypatch, before=before, update=update)
+    server = Server(monkeypatch, before=before, update=update, healthy=healthy)
     updates.run_update(Settings(data_dir=tmp_path, database_url=db_url), factories.CATALOG, job_id, Sink())
     with session_factory(db_url)() as session:
         job = session.get_one(Job, job_id)
         instance = session.get_one(Instance, job.instance_id)
         return server.runs, (job.status, job.error, instance.state, instance.version)
+
+
+def test_an_update_runs_the_templates_steps_before_it_in_the_running_version(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs, ended = _update(db_url, tmp_path, monkeypatch, before=OK, update=OK, healthy=True)
+
+    assert runs == ["backup", "steps before the update", "update 6.1-r2"]
+    assert ended == ("succeeded", None, "running", "6.1-r2")
 
 
 def test_a_failed_update_restores_the_data_before_the_old_version_starts(
