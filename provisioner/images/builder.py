@@ -34,9 +34,7 @@ from provisioner.images.rootfs import (
     extract_tar,
     give_to,
     remove_tree,
-    security_mirror,
     trim,
-    upgrade,
     write_tar,
 )
 
@@ -242,7 +240,6 @@ def _base_tar(packages: tuple[str, ...], cache_dir: Path, mirror: str) -> Path:
         return target
     with _work_dir(cache_dir) as rootfs:
         debootstrap(rootfs, packages=list(packages), mirror=mirror)
-        upgrade(rootfs, mirror=mirror, security=security_mirror())
         trim(rootfs)
         write_tar(rootfs, target)
     return target

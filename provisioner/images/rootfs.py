@@ -12,8 +12,6 @@ logger = logging.getLogger(__name__)
 
 SUITE = "bookworm"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
-FALLBACK_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
-UPGRADE_TIMEOUT_S = 1800
 DEBOOTSTRAP_TIMEOUT_S = 1800
 
 # Package lists, caches, documentation and translations are dead weight in a container that never
@@ -35,20 +33,11 @@ class BuildError(Exception):
 
 def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
     """The Debian mirror this machine's apt uses, so builds go where apt is allowed to go."""
-    return _mirror_of(SUITE, sources_dir) or FALLBACK_MIRROR
-
-
-def security_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
-    """Where this machine's apt gets Debian's security updates (``bookworm-security``)."""
-    return _mirror_of(f"{SUITE}-security", sources_dir) or FALLBACK_SECURITY_MIRROR
-
-
-def _mirror_of(suite: str, sources_dir: Path) -> str | None:
     deb822 = sources_dir / "sources.list.d" / "debian.sources"
     if deb822.is_file():
         for stanza in deb822.read_text().split("\n\n"):
             fields = _deb822_fields(stanza)
-            if "deb" in fields.get("types", "").split() and suite in fields.get("suites", "").split():
+            if "deb" in fields.get("types", "").split() and SUITE in fields.get("suites", "").split():
                 uris = fields.get("uris", "").split()
                 if uris:
                     return uris[0].rstrip("/")
@@ -56,42 +45,9 @@ def _mirror_of(suite: str, sources_dir: Path) -> str | None:
     if one_line.is_file():
         for line in one_line.read_text().splitlines():
             words = [w for w in line.split("#", 1)[0].split() if not w.startswith("[")]
-            if len(words) >= 3 and words[0] == "deb" and words[2] == suite:
+            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
                 return words[1].rstrip("/")
-    return None
-
-
-def image_sources(mirror: str, security: str) -> str:
-    """The image's apt sources: the release, its updates, and its security updates."""
-    return (
-        f"deb {mirror} {SUITE} main\n"
-        f"deb {mirror} {SUITE}-updates main\n"
-        f"deb {security} {SUITE}-security main\n"
-    )
-
-
-def upgrade(rootfs: Path, *, mirror: str, security: str) -> None:
-    """Installs the security and stable updates published since the release debootstrap installed:
-    debootstrap fetches from the release suite only, which gets security fixes only at point releases."""
-    (rootfs / "etc" / "apt" / "sources.list").write_text(image_sources(mirror, security))
-    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
-    keep_config = ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
-    for argv in (["apt-get", "update"], ["apt-get", "-y", *keep_config, "dist-upgrade"]):
-        try:
-            done = subprocess.run(
-                ["chroot", str(rootfs), *argv],
-                env=env, capture_output=True, text=True, timeout=UPGRADE_TIMEOUT_S, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            raise BuildError(
-                f"{' '.join(argv)} in the image did not finish within {UPGRADE_TIMEOUT_S} s"
-            ) from exc
-        if done.returncode != 0:
-            raise BuildError(
-                f"{' '.join(argv)} in the image failed (exit {done.returncode}):\n"
-                + _tail(done.stdout + done.stderr)
-            )
-    logger.info("security and stable updates installed from %s and %s", security, mirror)
+    return FALLBACK_MIRROR
 
 
 def _deb822_fields(stanza: str) -> dict[str, str]:
