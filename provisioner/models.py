@@ -53,6 +53,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who made it ("usr_...", "tok_...", "cli"): a person's tokens are revoked when the person is removed.
+    created_by: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class Server(Base):
@@ -133,6 +136,9 @@ class Instance(Base):
     credentials_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The job that holds the instance: one mutating job per instance at a time.
     lock_job_id: Mapped[str | None] = mapped_column(String(32))
+    # A copy an association asked for waits for approval like any request; approving it restores this
+    # backup into it (no foreign key: backups point at instances already).
+    copy_of_backup_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -23,8 +23,16 @@ from provisioner.models import Instance, InstanceSecret, Server
 
 
 def new_instance_like(
-    session: Session, settings: Settings, catalog: Catalog, source: Instance, *, name: str, subdomain: str
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    source: Instance,
+    *,
+    name: str,
+    subdomain: str,
+    approved: bool = True,
 ) -> Instance:
+    """The clone, approved and placed; or (``approved=False``) a request waiting for an operator."""
     taken = select(Instance.id).where(
         Instance.tenant_id == source.tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
     )
@@ -46,15 +54,17 @@ def new_instance_like(
         state=InstanceState.REQUESTED.value,
     )
     session.add(clone)
+    for secret in source.secrets:
+        clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
     flush_live_instance(session, clone)
+    if not approved:
+        return clone
     set_state(clone, InstanceState.APPROVED, reason=f"made from {source.id}")
     server = _server_with_room(session, catalog, source, template)
     clone.server_id = server.id
     clone.server = server
     assign_domain(session, settings, clone, server)
     allocate_host_ports(session, template, clone, server)
-    for secret in source.secrets:
-        clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
     flush_live_instance(session, clone)
     return clone
 

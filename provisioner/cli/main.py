@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -110,6 +111,7 @@ def db_revision(message: Annotated[str, typer.Option(help="what changed, in a fe
 def token_create(
     name: Annotated[str, typer.Option(help="what the token is for")],
     operator: Annotated[bool, typer.Option("--operator", help="an operator token (all tenants)")] = False,
+    days: Annotated[int, typer.Option(min=1, max=365, help="days until the token stops working")] = 90,
 ) -> None:
     """Create an operator token and print it (only it) on stdout."""
     if not operator:
@@ -118,7 +120,14 @@ def token_create(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     with transaction(settings.resolved_database_url) as session:
-        row, plain = create_token(session, name=name, role=Role.OPERATOR, tenant_id=None)
+        row, plain = create_token(
+            session,
+            name=name,
+            role=Role.OPERATOR,
+            tenant_id=None,
+            lifetime=timedelta(days=days),
+            created_by="cli",
+        )
         record_cli(session, "create_operator_token", target_id=row.id)
     typer.echo(plain)
 

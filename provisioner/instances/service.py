@@ -23,7 +23,7 @@ from provisioner.instances.placement import allocate_host_ports, choose_server
 from provisioner.instances.states import InstanceState, check_transition
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
-from provisioner.models import Instance, Job, Tenant
+from provisioner.models import Backup, BackupRestore, Instance, Job, Tenant
 from provisioner.pagination import Page, paginate
 from provisioner.tenants.quotas import check_quota, hold_tenant
 from provisioner.timeutil import utcnow
@@ -146,7 +146,26 @@ def approve_instance(
     allocate_host_ports(session, template, instance, server)
     store_secrets(settings, instance, template)
     flush_live_instance(session, instance)
+    if instance.copy_of_backup_id is not None:
+        return _restore_into_copy(session, instance, actor=actor)
     return create_job(session, instance=instance, kind=JobKind.DEPLOY)
+
+
+def _restore_into_copy(session: Session, instance: Instance, *, actor: Actor) -> Job:
+    """An approved copy is deployed and gets its backup by one restore job."""
+    backup = session.get(Backup, instance.copy_of_backup_id)
+    if backup is None or backup.status != "succeeded":
+        raise Conflict("the backup this copy was asked from is gone; reject the request")
+    instance.copy_of_backup_id = None
+    return restore_job(session, instance=instance, backup_id=backup.id, requested_by=actor.principal)
+
+
+def restore_job(session: Session, *, instance: Instance, backup_id: str, requested_by: str) -> Job:
+    """A job that puts ``backup_id`` back into ``instance`` (deploying it first when it is new)."""
+    job = create_job(session, instance=instance, kind=JobKind.RESTORE, requested_by=requested_by)
+    session.add(BackupRestore(job_id=job.id, backup_id=backup_id))
+    session.flush()
+    return job
 
 
 def reject_instance(session: Session, *, actor: Actor, instance_id: str, reason: str) -> Instance:

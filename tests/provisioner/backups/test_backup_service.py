@@ -212,12 +212,21 @@ def test_a_restore_names_a_succeeded_backup_of_that_instance(db_url: str) -> Non
                 into="new",
             )
         assert nameless.value.errors[0]["field"] == "body.name"  # type: ignore[index]
-        job = service.request_restore(
+        asked = service.request_restore(
             session, actor=admin, catalog=factories.CATALOG, instance_id=blog.id, backup_id=good.id,
             into="new", name="copy", settings=SETTINGS,
         )  # fmt: skip
-        clone = job.instance
-        assert (clone.tenant_id, clone.template, clone.state) == (owner.id, "wordpress", "approved")
+        # An association's copy waits for approval like any request: not placed, nothing to run.
+        clone = asked.instance
+        assert asked.job is None
+        assert (clone.state, clone.server_id, clone.copy_of_backup_id) == ("requested", None, good.id)
+        job = approve_instance(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, instance_id=clone.id, server_id=None
+        )
+        assert (job.kind, job.instance_id, clone.state, clone.copy_of_backup_id) == (
+            "restore", clone.id, "approved", None
+        )  # fmt: skip
+        assert (clone.tenant_id, clone.template) == (owner.id, "wordpress")
         assert clone.subdomain == "copy-verein-a"
         # The restored database knows the source's passwords, so the clone takes them over.
         assert {s.name: s.encrypted for s in clone.secrets} == {s.name: s.encrypted for s in blog.secrets}
@@ -315,3 +324,19 @@ def test_a_copy_counts_against_the_quota_like_any_new_instance(db_url: str) -> N
             )  # fmt: skip
         copies = select(Instance).where(Instance.name == "copy")
         assert session.scalars(copies).first() is None
+
+
+def test_an_operators_copy_starts_at_once(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        factories.server(session, memory_mb=10**6)
+        _target(session)
+        blog = _running_blog(session, factories.tenant(session))
+        good = _backup(session, blog, "succeeded")
+        accepted = service.request_restore(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, instance_id=blog.id,
+            backup_id=good.id, into="new", name="copy", settings=SETTINGS,
+        )  # fmt: skip
+        assert accepted.job is not None
+        assert (accepted.job.kind, accepted.instance.state) == ("restore", "approved")
+        assert accepted.instance.server_id is not None
+        assert service.restore_of(session, job_id=accepted.job.id).id == good.id
