@@ -7,9 +7,16 @@ from typing import Any, Literal
 
 from provisioner.backups.reported import backup_paths, paths_in_snapshot, usable_snapshot_id
 from provisioner.backups.repository import restic_variables
-from provisioner.catalog.model import Hook, Step, Template, Timeouts
+from provisioner.catalog.model import Hook, Template, Timeouts
 from provisioner.config import Settings
-from provisioner.deployments.plan import docker_name, host_spec
+from provisioner.deployments.plan import (
+    deploy_files,
+    deploy_variables,
+    docker_name,
+    host_spec,
+    placement_of,
+    step_variables,
+)
 from provisioner.models import Backup, BackupRepository, Instance, Server
 from provisioner.runner.spec import RunSpec
 
@@ -20,14 +27,14 @@ _KIND: dict[str, Literal["backup", "restore", "drill"]] = {
 }
 
 
+# A database's load command reads the dump (the file named by DUMP) on its standard input.
+LOAD_THROUGH_STDIN = ["sh", "-c", 'exec docker exec -i "$@" < "$DUMP"', "sh"]
+
+
 def _server(instance: Instance) -> Server:
     if instance.server is None:
         raise ValueError(f"instance {instance.id} has no server")
     return instance.server
-
-
-def _steps(instance_id: str, steps: list[Step]) -> list[dict[str, Any]]:
-    return [{"container": docker_name(instance_id, s.container), "argv": s.run} for s in steps]
 
 
 def _volumes(instance_id: str, hook: Hook, in_snapshot: dict[str, str] | None = None) -> list[dict[str, str]]:
@@ -39,7 +46,13 @@ def _volumes(instance_id: str, hook: Hook, in_snapshot: dict[str, str] | None = 
 
 
 def _spec(
-    settings: Settings, template: Template, server: Server, playbook: str, variables: dict[str, Any]
+    settings: Settings,
+    template: Template,
+    server: Server,
+    playbook: str,
+    variables: dict[str, Any],
+    *,
+    files: dict[str, str] | None = None,
 ) -> RunSpec:
     limits = template.timeouts.get(_KIND[playbook]) or Timeouts()
     return RunSpec(
@@ -47,6 +60,7 @@ def _spec(
         playbooks_dir=Path(settings.resolved_playbooks_dir),
         host=host_spec(server),
         variables=variables,
+        files=files or {},
         ssh_private_key=settings.resolved_ssh_key_path.read_text() if server.connection == "ssh" else None,
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
@@ -78,8 +92,8 @@ def backup_spec(
             # Relative to Docker's volumes folder, so the snapshot's paths are named by us alone.
             "backup_paths": [path.lstrip("/") for path in backup_paths(instance.id, hook.volumes).values()],
             "min_free_mb": settings.backup_min_free_mb,
-            "before_steps": _steps(instance.id, hook.before),
-            "after_steps": _steps(instance.id, hook.after),
+            "before_steps": step_variables(instance.id, hook.before),
+            "after_steps": step_variables(instance.id, hook.after),
             "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
             "keep_options": [part for option, n in keep.items() if n for part in (option, str(n))],
         },
@@ -93,19 +107,33 @@ def restore_spec(
     backup: Backup,
     *,
     job_id: str,
+    version: str | None = None,
 ) -> RunSpec:
     """Put ``backup`` (of ``instance`` or of another instance of its template) back into ``instance``.
 
     The snapshot id is checked again and where each volume lies in the snapshot is derived from the
     backed-up instance's id (``UntrustedReport`` otherwise): nothing a server printed reaches the
-    command line or a path here."""
-    hook = template.hooks.restore or template.hooks.backup
-    if hook is None or not hook.volumes:
+    command line or a path here.
+
+    ``version`` is for a rolled-back update: the containers start again at that (old) version, and the
+    template's steps before the restore are skipped, since they would run in the version that failed.
+    Without it, the containers start again as they are deployed.
+    """
+    backed_up = template.hooks.backup.volumes if template.hooks.backup else []
+    hook = template.hooks.restore or Hook(volumes=backed_up)
+    if not (hook.volumes or hook.databases):
         raise ValueError(f"the {template.name} template declares nothing to restore")
     server = _server(instance)
-    restore_hook = template.hooks.restore or Hook(volumes=hook.volumes)
     snapshot = usable_snapshot_id(backup.snapshot_id)
-    in_snapshot = paths_in_snapshot(backup.instance_id, hook.volumes, backup.paths)
+    databases = {d.volume: d for d in hook.databases}
+    # Every volume the restore empties: the copied ones and the rebuilt databases.
+    emptied = [*hook.volumes, *databases]
+    in_snapshot = paths_in_snapshot(backup.instance_id, emptied, backup.paths)
+    placement = placement_of(settings, instance)
+    target = version or instance.version
+    deployed = deploy_variables(settings, template, placement, server, target)
+    containers: list[dict[str, Any]] = deployed["containers"]
+    database_containers = {docker_name(instance.id, d.container) for d in hook.databases}
     return _spec(
         settings,
         template,
@@ -114,13 +142,32 @@ def restore_spec(
         {
             "restic": restic_variables(settings, backup.repository, server),
             "snapshot": snapshot,
-            "volumes": _volumes(instance.id, hook, in_snapshot),
-            "containers": [docker_name(instance.id, c.name) for c in template.containers],
+            "volumes": [
+                {**volume, "copied": volume["name"] not in databases}
+                for volume in _volumes(instance.id, Hook(volumes=emptied), in_snapshot)
+            ],
+            "databases": [
+                {
+                    "volume": d.volume,
+                    "in_snapshot": in_snapshot[d.volume],
+                    "dump": d.dump,
+                    "container": docker_name(instance.id, d.container),
+                    "ready": d.ready,
+                    "load": d.load,
+                    "load_argv": [*LOAD_THROUGH_STDIN, docker_name(instance.id, d.container), *d.load],
+                }
+                for d in hook.databases
+            ],
+            "containers": [c["name"] for c in containers],
+            "start_first": [c for c in containers if c["name"] in database_containers],
+            "start_then": [c for c in containers if c["name"] not in database_containers],
+            **{key: deployed[key] for key in ("instance_dir", "files", "network", "labels", "launcher")},
             "min_free_mb": settings.backup_min_free_mb,
             "work_dir": f"{server.root_dir}/backup/restore-{job_id}",
-            "before_steps": _steps(instance.id, restore_hook.before),
-            "after_steps": _steps(instance.id, restore_hook.after),
+            "before_steps": [] if version is not None else step_variables(instance.id, hook.before),
+            "after_steps": step_variables(instance.id, hook.after),
         },
+        files=deploy_files(settings, template, placement, server, target),
     )
 
 

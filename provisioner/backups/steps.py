@@ -8,10 +8,11 @@ The interface other jobs rely on; it stays stable:
     ``running`` while it runs, then ``succeeded`` with snapshot id, size and duration, or ``failed``)
     and returns it, or raises ``BackupStepFailed`` after recording the failure.
 
-``restore_backup(settings, catalog, *, instance_id, backup_id, job_id, sink) -> None``
+``restore_backup(settings, catalog, *, instance_id, backup_id, job_id, sink, version=None) -> None``
     Puts a succeeded backup of the same tenant back into ``instance_id`` (the instance it was taken
-    of, or another one of the same template): containers stopped, volumes replaced, containers
-    started, the template's restore hook after it. Raises ``BackupStepFailed``.
+    of, or another one of the same template): containers stopped, volumes replaced (databases rebuilt
+    from their dumps), containers started, the template's restore hook after it. With ``version``
+    (a rolled-back update), the containers start at that version. Raises ``BackupStepFailed``.
 
 Neither changes the instance's state or lock: the calling job owns both. ``sink`` is the calling
 job's event sink (the worker's ``DatabaseSink``): the playbook's events go to the calling job,
@@ -138,7 +139,14 @@ def take_backup(
 
 
 def restore_backup(
-    settings: Settings, catalog: Catalog, *, instance_id: str, backup_id: str, job_id: str, sink: StepSink
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    instance_id: str,
+    backup_id: str,
+    job_id: str,
+    sink: StepSink,
+    version: str | None = None,
 ) -> None:
     with transaction(settings.resolved_database_url) as session:
         instance = session.get_one(Instance, instance_id)
@@ -150,7 +158,9 @@ def restore_backup(
                 f"a {backup.instance.template} backup cannot go into a {instance.template}"
             )
         try:
-            spec = restore_spec(settings, catalog.get(instance.template), instance, backup, job_id=job_id)
+            spec = restore_spec(
+                settings, catalog.get(instance.template), instance, backup, job_id=job_id, version=version
+            )
         except UntrustedReport as exc:
             raise BackupStepFailed(f"the backup {backup.id} cannot be restored: {exc}") from exc
     outcome = run_step(settings, spec, sink)

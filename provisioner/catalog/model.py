@@ -162,10 +162,47 @@ class Check(Step):
         return value
 
 
+class DatabaseRestore(Strict):
+    """A database volume that a restore rebuilds from its dump, never from the copied database files.
+
+    The files of a running database are not a consistent copy, and a dump replayed into a database that
+    already holds tables mixes old and new rows. So the volume is emptied, the database container starts
+    alone on it and sets up an empty database as on a first start, and the dump is loaded into that, the
+    first error ending the restore.
+    """
+
+    container: str
+    volume: str
+    # Where the backup's steps wrote the dump, relative to the volume (e.g. backup.sql).
+    dump: str
+    # Succeeds once the freshly set-up database accepts connections; retried until then.
+    ready: list[str] = Field(min_length=1)
+    # Reads the dump on its standard input into the empty database; must stop at the first error.
+    load: list[str] = Field(min_length=1)
+
+    @field_validator("dump")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        return _relative(value)
+
+    @field_validator("load")
+    @classmethod
+    def _errors_are_fatal(cls, value: list[str]) -> list[str]:
+        words = " ".join(value)
+        # psql goes on after a failed statement unless told otherwise; mariadb/mysql stop unless forced.
+        if "psql" in words and "ON_ERROR_STOP=1" not in words:
+            raise ValueError("a psql load needs -v ON_ERROR_STOP=1, so the first error ends the restore")
+        if re.search(r"(^|\s)(--force|-f)(\s|$)", words) and "psql" not in words:
+            raise ValueError("a load must not go on after errors (--force)")
+        return value
+
+
 class Hook(Strict):
     before: list[Step] = Field(default_factory=list)
     # Volumes copied (backup) or put back (restore) between the steps.
     volumes: list[str] = Field(default_factory=list)
+    # Restore only: database volumes rebuilt from their dumps (see DatabaseRestore).
+    databases: list[DatabaseRestore] = Field(default_factory=list)
     after: list[Step] = Field(default_factory=list)
     # After a restore drill: proof that the data came back (a table the database answers with, say).
     check: list[Check] = Field(default_factory=list)
@@ -337,10 +374,34 @@ def _check_health_and_hooks(template: Template) -> None:
             raise ValueError(f"hooks.{hook_name} names unknown volumes {sorted(set(hook.volumes) - volumes)}")
         if hook_name in {"deploy", "reset_credentials"} and (hook.before or hook.volumes):
             raise ValueError(f"hooks.{hook_name} has only 'after' steps")
+        if hook_name != "restore" and hook.databases:
+            raise ValueError(f"hooks.{hook_name} cannot rebuild databases; only hooks.restore does")
         if hook_name == "update" and hook.volumes:
             raise ValueError("hooks.update has only 'before' and 'after' steps")
+    _check_databases(template)
     if template.hooks.reset_credentials and not any(s.show for s in template.secrets.values()):
         raise ValueError("hooks.reset_credentials needs a secret with show: true to reset")
+
+
+def _check_databases(template: Template) -> None:
+    restore, backup = template.hooks.restore, template.hooks.backup
+    if restore is None or not restore.databases:
+        return
+    if template.launcher is not None:
+        raise ValueError("hooks.restore.databases: the upstream launcher makes the containers, not us")
+    mounts = {c.name: c.volumes for c in template.containers}
+    backed_up = set(backup.volumes) if backup else set()
+    for database in restore.databases:
+        if database.volume not in mounts.get(database.container, {}):
+            raise ValueError(
+                f"hooks.restore.databases: {database.container!r} does not mount {database.volume!r}"
+            )
+        if database.volume in restore.volumes:
+            raise ValueError(
+                f"hooks.restore: {database.volume!r} is rebuilt from its dump; it cannot be copied back too"
+            )
+        if database.volume not in backed_up:
+            raise ValueError(f"hooks.restore.databases: {database.volume!r} is not in hooks.backup.volumes")
 
 
 def _check_secret_users(template: Template) -> None:

@@ -49,9 +49,19 @@ def caddyfile(mode: TlsMode, *, acme_email: str | None) -> str:
     return f"{header}\n{{\n{body}\n}}\n\nimport sites/*.caddy\n"
 
 
+# The proxy is the first hop: what a client sends about its own address or scheme is never passed on.
+# Caddy (2.5 and later) already replaces X-Forwarded-For, -Proto and -Host of clients it does not trust
+# (it trusts none here); X-Real-IP and Forwarded it would pass through, and services read them.
+FORWARDING = (
+    "\t\theader_up X-Real-IP {remote_host}\n",
+    "\t\theader_up -Forwarded\n",
+)
+
+
 def site_block(mode: TlsMode, *, hostname: str, upstream: str, instance_id: str) -> str:
     address = f"http://{hostname}" if mode is TlsMode.OFF else hostname
-    return f"# instance {instance_id}\n{address} {{\n\treverse_proxy {upstream}\n}}\n"
+    proxy = f"\treverse_proxy {upstream} {{\n{''.join(FORWARDING)}\t}}\n"
+    return f"# instance {instance_id}\n{address} {{\n{proxy}}}\n"
 
 
 def instance_url(mode: TlsMode, hostname: str) -> str:

@@ -96,16 +96,24 @@ def _roll_back(
         instance_id = session.get_one(Job, job_id).instance_id
     note(sink, f"{what}; rolling back to {old}")
     try:
+        if backup is not None:
+            # The data first, then the old version: a service may refuse to start on data the new
+            # version has already changed (Nextcloud does), so it must never see that data.
+            note(sink, f"restoring the backup taken at {stamp(backup.created_at)} under version {old}")
+            restore_backup(
+                settings,
+                catalog,
+                instance_id=instance_id,
+                backup_id=backup.id,
+                job_id=job_id,
+                sink=sink,
+                version=old,
+            )
         outcome = run_on_server(
             settings, catalog, sink, instance_id=instance_id, kind=JobKind.DEPLOY, version=old
         )
         if outcome.status != "successful":
             raise StepFailed(f"version {old} could not be deployed again: {outcome.error}")
-        if backup is not None:
-            note(sink, f"restoring the backup taken at {stamp(backup.created_at)}")
-            restore_backup(
-                settings, catalog, instance_id=instance_id, backup_id=backup.id, job_id=job_id, sink=sink
-            )
     except (StepFailed, BackupStepFailed, DomainError) as exc:
         kept = (
             f"; the backup {backup.id} taken at {stamp(backup.created_at)} holds the data" if backup else ""

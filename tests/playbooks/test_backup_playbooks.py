@@ -22,6 +22,7 @@ import docker
 import pytest
 
 from provisioner.backups.reported import check_report
+from provisioner.backups.runs import LOAD_THROUGH_STDIN
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.config import Settings
 from provisioner.runner.adapter import run_playbook
@@ -61,12 +62,21 @@ def _variables(
 ) -> dict[str, Any]:
     return {
         "restic": _restic(tmp_path, password) | {"identity": None},
-        "volumes": [{"name": "data", "docker": volume.name, "in_snapshot": in_snapshot}],
+        "volumes": [{"name": "data", "docker": volume.name, "in_snapshot": in_snapshot, "copied": True}],
         "min_free_mb": 1,
         "before_steps": [],
         "after_steps": [],
         **more,
     }
+
+
+def _restore(tmp_path: Path, **more: Any) -> dict[str, Any]:
+    """What restore.yml needs beyond the volumes: here no containers, files or databases of an instance."""
+    return {
+        "containers": [], "work_dir": str(tmp_path / "restore-work"), "databases": [], "start_first": [],
+        "start_then": [], "files": [], "instance_dir": str(tmp_path / "instance"), "network": "none",
+        "labels": {}, "launcher": None,
+    } | more  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -127,9 +137,8 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
 
     (folder / "upload.bin").unlink()
     restore = _variables(
-        tmp_path, volume, password, f"/{volume.name}/_data", snapshot=snapshot, containers=[],
-        work_dir=str(tmp_path / "restore-work"),
-    )  # fmt: skip
+        tmp_path, volume, password, f"/{volume.name}/_data", snapshot=snapshot, **_restore(tmp_path)
+    )
     restore["restic"]["identity"] = identities.identity | {"dir": str(identities.folder / "run-restore")}
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
@@ -188,9 +197,8 @@ def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
         marker = tmp_path / "ran"
         for shown in (snapshot, f"--password-command=touch {marker}"):
             variables = _variables(
-                tmp_path, volume, password, f"/{volume.name}/_data", snapshot=shown, containers=[],
-                work_dir=str(tmp_path / "restore-work"),
-            )  # fmt: skip
+                tmp_path, volume, password, f"/{volume.name}/_data", snapshot=shown, **_restore(tmp_path)
+            )
             sink = CollectingSink()
             outcome = run_playbook(_spec(ssh_servers[0], "restore.yml", variables), sink, work_root=tmp_path)
             assert outcome.status == "failed"
@@ -205,3 +213,48 @@ def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
             assert not (tmp_path / "restore-work").exists()
     finally:
         victim.remove(force=True)
+
+
+def test_a_database_dump_that_fails_to_load_ends_the_restore(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    volume: Any,
+    docker_client: docker.DockerClient,
+    proxy_image: str,
+) -> None:
+    (Path(volume.attrs["Mountpoint"]) / "backup.sql").write_text("INSERT INTO missing_table VALUES (1);\n")
+    _run_restic(tmp_path, "pw", "init")
+    volumes_root = Path(volume.attrs["Mountpoint"]).parent.parent
+    _run_restic(tmp_path, "pw", "backup", "--quiet", "--", f"{volume.name}/_data", cwd=volumes_root)
+    snapshot = json.loads(_run_restic(tmp_path, "pw", "snapshots", "--json"))[0]["id"]
+    # A stand-in database: it reads the dump on its standard input and fails on the first statement.
+    database = docker_client.containers.run(
+        proxy_image, ["sleep", "infinity"], name=f"prv-test{secrets.token_hex(4)}-db", detach=True
+    )
+    load = ["sh", "-c", "if grep -q missing_table; then echo 'ERROR 1146: no table' >&2; exit 1; fi"]
+    try:
+        restore = _variables(
+            tmp_path, volume, "pw", f"/{volume.name}/_data", snapshot=snapshot,
+            **_restore(
+                tmp_path,
+                databases=[{
+                    "volume": "data", "in_snapshot": f"/{volume.name}/_data", "dump": "backup.sql",
+                    "container": database.name, "ready": ["true"], "load": load,
+                    "load_argv": [*LOAD_THROUGH_STDIN, database.name, *load],
+                }],
+                after_steps=[{"container": database.name, "argv": ["touch", "/tmp/after"]}],
+            ),
+        )  # fmt: skip
+        restore["volumes"][0]["copied"] = False
+        sink = CollectingSink()
+        outcome = run_playbook(
+            _spec(ssh_servers[0], "restore.yml", restore), sink, work_root=tmp_path / "runs"
+        )
+        assert outcome.status == "failed"
+        failed = [e.task for e in sink.events if e.status == "failed"]
+        assert failed == ["Load each dump into its empty database, stopping at the first error"]
+        # The database volume was emptied, never filled with the copied files, and nothing ran after.
+        assert list(Path(volume.attrs["Mountpoint"]).iterdir()) == []
+        assert database.exec_run(["test", "-e", "/tmp/after"]).exit_code == 1
+    finally:
+        database.remove(force=True)

@@ -66,7 +66,7 @@ class Server:
         answer = self._update if kind is JobKind.UPDATE else OK
         return self._record(f"{kind.value} {version}", answer)  # type: ignore[no-any-return]
 
-    def _restore(self, *args: Any, backup_id: str, version: str | None = None, **kwargs: Any) -> None:
+    def _restore(self, *args: Any, backup_id: str, version: str | None, **kwargs: Any) -> None:
         self._record(f"restore {backup_id} under {version}")
 
 
@@ -110,13 +110,30 @@ def test_an_update_runs_the_templates_steps_before_it_in_the_running_version(
     assert ended == ("succeeded", None, "running", "6.1-r2")
 
 
+def test_a_failed_update_restores_the_data_before_the_old_version_starts(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs, (status, error, state, version) = _update(db_url, tmp_path, monkeypatch, before=None, update=FAILED)
+
+    assert runs == [
+        "backup",
+        "steps before the update",
+        "update 6.1-r2",
+        # Never the old version on the new version's data: the backup goes back first.
+        "restore bak_1 under 6.1",
+        "deploy 6.1",
+    ]
+    assert (status, state, version) == ("failed", "running", "6.1")
+    assert error is not None
+    assert error.startswith("the update to 6.1-r2 failed: a step failed; rolled back to 6.1")
+
+
 def test_failing_steps_before_an_update_roll_back_without_starting_the_new_version(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs, (_, error, state, _) = _update(db_url, tmp_path, monkeypatch, before=FAILED, update=OK)
 
-    # The new version never started; the old one is deployed again with the backup's data.
-    assert runs == ["backup", "steps before the update", "deploy 6.1", "restore bak_1 under None"]
+    assert runs == ["backup", "steps before the update", "restore bak_1 under 6.1", "deploy 6.1"]
     assert state == "running"
     assert error is not None
     assert error.startswith("the template's steps before the update to 6.1-r2 failed: a step failed")
