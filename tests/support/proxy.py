@@ -43,6 +43,7 @@ def request_by_hostname(
     path: str = "/",
     data: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
     hostname = urlsplit(url).hostname or ""
@@ -52,7 +53,7 @@ def request_by_hostname(
             method,
             f"https://{address}{path}",
             data=data,
-            headers={"Host": hostname},
+            headers={**(headers or {}), "Host": hostname},
             extensions={"sni_hostname": hostname},
         )
 
