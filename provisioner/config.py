@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     quota_instances: int = Field(default=10, ge=0)
     quota_memory_mb: int = Field(default=8192, ge=0)
     quota_disk_gb: int = Field(default=100, ge=0)
+    # Live event streams one caller (a token, a person) may hold open at a time in one API process.
+    streams_per_caller: int = Field(default=4, ge=1)
+    # Addresses or networks (comma-separated) of the reverse proxies in front of the API: only a
+    # connection from one of them may name the client's address (X-Forwarded-For, X-Forwarded-Proto).
+    # Anyone else's headers are ignored, so a client cannot pick the address that the login limit and
+    # the audit log see.
+    trusted_proxies: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _read_key_file(self) -> Self:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import SessionDep, SettingsDep, client_address
+from api.deps import SessionDep, SettingsDep, client_address, wait_out_failed_logins
 from api.portal.auth import check_form_token, issue_form_token, require_csrf, safe_next, viewer_of
 from api.portal.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.portal.rendering import render
@@ -50,7 +51,7 @@ def login_form(request: Request, session: SessionDep, settings: SettingsDep, nex
 
 
 @router.post("/login")
-def login(
+async def login(
     request: Request,
     *,
     session: SessionDep,
@@ -61,21 +62,26 @@ def login(
     next: FormText = "/",
 ) -> Response:
     check_form_token(request, csrf_token)
-    try:
-        user = accounts.authenticate_password(
-            session, email=email, password=password, client_address=client_address(request)
-        )
-    except DomainError as exc:
-        session.commit()  # failed attempts count towards the rate limit
-        issue_form_token(request, secure=_secure(settings))
-        context = {
-            "next": safe_next(next),
-            "email": email,
-            "failed": exc.status_code,
-            "oidc": oidc.enabled(settings),
-        }
-        return render(request, "login.html", context, status_code=exc.status_code)
-    return _signed_in_response(request, session, settings, user, safe_next(next))
+    await wait_out_failed_logins(session, email)
+
+    def checked() -> Response:
+        try:
+            user = accounts.authenticate_password(
+                session, email=email, password=password, client_address=client_address(request)
+            )
+        except DomainError as exc:
+            session.commit()  # failed attempts count towards the rate limit
+            issue_form_token(request, secure=_secure(settings))
+            context = {
+                "next": safe_next(next),
+                "email": email,
+                "failed": exc.status_code,
+                "oidc": oidc.enabled(settings),
+            }
+            return render(request, "login.html", context, status_code=exc.status_code)
+        return _signed_in_response(request, session, settings, user, safe_next(next))
+
+    return await run_in_threadpool(checked)
 
 
 @router.post("/logout")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
@@ -80,9 +80,10 @@ def approve_instance(
 
 @router.get("/{instance_id}/credentials", responses={410: {"description": "shown once already"}})
 def get_credentials(
-    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep, response: Response
 ) -> schemas.CredentialsOut:
     """The first admin credentials, once: later calls answer 410 Gone."""
+    response.headers["Cache-Control"] = "no-store"
     instance = service.get_instance(session, actor=actor, instance_id=instance_id)
     shown = reveal_credentials(session, settings, actor=actor, instance=instance)
     session.commit()

@@ -52,13 +52,15 @@ def _user_by_email(session: Session, email: str) -> User | None:
 
 
 def authenticate_password(session: Session, *, email: str, password: str, client_address: str | None) -> User:
+    """The person, after the caller has waited ``ratelimit.login_delay`` for the address."""
     ratelimit.hit(session, ratelimit.LOGIN_PER_ADDRESS, client_address or "unknown")
-    ratelimit.hit(session, ratelimit.LOGIN_PER_EMAIL, normalize_email(email))
     user = _user_by_email(session, email)
     if user is None or user.password_hash is None or user.disabled_at is not None:
         verify_password(dummy_hash(), password)  # the answer takes as long as for a real account
+        ratelimit.note(session, ratelimit.LOGIN_FAILURES_PER_EMAIL, normalize_email(email))
         raise Unauthorized(WRONG_LOGIN)
     if not verify_password(user.password_hash, password):
+        ratelimit.note(session, ratelimit.LOGIN_FAILURES_PER_EMAIL, normalize_email(email))
         raise Unauthorized(WRONG_LOGIN)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -7,7 +7,7 @@ on logout, when its person resets the password, and when the person is removed o
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -57,20 +57,35 @@ def start_session(
     return row, plain
 
 
+def _ended(row: WebSession, now: datetime) -> bool:
+    idle_end = row.last_seen_at + timedelta(minutes=row.idle_minutes)
+    return now >= row.expires_at or now >= idle_end or row.user.disabled_at is not None
+
+
+def _actor(row: WebSession) -> Actor:
+    return Actor(role=Role(row.user.role), tenant_id=row.user.tenant_id, user_id=row.user.id)
+
+
 def resolve_session(session: Session, *, cookie: str) -> tuple[Actor, WebSession] | None:
     """Who the cookie belongs to, or None when it is unknown, ended or its person is disabled."""
     row = session.scalar(select(WebSession).where(WebSession.token_hash == digest(cookie)))
     if row is None:
         return None
     now = utcnow()
-    idle_end = row.last_seen_at + timedelta(minutes=row.idle_minutes)
-    if now >= row.expires_at or now >= idle_end or row.user.disabled_at is not None:
+    if _ended(row, now):
         session.delete(row)
         session.flush()
         return None
     row.last_seen_at = now
-    user = row.user
-    return Actor(role=Role(user.role), tenant_id=user.tenant_id, user_id=user.id), row
+    return _actor(row), row
+
+
+def valid_session(session: Session, *, cookie: str) -> tuple[Actor, WebSession] | None:
+    """Who the cookie belongs to while its session lasts, read without changing anything."""
+    row = session.scalar(select(WebSession).where(WebSession.token_hash == digest(cookie)))
+    if row is None or _ended(row, utcnow()):
+        return None
+    return _actor(row), row
 
 
 def end_session(session: Session, *, cookie: str) -> None:

@@ -34,12 +34,24 @@ def create_token(session: Session, *, name: str, role: Role, tenant_id: str | No
     return row, plain
 
 
-def authenticate(session: Session, *, token: str) -> Actor:
+def valid_token(session: Session, *, token: str) -> ApiToken | None:
+    """The token's row while it may be used, without touching it; None when unknown or revoked."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
     if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def actor_of(row: ApiToken) -> Actor:
+    return Actor(token_id=row.id, role=Role(row.role), tenant_id=row.tenant_id)
+
+
+def authenticate(session: Session, *, token: str) -> Actor:
+    row = valid_token(session, token=token)
+    if row is None:
         raise Unauthorized("the token is unknown or was revoked")
     row.last_used_at = utcnow()
-    return Actor(token_id=row.id, role=Role(row.role), tenant_id=row.tenant_id)
+    return actor_of(row)
 
 
 def list_tokens(session: Session, *, actor: Actor, limit: int, cursor: str | None) -> Page[ApiToken]:

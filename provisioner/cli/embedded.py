@@ -80,7 +80,7 @@ def run(settings: Settings, *, host: str | None, port: int | None, concurrency: 
 
     threading.Thread(target=watch_worker, daemon=True).start()
     try:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port)
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=False)
     finally:
         stopping.set()
         worker.terminate()

@@ -59,7 +59,7 @@ def api(
         host=host or settings.api_host,
         port=port or settings.api_port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the application trusts only PROVISIONER_TRUSTED_PROXIES (see api/app.py)
     )
 
 

@@ -76,10 +76,12 @@ def list_jobs(
     return paginate(session, query, Job, limit=limit, cursor=cursor)
 
 
-def list_events(session: Session, *, actor: Actor, job_id: str, after: int = 0) -> Sequence[JobEvent]:
+def list_events(
+    session: Session, *, actor: Actor, job_id: str, after: int = 0, limit: int | None = None
+) -> Sequence[JobEvent]:
     get_job(session, actor=actor, job_id=job_id)
     query = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after).order_by(JobEvent.seq)
-    return session.scalars(query).all()
+    return session.scalars(query.limit(limit)).all()
 
 
 class ClaimResult:

@@ -42,6 +42,7 @@ def request_by_hostname(
     ca_pem: str,
     path: str = "/",
     data: dict[str, str] | None = None,
+    json: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
 ) -> httpx.Response:
@@ -53,6 +54,7 @@ def request_by_hostname(
             method,
             f"https://{address}{path}",
             data=data,
+            json=json,
             headers={**(headers or {}), "Host": hostname},
             extensions={"sni_hostname": hostname},
         )
