@@ -17,6 +17,7 @@ backups over SFTP to a second test server, and remove.yml.
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 import shutil
 import subprocess
@@ -119,7 +120,9 @@ def in_app(client: docker.DockerClient, instance_id: str, *argv: str, stdin: str
 @pytest.fixture
 def bridge_address(docker_client: docker.DockerClient) -> str:
     """The host's address on Docker's default bridge: containers reach the test SMTP sink there."""
-    return str(docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"])
+    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    # Docker names the gateway only when it was configured; otherwise it is the subnet's first address.
+    return str(config.get("Gateway") or next(ipaddress.ip_network(config["Subnet"]).hosts()))
 
 
 @pytest.fixture
