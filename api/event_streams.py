@@ -1,19 +1,18 @@
 """Live job events (Server-Sent Events) that no caller can use to stall the API.
 
 A stream waits in the event loop (an async generator), never in one of the thread pool's threads, and
-holds no database connection while it waits: each poll opens a short session of its own, through a few
-threads kept for streams, so that however many streams are open the other requests keep the thread pool
-and the connection pool. A caller may hold a few streams at a time (429 beyond), and each poll checks
-again the credentials the stream was opened with: a revoked token, an ended session or a disabled person
-ends the stream.
+holds no database connection while it waits: one watch per process reads every followed job's progress
+in one query (``api/job_watch.py``), and a stream reads its events in a short session of its own, through
+a few threads kept for streams, only when its job has news or its credentials are due to be checked
+again. However many streams are open, the other requests keep the thread pool and the connection pool.
+A caller may hold a few streams at a time (429 beyond); a revoked token, an ended session or a disabled
+person ends the stream within ``RECHECK_SECONDS``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from api import convert
+from api.job_watch import job_watch, reader_limiter
 from api.presented import Presented
 from provisioner.auth.actor import Actor
 from provisioner.config import Settings
@@ -34,24 +34,10 @@ from provisioner.jobs import service
 from provisioner.jobs.states import FINISHED
 from provisioner.models import JobEvent
 
-POLL_SECONDS = 1.0
 KEEPALIVE_SECONDS = 15
-# Threads (and so database connections) all streams of one process share for their reads.
-READER_THREADS = 4
+# How often a waiting stream checks its caller's credentials again (a revoked token ends it within this).
+RECHECK_SECONDS = 5.0
 EVENTS_PER_READ = 500
-
-_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _reader_limiter() -> anyio.CapacityLimiter:
-    # A limiter belongs to the event loop that made it; tests start a loop per client.
-    loop = asyncio.get_running_loop()
-    limiter = _readers.get(loop)
-    if limiter is None:
-        limiter = _readers[loop] = anyio.CapacityLimiter(READER_THREADS)
-    return limiter
 
 
 class StreamSlots:
@@ -153,7 +139,7 @@ async def _events(follow: _Follow, after: int, payload: Callable[[JobEvent], str
     end = json.dumps({"job": follow.job_id})
     last_sent = anyio.current_time()
     while True:
-        read = await to_thread.run_sync(follow.read, after, limiter=_reader_limiter())
+        read = await to_thread.run_sync(follow.read, after, limiter=reader_limiter())
         if read is None:
             yield f"event: revoked\ndata: {end}\n\n"
             return
@@ -169,4 +155,4 @@ async def _events(follow: _Follow, after: int, payload: Callable[[JobEvent], str
         if anyio.current_time() - last_sent > KEEPALIVE_SECONDS:
             yield ": keep-alive\n\n"
             last_sent = anyio.current_time()
-        await anyio.sleep(POLL_SECONDS)
+        await job_watch(follow.database_url).news(follow.job_id, after=after, timeout=RECHECK_SECONDS)

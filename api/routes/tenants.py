@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Response, status
 
 from api import convert, schemas
@@ -58,7 +60,14 @@ def create_token(
 ) -> schemas.TokenOut:
     response.headers["Cache-Control"] = "no-store"  # shown once: kept by no cache and no stored reply
     row, plain = service.issue_tenant_token(
-        session, actor=actor, tenant_id=tenant_id, role=Role(body.role), name=body.name
+        session,
+        actor=actor,
+        tenant_id=tenant_id,
+        role=Role(body.role),
+        name=body.name,
+        lifetime=timedelta(days=body.expires_in_days),
     )
     session.commit()
-    return schemas.TokenOut(id=row.id, name=row.name, role=row.role, tenant=row.tenant_id, token=plain)
+    return schemas.TokenOut(
+        id=row.id, name=row.name, role=row.role, tenant=row.tenant_id, expires_at=row.expires_at, token=plain
+    )

@@ -135,6 +135,9 @@ class HealthCheck(Strict):
     # The answer body, stripped, must be exactly this (e.g. Discourse's "ok").
     expect_text: str | None = None
     internal: list[InternalProbe] = Field(default_factory=list)
+    # How long a deploy waits for the first answer through the proxy: a first start that installs a
+    # database schema (Nextcloud) or builds assets takes longer than a restart.
+    start_seconds: int = Field(default=120, ge=10, le=7200)
 
 
 class Step(Strict):
@@ -334,6 +337,8 @@ def _check_health_and_hooks(template: Template) -> None:
             raise ValueError(f"hooks.{hook_name} names unknown volumes {sorted(set(hook.volumes) - volumes)}")
         if hook_name in {"deploy", "reset_credentials"} and (hook.before or hook.volumes):
             raise ValueError(f"hooks.{hook_name} has only 'after' steps")
+        if hook_name == "update" and hook.volumes:
+            raise ValueError("hooks.update has only 'before' and 'after' steps")
     if template.hooks.reset_credentials and not any(s.show for s in template.secrets.values()):
         raise ValueError("hooks.reset_credentials needs a secret with show: true to reset")
 

@@ -17,6 +17,7 @@ from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from tests.api.conftest import Api, RecordingDispatcher
+from tests.support.portal import make_user
 from tests.support.smtp_sink import SmtpSink, smtp_sink
 
 PASSWORD = "a long enough secret"
@@ -41,7 +42,8 @@ def mailing_api(db_url: str, tmp_path: Path, sink: SmtpSink) -> Iterator[Api]:
     app = create_app(settings)
     dispatcher = RecordingDispatcher()
     app.state.dispatcher = dispatcher
-    with TestClient(app) as client:
+    # Over HTTPS, as the public address says: cookies are Secure there.
+    with TestClient(app, base_url="https://portal.lab.example") as client:
         yield Api(client, db_url, dispatcher)
 
 
@@ -328,3 +330,36 @@ def test_a_disabled_person_is_logged_out_and_cannot_log_in_until_enabled(api: Ap
     )
     _log_in(ben_client, "ben@a.example")
     assert api.client.get(f"/api/v1/users/{ben.id}", headers=admin).json()["disabled"] is False
+
+
+def test_inviting_an_address_with_an_account_elsewhere_answers_as_for_anyone(
+    mailing_api: Api, sink: SmtpSink
+) -> None:
+    """An association's admin must not learn that an address has an account in another association."""
+    api = mailing_api
+    tenant_a, _ = api.tenant("verein-a")
+    tenant_b, admin_b = api.tenant("verein-b")
+    make_user(api.db_url, email="kim@mail.example", role="member", tenant_id=tenant_a)
+    taken = api.client.post(
+        f"/api/v1/tenants/{tenant_b}/invitations",
+        json={"email": "kim@mail.example", "role": "member"},
+        headers=admin_b,
+    )
+    fresh = api.client.post(
+        f"/api/v1/tenants/{tenant_b}/invitations",
+        json={"email": "lou@mail.example", "role": "member"},
+        headers=admin_b,
+    )
+    assert (taken.status_code, fresh.status_code) == (201, 201)
+    assert set(taken.json()) == set(fresh.json())
+    told, invited = (m.get_content() for m in sink.wait_for(2))
+    assert "has an account here already" in told
+    assert "/invitations/" not in told
+    assert "/invitations/" in invited
+    # within one's own association, or for an operator, there is nothing to hide
+    same = api.client.post(
+        f"/api/v1/tenants/{tenant_a}/invitations",
+        json={"email": "kim@mail.example", "role": "admin"},
+        headers=api.operator,
+    )
+    assert same.status_code == 409

@@ -3,6 +3,7 @@ what ends them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,13 +13,16 @@ import pytest
 from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import event_streams
+from api import event_streams, job_watch
 from api.app import create_app
 from provisioner.accounts.sessions import end_sessions_of, start_session
 from provisioner.auth.tokens import revoke_token
 from provisioner.config import Settings
 from provisioner.db import engine_for, session_factory
-from provisioner.models import User
+from provisioner.jobs.service import EventRecord, add_events, finish_job
+from provisioner.jobs.states import JobStatus
+from provisioner.models import Job, User
+from provisioner.timeutil import utcnow
 from tests.support.browser import serving
 from tests.support.factories import OPERATOR
 from tests.support.portal import make_user
@@ -45,6 +49,7 @@ class Served:
     db_url: str
     tenant_id: str
     job_id: str
+    slots: event_streams.StreamSlots
 
     @property
     def events(self) -> str:
@@ -53,11 +58,13 @@ class Served:
 
 @pytest.fixture
 def served(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    monkeypatch.setattr(event_streams, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(job_watch, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(event_streams, "RECHECK_SECONDS", 0.2)
     tenant_id, job_id = queued_job(db_url)
     settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://", streams_per_caller=4)
-    with serving(_small_thread_pool(create_app(settings))) as url:  # type: ignore[arg-type]
-        yield Served(url, db_url, tenant_id, job_id)
+    app = create_app(settings)
+    with serving(_small_thread_pool(app)) as url:  # type: ignore[arg-type]
+        yield Served(url, db_url, tenant_id, job_id, app.state.stream_slots)
 
 
 def test_open_streams_hold_no_thread_and_no_database_connection(served: Served) -> None:
@@ -75,13 +82,13 @@ def test_open_streams_hold_no_thread_and_no_database_connection(served: Served) 
             assert answer.status_code == 200
             checked_out.append(pool.checkedout())  # type: ignore[attr-defined]
         # Each request holds one while it is answered; the streams' reads share a few of their own.
-        assert max(checked_out) <= event_streams.READER_THREADS + 1
+        assert max(checked_out) <= job_watch.READER_THREADS + 1
 
 
 def test_a_caller_past_its_streams_gets_a_clear_429_and_a_closed_stream_frees_its_place(
     served: Served,
 ) -> None:
-    (_, member), (_, other) = member_tokens(served.db_url, served.tenant_id, 2)
+    (member_id, member), (_, other) = member_tokens(served.db_url, served.tenant_id, 2)
     with httpx.Client(timeout=30) as client, open_streams(client, served.events, [member] * 4) as streams:
         refused = client.get(served.events, headers={**member, "Accept": "text/event-stream"})
         assert refused.status_code == 429
@@ -93,6 +100,11 @@ def test_a_caller_past_its_streams_gets_a_clear_429_and_a_closed_stream_frees_it
             assert own.status_code == 200
         assert client.get(served.events, headers=member).status_code == 200
         streams[0].close()
+        # The server gives the place back once it has seen the connection end.
+        for _ in range(600):
+            if served.slots.held(member_id) < 4:
+                break
+            time.sleep(0.05)
         with open_streams(client, served.events, [member]) as (again,):
             assert again.status_code == 200
 
@@ -129,3 +141,26 @@ def test_an_ended_portal_session_ends_its_stream(served: Served) -> None:
             end_sessions_of(session, user_id=user_id)
             session.commit()
         assert _until_end(stream) == ["revoked"]
+
+
+def test_a_waiting_stream_sends_each_new_event_and_ends_with_the_job(served: Served) -> None:
+    ((_, member),) = member_tokens(served.db_url, served.tenant_id, 1)
+    with httpx.Client(timeout=30) as client, open_streams(client, served.events, [member]) as (stream,):
+        lines = stream.iter_lines()
+        with session_factory(served.db_url)() as worker:
+            add_events(worker, job_id=served.job_id, events=[_event(1)])
+            worker.commit()
+        assert next(line for line in lines if line.startswith("id: ")) == "id: 1"
+        with session_factory(served.db_url)() as worker:
+            add_events(worker, job_id=served.job_id, events=[_event(2)])
+            finish_job(worker, job=worker.get_one(Job, served.job_id), status=JobStatus.SUCCEEDED)
+            worker.commit()
+        rest = list(lines)
+    assert "id: 2" in rest
+    assert [line for line in rest if line.startswith("event: ")][-1] == "event: end"
+
+
+def _event(seq: int) -> EventRecord:
+    return EventRecord(
+        seq=seq, created_at=utcnow(), host=None, task=None, status="info", line=f"{seq}", stdout=""
+    )

@@ -251,16 +251,22 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         code, _ = in_app(docker_client, forum_id, "discourse", "restore", "missing.tar.gz")
         assert code != 0  # disabled again after the restore
 
-        # Restore into a copy: a second forum with the backed-up accounts, on its own address.
-        cloned = _done(
-            verein,
-            verein.call(
-                "POST",
-                f"/api/v1/instances/{forum_id}/restore",
-                expect=202,
-                json={"backup": backup["id"], "into": "new", "name": "forum-copy"},
-            ),
+        # Restore into a copy: asked by the association, approved by the lab like any request, a
+        # second forum with the backed-up accounts on its own address.
+        asked = verein.call(
+            "POST",
+            f"/api/v1/instances/{forum_id}/restore",
+            expect=202,
+            json={"backup": backup["id"], "into": "new", "name": "forum-copy"},
         )
+        approved = operator.call(
+            "POST",
+            f"/api/v1/instances/{asked['instance']['id']}/approve",
+            expect=202,
+            json={"server": server_id},
+        )
+        assert _done(operator, approved)["kind"] == "restore"
+        cloned = {"instance": asked["instance"]["id"]}
         copy = verein.call("GET", f"/api/v1/instances/{cloned['instance']}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
         assert copy["hostname"] != forum["hostname"]
