@@ -1,209 +1,303 @@
-"""Discourse's route through its upstream launcher, run by the job engine end to end — with a
-STAND-IN launcher and a STAND-IN image, because GitHub (discourse_docker) and Docker Hub (Discourse's
-base image) cannot be reached here.
+"""Discourse's whole lifecycle through its upstream launcher, run by the job engine end to end — with a
+STAND-IN launcher and a STAND-IN image (tests/twins/discourse), because GitHub (discourse_docker,
+discourse) and Docker Hub (discourse/base) cannot be reached here.
 
-The stand-in is a git repository the test makes: a ``launcher`` shell script with upstream's command
-line (``rebuild NAME``, ``destroy NAME``) that reads ``containers/NAME.yml`` like upstream does
-(``docker_args``, ``labels``, the first volume) and starts the locally built homepage image from the
-local registry, tagged ``local_discourse/NAME`` as upstream tags its build, serving ``/srv/status`` =
-``ok`` from that volume. The test copy of the template points ``launcher.repository``/``ref`` at it;
-everything else is real: the provisioner in embedded mode, an sshd test server, Docker Engine, the
-engine's deploy.yml including the template's launcher tasks (git clone at the pinned commit,
-definition placed, ``./launcher rebuild``), the server's Caddy proxy and health check, and remove.yml
-(``./launcher destroy``, the launcher's image, then everything labelled).
+The stand-ins play upstream's documented behaviour where the engine touches it, each rule citing its
+upstream file: the launcher's command line and steps (bootstrap, commit as local_discourse/NAME, start
+with the definition's env, labels, volumes and docker_args; refusing a definition without
+params.version, where upstream would build branch `latest`), `discourse backup` writing a .tar.gz into
+/shared/backups/default, `discourse restore FILE` refusing until `enable_restore` and for a file not in
+the store, `rake admin:create` asking its questions, `rake emails:test` sending through the SMTP
+settings, /srv/status and a login with CSRF token. The shipped template is used as is, except that its
+launcher points at the stand-in repository and new instances start one release back (2026.6), so the
+update has somewhere to go. Everything else is real: the provisioner in embedded mode, an sshd test
+server, Docker Engine, deploy.yml with the template's launcher tasks, the server's Caddy proxy, restic
+backups over SFTP to a second test server, and remove.yml.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
 import yaml
 
 from provisioner.config import Settings
+from provisioner.images import build_image
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.proxy import get_by_hostname, proxy_container, remove_proxies, root_ca
+from tests.support.images import IMAGE_CACHE, TWINS
+from tests.support.lab import add_server, add_sftp_target, leftovers, remove_every_instance
+from tests.support.proxy import get_by_hostname, remove_proxies, request_by_hostname, root_ca
+from tests.support.smtp_sink import smtp_sink
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
 
 pytestmark = pytest.mark.e2e
 
-LABEL = "org.provisioner.instance"
-
-# Upstream's command line and definition format, with the image given instead of bootstrapped.
-STAND_IN_LAUNCHER = """#!/bin/sh
-# Stand-in for discourse_docker's launcher (upstream cannot be fetched in the tests).
-set -eu
-command=$1
-name=$2
-config="containers/$name.yml"
-case "$command" in
-rebuild)
-    docker_args=$(sed -n 's/^docker_args: "\\(.*\\)"$/\\1/p' "$config")
-    instance=$(sed -n 's/^ *org.provisioner.instance: "\\(.*\\)"$/\\1/p' "$config")
-    shared=$(sed -n 's/^ *host: \\(.*\\)$/\\1/p' "$config" | head -n 1)
-    docker run --rm -v "$shared:/site" --entrypoint sh @IMAGE@ \
-        -c 'mkdir -p /site/srv && printf ok > /site/srv/status'
-    docker rm -f "$name" >/dev/null 2>&1 || true
-    # Upstream tags what it bootstrapped as local_discourse/NAME and runs that.
-    docker tag @IMAGE@ "local_discourse/$name"
-    # shellcheck disable=SC2086 # docker_args are several arguments, as upstream splits them
-    docker run -d --name "$name" --restart unless-stopped $docker_args \\
-        --label "org.provisioner.instance=$instance" -v "$shared:/var/www/site" "local_discourse/$name"
-    ;;
-destroy)
-    docker rm -f "$name"
-    ;;
-*)
-    echo "unknown command $command" >&2
-    exit 1
-    ;;
-esac
-"""
+STAND_IN = TWINS / "discourse"
+ADMIN = "vorstand@verein.example"
 
 
-def _git(folder: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+@pytest.fixture(scope="module")
+def stand_in_image(docker_client: docker.DockerClient, registry: str, proxy_image: str) -> str:
+    return build_image(
+        STAND_IN,
+        name="provisioner/discourse-stand-in",
+        version="stand-in",
+        registry=registry,
+        cache_dir=IMAGE_CACHE,
+        client=docker_client,
+    )
+
+
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True, check=True)
 
 
 def stand_in_launcher_repository(folder: Path, image: str) -> str:
-    """A git repository with the stand-in launcher; returns its commit."""
-    if shutil.which("git") is None:
-        pytest.fail("git is needed for the stand-in launcher repository", pytrace=False)
-    (folder / "containers").mkdir(parents=True)
-    (folder / "containers" / ".gitkeep").write_text("")
+    """A git repository with the stand-in launcher (and upstream's template names); returns its commit."""
+    shutil.copytree(STAND_IN / "launcher", folder)
     script = folder / "launcher"
-    script.write_text(STAND_IN_LAUNCHER.replace("@IMAGE@", image))
-    script.chmod(0o755)
+    script.write_text(script.read_text().replace("@IMAGE@", image))
     _git(folder, "init", "-q", "-b", "main")
     _git(folder, "add", "-A")
     _git(folder, "-c", "user.name=test", "-c", "user.email=test@example.org", "commit", "-qm", "stand-in")
     # A pinned commit is fetched by its id, as from GitHub.
     _git(folder, "config", "uploadpack.allowAnySHA1InWant", "true")
-    return _git(folder, "rev-parse", "HEAD")
+    return _git(folder, "rev-parse", "HEAD").stdout.strip()
 
 
 def templates_with_stand_in(root: Path, repository: Path, commit: str) -> Path:
-    """A copy of the shipped Discourse template whose launcher is the stand-in repository."""
     templates = root / "templates"
     shutil.copytree(Settings().resolved_templates_dir / "discourse", templates / "discourse")
     path = templates / "discourse" / "template.yaml"
     document = yaml.safe_load(path.read_text())
     document["launcher"] |= {"repository": f"file://{repository}", "ref": commit}
+    document["default_version"] = "2026.6"
     path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     return templates
 
 
-def test_discourse_via_stand_in_launcher_deploys_healthy_through_the_proxy_and_removes_everything(
+def login(instance: dict[str, Any], *, address: str, ca: str, password: str) -> int:
+    """Signs in through the proxy as a browser does (CSRF token first); the status of the login."""
+    url = instance["url"]
+    csrf = request_by_hostname("GET", url, address=address, ca_pem=ca, path="/session/csrf")
+    assert csrf.status_code == 200
+    answer = request_by_hostname(
+        "POST",
+        url,
+        address=address,
+        ca_pem=ca,
+        path="/session",
+        data={"login": ADMIN, "password": password},
+        cookies=dict(csrf.cookies),
+        headers={"X-CSRF-Token": csrf.json()["csrf"]},
+    )
+    if answer.status_code == 200:
+        assert answer.json()["user"]["admin"] is True
+    return answer.status_code
+
+
+def in_app(client: docker.DockerClient, instance_id: str, *argv: str, stdin: str = "") -> tuple[int, str]:
+    """A command in the launcher's container, as the engine's hooks run them (docker exec)."""
+    container = client.containers.get(f"prv-{instance_id}-app")
+    if not stdin:
+        done = container.exec_run(list(argv))
+        return done.exit_code, done.output.decode()
+    script = f"printf '%s' {shlex.quote(stdin)} | {shlex.join(argv)}"
+    done = container.exec_run(["sh", "-c", script])
+    return done.exit_code, done.output.decode()
+
+
+@pytest.fixture
+def bridge_address(docker_client: docker.DockerClient) -> str:
+    """The host's address on Docker's default bridge: containers reach the test SMTP sink there."""
+    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    # Docker names the gateway only when it was configured; otherwise it is the subnet's first address.
+    return str(config.get("Gateway") or next(ipaddress.ip_network(config["Subnet"]).hosts()))
+
+
+@pytest.fixture
+def mail_sink(bridge_address: str) -> Iterator[Any]:
+    with smtp_sink(bridge_address) as sink:
+        yield sink
+
+
+def _done(client: ApiClient, accepted: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
+    job, seen = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
+    assert job["status"] == "succeeded", (job["error"], seen)
+    return job
+
+
+# Eight deploy-sized jobs (deploy, backup, restore in place, restore into a copy with its deploy,
+# update with its backup, two removals): longer than the suite's default limit on a busy machine.
+@pytest.mark.timeout(1800)
+def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_and_removal(
     tmp_path: Path,
     ssh_servers: list[TestServer],
-    homepage_images: dict[str, str],
+    stand_in_image: str,
     registry: str,
     docker_client: docker.DockerClient,
+    mail_sink: Any,
 ) -> None:
-    server = ssh_servers[0]
+    server, backup_server = ssh_servers
     repository = tmp_path / "discourse_docker"
-    commit = stand_in_launcher_repository(repository, homepage_images["1.0"])
+    commit = stand_in_launcher_repository(repository, stand_in_image)
     templates = templates_with_stand_in(tmp_path, repository, commit)
+
+    # The stand-in launcher refuses a definition that names no release (upstream: builds `latest`).
+    (repository / "containers" / "unpinned.yml").write_text("templates: []\nparams: {}\n")
+    unpinned = subprocess.run(
+        ["./launcher", "rebuild", "unpinned", "--skip-prereqs"],
+        check=False,
+        cwd=repository,
+        capture_output=True,
+        text=True,
+    )
+    assert unpinned.returncode != 0
+    assert "no params.version" in unpinned.stderr
+    (repository / "containers" / "unpinned.yml").unlink()
+
     with ExitStack() as cleanup:
         stack = cleanup.enter_context(
             embedded_stack(
                 tmp_path / "data",
                 ssh_key=server.client_key,
                 registry=registry,
-                env={"PROVISIONER_TEMPLATES_DIR": str(templates)},
+                env={"PROVISIONER_TEMPLATES_DIR": str(templates), **mail_sink.env()},
             )
         )
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-        added = operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "root_dir": str(server.root_dir),
-                "capacity": {"cpu": 4, "memory_mb": 4096, "disk_gb": 40},
-            },
-        )
-        cleanup.callback(remove_proxies, docker_client, [added["id"]])
+        server_id = add_server(operator, server, cpu=4)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
+        cleanup.callback(remove_every_instance, docker_client, operator)
+        cleanup.callback(_remove_built_images, docker_client)
+        add_sftp_target(operator, backup_server, backup_server.root_dir / "backups")
         verein = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-forum")[1])
+
+        # Deploy: built by the launcher at the pinned commit, healthy through the proxy.
         requested = verein.call(
             "POST",
             "/api/v1/instances",
             expect=201,
-            json={
-                "template": "discourse",
-                "name": "forum",
-                "subdomain": "forum",
-                "parameters": {"admin_email": "vorstand@verein.example"},
-            },
+            json={"template": "discourse", "name": "forum", "parameters": {"admin_email": ADMIN}},
         )
-        instance_id = requested["id"]
-        label = {"label": f"{LABEL}={instance_id}"}
-        cleanup.callback(_remove_leftovers, docker_client, label, f"local_discourse/prv-{instance_id}-app")
-        accepted = operator.call(
-            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": added["id"]}
+        forum_id = requested["id"]
+        _done(
+            operator,
+            operator.call(
+                "POST", f"/api/v1/instances/{forum_id}/approve", expect=202, json={"server": server_id}
+            ),
         )
-        job, _ = verein.wait_for_job(accepted["job"]["id"], timeout=400)
-        assert job["status"] == "succeeded", job["error"]
-        running = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
-        assert (running["state"], running["health"]) == ("running", "healthy")
-
-        # The launcher's container answers the template's health path by hostname through the proxy.
-        ca = root_ca(docker_client, added["id"])
-        status = get_by_hostname(running["url"], address=server.address, ca_pem=ca, path="/srv/status")
+        forum = verein.call("GET", f"/api/v1/instances/{forum_id}", expect=200)
+        assert (forum["state"], forum["health"], forum["version"]) == ("running", "healthy", "2026.6")
+        ca = root_ca(docker_client, server_id)
+        status = get_by_hostname(forum["url"], address=server.address, ca_pem=ca, path="/srv/status")
         assert (status.status_code, status.text) == (200, "ok")
-
-        # Built by the launcher from the definition the engine placed: named as the proxy expects, on
-        # the instance network only (shared with the proxy), no host ports, the template's limits.
-        instance_dir = server.root_dir / "instances" / instance_id
-        assert (instance_dir / "discourse_docker" / "containers" / f"prv-{instance_id}-app.yml").is_file()
-        assert _git(instance_dir / "discourse_docker", "rev-parse", "HEAD") == commit
-        [container] = docker_client.containers.list(filters=label)
-        assert container.name == f"prv-{instance_id}-app"
-        assert f"local_discourse/prv-{instance_id}-app:latest" in container.image.tags
+        about = get_by_hostname(forum["url"], address=server.address, ca_pem=ca, path="/about.json")
+        assert about.json()["about"]["version"] == "2026.6.0"
+        launcher_dir = server.root_dir / "instances" / forum_id / "discourse_docker"
+        assert _git(launcher_dir, "rev-parse", "HEAD").stdout.strip() == commit
+        [container] = docker_client.containers.list(filters={"label": f"org.provisioner.instance={forum_id}"})
+        assert f"local_discourse/prv-{forum_id}-app:latest" in container.image.tags
         assert not container.attrs["HostConfig"]["PortBindings"]
         assert container.attrs["HostConfig"]["Memory"] == 2048 * 1024 * 1024
-        # Discourse's data lives on the instance's labelled volumes, which backups and removal find.
-        volumes = {v.name for v in docker_client.volumes.list(filters=label)}
-        assert volumes == {f"prv-{instance_id}-shared", f"prv-{instance_id}-log"}
-        # (The stand-in mounts the first volume of the definition only.)
-        mounted = {m["Name"] for m in container.attrs["Mounts"] if m["Type"] == "volume"}
-        assert mounted == {f"prv-{instance_id}-shared"}
-        network = docker_client.networks.get(f"prv-{instance_id}")
-        assert {c.name for c in network.containers} == {
-            container.name,
-            proxy_container(docker_client, added["id"]).name,
-        }
 
-        removal = verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
-        job, _ = verein.wait_for_job(removal["job"]["id"])
-        assert job["status"] == "succeeded", job["error"]
-        assert docker_client.containers.list(all=True, filters=label) == []
-        assert docker_client.networks.list(filters=label) == []
-        assert docker_client.networks.list(names=[f"prv-{instance_id}"]) == []
-        assert docker_client.volumes.list(filters=label) == []
-        assert docker_client.images.list(name=f"local_discourse/prv-{instance_id}-app") == []
-        assert not instance_dir.exists()
-        assert not (server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy").exists()
+        # The first admin exists right away: the password shown once signs in by e-mail address.
+        shown = verein.call("GET", f"/api/v1/instances/{forum_id}/credentials", expect=200)
+        password = shown["credentials"]["admin_password"]
+        assert login(forum, address=server.address, ca=ca, password=password) == 200
+        assert login(forum, address=server.address, ca=ca, password=password[::-1]) == 403
+
+        # Mail leaves through the lab's SMTP account.
+        assert in_app(docker_client, forum_id, "rake", "emails:test[kasse@verein.example]")[0] == 0
+        [mail] = mail_sink.wait_for(1)
+        assert (mail["To"], mail["From"]) == ("kasse@verein.example", Settings().smtp_from)
+
+        # Upstream's restore refuses without enable_restore, and for a file not in the store.
+        code, output = in_app(docker_client, forum_id, "discourse", "restore", "missing.tar.gz")
+        assert code != 0
+        assert "Restores are not allowed" in output
+
+        # Backup: upstream's archive in /shared/backups/default, then the volume to restic.
+        _done(verein, verein.call("POST", f"/api/v1/instances/{forum_id}/backups", expect=202))
+        code, listing = in_app(docker_client, forum_id, "ls", "/shared/backups/default")
+        assert code == 0
+        assert [name for name in listing.split() if name.endswith(".tar.gz")]
+        [backup] = verein.call("GET", f"/api/v1/instances/{forum_id}/backups", expect=200)["items"]
+        assert (backup["status"], backup["version"]) == ("succeeded", "2026.6")
+
+        # After the backup the admin's password changes (someone reset it inside the forum).
+        answers = f"{ADMIN}\nY\n{'x' * 20}\n{'x' * 20}\nY\n"
+        assert in_app(docker_client, forum_id, "rake", "admin:create", stdin=answers)[0] == 0
+        assert login(forum, address=server.address, ca=ca, password=password) == 403
+
+        # Restore in place: the volume back, then upstream's restore of the newest archive.
+        _done(
+            verein,
+            verein.call(
+                "POST", f"/api/v1/instances/{forum_id}/restore", expect=202, json={"backup": backup["id"]}
+            ),
+        )
+        assert login(forum, address=server.address, ca=ca, password=password) == 200
+        code, _ = in_app(docker_client, forum_id, "discourse", "restore", "missing.tar.gz")
+        assert code != 0  # disabled again after the restore
+
+        # Restore into a copy: asked by the association, approved by the lab like any request, a
+        # second forum with the backed-up accounts on its own address.
+        asked = verein.call(
+            "POST",
+            f"/api/v1/instances/{forum_id}/restore",
+            expect=202,
+            json={"backup": backup["id"], "into": "new", "name": "forum-copy"},
+        )
+        approved = operator.call(
+            "POST",
+            f"/api/v1/instances/{asked['instance']['id']}/approve",
+            expect=202,
+            json={"server": server_id},
+        )
+        assert _done(operator, approved)["kind"] == "restore"
+        cloned = {"instance": asked["instance"]["id"]}
+        copy = verein.call("GET", f"/api/v1/instances/{cloned['instance']}", expect=200)
+        assert (copy["state"], copy["health"]) == ("running", "healthy")
+        assert copy["hostname"] != forum["hostname"]
+        assert login(copy, address=server.address, ca=ca, password=password) == 200
+
+        # Update: the launcher rebuilds with the next release; the data stays. No way back.
+        _done(
+            verein,
+            verein.call(
+                "POST", f"/api/v1/instances/{forum_id}/update", expect=202, json={"version": "2026.7"}
+            ),
+        )
+        forum = verein.call("GET", f"/api/v1/instances/{forum_id}", expect=200)
+        assert (forum["state"], forum["health"], forum["version"]) == ("running", "healthy", "2026.7")
+        about = get_by_hostname(forum["url"], address=server.address, ca_pem=ca, path="/about.json")
+        assert about.json()["about"]["version"] == "2026.7.0"
+        assert login(forum, address=server.address, ca=ca, password=password) == 200
+        downgrade = verein.http.post(f"/api/v1/instances/{forum_id}/update", json={"version": "2026.6"})
+        assert downgrade.status_code == 422
+        assert downgrade.json()["errors"][0]["field"] == "body.version"
+
+        # Removal leaves nothing: containers, network, volumes, the launcher's image and folder, route.
+        for instance_id in (forum_id, copy["id"]):
+            _done(verein, verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202))
+            assert leftovers(docker_client, instance_id) == []
+            assert docker_client.images.list(name=f"local_discourse/prv-{instance_id}-app") == []
+            assert not (server.root_dir / "instances" / instance_id).exists()
+            assert not (server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy").exists()
 
 
-def _remove_leftovers(client: docker.DockerClient, label: dict[str, str], image: str) -> None:
-    """Only after a failed run: what the launcher made, so later tests start clean."""
-    for container in client.containers.list(all=True, filters=label):
-        container.remove(force=True)
-    for network in client.networks.list(filters=label):
-        network.reload()
-        for attached in network.containers:  # the proxy, still running at this point
-            network.disconnect(attached, force=True)
-        network.remove()
-    for volume in client.volumes.list(filters=label):
-        volume.remove(force=True)
-    if client.images.list(name=image):
-        client.images.remove(image)
+def _remove_built_images(client: docker.DockerClient) -> None:
+    """Only after a failed run: the images the stand-in launcher committed."""
+    for image in client.images.list(name="local_discourse/*"):
+        client.images.remove(image.id, force=True)

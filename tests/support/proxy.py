@@ -45,6 +45,7 @@ def request_by_hostname(
     content: bytes | None = None,
     json: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
     hostname = urlsplit(url).hostname or ""
@@ -56,7 +57,7 @@ def request_by_hostname(
             data=data,
             content=content,
             json=json,
-            headers={"Host": hostname},
+            headers={**(headers or {}), "Host": hostname},
             extensions={"sni_hostname": hostname},
         )
 

@@ -33,9 +33,9 @@ class _Keeper:
 
 
 class SmtpSink:
-    def __init__(self, keeper: _Keeper, port: int) -> None:
+    def __init__(self, keeper: _Keeper, host: str, port: int) -> None:
         self._keeper = keeper
-        self.host = "127.0.0.1"
+        self.host = host
         self.port = port
 
     @property
@@ -63,12 +63,13 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_sink() -> Iterator[SmtpSink]:
+def smtp_sink(host: str = "127.0.0.1") -> Iterator[SmtpSink]:
+    """On loopback, or on ``host`` (the Docker bridge's address, for services in containers)."""
     keeper = _Keeper()
     port = free_port()
-    controller = Controller(keeper, hostname="127.0.0.1", port=port)
+    controller = Controller(keeper, hostname=host, port=port)
     controller.start()
     try:
-        yield SmtpSink(keeper, port)
+        yield SmtpSink(keeper, host, port)
     finally:
         controller.stop()
