@@ -239,16 +239,18 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
         assert sign_in(meet, address=server.address, ca=ca, user="moderator", password=password)
 
         # Into a copy: its own address and media port, the same moderator account.
-        cloned = _succeeds(
-            verein,
-            verein.call(
-                "POST",
-                f"/api/v1/instances/{meet_id}/restore",
-                expect=202,
-                json={"backup": backup["id"], "into": "new", "name": "treffen-kopie"},
-            ),
+        # The association's copy waits for approval like any request; approving it restores into it.
+        asked = verein.call(
+            "POST",
+            f"/api/v1/instances/{meet_id}/restore",
+            expect=202,
+            json={"backup": backup["id"], "into": "new", "name": "treffen-kopie"},
         )
-        copy = verein.call("GET", f"/api/v1/instances/{cloned['instance']}", expect=200)
+        assert asked["job"] is None
+        copy_id = asked["instance"]["id"]
+        approve = f"/api/v1/instances/{copy_id}/approve"
+        _succeeds(operator, operator.call("POST", approve, expect=202, json={"server": server_id}))
+        copy = verein.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
         assert copy["hostname"] != meet["hostname"]
         assert sign_in(copy, address=server.address, ca=ca, user="moderator", password=password)

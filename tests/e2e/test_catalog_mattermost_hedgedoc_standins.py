@@ -304,13 +304,14 @@ def test_standin_lifecycle_from_deploy_to_removal(
         assert service.signs_in(site, account, password)
 
         # Into a copy: a second instance with the same data, healthy on its own address.
-        copy_job = _succeeded(
-            verein,
-            verein.call(
-                "POST", restore, expect=202, json={"backup": backup["id"], "into": "new", "name": "copy"}
-            ),
+        # The association's copy waits for approval like any request; approving it restores into it.
+        asked = verein.call(
+            "POST", restore, expect=202, json={"backup": backup["id"], "into": "new", "name": "copy"}
         )
-        copy = verein.call("GET", f"/api/v1/instances/{copy_job['instance']}", expect=200)
+        assert asked["job"] is None
+        copy_approval = f"/api/v1/instances/{asked['instance']['id']}/approve"
+        _succeeded(operator, operator.call("POST", copy_approval, expect=202, json={"server": server_id}))
+        copy = verein.call("GET", f"/api/v1/instances/{asked['instance']['id']}", expect=200)
         assert copy["state"] == "running"
         assert copy["hostname"] != running["hostname"]
         assert _eventually(lambda: _healthy(replace(site, url=copy["url"]), folder))
