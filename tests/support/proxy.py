@@ -43,6 +43,8 @@ def request_by_hostname(
     path: str = "/",
     data: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    content: bytes | None = None,
 ) -> httpx.Response:
     """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
     hostname = urlsplit(url).hostname or ""
@@ -52,6 +54,8 @@ def request_by_hostname(
             method,
             f"https://{address}{path}",
             data=data,
+            content=content,
+            auth=auth,
             headers={"Host": hostname},
             extensions={"sni_hostname": hostname},
         )
