@@ -202,6 +202,18 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         assert back.status_code == 422, back.text
         assert back.json()["errors"][0]["field"] == "body.version"
 
+        # The previous image refuses the newer data (why a rollback must restore the backup first).
+        previous = docker_client.containers.run(
+            twins["library/nextcloud:33.0.7-apache"],
+            volumes={f"prv-{cloud_id}-html": {"bind": "/var/www/html", "mode": "ro"}},
+            detach=True,
+        )
+        try:
+            assert previous.wait(timeout=120)["StatusCode"] == 1
+            assert b"downgrading is not supported" in previous.logs()
+        finally:
+            previous.remove(force=True)
+
         # Removal leaves no container, network or volume, and no route in the proxy.
         for instance_id in (cloud_id, copy["id"]):
             _succeeds(verein, verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202))
