@@ -15,7 +15,6 @@ instance is ever deployed with (so the API's refusal to skip a major shows).
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from contextlib import ExitStack
@@ -30,7 +29,7 @@ import yaml
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import TEMPLATES, TWINS, build_all
 from tests.support.lab import add_server, add_sftp_target, deploy_instance, leftovers, remove_every_instance
-from tests.support.proxy import proxy_container, remove_proxies, request_by_hostname, root_ca
+from tests.support.proxy import remove_proxies, request_by_hostname, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
 
@@ -124,7 +123,8 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
 
         # What the image made of the template's variables: config folder www-data's (uid 33), the
         # image's own config files in it, https links, Redis, and the instance network as the only
-        # trusted proxy, so the client's address (not the proxy's) is what the server logs.
+        # trusted proxy (here the test's own requests reach the proxy through Docker's port forwarder
+        # on that network, so which address gets logged shows nothing; on a server it is the client's).
         app = docker_client.containers.get(f"prv-{cloud_id}-app")
         assert app.exec_run(["stat", "-c", "%u", "/var/www/html/config"]).output.decode().strip() == "33"
         assert app.exec_run(["test", "-f", "/var/www/html/config/reverse-proxy.config.php"]).exit_code == 0
@@ -136,11 +136,6 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         network = docker_client.networks.get(f"prv-{cloud_id}")
         subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]
         assert _occ(docker_client, cloud_id, "config:system:get trusted_proxies") == subnet
-        proxy_address = network.attrs["Containers"][proxy_container(docker_client, server_id).id][
-            "IPv4Address"
-        ]
-        log = app.exec_run(["tail", "-n", "1", "/var/www/html/data/nextcloud.log"]).output.decode()
-        assert json.loads(log)["remoteAddr"] not in {"", proxy_address.split("/")[0]}
         assert _occ(docker_client, cloud_id, "config:app:get files default_quota") == "5 GB"
         assert _occ(docker_client, cloud_id, "config:app:get core backgroundjobs_mode") == "cron"
 
