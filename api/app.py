@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import problems
 from api.audit import AuditMiddleware
+from api.event_streams import StreamSlots
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
 from api.portal import web as portal
@@ -40,10 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.resolved_templates_dir)
     app.state.dispatcher = CeleryDispatcher(settings.resolved_broker_url)
+    app.state.stream_slots = StreamSlots(settings.streams_per_caller)
     problems.install(app)
     # Inside the idempotency layer: a replayed answer did nothing again, so it is not recorded again.
     app.add_middleware(AuditMiddleware, database_url=settings.resolved_database_url)
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
+    # Outermost: every layer inside sees the client's address as the trusted proxy reported it.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(audit.router)

@@ -6,10 +6,13 @@ import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api.audit import remember_actor
+from provisioner.accounts import ratelimit
 from provisioner.accounts.sessions import SESSION_COOKIE, resolve_session
 from provisioner.auth.actor import Actor
 from provisioner.auth.tokens import authenticate
@@ -58,6 +61,17 @@ def require_csrf(web_session: WebSession, submitted: str | None) -> None:
     """Refuses a cookie-authenticated change that does not carry the session's CSRF token."""
     if not submitted or not hmac.compare_digest(submitted.encode(), web_session.csrf_token.encode()):
         raise Forbidden("the CSRF token is missing or wrong; reload the page and try again")
+
+
+# How a slowed-down login waits: in the event loop, so that no thread waits with it.
+pause = anyio.sleep
+
+
+async def wait_out_failed_logins(session: Session, email: str) -> None:
+    """Slows a login for an address that had many failed ones lately (see ``ratelimit.login_delay``)."""
+    delay = await run_in_threadpool(lambda: ratelimit.login_delay(session, email=email))
+    if delay > 0:
+        await pause(delay)
 
 
 def client_address(request: Request) -> str | None:

@@ -1,21 +1,44 @@
 """``Idempotency-Key`` on every POST: same key and body → the first answer; other body → 422;
-still being answered → 409. Keys belong to the credentials that sent them and live 24 hours."""
+still being answered → 409. Keys belong to the principal (a token, a person) whose credentials sent
+them, checked before anything is replayed, and live 24 hours. An answer that carries a secret
+(``Cache-Control: no-store``, such as a minted token) is not kept: its repeat is told so (409)."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from anyio import to_thread
+from sqlalchemy.orm import Session
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem
+from api.presented import Presented
+from api.problems import MEDIA_TYPE, PROBLEM_TYPE_BASE, problem
 from provisioner.db import session_factory
 from provisioner.idempotency import KeyClaim, KeyState, claim_key, complete_key, release_key
 
 MAX_KEY_LENGTH = 255
+# What a repeat of a request whose answer held a secret gets instead of that answer.
+SECRET_NOT_KEPT = (
+    409,
+    json.dumps(
+        {
+            "type": PROBLEM_TYPE_BASE + "conflict",
+            "title": "Conflict",
+            "status": 409,
+            "detail": "this request was done already; its answer held a secret that is shown only once "
+            "and was not kept",
+        }
+    ).encode(),
+)
+
+
+def _principal(session: Session, *, presented: Presented) -> str | None:
+    actor = presented.actor(session, change=True)
+    return None if actor is None else actor.principal
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -57,28 +80,32 @@ class IdempotencyMiddleware:
             )
             await response(scope, receive, send)
             return
+        owner = await self._run(_principal, presented=Presented.of(headers))
+        if owner is None:
+            # Unknown, revoked or incomplete credentials: nothing is replayed, the route refuses them.
+            await self.app(scope, receive, send)
+            return
         body = await _read_body(receive)
-        owner = hashlib.sha256(
-            (headers.get("authorization") or headers.get("cookie") or "").encode()
-        ).hexdigest()
         request_hash = hashlib.sha256(
             b"\0".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
         claim: KeyClaim = await self._run(claim_key, scope=owner, key=key, request_hash=request_hash)
+        if claim.state is KeyState.NEW:
+            await self._answer_and_keep(scope, body, send, owner=owner, key=key)
+        else:
+            await self._answer_claimed(claim, scope, receive, send)
+
+    async def _answer_claimed(self, claim: KeyClaim, scope: Scope, receive: Receive, send: Send) -> None:
         if claim.state is KeyState.MISMATCH:
             await problem(422, "Invalid input", "this Idempotency-Key was used with a different request")(
                 scope, receive, send
             )
-            return
-        if claim.state is KeyState.IN_FLIGHT:
+        elif claim.state is KeyState.IN_FLIGHT:
             await problem(409, "Conflict", "a request with this Idempotency-Key is still being answered")(
                 scope, receive, send
             )
-            return
-        if claim.state is KeyState.REPLAY:
+        else:
             await self._replay(claim, send)
-            return
-        await self._answer_and_keep(scope, body, send, owner=owner, key=key)
 
     async def _replay(self, claim: KeyClaim, send: Send) -> None:
         raw_headers = [(b"idempotent-replayed", b"true")]
@@ -106,8 +133,18 @@ class IdempotencyMiddleware:
         async def settle() -> None:
             nonlocal settled
             status = int(start.get("status", 500))
+            headers = Headers(raw=start.get("headers", []))
             if status >= 500:
                 await self._run(release_key, scope=owner, key=key)
+            elif "no-store" in headers.get("cache-control", ""):
+                await self._run(
+                    complete_key,
+                    scope=owner,
+                    key=key,
+                    status_code=SECRET_NOT_KEPT[0],
+                    body=SECRET_NOT_KEPT[1],
+                    content_type=MEDIA_TYPE,
+                )
             else:
                 await self._run(
                     complete_key,
@@ -115,7 +152,7 @@ class IdempotencyMiddleware:
                     key=key,
                     status_code=status,
                     body=b"".join(chunks),
-                    content_type=Headers(raw=start.get("headers", [])).get("content-type"),
+                    content_type=headers.get("content-type"),
                 )
             settled = True
 

@@ -65,6 +65,7 @@ class TenantOut(BaseModel):
 class TokenIn(Input):
     role: Literal["admin", "member"]
     name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int = Field(default=90, ge=1, le=365, description="the token stops working then")
 
 
 class TokenOut(BaseModel):
@@ -72,6 +73,7 @@ class TokenOut(BaseModel):
     name: str
     role: str
     tenant: str | None
+    expires_at: datetime
     token: str = Field(description="shown once; store it now")
 
 
@@ -212,6 +214,13 @@ class JobOut(BaseModel):
 
 class JobAccepted(BaseModel):
     job: JobOut
+
+
+class RestoreAccepted(BaseModel):
+    instance: InstanceOut = Field(description="the instance the backup goes into (a new one for 'new')")
+    job: JobOut | None = Field(
+        description="the restore job; none while an association's copy waits for an operator's approval"
+    )
 
 
 class EventOut(BaseModel):

@@ -44,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results.md"
 BEGIN, END = "<!-- backup-restore:begin -->", "<!-- backup-restore:end -->"
 UPLOADS = "/var/lib/wordpress/wp-content/uploads/bench"
+DOCKER_VOLUMES = "/var/lib/docker/volumes"  # Debian's Docker keeps named volumes here
 
 
 def _succeeded(client: ApiClient, accepted: dict[str, dict[str, str]]) -> float:
@@ -173,7 +174,9 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
             variables = restic_variables(
                 settings, repository, session.scalars(select(Server).where(Server.name == server.name)).one()
             )
-            paths, snapshot, size = list(backup.paths.values()), backup.snapshot_id, backup.size_bytes or 0
+            # The snapshot holds each volume relative to Docker's volumes folder.
+            paths = [f"{DOCKER_VOLUMES}{path}" for path in backup.paths.values()]
+            snapshot, size = backup.snapshot_id, backup.size_bytes or 0
         _write_uploads(client, instance_id, args.megabytes, round_no + 1000)
         plain = _restic(variables, "backup", "--quiet", "--host", "plain", *paths)
         accepted = tenant.call(

@@ -26,14 +26,13 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from benchmarks.results_file import write_section
 from provisioner.accounts.service import create_user
 from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import transaction
 from tests.support.db import migrated
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results.md"
 BEGIN, END = "<!-- login-cost:begin -->", "<!-- login-cost:end -->"
 PASSWORD = "a long enough secret for the benchmark"  # noqa: S105 - made up for the run
 
@@ -122,13 +121,7 @@ def main() -> None:
             END,
         ]
     )
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
-    print(section)
+    write_section(BEGIN, END, section)
 
 
 if __name__ == "__main__":

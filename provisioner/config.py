@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from enum import StrEnum
 from functools import lru_cache
@@ -104,15 +105,49 @@ class Settings(BaseSettings):
     # key still decrypts during a rotation (see ``provisioner keys rotate``).
     secret_key_file: Path | None = None
     secret_key_previous: str | None = None
+    # Where ``provisioner up`` keeps the key it generates when none is set (outside the data folder):
+    # by default $XDG_CONFIG_HOME/provisioner/secret.key, mode 0600. Turned off, a throwaway install
+    # (a test bed) stays on the published development key, with a warning at every start.
+    generated_key_file: Path | None = None
+    generate_secret_key: bool = True
     quota_instances: int = Field(default=10, ge=0)
     quota_memory_mb: int = Field(default=8192, ge=0)
     quota_disk_gb: int = Field(default=100, ge=0)
+    # Live event streams one caller (a token, a person) may hold open at a time in one API process.
+    streams_per_caller: int = Field(default=4, ge=1)
+    # Addresses or networks (comma-separated) of the reverse proxies in front of the API: only a
+    # connection from one of them may name the client's address (X-Forwarded-For, X-Forwarded-Proto).
+    # Anyone else's headers are ignored, so a client cannot pick the address that the login limit and
+    # the audit log see.
+    trusted_proxies: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _read_key_file(self) -> Self:
         if self.secret_key_file is not None:
             self.secret_key = read_key_file(self.secret_key_file, forbidden=self.backed_up_folders())
+        elif self.uses_published_key and self.may_generate_key and self.resolved_generated_key_file.exists():
+            # The key ``provisioner up`` generated on its first start, for every command of this install.
+            self.secret_key = read_key_file(
+                self.resolved_generated_key_file, forbidden=self.backed_up_folders()
+            )
         return self
+
+    @property
+    def uses_published_key(self) -> bool:
+        """The development key from the source code: anyone can decrypt what it encrypted."""
+        return self.secret_key == DEVELOPMENT_SECRET
+
+    @property
+    def may_generate_key(self) -> bool:
+        """The embedded mode on its defaults, where ``provisioner up`` makes a key of its own."""
+        return self.generate_secret_key and self.is_embedded and self.environment is Environment.DEVELOPMENT
+
+    @property
+    def resolved_generated_key_file(self) -> Path:
+        if self.generated_key_file is not None:
+            return self.generated_key_file
+        config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        return Path(config_home) / "provisioner" / "secret.key"
 
     def backed_up_folders(self) -> list[Path]:
         folders = [self.data_dir]

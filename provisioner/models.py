@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -52,6 +53,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Who made it ("usr_...", "tok_...", "cli"): a person's tokens are revoked when the person is removed.
+    created_by: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class Server(Base):
@@ -82,11 +86,34 @@ class Server(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+LIVE_NAME = "state <> 'removed'"
+LIVE_HOSTNAME = "state NOT IN ('removed', 'rejected')"
+
+
 class Instance(Base):
     __tablename__ = "instances"
-    # Names are unique per tenant among instances not removed; the service checks that, since a
-    # removed instance keeps its name for the record.
-    __table_args__ = (UniqueConstraint("server_id", "port"),)
+    # Names are unique per tenant among instances not removed, hostnames among instances not removed
+    # or rejected (a removed instance keeps both for the record). The services check first, to answer
+    # with the field; these indexes hold when two requests check at the same moment.
+    __table_args__ = (
+        UniqueConstraint("server_id", "port"),
+        Index(
+            "uq_instances_live_name",
+            "tenant_id",
+            "name",
+            unique=True,
+            postgresql_where=text(LIVE_NAME),
+            sqlite_where=text(LIVE_NAME),
+        ),
+        Index(
+            "uq_instances_live_hostname",
+            "subdomain",
+            "domain",
+            unique=True,
+            postgresql_where=text(LIVE_HOSTNAME),
+            sqlite_where=text(LIVE_HOSTNAME),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ins"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -109,6 +136,9 @@ class Instance(Base):
     credentials_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The job that holds the instance: one mutating job per instance at a time.
     lock_job_id: Mapped[str | None] = mapped_column(String(32))
+    # A copy an association asked for waits for approval like any request; approving it restores this
+    # backup into it (no foreign key: backups point at instances already).
+    copy_of_backup_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,12 @@ from tests.support.sshd import SshdError, TestServer, free_address_pair, running
 from tests.support.stack import free_port
 
 REGISTRY = "127.0.0.1:5000"
+# A key that ``provisioner up`` generated on this machine (in the home folder) is never the tests' key:
+# they run on the defaults unless a test says otherwise.
+os.environ.setdefault(
+    "PROVISIONER_GENERATED_KEY_FILE",
+    str(Path(tempfile.gettempdir()) / f"provisioner-tests-{os.getpid()}" / "no-key"),
+)
 
 
 def _worker_number() -> int:

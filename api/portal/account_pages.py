@@ -5,26 +5,29 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import SessionDep, SettingsDep, client_address
+from api.deps import SessionDep, SettingsDep, client_address, wait_out_failed_logins
 from api.portal.auth import check_form_token, issue_form_token, require_csrf, safe_next, viewer_of
 from api.portal.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.portal.rendering import render
 from provisioner.accounts import oidc
 from provisioner.accounts import service as accounts
-from provisioner.accounts.sessions import SESSION_COOKIE, cookie_attributes, end_session, start_session
-from provisioner.config import Environment, Settings
+from provisioner.accounts.sessions import (
+    SESSION_COOKIE,
+    cookie_attributes,
+    end_session,
+    secure_cookies,
+    start_session,
+)
+from provisioner.config import Settings
 from provisioner.errors import DomainError, InvalidInput, NotFound
 from provisioner.models import User
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=1000)]
 Password = Annotated[str, Form(max_length=1000)]
-
-
-def _secure(settings: Settings) -> bool:
-    return settings.environment is Environment.PRODUCTION
 
 
 def _signed_in_response(
@@ -43,14 +46,14 @@ def _signed_in_response(
 def login_form(request: Request, session: SessionDep, settings: SettingsDep, next: str = "/") -> Response:
     if viewer_of(request, session) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    issue_form_token(request, secure=_secure(settings))
+    issue_form_token(request, secure=secure_cookies(settings))
     return render(
         request, "login.html", {"next": safe_next(next), "email": "", "oidc": oidc.enabled(settings)}
     )
 
 
 @router.post("/login")
-def login(
+async def login(
     request: Request,
     *,
     session: SessionDep,
@@ -61,21 +64,26 @@ def login(
     next: FormText = "/",
 ) -> Response:
     check_form_token(request, csrf_token)
-    try:
-        user = accounts.authenticate_password(
-            session, email=email, password=password, client_address=client_address(request)
-        )
-    except DomainError as exc:
-        session.commit()  # failed attempts count towards the rate limit
-        issue_form_token(request, secure=_secure(settings))
-        context = {
-            "next": safe_next(next),
-            "email": email,
-            "failed": exc.status_code,
-            "oidc": oidc.enabled(settings),
-        }
-        return render(request, "login.html", context, status_code=exc.status_code)
-    return _signed_in_response(request, session, settings, user, safe_next(next))
+    await wait_out_failed_logins(session, email)
+
+    def checked() -> Response:
+        try:
+            user = accounts.authenticate_password(
+                session, email=email, password=password, client_address=client_address(request)
+            )
+        except DomainError as exc:
+            session.commit()  # failed attempts count towards the rate limit
+            issue_form_token(request, secure=secure_cookies(settings))
+            context = {
+                "next": safe_next(next),
+                "email": email,
+                "failed": exc.status_code,
+                "oidc": oidc.enabled(settings),
+            }
+            return render(request, "login.html", context, status_code=exc.status_code)
+        return _signed_in_response(request, session, settings, user, safe_next(next))
+
+    return await run_in_threadpool(checked)
 
 
 @router.post("/logout")
@@ -106,7 +114,7 @@ def choose_language(language: FormText, next: FormText = "/") -> Response:
 @router.get("/invitations/{token}")
 def invitation_form(request: Request, token: str, session: SessionDep, settings: SettingsDep) -> Response:
     invitation = accounts.invitation_for_token(session, token=token)
-    issue_form_token(request, secure=_secure(settings))
+    issue_form_token(request, secure=secure_cookies(settings))
     return render(request, "invitation.html", {"invitation": invitation, "errors": {}, "name": ""})
 
 
@@ -127,7 +135,7 @@ def accept_invitation(
         user = accounts.accept_invitation(session, token=token, name=name, password=password)
     except InvalidInput as exc:
         session.rollback()
-        issue_form_token(request, secure=_secure(settings))
+        issue_form_token(request, secure=secure_cookies(settings))
         errors = {str(e["field"]).rsplit(".", 1)[-1]: str(e["message"]) for e in exc.errors or []}
         context = {"invitation": invitation, "errors": errors or {"password": exc.detail}, "name": name}
         return render(request, "invitation.html", context, status_code=422)
@@ -136,7 +144,7 @@ def accept_invitation(
 
 @router.get("/password-reset")
 def reset_request_form(request: Request, settings: SettingsDep) -> Response:
-    issue_form_token(request, secure=_secure(settings))
+    issue_form_token(request, secure=secure_cookies(settings))
     return render(request, "reset_request.html", {"sent": False})
 
 
@@ -152,7 +160,7 @@ def request_reset(
 
 @router.get("/password-reset/{token}")
 def reset_form(request: Request, token: str, settings: SettingsDep) -> Response:
-    issue_form_token(request, secure=_secure(settings))
+    issue_form_token(request, secure=secure_cookies(settings))
     return render(request, "reset.html", {"errors": {}})
 
 
@@ -171,7 +179,7 @@ def reset(
         user = accounts.reset_password(session, token=token, password=password)
     except (InvalidInput, NotFound) as exc:
         session.rollback()
-        issue_form_token(request, secure=_secure(settings))
+        issue_form_token(request, secure=secure_cookies(settings))
         errors = {"password": exc.detail} if isinstance(exc, InvalidInput) else {"token": exc.detail}
         return render(request, "reset.html", {"errors": errors}, status_code=exc.status_code)
     return _signed_in_response(request, session, settings, user, "/")

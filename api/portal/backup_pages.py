@@ -106,7 +106,7 @@ async def restore(
         return _restore_page(request, instance, backup, errors=errors, values=form, status_code=422)
     try:
         body = backup_schemas.RestoreIn(backup=backup.id, into=into, name=form.get("name") or None)
-        job = request_restore(
+        accepted = request_restore(
             session,
             actor=viewer.actor,
             catalog=catalog,
@@ -122,7 +122,9 @@ async def restore(
         errors = errors_by_field(exc.errors) or {"": exc.detail}
     else:
         session.commit()
-        dispatcher.send(session, job.id)
-        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+        if accepted.job is None:  # an association's copy waits for approval, like a request
+            return RedirectResponse(f"/services/{accepted.instance.id}", status_code=303)
+        dispatcher.send(session, accepted.job.id)
+        return RedirectResponse(f"/jobs/{accepted.job.id}", status_code=303)
     session.rollback()
     return _restore_page(request, instance, backup, errors=errors, values=form, status_code=422)

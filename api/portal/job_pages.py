@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep
+from api.event_streams import job_event_stream
 from api.portal.auth import ViewerDep, require_csrf
 from api.portal.rendering import render, texts_for
 from api.portal.steps import readable, stream_payload
-from api.routes.jobs import _stream as job_event_stream
 from provisioner.instances import operations
 from provisioner.jobs.service import get_job, list_events
 from provisioner.jobs.states import FINISHED, JobStatus
@@ -42,19 +42,15 @@ def job_stream(
     *,
     viewer: ViewerDep,
     session: SessionDep,
-    settings: SettingsDep,
     after: int = 0,
     last_event_id: Annotated[int | None, Header(ge=0)] = None,
 ) -> StreamingResponse:
     """The steps in the viewer's language; a browser that reconnects goes on after the last one it got."""
     get_job(session, actor=viewer.actor, job_id=job_id)  # 404 before the stream starts
+    session.close()  # the stream reads in short sessions of its own: this one keeps no connection
     start = max(after, last_event_id or 0, 0)
-    return StreamingResponse(
-        job_event_stream(
-            settings.resolved_database_url, viewer.actor, job_id, start, stream_payload(texts_for(request))
-        ),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return job_event_stream(
+        request, actor=viewer.actor, job_id=job_id, after=start, payload=stream_payload(texts_for(request))
     )
 
 

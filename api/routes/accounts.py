@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api import account_schemas as schemas
-from api.deps import ActorDep, SessionDep, SettingsDep, client_address, require_csrf
+from api.deps import ActorDep, SessionDep, SettingsDep, client_address, require_csrf, wait_out_failed_logins
 from api.schemas import Page
 from provisioner.accounts import oidc, service
 from provisioner.accounts.sessions import (
@@ -49,18 +52,27 @@ def _invitation_out(row: Invitation) -> schemas.InvitationOut:
 
 
 @router.post("/session")
-def log_in(
+async def log_in(
     body: schemas.LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> schemas.SessionOut:
-    user = service.authenticate_password(
-        session, email=body.email, password=body.password, client_address=client_address(request)
-    )
-    row, cookie = start_session(
-        session, user=user, client_address=client_address(request), idle_minutes=settings.session_idle_minutes
-    )
-    session.commit()
-    response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
-    return schemas.SessionOut(csrf_token=row.csrf_token)
+    await wait_out_failed_logins(session, body.email)
+
+    def checked() -> schemas.SessionOut:
+        user = service.authenticate_password(
+            session, email=body.email, password=body.password, client_address=client_address(request)
+        )
+        response.headers["Cache-Control"] = "no-store"  # the answer names the new session's CSRF token
+        row, cookie = start_session(
+            session,
+            user=user,
+            client_address=client_address(request),
+            idle_minutes=settings.session_idle_minutes,
+        )
+        session.commit()
+        response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
+        return schemas.SessionOut(csrf_token=row.csrf_token)
+
+    return await run_in_threadpool(checked)
 
 
 @router.get("/session")
@@ -81,9 +93,22 @@ def _oidc_callback_url(request: Request, settings: Settings) -> str:
 
 @router.get("/oidc/login")
 def oidc_login(request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
-    url = oidc.start_login(session, settings, redirect_uri=_oidc_callback_url(request, settings))
+    url, binding = oidc.start_login(session, settings, redirect_uri=_oidc_callback_url(request, settings))
     session.commit()
-    return RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
+    # Lax: the browser sends it back on the provider's redirect (a top-level GET), not on other sites' posts.
+    response.set_cookie(
+        oidc.BINDING_COOKIE,
+        binding,
+        **_binding_cookie(settings),
+        max_age=int(oidc.LOGIN_LIFETIME.total_seconds()),
+    )
+    return response
+
+
+def _binding_cookie(settings: Settings) -> dict[str, Any]:
+    attributes = cookie_attributes(settings)
+    return {"httponly": True, "samesite": "lax", "secure": attributes["secure"], "path": "/api/v1/oidc"}
 
 
 @router.get("/oidc/callback")
@@ -97,7 +122,12 @@ def oidc_callback(
     """Back from the identity provider: log the person in and send them to the portal."""
     try:
         user = oidc.finish_login(
-            session, settings, state=state, code=code, redirect_uri=_oidc_callback_url(request, settings)
+            session,
+            settings,
+            state=state,
+            binding=request.cookies.get(oidc.BINDING_COOKIE),
+            code=code,
+            redirect_uri=_oidc_callback_url(request, settings),
         )
     finally:
         session.commit()  # the used-up login state goes, whatever the outcome
@@ -107,6 +137,7 @@ def oidc_callback(
     session.commit()
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
+    response.delete_cookie(oidc.BINDING_COOKIE, **_binding_cookie(settings))
     return response
 
 

@@ -96,9 +96,10 @@ def request_restore(
     catalog: CatalogDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
-) -> schemas.JobAccepted:
-    """Restore a backup into this instance, or with ``into: "new"`` into a new instance (the job's)."""
-    job = service.request_restore(
+) -> schemas.RestoreAccepted:
+    """Restore a backup into this instance, or with ``into: "new"`` into a new instance: an operator's
+    copy starts at once; an association's waits for approval (no job until then), as any request."""
+    accepted = service.request_restore(
         session,
         actor=actor,
         catalog=catalog,
@@ -110,8 +111,12 @@ def request_restore(
         settings=settings,
     )
     session.commit()
-    dispatcher.send(session, job.id)
-    return schemas.JobAccepted(job=convert.job(job))
+    if accepted.job is not None:
+        dispatcher.send(session, accepted.job.id)
+    return schemas.RestoreAccepted(
+        instance=convert.instance(accepted.instance),
+        job=convert.job(accepted.job) if accepted.job is not None else None,
+    )
 
 
 @router.post("/api/v1/instances/{instance_id}/drills", status_code=status.HTTP_202_ACCEPTED)

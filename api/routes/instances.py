@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from api.routes.backups import status_out
 from provisioner.backups.service import backup_status
+from provisioner.errors import Forbidden
 from provisioner.instances import service
 from provisioner.instances.credentials import reveal_credentials
 
@@ -78,15 +79,36 @@ def approve_instance(
     return schemas.JobAccepted(job=convert.job(job))
 
 
-@router.get("/{instance_id}/credentials", responses={410: {"description": "shown once already"}})
-def get_credentials(
-    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+@router.post("/{instance_id}/credentials", responses={410: {"description": "shown once already"}})
+def show_credentials(
+    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep, response: Response
 ) -> schemas.CredentialsOut:
-    """The first admin credentials, once: later calls answer 410 Gone."""
+    """The first admin credentials, once: later calls answer 410 Gone. Through the portal's session it
+    needs the X-CSRF-Token header, as every change does."""
     instance = service.get_instance(session, actor=actor, instance_id=instance_id)
     shown = reveal_credentials(session, settings, actor=actor, instance=instance)
     session.commit()
+    response.headers["Cache-Control"] = "no-store"
     return schemas.CredentialsOut(url=shown.url, credentials=shown.values)
+
+
+@router.get("/{instance_id}/credentials", responses={410: {"description": "shown once already"}})
+def get_credentials(
+    instance_id: str,
+    *,
+    request: Request,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+) -> schemas.CredentialsOut:
+    """The same for bearer tokens, kept for the scripts that use it. A browser session must POST: a
+    link on another site would otherwise spend the one showing with the visitor's cookie."""
+    if "authorization" not in request.headers:
+        raise Forbidden(
+            "through the portal's session, POST with the X-CSRF-Token header to see the credentials"
+        )
+    return show_credentials(instance_id, actor, session, settings, response)
 
 
 @router.post("/{instance_id}/reject")

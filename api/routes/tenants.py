@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from datetime import timedelta
+
+from fastapi import APIRouter, Response, status
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
@@ -54,10 +56,18 @@ def patch_tenant(
 
 @router.post("/{tenant_id}/tokens", status_code=status.HTTP_201_CREATED)
 def create_token(
-    tenant_id: str, body: schemas.TokenIn, actor: ActorDep, session: SessionDep
+    tenant_id: str, body: schemas.TokenIn, actor: ActorDep, session: SessionDep, response: Response
 ) -> schemas.TokenOut:
+    response.headers["Cache-Control"] = "no-store"  # shown once: kept by no cache and no stored reply
     row, plain = service.issue_tenant_token(
-        session, actor=actor, tenant_id=tenant_id, role=Role(body.role), name=body.name
+        session,
+        actor=actor,
+        tenant_id=tenant_id,
+        role=Role(body.role),
+        name=body.name,
+        lifetime=timedelta(days=body.expires_in_days),
     )
     session.commit()
-    return schemas.TokenOut(id=row.id, name=row.name, role=row.role, tenant=row.tenant_id, token=plain)
+    return schemas.TokenOut(
+        id=row.id, name=row.name, role=row.role, tenant=row.tenant_id, expires_at=row.expires_at, token=plain
+    )

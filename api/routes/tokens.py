@@ -26,6 +26,7 @@ def list_api_tokens(
             created_at=t.created_at,
             last_used_at=t.last_used_at,
             revoked_at=t.revoked_at,
+            expires_at=t.expires_at,
         )
         for t in page.items
     ]

@@ -31,7 +31,10 @@ from provisioner.timeutil import utcnow
 
 LOGIN_LIFETIME = timedelta(minutes=10)
 TIMEOUT_SECONDS = 10.0
-EXPIRED = "the login through the identity provider expired or was not started here; try again"
+EXPIRED = "the login through the identity provider expired or was not started in this browser; try again"
+# The login's state is bound to the browser that started it (RFC 6749 section 10.12) by a cookie that
+# only that browser holds: a state someone else started cannot log this browser in as them.
+BINDING_COOKIE = "provisioner_oidc"
 NO_ACCOUNT = "the identity provider's e-mail address has no account here, or it is not verified"
 
 
@@ -83,8 +86,10 @@ def _client(settings: Settings, redirect_uri: str) -> OAuth2Client:
     )
 
 
-def start_login(session: Session, settings: Settings, *, redirect_uri: str) -> str:
-    """Where to send the browser; the state, nonce and PKCE verifier wait in the database."""
+def start_login(session: Session, settings: Settings, *, redirect_uri: str) -> tuple[str, str]:
+    """Where to send the browser, and the value of its binding cookie; the state (bound to that value),
+    nonce and PKCE verifier wait in the database."""
+    binding = secrets.token_urlsafe(32)
     provider = discover(settings)
     verifier = secrets.token_urlsafe(64)
     nonce = secrets.token_urlsafe(32)
@@ -96,17 +101,29 @@ def start_login(session: Session, settings: Settings, *, redirect_uri: str) -> s
     session.execute(delete(OidcLogin).where(OidcLogin.expires_at < now))
     session.add(
         OidcLogin(
-            state_hash=digest(state), code_verifier=verifier, nonce=nonce, expires_at=now + LOGIN_LIFETIME
+            state_hash=_bound(state, binding),
+            code_verifier=verifier,
+            nonce=nonce,
+            expires_at=now + LOGIN_LIFETIME,
         )
     )
     session.flush()
-    return str(url)
+    return str(url), binding
 
 
-def finish_login(session: Session, settings: Settings, *, state: str, code: str, redirect_uri: str) -> User:
-    """The account of the person the provider sent back, or ``Unauthorized``."""
+def _bound(state: str, binding: str) -> str:
+    return digest(f"{state}\0{binding}")
+
+
+def finish_login(
+    session: Session, settings: Settings, *, state: str, binding: str | None, code: str, redirect_uri: str
+) -> User:
+    """The account of the person the provider sent back, or ``Unauthorized``; ``binding`` is the cookie
+    of the browser that came back, which must be the one that started this login."""
     provider = discover(settings)
-    login = session.scalar(select(OidcLogin).where(OidcLogin.state_hash == digest(state)))
+    if not binding:
+        raise Unauthorized(EXPIRED)
+    login = session.scalar(select(OidcLogin).where(OidcLogin.state_hash == _bound(state, binding)))
     if login is None or login.expires_at <= utcnow():
         raise Unauthorized(EXPIRED)
     session.delete(login)  # single use

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,7 +34,12 @@ class Limit:
     what: str  # for the message: "login attempts", ...
 
 
-LOGIN_PER_EMAIL = Limit("login-email", 5, timedelta(minutes=1), "login attempts for this e-mail address")
+# Failed logins for one address slow its next logins down (doubling waits) instead of refusing them:
+# a refusal would lock the owner out as long as someone else keeps trying their address.
+LOGIN_FAILURES_PER_EMAIL = Limit(
+    "login-failed", 5, timedelta(minutes=15), "failed logins for this e-mail address"
+)
+MAX_LOGIN_DELAY_SECONDS = 16.0
 # Higher: several people of an association may log in from one address behind NAT.
 LOGIN_PER_ADDRESS = Limit("login-address", 20, timedelta(minutes=1), "login attempts from your address")
 RESET_PER_EMAIL = Limit("reset-email", 3, timedelta(hours=1), "password resets for this e-mail address")
@@ -47,17 +53,49 @@ def hit(session: Session, limit: Limit, key: str) -> None:
 
     Refused attempts are not counted, so a client that waits ``retry_after`` seconds gets through.
     """
+    _in_own_transaction(session, lambda own: _count(own, limit, _bucket(limit, key), utcnow()))
+
+
+def note(session: Session, limit: Limit, key: str) -> None:
+    """Count one event for ``key`` (a failed login), whatever becomes of the request."""
+    bucket = _bucket(limit, key)
+    _in_own_transaction(session, lambda own: own.add(RateLimitHit(bucket=bucket, created_at=utcnow())))
+
+
+def recent(session: Session, limit: Limit, key: str) -> int:
+    """How many events ``key`` had in the limit's window."""
+    since = utcnow() - limit.window
+    return len(
+        session.scalars(
+            select(RateLimitHit.id).where(
+                RateLimitHit.bucket == _bucket(limit, key), RateLimitHit.created_at > since
+            )
+        ).all()
+    )
+
+
+def login_delay(session: Session, *, email: str) -> float:
+    """Seconds to wait before this address's password is checked: none for the first few failures of the
+    window, then doubling up to a bound, for the owner as for anyone."""
+    over = recent(session, LOGIN_FAILURES_PER_EMAIL, email) - LOGIN_FAILURES_PER_EMAIL.count
+    return 0.0 if over < 0 else min(MAX_LOGIN_DELAY_SECONDS, 2.0**over)
+
+
+def _bucket(limit: Limit, key: str) -> str:
     # A digest keeps e-mail addresses out of this table and bounds the bucket's length.
-    bucket = f"{limit.name}:{hashlib.sha256(key.strip().lower().encode()).hexdigest()[:64]}"
-    now = utcnow()
+    return f"{limit.name}:{hashlib.sha256(key.strip().lower().encode()).hexdigest()[:64]}"
+
+
+def _in_own_transaction(session: Session, write: Callable[[Session], None]) -> None:
     if _holds_sqlite_write_lock(session):
         # SQLite has one writer: a second connection would wait for this one. Count in the caller's
         # transaction then (the attempt counts if it commits). Requests call this before they write.
-        _count(session, limit, bucket, now)
+        write(session)
+        session.flush()
         return
     with Session(bind=session.get_bind()) as own:
         try:
-            _count(own, limit, bucket, now)
+            write(own)
         finally:
             own.commit()  # the pruning, and the attempt unless it was refused
 

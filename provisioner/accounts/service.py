@@ -23,7 +23,7 @@ from provisioner.accounts.passwords import (
 )
 from provisioner.accounts.sessions import end_sessions_of
 from provisioner.auth.actor import Actor, Role
-from provisioner.auth.tokens import digest
+from provisioner.auth.tokens import digest, revoke_tokens_made_by
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
 from provisioner.mail import Mail, MailError, send_mail
@@ -52,13 +52,15 @@ def _user_by_email(session: Session, email: str) -> User | None:
 
 
 def authenticate_password(session: Session, *, email: str, password: str, client_address: str | None) -> User:
+    """The person, after the caller has waited ``ratelimit.login_delay`` for the address."""
     ratelimit.hit(session, ratelimit.LOGIN_PER_ADDRESS, client_address or "unknown")
-    ratelimit.hit(session, ratelimit.LOGIN_PER_EMAIL, normalize_email(email))
     user = _user_by_email(session, email)
     if user is None or user.password_hash is None or user.disabled_at is not None:
         verify_password(dummy_hash(), password)  # the answer takes as long as for a real account
+        ratelimit.note(session, ratelimit.LOGIN_FAILURES_PER_EMAIL, normalize_email(email))
         raise Unauthorized(WRONG_LOGIN)
     if not verify_password(user.password_hash, password):
+        ratelimit.note(session, ratelimit.LOGIN_FAILURES_PER_EMAIL, normalize_email(email))
         raise Unauthorized(WRONG_LOGIN)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -123,7 +125,8 @@ def invite(
             )
     ratelimit.hit(session, ratelimit.INVITATIONS_PER_ACTOR, actor.principal)
     email = normalize_email(email)
-    if _user_by_email(session, email) is not None:
+    existing = _user_by_email(session, email)
+    if existing is not None and (actor.is_operator or existing.tenant_id == tenant_id):
         raise Conflict("a person with this e-mail address has an account already")
     plain = secrets.token_urlsafe(32)
     invitation = Invitation(
@@ -137,6 +140,11 @@ def invite(
     session.add(invitation)
     session.flush()
     where = f"the association {tenant.name}" if tenant is not None else "the lab's operators"
+    if existing is not None:
+        # An account of another association: its admin is answered as for anyone, so that it cannot learn
+        # who has an account elsewhere; the person is told, and gets no link (one address, one account).
+        _send(settings, _already_has_account(email, where))
+        return invitation
     _send(
         settings,
         Mail(
@@ -151,6 +159,18 @@ def invite(
         ),
     )
     return invitation
+
+
+def _already_has_account(email: str, where: str) -> Mail:
+    return Mail(
+        to=(email,),
+        subject="Your invitation to the provisioner",
+        body=(
+            f"Someone invited this address to join {where}.\n\n"
+            "This address has an account here already, and an address can hold one account only, so the "
+            "invitation cannot be accepted. If you want to change associations, ask the lab's operators.\n"
+        ),
+    )
 
 
 def invitation_for_token(session: Session, *, token: str) -> Invitation:
@@ -307,6 +327,7 @@ def remove_member(session: Session, *, actor: Actor, user_id: str) -> None:
     _refuse_locking_out(session, actor, user)
     # Deleting the row ends the person's sessions and resets with it (foreign keys cascade).
     end_sessions_of(session, user_id=user.id)
+    revoke_tokens_made_by(session, principal=user.id)
     session.delete(user)
     session.flush()
 
@@ -322,5 +343,6 @@ def set_disabled(session: Session, *, actor: Actor, user_id: str, disabled: bool
     elif user.disabled_at is None:
         user.disabled_at = utcnow()
         end_sessions_of(session, user_id=user.id)
+        revoke_tokens_made_by(session, principal=user.id)  # enabling again does not bring them back
     session.flush()
     return user

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor, Role
@@ -17,6 +18,9 @@ from provisioner.models import ApiToken
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
 
+# How long a token works unless its maker asks otherwise; a new one is made before it ends.
+DEFAULT_LIFETIME = timedelta(days=90)
+MAX_LIFETIME = timedelta(days=365)
 TOKEN_PREFIX = "prv_"  # noqa: S105 - a marker that makes leaked tokens easy to find, not a secret
 
 
@@ -24,22 +28,49 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, *, name: str, role: Role, tenant_id: str | None) -> tuple[ApiToken, str]:
+def create_token(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    tenant_id: str | None,
+    lifetime: timedelta = DEFAULT_LIFETIME,
+    created_by: str | None = None,
+) -> tuple[ApiToken, str]:
     if (role is Role.OPERATOR) != (tenant_id is None):
         raise ValueError("operator tokens have no tenant; tenant tokens need one")
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, role=role.value, tenant_id=tenant_id, token_hash=digest(plain))
+    row = ApiToken(
+        name=name,
+        role=role.value,
+        tenant_id=tenant_id,
+        token_hash=digest(plain),
+        expires_at=utcnow() + min(lifetime, MAX_LIFETIME),
+        created_by=created_by,
+    )
     session.add(row)
     session.flush()
     return row, plain
 
 
-def authenticate(session: Session, *, token: str) -> Actor:
+def valid_token(session: Session, *, token: str) -> ApiToken | None:
+    """The token's row while it may be used, without touching it; None when unknown, revoked or expired."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(token)))
-    if row is None or row.revoked_at is not None:
-        raise Unauthorized("the token is unknown or was revoked")
-    row.last_used_at = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def actor_of(row: ApiToken) -> Actor:
     return Actor(token_id=row.id, role=Role(row.role), tenant_id=row.tenant_id)
+
+
+def authenticate(session: Session, *, token: str) -> Actor:
+    row = valid_token(session, token=token)
+    if row is None:
+        raise Unauthorized("the token is unknown, was revoked or has expired")
+    row.last_used_at = utcnow()
+    return actor_of(row)
 
 
 def list_tokens(session: Session, *, actor: Actor, limit: int, cursor: str | None) -> Page[ApiToken]:
@@ -64,3 +95,12 @@ def revoke_token(session: Session, *, actor: Actor, token_id: str) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.flush()
+
+
+def revoke_tokens_made_by(session: Session, *, principal: str) -> None:
+    """A person who leaves takes the tokens they made along: scripts must not outlive their keeper."""
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.created_by == principal, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )

@@ -15,7 +15,7 @@ from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
 from provisioner.config import Settings
 from provisioner.errors import Conflict
-from provisioner.instances.hostnames import assign_domain, check_subdomain_free
+from provisioner.instances.hostnames import assign_domain, check_subdomain_free, flush_live_instance
 from provisioner.instances.placement import allocate_host_ports, choose_server
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
@@ -23,8 +23,16 @@ from provisioner.models import Instance, InstanceSecret, Server
 
 
 def new_instance_like(
-    session: Session, settings: Settings, catalog: Catalog, source: Instance, *, name: str, subdomain: str
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    source: Instance,
+    *,
+    name: str,
+    subdomain: str,
+    approved: bool = True,
 ) -> Instance:
+    """The clone, approved and placed; or (``approved=False``) a request waiting for an operator."""
     taken = select(Instance.id).where(
         Instance.tenant_id == source.tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
     )
@@ -46,16 +54,18 @@ def new_instance_like(
         state=InstanceState.REQUESTED.value,
     )
     session.add(clone)
-    session.flush()
+    for secret in source.secrets:
+        clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
+    flush_live_instance(session, clone)
+    if not approved:
+        return clone
     set_state(clone, InstanceState.APPROVED, reason=f"made from {source.id}")
     server = _server_with_room(session, catalog, source, template)
     clone.server_id = server.id
     clone.server = server
     assign_domain(session, settings, clone, server)
     allocate_host_ports(session, template, clone, server)
-    for secret in source.secrets:
-        clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
-    session.flush()
+    flush_live_instance(session, clone)
     return clone
 
 

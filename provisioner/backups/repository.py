@@ -49,12 +49,13 @@ def location(repository: BackupRepository) -> str:
     return f"sftp:{target.user}@{target.address}:{target.path.rstrip('/')}/{repository.tenant_id}"
 
 
-def identity_dir(server: Server, target: BackupTarget) -> str:
-    return f"{server.root_dir}/backup/{target.id}"
+def identity_dir(server: Server) -> str:
+    """A folder of the run's own for the identity: removed when the run ends, so two runs on one server
+    (instances of several tenants backed up at once) never remove each other's key."""
+    return f"{server.root_dir}/backup/run-{secrets.token_hex(8)}"
 
 
-def _sftp_command(server: Server, target: BackupTarget) -> str:
-    folder = identity_dir(server, target)
+def _sftp_command(folder: str, target: BackupTarget) -> str:
     argv = [
         "ssh", "-F", "/dev/null", "-i", f"{folder}/id_ed25519", "-p", str(target.port),
         "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
@@ -78,10 +79,13 @@ def restic_variables(settings: Settings, repository: BackupRepository, server: S
         env["AWS_ACCESS_KEY_ID"] = credentials["aws_access_key_id"]
         env["AWS_SECRET_ACCESS_KEY"] = credentials["aws_secret_access_key"]
     else:
-        base += ["--option", f"sftp.command={_sftp_command(server, target)}"]
+        folder = identity_dir(server)
+        base += ["--option", f"sftp.command={_sftp_command(folder, target)}"]
         host = target.address if target.port == 22 else f"[{target.address}]:{target.port}"
         identity = {
-            "dir": identity_dir(server, target),
+            "dir": folder,
+            # Where earlier versions kept the identity for good; removed with the run's own.
+            "kept_before": f"{server.root_dir}/backup/{target.id}",
             "key": credentials["ssh_private_key"],
             "known_hosts": f"{host} {target.host_key}\n",
         }

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from provisioner.backups.reported import backup_paths, paths_in_snapshot, usable_snapshot_id
 from provisioner.backups.repository import restic_variables
 from provisioner.catalog.model import Hook, Step, Template, Timeouts
 from provisioner.config import Settings
 from provisioner.deployments.plan import docker_name, host_spec
-from provisioner.models import BackupRepository, Instance, Server
+from provisioner.models import Backup, BackupRepository, Instance, Server
 from provisioner.runner.spec import RunSpec
 
 _KIND: dict[str, Literal["backup", "restore", "drill"]] = {
@@ -29,8 +30,12 @@ def _steps(instance_id: str, steps: list[Step]) -> list[dict[str, Any]]:
     return [{"container": docker_name(instance_id, s.container), "argv": s.run} for s in steps]
 
 
-def _volumes(instance_id: str, hook: Hook) -> list[dict[str, str]]:
-    return [{"name": name, "docker": docker_name(instance_id, name)} for name in hook.volumes]
+def _volumes(instance_id: str, hook: Hook, in_snapshot: dict[str, str] | None = None) -> list[dict[str, str]]:
+    found = in_snapshot or {}
+    return [
+        {"name": name, "docker": docker_name(instance_id, name), "in_snapshot": found.get(name, "")}
+        for name in hook.volumes
+    ]
 
 
 def _spec(
@@ -70,6 +75,8 @@ def backup_spec(
             "instance_id": instance.id,
             "restic": restic_variables(settings, repository, server),
             "volumes": _volumes(instance.id, hook),
+            # Relative to Docker's volumes folder, so the snapshot's paths are named by us alone.
+            "backup_paths": [path.lstrip("/") for path in backup_paths(instance.id, hook.volumes).values()],
             "min_free_mb": settings.backup_min_free_mb,
             "before_steps": _steps(instance.id, hook.before),
             "after_steps": _steps(instance.id, hook.after),
@@ -83,28 +90,31 @@ def restore_spec(
     settings: Settings,
     template: Template,
     instance: Instance,
-    repository: BackupRepository,
+    backup: Backup,
     *,
-    snapshot: str,
-    source_paths: dict[str, str],
     job_id: str,
 ) -> RunSpec:
-    """Put ``snapshot`` back into ``instance``; ``source_paths`` say where each volume was when backed up."""
+    """Put ``backup`` (of ``instance`` or of another instance of its template) back into ``instance``.
+
+    The snapshot id is checked again and where each volume lies in the snapshot is derived from the
+    backed-up instance's id (``UntrustedReport`` otherwise): nothing a server printed reaches the
+    command line or a path here."""
     hook = template.hooks.restore or template.hooks.backup
     if hook is None or not hook.volumes:
         raise ValueError(f"the {template.name} template declares nothing to restore")
     server = _server(instance)
     restore_hook = template.hooks.restore or Hook(volumes=hook.volumes)
+    snapshot = usable_snapshot_id(backup.snapshot_id)
+    in_snapshot = paths_in_snapshot(backup.instance_id, hook.volumes, backup.paths)
     return _spec(
         settings,
         template,
         server,
         "restore.yml",
         {
-            "restic": restic_variables(settings, repository, server),
+            "restic": restic_variables(settings, backup.repository, server),
             "snapshot": snapshot,
-            "source_paths": source_paths,
-            "volumes": _volumes(instance.id, hook),
+            "volumes": _volumes(instance.id, hook, in_snapshot),
             "containers": [docker_name(instance.id, c.name) for c in template.containers],
             "min_free_mb": settings.backup_min_free_mb,
             "work_dir": f"{server.root_dir}/backup/restore-{job_id}",

@@ -20,11 +20,12 @@ from provisioner.backups.targets import default_target
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
 from provisioner.errors import Conflict, InvalidInput, NotFound
-from provisioner.instances.service import get_instance
+from provisioner.instances.service import get_instance, restore_job
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Backup, BackupRestore, DrillResult, Instance, Job
+from provisioner.tenants.quotas import check_quota, hold_tenant
 from provisioner.timeutil import utcnow
 
 S = InstanceState
@@ -77,6 +78,14 @@ def _backup_of(session: Session, instance: Instance, backup_id: str) -> Backup:
     return backup
 
 
+@dataclass(frozen=True)
+class RestoreAccepted:
+    """The instance the backup goes into, and the restore job; no job while a copy waits for approval."""
+
+    instance: Instance
+    job: Job | None
+
+
 def request_restore(
     session: Session,
     *,
@@ -88,27 +97,36 @@ def request_restore(
     name: str | None = None,
     subdomain: str | None = None,
     settings: Settings | None = None,
-) -> Job:
-    """Put a backup back into its instance, or (``into="new"``) into a new instance of the same tenant."""
+) -> RestoreAccepted:
+    """Put a backup back into its instance, or (``into="new"``) into a new instance of the same tenant.
+
+    A copy is one more instance of the association: it counts against the quota, and one an
+    association asks for waits for an operator's approval like any request (approving it restores the
+    backup into it); an operator's own copy starts at once."""
     instance = _writable(session, actor, instance_id)
     backup = _backup_of(session, instance, backup_id)
-    target = instance
-    if into == "new":
-        if not name:
-            raise InvalidInput(
-                "a restore into a new instance needs its name",
-                errors=[{"field": "body.name", "message": "required when into is 'new'"}],
-            )
-        chosen = subdomain or f"{name}-{instance.tenant.slug}"[:63].rstrip("-")
-        target = new_instance_like(
-            session, settings or get_settings(), catalog, instance, name=name, subdomain=chosen
-        )
-    else:
+    if into == "place":
         _deployed(instance, "a restore")
-    job = create_job(session, instance=target, kind=JobKind.RESTORE, requested_by=actor.principal)
-    session.add(BackupRestore(job_id=job.id, backup_id=backup.id))
-    session.flush()
-    return job
+        job = restore_job(session, instance=instance, backup_id=backup.id, requested_by=actor.principal)
+        return RestoreAccepted(instance=instance, job=job)
+    if not name:
+        raise InvalidInput(
+            "a restore into a new instance needs its name",
+            errors=[{"field": "body.name", "message": "required when into is 'new'"}],
+        )
+    chosen = subdomain or f"{name}-{instance.tenant.slug}"[:63].rstrip("-")
+    settings = settings or get_settings()
+    hold_tenant(session, tenant_id=instance.tenant_id)
+    check_quota(session, catalog, settings, tenant=instance.tenant, template=instance.template)
+    copy = new_instance_like(
+        session, settings, catalog, instance, name=name, subdomain=chosen, approved=actor.is_operator
+    )
+    if not actor.is_operator:
+        copy.copy_of_backup_id = backup.id
+        session.flush()
+        return RestoreAccepted(instance=copy, job=None)
+    job = restore_job(session, instance=copy, backup_id=backup.id, requested_by=actor.principal)
+    return RestoreAccepted(instance=copy, job=job)
 
 
 def restore_of(session: Session, *, job_id: str) -> Backup:

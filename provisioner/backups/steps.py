@@ -22,9 +22,11 @@ outside an open session of the caller's.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
+from provisioner.backups.reported import UntrustedReport, backup_paths, check_report
 from provisioner.backups.repository import repository_for
 from provisioner.backups.runs import backup_spec, restore_spec
 from provisioner.catalog.loader import Catalog
@@ -36,11 +38,17 @@ from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import EventSink, RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
 
+log = logging.getLogger(__name__)
+
 REPORT_TASK = "Report the backup"
 
 
 class StepSink(EventSink, Protocol):
     def flush(self) -> None: ...
+
+    @property
+    def lost(self) -> bool:
+        """The calling job was given up by the reaper: no step may run on for it."""
 
     def continue_numbering(self) -> None: ...
 
@@ -50,17 +58,20 @@ class BackupStepFailed(Exception):
 
 
 class _ReportReader:
-    """Passes events on, and keeps what the backup playbook reports about the snapshot."""
+    """Passes events on, and keeps what the backup playbook reports about the snapshot (unchecked)."""
 
     def __init__(self, sink: StepSink) -> None:
         self._sink = sink
-        self.report: dict[str, Any] | None = None
+        self.report: object = None
 
     def emit(self, event: RunnerEvent) -> None:
         if event.task == REPORT_TASK and event.status == "ok" and "=> " in event.stdout:
             # The default callback prints the task result as JSON after the arrow.
-            shown = json.loads(event.stdout.split("=> ", 1)[1])
-            self.report = shown.get("msg")
+            try:
+                shown = json.loads(event.stdout.split("=> ", 1)[1])
+            except ValueError:
+                shown = None
+            self.report = shown.get("msg") if isinstance(shown, dict) else None
         self._sink.emit(event)
 
     def should_cancel(self) -> bool:
@@ -95,7 +106,9 @@ def take_backup(
         session.add(backup)
         session.flush()
         backup_id = backup.id
-        spec = backup_spec(settings, catalog.get(instance.template), instance, repository)
+        template = catalog.get(instance.template)
+        spec = backup_spec(settings, template, instance, repository)
+        volumes = template.hooks.backup.volumes if template.hooks.backup else []
     reader = _ReportReader(sink)
     started = time.monotonic()
     outcome = run_step(settings, spec, sink, reader)
@@ -103,17 +116,22 @@ def take_backup(
         backup = session.get_one(Backup, backup_id)
         backup.finished_at = utcnow()
         backup.duration_seconds = round(time.monotonic() - started, 3)
-        report = reader.report
-        if outcome.status != "successful" or report is None:
+        if outcome.status != "successful" or reader.report is None:
             backup.status = "failed"
             backup.error = outcome.error or "the backup playbook reported no snapshot"
         else:
-            summary = report["summary"]
-            backup.status = "succeeded"
-            backup.snapshot_id = str(summary["snapshot_id"])
-            backup.size_bytes = int(summary["total_bytes_processed"])
-            backup.added_bytes = int(summary["data_added"])
-            backup.paths = {str(k): str(v) for k, v in report["paths"].items()}
+            try:
+                checked = check_report(reader.report)
+            except UntrustedReport as exc:
+                log.warning("backup %s: the server's report was refused: %s", backup_id, exc)
+                backup.status = "failed"
+                backup.error = f"the server's report was refused ({exc}); nothing of it was kept"
+            else:
+                backup.status = "succeeded"
+                backup.snapshot_id = checked.snapshot_id
+                backup.size_bytes = checked.size_bytes
+                backup.added_bytes = checked.added_bytes
+                backup.paths = backup_paths(instance_id, volumes)
     if backup.status != "succeeded":
         raise BackupStepFailed(f"the backup failed: {backup.error}")
     return backup
@@ -131,15 +149,10 @@ def restore_backup(
             raise BackupStepFailed(
                 f"a {backup.instance.template} backup cannot go into a {instance.template}"
             )
-        spec = restore_spec(
-            settings,
-            catalog.get(instance.template),
-            instance,
-            backup.repository,
-            snapshot=backup.snapshot_id,
-            source_paths=backup.paths,
-            job_id=job_id,
-        )
+        try:
+            spec = restore_spec(settings, catalog.get(instance.template), instance, backup, job_id=job_id)
+        except UntrustedReport as exc:
+            raise BackupStepFailed(f"the backup {backup.id} cannot be restored: {exc}") from exc
     outcome = run_step(settings, spec, sink)
     if outcome.status != "successful":
         raise BackupStepFailed(f"the restore failed: {outcome.error}")

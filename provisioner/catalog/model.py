@@ -55,6 +55,8 @@ class Secret(Strict):
     show: bool = False
     # The account a shown password is for, so the admin is told which name to sign in with.
     user: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@-]+$")
+    # Or: the required parameter whose value is that account (Discourse signs its admin in by e-mail).
+    user_param: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,40}$")
 
 
 class HostPort(Strict):
@@ -133,6 +135,9 @@ class HealthCheck(Strict):
     # The answer body, stripped, must be exactly this (e.g. Discourse's "ok").
     expect_text: str | None = None
     internal: list[InternalProbe] = Field(default_factory=list)
+    # How long a deploy waits for the first answer through the proxy: a first start that installs a
+    # database schema (Nextcloud) or builds assets takes longer than a restart.
+    start_seconds: int = Field(default=120, ge=10, le=7200)
 
 
 class Step(Strict):
@@ -258,6 +263,7 @@ class Template(Strict):
         _check_containers(self)
         _check_update_order(self)
         _check_health_and_hooks(self)
+        _check_secret_users(self)
         if self.launcher is not None and self.launcher.definition not in {f.target for f in self.files}:
             raise ValueError(f"launcher.definition {self.launcher.definition!r} is not a rendered file")
         return self
@@ -331,8 +337,19 @@ def _check_health_and_hooks(template: Template) -> None:
             raise ValueError(f"hooks.{hook_name} names unknown volumes {sorted(set(hook.volumes) - volumes)}")
         if hook_name in {"deploy", "reset_credentials"} and (hook.before or hook.volumes):
             raise ValueError(f"hooks.{hook_name} has only 'after' steps")
+        if hook_name == "update" and hook.volumes:
+            raise ValueError("hooks.update has only 'before' and 'after' steps")
     if template.hooks.reset_credentials and not any(s.show for s in template.secrets.values()):
         raise ValueError("hooks.reset_credentials needs a secret with show: true to reset")
+
+
+def _check_secret_users(template: Template) -> None:
+    required = set(template.parameters.get("required", []))
+    for name, secret in template.secrets.items():
+        if secret.user and secret.user_param:
+            raise ValueError(f"secrets.{name} names its account by user or by user_param, not both")
+        if secret.user_param and secret.user_param not in required:
+            raise ValueError(f"secrets.{name}.user_param {secret.user_param!r} is not a required parameter")
 
 
 def volume_names(template: Template) -> list[str]:

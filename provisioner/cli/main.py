@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -53,13 +54,15 @@ def api(
     import uvicorn
 
     settings = get_settings()
+    if settings.uses_published_key:
+        embedded.warn_published_key()
     uvicorn.run(
         "api.app:create_app",
         factory=True,
         host=host or settings.api_host,
         port=port or settings.api_port,
         workers=workers,
-        proxy_headers=True,
+        proxy_headers=False,  # the application trusts only PROVISIONER_TRUSTED_PROXIES (see api/app.py)
     )
 
 
@@ -72,6 +75,8 @@ def worker(
     from provisioner.worker.celery_app import QUEUE
     from provisioner.worker.celery_app import app as celery
 
+    if get_settings().uses_published_key:
+        embedded.warn_published_key()
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", QUEUE, "--without-gossip"]
     if beat:
         argv.append("--beat")
@@ -106,6 +111,7 @@ def db_revision(message: Annotated[str, typer.Option(help="what changed, in a fe
 def token_create(
     name: Annotated[str, typer.Option(help="what the token is for")],
     operator: Annotated[bool, typer.Option("--operator", help="an operator token (all tenants)")] = False,
+    days: Annotated[int, typer.Option(min=1, max=365, help="days until the token stops working")] = 90,
 ) -> None:
     """Create an operator token and print it (only it) on stdout."""
     if not operator:
@@ -114,7 +120,14 @@ def token_create(
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     with transaction(settings.resolved_database_url) as session:
-        row, plain = create_token(session, name=name, role=Role.OPERATOR, tenant_id=None)
+        row, plain = create_token(
+            session,
+            name=name,
+            role=Role.OPERATOR,
+            tenant_id=None,
+            lifetime=timedelta(days=days),
+            created_by="cli",
+        )
         record_cli(session, "create_operator_token", target_id=row.id)
     typer.echo(plain)
 

@@ -1,16 +1,20 @@
-"""``provisioner templates``: check the catalog, and smoke-test a template on a real server."""
+"""``provisioner templates``: check the catalog, preview a deploy, and smoke-test a template on a real
+server."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from provisioner.catalog.loader import Catalog
+from provisioner.catalog.loader import Catalog, TemplateError
 from provisioner.cli.servers import find_server
 from provisioner.config import get_settings
 from provisioner.deployments.check import check_all
+from provisioner.deployments.preview import PreviewError, parse_parameters, preview
 from provisioner.deployments.smoke import smoke
+from provisioner.errors import NotFound
 from provisioner.images import BuildError, build_image, load_recipe
 
 app = typer.Typer(no_args_is_help=True, help="Service templates (the catalog).")
@@ -30,6 +34,32 @@ def check(
             typer.echo(f"     {problem}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command("render")
+def render(
+    name: Annotated[str, typer.Argument(help="the template to render")],
+    out: Annotated[Path, typer.Option(help="folder to write into (made if missing)")],
+    version: Annotated[
+        str | None, typer.Option(help="a version of the template (default: its default)")
+    ] = None,
+    params: Annotated[str | None, typer.Option(help="the parameters as a JSON object")] = None,
+) -> None:
+    """Write what a deploy would place on a server: every rendered file, the proxy's route, and the
+    containers (image, environment, mounts, ports, limits) in containers.yaml; secrets as placeholders."""
+    settings = get_settings()
+    try:
+        template = Catalog.from_dir(settings.resolved_templates_dir).get(name)
+        files = preview(settings, template, version=version, parameters=parse_parameters(params))
+    except (NotFound, PreviewError, TemplateError) as exc:
+        message = exc.detail if isinstance(exc, NotFound) else str(exc)
+        typer.echo(f"error: {' '.join(message.split())}", err=True)
+        raise typer.Exit(2) from exc
+    for relative, text in sorted(files.items()):
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        typer.echo(path)
 
 
 @app.command("smoke")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import object_session
 
 from provisioner.catalog.images import resolve_image
 from provisioner.catalog.loader import Catalog
-from provisioner.catalog.model import Template, Timeouts, volume_names
+from provisioner.catalog.model import Step, Template, Timeouts, volume_names
 from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
@@ -100,32 +100,30 @@ def render_context(
     }
 
 
+def step_variables(instance_id: str, steps: list[Step]) -> list[dict[str, Any]]:
+    """Steps as the playbooks run them: in the instance's container of that name."""
+    return [{"container": docker_name(instance_id, s.container), "argv": s.run} for s in steps]
+
+
 def after_steps(template: Template, instance_id: str, kind: JobKind) -> list[dict[str, Any]]:
-    """The template's steps after a deploy (and, resetting credentials, the steps that apply them)."""
+    """The template's steps once the service answers: an update's own steps (finishing a schema
+    migration, say) first, then those after every deploy, and, resetting credentials, those that
+    apply the new values."""
     hooks = [template.hooks.deploy]
+    if kind is JobKind.UPDATE:
+        hooks.insert(0, template.hooks.update)
     if kind is JobKind.RESET_CREDENTIALS:
         hooks.append(template.hooks.reset_credentials)
-    return [
-        {"container": docker_name(instance_id, step.container), "argv": step.run}
-        for hook in hooks
-        if hook is not None
-        for step in hook.after
-    ]
+    return step_variables(instance_id, [step for hook in hooks if hook is not None for step in hook.after])
 
 
-def deploy_variables(
-    settings: Settings,
-    template: Template,
-    placement: Placement,
-    server: Server,
-    version_name: str,
-    *,
-    kind: JobKind = JobKind.DEPLOY,
-) -> dict[str, Any]:
+def container_variables(
+    settings: Settings, template: Template, placement: Placement, server: Server, version_name: str
+) -> list[dict[str, Any]]:
+    """Every container of the instance at ``version_name`` as the playbooks start it."""
     version = template.versions[version_name]
     instance_id = placement.instance_id
     instance_dir = f"{server.root_dir}/instances/{instance_id}"
-    mode = caddy.tls_mode(settings, server)
     containers = []
     for container in template.containers:
         mounts: list[dict[str, Any]] = [
@@ -155,6 +153,22 @@ def deploy_variables(
                 "published_ports": published,
             }
         )
+    return containers
+
+
+def deploy_variables(
+    settings: Settings,
+    template: Template,
+    placement: Placement,
+    server: Server,
+    version_name: str,
+    *,
+    kind: JobKind = JobKind.DEPLOY,
+) -> dict[str, Any]:
+    instance_id = placement.instance_id
+    instance_dir = f"{server.root_dir}/instances/{instance_id}"
+    mode = caddy.tls_mode(settings, server)
+    containers = container_variables(settings, template, placement, server, version_name)
     web = template.published_container
     sensitive = sensitive_targets(template)
     return {
@@ -184,7 +198,8 @@ def deploy_variables(
         "health_argv": caddy.health_argv(mode, hostname=placement.hostname, path=template.health.path),
         # A number: Ansible 2.19 never finds an unsafe-tagged string equal to a plain one.
         "health_status": template.health.expect_status,
-        "health_retries": HEALTH_RETRIES,
+        # A first start may take long (the template's health.start_seconds); an update gets its window.
+        "health_retries": -(-template.health.start_seconds // HEALTH_DELAY),
         "health_delay": HEALTH_DELAY,
         "internal_probes": [
             _curl(f"http://{docker_name(instance_id, p.container)}:{p.port}{p.path}")
@@ -269,9 +284,8 @@ TIMED_AS: dict[JobKind, Literal["deploy", "update", "remove"]] = {
     JobKind.RESET_CREDENTIALS: "deploy",
     JobKind.REMOVE: "remove",
 }
-# Seconds between two health probes in deploy.yml; a deploy probes HEALTH_RETRIES times.
+# Seconds between two health probes in deploy.yml.
 HEALTH_DELAY = 2
-HEALTH_RETRIES = 60
 
 
 def removal_variables(
@@ -326,6 +340,31 @@ def build_run_spec(
         host=host_spec(server),
         variables=variables,
         files=files,
+        ssh_private_key=_ssh_key(settings, server),
+        timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
+        idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
+        ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+    )
+
+
+def steps_run_spec(
+    settings: Settings,
+    catalog: Catalog,
+    instance: Instance,
+    steps: list[Step],
+    *,
+    timed_as: Literal["deploy", "update", "remove"],
+) -> RunSpec:
+    """A run of some of the template's steps in the instance's containers, on its server."""
+    server = instance.server
+    if server is None:
+        raise ValueError("the instance has no server yet")
+    limits = catalog.get(instance.template).timeouts.get(timed_as) or Timeouts()
+    return RunSpec(
+        playbook="hooks.yml",
+        playbooks_dir=Path(settings.resolved_playbooks_dir),
+        host=host_spec(server),
+        variables={"steps": step_variables(instance.id, steps)},
         ssh_private_key=_ssh_key(settings, server),
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,

@@ -32,6 +32,7 @@ from provisioner.images.rootfs import (
     apt_mirror,
     debootstrap,
     extract_tar,
+    give_to,
     remove_tree,
     trim,
     write_tar,
@@ -45,6 +46,8 @@ VERSION_FILE = "etc/provisioner-image-version"
 _FORMAT = "1"
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# Numbers only: an imported image may have no passwd entry for the account it runs as.
+_USER = re.compile(r"^[0-9]{1,10}:[0-9]{1,10}$")
 # An imported image has no environment at all; this is Debian's default.
 _PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -59,6 +62,12 @@ class Recipe:
     cmd: tuple[str, ...]
     expose: tuple[int, ...]
     versions: tuple[str, ...]
+    # "uid:gid" the container runs as (and `docker exec` by default), as an upstream image's USER does.
+    user: str | None = None
+    # Absolute folder in the image -> "uid:gid" owning it and all below; Docker copies the owner of a
+    # folder into a new volume mounted there.
+    owned: tuple[tuple[str, str], ...] = ()
+    workdir: str | None = None
 
 
 def load_recipe(recipe_dir: Path) -> Recipe:
@@ -69,7 +78,7 @@ def load_recipe(recipe_dir: Path) -> Recipe:
         raise BuildError(f"{path}: {exc}") from exc
     if not isinstance(raw, dict):
         raise BuildError(f"{path}: expected a mapping at the top")
-    unknown = set(raw) - {"packages", "cmd", "expose", "versions"}
+    unknown = set(raw) - {"packages", "cmd", "expose", "versions", "user", "owned", "workdir"}
     if unknown:
         raise BuildError(f"{path}: unknown keys {sorted(unknown)}")
     recipe = Recipe(
@@ -77,6 +86,9 @@ def load_recipe(recipe_dir: Path) -> Recipe:
         cmd=_list_of(raw, "cmd", str, path),
         expose=_list_of(raw, "expose", int, path),
         versions=_list_of(raw, "versions", str, path),
+        user=_optional_str(raw, "user", path),
+        owned=_owned(raw, path),
+        workdir=_optional_str(raw, "workdir", path),
     )
     bad_packages = [p for p in recipe.packages if not _PACKAGE.match(p)]
     if bad_packages:
@@ -86,7 +98,30 @@ def load_recipe(recipe_dir: Path) -> Recipe:
         raise BuildError(f"{path}: versions must be valid image tags: {bad_versions}")
     if not recipe.cmd:
         raise BuildError(f"{path}: cmd must name the program the container runs")
+    bad_users = [u for u in (recipe.user, *(owner for _, owner in recipe.owned)) if u and not _USER.match(u)]
+    if bad_users:
+        raise BuildError(f'{path}: users and owners are numeric "uid:gid": {bad_users}')
+    folders = [folder for folder, _ in recipe.owned] + [recipe.workdir or "/"]
+    bad_paths = [p for p in folders if not p.startswith("/") or ".." in p.split("/")]
+    if bad_paths:
+        raise BuildError(f"{path}: owned and workdir take absolute paths inside the image: {bad_paths}")
     return recipe
+
+
+def _owned(raw: dict[str, Any], path: Path) -> tuple[tuple[str, str], ...]:
+    value = raw.get("owned", {})
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise BuildError(f'{path}: owned maps folders to "uid:gid" strings')
+    return tuple(sorted(value.items()))
+
+
+def _optional_str(raw: dict[str, Any], key: str, path: Path) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BuildError(f"{path}: {key} must be a string")
+    return value
 
 
 def _list_of(raw: dict[str, Any], key: str, kind: type[T], path: Path) -> tuple[T, ...]:
@@ -189,6 +224,8 @@ def _image_tar(
             overlay = recipe_dir / "overlay"
             if overlay.is_dir():
                 apply_overlay(overlay, rootfs)
+            for folder, owner in recipe.owned:
+                give_to(rootfs, folder, owner)
             version_file = rootfs / VERSION_FILE
             version_file.write_text(version)
             version_file.chmod(0o644)
@@ -256,6 +293,8 @@ def _import(
         *(f"EXPOSE {port}" for port in recipe.expose),
         f"ENV {_PATH}",
         f"LABEL {HASH_LABEL}={content_hash}",
+        *([f"USER {recipe.user}"] if recipe.user else []),
+        *([f"WORKDIR {recipe.workdir}"] if recipe.workdir else []),
     ]
     try:
         previous = engine.images.get(reference).id

@@ -118,6 +118,22 @@ def apply_overlay(overlay: Path, rootfs: Path) -> None:
             shutil.copy2(Path(src_dir) / name, dest, follow_symlinks=False)
 
 
+def give_to(rootfs: Path, folder: str, owner: str) -> None:
+    """Makes ``folder`` (created when missing) and everything below it owned by ``owner`` ("uid:gid").
+
+    Symlinks are changed themselves, never followed out of the rootfs.
+    """
+    uid, gid = (int(part) for part in owner.split(":"))
+    top = rootfs / folder.lstrip("/")
+    if top.is_symlink():
+        raise BuildError(f"owned folder {folder} is a symlink in the image")
+    top.mkdir(parents=True, exist_ok=True)
+    os.chown(top, uid, gid, follow_symlinks=False)
+    for parent, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            os.chown(Path(parent) / name, uid, gid, follow_symlinks=False)
+
+
 def write_tar(rootfs: Path, target: Path) -> None:
     """Writes the rootfs as a tar that `docker import` takes; written aside, then renamed into place."""
     partial = target.with_name(target.name + ".partial")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
@@ -55,15 +56,22 @@ def reveal_credentials(
     session: Session, settings: Settings, *, actor: Actor, instance: Instance
 ) -> Credentials:
     actor.require_write(instance.tenant_id, "instance")
-    if instance.credentials_revealed_at is not None:
+    if not instance.secrets:
+        raise Conflict("the instance gets its credentials when it is approved")
+    # Marked shown only where nobody marked it yet: of two requests at once, exactly one wins (the
+    # other waits for its row lock on PostgreSQL, for the write lock on SQLite, and then finds it set).
+    shown_now = session.execute(
+        update(Instance)
+        .where(Instance.id == instance.id, Instance.credentials_revealed_at.is_(None))
+        .values(credentials_revealed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if shown_now.rowcount != 1:  # type: ignore[attr-defined]
         raise CredentialsGone(
             "the credentials were shown once already and are not kept in readable form for showing again; "
             "an operator can reset them"
         )
-    if not instance.secrets:
-        raise Conflict("the instance gets its credentials when it is approved")
-    instance.credentials_revealed_at = utcnow()
-    session.flush()
+    session.refresh(instance, ["credentials_revealed_at"])
     return Credentials(
         url=instance.url,
         values={s.name: decrypt(settings, s.encrypted) for s in instance.secrets if s.shown},

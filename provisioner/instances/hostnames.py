@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from provisioner.config import Settings
@@ -47,6 +48,27 @@ def check_subdomain_free(session: Session, *, subdomain: str, domain: str, insta
             f"{subdomain}.{domain} is taken already",
             errors=[{"field": "body.subdomain", "message": f"{subdomain}.{domain} is taken; choose another"}],
         )
+
+
+def flush_live_instance(session: Session, instance: Instance) -> None:
+    """Write the instance; a name or hostname another request took at the same moment answers 409 with
+    the field, as the check before it would have (the database's unique indexes decide)."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        said = str(exc.orig)
+        if "uq_instances_live_hostname" in said or "instances.subdomain" in said:
+            hostname = f"{instance.subdomain}.{instance.domain}"
+            raise Conflict(
+                f"{hostname} is taken already",
+                errors=[{"field": "body.subdomain", "message": f"{hostname} is taken; choose another"}],
+            ) from exc
+        if "uq_instances_live_name" in said or "instances.name" in said:
+            raise Conflict(
+                f"this association already has an instance called {instance.name!r}",
+                errors=[{"field": "body.name", "message": "choose a name not in use"}],
+            ) from exc
+        raise
 
 
 def assign_domain(session: Session, settings: Settings, instance: Instance, server: Server) -> None:

@@ -13,14 +13,19 @@ from provisioner.catalog.parameters import validate_parameters
 from provisioner.config import Settings, get_settings
 from provisioner.errors import Conflict, InvalidInput, NotFound
 from provisioner.instances.credentials import store_secrets
-from provisioner.instances.hostnames import assign_domain, check_subdomain_free, default_subdomain
+from provisioner.instances.hostnames import (
+    assign_domain,
+    check_subdomain_free,
+    default_subdomain,
+    flush_live_instance,
+)
 from provisioner.instances.placement import allocate_host_ports, choose_server
 from provisioner.instances.states import InstanceState, check_transition
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
-from provisioner.models import Instance, Job, Tenant
+from provisioner.models import Backup, BackupRestore, Instance, Job, Tenant
 from provisioner.pagination import Page, paginate
-from provisioner.tenants.quotas import check_quota
+from provisioner.tenants.quotas import check_quota, hold_tenant
 from provisioner.timeutil import utcnow
 
 
@@ -65,6 +70,7 @@ def request_instance(
     actor.require_write(tenant_id, "tenant")
     found = catalog.get(template)
     params = validate_parameters(found, parameters)
+    hold_tenant(session, tenant_id=tenant_id)
     taken = select(Instance.id).where(
         Instance.tenant_id == tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
     )
@@ -87,7 +93,7 @@ def request_instance(
         state=InstanceState.REQUESTED.value,
     )
     session.add(instance)
-    session.flush()
+    flush_live_instance(session, instance)
     return instance
 
 
@@ -122,6 +128,7 @@ def approve_instance(
     settings = settings or get_settings()
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     set_state(instance, InstanceState.APPROVED)
+    hold_tenant(session, tenant_id=instance.tenant_id)
     # The quota may have been lowered since the request.
     check_quota(
         session,
@@ -138,8 +145,27 @@ def approve_instance(
     assign_domain(session, settings, instance, server)
     allocate_host_ports(session, template, instance, server)
     store_secrets(settings, instance, template)
-    session.flush()
+    flush_live_instance(session, instance)
+    if instance.copy_of_backup_id is not None:
+        return _restore_into_copy(session, instance, actor=actor)
     return create_job(session, instance=instance, kind=JobKind.DEPLOY)
+
+
+def _restore_into_copy(session: Session, instance: Instance, *, actor: Actor) -> Job:
+    """An approved copy is deployed and gets its backup by one restore job."""
+    backup = session.get(Backup, instance.copy_of_backup_id)
+    if backup is None or backup.status != "succeeded":
+        raise Conflict("the backup this copy was asked from is gone; reject the request")
+    instance.copy_of_backup_id = None
+    return restore_job(session, instance=instance, backup_id=backup.id, requested_by=actor.principal)
+
+
+def restore_job(session: Session, *, instance: Instance, backup_id: str, requested_by: str) -> Job:
+    """A job that puts ``backup_id`` back into ``instance`` (deploying it first when it is new)."""
+    job = create_job(session, instance=instance, kind=JobKind.RESTORE, requested_by=requested_by)
+    session.add(BackupRestore(job_id=job.id, backup_id=backup_id))
+    session.flush()
+    return job
 
 
 def reject_instance(session: Session, *, actor: Actor, instance_id: str, reason: str) -> Instance:

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from provisioner.auth.actor import Actor
 from provisioner.errors import Conflict, NotFound
@@ -76,10 +77,12 @@ def list_jobs(
     return paginate(session, query, Job, limit=limit, cursor=cursor)
 
 
-def list_events(session: Session, *, actor: Actor, job_id: str, after: int = 0) -> Sequence[JobEvent]:
+def list_events(
+    session: Session, *, actor: Actor, job_id: str, after: int = 0, limit: int | None = None
+) -> Sequence[JobEvent]:
     get_job(session, actor=actor, job_id=job_id)
     query = select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.seq > after).order_by(JobEvent.seq)
-    return session.scalars(query).all()
+    return session.scalars(query.limit(limit)).all()
 
 
 class ClaimResult:
@@ -144,11 +147,45 @@ def add_events(session: Session, *, job_id: str, events: Sequence[EventRecord]) 
     session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
 
 
+class JobLost(Exception):
+    """The job is no longer this worker's: the reaper gave it up (or it ended) while the worker went on."""
+
+
+def owned_job(session: Session, *, job_id: str) -> Job:
+    """The job, held for the rest of this transaction, while it still runs; ``JobLost`` otherwise.
+
+    The first statement of a transaction that settles a job: the conditional update takes the job's
+    row before the instance's (the reaper's order), so a worker and the reaper never wait on each
+    other, and a worker whose job was reaped changes nothing. A job is claimed once and never runs
+    again after it ended, so "still running" means "still the claiming worker's".
+    """
+    held = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+        .values(heartbeat_at=utcnow())
+    )
+    if held.rowcount != 1:  # type: ignore[attr-defined]
+        raise JobLost(job_id)
+    job = session.get_one(Job, job_id)
+    session.refresh(job)
+    return job
+
+
 def finish_job(session: Session, *, job: Job, status: JobStatus, error: str | None = None) -> None:
+    """Record the outcome of a job and free its instance; ``JobLost`` when it has ended already (the
+    reaper gave it up, say): an outcome is written once."""
     assert status in FINISHED  # noqa: S101 - a programming error, not input
-    job.status = status.value
-    job.finished_at = utcnow()
-    job.error = error
+    now = utcnow()
+    ended = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.status.not_in([s.value for s in FINISHED]))
+        .values(status=status.value, finished_at=now, error=error)
+        .execution_options(synchronize_session=False)
+    )
+    if ended.rowcount != 1:  # type: ignore[attr-defined]
+        raise JobLost(job.id)
+    for name, value in (("status", status.value), ("finished_at", now), ("error", error)):
+        set_committed_value(job, name, value)
     session.execute(update(Instance).where(Instance.lock_job_id == job.id).values(lock_job_id=None))
 
 
@@ -191,8 +228,14 @@ def cancel_requested(session: Session, *, job_id: str) -> bool:
     return requested is not None
 
 
-def beat_heart(session: Session, *, job_id: str) -> None:
-    session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+def beat_heart(session: Session, *, job_id: str) -> bool:
+    """Show the job's worker is alive; False when the job runs no more (reaped, say)."""
+    beat = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+        .values(heartbeat_at=utcnow())
+    )
+    return beat.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 def reap_lost_jobs(session: Session, *, silent_since: datetime) -> list[Job]:

@@ -1,8 +1,9 @@
 """The one module that imports ansible_runner.
 
 Each run gets a private folder (mode 0700) holding the inventory, the variables, known_hosts and the
-rendered files; it is deleted when the run ends, whatever the outcome. The SSH key goes through
-ansible-runner's key channel (a FIFO read by ssh-agent), so it never lands in a file.
+rendered files; it is deleted when the run ends, whatever the outcome, after every process of the run
+is stopped (see ``leftovers``); a folder whose worker died is swept by the next worker to start. The
+SSH key goes through ansible-runner's key channel (a FIFO read by ssh-agent), so it never lands in a file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ansible_runner
 import yaml
 
 from provisioner.runner.events import to_event
+from provisioner.runner.leftovers import RUN_PREFIX, stop_processes_of, write_owner
 from provisioner.runner.spec import EventSink, HostSpec, RunOutcome, RunSpec
 from provisioner.runner.unsafe import dump_unsafe
 
@@ -63,7 +65,7 @@ def _write_private(path: Path, text: str) -> None:
 
 def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    private = Path(tempfile.mkdtemp(prefix="run-", dir=work_root))
+    private = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=work_root))
     # A connection shared with an earlier run would skip this run's host key check; sockets need a short path.
     control_dir = Path(tempfile.mkdtemp(prefix="prv-cp-"))
     first_error: list[str] = []
@@ -80,6 +82,7 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
         return False
 
     try:
+        write_owner(private)
         _write_private(
             private / "inventory" / "hosts.yml",
             yaml.safe_dump(_inventory(spec.host, private, spec.ssh_connect_timeout_seconds)),
@@ -130,6 +133,9 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
             error = first_error[0] if first_error else _fallback_error(status, result.rc, _last_line(result))
         return RunOutcome(status=status, rc=result.rc, error=error)
     finally:
+        # A canceled or timed-out run: ansible-runner killed its process group, but Ansible's workers
+        # run in sessions of their own and would finish their task on the server.
+        stop_processes_of(private)
         shutil.rmtree(private, ignore_errors=True)
         shutil.rmtree(control_dir, ignore_errors=True)
 

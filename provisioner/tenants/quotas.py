@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from provisioner.catalog.loader import Catalog
@@ -69,6 +69,19 @@ def usage_by_tenant(
         )
         for tenant_id, templates in rows.items()
     }
+
+
+def hold_tenant(session: Session, *, tenant_id: str) -> None:
+    """Hold the tenant's row until the transaction ends, so counting its instances and adding one
+    happen as one step: of two requests at the same moment, the second counts the first's instance.
+
+    PostgreSQL locks the row; SQLite has one writer at a time, and a write as the transaction's first
+    statement makes it that writer, reading only after the other writer committed.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Tenant).where(Tenant.id == tenant_id).values(id=Tenant.id))
+    else:
+        session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
 
 
 def check_quota(

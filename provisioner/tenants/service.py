@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provisioner.accounts import ratelimit
 from provisioner.auth.actor import Actor, Role
-from provisioner.auth.tokens import create_token
+from provisioner.auth.tokens import DEFAULT_LIFETIME, create_token
 from provisioner.errors import Conflict, NotFound
 from provisioner.models import ApiToken, Tenant
 from provisioner.pagination import Page, paginate
@@ -36,7 +38,13 @@ def list_tenants(session: Session, *, actor: Actor, limit: int, cursor: str | No
 
 
 def issue_tenant_token(
-    session: Session, *, actor: Actor, tenant_id: str, role: Role, name: str
+    session: Session,
+    *,
+    actor: Actor,
+    tenant_id: str,
+    role: Role,
+    name: str,
+    lifetime: timedelta = DEFAULT_LIFETIME,
 ) -> tuple[ApiToken, str]:
     """Operators issue tokens to any tenant, a tenant's admins to their own tenant."""
     tenant = get_tenant(session, actor=actor, tenant_id=tenant_id)
@@ -44,7 +52,9 @@ def issue_tenant_token(
     if role is Role.OPERATOR:
         raise Conflict("operator tokens are not issued to tenants")
     ratelimit.hit(session, ratelimit.TOKENS_PER_ACTOR, actor.principal)
-    return create_token(session, name=name, role=role, tenant_id=tenant.id)
+    return create_token(
+        session, name=name, role=role, tenant_id=tenant.id, lifetime=lifetime, created_by=actor.principal
+    )
 
 
 def set_quota(session: Session, *, actor: Actor, tenant_id: str, changes: dict[str, int | None]) -> Tenant:

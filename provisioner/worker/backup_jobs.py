@@ -19,7 +19,7 @@ from provisioner.health.probe import Health
 from provisioner.health.tls import check_on_server
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import finish_job
+from provisioner.jobs.service import JobLost, finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import DrillResult, Instance, Job
 from provisioner.timeutil import utcnow
@@ -31,7 +31,7 @@ S = InstanceState
 
 def _finish(settings: Settings, job_id: str, *, error: str | None, state: InstanceState | None) -> None:
     with transaction(settings.resolved_database_url) as session:
-        job = session.get_one(Job, job_id)
+        job = owned_job(session, job_id=job_id)
         if state is not None and job.instance.state != state:
             set_state(job.instance, state, reason=error if state is S.FAILED else None)
         if job.kind == JobKind.BACKUP:
@@ -101,7 +101,7 @@ def _restore(settings: Settings, catalog: Catalog, job_id: str, instance_id: str
         _finish(settings, job_id, error=str(exc), state=S.FAILED)
         return
     with transaction(url) as session:
-        job = session.get_one(Job, job_id)
+        job = owned_job(session, job_id=job_id)
         mark_running(settings, catalog, job.instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 
@@ -166,7 +166,7 @@ def _end_drill(settings: Settings, job_id: str, drill_id: str, *, error: str | N
         drill.status = "failed" if error else "passed"
         drill.detail = error or "restored, healthy, data check passed, repository verified"
         drill.finished_at = utcnow()
-        job = session.get_one(Job, job_id)
+        job = owned_job(session, job_id=job_id)
         _alert(session, settings, job.instance, AlertKind.DRILL_FAILED, error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)
 
@@ -191,23 +191,25 @@ def _remove_throwaway(settings: Settings, catalog: Catalog, instance_id: str, si
 RUNNERS = {JobKind.BACKUP: _backup, JobKind.RESTORE: _restore, JobKind.DRILL: _drill}
 
 
-def execute_backup_job(settings: Settings, catalog: Catalog, job_id: str, kind: JobKind) -> None:
+def execute_backup_job(
+    settings: Settings, catalog: Catalog, job_id: str, kind: JobKind, sink: DatabaseSink
+) -> None:
     """Called by the worker for a claimed job of one of the kinds in ``RUNNERS``."""
     with transaction(settings.resolved_database_url) as session:
         instance_id = session.get_one(Job, job_id).instance_id
-    sink = DatabaseSink(settings.resolved_database_url, job_id)
     try:
         RUNNERS[kind](settings, catalog, job_id, instance_id, sink)
     except IllegalTransition as exc:
         # The instance changed while the job waited (a removal went first, say): nothing to do.
         with transaction(settings.resolved_database_url) as session:
-            job = session.get_one(Job, job_id)
+            job = owned_job(session, job_id=job_id)
             finish_job(session, job=job, status=JobStatus.CANCELED, error=f"nothing done: {exc.detail}")
+    except JobLost:
+        raise
     except Exception as exc:
         log.exception("job %s broke down", job_id)
         sink.flush()
         with transaction(settings.resolved_database_url) as session:
-            job = session.get_one(Job, job_id)
-            if job.status == JobStatus.RUNNING:
-                error = f"the {kind.value} broke down inside the control plane: {type(exc).__name__}"
-                finish_job(session, job=job, status=JobStatus.FAILED, error=error)
+            job = owned_job(session, job_id=job_id)
+            error = f"the {kind.value} broke down inside the control plane: {type(exc).__name__}"
+            finish_job(session, job=job, status=JobStatus.FAILED, error=error)

@@ -19,17 +19,19 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import (
     ClaimResult,
     EventRecord,
+    JobLost,
     add_events,
-    beat_heart,
     cancel_requested,
     claim_job,
     finish_job,
+    owned_job,
 )
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job
 from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
+from provisioner.worker.heartbeat import Heartbeat
 from provisioner.worker.moves import run_move
 from provisioner.worker.updates import run_update
 
@@ -58,10 +60,11 @@ class InstanceBusy(Exception):
 
 
 class DatabaseSink:
-    """Writes runner events in small batches, answers cancel requests, and keeps the job's heartbeat.
+    """Writes runner events in small batches and answers cancel requests.
 
     ansible-runner asks ``should_cancel`` twice a second (``ASK_EVERY_SECONDS`` in the runner adapter),
-    also while a task is silent, so that is where waiting events are flushed and the heartbeat is written.
+    also while a task is silent, so that is where waiting events are flushed. The job's heartbeat beats
+    on a thread of its own (``Heartbeat``); once it finds the job reaped, every run is stopped.
     """
 
     def __init__(
@@ -69,24 +72,28 @@ class DatabaseSink:
         database_url: str,
         job_id: str,
         *,
+        heartbeat: Heartbeat | None = None,
         max_batch: int = 50,
         max_delay: float = 0.5,
         cancel_poll: float = 1.0,
-        heartbeat_every: float = 5.0,
     ) -> None:
         self._url = database_url
         self._job_id = job_id
+        self._heartbeat = heartbeat
         self._buffer: list[EventRecord] = []
         self._max_batch = max_batch
         self._max_delay = max_delay
         self._cancel_poll = cancel_poll
-        self._heartbeat_every = heartbeat_every
-        now = time.monotonic()
-        self._last_flush = self._last_poll = self._last_heartbeat = now
+        self._last_flush = self._last_poll = time.monotonic()
         self._canceled = False
         # Each playbook run numbers its events from 1; a job that runs several (a backup before an
         # update, a drill) continues after the last number of the run before.
         self._offset = self._last_seq = 0
+
+    @property
+    def lost(self) -> bool:
+        """The job was given up by the reaper while it ran: nothing more may be done for it."""
+        return self._heartbeat is not None and self._heartbeat.lost
 
     def continue_numbering(self) -> None:
         """Number the next run's events after the ones already emitted."""
@@ -117,13 +124,10 @@ class DatabaseSink:
             self._last_poll = now
             with transaction(self._url) as session:
                 self._canceled = cancel_requested(session, job_id=self._job_id)
-                if now - self._last_heartbeat >= self._heartbeat_every:
-                    self._last_heartbeat = now
-                    beat_heart(session, job_id=self._job_id)
-        return self._canceled
+        return self._canceled or self.lost
 
     def flush(self) -> None:
-        self._last_flush = self._last_heartbeat = time.monotonic()
+        self._last_flush = time.monotonic()
         if not self._buffer:
             return
         batch, self._buffer = self._buffer, []
@@ -159,11 +163,7 @@ def _why(kind: JobKind, status: JobStatus, error: str | None) -> str:
 
 def _settle(settings: Settings, catalog: Catalog, job_id: str, outcome: RunOutcome) -> None:
     with transaction(settings.resolved_database_url) as session:
-        job = session.get_one(Job, job_id)
-        if job.status != JobStatus.RUNNING:
-            # The reaper gave the job up while it ran on; what happened since is in its events.
-            log.warning("job %s ended as %s after it was marked %s", job_id, outcome.status, job.status)
-            return
+        job = owned_job(session, job_id=job_id)
         instance = job.instance
         kind = JobKind(job.kind)
         status = _OUTCOME_STATUS.get(outcome.status, JobStatus.FAILED)
@@ -200,9 +200,7 @@ def mark_running(settings: Settings, catalog: Catalog, instance: Instance) -> No
 
 def _fail(settings: Settings, job_id: str, error: str) -> None:
     with transaction(settings.resolved_database_url) as session:
-        job = session.get_one(Job, job_id)
-        if job.status != JobStatus.RUNNING:
-            return
+        job = owned_job(session, job_id=job_id)
         if job.instance.state not in (InstanceState.FAILED, InstanceState.REMOVED):
             set_state(job.instance, InstanceState.FAILED, reason=error)
         finish_job(session, job=job, status=JobStatus.FAILED, error=error)
@@ -217,27 +215,40 @@ def execute_job(settings: Settings, catalog: Catalog, job_id: str, *, worker: st
     if claim == ClaimResult.NOT_QUEUED:
         log.info("job %s is not queued any more; nothing to do", job_id)
         return
+    try:
+        with Heartbeat(url, job_id) as heartbeat:
+            _run_claimed(settings, catalog, job_id, DatabaseSink(url, job_id, heartbeat=heartbeat))
+    except JobLost:
+        # The reaper gave the job up while it ran on; the record stays as the reaper wrote it, and
+        # what happened since is in the job's events.
+        log.warning("job %s was reaped while it ran; its outcome is not recorded", job_id)
+
+
+def _run_claimed(settings: Settings, catalog: Catalog, job_id: str, sink: DatabaseSink) -> None:
+    url = settings.resolved_database_url
     with transaction(url) as session:
         kind = JobKind(session.get_one(Job, job_id).kind)
     if kind in (JobKind.BACKUP, JobKind.RESTORE, JobKind.DRILL):
         # Imported here: those jobs' module builds on this one (its sink, mark_running).
         from provisioner.worker.backup_jobs import execute_backup_job  # noqa: PLC0415
 
-        execute_backup_job(settings, catalog, job_id, kind)
+        execute_backup_job(settings, catalog, job_id, kind, sink)
         return
     guarded = GUARDED.get(kind)
     try:
         if guarded is not None:
             # Several runs that undo what failed; they set the instance's states and end the job.
-            guarded(settings, catalog, job_id, DatabaseSink(url, job_id))
+            guarded(settings, catalog, job_id, sink)
             return
         spec = _start(settings, catalog, job_id)
     except IllegalTransition as exc:
         # The instance changed while the job waited (a removal went first, say): nothing to do.
         with transaction(url) as session:
-            job = session.get_one(Job, job_id)
+            job = owned_job(session, job_id=job_id)
             finish_job(session, job=job, status=JobStatus.CANCELED, error=f"nothing done: {exc.detail}")
         return
+    except JobLost:
+        raise
     except Exception as exc:
         log.exception("job %s could not start", job_id)
         _fail(settings, job_id, f"the job could not start: {exc}")
@@ -245,11 +256,12 @@ def execute_job(settings: Settings, catalog: Catalog, job_id: str, *, worker: st
     if spec is None:
         _settle(settings, catalog, job_id, RunOutcome(status="successful", rc=0, error=None))
         return
-    sink = DatabaseSink(url, job_id)
     try:
         outcome = run_playbook(spec, sink, work_root=settings.data_dir / "runs")
         sink.flush()
         _settle(settings, catalog, job_id, outcome)
+    except JobLost:
+        raise
     except Exception as exc:
         log.exception("job %s broke down", job_id)
         _fail(settings, job_id, f"the job broke down inside the control plane: {type(exc).__name__}")

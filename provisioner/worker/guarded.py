@@ -15,14 +15,14 @@ from provisioner.backups.steps import StepSink, run_step, take_backup
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.plan import build_run_spec
+from provisioner.deployments.plan import build_run_spec, steps_run_spec
 from provisioner.health.probe import Health
 from provisioner.health.tls import check_on_server
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import finish_job
+from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
-from provisioner.models import Instance, Job, Server
+from provisioner.models import Instance, Server
 from provisioner.runner.spec import RunnerEvent, RunOutcome
 from provisioner.timeutil import utcnow
 
@@ -41,9 +41,15 @@ class Unstoppable:
     def emit(self, event: RunnerEvent) -> None:
         self._sink.emit(event)
 
+    @property
+    def lost(self) -> bool:
+        return self._sink.lost
+
     def should_cancel(self) -> bool:
-        self._sink.should_cancel()  # still flushes events and beats the heart
-        return False
+        # Still asked, as it flushes events; a job the reaper gave up stops even here, since another
+        # job may own the instance by now.
+        self._sink.should_cancel()
+        return self._sink.lost
 
     def flush(self) -> None:
         self._sink.flush()
@@ -101,6 +107,20 @@ def run_on_server(
     return run_step(settings, spec, sink)
 
 
+def run_steps_before_update(
+    settings: Settings, catalog: Catalog, sink: StepSink, *, instance_id: str
+) -> RunOutcome | None:
+    """The template's ``hooks.update.before`` steps in the running version; None when it has none."""
+    with transaction(settings.resolved_database_url) as session:
+        instance = session.get_one(Instance, instance_id)
+        hook = catalog.get(instance.template).hooks.update
+        if hook is None or not hook.before:
+            return None
+        spec = steps_run_spec(settings, catalog, instance, hook.before, timed_as="update")
+    note(sink, "running the template's steps before the update")
+    return run_step(settings, spec, sink)
+
+
 def wait_healthy(settings: Settings, catalog: Catalog, *, instance_id: str, within: int) -> Health:
     """Ask through the proxy, as a visitor would, until the instance answers or the window ends."""
     deadline = time.monotonic() + within
@@ -129,7 +149,7 @@ def end_job(
 ) -> None:
     """Finish the job and put the instance in its final state (with ``change`` applied first)."""
     with transaction(settings.resolved_database_url) as session:
-        job = session.get_one(Job, job_id)
+        job = owned_job(session, job_id=job_id)
         instance = job.instance
         if change is not None:
             change(instance)

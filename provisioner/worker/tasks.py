@@ -4,6 +4,8 @@ import socket
 from datetime import timedelta
 from typing import Any
 
+from celery.signals import worker_process_init, worker_ready
+
 from provisioner.catalog.loader import Catalog
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -11,10 +13,18 @@ from provisioner.idempotency import purge_expired
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import reap_lost_jobs, stale_queued_jobs
+from provisioner.runner.leftovers import sweep_left_runs
 from provisioner.timeutil import utcnow
 from provisioner.worker.celery_app import PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
 from provisioner.worker.dispatch import CeleryDispatcher
 from provisioner.worker.execution import InstanceBusy, execute_job
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def sweep_runs_of_dead_workers(**_: Any) -> None:
+    """A worker killed in the middle of a job left its playbook running and its secrets on disk."""
+    sweep_left_runs(get_settings().data_dir / "runs")
 
 
 @app.task(name=RUN_JOB, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
@@ -51,6 +61,9 @@ def reap_lost_jobs_task() -> int:
         for job in reaped:
             if job.instance.state not in (InstanceState.FAILED, InstanceState.REMOVED):
                 set_state(job.instance, InstanceState.FAILED, reason=job.error)
+    if reaped:
+        # The reaped job's worker may have died on this machine (always so in the embedded mode).
+        sweep_left_runs(settings.data_dir / "runs")
     return len(reaped)
 
 

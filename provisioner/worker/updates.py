@@ -26,6 +26,7 @@ from provisioner.worker.guarded import (
     end_job,
     note,
     run_on_server,
+    run_steps_before_update,
     stamp,
     wait_healthy,
 )
@@ -51,6 +52,12 @@ def run_update(settings: Settings, catalog: Catalog, job_id: str, sink: StepSink
         return
 
     note(sink, f"updating from {old} to {new}")
+    outcome = run_steps_before_update(settings, catalog, sink, instance_id=instance_id)
+    if outcome is not None and outcome.status != "successful":
+        what = f"the template's steps before the update to {new} failed: {outcome.error}"
+        _roll_back(settings, catalog, job_id, Unstoppable(sink), what=what, old=old, backup=backup)
+        return
+    # The new version's deploy runs the template's hooks.update.after steps once it answers.
     outcome = run_on_server(
         settings, catalog, sink, instance_id=instance_id, kind=JobKind.UPDATE, version=new
     )

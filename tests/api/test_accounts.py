@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from api import deps
 from api.app import create_app
 from provisioner.accounts.service import create_user
 from provisioner.accounts.sessions import SESSION_COOKIE
@@ -16,6 +17,7 @@ from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from tests.api.conftest import Api, RecordingDispatcher
+from tests.support.portal import make_user
 from tests.support.smtp_sink import SmtpSink, smtp_sink
 
 PASSWORD = "a long enough secret"
@@ -40,7 +42,8 @@ def mailing_api(db_url: str, tmp_path: Path, sink: SmtpSink) -> Iterator[Api]:
     app = create_app(settings)
     dispatcher = RecordingDispatcher()
     app.state.dispatcher = dispatcher
-    with TestClient(app) as client:
+    # Over HTTPS, as the public address says: cookies are Secure there.
+    with TestClient(app, base_url="https://portal.lab.example") as client:
         yield Api(client, db_url, dispatcher)
 
 
@@ -95,18 +98,58 @@ def test_login_sets_a_safe_cookie_and_changes_need_the_csrf_header(api: Api) -> 
     assert replay.get("/api/v1/tenants").status_code == 401
 
 
-def test_a_wrong_login_is_401_and_the_sixth_in_a_minute_429_with_retry_after(api: Api) -> None:
+def test_wrong_logins_slow_an_address_down_but_its_owner_still_gets_in(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five wrong passwords used to lock the account for everyone, its owner too."""
+    waits: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(deps, "pause", pause)
     _operator_account(api)
-    for _ in range(5):
+    for _ in range(7):
         response = api.client.post(
             "/api/v1/session", json={"email": "op@lab.example", "password": "nope nope nope"}
         )
         assert response.status_code == 401
         assert response.json()["detail"] == "e-mail or password is wrong"
-    limited = api.client.post("/api/v1/session", json={"email": "op@lab.example", "password": PASSWORD})
-    assert limited.status_code == 429
-    assert 1 <= int(limited.headers["Retry-After"]) <= 60
-    assert SESSION_COOKIE not in limited.headers.get("set-cookie", "")
+    assert waits == [1.0, 2.0]  # no wait for the first five failures, then doubling
+    owner = api.client.post("/api/v1/session", json={"email": "op@lab.example", "password": PASSWORD})
+    assert owner.status_code == 200
+    assert SESSION_COOKIE in owner.headers["set-cookie"]
+    assert waits == [1.0, 2.0, 4.0]
+
+
+def test_the_client_address_comes_from_the_trusted_proxy_only(db_url: str, tmp_path: Path) -> None:
+    """Behind the proxy every client used to have its address: one login limit and one audit address
+    for all. A header from anyone but the proxy must not pick the address either."""
+    settings = Settings(
+        data_dir=tmp_path, database_url=db_url, broker_url="memory://", trusted_proxies="10.0.0.2"
+    )
+    app = create_app(settings)
+    app.state.dispatcher = RecordingDispatcher()
+    create = {"slug": "verein-a", "name": "A e.V.", "contact_email": "a@verein-a.org"}
+    with TestClient(app, client=("10.0.0.2", 40000)) as behind_proxy:
+        operator = Api(behind_proxy, db_url, app.state.dispatcher).operator
+        for n in range(25):  # more than one address may try in a minute: each is a client of its own
+            forwarded = {"X-Forwarded-For": f"198.51.100.{n}"}
+            wrong = {"email": f"nobody{n}@lab.example", "password": "nope nope nope"}
+            assert behind_proxy.post("/api/v1/session", json=wrong, headers=forwarded).status_code == 401
+        behind_proxy.post(
+            "/api/v1/tenants", json=create, headers={**operator, "X-Forwarded-For": "198.51.100.77"}
+        )
+    with TestClient(app, client=("192.0.2.9", 40000)) as direct:
+        spoofed = {**operator, "X-Forwarded-For": "198.51.100.78"}
+        direct.post("/api/v1/tenants", json={**create, "slug": "verein-b"}, headers=spoofed)
+        addresses = [
+            e["client_address"] for e in direct.get("/api/v1/audit", headers=operator).json()["items"]
+        ]
+    assert "198.51.100.77" in addresses
+    assert "192.0.2.9" in addresses
+    assert "198.51.100.78" not in addresses
+    assert "10.0.0.2" not in addresses
 
 
 def test_an_admin_invites_a_member_who_accepts_and_logs_in(mailing_api: Api, sink: SmtpSink) -> None:
@@ -287,3 +330,36 @@ def test_a_disabled_person_is_logged_out_and_cannot_log_in_until_enabled(api: Ap
     )
     _log_in(ben_client, "ben@a.example")
     assert api.client.get(f"/api/v1/users/{ben.id}", headers=admin).json()["disabled"] is False
+
+
+def test_inviting_an_address_with_an_account_elsewhere_answers_as_for_anyone(
+    mailing_api: Api, sink: SmtpSink
+) -> None:
+    """An association's admin must not learn that an address has an account in another association."""
+    api = mailing_api
+    tenant_a, _ = api.tenant("verein-a")
+    tenant_b, admin_b = api.tenant("verein-b")
+    make_user(api.db_url, email="kim@mail.example", role="member", tenant_id=tenant_a)
+    taken = api.client.post(
+        f"/api/v1/tenants/{tenant_b}/invitations",
+        json={"email": "kim@mail.example", "role": "member"},
+        headers=admin_b,
+    )
+    fresh = api.client.post(
+        f"/api/v1/tenants/{tenant_b}/invitations",
+        json={"email": "lou@mail.example", "role": "member"},
+        headers=admin_b,
+    )
+    assert (taken.status_code, fresh.status_code) == (201, 201)
+    assert set(taken.json()) == set(fresh.json())
+    told, invited = (m.get_content() for m in sink.wait_for(2))
+    assert "has an account here already" in told
+    assert "/invitations/" not in told
+    assert "/invitations/" in invited
+    # within one's own association, or for an operator, there is nothing to hide
+    same = api.client.post(
+        f"/api/v1/tenants/{tenant_a}/invitations",
+        json={"email": "kim@mail.example", "role": "admin"},
+        headers=api.operator,
+    )
+    assert same.status_code == 409

@@ -10,6 +10,7 @@ from provisioner.crypto import decrypt
 from provisioner.db import session_factory
 from provisioner.models import Instance, InstanceSecret, PortAllocation
 from tests.api.conftest import Api
+from tests.support.portal import PASSWORD, make_user
 
 
 def _request(api: Api, headers: dict[str, str], **body: object) -> tuple[int, dict[str, object]]:
@@ -80,7 +81,9 @@ def test_approval_generates_encrypted_secrets_and_ports_shown_once(api: Api) -> 
         secrets = session.scalars(
             select(InstanceSecret).where(InstanceSecret.instance_id == instance_id)
         ).all()
-        assert {s.name for s in secrets} == {"jicofo_auth_password", "jvb_auth_password"}
+        assert {s.name for s in secrets} == {
+            "jicofo_auth_password", "jvb_auth_password", "moderator_password"
+        }  # fmt: skip
         settings = Settings()
         assert all(decrypt(settings, s.encrypted) not in s.encrypted for s in secrets)
         [port] = session.scalars(select(PortAllocation).where(PortAllocation.instance_id == instance_id))
@@ -91,7 +94,9 @@ def test_approval_generates_encrypted_secrets_and_ports_shown_once(api: Api) -> 
     first = api.client.get(f"/api/v1/instances/{instance_id}/credentials", headers=admin)
     assert first.status_code == 200, first.text
     # Internal passwords stay inside the instance; only what a template marks as shown is shown.
-    assert first.json() == {"url": "https://meet-verein-a.localhost/", "credentials": {}}
+    shown = first.json()
+    assert shown["url"] == "https://meet-verein-a.localhost/"
+    assert set(shown["credentials"]) == {"moderator_password"}
     again = api.client.get(f"/api/v1/instances/{instance_id}/credentials", headers=admin)
     assert again.status_code == 410
     assert again.headers["content-type"].startswith("application/problem+json")
@@ -111,3 +116,28 @@ def test_a_shown_secret_reaches_the_admin_once_and_never_another_tenant(api: Api
     shown = api.client.get(f"/api/v1/instances/{instance_id}/credentials", headers=admin).json()
     assert set(shown["credentials"]) == {"admin_password"}
     assert len(shown["credentials"]["admin_password"]) == 20
+
+
+def test_a_link_on_another_site_cannot_spend_the_one_showing_through_the_portal_cookie(api: Api) -> None:
+    """A GET changes nothing for a browser session: a cross-site link or image would carry its cookie
+    (SameSite=Lax lets top-level GETs through). The browser POSTs with the CSRF token instead."""
+    tenant_id, admin = api.tenant("verein-a")
+    api.server()
+    _, requested = _request(api, admin, template="nextcloud", name="cloud", parameters={})
+    instance_id = requested["id"]
+    api.client.post(f"/api/v1/instances/{instance_id}/approve", headers=api.operator)
+    make_user(api.db_url, email="anna@verein-a.org", role="admin", tenant_id=tenant_id)
+    login = {"email": "anna@verein-a.org", "password": PASSWORD}
+    csrf = {"X-CSRF-Token": api.client.post("/api/v1/session", json=login).json()["csrf_token"]}
+    path = f"/api/v1/instances/{instance_id}/credentials"
+    link = api.client.get(path)
+    assert link.status_code == 403
+    assert "POST" in link.json()["detail"]
+    assert api.client.post(path).status_code == 403  # no CSRF token
+    with session_factory(api.db_url)() as session:
+        assert session.get_one(Instance, instance_id).credentials_revealed_at is None
+    shown = api.client.post(path, headers=csrf)
+    assert shown.status_code == 200
+    assert shown.headers["cache-control"] == "no-store"
+    assert set(shown.json()["credentials"]) == {"admin_password"}
+    assert api.client.post(path, headers=csrf).status_code == 410

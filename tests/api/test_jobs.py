@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from api import job_watch
 from api.routes import jobs as jobs_route
 from provisioner.db import session_factory
 from provisioner.jobs.service import EventRecord, add_events, finish_job
@@ -140,7 +141,7 @@ def test_the_stream_sends_the_last_events_of_a_job_that_ends_between_two_reads(
         return rows
 
     monkeypatch.setattr(jobs_route.service, "list_events", worker_finishes_right_after_the_first_read)
-    monkeypatch.setattr(jobs_route, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(job_watch, "POLL_SECONDS", 0.01)
     response = api.client.get(
         f"/api/v1/jobs/{job_id}/events", headers={**admin, "Accept": "text/event-stream"}
     )

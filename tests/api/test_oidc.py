@@ -91,6 +91,32 @@ def test_a_state_works_once_and_a_made_up_one_not_at_all(client: TestClient, pro
     assert provider.token_requests == 1  # neither reached the provider
 
 
+def test_a_login_started_in_another_browser_does_not_log_this_one_in(
+    client: TestClient, provider: OidcProvider
+) -> None:
+    """Login CSRF (RFC 6749 section 10.12): someone starts a login with their own account and sends
+    the link back from the provider to a victim, whose browser would end up signed in as them."""
+    start = client.get("/api/v1/oidc/login", follow_redirects=False)
+    binding = start.headers["set-cookie"]
+    assert "provisioner_oidc=" in binding
+    assert "HttpOnly" in binding
+    assert "Path=/api/v1/oidc" in binding
+    assert "SameSite=lax" in binding
+    approved = httpx.get(start.headers["location"], follow_redirects=False, timeout=10)
+    back = urlsplit(approved.headers["location"])
+    with TestClient(client.app, base_url="https://portal.lab.example") as victim:
+        refused = victim.get(f"{back.path}?{back.query}", follow_redirects=False)
+        assert refused.status_code == 401
+        assert "started in this browser" in refused.json()["detail"]
+        assert SESSION_COOKIE not in refused.headers.get("set-cookie", "")
+        assert victim.get("/api/v1/tenants").status_code == 401
+    assert provider.token_requests == 0
+    # the browser that started it still finishes it, and its binding cookie goes
+    finished = client.get(f"{back.path}?{back.query}", follow_redirects=False)
+    assert finished.status_code == 303
+    assert 'provisioner_oidc=""' in finished.headers["set-cookie"]
+
+
 def test_without_settings_there_is_no_such_login(api_settings_without_oidc: TestClient) -> None:
     assert api_settings_without_oidc.get("/api/v1/oidc/login", follow_redirects=False).status_code == 404
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from provisioner.db import session_factory
+from provisioner.models import ApiToken
+from provisioner.timeutil import utcnow
 from tests.api.conftest import Api
+from tests.support.portal import PASSWORD, make_user
 
 
 def test_tenant_admins_make_tokens_for_their_own_tenant_only(api: Api) -> None:
@@ -65,3 +71,47 @@ def test_revoking_stops_the_token_and_another_tenants_token_answers_404(api: Api
     revoked = api.client.get("/api/v1/tokens", headers=api.operator).json()["items"]
     assert next(t for t in revoked if t["id"] == token_b["id"])["revoked_at"] is not None
     assert api.client.delete(f"/api/v1/tokens/{token_b['id']}", headers=api.operator).status_code == 204
+
+
+def test_a_token_expires_after_its_lifetime_and_says_so(api: Api) -> None:
+    tenant_a, admin_a = api.tenant("verein-a")
+    made = api.client.post(
+        f"/api/v1/tenants/{tenant_a}/tokens", json={"role": "member", "name": "kiosk"}, headers=admin_a
+    ).json()
+    lifetime = datetime.fromisoformat(made["expires_at"]) - utcnow()
+    assert timedelta(days=89) < lifetime <= timedelta(days=90)  # the default
+    short = api.client.post(
+        f"/api/v1/tenants/{tenant_a}/tokens",
+        json={"role": "member", "name": "a day", "expires_in_days": 1},
+        headers=admin_a,
+    ).json()
+    too_long = api.client.post(
+        f"/api/v1/tenants/{tenant_a}/tokens",
+        json={"role": "member", "name": "x", "expires_in_days": 3650},
+        headers=admin_a,
+    )
+    assert too_long.status_code == 422
+    assert too_long.json()["errors"][0]["field"] == "body.expires_in_days"
+    headers = {"Authorization": f"Bearer {short['token']}"}
+    assert api.client.get(f"/api/v1/tenants/{tenant_a}", headers=headers).status_code == 200
+    with session_factory(api.db_url)() as session:
+        session.get_one(ApiToken, short["id"]).expires_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+    refused = api.client.get(f"/api/v1/tenants/{tenant_a}", headers=headers)
+    assert refused.status_code == 401
+    assert "expired" in refused.json()["detail"]
+
+
+def test_the_tokens_a_person_made_stop_when_the_person_is_removed(api: Api) -> None:
+    tenant_a, _ = api.tenant("verein-a")
+    user_id = make_user(api.db_url, email="anna@verein-a.org", role="admin", tenant_id=tenant_a)
+    login = {"email": "anna@verein-a.org", "password": PASSWORD}
+    csrf = {"X-CSRF-Token": api.client.post("/api/v1/session", json=login).json()["csrf_token"]}
+    made = api.client.post(
+        f"/api/v1/tenants/{tenant_a}/tokens", json={"role": "member", "name": "cron"}, headers=csrf
+    ).json()
+    api.client.cookies.clear()
+    cron = {"Authorization": f"Bearer {made['token']}"}
+    assert api.client.get(f"/api/v1/tenants/{tenant_a}", headers=cron).status_code == 200
+    assert api.client.delete(f"/api/v1/users/{user_id}", headers=api.operator).status_code == 204
+    assert api.client.get(f"/api/v1/tenants/{tenant_a}", headers=cron).status_code == 401

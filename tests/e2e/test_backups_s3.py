@@ -125,16 +125,20 @@ def test_wordpress_backup_to_s3_standin_restored_into_new_instance(
         assert any(k.startswith(f"{repository}data/") for k in keys)
         assert s3.keys(f"{PREFIX}/") == keys  # nothing written beside the tenant's repository
 
-        restore_job = _succeeds(
-            verein,
-            verein.call(
-                "POST",
-                f"/api/v1/instances/{blog_id}/restore",
-                expect=202,
-                json={"backup": backup["id"], "into": "new", "name": "blog-copy"},
-            ),
+        asked = verein.call(
+            "POST",
+            f"/api/v1/instances/{blog_id}/restore",
+            expect=202,
+            json={"backup": backup["id"], "into": "new", "name": "blog-copy"},
         )
-        copy_id = restore_job["instance"]
+        # The association's copy waits for approval like any request; approving it restores into it.
+        assert asked["job"] is None
+        copy_id = asked["instance"]["id"]
+        approved = operator.call(
+            "POST", f"/api/v1/instances/{copy_id}/approve", expect=202, json={"server": server_id}
+        )
+        restore_job = _succeeds(operator, approved)
+        assert restore_job["kind"] == "restore"
         assert copy_id != blog_id
         copy = verein.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"], copy["name"]) == ("running", "healthy", "blog-copy")

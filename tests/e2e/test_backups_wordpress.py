@@ -134,16 +134,19 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert verein_b.call("GET", "/api/v1/drills", expect=200)["items"] == []
 
         # Restore into a new instance: the same file, byte for byte, and the same row.
-        cloned = _succeeds(
-            verein_a,
-            verein_a.call(
-                "POST",
-                f"/api/v1/instances/{blog_id}/restore",
-                expect=202,
-                json={"backup": backup["id"], "into": "new", "name": "blog-copy"},
-            ),
+        asked = verein_a.call(
+            "POST",
+            f"/api/v1/instances/{blog_id}/restore",
+            expect=202,
+            json={"backup": backup["id"], "into": "new", "name": "blog-copy"},
         )
-        copy_id = cloned["instance"]
+        # The association's copy waits for approval like any request; approving it restores into it.
+        assert asked["job"] is None
+        copy_id = asked["instance"]["id"]
+        approved = operator.call(
+            "POST", f"/api/v1/instances/{copy_id}/approve", expect=202, json={"server": server_id}
+        )
+        assert _succeeds(operator, approved)["kind"] == "restore"
         copy = verein_a.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"], copy["name"]) == ("running", "healthy", "blog-copy")
         assert copy["hostname"] != blog["hostname"]

@@ -11,13 +11,17 @@ import hashlib
 import json
 import os
 import secrets
+import subprocess
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 
+from provisioner.backups.reported import check_report
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.config import Settings
 from provisioner.runner.adapter import run_playbook
@@ -48,16 +52,48 @@ def _spec(server: TestServer, playbook: str, variables: dict[str, Any]) -> RunSp
     )
 
 
-def _variables(tmp_path: Path, volume: Any, password: str, **more: Any) -> dict[str, Any]:
-    restic = {"argv": ["restic", "--repo", str(tmp_path / "repo")], "env": {"RESTIC_PASSWORD": password}}
+def _restic(tmp_path: Path, password: str) -> dict[str, Any]:
+    return {"argv": ["restic", "--repo", str(tmp_path / "repo")], "env": {"RESTIC_PASSWORD": password}}
+
+
+def _variables(
+    tmp_path: Path, volume: Any, password: str, in_snapshot: str = "", **more: Any
+) -> dict[str, Any]:
     return {
-        "restic": restic | {"identity": None},
-        "volumes": [{"name": "data", "docker": volume.name}],
+        "restic": _restic(tmp_path, password) | {"identity": None},
+        "volumes": [{"name": "data", "docker": volume.name, "in_snapshot": in_snapshot}],
         "min_free_mb": 1,
         "before_steps": [],
         "after_steps": [],
         **more,
     }
+
+
+@dataclass(frozen=True)
+class Identities:
+    identity: dict[str, str]
+    folder: Path
+    running: Path
+
+
+def _identities(server: TestServer) -> Identities:
+    """A run's identity for the backup server, one an earlier version kept, one a killed run left two
+    days ago, and one of a run still going on."""
+    # The server's backup folder, of this test alone (the test servers live for the whole session).
+    backup = server.root_dir / f"backup-{secrets.token_hex(4)}"
+    kept_before, killed, running = backup / "bkt_x", backup / "run-killed", backup / "run-running"
+    for folder in (kept_before, killed, running):
+        folder.mkdir(parents=True)
+        (folder / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(killed, (two_days_ago, two_days_ago))
+    identity = {
+        "dir": str(backup / f"run-{secrets.token_hex(8)}"),
+        "kept_before": str(kept_before),
+        "key": "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n",
+        "known_hosts": "192.0.2.20 ssh-ed25519 AAAA\n",
+    }
+    return Identities(identity=identity, folder=backup, running=running)
 
 
 def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
@@ -70,26 +106,37 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
     (folder / "upload.bin").write_bytes(content)
     backup = _variables(
         tmp_path, volume, password, instance_id="ins_test", tag_options=["--tag", "ins_test"],
-        keep_options=["--keep-daily", "7"],
+        keep_options=["--keep-daily", "7"], backup_paths=[f"{volume.name}/_data"],
     )  # fmt: skip
+    identities = _identities(server)
+    backup["restic"]["identity"] = identities.identity
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "backup.yml", backup), sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
-    assert any(e.task == REPORT_TASK and '"snapshot_id"' in e.stdout for e in sink.events)
     assert all(password not in e.line and password not in e.stdout for e in sink.events)
+    # The identity was there for the run (restic.yml placed it) and is gone with it, with what earlier
+    # versions and killed runs left; a run still going on keeps its own.
+    placed = [e.status for e in sink.events if e.task == "Place the identity for the backup server"]
+    assert [status for status in placed if status != "info"] in (["ok"], ["changed"])  # hidden: no_log
+    assert list(identities.folder.iterdir()) == [identities.running]
     report = next(e.stdout for e in sink.events if e.task == REPORT_TASK and e.status == "ok")
-    snapshot = json.loads(report.split("=> ", 1)[1])["msg"]["summary"]["snapshot_id"]
+    snapshot = check_report(json.loads(report.split("=> ", 1)[1])["msg"]).snapshot_id
+    # The snapshot holds the volume under a path named by us, not under Docker's folder on the server.
+    listed = _run_restic(tmp_path, password, "ls", "--json", "--", snapshot)
+    assert f'"path":"/{volume.name}/_data/upload.bin"' in listed
 
     (folder / "upload.bin").unlink()
     restore = _variables(
-        tmp_path, volume, password, snapshot=snapshot, source_paths={"data": str(folder)}, containers=[],
+        tmp_path, volume, password, f"/{volume.name}/_data", snapshot=snapshot, containers=[],
         work_dir=str(tmp_path / "restore-work"),
     )  # fmt: skip
+    restore["restic"]["identity"] = identities.identity | {"dir": str(identities.folder / "run-restore")}
     sink = CollectingSink()
     outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert hashlib.sha256((folder / "upload.bin").read_bytes()).digest() == hashlib.sha256(content).digest()
     assert not (tmp_path / "restore-work").exists()
+    assert list(identities.folder.iterdir()) == [identities.running]
     assert all(password not in e.line and password not in e.stdout for e in sink.events)
 
 
@@ -106,3 +153,55 @@ def test_a_backup_refuses_to_start_without_free_disk_space(
     assert "not enough free disk space on the server" in outcome.error
     assert "at least 1000000000 MB needed" in outcome.error
     assert not any(e.task == "Back up the volumes with restic" and e.status != "info" for e in sink.events)
+
+
+def _run_restic(tmp_path: Path, password: str, *argv: str, cwd: Path | None = None) -> str:
+    restic = _restic(tmp_path, password)
+    done = subprocess.run(
+        [*restic["argv"], *argv],
+        env=os.environ | restic["env"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
+    tmp_path: Path, ssh_servers: list[TestServer], volume: Any, docker_client: docker.DockerClient
+) -> None:
+    """A snapshot whose volume folder is a symbolic link to another instance's volume on the server
+    that restores it, and a snapshot id that restic would read as an option: nothing is copied and
+    nothing runs."""
+    password = secrets.token_urlsafe(32)
+    _run_restic(tmp_path, password, "init")
+    victim = docker_client.volumes.create(f"prv-victim{secrets.token_hex(4)}-data")
+    try:
+        (Path(victim.attrs["Mountpoint"]) / "their.txt").write_text("another association's data")
+        made = tmp_path / "made" / volume.name
+        made.mkdir(parents=True)
+        (made / "_data").symlink_to(victim.attrs["Mountpoint"])
+        _run_restic(tmp_path, password, "backup", "--quiet", "--", f"{volume.name}/_data", cwd=made.parent)
+        snapshot = json.loads(_run_restic(tmp_path, password, "snapshots", "--json"))[0]["id"]
+        marker = tmp_path / "ran"
+        for shown in (snapshot, f"--password-command=touch {marker}"):
+            variables = _variables(
+                tmp_path, volume, password, f"/{volume.name}/_data", snapshot=shown, containers=[],
+                work_dir=str(tmp_path / "restore-work"),
+            )  # fmt: skip
+            sink = CollectingSink()
+            outcome = run_playbook(_spec(ssh_servers[0], "restore.yml", variables), sink, work_root=tmp_path)
+            assert outcome.status == "failed"
+            assert outcome.error is not None
+            assert (
+                "Check that the snapshot holds every volume as a folder of its own" in outcome.error
+                if shown == snapshot
+                else "Restore the snapshot beside the volumes" in outcome.error
+            )
+            assert list(Path(volume.attrs["Mountpoint"]).iterdir()) == []
+            assert not marker.exists()
+            assert not (tmp_path / "restore-work").exists()
+    finally:
+        victim.remove(force=True)

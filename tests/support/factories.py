@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor, Role
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
-from provisioner.instances.service import request_instance
+from provisioner.db import session_factory
+from provisioner.instances.service import approve_instance, request_instance
 from provisioner.models import Instance, Server, Tenant
 from provisioner.servers.service import add_server
 from provisioner.tenants.service import create_tenant
@@ -53,3 +56,22 @@ def homepage(session: Session, owner: Tenant, name: str = "site") -> Instance:
         parameters={"title": "Verein"},
         tenant_id=None,
     )
+
+
+class Approved(NamedTuple):
+    tenant_id: str
+    instance_id: str
+    job_id: str
+
+
+def approved_homepage(db_url: str) -> Approved:
+    """A homepage approved onto a server, its deploy queued and taken by no worker."""
+    with session_factory(db_url)() as session:
+        owner = tenant(session)
+        server(session)
+        instance = homepage(session, owner)
+        job = approve_instance(
+            session, actor=OPERATOR, catalog=CATALOG, instance_id=instance.id, server_id=None
+        )
+        session.commit()
+        return Approved(owner.id, instance.id, job.id)

@@ -40,3 +40,26 @@ def build_all(
         }
     except BuildError as exc:
         pytest.fail(f"{name} image: {exc}", pytrace=False)
+
+
+JITSI_STANDIN = REPO / "tests" / "support" / "standins" / "jitsi"
+
+
+def jitsi_standins(*, client: docker.DockerClient, registry: str) -> dict[str, str]:
+    """The STAND-IN for docker-jitsi-meet's images, pushed where the template's references resolve
+    through the lab's registry: ``<registry>/jitsi/<part>:<release>``. Returns those references."""
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None:
+        need("root and debootstrap to build images")
+    pushed = {}
+    try:
+        for version in load_recipe(JITSI_STANDIN).versions:
+            built = build_image(JITSI_STANDIN, name="jitsi-standin", version=version, registry=None,
+                                cache_dir=IMAGE_CACHE, client=client)  # fmt: skip
+            part, _, release = version.partition("-")
+            repository = f"{registry}/jitsi/{part}"
+            client.images.get(built).tag(repository, release)
+            client.images.push(repository, tag=release)
+            pushed[version] = f"{repository}:{release}"
+    except BuildError as exc:
+        pytest.fail(f"jitsi stand-in image: {exc}", pytrace=False)
+    return pushed

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 from pathlib import Path
+
+from provisioner.runner.leftovers import freeze_and_kill
 
 
 def children(parent: int) -> list[int]:
@@ -38,19 +37,7 @@ def kill_tree(root: int) -> set[int]:
     The tree is frozen first (SIGSTOP), so nothing forks or reparents between finding and killing.
     Returns the pids that got the signal.
     """
-    frozen: set[int] = set()
-    while True:
-        found = ({root} | descendants(root)) - frozen
-        if not found:
-            break
-        for pid in found:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-        frozen |= found
-    for pid in frozen:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return frozen
+    return freeze_and_kill(lambda: {root} | descendants(root))
 
 
 def alive(pid: int) -> bool:

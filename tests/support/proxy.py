@@ -42,9 +42,10 @@ def request_by_hostname(
     ca_pem: str,
     path: str = "/",
     data: dict[str, str] | None = None,
+    content: bytes | None = None,
+    json: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
     auth: tuple[str, str] | None = None,
-    content: bytes | None = None,
 ) -> httpx.Response:
     """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
     hostname = urlsplit(url).hostname or ""
@@ -55,6 +56,7 @@ def request_by_hostname(
             f"https://{address}{path}",
             data=data,
             content=content,
+            json=json,
             auth=auth,
             headers={"Host": hostname},
             extensions={"sni_hostname": hostname},

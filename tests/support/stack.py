@@ -157,6 +157,8 @@ def base_env(data_dir: Path, *, ssh_key: Path, registry: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
     env |= {
         "PROVISIONER_DATA_DIR": str(data_dir),
+        # The test process reads and writes the stack's database with the development key.
+        "PROVISIONER_GENERATE_SECRET_KEY": "false",
         "PROVISIONER_SSH_KEY_PATH": str(ssh_key),
         "PROVISIONER_IMAGE_REGISTRY": registry,
         "PROVISIONER_REDISPATCH_AFTER_SECONDS": "20",

@@ -25,8 +25,11 @@
       list.appendChild(item);
     }
   });
-  source.addEventListener("end", function () {
-    source.close();
-    window.location.reload();
+  // "revoked": the session ended while the page was open; the reload leads to the sign-in page.
+  ["end", "revoked"].forEach(function (name) {
+    source.addEventListener(name, function () {
+      source.close();
+      window.location.reload();
+    });
   });
 })();

@@ -124,10 +124,13 @@ def test_restore_into_a_copy_names_the_copy(people: People, api) -> None:  # typ
         path, data={"csrf_token": token, "into": "new", "name": "blog-copy"}, follow_redirects=False
     )
     assert done.status_code == 303, done.text
-    job_id = done.headers["location"].removeprefix("/jobs/")
+    # The association's copy is a request like any other: it waits for an operator, nothing runs yet.
+    copy_id = done.headers["location"].removeprefix("/services/")
+    assert api.dispatcher.sent == []
     with session_factory(api.db_url)() as session:
-        copy = session.get_one(Instance, session.get_one(Job, job_id).instance_id)
-        assert (copy.name, copy.tenant_id, copy.state) == ("blog-copy", people.tenant_a, "approved")
+        copy = session.get_one(Instance, copy_id)
+        assert (copy.name, copy.tenant_id, copy.state) == ("blog-copy", people.tenant_a, "requested")
+        assert copy.copy_of_backup_id == backup_id
     assert "blog-copy" in people.admin_a.get("/services").text
 
 

@@ -171,6 +171,23 @@ def test_operator_approves_then_the_admin_sees_credentials_once(people: People, 
     assert "<code>" not in again.text
 
 
+def test_a_password_for_an_account_named_by_a_parameter_shows_that_value(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    # Discourse's first admin signs in with the e-mail address the association gave (user_param).
+    server_id = api.server()
+    fields = {"name": "forum", "param-admin_email": "vorstand@verein.example", "param-language": "de"}
+    instance_id = request_service(people.admin_a, "discourse", fields)
+    queue = people.operator.get("/operator/requests").text
+    approved = people.operator.post(
+        f"/operator/requests/{instance_id}/approve",
+        data={"csrf_token": csrf_of(queue), "server": server_id},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303
+    page = people.admin_a.get(f"/services/{instance_id}").text
+    shown = people.admin_a.post(f"/services/{instance_id}/credentials", data={"csrf_token": csrf_of(page)})
+    assert "<dt>User name</dt><dd><code>vorstand@verein.example</code></dd><dt>Password</dt>" in shown.text
+
+
 def test_a_rejection_is_mailed_to_the_association(people: People, api) -> None:  # type: ignore[no-untyped-def]
     instance_id = request_homepage(people.admin_a)
     app = api.client.app

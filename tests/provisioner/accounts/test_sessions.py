@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.orm import Session
 
 from provisioner.accounts.service import create_user, set_disabled
@@ -83,9 +84,27 @@ def test_disabling_a_person_ends_their_sessions(session: Session) -> None:
     assert resolve_session(session, cookie=cookie) is None
 
 
-def test_the_cookie_is_secure_in_production_only() -> None:
-    production = Settings(environment=Environment.PRODUCTION, secret_key="a production secret of some length")
-    assert cookie_attributes(production)["secure"] is True
-    assert cookie_attributes(Settings())["secure"] is False
-    assert cookie_attributes(Settings())["httponly"] is True
-    assert cookie_attributes(Settings())["samesite"] == "lax"
+@pytest.mark.parametrize(
+    ("settings", "secure"),
+    [
+        (Settings(), False),  # the embedded default, http://127.0.0.1:8000
+        (Settings(public_url="http://localhost:8000"), False),
+        (Settings(public_url="http://[::1]:8000"), False),
+        (Settings(public_url="https://portal.lab.example"), True),
+        # plain HTTP beyond loopback: the cookie could be read on the way, also outside production
+        (Settings(public_url="http://portal.lab.example"), True),
+        (Settings(api_host="0.0.0.0"), True),  # noqa: S104 - a setting under test, nothing listens
+        (
+            Settings(
+                environment=Environment.PRODUCTION, secret_key="a" * 32, public_url="http://127.0.0.1:8000"
+            ),
+            True,
+        ),
+    ],
+)
+def test_cookies_are_secure_unless_the_portal_is_plain_http_on_loopback(
+    settings: Settings, secure: bool
+) -> None:
+    assert cookie_attributes(settings)["secure"] is secure
+    assert cookie_attributes(settings)["httponly"] is True
+    assert cookie_attributes(settings)["samesite"] == "lax"

@@ -18,9 +18,10 @@ from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
 from provisioner.instances.credentials import reveal_credentials
 from provisioner.instances.service import approve_instance, request_instance, set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import create_job
+from provisioner.jobs.service import ClaimResult, claim_job, create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Alert, Backup, DrillResult, Instance, Job, Tenant
+from provisioner.tenants.quotas import QuotaExceeded
 from provisioner.timeutil import utcnow
 from provisioner.worker import backup_jobs
 from tests.support import factories
@@ -99,6 +100,11 @@ def test_restic_gets_its_password_in_the_environment_and_pins_the_host_key(db_ur
         assert "-p 2222" in sftp
         assert variables["identity"]["known_hosts"] == f"[192.0.2.20]:2222 {HOST_KEY}\n"
         assert variables["identity"]["key"].startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+        # A folder of each run's own, removed when the run ends (two runs on one server never share it).
+        folder = variables["identity"]["dir"]
+        assert folder.startswith(f"{server.root_dir}/backup/run-")
+        assert f"-i {folder}/id_ed25519" in sftp
+        assert restic_variables(SETTINGS, repository, server)["identity"]["dir"] != folder
 
 
 def test_targets_are_for_operators_and_need_a_pinned_host_key(db_url: str) -> None:
@@ -206,12 +212,21 @@ def test_a_restore_names_a_succeeded_backup_of_that_instance(db_url: str) -> Non
                 into="new",
             )
         assert nameless.value.errors[0]["field"] == "body.name"  # type: ignore[index]
-        job = service.request_restore(
+        asked = service.request_restore(
             session, actor=admin, catalog=factories.CATALOG, instance_id=blog.id, backup_id=good.id,
             into="new", name="copy", settings=SETTINGS,
         )  # fmt: skip
-        clone = job.instance
-        assert (clone.tenant_id, clone.template, clone.state) == (owner.id, "wordpress", "approved")
+        # An association's copy waits for approval like any request: not placed, nothing to run.
+        clone = asked.instance
+        assert asked.job is None
+        assert (clone.state, clone.server_id, clone.copy_of_backup_id) == ("requested", None, good.id)
+        job = approve_instance(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, instance_id=clone.id, server_id=None
+        )
+        assert (job.kind, job.instance_id, clone.state, clone.copy_of_backup_id) == (
+            "restore", clone.id, "approved", None
+        )  # fmt: skip
+        assert (clone.tenant_id, clone.template) == (owner.id, "wordpress")
         assert clone.subdomain == "copy-verein-a"
         # The restored database knows the source's passwords, so the clone takes them over.
         assert {s.name: s.encrypted for s in clone.secrets} == {s.name: s.encrypted for s in blog.secrets}
@@ -261,6 +276,13 @@ def test_backup_status_flags_failures_and_old_drills(db_url: str) -> None:
         assert service.backup_status(session, SETTINGS, instance_id=blog.id).flag == "the last backup failed"
 
 
+def _claim(db_url: str, job_id: str) -> None:
+    """The worker's claim: a job is settled only while it runs."""
+    with session_factory(db_url)() as session:
+        assert claim_job(session, job_id=job_id, worker="w1") == ClaimResult.CLAIMED
+        session.commit()
+
+
 def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_url: str) -> None:
     settings = Settings(database_url=db_url)
     with session_factory(db_url)() as session:
@@ -273,13 +295,48 @@ def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_ur
         session.commit()
         ids = blog.id, owner.id, failing.id, passing.id
     blog_id, owner_id, failing_id, passing_id = ids
+    _claim(db_url, failing_id)
     backup_jobs._finish(settings, failing_id, error="the backup failed: disk full", state=None)
     with session_factory(db_url)() as session:
         alert = session.scalars(select(Alert)).one()
         assert (alert.kind, alert.subject_id, alert.tenant_id) == ("backup_failed", blog_id, owner_id)
         assert alert.status == "open"
         assert "disk full" in alert.summary
+    _claim(db_url, passing_id)
     backup_jobs._finish(settings, passing_id, error=None, state=None)
     with session_factory(db_url)() as session:
         assert session.scalars(select(Alert)).one().status == "resolved"
         assert session.get_one(Job, passing_id).status == "succeeded"
+
+
+def test_a_copy_counts_against_the_quota_like_any_new_instance(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        factories.server(session, memory_mb=10**6)
+        _target(session)
+        owner = factories.tenant(session)
+        blog = _running_blog(session, owner)
+        good = _backup(session, blog, "succeeded")
+        owner.quota_instances = 1
+        with pytest.raises(QuotaExceeded, match="instances: 1 in use, 1 more asked, quota 1"):
+            service.request_restore(
+                session, actor=factories.admin_of(owner), catalog=factories.CATALOG, instance_id=blog.id,
+                backup_id=good.id, into="new", name="copy", settings=SETTINGS,
+            )  # fmt: skip
+        copies = select(Instance).where(Instance.name == "copy")
+        assert session.scalars(copies).first() is None
+
+
+def test_an_operators_copy_starts_at_once(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        factories.server(session, memory_mb=10**6)
+        _target(session)
+        blog = _running_blog(session, factories.tenant(session))
+        good = _backup(session, blog, "succeeded")
+        accepted = service.request_restore(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, instance_id=blog.id,
+            backup_id=good.id, into="new", name="copy", settings=SETTINGS,
+        )  # fmt: skip
+        assert accepted.job is not None
+        assert (accepted.job.kind, accepted.instance.state) == ("restore", "approved")
+        assert accepted.instance.server_id is not None
+        assert service.restore_of(session, job_id=accepted.job.id).id == good.id

@@ -19,11 +19,11 @@ INSTANCE_DIR = "/srv/provisioner/instances/ins_d"
 
 
 def test_a_deploy_hands_the_launcher_its_pinned_commit_definition_and_the_proxys_container_name() -> None:
-    variables = deploy_variables(Settings(), DISCOURSE, PLACEMENT, SAMPLE_SERVER, "3.3")
+    variables = deploy_variables(Settings(), DISCOURSE, PLACEMENT, SAMPLE_SERVER, "2026.7")
     assert variables["launcher"] == {
         "tasks": str((TEMPLATES / "discourse" / "tasks" / "launcher.yml").resolve()),
         "repository": "https://github.com/discourse/discourse_docker",
-        "ref": "2ac3e8bb2b2d2ef7c7a28b79b0ed2bb1a4a7b1f2",
+        "ref": "e071c2c8ebf8a93c1fba4e16fbb7168a2a9201bd",
         "dir": f"{INSTANCE_DIR}/discourse_docker",
         "definition": f"{INSTANCE_DIR}/app.yml",
         "container": "prv-ins_d-app",
@@ -34,7 +34,7 @@ def test_a_deploy_hands_the_launcher_its_pinned_commit_definition_and_the_proxys
 
 
 def test_the_definition_puts_the_container_on_the_instance_network_and_volumes_without_host_ports() -> None:
-    definition = deploy_files(Settings(), DISCOURSE, PLACEMENT, SAMPLE_SERVER, "3.3")["app.yml"]
+    definition = deploy_files(Settings(), DISCOURSE, PLACEMENT, SAMPLE_SERVER, "2026.7")["app.yml"]
     assert 'docker_args: "--network prv-ins_d --network-alias app' in definition
     assert "expose: []" in definition
     assert 'org.provisioner.instance: "ins_d"' in definition
@@ -42,7 +42,7 @@ def test_the_definition_puts_the_container_on_the_instance_network_and_volumes_w
 
 
 def test_an_update_rebuilds_and_a_removal_destroys_with_the_launcher() -> None:
-    update = deploy_variables(Settings(), DISCOURSE, PLACEMENT, SAMPLE_SERVER, "3.3", kind=JobKind.UPDATE)
+    update = deploy_variables(Settings(), DISCOURSE, PLACEMENT, SAMPLE_SERVER, "2026.7", kind=JobKind.UPDATE)
     assert update["launcher"]["rebuild"] is True
     removal = removal_variables(Settings(), "ins_d", SAMPLE_SERVER, DISCOURSE)
     assert removal["launcher"]["container"] == "prv-ins_d-app"

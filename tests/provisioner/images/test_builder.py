@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import socket
@@ -16,7 +17,7 @@ import docker
 import pytest
 
 from provisioner.images import BuildError, build_image, load_recipe, recipe_hash
-from provisioner.images.rootfs import FALLBACK_MIRROR, apply_overlay, apt_mirror
+from provisioner.images.rootfs import FALLBACK_MIRROR, apply_overlay, apt_mirror, give_to
 
 RECIPE = Path(__file__).resolve().parents[3] / "service_templates" / "homepage" / "image"
 
@@ -199,3 +200,38 @@ def test_apt_mirror_comes_from_the_machines_sources(tmp_path: Path) -> None:
         "Types: deb\nURIs: http://deb822.example/debian\nSuites: bookworm bookworm-updates\n"
     )
     assert apt_mirror(tmp_path) == "http://deb822.example/debian"
+
+
+def test_recipe_names_the_user_its_folders_and_working_folder(tmp_path: Path) -> None:
+    recipe = tmp_path / "image"
+    recipe.mkdir()
+    body = "packages: [python3]\ncmd: [/srv/run]\nversions: ['1']\nworkdir: /srv\n"
+    (recipe / "recipe.yaml").write_text(body + "user: '2000:2000'\nowned: {/srv/data: '2000:2000'}\n")
+    loaded = load_recipe(recipe)
+    assert (loaded.user, loaded.owned, loaded.workdir) == ("2000:2000", (("/srv/data", "2000:2000"),), "/srv")
+    for wrong, message in [
+        ("user: mattermost\n", "numeric"),
+        ("owned: {srv/data: '1:1'}\n", "absolute"),
+        ("owned: {/srv/../etc: '1:1'}\n", "absolute"),
+        ("owned: [/srv/data]\n", "owned maps folders"),
+    ]:
+        (recipe / "recipe.yaml").write_text(body + wrong)
+        with pytest.raises(BuildError, match=message):
+            load_recipe(recipe)
+
+
+def test_owned_folders_are_given_away_without_following_symlinks(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_text("stays root's\n")
+    rootfs = tmp_path / "rootfs"
+    (rootfs / "srv" / "data" / "deep").mkdir(parents=True)
+    (rootfs / "srv" / "data" / "deep" / "file").write_text("x")
+    (rootfs / "srv" / "data" / "link").symlink_to(outside)
+    give_to(rootfs, "/srv/data", "2000:2001")
+    give_to(rootfs, "/srv/new", "3000:3000")
+    for path in [rootfs / "srv" / "data", rootfs / "srv" / "data" / "deep" / "file"]:
+        assert (path.stat().st_uid, path.stat().st_gid) == (2000, 2001)
+    assert (rootfs / "srv" / "data" / "link").lstat().st_uid == 2000
+    assert outside.stat().st_uid == os.geteuid()
+    assert (rootfs / "srv" / "new").stat().st_uid == 3000
+    assert (rootfs / "srv").stat().st_uid == os.geteuid()

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import session_factory
 from provisioner.deployments.plan import after_steps, build_run_spec
-from provisioner.instances.credentials import renew_shown_secrets, store_secrets
+from provisioner.instances.credentials import (
+    CredentialsGone,
+    renew_shown_secrets,
+    reveal_credentials,
+    store_secrets,
+)
 from provisioner.jobs.states import JobKind
+from provisioner.models import Instance
 from tests.support import factories
 
 WORDPRESS = factories.CATALOG.get("wordpress")
@@ -52,3 +60,31 @@ def test_the_reset_run_is_a_deploy_followed_by_the_reset_steps(db_url: str, tmp_
     assert all(password not in " ".join(step["argv"]) for step in spec.variables["after_steps"])
     assert next(f for f in spec.variables["files"] if f["dest"] == "admin/admin.php")["sensitive"]
     assert after_steps(WORDPRESS, instance.id, JobKind.DEPLOY) == spec.variables["after_steps"][:1]
+
+
+def test_credentials_read_at_once_by_several_requests_are_shown_once(db_url: str, tmp_path: Path) -> None:
+    """Eight reveals at the same moment: exactly one gets the password, the others 410."""
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_factory(db_url)() as session:
+        owner = factories.tenant(session)
+        instance = factories.homepage(session, owner)
+        store_secrets(settings, instance, WORDPRESS)
+        session.commit()
+        instance_id, admin = instance.id, factories.admin_of(owner)
+    start = threading.Barrier(8)
+
+    def reveal() -> str:
+        with session_factory(db_url)() as session:
+            row = session.get_one(Instance, instance_id)
+            assert row.secrets  # loaded before the race, as the route has it
+            start.wait()
+            try:
+                shown = reveal_credentials(session, settings, actor=admin, instance=row)
+                session.commit()
+            except CredentialsGone:
+                return "gone"
+            return shown.values["admin_password"]
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: reveal(), range(8)))
+    assert outcomes.count("gone") == 7

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from provisioner.db import session_factory
-from provisioner.instances.service import approve_instance
 from provisioner.jobs.service import ClaimResult, claim_job, create_job, finish_job, stale_queued_jobs
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job
@@ -12,19 +11,8 @@ from tests.support import factories
 
 
 def _approved_job(db_url: str) -> tuple[str, str]:
-    with session_factory(db_url)() as session:
-        owner = factories.tenant(session)
-        factories.server(session)
-        instance = factories.homepage(session, owner)
-        job = approve_instance(
-            session,
-            actor=factories.OPERATOR,
-            catalog=factories.CATALOG,
-            instance_id=instance.id,
-            server_id=None,
-        )
-        session.commit()
-        return job.id, instance.id
+    approved = factories.approved_homepage(db_url)
+    return approved.job_id, approved.instance_id
 
 
 def _claim(db_url: str, job_id: str, worker: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import HostSpec, RunSpec
+from tests.support.runs import local_run
 from tests.support.sinks import CollectingSink
 from tests.support.sshd import TestServer
 
@@ -33,22 +34,12 @@ PLAYBOOK = """
 
 @pytest.fixture
 def spec(tmp_path: Path) -> RunSpec:
-    playbooks = tmp_path / "playbooks"
-    playbooks.mkdir()
-    (playbooks / "write.yml").write_text(PLAYBOOK)
-    return RunSpec(
-        playbook="write.yml",
-        playbooks_dir=playbooks,
-        host=HostSpec(
-            name="local", address="127.0.0.1", port=22, user="root", connection="local", host_key=None
-        ),
-        variables={
-            "value": "{{ lookup('pipe', 'id') }} $(id)",
-            "dest": str(tmp_path / "out.txt"),
-            "fail_now": "no",
-        },
-        timeout_seconds=120,
-    )
+    variables = {
+        "value": "{{ lookup('pipe', 'id') }} $(id)",
+        "dest": str(tmp_path / "out.txt"),
+        "fail_now": "no",
+    }
+    return local_run(tmp_path, "write.yml", PLAYBOOK, variables, timeout=120)
 
 
 def test_tenant_text_reaches_the_server_literally_and_the_private_folder_goes(

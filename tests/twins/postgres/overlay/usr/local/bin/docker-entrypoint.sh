@@ -3,12 +3,13 @@
 # parts a service's template relies on. PGDATA is /var/lib/postgresql/data (the image's ENV and
 # VOLUME for majors up to 17).
 set -eu
+# Debian's package made a cluster of its own while the image was built, on whatever port was free on
+# the build machine; Debian's psql and pg_dump would go there. Without it they reach this server on the
+# default socket and port, as the official image's do.
+rm -rf /etc/postgresql/*/main
 PGDATA=/var/lib/postgresql/data
 export PGDATA
 bin="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
-# Debian's package set up a cluster of its own, which its client wrappers would pick (with its own
-# port) for psql and pg_dump run in the container; upstream has only this server, on 5432.
-rm -rf /etc/postgresql/*/main
 mkdir -p "$PGDATA" /var/run/postgresql
 chown postgres:postgres "$PGDATA" /var/run/postgresql
 chmod 0700 "$PGDATA"

@@ -1,0 +1,340 @@
+"""Mattermost and HedgeDoc, each through its whole life on stand-in images: deploy → healthy → the first
+admin's credentials accepted through the proxy (and open sign-up refused) → backup → restore in place
+and into a copy → update to the next version (a downgrade refused) → remove leaving nothing.
+
+Stand-ins: the upstream images (Docker Hub, quay.io) cannot be pulled here, so `tests/twins/mattermost`,
+`tests/twins/hedgedoc` and `tests/twins/postgres` are built from Debian packages, reproduce the upstream
+start-up contract the templates rely on (each rule cites its upstream file) and are pushed to the local
+registry under the upstream names and tags. The test catalog is a copy of each shipped template that
+starts new instances at the older of its two newest versions (so there is an update to make) and runs
+the PostgreSQL stand-in's tag; everything else is the shipped template.
+
+Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
+holds the restic repository over SFTP), Docker Engine, the server's Caddy proxy with its own CA.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+import yaml
+
+from tests.support.api_client import ApiClient, new_tenant
+from tests.support.images import TEMPLATES, TWINS, build_all
+from tests.support.lab import add_server, add_sftp_target, leftovers, remove_every_instance
+from tests.support.proxy import remove_proxies, request_by_hostname, root_ca
+from tests.support.sshd import TestServer
+from tests.support.stack import embedded_stack
+
+pytestmark = pytest.mark.e2e
+
+POSTGRES = "docker.io/library/postgres:17.9-bookworm"
+
+
+@pytest.fixture(scope="module")
+def standin_images(docker_client: docker.DockerClient, registry: str, proxy_image: str) -> None:
+    for recipe, name in [
+        ("postgres", "library/postgres"),
+        ("mattermost", "mattermost/mattermost-team-edition"),
+        ("hedgedoc", "hedgedoc/hedgedoc"),
+    ]:
+        build_all(recipe, name, client=docker_client, registry=registry, root=TWINS)
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    address: str
+    ca: str
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return request_by_hostname(
+            method, self.url, address=self.address, ca_pem=self.ca, path=path, **kwargs
+        )
+
+
+@dataclass(frozen=True)
+class Service:
+    template: str
+    first: str  # the version new instances get in the test catalog
+    then: str  # the version they update to
+    signs_in: Callable[[Site, str, str], bool]  # (site, account, password)
+    signup_refused: Callable[[Site], bool]
+    # A row in the database and a file on a volume, written and read inside the instance's containers.
+    write_data: Callable[[docker.DockerClient, str], None]
+    data_present: Callable[[docker.DockerClient, str], bool]
+    remove_data: Callable[[docker.DockerClient, str], None]
+    # The earlier release's image, when upstream refuses to start it on a database a later one wrote.
+    refusing_image: str | None = None
+
+
+def _exec(client: docker.DockerClient, instance_id: str, container: str, argv: list[str]) -> tuple[int, str]:
+    result = client.containers.get(f"prv-{instance_id}-{container}").exec_run(argv)
+    return result.exit_code, result.output.decode().strip()
+
+
+def _mattermost_signs_in(site: Site, account: str, password: str) -> bool:
+    answer = site.request("POST", "/api/v4/users/login", json={"login_id": account, "password": password})
+    return answer.status_code == 200 and bool(answer.headers.get("Token"))
+
+
+def _mattermost_signup_refused(site: Site) -> bool:
+    body = {"email": "visitor@example.org", "username": "visitor", "password": "visitor-password-1"}
+    return site.request("POST", "/api/v4/users", json=body).status_code == 403
+
+
+def _mattermost_write(client: docker.DockerClient, instance_id: str) -> None:
+    create = ["/mattermost/bin/mmctl", "--local", "user", "create", "--email", "kassenwart@verein.example",
+              "--username", "kassenwart", "--password", "Kassenbuch-2026"]  # fmt: skip
+    assert _exec(client, instance_id, "app", create)[0] == 0
+    assert (
+        _exec(client, instance_id, "app", ["sh", "-c", "echo minutes > /mattermost/data/minutes.txt"])[0] == 0
+    )
+
+
+def _mattermost_present(client: docker.DockerClient, instance_id: str) -> bool:
+    user = _exec(
+        client, instance_id, "app", ["/mattermost/bin/mmctl", "--local", "user", "search", "kassenwart"]
+    )
+    return user[0] == 0 and _exec(client, instance_id, "app", ["cat", "/mattermost/data/minutes.txt"]) == (
+        0,
+        "minutes",
+    )
+
+
+def _mattermost_remove(client: docker.DockerClient, instance_id: str) -> None:
+    drop = [
+        "psql",
+        "-U",
+        "mattermost",
+        "-d",
+        "mattermost",
+        "-c",
+        "DELETE FROM users WHERE username = 'kassenwart'",
+    ]
+    assert _exec(client, instance_id, "db", drop)[0] == 0
+    assert _exec(client, instance_id, "app", ["rm", "/mattermost/data/minutes.txt"])[0] == 0
+
+
+def _hedgedoc_signs_in(site: Site, account: str, password: str) -> bool:
+    login = site.request("POST", "/login", data={"email": account, "password": password})
+    if login.status_code != 302 or "connect.sid" not in login.cookies:
+        return False
+    me = site.request("GET", "/me", cookies={"connect.sid": login.cookies["connect.sid"]})
+    return bool(me.json()["status"] == "ok")
+
+
+def _hedgedoc_signup_refused(site: Site) -> bool:
+    register = site.request("POST", "/register", data={"email": "visitor@example.org", "password": "x" * 12})
+    # Registration is off, and so are notes by visitors without an account.
+    return register.status_code == 404 and site.request("GET", "/new").status_code == 403
+
+
+def _hedgedoc_write(client: docker.DockerClient, instance_id: str) -> None:
+    add = ["bin/manage_users", "--add", "kassenwart@verein.example", "--pass", "Kassenbuch-2026"]
+    assert client.containers.get(f"prv-{instance_id}-app").exec_run(add, workdir="/hedgedoc").exit_code == 0
+    write = ["sh", "-c", "echo minutes > /hedgedoc/public/uploads/minutes.txt"]
+    assert _exec(client, instance_id, "app", write)[0] == 0
+
+
+def _hedgedoc_present(client: docker.DockerClient, instance_id: str) -> bool:
+    query = ["psql", "-U", "hedgedoc", "-d", "hedgedoc", "-tA", "-c",
+             "SELECT count(*) FROM \"Users\" WHERE email = 'kassenwart@verein.example'"]  # fmt: skip
+    uploads = _exec(client, instance_id, "app", ["stat", "-c", "%u %a", "/hedgedoc/public/uploads"])
+    return (
+        _exec(client, instance_id, "db", query) == (0, "1")
+        and _exec(client, instance_id, "app", ["cat", "/hedgedoc/public/uploads/minutes.txt"])
+        == (0, "minutes")
+        # docker-entrypoint.sh gives the uploads to the hedgedoc user (10000), mode 0700.
+        and uploads == (0, "10000 700")
+    )
+
+
+def _hedgedoc_remove(client: docker.DockerClient, instance_id: str) -> None:
+    drop = ["psql", "-U", "hedgedoc", "-d", "hedgedoc", "-c",
+            "DELETE FROM \"Users\" WHERE email = 'kassenwart@verein.example'"]  # fmt: skip
+    assert _exec(client, instance_id, "db", drop)[0] == 0
+    assert _exec(client, instance_id, "app", ["rm", "/hedgedoc/public/uploads/minutes.txt"])[0] == 0
+
+
+MATTERMOST = Service(
+    "mattermost", "10.11", "11.7", _mattermost_signs_in, _mattermost_signup_refused,
+    _mattermost_write, _mattermost_present, _mattermost_remove,
+    "mattermost/mattermost-team-edition:10.11.23",
+)  # fmt: skip
+HEDGEDOC = Service(
+    "hedgedoc", "1.10", "1.11", _hedgedoc_signs_in, _hedgedoc_signup_refused,
+    _hedgedoc_write, _hedgedoc_present, _hedgedoc_remove,
+)  # fmt: skip
+
+
+def _test_catalog(root: Path, service: Service) -> Path:
+    folder = root / service.template
+    shutil.copytree(TEMPLATES / service.template, folder)
+    path = folder / "template.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["default_version"] = service.first
+    for version in raw["versions"].values():
+        version["images"]["db"] = POSTGRES
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    return root
+
+
+def _eventually(check: Callable[[], bool], *, within: float = 90) -> bool:
+    """Whether ``check`` comes true within ``within`` seconds: a restore starts the containers again and
+    its job does not wait for the service to answer (HedgeDoc's entrypoint alone waits 3 s)."""
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
+def _healthy(site: Site, folder: Path) -> bool:
+    """The template's health check, asked through the proxy: its status and every expected JSON value."""
+    health = yaml.safe_load((folder / "template.yaml").read_text())["health"]
+    try:
+        answer = site.request("GET", health["path"])
+    except httpx.HTTPError:
+        return False
+    if answer.status_code != health["expect_status"]:
+        return False
+    body = answer.json()
+    return all(body.get(key) == value for key, value in health.get("expect_json", {}).items())
+
+
+def _start_refused(client: docker.DockerClient, image: str, env_file: Path, network: str) -> str:
+    """Starts ``image`` with the instance's settings on its network; returns what it said on exiting 1."""
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    container = client.containers.run(image, environment=env, network=network, detach=True)
+    try:
+        assert container.wait(timeout=120)["StatusCode"] == 1
+        return bytes(container.logs()).decode()
+    finally:
+        container.remove(force=True)
+
+
+def _admin_account(folder: Path) -> str:
+    """The account the template says its shown password signs in (``secrets.admin_password.user``)."""
+    raw = yaml.safe_load((folder / "template.yaml").read_text())
+    return str(raw["secrets"]["admin_password"]["user"])
+
+
+def _succeeded(client: ApiClient, accepted: dict[str, Any], timeout: float = 400) -> dict[str, Any]:
+    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
+    assert job["status"] == "succeeded", job["error"]
+    return job
+
+
+# Deploy, backup, two restores (one a deploy too), an update and two removals in a row.
+@pytest.mark.timeout(1800)
+@pytest.mark.parametrize("service", [MATTERMOST, HEDGEDOC], ids=lambda s: s.template)
+def test_standin_lifecycle_from_deploy_to_removal(
+    service: Service,
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    standin_images: None,
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    server, backup_server = ssh_servers
+    catalog = _test_catalog(tmp_path / "catalog", service)
+    with ExitStack() as cleanup:
+        stack = cleanup.enter_context(
+            embedded_stack(
+                tmp_path / "lab",
+                ssh_key=server.client_key,
+                registry=registry,
+                env={"PROVISIONER_TEMPLATES_DIR": str(catalog)},
+            )
+        )
+        operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+        server_id = add_server(operator, server, cpu=4)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
+        cleanup.callback(remove_every_instance, docker_client, operator)
+        add_sftp_target(operator, backup_server, backup_server.root_dir / f"backups-{service.template}")
+        verein = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein")[1])
+
+        requested = verein.call(
+            "POST", "/api/v1/instances", expect=201, json={"template": service.template, "name": "team"}
+        )
+        instance_id = requested["id"]
+        approve = f"/api/v1/instances/{instance_id}/approve"
+        _succeeded(operator, operator.call("POST", approve, expect=202, json={"server": server_id}))
+        running = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
+        assert (running["state"], running["health"], running["version"]) == (
+            "running",
+            "healthy",
+            service.first,
+        )
+        site = Site(running["url"], server.address, root_ca(docker_client, server_id))
+
+        # The first admin's password is shown once, with the account it signs in.
+        shown = verein.call("GET", f"/api/v1/instances/{instance_id}/credentials", expect=200)
+        password = shown["credentials"]["admin_password"]
+        folder = catalog / service.template
+        account = _admin_account(folder)
+        assert service.signs_in(site, account, password)
+        assert not service.signs_in(site, account, password + "x")
+        assert service.signup_refused(site)
+
+        service.write_data(docker_client, instance_id)
+        assert service.data_present(docker_client, instance_id)
+        backups = f"/api/v1/instances/{instance_id}/backups"
+        _succeeded(verein, verein.call("POST", backups, expect=202))
+        backup = verein.call("GET", backups, expect=200)["items"][0]
+
+        # In place: what was lost after the backup comes back, and the admin still signs in.
+        service.remove_data(docker_client, instance_id)
+        assert not service.data_present(docker_client, instance_id)
+        restore = f"/api/v1/instances/{instance_id}/restore"
+        _succeeded(verein, verein.call("POST", restore, expect=202, json={"backup": backup["id"]}))
+        assert _eventually(lambda: _healthy(site, folder))
+        assert service.data_present(docker_client, instance_id)
+        assert service.signs_in(site, account, password)
+
+        # Into a copy: a second instance with the same data, healthy on its own address.
+        copy_job = _succeeded(
+            verein,
+            verein.call(
+                "POST", restore, expect=202, json={"backup": backup["id"], "into": "new", "name": "copy"}
+            ),
+        )
+        copy = verein.call("GET", f"/api/v1/instances/{copy_job['instance']}", expect=200)
+        assert copy["state"] == "running"
+        assert copy["hostname"] != running["hostname"]
+        assert _eventually(lambda: _healthy(replace(site, url=copy["url"]), folder))
+        assert service.data_present(docker_client, copy["id"])
+
+        # An update to the next version keeps the data; going back is refused.
+        update = f"/api/v1/instances/{instance_id}/update"
+        _succeeded(verein, verein.call("POST", update, expect=202, json={"version": service.then}))
+        updated = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
+        assert updated["version"] == service.then
+        assert _eventually(lambda: _healthy(site, folder))
+        assert service.data_present(docker_client, instance_id)
+        assert service.signs_in(site, account, password)
+        downgrade = verein.http.post(update, json={"version": service.first})
+        assert downgrade.status_code == 422
+        assert downgrade.json()["errors"][0]["field"] == "body.version"
+        if service.refusing_image:
+            env_file = server.root_dir / "instances" / instance_id / "app.env"
+            assert "newer than this server" in _start_refused(
+                docker_client, f"{registry}/{service.refusing_image}", env_file, f"prv-{instance_id}"
+            )
+
+        for removed in (copy["id"], instance_id):
+            _succeeded(verein, verein.call("DELETE", f"/api/v1/instances/{removed}", expect=202))
+            assert leftovers(docker_client, removed) == []
+            assert not (server.root_dir / "instances" / removed).exists()
+            assert not (server.root_dir / "proxy" / "sites" / f"{removed}.caddy").exists()

