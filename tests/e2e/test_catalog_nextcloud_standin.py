@@ -146,16 +146,19 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
 
         # Into a copy: a fresh database of its own takes the dump; the copy answers at its own hostname
         # with the source's accounts and files.
-        copied = _succeeds(
-            verein,
-            verein.call(
-                "POST",
-                f"/api/v1/instances/{cloud_id}/restore",
-                expect=202,
-                json={"backup": backup["id"], "into": "new", "name": "cloud-copy"},
-            ),
+        asked = verein.call(
+            "POST",
+            f"/api/v1/instances/{cloud_id}/restore",
+            expect=202,
+            json={"backup": backup["id"], "into": "new", "name": "cloud-copy"},
         )
-        copy = verein.call("GET", f"/api/v1/instances/{copied['instance']}", expect=200)
+        # The copy waits for the operator's approval like any request; approving it restores into it.
+        copy_id = asked["instance"]["id"]
+        approved = operator.call(
+            "POST", f"/api/v1/instances/{copy_id}/approve", expect=202, json={"server": server_id}
+        )
+        assert _succeeds(operator, approved)["kind"] == "restore"
+        copy = verein.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
         assert copy["hostname"] != cloud["hostname"]
         assert dav(copy, "GET", admin).content == minutes
