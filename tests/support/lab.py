@@ -53,6 +53,26 @@ def add_sftp_target(operator: ApiClient, backup_server: TestServer, folder: Path
     return target
 
 
+def deploy_instance(
+    operator: ApiClient, tenant: ApiClient, *, template: str, name: str, server_id: str, timeout: float = 900
+) -> dict[str, Any]:
+    """An instance the tenant requests (at ``name``'s subdomain) and the operator approves onto the
+    server; returns it as the tenant sees it once its deploy succeeded."""
+    requested = tenant.call(
+        "POST",
+        "/api/v1/instances",
+        expect=201,
+        json={"template": template, "name": name, "subdomain": name, "parameters": {}},
+    )
+    accepted = operator.call(
+        "POST", f"/api/v1/instances/{requested['id']}/approve", expect=202, json={"server": server_id}
+    )
+    job, _ = tenant.wait_for_job(accepted["job"]["id"], timeout=timeout)
+    assert job["status"] == "succeeded", job["error"]
+    found: dict[str, Any] = tenant.call("GET", f"/api/v1/instances/{requested['id']}", expect=200)
+    return found
+
+
 def leftovers(client: docker.DockerClient, instance_id: str) -> list[str]:
     """Names of the containers, networks and volumes still labelled with the instance."""
     label = {"label": f"{INSTANCE_LABEL}={instance_id}"}

@@ -46,6 +46,7 @@ def request_by_hostname(
     json: dict[str, str] | None = None,
     cookies: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> httpx.Response:
     """Any request the way :func:`get_by_hostname` makes it; redirects are not followed."""
     hostname = urlsplit(url).hostname or ""
@@ -57,6 +58,7 @@ def request_by_hostname(
             data=data,
             content=content,
             json=json,
+            auth=auth,
             headers={**(headers or {}), "Host": hostname},
             extensions={"sni_hostname": hostname},
         )

@@ -221,10 +221,18 @@ def production_stack(
 
 @contextmanager
 def embedded_stack(
-    data_dir: Path, *, ssh_key: Path, registry: str, env: Mapping[str, str] | None = None
+    data_dir: Path,
+    *,
+    ssh_key: Path,
+    registry: str,
+    env: Mapping[str, str] | None = None,
+    templates: Path | None = None,
 ) -> Iterator[Stack]:
-    """SQLite and the embedded broker, everything started by one ``provisioner up``; ``env`` adds settings."""
+    """SQLite and the embedded broker, everything started by one ``provisioner up``; ``env`` adds settings,
+    ``templates`` is a catalog folder of the test's own in place of the shipped one."""
     env = base_env(data_dir, ssh_key=ssh_key, registry=registry) | dict(env or {})
+    if templates is not None:
+        env["PROVISIONER_TEMPLATES_DIR"] = str(templates)
     token = provisioner("token", "create", "--operator", "--name", "e2e", env=env).strip()
     port = free_port()
     stack = Stack(
