@@ -1,5 +1,6 @@
 """The whole story in a real browser: an association asks for a WordPress site, the lab approves, it
-runs; the association backs it up, restores the backup into a copy, checks the copy and removes it.
+runs; the association backs it up, asks for a copy of it (which the lab approves like any request),
+checks the copy and removes it.
 
 Real parts: Debian's Chromium driven by Playwright (two browser contexts: the association's admin and the
 lab's operator), the control plane in embedded mode (`provisioner up`: SQLite, the embedded broker, the
@@ -198,6 +199,15 @@ def test_an_association_gets_wordpress_backs_it_up_and_restores_it_into_a_copy(
         album.take(verein, "restore-choices")
         verein.get_by_label("Kurzname der Kopie").fill("blog-kopie")
         verein.get_by_role("button", name="In eine Kopie wiederherstellen").click()
+        # The association's copy waits for the lab's approval like any request; approving restores into it.
+        expect(verein.get_by_role("heading", level=1)).to_contain_text("blog-kopie")
+        album.take(verein, "copy-requested")
+        lab.goto(f"{stack.base_url}/operator/requests")
+        lab.get_by_label("Server").select_option(label=server.name)
+        lab.get_by_role("button", name="Freigeben").click()
+        expect(lab).to_have_url(re.compile(r"/jobs/job_"))
+        verein.reload()
+        verein.get_by_role("link", name="Wiederherstellung").click()
         _follow_job_to_its_end(verein, album, "restore")
         expect(verein.get_by_role("heading", level=1)).to_contain_text("blog-kopie")
 
