@@ -10,6 +10,7 @@ from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDe
 from provisioner.backups import service, targets
 from provisioner.backups.service import BackupStatus
 from provisioner.instances.service import get_instance
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Backup, BackupTarget, DrillResult
 
 router = APIRouter(tags=["backups"])
@@ -75,8 +76,7 @@ def request_backup(
     instance_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
     job = service.request_backup(session, actor=actor, catalog=catalog, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -110,9 +110,7 @@ def request_restore(
         subdomain=body.subdomain,
         settings=settings,
     )
-    session.commit()
-    if accepted.job is not None:
-        dispatcher.send(session, accepted.job.id)
+    commit_and_send(session, dispatcher)
     return schemas.RestoreAccepted(
         instance=convert.instance(accepted.instance),
         job=convert.job(accepted.job) if accepted.job is not None else None,
@@ -124,8 +122,7 @@ def request_drill(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
     job = service.request_drill(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep
 from provisioner.instances import operations
+from provisioner.jobs.queue import commit_and_send
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -24,8 +25,7 @@ def update_instance(
     job = operations.update_instance(
         session, actor=actor, catalog=catalog, instance_id=instance_id, version=body.version
     )
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -42,8 +42,7 @@ def move_instance(
     job = operations.move_instance(
         session, actor=actor, catalog=catalog, instance_id=instance_id, server_id=body.server
     )
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -52,8 +51,7 @@ def redeploy_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
     job = operations.redeploy_instance(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -63,8 +61,7 @@ def reset_credentials(
 ) -> schemas.JobAccepted:
     """New admin credentials, set on the server by a job; then shown once more at .../credentials."""
     job = operations.reset_credentials(session, actor=actor, catalog=catalog, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -73,6 +70,5 @@ def remove_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
     job = operations.remove_instance(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))

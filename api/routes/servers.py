@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from provisioner.jobs.queue import commit_and_send
 from provisioner.servers import service
 from provisioner.servers.draining import drain_server
 
@@ -82,9 +83,7 @@ def drain(
     server_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
 ) -> schemas.DrainOut:
     row, jobs = drain_server(session, actor=actor, catalog=catalog, server_id=server_id)
-    session.commit()
-    for job in jobs:
-        dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.DrainOut(
         server=convert.server(session, catalog, row),
         moves=[
