@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select, update
 
 from provisioner.db import transaction
-from provisioner.deployments.plan import LABEL_INSTANCE
 from provisioner.instances.states import InstanceState
+from provisioner.labels import LABEL_INSTANCE
 from provisioner.models import Instance, Job, Schedule
 from provisioner.timeutil import utcnow
 from tests.support.api_client import ApiClient, new_tenant
