@@ -6,6 +6,7 @@ first one's htpasswd file again when it changes, so users added by the control p
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -14,8 +15,15 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
 
 from provisioner.backups.htpasswd import entry
+from provisioner.backups.targets import add_target
+from provisioner.config import Settings
+from provisioner.models import BackupTarget
+from tests.support import factories
 from tests.support.processes import kill_tree
 from tests.support.stack import free_port
 
@@ -73,3 +81,33 @@ def rest_server(folder: Path) -> Iterator[RestServer]:
         url = stack.enter_context(_listener(folder, htpasswd, "servers", "--append-only", "--private-repos"))
         admin_url = stack.enter_context(_listener(folder, admin_htpasswd, "admin"))
         yield RestServer(folder, url, admin_url, htpasswd, "lab", admin_password)
+
+
+def add_rest_target(session: Session, settings: Settings, rest: RestServer) -> BackupTarget:
+    """The running REST server as the lab's default backup target."""
+    return add_target(
+        session, actor=factories.OPERATOR, settings=settings, name="lab", kind="rest", path=str(rest.folder),
+        rest_url=rest.url, rest_admin_url=rest.admin_url, htpasswd_file=str(rest.htpasswd),
+        rest_admin_user=rest.admin_user, rest_admin_password=rest.admin_password, default=True,
+    )  # fmt: skip
+
+
+def tenant_password(variables: dict[str, Any]) -> str:
+    """The tenant user's password on the REST server, from the repository URL a run's restic gets."""
+    return str(variables["env"]["RESTIC_REPOSITORY"].split("@")[0].rsplit(":", 1)[1])
+
+
+def run_restic(
+    variables: dict[str, Any], *argv: str, check: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """restic on this machine with a run's variables (``argv`` and ``env``, as a playbook gets them)."""
+    done = subprocess.run(
+        [*variables["argv"], *argv],
+        env=os.environ | variables["env"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0 or not check, done.stderr
+    return done
