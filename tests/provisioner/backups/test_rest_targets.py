@@ -62,8 +62,9 @@ def snapshots(variables: dict[str, Any]) -> list[str]:
 
 
 def test_a_tenants_credential_reaches_neither_another_repository_nor_deletes_its_own_history(
-    lab: Lab,
+    lab: Lab, tmp_path: Path
 ) -> None:
+    restored = tmp_path / "restored"
     a, b = lab.tenants
     mine, theirs = lab.variables
     snapshot = snapshots(mine)[0]
@@ -85,6 +86,9 @@ def test_a_tenants_credential_reaches_neither_another_repository_nor_deletes_its
     assert restic(elsewhere, "snapshots", check=False).returncode != 0
     assert snapshots(mine) == [snapshot]
     assert len(snapshots(theirs)) == 1
+    # What it is for still works: restoring the association's own snapshot.
+    restic(mine, "restore", "--target", str(restored), "--", snapshot)
+    assert (restored / "etc" / "hostname").read_bytes() == Path("/etc/hostname").read_bytes()
     # A's credential is no key to the control plane's listener either.
     answer = httpx.get(f"{lab.rest.admin_url}/{b}/snapshots/", auth=(a, tenant_password(mine)), headers=V2)
     assert answer.status_code == 401
