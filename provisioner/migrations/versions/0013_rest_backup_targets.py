@@ -1,7 +1,7 @@
 """backup targets served over restic's REST protocol, one credential per association's repository
 
-Revision ID: 0012_rest_backup_targets
-Revises: 0011
+Revision ID: 0013_rest_backup_targets
+Revises: 0012_notices
 Create Date: 2026-12-05 22:40:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_rest_backup_targets"
-down_revision = "0011"
+revision = "0013_rest_backup_targets"
+down_revision = "0012_notices"
 branch_labels = None
 depends_on = None
 
