@@ -165,6 +165,10 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /services/{instance_id}/update": ("version", "csrf_token"),
     "POST /services/{instance_id}/move": ("server", "csrf_token"),
     "POST /services/{instance_id}/credentials/reset": ("csrf_token",),
+    "POST /operator/backup-targets/new": (
+        *("name", "kind", "path", "address", "port", "user", "host_key"),
+        *("s3_endpoint", "s3_access_key_id", "s3_secret_access_key", "csrf_token"),
+    ),
 }
 # Plain values for the form fields that reference nothing.
 FORM_VALUES: dict[str, Callable[[Association], str]] = {
@@ -198,6 +202,10 @@ FORM_VALUES: dict[str, Callable[[Association], str]] = {
     "contact_email": lambda a: "someone@example.org",
     "expires_in_days": lambda a: "30",
     "version": lambda a: "1.1",
+    "path": lambda a: "/srv/backups",
+    "s3_endpoint": lambda a: "",
+    "s3_access_key_id": lambda a: "",
+    "s3_secret_access_key": lambda a: "",
     # The attacker is assumed to know the victim's instance name: the check must be the owner's.
     "confirm_name": lambda a: a.name,
 }

@@ -230,6 +230,8 @@ OPERATOR = [
     "/operator/servers",
     "/operator/servers/new",
     "/operator/tenants/new",
+    "/operator/backup-targets",
+    "/operator/backup-targets/new",
     "/operator/jobs",
     "/operator/alerts",
     "/operator/alerts?status=",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from api.portal import server_pages
 from provisioner.db import session_factory
 from provisioner.models import Server
 from provisioner.servers.hostkeys import fingerprint
@@ -21,19 +20,6 @@ FORM = {
     "memory_mb": "8192",
     "disk_gb": "100",
 }
-
-
-@pytest.fixture
-def keyscan(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
-    """Stands in for ssh-keyscan (a real sshd answers in the browser walk): records what it was asked."""
-    asked: list[tuple[str, int]] = []
-
-    def scan(address: str, port: int, *, timeout: int) -> str:
-        asked.append((address, port))
-        return HOST_KEY
-
-    monkeypatch.setattr(server_pages, "scan_host_key", scan)
-    return asked
 
 
 def test_a_server_is_added_only_with_the_host_key_the_operator_saw(people: People, api, keyscan) -> None:  # type: ignore[no-untyped-def]
