@@ -27,6 +27,7 @@ from api.portal import (
     schedule_pages,
     server_pages,
     service_pages,
+    settings_pages,
     team_pages,
 )
 from api.portal.auth import SignInRequired, login_location
@@ -90,6 +91,7 @@ def install(app: FastAPI) -> None:
         lab_pages,
         schedule_pages,
         server_pages,
+        settings_pages,
         team_pages,
     ):
         app.include_router(module.router)

@@ -232,6 +232,7 @@ OPERATOR = [
     "/operator/tenants/new",
     "/operator/backup-targets",
     "/operator/backup-targets/new",
+    "/operator/settings",
     "/operator/jobs",
     "/operator/alerts",
     "/operator/alerts?status=",
