@@ -24,13 +24,14 @@ from provisioner.pagination import MAX_LIMIT
 from provisioner.tenants.service import create_tenant, get_tenant, issue_tenant_token
 
 router = APIRouter(prefix="/operator/tenants", include_in_schema=False)
-TENANT_FIELDS = ("slug", "name", "contact_email")
+TENANT_FIELDS = ("slug", "name", "contact_email", "language")
 TOKEN_FIELDS = ("name", "role", "expires_in_days")
 MESSAGES = {
     "slug": N_("Lower-case letters, digits and hyphens, starting with a letter, at most 40."),
     "name": N_("The association's name, 1 to 200 characters."),
     "contact_email": N_("An e-mail address like board@verein.example."),
     "taken": N_("An association with this short name exists already."),
+    "language": N_("Choose German, English or the lab's language."),
     "token_name": N_("What the token is for, 1 to 100 characters."),
     "role": N_("Choose admin or member."),
     "expires_in_days": N_("A whole number of days from 1 to 365."),
@@ -46,9 +47,14 @@ def add_form(request: Request, viewer: OperatorDep) -> Response:
 def add(request: Request, *, viewer: OperatorDep, form: SignedForm, session: SessionDep) -> Response:
     values = {key: form.get(key, "").strip() for key in TENANT_FIELDS}
     try:
-        body = schemas.TenantIn.model_validate(values)
+        body = schemas.TenantIn.model_validate({**values, "language": values["language"] or None})
         tenant = create_tenant(
-            session, actor=viewer.actor, slug=body.slug, name=body.name, contact_email=body.contact_email
+            session,
+            actor=viewer.actor,
+            slug=body.slug,
+            name=body.name,
+            contact_email=body.contact_email,
+            language=body.language,
         )
     except ValidationError as exc:
         errors = {name: MESSAGES[name] for name in pydantic_errors(exc) if name in TENANT_FIELDS}

@@ -10,7 +10,12 @@ from provisioner.db import session_factory
 from provisioner.models import ApiToken, Tenant
 from tests.support.portal import People, csrf_of, field_state
 
-NEW = {"name": "Verein C e.V.", "slug": "verein-c", "contact_email": "vorstand@verein-c.example"}
+NEW = {
+    "name": "Verein C e.V.",
+    "slug": "verein-c",
+    "contact_email": "vorstand@verein-c.example",
+    "language": "en",
+}
 
 
 def test_an_operator_adds_an_association(people: People, api) -> None:  # type: ignore[no-untyped-def]
@@ -31,7 +36,11 @@ def test_an_operator_adds_an_association(people: People, api) -> None:  # type: 
     assert "The association was added." in page
     with session_factory(api.db_url)() as session:
         tenant = session.scalars(select(Tenant).where(Tenant.slug == "verein-c")).one()
-        assert (tenant.name, tenant.contact_email) == (NEW["name"], NEW["contact_email"])
+        assert (tenant.name, tenant.contact_email, tenant.language) == (
+            NEW["name"],
+            NEW["contact_email"],
+            "en",
+        )
     assert f'href="/team?tenant={tenant.id}"' in page, "on to inviting its people"
     twice = people.operator.post("/operator/tenants/new", data={"csrf_token": token, **NEW})
     assert twice.status_code == 422
