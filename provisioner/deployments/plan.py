@@ -15,13 +15,12 @@ from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.jobs.states import JobKind
+from provisioner.labels import LABEL_INSTANCE, LABEL_TENANT
 from provisioner.mail_config import mail_settings_for
 from provisioner.models import Instance, Server
 from provisioner.proxy import caddy
 from provisioner.runner.spec import HostSpec, RunSpec
 
-LABEL_INSTANCE = "org.provisioner.instance"
-LABEL_TENANT = "org.provisioner.tenant"
 # Where the proxy's files travel inside the run's private folder; never a target of a template file.
 PROXY_FILES = "_proxy"
 

@@ -16,7 +16,7 @@ from tests.support import factories
 from tests.support.factories import CATALOG, admin_of
 from tests.support.portal import PASSWORD, People, csrf_of, make_user, request_homepage, request_service
 from tests.support.running import unused_backup_target
-from tests.support.smtp_sink import smtp_sink
+from tests.support.smtp_sink import plain_text, smtp_sink
 
 
 def test_pages_ask_to_sign_in_first(api) -> None:  # type: ignore[no-untyped-def]
@@ -277,7 +277,7 @@ def test_an_admin_invites_someone_who_then_signs_up_through_the_link(people: Peo
         assert response.status_code == 200
         assert "The invitation is on its way" in response.text
         (message,) = sink.wait_for(1)
-    link = re.search(r"/invitations/(\S+)", message.get_content())
+    link = re.search(r"/invitations/(\S+)", plain_text(message))
     assert link
     newcomer = TestClient(app, headers={"Accept-Language": "de"})
     form = newcomer.get(f"/invitations/{link.group(1)}")
