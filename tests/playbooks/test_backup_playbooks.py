@@ -22,8 +22,8 @@ import docker
 import pytest
 
 from provisioner.backups.reported import check_report
-from provisioner.backups.runs import LOAD_THROUGH_STDIN
 from provisioner.backups.repository import repository_for, restic_variables
+from provisioner.backups.runs import LOAD_THROUGH_STDIN
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.config import Settings
 from provisioner.db import transaction
