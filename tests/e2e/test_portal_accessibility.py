@@ -330,7 +330,7 @@ WALK_TEXTS = {
         "added": "Der Server wurde hinzugefügt.",
         "add association": "Verein hinzufügen",
         "make token": "Schlüssel erstellen",
-        "approve": "Genehmigen",
+        "approve": "Freigeben",
     },
     "en": {
         "email": "Your e-mail address",
@@ -367,6 +367,7 @@ def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
         if violations := accessibility_violations(page):
             found[name] = violations
 
+    (tmp_path / "sshd").mkdir()
     with (
         migrated("sqlite", tmp_path) as db_url,
         running_servers(tmp_path / "sshd", free_address_pair()[:1]) as (sshd,),
