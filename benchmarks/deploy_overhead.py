@@ -30,6 +30,7 @@ from benchmarks.deploy_support import (
     find_worker,
     peak_rss,
     plain_run,
+    raw_run,
     remove_leftovers,
     temp_database,
     temp_redis,
@@ -101,7 +102,7 @@ class Bench:
         self.work = work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="deploy-overhead-")))
         self.db = cleanup.enter_context(temp_database())
         broker = cleanup.enter_context(temp_redis(args.redis_db))
-        client = docker.from_env()
+        self.docker = client = docker.from_env()
         cleanup.callback(client.close)
         build_images(client)
         (work / "sshd").mkdir()
@@ -164,6 +165,15 @@ class Bench:
         deploy_s, peak = plain_run(deploy, self.server.client_key, self.work)
         remove_s, _ = plain_run(remove, self.server.client_key, self.work)
         self.record(counted, b_deploy_s=deploy_s, b_remove_s=remove_s, b_rss=peak / MIB)
+        row.id = new_id("ins")  # the same once more with Mitogen for Ansible's strategy
+        self.instance_ids.append(row.id)
+        deploy, remove = (build_run_spec(self.settings, self.catalog, row, kind) for kind in kinds)
+        deploy_s, peak = plain_run(deploy, self.server.client_key, self.work, mitogen=True)
+        remove_s, _ = plain_run(remove, self.server.client_key, self.work, mitogen=True)
+        self.record(counted, c_deploy_s=deploy_s, c_remove_s=remove_s, c_rss=peak / MIB)
+        # The raw tool: the instance's image started by `docker run` until its first 200.
+        image = deploy.variables["containers"][0]["image"]
+        self.record(counted, d_deploy_s=raw_run(self.docker, image, self.server.address, row.id))
 
     def run(self, runs: int, warmup: int) -> dict[str, list[float]]:
         """The first (warm-up) round deploys through the provisioner first, which starts the proxy."""
@@ -188,6 +198,25 @@ ROWS = [
     ("**deploy**: POST approve until the job succeeded, s", "a_deploy_s", "b_deploy_s", 2),
     ("**removal**: DELETE until the job succeeded, s", "a_remove_s", "b_remove_s", 2),
     ("peak RSS of the process tree during a deploy, MiB", "a_rss", "b_rss", 0),
+    (
+        "**deploy**, plain ansible-playbook with Mitogen for Ansible (beside: without), s",
+        "c_deploy_s",
+        "b_deploy_s",
+        2,
+    ),
+    (
+        "**removal**, plain ansible-playbook with Mitogen for Ansible (beside: without), s",
+        "c_remove_s",
+        "b_remove_s",
+        2,
+    ),
+    ("peak RSS of the plain ansible-playbook tree with Mitogen (beside: without), MiB", "c_rss", "b_rss", 0),
+    (
+        "**raw**: `docker run` of the same image until its first 200 (beside: plain), s",
+        "d_deploy_s",
+        "b_deploy_s",
+        2,
+    ),
     ("the worker tree idle, before the deploy, MiB", "a_idle", None, 0),
     ("peak RSS minus the idle worker, MiB", "a_grow", "b_rss", 0),
     ("job created until sent to Redis (API commit, dispatch), s", "dispatch_s", None, 2),
@@ -239,12 +268,17 @@ Python {platform.python_version()}, celery {version("celery")}
 
 Median (min .. max) of {args.runs} runs.
 
-| | provisioner (API + worker + beat) | plain ansible-playbook | difference of medians |
+| | provisioner (API + worker + beat), or as the row says | plain ansible-playbook | difference |
 |---|---|---|---|
 {rows}
 
 ### Interpretation
 
+A deploy through the provisioner took {m["a_deploy_s"]:.2f} s: \
+{m["a_deploy_s"] / m["d_deploy_s"]:.0f} times the {m["d_deploy_s"]:.2f} s of `docker run` of the same \
+image until its first 200, and {m["a_deploy_s"] / m["b_deploy_s"]:.2f} times plain ansible-playbook. \
+With Mitogen for Ansible plain ansible-playbook took {m["c_deploy_s"]:.2f} s to deploy and \
+{m["c_remove_s"]:.2f} s to remove.
 A deploy through the provisioner took {m["a_deploy_s"]:.2f} s against {m["b_deploy_s"]:.2f} s for plain \
 ansible-playbook ({extra:+.2f} s, {extra / m["b_deploy_s"] * 100:+.0f} %), {verdict} than the run-to-run \
 spread of {noise:.2f} s; a removal took {m["a_remove_s"]:.2f} s against {m["b_remove_s"]:.2f} s. \
