@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -147,6 +146,8 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def post_webhook(settings: Settings, payload: dict[str, Any]) -> None:
+    import httpx  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     body = json.dumps(payload, sort_keys=True).encode()
     headers = {"Content-Type": "application/json"}
     if settings.alert_webhook_secret:

@@ -17,8 +17,8 @@ import ssl
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import aiohttp
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,9 @@ from provisioner.models import Alert, HealthEvent, Instance, Server, ServerCa
 from provisioner.monitoring.metrics import collect_all
 from provisioner.proxy.caddy import TlsMode, tls_mode
 from provisioner.timeutil import utcnow
+
+if TYPE_CHECKING:
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +124,8 @@ async def probe_all(
     concurrency: int,
     timeout: float,
 ) -> dict[str, Outcome]:
+    import aiohttp  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     semaphore = asyncio.Semaphore(concurrency)
     results: dict[str, Outcome] = {}
     # The semaphore bounds the requests, so the timeout counts from when a request may start.
@@ -153,6 +158,8 @@ async def probe_all(
 
 
 def _why(exc: BaseException) -> str:
+    import aiohttp  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     if isinstance(exc, TimeoutError):
         return "no answer in time"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):

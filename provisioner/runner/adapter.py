@@ -18,7 +18,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import yaml
 
 from provisioner.config import shipped_dir
@@ -102,6 +101,8 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
+    import ansible_runner  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     private = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=work_root))
     # A connection shared with an earlier run would skip this run's host key check; sockets need a short path.
