@@ -30,7 +30,14 @@ PROVISIONER_SERVICES = ("migrate", "api", "worker", "beat")
 LONG_RUNNING = ("api", "worker", "beat")
 ENV_PREFIX = "PROVISIONER_"
 # The variables the file refuses to run without (`${NAME:?message}`).
-REQUIRED_VARIABLES = ("POSTGRES_PASSWORD", "PROVISIONER_SECRET_KEY", "SSH_KEY_FILE")
+REQUIRED_VARIABLES = (
+    "POSTGRES_PASSWORD",
+    "PROVISIONER_SECRET_KEY",
+    "SSH_KEY_FILE",
+    "PROVISIONER_PUBLIC_URL",
+    "PROVISIONER_BASE_DOMAIN",
+)
+ENV_EXAMPLE = REPO / ".env.example"
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +67,12 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 
 def _run_compose(
-    docker_compose: str, tmp_path: Path, variables: dict[str, str], *args: str
+    docker_compose: str, tmp_path: Path, variables: dict[str, str], *args: str, env_text: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    # An empty env file, so a developer's .env beside the compose file cannot fill in what is missing.
-    env_file = tmp_path / "empty.env"
-    env_file.write_text("")
+    # An env file of the test's own, so a developer's .env beside the compose file cannot fill in what
+    # is missing.
+    env_file = tmp_path / "test.env"
+    env_file.write_text(env_text)
     return subprocess.run(
         [
             docker_compose,
@@ -91,6 +99,8 @@ def _variables(tmp_path: Path) -> dict[str, str]:
         "POSTGRES_PASSWORD": "a0b1c2d3e4f5a6b7c8d9",
         "PROVISIONER_SECRET_KEY": "0123456789abcdef0123456789abcdef",
         "SSH_KEY_FILE": str(ssh_key),
+        "PROVISIONER_PUBLIC_URL": "https://lab.example.org",
+        "PROVISIONER_BASE_DOMAIN": "lab.example.org",
     }
 
 
@@ -188,20 +198,65 @@ def test_compose_refuses_to_run_without_a_required_variable(
     assert f"set {missing}" in done.stderr, done.stderr
 
 
-def test_interpolated_environment_is_accepted_by_the_settings(docker_compose: str, tmp_path: Path) -> None:
-    done = _run_compose(docker_compose, tmp_path, _variables(tmp_path), "config")
-    assert done.returncode == 0, done.stderr
-    resolved = yaml.safe_load(done.stdout)
+def _settings_of_each_service(resolved: dict[str, Any]) -> list[Settings]:
+    """The settings each provisioner service of a resolved compose file would run with."""
+    found = []
     for name in PROVISIONER_SERVICES:
         environment = resolved["services"][name]["environment"]
         fields = {key.removeprefix(ENV_PREFIX).lower(): value for key, value in environment.items()}
-        settings = Settings(_env_file=None, **fields)
+        found.append(Settings(_env_file=None, **fields))
+    return found
+
+
+def test_interpolated_environment_is_accepted_by_the_settings(docker_compose: str, tmp_path: Path) -> None:
+    done = _run_compose(docker_compose, tmp_path, _variables(tmp_path), "config")
+    assert done.returncode == 0, done.stderr
+    for settings in _settings_of_each_service(yaml.safe_load(done.stdout)):
         assert settings.environment == "production"
         assert not settings.is_embedded
         assert settings.resolved_database_url.startswith("postgresql+psycopg://provisioner:")
         assert "@postgres:5432/" in settings.resolved_database_url
         assert settings.resolved_broker_url.startswith("redis://redis:6379/")
         assert settings.resolved_ssh_key_path.is_absolute()
+
+
+def _example_lines() -> dict[str, str]:
+    lines = {}
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, separator, value = line.partition("=")
+            assert separator, f".env.example: {line!r} is not NAME=value"
+            lines[name] = value
+    return lines
+
+
+def test_the_example_env_file_names_every_variable_and_only_those() -> None:
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE_FILE.read_text()))
+    assert set(_example_lines()) == used
+
+
+def test_the_example_env_file_runs_once_the_required_lines_are_filled(
+    docker_compose: str, tmp_path: Path
+) -> None:
+    example = _example_lines()
+    # The operator has to fill in exactly the required variables; everything else has a working value.
+    assert {name for name, value in example.items() if name in REQUIRED_VARIABLES and not value} == {
+        "POSTGRES_PASSWORD",
+        "PROVISIONER_SECRET_KEY",
+        "PROVISIONER_PUBLIC_URL",
+        "PROVISIONER_BASE_DOMAIN",
+    }
+    filled = {**example, **_variables(tmp_path)}
+    env_text = "".join(f"{name}={value}\n" for name, value in filled.items())
+    done = _run_compose(docker_compose, tmp_path, {}, "config", env_text=env_text)
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr, done.stderr
+    resolved = yaml.safe_load(done.stdout)
+    for settings in _settings_of_each_service(resolved):
+        assert settings.public_url == "https://lab.example.org"
+        assert settings.base_domain == "lab.example.org"
+        assert settings.tls_mode == "acme"
+    assert resolved["services"]["worker"]["command"][-1] == example["WORKER_CONCURRENCY"]
 
 
 # --- The file's structure ---------------------------------------------------------------------------
@@ -253,6 +308,27 @@ def test_waited_for_health_has_a_healthcheck(compose: dict[str, Any]) -> None:
         for target, condition in service.get("depends_on", {}).items():
             if condition["condition"] == "service_healthy":
                 assert "test" in services[target].get("healthcheck", {}), f"{name} waits on {target}"
+
+
+def test_every_long_running_service_has_a_real_healthcheck(compose: dict[str, Any]) -> None:
+    for name in ("postgres", "redis", *LONG_RUNNING):
+        test = compose["services"][name]["healthcheck"]["test"]
+        if name in {"worker", "beat"}:
+            assert test[0] == "CMD"
+            _assert_real_command(test[1:])
+
+
+def test_workers_finish_their_jobs_before_they_are_stopped(compose: dict[str, Any]) -> None:
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    match = re.fullmatch(r"(\d+)m", grace)
+    assert match, grace
+    assert int(match.group(1)) * 60 > Settings(_env_file=None).job_timeout_seconds
+
+
+def test_the_image_is_built_here_and_never_pulled(compose: dict[str, Any]) -> None:
+    shared = compose["x-provisioner"]
+    assert shared["image"].startswith("localhost/provisioner:")
+    assert shared["pull_policy"] == "build"
 
 
 def test_beat_runs_once(compose: dict[str, Any]) -> None:

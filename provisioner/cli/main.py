@@ -10,7 +10,19 @@ import typer
 from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
-from provisioner.cli import audit, backups, embedded, keys, mail, schedules, servers, templates, users
+from provisioner.cli import (
+    audit,
+    backups,
+    dbdump,
+    embedded,
+    healthcheck,
+    keys,
+    mail,
+    schedules,
+    servers,
+    templates,
+    users,
+)
 from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -32,6 +44,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(users.app, name="users")
+app.add_typer(healthcheck.app, name="healthcheck")
 
 
 @app.command()
@@ -105,6 +118,10 @@ def db_revision(message: Annotated[str, typer.Option(help="what changed, in a fe
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     new_revision(settings.resolved_database_url, message=message)
+
+
+db_app.command("dump")(dbdump.dump)
+db_app.command("restore")(dbdump.restore)
 
 
 @token_app.command("create")

@@ -31,7 +31,7 @@ from tests.support.processes import kill_tree
 from tests.support.proxy import remove_proxies
 from tests.support.smtp_sink import SmtpSink, smtp_sink
 from tests.support.sshd import TestServer
-from tests.support.stack import Stack, production_stack
+from tests.support.stack import Stack, production_stack, provisioner
 
 pytestmark = pytest.mark.e2e
 
@@ -234,6 +234,9 @@ def test_two_schedulers_start_a_scheduled_backup_once_and_catch_up_once(
             assert next_run > utcnow()
             assert "Sending due task run-schedules" in (tmp_path / "beat2.log").read_text()
             assert "Sending due task run-schedules" in stack.log("beat").read_text()
+            # The container health checks of docker-compose.yml, run where the processes run.
+            assert "answered" in provisioner("healthcheck", "worker", env=stack.env)
+            assert "written" in provisioner("healthcheck", "beat", env=stack.env)
         finally:
             kill_tree(second.pid)
             second.wait(timeout=30)
