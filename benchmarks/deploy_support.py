@@ -239,6 +239,39 @@ def plain_run(spec: RunSpec, key: Path, work: Path, *, mitogen: bool = False) ->
     return elapsed, peak[0]
 
 
+def step_times(database_url: str, job_id: str) -> list[tuple[str, float]]:
+    """Seconds per step of a finished job, from its events' times: a step lasts until the next begins.
+
+    "(queued)" is from the request to the worker's start, "(runner start)" from there to the first
+    event; the last step lasts until the job finished.
+    """
+    with transaction(database_url) as session:
+        job = session.get_one(Job, job_id)
+        events = session.scalars(
+            select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq)
+        ).all()
+        marks = [("(queued)", job.created_at), ("(runner start)", job.started_at or job.created_at)]
+        for event in events:
+            name = event.task or event.line[:60]
+            if name != marks[-1][0]:
+                marks.append((name, event.created_at))
+        end = job.finished_at or marks[-1][1]
+    times: dict[str, float] = {}
+    for (name, began), (_, following) in zip(marks, [*marks[1:], ("", end)], strict=True):
+        times[name] = times.get(name, 0.0) + (following - began).total_seconds()
+    return sorted(times.items(), key=lambda item: -item[1])
+
+
+def step_rows(steps: dict[str, list[tuple[str, float]]], top: int = 8) -> list[str]:
+    """Table rows: each job, its total, its longest steps first."""
+    rows = []
+    for what, times in steps.items():
+        total = sum(seconds for _, seconds in times)
+        shown = ", ".join(f"{name} {seconds:.1f}" for name, seconds in times[:top])
+        rows.append(f"| {what} | {total:.1f} | {shown} |")
+    return rows
+
+
 def code_version(repo: Path) -> str:
     """The commit measured, and whether the code differs from it; read-only git calls only."""
     git = ["git", "--no-optional-locks", "-C", str(repo)]
