@@ -39,6 +39,8 @@ class Tenant(Base):
     quota_instances: Mapped[int | None] = mapped_column(Integer)
     quota_memory_mb: Mapped[int | None] = mapped_column(Integer)
     quota_disk_gb: Mapped[int | None] = mapped_column(Integer)
+    # "de" or "en": what the association is written to in when none of its people chose; None for the lab's.
+    language: Mapped[str | None] = mapped_column(String(5))
 
 
 class ApiToken(Base):
@@ -235,13 +237,14 @@ class JobEvent(Base):
 
 # Backups: where they go, one restic repository per tenant there, the snapshots, restores and drills.
 class BackupTarget(Base):
-    """A place restic repositories live: a path on a backup server over SFTP, or an S3 bucket."""
+    """A place restic repositories live: a path on a backup server over SFTP, an S3 bucket, or a REST
+    server (restic's REST protocol) that gives each tenant an append-only repository of its own."""
 
     __tablename__ = "backup_targets"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("bkt"))
     name: Mapped[str] = mapped_column(String(63), unique=True)
-    kind: Mapped[str] = mapped_column(String(10))  # "sftp" or "s3"
+    kind: Mapped[str] = mapped_column(String(10))  # "sftp", "s3" or "rest"
     # sftp: the backup server and the folder that holds one repository per tenant.
     address: Mapped[str | None] = mapped_column(String(253))
     port: Mapped[int] = mapped_column(Integer, default=22)
@@ -253,6 +256,11 @@ class BackupTarget(Base):
     public_key: Mapped[str | None] = mapped_column(Text)
     encrypted_credentials: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     s3_endpoint: Mapped[str | None] = mapped_column(String(500))
+    # rest: the append-only listener the instance servers reach, the full-access one only the control
+    # plane reaches (pruning), and the first one's htpasswd file, which the control plane keeps.
+    rest_url: Mapped[str | None] = mapped_column(String(500))
+    rest_admin_url: Mapped[str | None] = mapped_column(String(500))
+    htpasswd_file: Mapped[str | None] = mapped_column(String(500))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -267,6 +275,8 @@ class BackupRepository(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     target_id: Mapped[str] = mapped_column(ForeignKey("backup_targets.id"))
     encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
+    # rest targets: the password of the tenant's own user on the REST server (the user is the tenant id).
+    encrypted_rest_password: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     target: Mapped[BackupTarget] = relationship(lazy="joined")
@@ -440,6 +450,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The portal's language when the person last signed in: their mail is written in it.
+    language: Mapped[str | None] = mapped_column(String(5))
 
 
 class WebSession(Base):
@@ -530,6 +542,26 @@ class AuditEntry(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     # "success", or the title of the problem that was answered.
     outcome: Mapped[str] = mapped_column(String(200))
+
+
+class OutgoingNotice(Base):
+    """One notice for one recipient, queued with what it tells of and sent by a worker, retried when
+    the mail server or webhook fails. ``values`` names rows by id and holds no secret."""
+
+    __tablename__ = "outgoing_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # An e-mail address, or "webhook".
+    recipient: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the next try is due; None once sent or given up.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class MailSettings(Base):

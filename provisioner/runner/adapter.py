@@ -100,6 +100,16 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+class AnsibleRunner:
+    """The real ``Runner``: each run in a private folder under ``work_root``."""
+
+    def __init__(self, work_root: Path) -> None:
+        self._work_root = work_root
+
+    def run(self, spec: RunSpec, sink: EventSink) -> RunOutcome:
+        return run_playbook(spec, sink, work_root=self._work_root)
+
+
 def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
     import ansible_runner  # noqa: PLC0415 - loaded when used, so an idle worker stays small
 

@@ -1,15 +1,25 @@
-"""Scheduler-driven tasks of monitoring: due schedules, health sweeps, server metrics, alert notices."""
+"""Scheduler-driven tasks: due schedules, health sweeps, server metrics, alerts, notices, backup pruning."""
 
 from __future__ import annotations
 
 from provisioner.alerts.delivery import deliver_pending
+from provisioner.backups.prune import prune_rest_targets
 from provisioner.catalog.loader import Catalog
 from provisioner.config import get_settings
 from provisioner.db import transaction
 from provisioner.health.sweep import sweep
 from provisioner.monitoring.metrics import collect_all
+from provisioner.notices.delivery import deliver_due
 from provisioner.schedules.runner import run_due
-from provisioner.worker.celery_app import COLLECT_METRICS, DELIVER_ALERTS, HEALTH_SWEEP, RUN_SCHEDULES, app
+from provisioner.worker.celery_app import (
+    COLLECT_METRICS,
+    DELIVER_ALERTS,
+    DELIVER_NOTICES,
+    HEALTH_SWEEP,
+    PRUNE_BACKUPS,
+    RUN_SCHEDULES,
+    app,
+)
 from provisioner.worker.dispatch import CeleryDispatcher
 
 
@@ -47,3 +57,15 @@ def collect_server_metrics() -> int:
 @app.task(name=DELIVER_ALERTS)  # type: ignore[untyped-decorator]
 def deliver_alerts() -> int:
     return deliver_pending(get_settings())
+
+
+@app.task(name=DELIVER_NOTICES)  # type: ignore[untyped-decorator]
+def deliver_notices() -> int:
+    """Mail and webhook notices queued by requests and jobs; failed ones are retried by later runs."""
+    settings = get_settings()
+    return deliver_due(settings, Catalog.from_dir(settings.resolved_templates_dir))
+
+
+@app.task(name=PRUNE_BACKUPS)  # type: ignore[untyped-decorator]
+def prune_backups() -> int:
+    return len(prune_rest_targets(get_settings()).pruned)
