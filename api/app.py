@@ -13,6 +13,7 @@ from api.event_streams import StreamSlots
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
 from api.portal import web as portal
+from api.request_ids import RequestIdMiddleware
 from api.routes import (
     accounts,
     audit,
@@ -47,8 +48,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the idempotency layer: a replayed answer did nothing again, so it is not recorded again.
     app.add_middleware(AuditMiddleware, database_url=settings.resolved_database_url)
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
-    # Outermost: every layer inside sees the client's address as the trusted proxy reported it.
+    # Every layer inside sees the client's address as the trusted proxy reported it.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outermost: every line logged while a request is served, the server's access line too, names it.
+    app.add_middleware(RequestIdMiddleware)
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(audit.router)

@@ -25,6 +25,7 @@ from provisioner.cli import (
 from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
+from provisioner.logs import uvicorn_logging
 from provisioner.migrate import new_revision, upgrade
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -75,6 +76,7 @@ def api(
         port=port or settings.api_port,
         workers=workers,
         proxy_headers=False,  # the application trusts only PROVISIONER_TRUSTED_PROXIES (see api/app.py)
+        **uvicorn_logging(settings),
     )
 
 
@@ -84,12 +86,22 @@ def worker(
     beat: Annotated[bool, typer.Option(help="also run the scheduler in this process")] = False,
 ) -> None:
     """Run a worker that executes jobs."""
-    from provisioner.worker.celery_app import QUEUE
+    from provisioner.worker.celery_app import QUEUE, RUN_JOB
     from provisioner.worker.celery_app import app as celery
+    from provisioner.worker.logs import use_for_celery
 
+    options = use_for_celery(get_settings(), job_task=RUN_JOB)
     if get_settings().uses_published_key:
         embedded.warn_published_key()
-    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", QUEUE, "--without-gossip"]
+    argv = [
+        *options,
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "-Q",
+        QUEUE,
+        "--without-gossip",
+    ]
     if beat:
         argv.append("--beat")
     celery.worker_main(argv)
@@ -98,9 +110,12 @@ def worker(
 @app.command()
 def beat() -> None:
     """Run the scheduler. Exactly one should run."""
+    from provisioner.worker.celery_app import RUN_JOB
     from provisioner.worker.celery_app import app as celery
+    from provisioner.worker.logs import use_for_celery
 
-    celery.start(["beat", "--loglevel=INFO"])
+    options = use_for_celery(get_settings(), job_task=RUN_JOB)
+    celery.start([*options, "beat", "--loglevel=INFO"])
 
 
 @db_app.command("upgrade")
