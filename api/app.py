@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import problems
@@ -33,12 +34,18 @@ from provisioner.config import Settings, get_settings
 from provisioner.worker.dispatch import CeleryDispatcher
 
 
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="provisioner",
         version=__version__,
         summary="Services for associations, run by a city lab: request, approve, deploy, watch, remove.",
+        # The route function's name: stable across releases and readable in generated clients.
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.resolved_templates_dir)

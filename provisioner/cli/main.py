@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from provisioner import __version__
 from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
@@ -28,7 +29,7 @@ from provisioner.db import transaction
 from provisioner.logs import uvicorn_logging
 from provisioner.migrate import new_revision, upgrade
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 db_app = typer.Typer(no_args_is_help=True, help="The control plane's database.")
 app.add_typer(token_app, name="token")
@@ -45,6 +46,22 @@ app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(users.app, name="users")
 app.add_typer(healthcheck.app, name="healthcheck")
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"provisioner {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """The control plane of a city lab's services for associations."""
 
 
 @app.command()
