@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from provisioner.db import engine_for
 
@@ -30,3 +33,16 @@ def upgrade(database_url: str) -> None:
     with engine_for(database_url).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def head_revision() -> str:
+    """The schema revision this version of the code expects."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:
+        raise RuntimeError("the migrations folder has no head revision")
+    return head
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision a database was migrated to; None for an empty one."""
+    return MigrationContext.configure(connection).get_current_revision()

@@ -14,6 +14,7 @@ from provisioner.auth.tokens import create_token
 from provisioner.cli import (
     audit,
     backups,
+    dbdump,
     embedded,
     healthcheck,
     keys,
@@ -149,6 +150,10 @@ def db_revision(message: Annotated[str, typer.Option(help="what changed, in a fe
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     new_revision(settings.resolved_database_url, message=message)
+
+
+db_app.command("dump")(dbdump.dump)
+db_app.command("restore")(dbdump.restore)
 
 
 @token_app.command("create")

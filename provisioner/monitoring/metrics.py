@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from provisioner.alerts import AlertKind, raise_alert, resolve_alert
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.models import Server, ServerCa, ServerMetric
+from provisioner.models import Instance, Server, ServerCa, ServerMetric
 from provisioner.monitoring.remote import RemoteError, Sections, collection_script, run_script
 from provisioner.timeutil import utcnow
 
@@ -146,6 +146,9 @@ def record(session: Session, settings: Settings, server_id: str, found: Collecti
     if server is None:  # removed while we asked it
         return
     now = utcnow()
+    placed = _placed_on(session, [server_id])
+    # What a server prints is untrusted: root there could report figures for another server's instances.
+    own = {k: v for k, v in found.instances.items() if placed.get(k) == server_id}
     server.reachable = found.reachable
     server.checked_at = now
     session.add(
@@ -158,7 +161,7 @@ def record(session: Session, settings: Settings, server_id: str, found: Collecti
             disk_used_mb=found.disk_used_mb,
             memory_total_mb=found.memory_total_mb,
             memory_available_mb=found.memory_available_mb,
-            instances=found.instances,
+            instances=own,
         )
     )
     if found.ca_pem:
@@ -229,12 +232,25 @@ def newest_metrics(
 
 
 def footprints(session: Session, server_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The latest footprint of each instance on these servers: cpu_percent, memory_mb, disk_mb."""
+    """The latest footprint of each instance on these servers: cpu_percent, memory_mb, disk_mb.
+
+    Each instance's figures come from the report of the server it is placed on, never from another's
+    (collections recorded before reports were filtered may name instances of other servers).
+    """
+    placed = _placed_on(session, server_ids)
     found: dict[str, dict[str, Any]] = {}
     for server_id in server_ids:
         metric = latest(session, server_id)
         if metric is not None:
             found |= {
-                k: dict(v, collected_at=metric.collected_at.isoformat()) for k, v in metric.instances.items()
+                k: dict(v, collected_at=metric.collected_at.isoformat())
+                for k, v in metric.instances.items()
+                if placed.get(k) == server_id
             }
     return found
+
+
+def _placed_on(session: Session, server_ids: Sequence[str]) -> dict[str, str]:
+    """Instance id -> the server it is placed on, for the instances on these servers."""
+    query = select(Instance.id, Instance.server_id).where(Instance.server_id.in_(list(server_ids)))
+    return {row.id: row.server_id for row in session.execute(query) if row.server_id}

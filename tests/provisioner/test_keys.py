@@ -10,11 +10,10 @@ from sqlalchemy import select
 from provisioner.config import Settings
 from provisioner.crypto import DecryptionFailed, decrypt, encrypt
 from provisioner.db import Base, session_factory
-from provisioner.instances.credentials import store_secrets
 from provisioner.keys import ENCRYPTED_COLUMNS, rotate_keys
-from provisioner.mail_config import configure_mail, mail_settings_for
+from provisioner.mail_config import mail_settings_for
 from provisioner.models import InstanceSecret, MailSettings
-from tests.support import factories
+from tests.support.lab_rows import instance_with_secrets
 
 OLD = "the-old-secret-key-of-the-lab"
 NEW = "the-new-secret-key-of-the-lab"
@@ -44,13 +43,7 @@ def test_every_encrypted_column_of_the_models_is_in_the_registry() -> None:
 
 def _populate(db_url: str, settings: Settings) -> str:
     with session_factory(db_url)() as session:
-        owner = factories.tenant(session)
-        instance = factories.homepage(session, owner)
-        store_secrets(settings, instance, factories.CATALOG.get("wordpress"))
-        configure_mail(
-            session, settings, host="smtp.lab.example", port=587, starttls=True,
-            username="lab", password="smtp-password-1", from_address="lab@lab.example",
-        )  # fmt: skip
+        instance = instance_with_secrets(session, settings)
         session.commit()
         return instance.id
 

@@ -14,7 +14,7 @@ from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.deployments.plan import LABEL_INSTANCE
 from provisioner.models import Alert, Server, ServerMetric
-from provisioner.monitoring.metrics import collect_all, parse_collection
+from provisioner.monitoring.metrics import Collection, collect_all, footprints, parse_collection, record
 from provisioner.monitoring.remote import parse_sections
 from provisioner.servers.service import add_server
 from tests.support import factories
@@ -135,3 +135,30 @@ def test_an_instances_volumes_and_folder_are_measured_with_du_over_ssh(
     assert found.reachable, found.error
     assert 3.0 <= found.instances[instance_id]["disk_mb"] < 3.5, "2 MiB in the volume, 1 MiB in the folder"
     assert found.instances[instance_id]["cpu_percent"] == 0.0, "no container of it runs"
+
+
+def test_a_server_reporting_figures_for_another_servers_instance_is_not_believed(
+    db_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with transaction(db_url) as session:
+        honest, compromised = factories.server(session, "honest"), factories.server(session, "compromised")
+        victim = factories.homepage(session, factories.tenant(session), "victim")
+        own = factories.homepage(session, factories.tenant(session, "verein-b"), "own")
+        victim.server, own.server = honest, compromised
+        session.flush()
+        ids = victim.id, own.id, honest.id, compromised.id
+    victim_id, own_id, honest_id, compromised_id = ids
+    figures = {"cpu_percent": 5.0, "memory_mb": 50.0, "disk_mb": 100.0}
+    forged = {"cpu_percent": 400.0, "memory_mb": 64000.0, "disk_mb": 900000.0}
+    with transaction(db_url) as session:
+        record(session, settings, honest_id, Collection(reachable=True, instances={victim_id: figures}))
+    with transaction(db_url) as session:
+        claimed = {victim_id: forged, own_id: figures, "ins_unknown": forged}
+        record(session, settings, compromised_id, Collection(reachable=True, instances=claimed))
+
+    with transaction(db_url) as session:
+        stored = session.scalars(select(ServerMetric).where(ServerMetric.server_id == compromised_id)).one()
+        assert set(stored.instances) == {own_id}, "only figures of instances placed on the reporting server"
+        found = footprints(session, [honest_id, compromised_id])
+    assert {k: {f: v[f] for f in figures} for k, v in found.items()} == {victim_id: figures, own_id: figures}

@@ -1,0 +1,1 @@
+"""The control plane's own backup: a portable dump of every table, and its restore (``provisioner db``)."""
