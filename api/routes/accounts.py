@@ -55,6 +55,8 @@ def _invitation_out(row: Invitation) -> schemas.InvitationOut:
 async def log_in(
     body: schemas.LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> schemas.SessionOut:
+    """Sign in to the portal with e-mail and password; answers with a session cookie and the CSRF token for
+    changes."""
     await wait_out_failed_logins(session, body.email)
 
     def checked() -> schemas.SessionOut:
@@ -93,6 +95,7 @@ def _oidc_callback_url(request: Request, settings: Settings) -> str:
 
 @router.get("/oidc/login")
 def oidc_login(request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    """Start a sign-in through the lab's OpenID Connect provider (a redirect to it)."""
     url, binding = oidc.start_login(session, settings, redirect_uri=_oidc_callback_url(request, settings))
     session.commit()
     response = RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
@@ -143,6 +146,7 @@ def oidc_callback(
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
 def log_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """End the current portal session."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and (resolved := resolve_session(session, cookie=cookie)) is not None:
         require_csrf(resolved[1], request.headers.get("x-csrf-token"))
@@ -157,6 +161,7 @@ def log_out(request: Request, session: SessionDep, settings: SettingsDep) -> Res
 
 @router.get("/tenants/{tenant_id}/members")
 def list_members(tenant_id: str, actor: ActorDep, session: SessionDep) -> Page[schemas.UserOut]:
+    """The association's people and their roles."""
     users = service.list_members(session, actor=actor, tenant_id=tenant_id)
     return Page(items=[user_out(u) for u in users])
 
@@ -169,6 +174,8 @@ def invite_member(
     session: SessionDep,
     settings: SettingsDep,
 ) -> schemas.InvitationOut:
+    """Invite a person into the association by e-mail, with a role; the link in the mail is valid for a
+    limited time."""
     row = service.invite(
         session, settings, actor=actor, tenant_id=tenant_id, email=body.email, role=Role(body.role)
     )
@@ -180,6 +187,7 @@ def invite_member(
 def invite_operator(
     body: schemas.OperatorInvitationIn, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.InvitationOut:
+    """Invite a person to become an operator of the lab (operators only)."""
     row = service.invite(session, settings, actor=actor, tenant_id=None, email=body.email, role=Role.OPERATOR)
     session.commit()
     return _invitation_out(row)
@@ -187,6 +195,7 @@ def invite_operator(
 
 @router.post("/invitations/accept", status_code=status.HTTP_201_CREATED)
 def accept_invitation(body: schemas.AcceptIn, session: SessionDep) -> schemas.UserOut:
+    """Accept an invitation with its token from the mail, and set a password."""
     user = service.accept_invitation(session, token=body.token, name=body.name, password=body.password)
     session.commit()
     return user_out(user)
@@ -194,11 +203,13 @@ def accept_invitation(body: schemas.AcceptIn, session: SessionDep) -> schemas.Us
 
 @router.get("/operators")
 def list_operators(actor: ActorDep, session: SessionDep) -> Page[schemas.UserOut]:
+    """The lab's operators (operators only)."""
     return Page(items=[user_out(u) for u in service.list_operators(session, actor=actor)])
 
 
 @router.get("/users/{user_id}")
 def get_user(user_id: str, actor: ActorDep, session: SessionDep) -> schemas.UserOut:
+    """One person: name, e-mail, role, whether disabled."""
     return user_out(service.get_user(session, actor=actor, user_id=user_id))
 
 
@@ -206,6 +217,7 @@ def get_user(user_id: str, actor: ActorDep, session: SessionDep) -> schemas.User
 def change_user(
     user_id: str, body: schemas.UserPatchIn, actor: ActorDep, session: SessionDep
 ) -> schemas.UserOut:
+    """Change a person's role, or disable them."""
     if body.role is None and body.disabled is None:
         raise InvalidInput(
             "send role, disabled or both",
@@ -222,6 +234,7 @@ def change_user(
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
+    """Remove a person; their sessions and tokens end with them."""
     service.remove_member(session, actor=actor, user_id=user_id)
     session.commit()
 
@@ -230,6 +243,7 @@ def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
 def request_password_reset(
     body: schemas.ResetRequestIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
+    """Ask for a password reset link by e-mail; the answer is the same whether or not the address is known."""
     service.request_password_reset(
         session, settings, email=body.email, client_address=client_address(request)
     )
@@ -239,5 +253,6 @@ def request_password_reset(
 
 @router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
 def confirm_password_reset(body: schemas.ResetConfirmIn, session: SessionDep) -> None:
+    """Set a new password with the token from the reset mail."""
     service.reset_password(session, token=body.token, password=body.password)
     session.commit()

@@ -16,11 +16,13 @@ router = APIRouter(tags=["service"])
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """The process is alive."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
 def readyz(session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """The database and the broker are reachable (503 otherwise)."""
     checks: dict[str, str] = {}
     try:
         session.execute(text("SELECT 1"))

@@ -24,6 +24,7 @@ def test_operations_have_stable_ids_and_the_bearer_scheme(api: Api) -> None:
     assert max(ids.values()) == 1
     assert ids["approve_instance"] == 1
     for operation in operations:
+        assert operation.get("description"), f"{operation['operationId']} says nothing about itself"
         # The token is the security scheme, not a header parameter each operation lists.
         assert "authorization" not in {p["name"].lower() for p in operation.get("parameters", [])}
     secured = {operation["operationId"] for operation in operations if operation.get("security")}
