@@ -12,6 +12,7 @@ from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.backups import service, targets
 from provisioner.backups.repository import location
 from provisioner.catalog.loader import Catalog
+from provisioner.cli.output import JsonOption, print_json
 from provisioner.config import get_settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
@@ -75,11 +76,27 @@ def add_target(
 
 
 @app.command("targets")
-def list_targets() -> None:
+def list_targets(as_json: JsonOption = False) -> None:
     """The backup targets; the default one is marked with *."""
     settings = get_settings()
     with transaction(settings.resolved_database_url) as session:
-        for target in targets.list_targets(session, actor=SYSTEM_ACTOR):
+        rows = targets.list_targets(session, actor=SYSTEM_ACTOR)
+        if as_json:
+            print_json(
+                [
+                    {
+                        "id": target.id,
+                        "name": target.name,
+                        "kind": target.kind,
+                        "address": target.address if target.kind == "sftp" else target.s3_endpoint,
+                        "path": target.path,
+                        "default": target.is_default,
+                    }
+                    for target in rows
+                ]
+            )
+            return
+        for target in rows:
             where = (
                 f"{target.user}@{target.address}:{target.port}"
                 if target.kind == "sftp"

@@ -22,6 +22,7 @@ from provisioner.cli import (
     schedules,
     servers,
     templates,
+    tenants,
     users,
 )
 from provisioner.cli import jobs as jobs_cli
@@ -47,6 +48,7 @@ app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(users.app, name="users")
 app.add_typer(healthcheck.app, name="healthcheck")
+app.add_typer(tenants.app, name="tenants")
 
 
 def _print_version(wanted: bool) -> None:
