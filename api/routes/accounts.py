@@ -246,6 +246,8 @@ def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
 def reset_password_for(
     user_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.ResetLinkOut:
+    """Start a password reset for someone else: the link is mailed to them, or, without mail, answered here
+    once to pass on."""
     handed = service.reset_password_for(session, settings, actor=actor, user_id=user_id)
     session.commit()
     return schemas.ResetLinkOut(mailed=handed.mailed, link=handed.link)
