@@ -12,6 +12,8 @@ import logging
 from contextvars import ContextVar
 from typing import Any
 
+from pythonjsonlogger.core import RESERVED_ATTRS
+
 from provisioner.config import Settings
 
 # Set by the API's request-id middleware for the request's whole life (route threads copy the context).
@@ -44,6 +46,8 @@ def logging_config(settings: Settings) -> dict[str, Any] | None:
                 "()": "pythonjsonlogger.json.JsonFormatter",
                 "fmt": list(FIELDS),
                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+                # uvicorn adds a copy of each message with terminal colours.
+                "reserved_attrs": [*RESERVED_ATTRS, "color_message"],
             }
         },
         "handlers": {

@@ -23,6 +23,11 @@ def use_for_celery(settings: Settings, *, job_task: str) -> list[str]:
 
     def configure(**_: Any) -> None:
         logging.config.dictConfig(config)
+        # Python's warnings (Celery warns about running as root) become JSON lines too.
+        logging.captureWarnings(True)
+
+    # At once, for what is said before Celery's own setup, and again when Celery would set its own up.
+    configure()
 
     def enter_job(task: Any, args: tuple[Any, ...] = (), **_: Any) -> None:
         if task.name == job_task and args:
