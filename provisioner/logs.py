@@ -22,6 +22,14 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
 
 FIELDS = ("asctime", "levelname", "name", "message", "request_id", "job_id")
+# httpx logs every request with its whole URL at INFO, and a webhook's URL is its secret (Mattermost,
+# Slack): only their warnings are wanted, in either format.
+QUIET = ("httpx", "httpcore")
+
+
+def quiet_request_logs() -> None:
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 class ContextFilter(logging.Filter):
@@ -62,8 +70,11 @@ def logging_config(settings: Settings) -> dict[str, Any] | None:
         # uvicorn's loggers come with handlers of their own in its default configuration; here they
         # hand their lines to the root's.
         "loggers": {
-            name: {"level": "INFO", "handlers": [], "propagate": True}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery")
+            **{
+                name: {"level": "INFO", "handlers": [], "propagate": True}
+                for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery")
+            },
+            **{name: {"level": "WARNING"} for name in QUIET},
         },
     }
 

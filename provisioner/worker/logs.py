@@ -9,7 +9,7 @@ from typing import Any
 from celery import signals
 
 from provisioner.config import Settings
-from provisioner.logs import job_id, logging_config
+from provisioner.logs import job_id, logging_config, quiet_request_logs
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 def use_for_celery(settings: Settings, *, job_task: str) -> list[str]:
     """Before a worker or scheduler starts: JSON lines instead of Celery's own setup, and the job's id
     on the lines of the task that runs it. Answers the options to put before Celery's command."""
+    quiet_request_logs()
     config = logging_config(settings)
     if config is None:
         return []

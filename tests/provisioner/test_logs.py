@@ -24,6 +24,7 @@ logging.getLogger("provisioner.api").warning("a line\\nwith a newline in it")
 request_id.set(None)
 job_id.set("job_abc")
 logging.getLogger("provisioner.worker").info("taking the job")
+logging.getLogger("httpx").info("HTTP Request: POST https://chat.example/hooks/secret-token")
 """
 
 
