@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from api.deps import ActorDep, CatalogDep, SessionDep, SettingsDep
-from provisioner.monitoring.exposition import render
+from provisioner.observability.metrics import render
 from provisioner.worker.dispatch import broker_reachable
 
 router = APIRouter(tags=["service"])

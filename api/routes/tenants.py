@@ -16,7 +16,12 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
 def create_tenant(body: schemas.TenantIn, actor: ActorDep, session: SessionDep) -> schemas.TenantOut:
     """Create an association (operators)."""
     row = service.create_tenant(
-        session, actor=actor, slug=body.slug, name=body.name, contact_email=body.contact_email
+        session,
+        actor=actor,
+        slug=body.slug,
+        name=body.name,
+        contact_email=body.contact_email,
+        language=body.language,
     )
     session.commit()
     return convert.tenant(row)

@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import select, update
 
 from provisioner.db import transaction
-from provisioner.deployments.plan import LABEL_INSTANCE
 from provisioner.instances.states import InstanceState
+from provisioner.labels import LABEL_INSTANCE
 from provisioner.models import Instance, Job, Schedule
 from provisioner.timeutil import utcnow
 from tests.support.api_client import ApiClient, new_tenant
@@ -150,10 +150,8 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         time.sleep(8)  # several more sweeps: still one message each
         alerted = _by_recipient(sink.messages)
         assert alerted == {
-            OPERATORS: [
-                f"[provisioner] ALERT instance_unhealthy: site (homepage) is unhealthy: {_detail(sick)}"
-            ],
-            BOARD: [f"[provisioner] ALERT instance_unhealthy: site (homepage) is unhealthy: {_detail(sick)}"],
+            OPERATORS: [f"[provisioner] ALARM Dienst gestört: site (homepage) is unhealthy: {_detail(sick)}"],
+            BOARD: [f"[provisioner] ALARM Dienst gestört: site (homepage) is unhealthy: {_detail(sick)}"],
         }
 
         sink.clear()
@@ -162,8 +160,8 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         sink.wait_for(2)
         time.sleep(8)
         assert _by_recipient(sink.messages) == {
-            OPERATORS: ["[provisioner] RESOLVED instance_unhealthy: site is healthy again"],
-            BOARD: ["[provisioner] RESOLVED instance_unhealthy: site is healthy again"],
+            OPERATORS: ["[provisioner] BEHOBEN Dienst gestört: site is healthy again"],
+            BOARD: ["[provisioner] BEHOBEN Dienst gestört: site is healthy again"],
         }
         alerts = operator.call("GET", "/api/v1/alerts", expect=200)["items"]
         assert [(a["kind"], a["status"]) for a in alerts] == [("instance_unhealthy", "resolved")]

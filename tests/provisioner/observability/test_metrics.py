@@ -16,7 +16,7 @@ from provisioner.db import session_factory
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Backup, BackupRepository, BackupTarget, DrillResult, Instance, Job
-from provisioner.monitoring.exposition import render
+from provisioner.observability.metrics import render
 from provisioner.timeutil import utcnow
 from tests.support import factories
 
