@@ -15,13 +15,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.portal import (
     account_pages,
     alert_pages,
+    association_pages,
     backup_pages,
     backup_schedule_pages,
+    backup_target_pages,
+    first_start_pages,
+    instance_action_pages,
     job_pages,
     lab_pages,
     operator_pages,
     schedule_pages,
+    server_pages,
     service_pages,
+    settings_pages,
     team_pages,
 )
 from api.portal.auth import SignInRequired, login_location
@@ -72,14 +78,20 @@ def _error_page(request: Request, status: int) -> Response:
 def install(app: FastAPI) -> None:
     for module in (
         account_pages,
+        association_pages,
         service_pages,
         backup_pages,
         backup_schedule_pages,
+        backup_target_pages,
+        first_start_pages,
+        instance_action_pages,
         job_pages,
         operator_pages,
         alert_pages,
         lab_pages,
         schedule_pages,
+        server_pages,
+        settings_pages,
         team_pages,
     ):
         app.include_router(module.router)

@@ -1,21 +1,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from provisioner.auth.actor import Actor
+from provisioner.models import Server
 from provisioner.servers import service
 from provisioner.servers.draining import drain_server
 
 router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def add_server(
-    body: schemas.ServerIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
-) -> schemas.ServerOut:
-    """Register a server; its host key is read once and then checked on every connection (operators)."""
-    row = service.add_server(
+def create_server(session: Session, *, actor: Actor, body: schemas.ServerIn, scan_timeout: int) -> Server:
+    """The API's and the portal's way in: the checked body to the service's keywords."""
+    return service.add_server(
         session,
         actor=actor,
         name=body.name,
@@ -28,10 +28,18 @@ def add_server(
         public_address=body.public_address,
         root_dir=body.root_dir,
         host_key=body.host_key,
-        scan_timeout=settings.ssh_connect_timeout_seconds,
+        scan_timeout=scan_timeout,
         base_domain=body.base_domain,
         tls_mode=body.tls_mode,
     )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def add_server(
+    body: schemas.ServerIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
+) -> schemas.ServerOut:
+    """Register a server; its host key is read once and then checked on every connection (operators)."""
+    row = create_server(session, actor=actor, body=body, scan_timeout=settings.ssh_connect_timeout_seconds)
     session.commit()
     return convert.server(session, catalog, row)
 
