@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     # Anyone else's headers are ignored, so a client cannot pick the address that the login limit and
     # the audit log see.
     trusted_proxies: str = "127.0.0.1"
+    # text: uvicorn's and Celery's own console lines; json: one JSON object per line, with the request id
+    # on every line of the API and the job id on every line of a job in the worker.
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _read_key_file(self) -> Self:
