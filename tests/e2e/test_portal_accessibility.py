@@ -55,6 +55,7 @@ class Seeded:
     blog: str = ""
     backup: str = ""
     invitation_token: str = ""
+    server: str = ""
 
 
 def _seed(db_url: str, settings: Settings) -> Seeded:
@@ -117,6 +118,7 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         tenant_id = tenant.id
         seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
         seeded.blog, seeded.backup = blog_with_backups(session, settings, tenant, server)
+        seeded.server = server.id
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
     make_user(db_url, email="member@verein-a.org", role="member", tenant_id=tenant_id, name="Alex")
@@ -182,7 +184,15 @@ def _visit_all(
     return found
 
 
-ANONYMOUS = ["/", "/login", "/password-reset", "/password-reset/unknown-token", "/nowhere"]
+# An unknown first-start link answers 404 here: this lab has an operator already.
+ANONYMOUS = [
+    "/",
+    "/login",
+    "/password-reset",
+    "/password-reset/unknown-token",
+    "/nowhere",
+    "/first-start/unknown-token",
+]
 
 
 def _anonymous_paths(seeded: Seeded) -> list[str]:
@@ -214,6 +224,11 @@ OPERATOR = [
     "/operator/requests",
     "/operator/instances",
     "/operator/servers",
+    "/operator/servers/new",
+    "/operator/tenants/new",
+    "/operator/backup-targets",
+    "/operator/backup-targets/new",
+    "/operator/settings",
     "/operator/jobs",
     "/operator/alerts",
     "/operator/alerts?status=",
@@ -241,6 +256,8 @@ def test_every_page_passes_axe(
                 f"/services/{seeded.running}",
                 "/team",
                 f"/team?tenant={seeded.tenant}",
+                f"/operator/tenants/{seeded.tenant}/tokens",
+                f"/operator/servers/{seeded.server}/remove",
             ],
         ),
     ):
@@ -276,7 +293,13 @@ def test_every_page_passes_axe(
 
 def test_the_pages_visited_are_every_page_of_the_portal(portal: tuple[str, FastAPI, Seeded]) -> None:
     _base_url, app, seeded = portal
-    visited = {*_anonymous_paths(seeded), *_association_paths(seeded), *OPERATOR}
+    visited = {
+        *_anonymous_paths(seeded),
+        *_association_paths(seeded),
+        *OPERATOR,
+        f"/operator/tenants/{seeded.tenant}/tokens",
+        f"/operator/servers/{seeded.server}/remove",
+    }
     portal_pages = {
         route.path
         for route in app.routes
