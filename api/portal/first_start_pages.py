@@ -12,10 +12,10 @@ from api.portal.account_pages import signed_in_response
 from api.portal.auth import AnonymousForm, issue_form_token
 from api.portal.i18n import N_
 from api.portal.rendering import render
-from api.schemas import EMAIL
 from provisioner.accounts.first_start import claim_first_start, first_start_invitation
 from provisioner.accounts.sessions import secure_cookies
 from provisioner.errors import Conflict, InvalidInput
+from provisioner.tenants.rules import EMAIL
 
 router = APIRouter(include_in_schema=False)
 MESSAGES = {

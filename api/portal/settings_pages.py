@@ -14,11 +14,12 @@ from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import pydantic_errors
 from api.portal.i18n import N_, choose_language
 from api.portal.rendering import render
-from api.schemas import EMAIL, HOST
+from api.schemas import HOST
 from provisioner.errors import DomainError
 from provisioner.mail_config import ROW_ID, configure_mail, mail_settings_for
 from provisioner.models import MailSettings
 from provisioner.notices.channels import mail_configured, send_test_mail, send_test_webhook
+from provisioner.tenants.rules import EMAIL
 
 router = APIRouter(prefix="/operator/settings", include_in_schema=False)
 FIELDS = ("host", "port", "username", "from_address")

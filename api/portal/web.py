@@ -47,7 +47,7 @@ PORTAL_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 ApiHandler = Callable[[Request, Exception], Awaitable[Response]]
-NOT_PORTAL = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+NOT_PORTAL = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics")
 
 
 def is_portal_path(path: str) -> bool:

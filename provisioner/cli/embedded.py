@@ -22,6 +22,7 @@ from provisioner.config import Settings, get_settings, read_key_file
 from provisioner.crypto import DecryptionFailed
 from provisioner.db import transaction
 from provisioner.keys import rotate_keys
+from provisioner.logs import uvicorn_logging
 from provisioner.migrate import upgrade
 from provisioner.runner.leftovers import descendants_of, freeze_and_kill
 from provisioner.servers.local import docker_available, register_local_server
@@ -195,7 +196,14 @@ def _run(settings: Settings, *, host: str | None, port: int | None, concurrency:
 
     threading.Thread(target=watch_worker, daemon=True).start()
     try:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=False)
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            **uvicorn_logging(settings),
+        )
     except _Stop:
         pass
     finally:

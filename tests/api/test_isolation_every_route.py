@@ -111,7 +111,7 @@ LOOKS_LIKE_REFERENCE = re.compile(r"\w+_ids?|backups?|schedules?|snapshots?|acco
 NOT_REFERENCES = {"s3_access_key_id"}
 # Answered without credentials on purpose. Anything else must refuse an anonymous caller.
 PUBLIC = {
-    *("/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"),
+    *("/", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"),
     # Logging in, and what a person holding a link from a mail does before having a session.
     *("/api/v1/session", "/api/v1/oidc/login", "/api/v1/oidc/callback", "/api/v1/invitations/accept"),
     *("/api/v1/password-reset", "/api/v1/password-reset/confirm"),
