@@ -9,11 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.backup_schemas import BackupStatusOut
 from provisioner.catalog.model import NAME_PATTERN
+from provisioner.tenants.rules import EMAIL, SLUG
 
 T = TypeVar("T")
 
-SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
-EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,252}\.[^@\s]{2,}$"
 HOST = (
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -43,6 +42,10 @@ class TenantIn(Input):
     slug: str = Field(pattern=SLUG, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     contact_email: str = Field(pattern=EMAIL, max_length=254)
+    language: Literal["de", "en"] | None = Field(
+        default=None,
+        description="what the association is written to in until its people choose (null: the lab's, German)",
+    )
 
 
 class Quota(BaseModel):
@@ -56,6 +59,7 @@ class TenantOut(BaseModel):
     slug: str
     name: str
     contact_email: str
+    language: str | None = None
     created_at: datetime
     quota: Quota | None = None
     # What the tenant's instances (not removed or rejected) reserve; on single reads only.

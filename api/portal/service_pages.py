@@ -23,7 +23,7 @@ from provisioner.catalog.parameters import validate_parameters
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.instances import footprint, operations
-from provisioner.instances.credentials import CredentialsGone, reveal_credentials
+from provisioner.instances.credentials import CredentialsGone, logins_kept_from, reveal_credentials
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import get_instance, request_instance
 from provisioner.instances.states import InstanceState
@@ -31,6 +31,7 @@ from provisioner.jobs.queue import commit_and_send
 from provisioner.jobs.service import list_jobs
 from provisioner.models import Instance
 from provisioner.pagination import MAX_LIMIT
+from provisioner.servers.service import list_servers
 from provisioner.tenants.service import list_tenants
 
 router = APIRouter(include_in_schema=False)
@@ -211,6 +212,7 @@ def detail_page(
         "instance": instance,
         "service": template,
         "shows_credentials": any(secret.show for secret in template.secrets.values()),
+        "logins_kept_from": logins_kept_from(session, instance=instance, template=template),
         "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
         "backups": list_backups(session, actor=viewer.actor, instance_id=instance.id),
         "keeps_data": keeps_data,
@@ -221,6 +223,15 @@ def detail_page(
         # The app's settings, so that pages of other modules call this without passing them along.
         "measured": measured_footprints(session, request.app.state.settings, [instance]).get(instance.id),
         "coefficients": footprint,
+        "update_targets": template.update_targets(instance.version),
+        # Where an operator may move it: every other server (placement says whether it fits).
+        "other_servers": [
+            server
+            for server in list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
+            if server.id != instance.server_id
+        ]
+        if viewer.is_operator
+        else [],
         **(extra or {}),
     }
     return render(request, "service.html", context)
@@ -247,7 +258,9 @@ async def show_credentials(
     require_csrf(viewer, (await _form(request)).get("csrf_token"))
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     try:
-        shown = reveal_credentials(session, settings, actor=viewer.actor, instance=instance)
+        shown = reveal_credentials(
+            session, settings, actor=viewer.actor, instance=instance, template=catalog.get(instance.template)
+        )
     except (CredentialsGone, Conflict) as exc:
         session.rollback()
         gone = {"credentials_gone": exc.status_code}

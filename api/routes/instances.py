@@ -20,6 +20,7 @@ router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 def request_instance(
     body: schemas.InstanceIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
 ) -> schemas.InstanceOut:
+    """Request a service for an association; it waits for an operator's approval."""
     row = service.request_instance(
         session,
         actor=actor,
@@ -43,6 +44,7 @@ def list_instances(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> schemas.Page[schemas.InstanceOut]:
+    """Instances the caller may see, newest first; operators may filter by association."""
     page = service.list_instances(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
     return schemas.Page(items=[convert.instance(i) for i in page.items], next=page.next)
 
@@ -51,6 +53,7 @@ def list_instances(
 def get_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.InstanceOut:
+    """One instance: state, health, version, server and address."""
     row = convert.instance(service.get_instance(session, actor=actor, instance_id=instance_id))
     row.backup_status = status_out(backup_status(session, settings, instance_id=instance_id))
     return row
@@ -67,6 +70,8 @@ def approve_instance(
     settings: SettingsDep,
     body: schemas.ApproveIn | None = None,
 ) -> schemas.JobAccepted:
+    """Approve a request and place it on a server (a deploy job); the server may be named or chosen by free
+    capacity (operators)."""
     job = service.approve_instance(
         session,
         actor=actor,
@@ -79,14 +84,28 @@ def approve_instance(
     return schemas.JobAccepted(job=convert.job(job))
 
 
-@router.post("/{instance_id}/credentials", responses={410: {"description": "shown once already"}})
+@router.post(
+    "/{instance_id}/credentials",
+    responses={
+        409: {"description": "not approved yet, or a copy that keeps the original's logins"},
+        410: {"description": "shown once already"},
+    },
+)
 def show_credentials(
-    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep, response: Response
+    instance_id: str,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    response: Response,
 ) -> schemas.CredentialsOut:
     """The first admin credentials, once: later calls answer 410 Gone. Through the portal's session it
-    needs the X-CSRF-Token header, as every change does."""
+    needs the X-CSRF-Token header, as every change does. A copy made from another instance's backup
+    whose service cannot be given a new admin password answers 409, saying whose logins it keeps."""
     instance = service.get_instance(session, actor=actor, instance_id=instance_id)
-    shown = reveal_credentials(session, settings, actor=actor, instance=instance)
+    template = catalog.get(instance.template)
+    shown = reveal_credentials(session, settings, actor=actor, instance=instance, template=template)
     session.commit()
     response.headers["Cache-Control"] = "no-store"
     return schemas.CredentialsOut(url=shown.url, credentials=shown.values)
@@ -100,6 +119,7 @@ def get_credentials(
     actor: ActorDep,
     session: SessionDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
     response: Response,
 ) -> schemas.CredentialsOut:
     """The same for bearer tokens, kept for the scripts that use it. A browser session must POST: a
@@ -108,13 +128,16 @@ def get_credentials(
         raise Forbidden(
             "through the portal's session, POST with the X-CSRF-Token header to see the credentials"
         )
-    return show_credentials(instance_id, actor, session, settings, response)
+    return show_credentials(
+        instance_id, actor=actor, session=session, settings=settings, catalog=catalog, response=response
+    )
 
 
 @router.post("/{instance_id}/reject")
 def reject_instance(
     instance_id: str, body: schemas.RejectIn, actor: ActorDep, session: SessionDep
 ) -> schemas.InstanceOut:
+    """Reject a request, with a reason the association is shown (operators)."""
     row = service.reject_instance(session, actor=actor, instance_id=instance_id, reason=body.reason)
     session.commit()
     return convert.instance(row)

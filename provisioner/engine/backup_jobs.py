@@ -9,7 +9,7 @@ from provisioner.backups.service import restore_of
 from provisioner.backups.steps import BackupStepFailed, restore_backup, run_step, take_backup
 from provisioner.context import Context
 from provisioner.db import transaction
-from provisioner.deployments.plan import build_run_spec
+from provisioner.deployments.plan import build_run_spec, credential_steps, steps_run_spec
 from provisioner.engine.sink import DatabaseSink
 from provisioner.engine.steps import mark_running
 from provisioner.instances.service import set_state
@@ -91,7 +91,24 @@ def run_restore_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     except BackupStepFailed as exc:
         finish_backup_job(ctx, job_id, error=str(exc), state=S.FAILED)
         return
+    if fresh and not own_credentials(ctx, instance_id, sink):
+        error = "the backup was restored, but the copy's own admin password could not be set"
+        finish_backup_job(ctx, job_id, error=error, state=S.FAILED)
+        return
     with transaction(url) as session:
         job = owned_job(session, job_id=job_id)
         mark_running(ctx, job.instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
+
+
+def own_credentials(ctx: Context, instance_id: str, sink: DatabaseSink) -> bool:
+    """A copy's restored data knows the original's admin password, not the copy's (shown) one: the
+    template's reset steps make the copy's the valid one. Without such steps the copy keeps the
+    original's logins, and the portal says so instead of showing a password."""
+    with transaction(ctx.database_url) as session:
+        instance = session.get_one(Instance, instance_id)
+        steps = credential_steps(ctx.catalog.get(instance.template))
+        if not steps:
+            return True
+        spec = steps_run_spec(ctx.settings, ctx.catalog, instance, steps, timed_as="deploy")
+    return run_step(ctx, spec, sink).status == "successful"

@@ -23,6 +23,7 @@ import pytest
 
 from provisioner.backups.reported import check_report
 from provisioner.backups.repository import repository_for, restic_variables
+from provisioner.backups.runs import LOAD_THROUGH_STDIN
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.config import Settings
 from provisioner.db import transaction
@@ -210,6 +211,54 @@ def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
         victim.remove(force=True)
 
 
+def test_a_database_dump_that_fails_to_load_ends_the_restore(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    volume: Any,
+    docker_client: docker.DockerClient,
+    proxy_image: str,
+) -> None:
+    (Path(volume.attrs["Mountpoint"]) / "backup.sql").write_text("INSERT INTO missing_table VALUES (1);\n")
+    _run_restic(tmp_path, "pw", "init")
+    volumes_root = Path(volume.attrs["Mountpoint"]).parent.parent
+    _run_restic(tmp_path, "pw", "backup", "--quiet", "--", f"{volume.name}/_data", cwd=volumes_root)
+    snapshot = json.loads(_run_restic(tmp_path, "pw", "snapshots", "--json"))[0]["id"]
+    # A stand-in database: it reads the dump on its standard input and fails on the first statement.
+    database = docker_client.containers.run(
+        proxy_image, ["sleep", "infinity"], name=f"prv-test{secrets.token_hex(4)}-db", detach=True
+    )
+    load = ["sh", "-c", "if grep -q missing_table; then echo 'ERROR 1146: no table' >&2; exit 1; fi"]
+    try:
+        restore = _variables(
+            tmp_path, volume, "pw", f"/{volume.name}/_data", snapshot=snapshot,
+            **_restore(
+                tmp_path,
+                databases=[{
+                    "volume": "data", "in_snapshot": f"/{volume.name}/_data", "dump": "backup.sql",
+                    "container": database.name, "ready": ["true"], "load": load,
+                    "load_argv": [*LOAD_THROUGH_STDIN, database.name, *load],
+                }],
+                after_steps=[{"container": database.name, "argv": ["touch", "/tmp/after"]}],
+            ),
+        )  # fmt: skip
+        restore["volumes"][0]["copied"] = False
+        sink = CollectingSink()
+        outcome = run_playbook(
+            _spec(ssh_servers[0], "restore.yml", restore), sink, work_root=tmp_path / "runs"
+        )
+        assert outcome.status == "failed"
+        # The readiness wait passed at once; the load failed (its item, then the task).
+        failed = [e for e in sink.events if e.status == "failed"]
+        assert {e.task for e in failed} == {
+            "Load each dump into its empty database, stopping at the first error"
+        }, [(e.task, e.line, e.stdout) for e in failed]
+        # The database volume was emptied, never filled with the copied files, and nothing ran after.
+        assert list(Path(volume.attrs["Mountpoint"]).iterdir()) == []
+        assert database.exec_run(["test", "-e", "/tmp/after"]).exit_code == 1
+    finally:
+        database.remove(force=True)
+
+
 def test_a_rest_target_confines_a_server_to_appending_to_its_associations_repository(
     tmp_path: Path, ssh_servers: list[TestServer], volume: Any
 ) -> None:
@@ -240,8 +289,12 @@ def test_a_rest_target_confines_a_server_to_appending_to_its_associations_reposi
         report = next(e.stdout for e in sink.events if e.task == REPORT_TASK and e.status == "ok")
         snapshot = check_report(json.loads(report.split("=> ", 1)[1])["msg"]).snapshot_id
         assert (rest.folder / tenant_id / "snapshots" / snapshot).is_file()
-        retention = {e.status for e in sink.events if e.task.startswith("Apply the retention policy")}
-        assert retention <= {"skipped", "info"}, "the server does not prune: it could not"
+        retention = {
+            e.status
+            for e in sink.events
+            if e.task == "Apply the retention policy to this instance's snapshots"
+        }
+        assert retention - {"info"} == {"skipped"}, "the server does not prune: it could not"
 
         (folder / "upload.bin").unlink()
         restore = _variables(

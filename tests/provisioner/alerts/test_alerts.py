@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from provisioner.accounts.service import create_user
 from provisioner.alerts import AlertKind, raise_alert, resolve_alert
 from provisioner.alerts.delivery import deliver_pending
+from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.models import Alert, AlertDelivery
@@ -170,3 +172,22 @@ def test_a_summary_with_line_breaks_stays_one_subject_line(
     message = sink.wait_for(1)[0]
     assert message["Bcc"] is None
     assert "\n" not in str(message["Subject"])
+
+
+def test_an_associations_admins_hear_of_its_alerts_in_their_language(
+    db_url: str, tmp_path: Path, sink: SmtpSink
+) -> None:
+    settings = _settings(db_url, tmp_path, sink)
+    with transaction(settings.resolved_database_url) as session:
+        tenant = factories.tenant(session)
+        create_user(session, email="kim@verein-a.org", name="Kim", password=None, role=Role.ADMIN,
+                    tenant_id=tenant.id).language = "en"  # fmt: skip
+        tenant_id = tenant.id
+    _raise(settings, tenant_id)
+    deliver_pending(settings)
+    by_address = {str(m["To"]): str(m["Subject"]) for m in sink.wait_for(2)}
+    # The contact address (a@verein-a.org) is for associations that have no admin yet.
+    assert by_address == {
+        "kim@verein-a.org": "[provisioner] ALERT backup failed: ins_1 failed",
+        "ops@lab.example": "[provisioner] ALARM Sicherung fehlgeschlagen: ins_1 failed",
+    }

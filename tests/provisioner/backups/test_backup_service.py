@@ -20,7 +20,7 @@ from provisioner.crypto import decrypt
 from provisioner.db import session_factory
 from provisioner.engine import backup_jobs
 from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
-from provisioner.instances.credentials import reveal_credentials
+from provisioner.instances.credentials import logins_kept_from, reveal_credentials
 from provisioner.instances.service import approve_instance, request_instance, set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import ClaimResult, claim_job, create_job
@@ -59,12 +59,12 @@ def _target(session: Session) -> None:
     )
 
 
-def _running_blog(session: Session, owner: Tenant) -> Instance:
+def _running_blog(session: Session, owner: Tenant, template: str = "wordpress") -> Instance:
     instance = request_instance(
         session,
         actor=factories.admin_of(owner),
         catalog=factories.CATALOG,
-        template="wordpress",
+        template=template,
         name="blog",
         parameters={},
         tenant_id=None,
@@ -242,13 +242,53 @@ def test_a_restore_names_a_succeeded_backup_of_that_instance(db_url: str) -> Non
         )  # fmt: skip
         assert (clone.tenant_id, clone.template) == (owner.id, "wordpress")
         assert clone.subdomain == "copy-verein-a"
-        # The restored database knows the source's passwords, so the clone takes them over.
-        assert {s.name: s.encrypted for s in clone.secrets} == {s.name: s.encrypted for s in blog.secrets}
+        # The restored database knows the source's passwords, so the clone takes them over; all but the
+        # admin's, which gets one of its own (the restore's reset steps make it the valid one).
+        hidden = {s.name: s.encrypted for s in clone.secrets if not s.shown}
+        assert hidden == {s.name: s.encrypted for s in blog.secrets if not s.shown}
+        assert _shown(clone) != _shown(blog)
         # Its admin is shown that first access once, as for the source.
         assert {s.name: s.shown for s in clone.secrets} == {s.name: s.shown for s in blog.secrets}
-        shown = reveal_credentials(session, SETTINGS, actor=admin, instance=clone)
-        assert set(shown.values) == {"admin_password"}
+        template = factories.CATALOG.get("wordpress")
+        shown = reveal_credentials(session, SETTINGS, actor=admin, instance=clone, template=template)
+        assert shown.values == _shown(clone)
         assert service.restore_of(session, job_id=job.id).id == good.id
+
+
+def test_a_copy_that_cannot_get_an_admin_password_of_its_own_says_whose_logins_it_keeps(
+    db_url: str,
+) -> None:
+    """Nextcloud keeps its admin in its own database and has no reset steps: its copy keeps every
+    secret of the original, and asking for its credentials names the original instead of showing a
+    password its restored data may not know."""
+    with session_factory(db_url)() as session:
+        factories.server(session, memory_mb=4096)
+        factories.server(session, "s2", memory_mb=4096)  # room for the copy
+        _target(session)
+        owner = factories.tenant(session)
+        cloud = _running_blog(session, owner, template="nextcloud")
+        good = _backup(session, cloud, "succeeded")
+        copy = service.request_restore(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, instance_id=cloud.id,
+            backup_id=good.id, into="new", name="cloud-copy", settings=SETTINGS,
+        ).instance  # fmt: skip
+        assert {s.name: s.encrypted for s in copy.secrets} == {s.name: s.encrypted for s in cloud.secrets}
+        template = factories.CATALOG.get("nextcloud")
+        assert logins_kept_from(session, instance=copy, template=template) == good
+        admin = factories.admin_of(owner)
+        with pytest.raises(Conflict, match="cloud-copy is a copy of blog made from its backup of") as kept:
+            reveal_credentials(session, SETTINGS, actor=admin, instance=copy, template=template)
+        assert "keeps the accounts and passwords blog had then" in kept.value.detail
+        assert copy.credentials_revealed_at is None
+        # The original itself shows its own, as before.
+        assert logins_kept_from(session, instance=cloud, template=template) is None
+        assert set(
+            reveal_credentials(session, SETTINGS, actor=admin, instance=cloud, template=template).values
+        ) == {"admin_password"}
+
+
+def _shown(instance: Instance) -> dict[str, str]:
+    return {s.name: decrypt(SETTINGS, s.encrypted) for s in instance.secrets if s.shown}
 
 
 def _backup(session: Session, instance: Instance, status: str) -> Backup:

@@ -2,7 +2,8 @@
 kept, and never reaches a command line or a path on another server (restore into a copy, move, drill).
 
 The playbook runs are scripted here (the runner adapter is replaced); the playbooks' own handling of
-the same values on a real server is in tests/playbooks/test_backup_playbooks.py.
+the same values on a real server is in tests/playbooks/test_backup_playbooks.py. Also here: a copy's
+admin password made its own after the restore (the real chain: tests/e2e/test_backups_wordpress.py).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from provisioner.backups import steps
 from provisioner.backups.repository import repository_for
 from provisioner.backups.service import request_restore
 from provisioner.config import Settings
+from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.engine.execute import run_claimed
 from provisioner.engine.sink import DatabaseSink
@@ -25,7 +28,7 @@ from provisioner.instances.credentials import store_secrets
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Alert, Backup, Instance, Job
-from provisioner.runner.scripted import ScriptedRun, ScriptedRunner, succeeds
+from provisioner.runner.scripted import ScriptedRun, ScriptedRunner, fails, succeeds
 from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -42,10 +45,13 @@ def _report(snapshot_id: object, **summary: object) -> dict[str, object]:
     return {"snapshot_id": snapshot_id, "summary": counts, "paths": HOSTILE_PATHS}
 
 
-def _scripted(report: object) -> ScriptedRunner:
-    """Answers each playbook as a (compromised) server would: the backup reports ``report``."""
+def _scripted(report: object, failing: frozenset[str] = frozenset()) -> ScriptedRunner:
+    """Answers each playbook as a (compromised) server would: the backup reports ``report``; the
+    playbooks in ``failing`` fail."""
 
     def answer(spec: RunSpec) -> ScriptedRun:
+        if spec.playbook in failing:
+            return fails(f"{spec.playbook} failed")
         if spec.playbook != "backup.yml":
             return succeeds()
         shown = "ok: [server] => " + json.dumps({"msg": report})
@@ -217,3 +223,46 @@ def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_nam
     assert {v["name"]: (v["docker"], v["in_snapshot"]) for v in restore.variables["volumes"]} == {
         name: (f"prv-{copy_id}-{name}", f"{root}/prv-{blog_id}-{name}/_data") for name in ("db", "content")
     }
+
+
+def _shown(session: Session, settings: Settings, instance_id: str) -> str:
+    row = session.get_one(Instance, instance_id)
+    return next(decrypt(settings, s.encrypted) for s in row.secrets if s.shown)
+
+
+def _copy_restored(settings: Settings, *, failing: frozenset[str]) -> tuple[ScriptedRunner, str, str]:
+    """An operator's copy of a WordPress restored by the worker: the runs, the original, the job."""
+    runs = _scripted({}, failing)
+    blog_id, backup_id = _stored_backup(settings)
+    job_id = _restore_into_a_copy(settings, blog_id, backup_id)
+    _execute(settings, runs, job_id)
+    return runs, blog_id, job_id
+
+
+def test_a_copy_gets_an_admin_password_of_its_own_made_valid_after_the_restore(settings: Settings) -> None:
+    runs, blog_id, job_id = _copy_restored(settings, failing=frozenset())
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        assert (job.status, job.instance.state) == ("succeeded", "running")
+        copy_id = job.instance_id
+        original, own = _shown(session, settings, blog_id), _shown(session, settings, copy_id)
+    assert own != original
+    deploy, restore, reset = runs.ran
+    assert (deploy.playbook, restore.playbook, reset.playbook) == ("deploy.yml", "restore.yml", "hooks.yml")
+    # The copy's deploy placed its own password; the restored data's one is made invalid by the steps
+    # a credentials reset runs, after the data is back.
+    assert own in deploy.files["admin/admin.php"]
+    assert original not in deploy.files["admin/admin.php"]
+    web = f"prv-{copy_id}-web"
+    assert reset.variables["steps"] == [
+        {"container": web, "argv": ["php", "/etc/provisioner/admin.php", "install"]},
+        {"container": web, "argv": ["php", "/etc/provisioner/admin.php", "reset"]},
+    ]
+
+
+def test_a_copy_whose_password_cannot_be_set_fails_saying_its_data_is_back(settings: Settings) -> None:
+    _, _, job_id = _copy_restored(settings, failing=frozenset({"hooks.yml"}))
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        assert (job.status, job.instance.state) == ("failed", "failed")
+        assert job.error == "the backup was restored, but the copy's own admin password could not be set"
