@@ -25,6 +25,7 @@ from api.routes import (
     jobs,
     servers,
     service,
+    spaces,
     tenants,
     tokens,
 )
@@ -59,7 +60,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     # Outermost: every line logged while a request is served, the server's access line too, names it.
     app.add_middleware(RequestIdMiddleware)
-    for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
+    for module in (
+        catalog,
+        tenants,
+        servers,
+        instances,
+        instance_jobs,
+        spaces,
+        jobs,
+        service,
+        accounts,
+        tokens,
+    ):
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(backups.router)

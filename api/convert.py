@@ -10,9 +10,10 @@ from api import schemas
 from api.monitoring.convert import server_metrics
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
+from provisioner.catalog.sharing import offered_modes
 from provisioner.config import Settings
 from provisioner.instances.placement import free_capacity, used_capacity
-from provisioner.models import Instance, Job, JobEvent, Server, Tenant
+from provisioner.models import Instance, Job, JobEvent, Server, Space, Tenant
 from provisioner.servers.hostkeys import fingerprint
 from provisioner.tenants.quotas import quota_of, usage_of
 
@@ -30,8 +31,12 @@ def tenant_with_usage(
     return out
 
 
-def template(row: Template) -> schemas.TemplateOut:
+def template(row: Template, *, modes: list[str] | None = None) -> schemas.TemplateOut:
+    """``modes``: those the lab lets associations request (``spaces.modes.allowed_modes``)."""
+    offered = list(offered_modes(row.sharing))
     return schemas.TemplateOut(
+        offered_modes=offered,
+        modes=modes if modes is not None else ["dedicated"],
         name=row.name,
         title=schemas.Localized(de=row.title.de, en=row.title.en),
         description=schemas.Localized(de=row.description.de, en=row.description.en),
@@ -96,6 +101,7 @@ def instance(row: Instance) -> schemas.InstanceOut:
 
 def job(row: Job) -> schemas.JobOut:
     return schemas.JobOut(
+        space=row.space_id,
         id=row.id,
         kind=row.kind,
         status=row.status,
@@ -119,4 +125,28 @@ def event(row: JobEvent) -> schemas.EventOut:
         status=row.status,
         line=row.line,
         stdout=row.stdout,
+    )
+
+
+def space(row: Space, catalog: Catalog) -> schemas.SpaceOut:
+    said = catalog.get(row.template).sharing
+    quota = said.shared.quota if said is not None and said.shared is not None else None
+    enforced = [name for name in ("members", "storage") if quota is not None and getattr(quota, name)]
+    return schemas.SpaceOut(
+        id=row.id,
+        tenant=row.tenant_id,
+        template=row.template,
+        name=row.name,
+        state=row.state,
+        state_reason=row.state_reason,
+        health=row.health,
+        checked_at=row.health_checked_at,
+        url=row.url,
+        subdomain=row.subdomain,
+        hostname=f"{row.subdomain}.{row.domain}",
+        quota=schemas.SpaceQuotaOut(
+            members=row.quota_members, storage_mb=row.quota_storage_mb, enforced=enforced
+        ),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )

@@ -150,6 +150,16 @@ class TemplateOut(BaseModel):
     default_version: str
     parameters: dict[str, Any]
     resources: Capacity
+    offered_modes: list[str] = Field(
+        default=["dedicated"], description="dedicated, shared: the ways the service can be run"
+    )
+    modes: list[str] = Field(
+        default=["dedicated"], description="the modes the lab lets associations request (operators choose)"
+    )
+
+
+class ModesIn(Input):
+    modes: list[Literal["dedicated", "shared"]] = Field(min_length=1, max_length=2)
 
 
 class InstanceIn(Input):
@@ -207,6 +217,7 @@ class JobOut(BaseModel):
     kind: str
     status: str
     instance: str
+    space: str | None = Field(default=None, description="for space jobs: the space worked on")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -301,3 +312,57 @@ class ServerMetricsOut(BaseModel):
     memory_total_mb: int | None
     memory_available_mb: int | None
     instances: dict[str, Any]
+
+
+class SpaceIn(Input):
+    template: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, description="short name, unique within the association")
+    tenant: str | None = Field(default=None, max_length=32, description="operators only: for which tenant")
+    subdomain: str | None = Field(
+        default=None,
+        max_length=63,
+        description="the space answers at <subdomain>.<domain>; <name>-<association> when left out",
+    )
+
+
+class SpaceQuotaIn(Input):
+    members: int | None = Field(default=None, ge=1, le=100000)
+    storage_mb: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+class SpaceApproveIn(Input):
+    quota: SpaceQuotaIn = Field(default_factory=SpaceQuotaIn)
+
+
+class SpaceQuotaOut(BaseModel):
+    members: int | None = Field(description="null: the service's own default")
+    storage_mb: int | None = Field(description="null: the service's own default")
+    enforced: list[str] = Field(description="which of the limits the service itself enforces")
+
+
+class SpaceOut(BaseModel):
+    id: str
+    tenant: str
+    template: str
+    name: str
+    state: str
+    state_reason: str | None
+    health: str
+    checked_at: datetime | None
+    url: str | None
+    subdomain: str
+    hostname: str
+    quota: SpaceQuotaOut
+    created_at: datetime
+    updated_at: datetime
+
+
+class SpaceRemoval(BaseModel):
+    space: SpaceOut
+    job: JobOut | None = Field(description="the removal job; none for a request withdrawn before approval")
+
+
+class SpaceAdminOut(BaseModel):
+    url: str | None
+    user: str
+    password: str = Field(description="shown once; store it now")

@@ -41,6 +41,9 @@ class Tenant(Base):
     quota_disk_gb: Mapped[int | None] = mapped_column(Integer)
     # "de" or "en": what the association is written to in when none of its people chose; None for the lab's.
     language: Mapped[str | None] = mapped_column(String(5))
+    # "association", or "lab" for the one row that owns the lab's shared instances (no person or token
+    # belongs to it, so no association reaches what it owns).
+    kind: Mapped[str] = mapped_column(String(12), default="association", server_default="association")
 
 
 class ApiToken(Base):
@@ -141,6 +144,8 @@ class Instance(Base):
     # A copy an association asked for waits for approval like any request; approving it restores this
     # backup into it (no foreign key: backups point at instances already).
     copy_of_backup_id: Mapped[str | None] = mapped_column(String(32))
+    # A shared instance holds the spaces of several associations; it belongs to the lab's tenant.
+    shared: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -198,8 +203,11 @@ class Job(Base):
     target_server_id: Mapped[str | None] = mapped_column(ForeignKey("servers.id"))
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requested_by: Mapped[str | None] = mapped_column(String(64))
+    # For space jobs: the space worked on inside the (shared) instance the job holds.
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), index=True)
 
     instance: Mapped[Instance] = relationship(lazy="joined")
+    space: Mapped[Space | None] = relationship(lazy="joined")
 
 
 class IdempotencyKey(Base):
@@ -576,4 +584,70 @@ class MailSettings(Base):
     username: Mapped[str] = mapped_column(String(254), default="")
     password_encrypted: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
     from_address: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# Spaces: one association's part of a shared instance.
+LIVE_SPACE = "state NOT IN ('removed', 'rejected')"
+
+
+class Space(Base):
+    """One association's space inside a shared instance (a WordPress network site, say), at an address
+    of its own, with its own first admin, quota and jobs."""
+
+    __tablename__ = "spaces"
+    __table_args__ = (
+        Index(
+            "uq_spaces_live_name",
+            "tenant_id",
+            "name",
+            unique=True,
+            postgresql_where=text(LIVE_SPACE),
+            sqlite_where=text(LIVE_SPACE),
+        ),
+        Index(
+            "uq_spaces_live_hostname",
+            "subdomain",
+            "domain",
+            unique=True,
+            postgresql_where=text(LIVE_SPACE),
+            sqlite_where=text(LIVE_SPACE),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("spc"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    template: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    health: Mapped[str] = mapped_column(String(20), default="unknown")
+    health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    subdomain: Mapped[str] = mapped_column(String(63))
+    domain: Mapped[str] = mapped_column(String(253))
+    url: Mapped[str | None] = mapped_column(String(500))
+    # The shared instance it is placed in; None until approved.
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), index=True)
+    # None: no limit of its own (the service's default).
+    quota_members: Mapped[int | None] = mapped_column(Integer)
+    quota_storage_mb: Mapped[int | None] = mapped_column(Integer)
+    admin_user: Mapped[str | None] = mapped_column(String(64))
+    encrypted_admin_password: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    # When the association's admin saw the first admin's password; it is shown once only.
+    credentials_revealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tenant: Mapped[Tenant] = relationship(lazy="joined")
+    instance: Mapped[Instance | None] = relationship(lazy="joined")
+
+
+class TemplateModes(Base):
+    """Which of a template's modes (dedicated, shared) associations may request; the operator's choice.
+    A template without a row offers its dedicated mode only."""
+
+    __tablename__ = "template_modes"
+
+    template: Mapped[str] = mapped_column(String(63), primary_key=True)
+    modes: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -3,18 +3,38 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import convert, schemas
-from api.deps import ActorDep, CatalogDep
+from api.deps import ActorDep, CatalogDep, SessionDep
+from provisioner.catalog.modes import allowed_modes, set_modes
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 
 
 @router.get("")
-def list_catalog(_actor: ActorDep, catalog: CatalogDep) -> schemas.Page[schemas.TemplateOut]:
-    """The services associations can request, with versions, parameters and resources."""
-    return schemas.Page(items=[convert.template(t) for t in catalog.all()])
+def list_catalog(
+    _actor: ActorDep, catalog: CatalogDep, session: SessionDep
+) -> schemas.Page[schemas.TemplateOut]:
+    """The services associations can request, with versions, parameters, resources and modes."""
+    return schemas.Page(
+        items=[convert.template(t, modes=list(allowed_modes(session, t))) for t in catalog.all()]
+    )
 
 
 @router.get("/{name}")
-def get_template(name: str, _actor: ActorDep, catalog: CatalogDep) -> schemas.TemplateOut:
+def get_template(
+    name: str, _actor: ActorDep, catalog: CatalogDep, session: SessionDep
+) -> schemas.TemplateOut:
     """One service of the catalog."""
-    return convert.template(catalog.get(name))
+    found = catalog.get(name)
+    return convert.template(found, modes=list(allowed_modes(session, found)))
+
+
+@router.put("/{name}/modes")
+def set_template_modes(
+    name: str, body: schemas.ModesIn, actor: ActorDep, catalog: CatalogDep, session: SessionDep
+) -> schemas.TemplateOut:
+    """Which of the service's modes associations may request: a dedicated instance, a space in a shared
+    instance, or both (operators). Requests already made are not touched."""
+    found = catalog.get(name)
+    modes = set_modes(session, actor=actor, template=found, modes=list(body.modes))
+    session.commit()
+    return convert.template(found, modes=list(modes))

@@ -9,6 +9,7 @@ cost more than the work itself. The phases:
 - ``instance``: the instance's folder and rendered files, its network and volumes;
 - ``route``: the instance's route in the proxy (a stale route for its address removed), the proxy
   attached to the instance network, the proxy reloaded when its configuration changed;
+- ``unroute``: one route less, for a space of a shared instance that goes;
 - ``remove``: the route, every container, network and volume labelled with the instance, its folder.
 
 It runs with the server's Python standard library and the Docker command line (server-bootstrap.yml
@@ -218,6 +219,18 @@ def route_phase(module, docker, p):
     return {"changed": bool(done), "done": done}
 
 
+def unroute_phase(module, docker, p):
+    """One route less (a space of a shared instance that goes): the instance's own route stays."""
+    proxy = p["proxy"]
+    route = f"{proxy['dir']}/sites/{p['site_file']}"
+    if not os.path.lexists(route):
+        return {"changed": False, "done": []}
+    os.remove(route)
+    if docker.inspect("container", proxy["name"]) is not None:
+        reload_proxy(docker, proxy)
+    return {"changed": True, "done": ["route", "reloaded"]}
+
+
 def remove_phase(module, docker, p):
     proxy, label, done = p["proxy"], p["label"], []
     route = f"{proxy['dir']}/sites/{p['site_file']}"
@@ -247,7 +260,13 @@ def remove_phase(module, docker, p):
     return {"changed": bool(done), "done": done}
 
 
-PHASES = {"proxy": proxy_phase, "instance": instance_phase, "route": route_phase, "remove": remove_phase}
+PHASES = {
+    "proxy": proxy_phase,
+    "instance": instance_phase,
+    "route": route_phase,
+    "unroute": unroute_phase,
+    "remove": remove_phase,
+}
 
 
 def main():

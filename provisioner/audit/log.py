@@ -6,12 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor, Role
 from provisioner.errors import Forbidden
-from provisioner.models import ApiToken, AuditEntry, Instance, Job, Tenant, User
+from provisioner.models import ApiToken, AuditEntry, Instance, Job, Space, Tenant, User
 from provisioner.pagination import Page, paginate
 
 CLI_ACTOR = "cli"
@@ -34,7 +34,15 @@ class Action:
 _OWNER: dict[str, Callable[[str], Select[Any]]] = {
     "ten": lambda i: select(Tenant.id).where(Tenant.id == i),
     "ins": lambda i: select(Instance.tenant_id).where(Instance.id == i),
-    "job": lambda i: select(Instance.tenant_id).join(Job, Job.instance_id == Instance.id).where(Job.id == i),
+    # A space's job belongs to the space's association, not to the lab that owns the shared instance.
+    "job": lambda i: (
+        select(func.coalesce(Space.tenant_id, Instance.tenant_id))
+        .select_from(Job)
+        .join(Instance, Job.instance_id == Instance.id)
+        .outerjoin(Space, Job.space_id == Space.id)
+        .where(Job.id == i)
+    ),
+    "spc": lambda i: select(Space.tenant_id).where(Space.id == i),
     "usr": lambda i: select(User.tenant_id).where(User.id == i),
     "tok": lambda i: select(ApiToken.tenant_id).where(ApiToken.id == i),
 }

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from provisioner.catalog.sharing import Sharing
+
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
 # repository:tag, repository:tag@sha256:digest (the tag kept for readers) or repository@sha256:digest;
 # moving tags are refused below.
@@ -285,6 +287,8 @@ class Template(Strict):
     timeouts: dict[Literal["deploy", "update", "remove", "backup", "restore", "drill"], Timeouts] = Field(
         default_factory=dict
     )
+    # The modes the service offers (dedicated, shared) and how its shared mode works.
+    sharing: Sharing | None = None
     folder: Path = Field(exclude=True)
 
     @field_validator("secrets")
@@ -308,6 +312,7 @@ class Template(Strict):
         _check_update_order(self)
         _check_health_and_hooks(self)
         _check_secret_users(self)
+        _check_sharing(self)
         if self.launcher is not None and self.launcher.definition not in {f.target for f in self.files}:
             raise ValueError(f"launcher.definition {self.launcher.definition!r} is not a rendered file")
         return self
@@ -418,6 +423,16 @@ def _check_secret_users(template: Template) -> None:
             raise ValueError(f"secrets.{name} names its account by user or by user_param, not both")
         if secret.user_param and secret.user_param not in required:
             raise ValueError(f"secrets.{name}.user_param {secret.user_param!r} is not a required parameter")
+
+
+def _check_sharing(template: Template) -> None:
+    shared = template.sharing.shared if template.sharing else None
+    if shared is None:
+        return
+    if shared.commands.container not in {c.name for c in template.containers}:
+        raise ValueError(f"sharing.shared.commands runs in unknown container {shared.commands.container!r}")
+    if template.launcher is not None:
+        raise ValueError("sharing: a service deployed by its upstream launcher cannot be shared")
 
 
 def volume_names(template: Template) -> list[str]:

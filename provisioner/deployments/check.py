@@ -24,6 +24,7 @@ from provisioner.catalog.parameters import validate_parameters
 from provisioner.catalog.positions import where
 from provisioner.catalog.render import RenderError
 from provisioner.catalog.secrets import generate_secrets
+from provisioner.catalog.sharing import offered_modes, shared_mode
 from provisioner.config import Settings
 from provisioner.deployments.compose import compose_document
 from provisioner.deployments.plan import Placement, deploy_files, deploy_variables
@@ -69,15 +70,21 @@ def sample_parameters(template: Template) -> dict[str, Any]:
     return {name: sample_value(schema) for name, schema in properties.items()}
 
 
-def sample_placement(template: Template, *, instance_id: str, tenant_id: str, subdomain: str) -> Placement:
+def sample_placement(
+    template: Template, *, instance_id: str, tenant_id: str, subdomain: str, shared: bool = False
+) -> Placement:
+    """A placement as an approval makes it; ``shared``: the template's shared instance, deployed with
+    the parameters its ``sharing.shared`` names."""
+    params = dict(shared_mode(template.sharing, template.name).parameters) if shared else None
     return Placement(
         instance_id=instance_id,
         tenant_id=tenant_id,
         name="sample",
         hostname=f"{subdomain}.lab.example",
-        params=validate_parameters(template, sample_parameters(template)),
+        params=validate_parameters(template, sample_parameters(template) if params is None else params),
         secrets=generate_secrets(template),
         host_ports={p.name: 40000 + i for i, p in enumerate(template.host_ports)},
+        shared=shared,
     )
 
 
@@ -93,8 +100,19 @@ def check_template(folder: Path, settings: Settings) -> list[str]:
         )
     except InvalidInput as exc:
         return [f"{where(path, ['parameters'])}: sample parameters do not fit: {exc.errors}"]
+    placements = [placement]
+    if "shared" in offered_modes(template.sharing):
+        try:
+            placements.append(
+                sample_placement(
+                    template, instance_id="ins_shared", tenant_id="ten_lab", subdomain="y", shared=True
+                )
+            )
+        except InvalidInput as exc:
+            location = where(path, ["sharing", "shared", "parameters"])
+            return [f"{location}: sharing.shared.parameters do not fit the parameters: {exc.errors}"]
     problems: list[str] = []
-    for version in template.versions:
+    for placement, version in [(p, v) for p in placements for v in template.versions]:
         try:
             files = deploy_files(settings, template, placement, SAMPLE_SERVER, version)
         except RenderError as exc:

@@ -40,6 +40,8 @@ class Placement:
     params: dict[str, Any]
     secrets: dict[str, str]
     host_ports: dict[str, int]
+    # A shared instance holds the spaces of several associations (the template's sharing.shared).
+    shared: bool = False
 
 
 def placement_of(settings: Settings, instance: Instance) -> Placement:
@@ -51,6 +53,7 @@ def placement_of(settings: Settings, instance: Instance) -> Placement:
         params=instance.parameters,
         secrets={s.name: decrypt(settings, s.encrypted) for s in instance.secrets},
         host_ports={p.name: p.port for p in instance.host_ports},
+        shared=instance.shared,
     )
 
 
@@ -90,6 +93,7 @@ def render_context(
             "version": version,
             "dir": f"{server.root_dir}/instances/{placement.instance_id}",
             "network": docker_name(placement.instance_id),
+            "shared": placement.shared,
         },
         "params": placement.params,
         "secrets": placement.secrets,
@@ -274,7 +278,7 @@ def host_spec(server: Server) -> HostSpec:
     )
 
 
-def _ssh_key(settings: Settings, server: Server) -> str | None:
+def ssh_key(settings: Settings, server: Server) -> str | None:
     if server.connection != "ssh":
         return None
     return settings.resolved_ssh_key_path.read_text()
@@ -352,7 +356,7 @@ def build_run_spec(
         host=host_spec(server),
         variables=variables,
         files=files,
-        ssh_private_key=_ssh_key(settings, server),
+        ssh_private_key=ssh_key(settings, server),
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
@@ -378,7 +382,7 @@ def steps_run_spec(
         playbooks_dir=Path(settings.resolved_playbooks_dir),
         host=host_spec(server),
         variables={"steps": step_variables(instance.id, steps)},
-        ssh_private_key=_ssh_key(settings, server),
+        ssh_private_key=ssh_key(settings, server),
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
@@ -395,7 +399,7 @@ def bootstrap_run_spec(settings: Settings, server: Server) -> RunSpec:
         host=host_spec(server),
         variables={"proxy": caddy.proxy_variables(settings, server)},
         files={f"{PROXY_FILES}/Caddyfile": caddy.caddyfile(mode, acme_email=settings.acme_email)},
-        ssh_private_key=_ssh_key(settings, server),
+        ssh_private_key=ssh_key(settings, server),
         timeout_seconds=settings.job_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
         mitogen=settings.ansible_mitogen,

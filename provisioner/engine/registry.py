@@ -11,6 +11,7 @@ from provisioner.engine.drill import run_drill_job
 from provisioner.engine.moves import run_move
 from provisioner.engine.playbook_jobs import run_playbook_job
 from provisioner.engine.sink import DatabaseSink
+from provisioner.engine.space_jobs import run_space_job
 from provisioner.engine.updates import run_update
 from provisioner.jobs.states import JobKind
 
@@ -35,4 +36,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.BACKUP: Handler(run_backup_job, breakdown_fails_instance=False),
     JobKind.RESTORE: Handler(run_restore_job, breakdown_fails_instance=False),
     JobKind.DRILL: Handler(run_drill_job, breakdown_fails_instance=False),
+    # A space's job fails its space; the shared instance fails only with its own deploy or removal.
+    JobKind.SPACE_CREATE: Handler(run_space_job, breakdown_fails_instance=False),
+    JobKind.SPACE_REMOVE: Handler(run_space_job, breakdown_fails_instance=False),
 }

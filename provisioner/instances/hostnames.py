@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.instances.states import InstanceState
-from provisioner.models import Instance, Server
+from provisioner.models import Instance, Server, Space
 from provisioner.proxy import caddy
 
 DNS_LABEL = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -25,7 +25,10 @@ def default_subdomain(name: str, tenant_slug: str) -> str:
     return f"{name}-{tenant_slug}"[:63].rstrip("-")
 
 
-def check_subdomain_free(session: Session, *, subdomain: str, domain: str, instance_id: str | None) -> None:
+def check_subdomain_free(
+    session: Session, *, subdomain: str, domain: str, instance_id: str | None, space_id: str | None = None
+) -> None:
+    """An address is taken by a live instance or a live space (of a shared instance) alike."""
     if not re.fullmatch(DNS_LABEL, subdomain) or subdomain in RESERVED:
         raise InvalidInput(
             f"{subdomain!r} cannot be used as a subdomain",
@@ -43,7 +46,12 @@ def check_subdomain_free(session: Session, *, subdomain: str, domain: str, insta
     )
     if instance_id is not None:
         taken = taken.where(Instance.id != instance_id)
-    if session.scalar(taken.limit(1)) is not None:
+    by_space = select(Space.id).where(
+        Space.subdomain == subdomain, Space.domain == domain, Space.state.not_in(_GONE)
+    )
+    if space_id is not None:
+        by_space = by_space.where(Space.id != space_id)
+    if session.scalar(taken.limit(1)) is not None or session.scalar(by_space.limit(1)) is not None:
         raise Conflict(
             f"{subdomain}.{domain} is taken already",
             errors=[{"field": "body.subdomain", "message": f"{subdomain}.{domain} is taken; choose another"}],

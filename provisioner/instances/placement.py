@@ -79,9 +79,10 @@ def choose_server(
     need: Resources,
     server_id: str | None,
     avoid: str | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> Server:
     """The named server if it has room, else the one with the most free room; never a draining one
-    (nor ``avoid``, the server a moving instance leaves)."""
+    (nor ``avoid``, the server a moving instance leaves, nor one in ``exclude`` when choosing)."""
     if server_id is not None:
         server = session.get(Server, server_id)
         if server is None:
@@ -103,7 +104,9 @@ def choose_server(
     candidates = [
         (free, server)
         for server in session.scalars(open_servers)
-        if server.id != avoid and (free := free_capacity(session, catalog, server)).fits(need)
+        if server.id != avoid
+        and server.id not in exclude
+        and (free := free_capacity(session, catalog, server)).fits(need)
     ]
     if not candidates:
         raise Conflict(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
 from provisioner.catalog.loader import Catalog
+from provisioner.catalog.modes import require_mode
 from provisioner.catalog.parameters import validate_parameters
 from provisioner.config import Settings, get_settings
 from provisioner.errors import Conflict, InvalidInput, NotFound
@@ -70,6 +71,7 @@ def request_instance(
     assert tenant_id is not None  # noqa: S101 - both branches above set it
     actor.require_write(tenant_id, "tenant")
     found = catalog.get(template)
+    require_mode(session, found, "dedicated")
     params = validate_parameters(found, parameters)
     hold_tenant(session, tenant_id=tenant_id)
     taken = select(Instance.id).where(

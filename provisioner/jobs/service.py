@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -14,7 +14,7 @@ from provisioner.auth.actor import Actor
 from provisioner.errors import Conflict, NotFound
 from provisioner.jobs.queue import note_created
 from provisioner.jobs.states import FINISHED, JobKind, JobStatus
-from provisioner.models import Instance, Job, JobEvent
+from provisioner.models import Instance, Job, JobEvent, Space
 from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
@@ -39,8 +39,10 @@ def create_job(
     target_version: str | None = None,
     requested_by: str | None = None,
     target_server_id: str | None = None,
+    space_id: str | None = None,
 ) -> Job:
     job = Job(
+        space_id=space_id,
         instance_id=instance.id,
         kind=kind.value,
         status=JobStatus.QUEUED.value,
@@ -56,9 +58,14 @@ def create_job(
 
 def get_job(session: Session, *, actor: Actor, job_id: str) -> Job:
     job = session.get(Job, job_id)
-    if job is None or not actor.can_see_tenant(job.instance.tenant_id):
+    if job is None or not actor.can_see_tenant(job_owner(job)):
         raise NotFound("job not found")
     return job
+
+
+def job_owner(job: Job) -> str:
+    """The association a job works for: a space's, not the lab's that owns the shared instance."""
+    return job.space.tenant_id if job.space is not None else job.instance.tenant_id
 
 
 def list_jobs(
@@ -70,9 +77,14 @@ def list_jobs(
     limit: int,
     cursor: str | None,
 ) -> Page[Job]:
-    query = select(Job).join(Job.instance)
+    query = select(Job).join(Job.instance).outerjoin(Space, Job.space_id == Space.id)
     if not actor.is_operator:
-        query = query.where(Instance.tenant_id == actor.tenant_id)
+        query = query.where(
+            or_(
+                and_(Job.space_id.is_(None), Instance.tenant_id == actor.tenant_id),
+                Space.tenant_id == actor.tenant_id,
+            )
+        )
     if instance_id is not None:
         query = query.where(Job.instance_id == instance_id)
     if status is not None:
@@ -205,7 +217,7 @@ def stale_queued_jobs(session: Session, *, older_than: datetime) -> Sequence[str
 def request_cancel(session: Session, *, actor: Actor, job_id: str) -> Job:
     """End a queued job at once; ask the worker of a running one to stop it."""
     job = get_job(session, actor=actor, job_id=job_id)
-    actor.require_write(job.instance.tenant_id, "job")
+    actor.require_write(job_owner(job), "job")
     if job.status in FINISHED:
         raise Conflict(f"the job has already ended ({job.status})")
     now = utcnow()

@@ -22,6 +22,10 @@ class JobKind(StrEnum):
     DRILL = "drill"
     # To another server: backup, deploy there, restore, switch, remove from the old one.
     MOVE = "move"
+    # Inside a shared instance: make one association's space (deploying the instance first when it is
+    # new), or remove it (and the instance with its last space).
+    SPACE_CREATE = "space_create"
+    SPACE_REMOVE = "space_remove"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

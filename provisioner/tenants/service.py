@@ -40,7 +40,8 @@ def get_tenant(session: Session, *, actor: Actor, tenant_id: str) -> Tenant:
 
 
 def list_tenants(session: Session, *, actor: Actor, limit: int, cursor: str | None) -> Page[Tenant]:
-    query = select(Tenant)
+    # The lab's own tenant (owner of the shared instances) is no association.
+    query = select(Tenant).where(Tenant.kind == "association")
     if not actor.is_operator:
         query = query.where(Tenant.id == actor.tenant_id)
     return paginate(session, query, Tenant, limit=limit, cursor=cursor)

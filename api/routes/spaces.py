@@ -1,0 +1,119 @@
+"""Spaces: an association's own part of a shared instance. Their work is a job on the shared instance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from api import convert, schemas
+from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from provisioner.jobs.queue import commit_and_send
+from provisioner.spaces import service
+from provisioner.spaces.credentials import reveal_space_admin
+
+router = APIRouter(prefix="/api/v1/spaces", tags=["spaces"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def request_space(
+    body: schemas.SpaceIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
+) -> schemas.SpaceOut:
+    """Request a space in a shared instance of a service the lab offers shared; it waits for approval."""
+    row = service.request_space(
+        session,
+        actor=actor,
+        catalog=catalog,
+        template=body.template,
+        name=body.name,
+        tenant_id=body.tenant,
+        subdomain=body.subdomain,
+        settings=settings,
+    )
+    session.commit()
+    return convert.space(row, catalog)
+
+
+@router.get("")
+def list_spaces(
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    tenant: Annotated[str | None, Query(max_length=32)] = None,
+    limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
+) -> schemas.Page[schemas.SpaceOut]:
+    """Spaces the caller may see, newest first: an association its own, an operator all (``?tenant=``)."""
+    page = service.list_spaces(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
+    return schemas.Page(items=[convert.space(s, catalog) for s in page.items], next=page.next)
+
+
+@router.get("/{space_id}")
+def get_space(space_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep) -> schemas.SpaceOut:
+    """One space: state, health, address and quota."""
+    return convert.space(service.get_space(session, actor=actor, space_id=space_id), catalog)
+
+
+@router.post("/{space_id}/approve", status_code=status.HTTP_202_ACCEPTED)
+def approve_space(
+    space_id: str,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
+    body: schemas.SpaceApproveIn | None = None,
+) -> schemas.JobAccepted:
+    """Approve a request: the space is placed into a shared instance with room, or a new one, and a job
+    makes it there (deploying a new shared instance first) (operators)."""
+    quota = body.quota if body else schemas.SpaceQuotaIn()
+    job = service.approve_space(
+        session,
+        actor=actor,
+        catalog=catalog,
+        space_id=space_id,
+        quota_members=quota.members,
+        quota_storage_mb=quota.storage_mb,
+        settings=settings,
+    )
+    commit_and_send(session, dispatcher)
+    return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.post("/{space_id}/reject")
+def reject_space(
+    space_id: str, body: schemas.RejectIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep
+) -> schemas.SpaceOut:
+    """Reject a request, with a reason the association is shown (operators)."""
+    row = service.reject_space(session, actor=actor, space_id=space_id, reason=body.reason)
+    session.commit()
+    return convert.space(row, catalog)
+
+
+@router.delete("/{space_id}", status_code=status.HTTP_202_ACCEPTED)
+def remove_space(
+    space_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> schemas.SpaceRemoval:
+    """Remove the space and its content from the shared instance; the shared instance goes with its last
+    space. A request not approved yet is withdrawn at once, without a job."""
+    job = service.remove_space(session, actor=actor, space_id=space_id)
+    space = service.get_space(session, actor=actor, space_id=space_id)
+    commit_and_send(session, dispatcher)
+    return schemas.SpaceRemoval(space=convert.space(space, catalog), job=convert.job(job) if job else None)
+
+
+@router.post(
+    "/{space_id}/credentials",
+    responses={409: {"description": "not approved yet"}, 410: {"description": "shown once already"}},
+)
+def show_space_admin(
+    space_id: str, *, actor: ActorDep, session: SessionDep, settings: SettingsDep, response: Response
+) -> schemas.SpaceAdminOut:
+    """The space's first admin and password, once: later calls answer 410 Gone."""
+    space = service.get_space(session, actor=actor, space_id=space_id)
+    shown = reveal_space_admin(session, settings, actor=actor, space=space)
+    session.commit()
+    response.headers["Cache-Control"] = "no-store"
+    return schemas.SpaceAdminOut(url=shown.url, user=shown.user, password=shown.password)

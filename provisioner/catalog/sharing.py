@@ -1,0 +1,83 @@
+"""What ``sharing:`` in template.yaml declares: the modes a service offers (a dedicated instance per
+association, or a space for each association inside one shared instance), how the shared instance is
+deployed, and how a space is made, changed and removed through the service's own admin command.
+
+The commands run in one container of the shared instance (``docker exec``); the space's facts (its
+address, its first admin's name and password, its quota) arrive as one JSON document on the command's
+standard input, never on its command line, which job events show.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Mode = Literal["dedicated", "shared"]
+ARGV = Field(min_length=1)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SpaceHealth(Strict):
+    path: str = Field(default="/", pattern=r"^/")
+    expect_status: int = Field(default=200, ge=100, le=599)
+
+
+class SpaceCommands(Strict):
+    container: str
+    create: list[str] = ARGV
+    # Applies a changed quota to an existing space; absent when the service has nothing to change.
+    change: list[str] | None = Field(default=None, min_length=1)
+    remove: list[str] = ARGV
+
+
+class SpaceQuota(Strict):
+    """Which limits the service itself enforces per space; the portal says the others are not enforced."""
+
+    members: bool = False
+    storage: bool = False
+
+
+class SharedMode(Strict):
+    # "server": at most one shared instance per server, a new one on another server when all are full;
+    # "lab": one for the whole lab, which refuses new spaces when it is full.
+    scope: Literal["server", "lab"] = "server"
+    spaces_per_instance: int = Field(ge=1, le=10000)
+    # The shared instance's own parameters (the template's schema applies); a space has none.
+    parameters: dict[str, object] = Field(default_factory=dict)
+    commands: SpaceCommands
+    # Asked at each space's own address, through the proxy, as a visitor would.
+    health: SpaceHealth = Field(default_factory=SpaceHealth)
+    quota: SpaceQuota = Field(default_factory=SpaceQuota)
+    # The account name the space's first admin signs in with; "{space}" becomes the space's subdomain.
+    admin_user: str = Field(default="admin-{space}", pattern=r"^[a-z0-9{}._@-]{1,60}$")
+
+
+class Sharing(Strict):
+    modes: list[Mode] = Field(min_length=1)
+    shared: SharedMode | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Sharing:
+        if len(set(self.modes)) != len(self.modes):
+            raise ValueError("sharing.modes lists a mode twice")
+        if ("shared" in self.modes) != (self.shared is not None):
+            raise ValueError(
+                "sharing.shared describes the shared mode: give it exactly when modes has shared"
+            )
+        return self
+
+
+def offered_modes(sharing: Sharing | None) -> list[Mode]:
+    """What a template offers; a template without ``sharing:`` is deployed dedicated only."""
+    return list(sharing.modes) if sharing is not None else ["dedicated"]
+
+
+def shared_mode(sharing: Sharing | None, service: str) -> SharedMode:
+    """How ``service`` is shared; ``ValueError`` for a service without a shared mode."""
+    if sharing is None or sharing.shared is None:
+        raise ValueError(f"{service} has no shared mode")
+    return sharing.shared

@@ -1,0 +1,184 @@
+"""Jobs on one space inside a shared instance; the job holds the shared instance's lock, so the
+spaces of one instance are made and removed one after another, never during its own deploy.
+
+- ``space_create``: a shared instance approved for this space is deployed first (as any deploy); then
+  the service's own command makes the space, its route goes into the proxy, and the space answers at
+  its own address.
+- ``space_remove``: the route goes, the service's command removes the space; when it was the last
+  space of its shared instance, the instance is removed in the same job.
+
+A failure fails the space and the job; the shared instance fails only when its own deploy or removal
+does, so one association's broken space never marks the others' as broken.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from provisioner.catalog.model import HealthCheck
+from provisioner.catalog.sharing import shared_mode
+from provisioner.context import Context
+from provisioner.db import transaction
+from provisioner.deployments.plan import build_run_spec
+from provisioner.engine.sink import DatabaseSink, note
+from provisioner.engine.steps import mark_running
+from provisioner.errors import IllegalTransition
+from provisioner.health.probe import Health
+from provisioner.instances.credentials import store_secrets
+from provisioner.instances.service import set_state
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import JobLost, finish_job, owned_job
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Job, Space
+from provisioner.runner.spec import RunOutcome, RunSpec
+from provisioner.spaces.placement import hold_placements, live_spaces_in
+from provisioner.spaces.runs import Action, space_run_spec
+from provisioner.spaces.service import set_space_state
+from provisioner.spaces.states import SpaceState
+
+log = logging.getLogger(__name__)
+I = InstanceState  # noqa: E741 - read as the instance's state beside S, the space's
+S = SpaceState
+
+
+class SpaceStepFailed(Exception):
+    """A step of a space job failed; one line for people."""
+
+
+def run_space_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
+    with transaction(ctx.database_url) as session:
+        kind = JobKind(session.get_one(Job, job_id).kind)
+    try:
+        if kind is JobKind.SPACE_CREATE:
+            _create(ctx, job_id, sink)
+        else:
+            _remove(ctx, job_id, sink)
+    except (JobLost, IllegalTransition):
+        raise
+    except SpaceStepFailed as exc:
+        _fail(ctx, job_id, str(exc))
+    except Exception as exc:
+        log.exception("space job %s broke down", job_id)
+        _fail(ctx, job_id, f"the job broke down inside the control plane: {type(exc).__name__}")
+
+
+def _create(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        space, instance = _space_of(job), job.instance
+        set_space_state(space, S.CREATING)
+        new_instance = instance.state == I.APPROVED
+        if not new_instance and instance.state != I.RUNNING:
+            raise SpaceStepFailed(f"the shared instance {instance.name} is {instance.state}, not running")
+        if new_instance:
+            set_state(instance, I.PROVISIONING)
+            store_secrets(ctx.settings, instance, ctx.catalog.get(instance.template))
+            deploy = build_run_spec(ctx.settings, ctx.catalog, instance, JobKind.DEPLOY)
+    if new_instance:
+        note(sink, "deploying the shared instance the space goes into")
+        _settle_deploy(ctx, job_id, _run(ctx, deploy, sink))
+    _space_step(ctx, job_id, sink, "create")
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        space = _space_of(job)
+        template = ctx.catalog.get(space.template)
+        if space.url is None or job.instance.server is None:
+            raise SpaceStepFailed("the space has no address or its shared instance no server")
+        said = shared_mode(template.sharing, template.name).health
+        check = HealthCheck(path=said.path, expect_status=said.expect_status)
+        health = ctx.health(session, ctx.settings, check, url=space.url, server=job.instance.server)
+        space.health = health.value
+        space.health_checked_at = ctx.clock.now()
+        set_space_state(space, S.RUNNING)
+        finish_job(session, job=job, status=JobStatus.SUCCEEDED)
+
+
+def _settle_deploy(ctx: Context, job_id: str, outcome: RunOutcome) -> None:
+    error = (
+        None if outcome.status == "successful" else f"the shared instance's deploy failed: {outcome.error}"
+    )
+    with transaction(ctx.database_url) as session:
+        instance = owned_job(session, job_id=job_id).instance
+        if error is None:
+            mark_running(ctx, instance)
+        else:
+            set_state(instance, I.FAILED, reason=error)
+    if error is not None:
+        raise SpaceStepFailed(error)
+
+
+def _remove(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        space = _space_of(job)
+        set_space_state(space, S.REMOVING)
+        deployed = job.instance.state in (I.RUNNING, I.FAILED) and job.instance.server is not None
+    if deployed:
+        _space_step(ctx, job_id, sink, "remove")
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        set_space_state(_space_of(job), S.REMOVED)
+        instance = job.instance
+        # Decided while holding the placements: no space is placed into it from now on.
+        hold_placements(session, ctx.settings)
+        last = live_spaces_in(session, instance.id) == 0 and instance.state in (
+            I.RUNNING,
+            I.FAILED,
+            I.APPROVED,
+        )
+        if not last:
+            finish_job(session, job=job, status=JobStatus.SUCCEEDED)
+            return
+        set_state(instance, I.REMOVING)
+        removal = (
+            build_run_spec(ctx.settings, ctx.catalog, instance, JobKind.REMOVE) if instance.server else None
+        )
+    note(sink, "that was the shared instance's last space: removing the shared instance")
+    outcome = _run(ctx, removal, sink) if removal is not None else RunOutcome("successful", 0, None)
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        instance = job.instance
+        if outcome.status != "successful":
+            error = f"the space is removed, its shared instance's removal failed: {outcome.error}"
+            set_state(instance, I.FAILED, reason=error)
+            finish_job(session, job=job, status=JobStatus.FAILED, error=error)
+            return
+        set_state(instance, I.REMOVED)
+        instance.port = None
+        instance.url = None
+        instance.health = Health.UNKNOWN.value
+        finish_job(session, job=job, status=JobStatus.SUCCEEDED)
+
+
+def _space_step(ctx: Context, job_id: str, sink: DatabaseSink, action: Action) -> None:
+    with transaction(ctx.database_url) as session:
+        job = session.get_one(Job, job_id)
+        space = _space_of(job)
+        template = ctx.catalog.get(space.template)
+        spec = space_run_spec(ctx.settings, template, space=space, instance=job.instance, action=action)
+    note(sink, f"{'making' if action == 'create' else 'removing'} the space with the service's own command")
+    outcome = _run(ctx, spec, sink)
+    if outcome.status != "successful":
+        raise SpaceStepFailed(f"the space's {action} failed: {outcome.error}")
+
+
+def _run(ctx: Context, spec: RunSpec, sink: DatabaseSink) -> RunOutcome:
+    sink.continue_numbering()
+    outcome = ctx.runner.run(spec, sink)
+    sink.flush()
+    return outcome
+
+
+def _space_of(job: Job) -> Space:
+    if job.space is None:
+        raise RuntimeError(f"job {job.id} is a space job without a space")
+    return job.space
+
+
+def _fail(ctx: Context, job_id: str, error: str) -> None:
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        space = _space_of(job)
+        if space.state not in (S.FAILED, S.REMOVED):
+            set_space_state(space, S.FAILED, reason=error)
+        finish_job(session, job=job, status=JobStatus.FAILED, error=error)

@@ -1,0 +1,1 @@
+"""Spaces: an association's own part of a shared instance, at its own address, with its own admin."""

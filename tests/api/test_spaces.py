@@ -1,0 +1,177 @@
+"""Spaces through the API: the operator's choice of modes, request → approve → job, isolation between
+associations, the first admin shown once, removal, and the audit log naming the space's association."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from provisioner.db import session_factory
+from provisioner.models import AuditEntry
+from tests.api.conftest import Api
+
+
+def _offer_shared(api: Api, modes: list[str] | None = None) -> dict[str, Any]:
+    response = api.client.put(
+        "/api/v1/catalog/wordpress/modes",
+        json={"modes": modes or ["dedicated", "shared"]},
+        headers=api.operator,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _request(api: Api, headers: dict[str, str], name: str = "web", **extra: str) -> Any:
+    return api.client.post(
+        "/api/v1/spaces", json={"template": "wordpress", "name": name, **extra}, headers=headers
+    )
+
+
+def test_the_operator_chooses_which_modes_associations_may_request(api: Api) -> None:
+    _, admin = api.tenant("verein-a")
+    shown = api.client.get("/api/v1/catalog/wordpress", headers=admin).json()
+    assert (shown["offered_modes"], shown["modes"]) == (["dedicated", "shared"], ["dedicated"])
+    refused = _request(api, admin)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.template"
+
+    assert (
+        api.client.put(
+            "/api/v1/catalog/wordpress/modes", json={"modes": ["shared"]}, headers=admin
+        ).status_code
+        == 403
+    )
+    unknown = api.client.put(
+        "/api/v1/catalog/homepage/modes", json={"modes": ["shared"]}, headers=api.operator
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "body.modes"
+
+    assert _offer_shared(api, ["shared"])["modes"] == ["shared"]
+    assert _request(api, admin).status_code == 201
+    dedicated = api.client.post(
+        "/api/v1/instances", json={"template": "wordpress", "name": "blog", "parameters": {}}, headers=admin
+    )
+    assert dedicated.status_code == 422
+    assert dedicated.json()["errors"][0]["field"] == "body.template"
+
+
+def test_request_approve_place_and_a_job_for_the_space(api: Api) -> None:
+    tenant_a, admin_a = api.tenant("verein-a")
+    _, admin_b = api.tenant("verein-b")
+    server = api.server()
+    _offer_shared(api)
+    space = _request(api, admin_a, subdomain="verein-a-web").json()
+    assert (space["state"], space["hostname"], space["tenant"]) == (
+        "requested",
+        "verein-a-web.localhost",
+        tenant_a,
+    )
+    taken = _request(api, admin_b, subdomain="verein-a-web")
+    assert taken.status_code == 409
+    assert taken.json()["errors"][0]["field"] == "body.subdomain"
+    assert api.client.post(f"/api/v1/spaces/{space['id']}/approve", headers=admin_a).status_code == 403
+
+    accepted = api.client.post(
+        f"/api/v1/spaces/{space['id']}/approve", json={"quota": {"storage_mb": 300}}, headers=api.operator
+    )
+    assert accepted.status_code == 202, accepted.text
+    job = accepted.json()["job"]
+    assert (job["kind"], job["space"]) == ("space_create", space["id"])
+    assert api.dispatcher.sent == [job["id"]]
+    placed = api.client.get(f"/api/v1/spaces/{space['id']}", headers=admin_a).json()
+    assert placed["state"] == "placed"
+    assert placed["url"] == "https://verein-a-web.localhost/"
+    assert placed["quota"] == {"members": None, "storage_mb": 300, "enforced": ["storage"]}
+
+    # The shared instance is the lab's: no association sees it, the operator does.
+    shared = api.client.get(f"/api/v1/instances/{job['instance']}", headers=api.operator).json()
+    assert (shared["server"], shared["state"]) == (server, "approved")
+    assert api.client.get(f"/api/v1/instances/{job['instance']}", headers=admin_a).status_code == 404
+    assert api.client.get("/api/v1/instances", headers=admin_a).json()["items"] == []
+    assert "_lab" not in [
+        t["slug"] for t in api.client.get("/api/v1/tenants", headers=api.operator).json()["items"]
+    ]
+    # The space's association follows its job; the other association does not see it.
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers=admin_a).status_code == 200
+    assert [j["id"] for j in api.client.get("/api/v1/jobs", headers=admin_a).json()["items"]] == [job["id"]]
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers=admin_b).status_code == 404
+    assert api.client.get("/api/v1/jobs", headers=admin_b).json()["items"] == []
+    with session_factory(api.db_url)() as session:
+        approval = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "approve_space", AuditEntry.status_code == 202)
+        ).one()
+    assert (approval.tenant_id, approval.target_id) == (tenant_a, space["id"])
+
+
+def test_an_association_never_sees_another_associations_space(api: Api) -> None:
+    _, admin_a = api.tenant("verein-a")
+    tenant_b, admin_b = api.tenant("verein-b")
+    _offer_shared(api)
+    space = _request(api, admin_a).json()
+    for method, path in (
+        ("GET", f"/api/v1/spaces/{space['id']}"),
+        ("DELETE", f"/api/v1/spaces/{space['id']}"),
+        ("POST", f"/api/v1/spaces/{space['id']}/credentials"),
+    ):
+        assert api.client.request(method, path, headers=admin_b).status_code == 404
+    assert api.client.get("/api/v1/spaces", headers=admin_b).json()["items"] == []
+    assert [s["id"] for s in api.client.get("/api/v1/spaces", headers=api.operator).json()["items"]] == [
+        space["id"]
+    ]
+    for_b = api.client.post(
+        "/api/v1/spaces", json={"template": "wordpress", "name": "web", "tenant": tenant_b}, headers=admin_a
+    )
+    assert for_b.status_code == 422
+    assert for_b.json()["errors"][0]["field"] == "body.tenant"
+
+
+def test_the_first_admin_is_shown_once_after_approval(api: Api) -> None:
+    _, admin = api.tenant("verein-a")
+    api.server()
+    _offer_shared(api)
+    space = _request(api, admin).json()
+    assert api.client.post(f"/api/v1/spaces/{space['id']}/credentials", headers=admin).status_code == 409
+    api.client.post(f"/api/v1/spaces/{space['id']}/approve", headers=api.operator)
+
+    shown = api.client.post(f"/api/v1/spaces/{space['id']}/credentials", headers=admin)
+    assert shown.status_code == 200
+    assert shown.headers["cache-control"] == "no-store"
+    assert shown.json()["user"] == "admin-web-verein-a"
+    assert len(shown.json()["password"]) == 24
+    assert api.client.post(f"/api/v1/spaces/{space['id']}/credentials", headers=admin).status_code == 410
+
+
+def test_removal_is_a_job_and_a_request_not_yet_approved_is_withdrawn_at_once(api: Api) -> None:
+    _, admin = api.tenant("verein-a")
+    api.server()
+    _offer_shared(api)
+    waiting = _request(api, admin, name="draft").json()
+    withdrawn = api.client.delete(f"/api/v1/spaces/{waiting['id']}", headers=admin)
+    assert withdrawn.status_code == 202
+    assert (withdrawn.json()["job"], withdrawn.json()["space"]["state"]) == (None, "removed")
+
+    space = _request(api, admin).json()
+    api.client.post(f"/api/v1/spaces/{space['id']}/approve", headers=api.operator)
+    removal = api.client.delete(f"/api/v1/spaces/{space['id']}", headers=admin)
+    assert removal.status_code == 202
+    assert removal.json()["job"]["kind"] == "space_remove"
+    assert api.client.delete(f"/api/v1/spaces/{space['id']}", headers=admin).status_code == 409
+
+
+def test_rejection_keeps_the_reason_and_frees_the_address(api: Api) -> None:
+    _, admin = api.tenant("verein-a")
+    _offer_shared(api)
+    space = _request(api, admin).json()
+    rejected = api.client.post(
+        f"/api/v1/spaces/{space['id']}/reject",
+        json={"reason": "ask for a dedicated one"},
+        headers=api.operator,
+    )
+    assert (rejected.json()["state"], rejected.json()["state_reason"]) == (
+        "rejected",
+        "ask for a dedicated one",
+    )
+    assert _request(api, admin).status_code == 201

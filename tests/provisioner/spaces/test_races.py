@@ -1,0 +1,84 @@
+"""Guarantees that hold when requests arrive at the same moment, on SQLite and on PostgreSQL: the first
+admin of a space is shown once, and approvals at once share one new shared instance."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import select
+
+from provisioner.config import Settings
+from provisioner.db import session_factory
+from provisioner.instances.credentials import CredentialsGone
+from provisioner.models import Instance, Space
+from provisioner.spaces.credentials import reveal_space_admin
+from provisioner.spaces.placement import lab_tenant
+from provisioner.spaces.service import approve_space
+from tests.support import factories
+from tests.support.spaces import approved_space, offer_shared, requested_space
+
+RACERS = 6
+
+
+def test_the_first_admin_read_at_once_by_several_requests_is_shown_once(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_factory(db_url)() as session:
+        factories.server(session)
+        owner = factories.tenant(session)
+        offer_shared(session)
+        space, _ = approved_space(session, settings, owner)
+        session.commit()
+        space_id, admin = space.id, factories.admin_of(owner)
+    start = threading.Barrier(RACERS)
+
+    def reveal() -> str:
+        with session_factory(db_url)() as session:
+            row = session.get_one(Space, space_id)
+            start.wait()
+            try:
+                shown = reveal_space_admin(session, settings, actor=admin, space=row)
+                session.commit()
+            except CredentialsGone:
+                return "gone"
+            return shown.password
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outcomes = list(pool.map(lambda _: reveal(), range(RACERS)))
+    assert outcomes.count("gone") == RACERS - 1
+    assert len(next(o for o in outcomes if o != "gone")) == 24
+
+
+def test_approvals_at_once_make_one_shared_instance_for_all(db_url: str, tmp_path: Path) -> None:
+    """The server takes one shared WordPress only (memory): without the placements held, each approval
+    would see no shared instance and try to make its own, and all but one would be refused."""
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_factory(db_url)() as session:
+        factories.server(session, memory_mb=600)
+        offer_shared(session)
+        lab_tenant(session, settings)  # made before, as in a lab that had shared instances
+        spaces = [
+            requested_space(session, factories.tenant(session, f"verein-{n}")).id for n in range(RACERS)
+        ]
+        session.commit()
+    start = threading.Barrier(RACERS)
+
+    def approve(space_id: str) -> str:
+        with session_factory(db_url)() as session:
+            start.wait()
+            job = approve_space(
+                session,
+                actor=factories.OPERATOR,
+                catalog=factories.CATALOG,
+                space_id=space_id,
+                settings=settings,
+            )
+            session.commit()
+            return job.instance_id
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        placed_in = set(pool.map(approve, spaces))
+    assert len(placed_in) == 1
+    with session_factory(db_url)() as session:
+        assert len(session.scalars(select(Instance).where(Instance.shared.is_(True))).all()) == 1
