@@ -16,6 +16,7 @@ from api.portal.backup_schedule_pages import backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
+from api.portal.space_pages import modes_by_service
 from provisioner.backups.service import list_backups
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
@@ -32,6 +33,8 @@ from provisioner.jobs.service import list_jobs
 from provisioner.models import Instance
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers.service import list_servers
+from provisioner.spaces.service import list_spaces
+from provisioner.spaces.states import SpaceState
 from provisioner.tenants.service import list_tenants
 
 router = APIRouter(include_in_schema=False)
@@ -64,8 +67,9 @@ def home(request: Request, session: SessionDep, catalog: CatalogDep) -> Response
 
 
 @router.get("/catalog")
-def catalog_page(request: Request, viewer: ViewerDep, catalog: CatalogDep) -> Response:
-    return render(request, "catalog.html", {"services": catalog.all()})
+def catalog_page(request: Request, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep) -> Response:
+    context = {"services": catalog.all(), "modes": modes_by_service(session, catalog)}
+    return render(request, "catalog.html", context)
 
 
 def _request_page(
@@ -179,10 +183,12 @@ def my_services(
         session, actor=viewer.actor, where=InstanceFilter(), limit=MAX_LIMIT, cursor=None
     ).items
     shown = [row for row in rows if row.state != InstanceState.REMOVED]
+    spaces = list_spaces(session, actor=viewer.actor, tenant_id=None, limit=MAX_LIMIT, cursor=None).items
     held = footprints(catalog, shown)
     measured = measured_footprints(session, settings, shown)
     context = {
         "instances": shown,
+        "spaces": [space for space in spaces if space.state != SpaceState.REMOVED],
         "catalog": catalog,
         "footprints": held,
         "total": footprint.total(held.values()),

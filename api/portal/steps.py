@@ -19,7 +19,8 @@ from provisioner.models import JobEvent
 
 STEP_PREFIX = "Step: "
 SOURCE_LANGUAGE = "en"
-# The progress notes of provisioner/engine/steps.py, updates.py and moves.py; keep in step with their wording.
+# The progress notes of provisioner/engine/steps.py, updates.py, moves.py and space_jobs.py;
+# keep in step with their wording.
 NOTES = (
     (re.compile(r"taking a backup first"), N_("Taking a backup first")),
     (re.compile(r"no backup: the service keeps no data"), N_("No backup: the service keeps no data")),
@@ -28,6 +29,20 @@ NOTES = (
     (
         re.compile(r"restoring the backup taken at (?P<at>[^;]+ UTC)"),
         N_("Restoring the backup taken at %(at)s"),
+    ),
+    # provisioner/engine/space_jobs.py
+    (
+        re.compile(r"deploying the shared instance the space goes into"),
+        N_("Setting up the shared service the space goes into"),
+    ),
+    (re.compile(r"making the space with the service's own command"), N_("Making the space in the service")),
+    (
+        re.compile(r"removing the space with the service's own command"),
+        N_("Removing the space from the service"),
+    ),
+    (
+        re.compile(r"that was the shared instance's last space: removing the shared instance"),
+        N_("That was the last space: removing the shared service"),
     ),
 )
 

@@ -28,6 +28,7 @@ from api.portal import (
     server_pages,
     service_pages,
     settings_pages,
+    space_pages,
     team_pages,
 )
 from api.portal.auth import SignInRequired, login_location
@@ -80,6 +81,7 @@ def install(app: FastAPI) -> None:
         account_pages,
         association_pages,
         service_pages,
+        space_pages,
         backup_pages,
         backup_schedule_pages,
         backup_target_pages,

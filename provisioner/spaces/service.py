@@ -217,3 +217,9 @@ def remove_space(session: Session, *, actor: Actor, space_id: str) -> Job | None
     if session.scalar(pending.limit(1)) is not None:
         raise Conflict("the space is about to be removed")
     return _space_job(session, space, JobKind.SPACE_REMOVE, actor)
+
+
+def space_jobs(session: Session, *, space: Space) -> list[Job]:
+    """The space's jobs, newest first (the space was found visible to the caller already)."""
+    query = select(Job).where(Job.space_id == space.id).order_by(Job.created_at.desc(), Job.id.desc())
+    return list(session.scalars(query).unique())

@@ -1,0 +1,250 @@
+"""Spaces in the portal: an association asks for one and sees it beside its dedicated services, with
+its first admin shown once; operators approve the requests and choose which modes each service has."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from api import convert, schemas
+from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.portal.auth import OperatorDep, Viewer, ViewerDep, require_csrf
+from api.portal.forms import errors_by_field, pydantic_errors
+from api.portal.rendering import render
+from provisioner.catalog.loader import Catalog
+from provisioner.catalog.modes import allowed_modes, set_modes
+from provisioner.catalog.sharing import Mode, offered_modes
+from provisioner.errors import Conflict, DomainError, InvalidInput
+from provisioner.instances.credentials import CredentialsGone
+from provisioner.jobs.queue import commit_and_send
+from provisioner.models import Space
+from provisioner.pagination import MAX_LIMIT
+from provisioner.spaces import service
+from provisioner.spaces.credentials import reveal_space_admin
+from provisioner.spaces.states import SpaceState
+from provisioner.tenants.service import list_tenants
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+def modes_by_service(session: Session, catalog: Catalog) -> dict[str, list[Mode]]:
+    """What associations may request of each service, for the catalog's buttons."""
+    return {template.name: allowed_modes(session, template) for template in catalog.all()}
+
+
+def _request_page(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    catalog: Catalog,
+    name: str,
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    tenants = (
+        list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
+        if viewer.is_operator
+        else []
+    )
+    context = {"service": catalog.get(name), "values": values, "errors": errors, "tenants": tenants}
+    return render(request, "space_request.html", context, status_code=status_code)
+
+
+@router.get("/catalog/{name}/space")
+def space_form(
+    request: Request, name: str, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep
+) -> Response:
+    return _request_page(request, session, viewer, catalog, name, values={}, errors={})
+
+
+@router.post("/catalog/{name}/space")
+async def send_space_request(
+    request: Request,
+    name: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    try:
+        body = schemas.SpaceIn(template=name, name=form.get("name", ""), tenant=form.get("tenant") or None)
+        space = service.request_space(
+            session,
+            actor=viewer.actor,
+            catalog=catalog,
+            template=body.template,
+            name=body.name,
+            tenant_id=body.tenant,
+            settings=settings,
+        )
+    except ValidationError as exc:
+        errors = pydantic_errors(exc)
+    except (InvalidInput, Conflict) as exc:
+        errors = errors_by_field(exc.errors) or {"": exc.detail}
+    else:
+        session.commit()
+        return RedirectResponse(f"/spaces/{space.id}", status_code=303)
+    session.rollback()
+    return _request_page(request, session, viewer, catalog, name, values=form, errors=errors, status_code=422)
+
+
+def space_page(
+    request: Request, session: Session, viewer: Viewer, catalog: Catalog, space: Space, **extra: object
+) -> Response:
+    context = {
+        "space": space,
+        "service": catalog.get(space.template),
+        "quota": convert.space(space, catalog).quota,
+        "jobs": service.space_jobs(session, space=space),
+        **extra,
+    }
+    return render(request, "space.html", context)
+
+
+@router.get("/spaces/{space_id}")
+def show_space(
+    request: Request, space_id: str, viewer: ViewerDep, session: SessionDep, catalog: CatalogDep
+) -> Response:
+    space = service.get_space(session, actor=viewer.actor, space_id=space_id)
+    return space_page(request, session, viewer, catalog, space)
+
+
+@router.post("/spaces/{space_id}/credentials")
+async def show_space_admin(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> Response:
+    require_csrf(viewer, (await _form(request)).get("csrf_token"))
+    space = service.get_space(session, actor=viewer.actor, space_id=space_id)
+    try:
+        shown = reveal_space_admin(session, settings, actor=viewer.actor, space=space)
+    except (CredentialsGone, Conflict) as exc:
+        session.rollback()
+        return space_page(request, session, viewer, catalog, space, credentials_gone=exc.status_code)
+    session.commit()
+    response = space_page(request, session, viewer, catalog, space, credentials=shown)
+    response.headers["Cache-Control"] = "no-store"  # the page holds a password
+    return response
+
+
+@router.post("/spaces/{space_id}/remove")
+async def remove_space(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    space = service.get_space(session, actor=viewer.actor, space_id=space_id)
+    if form.get("confirm_name") != space.name:
+        return space_page(request, session, viewer, catalog, space, confirm_error=True)
+    try:
+        job = service.remove_space(session, actor=viewer.actor, space_id=space_id)
+    except Conflict:
+        session.rollback()
+        return RedirectResponse(f"/spaces/{space_id}", status_code=303)
+    commit_and_send(session, dispatcher)
+    return RedirectResponse(f"/jobs/{job.id}" if job else "/services", status_code=303)
+
+
+@router.get("/operator/spaces")
+def space_requests(
+    request: Request, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep, notice: str | None = None
+) -> Response:
+    page = service.list_spaces(session, actor=viewer.actor, tenant_id=None, limit=MAX_LIMIT, cursor=None)
+    context = {
+        "waiting": [s for s in page.items if s.state == SpaceState.REQUESTED],
+        "spaces": [
+            s
+            for s in page.items
+            if s.state not in (SpaceState.REQUESTED, SpaceState.REMOVED, SpaceState.REJECTED)
+        ],
+        "shareable": [t for t in catalog.all() if "shared" in offered_modes(t.sharing)],
+        "modes": modes_by_service(session, catalog),
+        "catalog": catalog,
+        "notice": notice if notice in NOTICES else None,
+    }
+    return render(request, "operator/spaces.html", context)
+
+
+NOTICES = frozenset({"modes", "modes-422", "approve-409", "approve-422", "reason"})
+
+
+@router.post("/operator/spaces/modes/{name}")
+async def choose_modes(
+    request: Request, name: str, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep
+) -> Response:
+    form = await request.form()
+    require_csrf(viewer, str(form.get("csrf_token") or ""))
+    chosen: list[Mode] = [mode for mode in ("dedicated", "shared") if form.get(f"mode-{mode}") == "on"]
+    try:
+        set_modes(session, actor=viewer.actor, template=catalog.get(name), modes=chosen)
+    except InvalidInput:
+        session.rollback()
+        return RedirectResponse("/operator/spaces?notice=modes-422", status_code=303)
+    session.commit()
+    return RedirectResponse("/operator/spaces?notice=modes", status_code=303)
+
+
+@router.post("/operator/spaces/{space_id}/approve")
+async def approve_space(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: OperatorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    storage = form.get("storage_mb", "").strip()
+    if storage and (not storage.isdigit() or int(storage) < 1):
+        return RedirectResponse("/operator/spaces?notice=approve-422", status_code=303)
+    try:
+        job = service.approve_space(
+            session,
+            actor=viewer.actor,
+            catalog=catalog,
+            space_id=space_id,
+            quota_storage_mb=int(storage) if storage else None,
+            settings=settings,
+        )
+    except DomainError:
+        session.rollback()
+        return RedirectResponse("/operator/spaces?notice=approve-409", status_code=303)
+    commit_and_send(session, dispatcher)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/operator/spaces/{space_id}/reject")
+async def reject_space(request: Request, space_id: str, viewer: OperatorDep, session: SessionDep) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    reason = form.get("reason", "").strip()[:1000]
+    if not reason:
+        return RedirectResponse("/operator/spaces?notice=reason", status_code=303)
+    service.reject_space(session, actor=viewer.actor, space_id=space_id, reason=reason)
+    session.commit()
+    return RedirectResponse("/operator/spaces", status_code=303)

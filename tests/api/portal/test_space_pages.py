@@ -1,0 +1,105 @@
+"""Spaces in the portal: the operator offers a service shared, an association asks for a space from the
+catalog and sees it beside its services, the operator approves it, its admin sees the first admin once;
+another association never reaches it."""
+
+from __future__ import annotations
+
+from tests.support.portal import People, csrf_of
+
+GERMAN = {"Accept-Language": "de"}
+
+
+def _offer_shared(people: People) -> None:
+    page = people.operator.get("/operator/spaces")
+    assert page.status_code == 200
+    saved = people.operator.post(
+        "/operator/spaces/modes/wordpress",
+        data={"csrf_token": csrf_of(page.text), "mode-dedicated": "on", "mode-shared": "on"},
+        follow_redirects=False,
+    )
+    assert saved.headers["location"] == "/operator/spaces?notice=modes"
+
+
+def _ask_for_space(people: People) -> str:
+    form = people.admin_a.get("/catalog/wordpress/space")
+    sent = people.admin_a.post(
+        "/catalog/wordpress/space",
+        data={"csrf_token": csrf_of(form.text), "name": "web"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    return str(sent.headers["location"]).rsplit("/", 1)[1]
+
+
+def test_an_association_asks_for_a_space_the_operator_approves_and_its_admin_is_shown_once(
+    people: People,
+    api,  # type: ignore[no-untyped-def]
+) -> None:
+    api.server()
+    assert "/catalog/wordpress/space" not in people.admin_a.get("/catalog").text
+    _offer_shared(people)
+    assert "/catalog/wordpress/space" in people.admin_a.get("/catalog").text
+    space_id = _ask_for_space(people)
+    assert f"/spaces/{space_id}" in people.admin_a.get("/services").text
+    assert people.admin_b.get(f"/spaces/{space_id}").status_code == 404
+    assert f"/spaces/{space_id}" not in people.admin_b.get("/services").text
+
+    queue = people.operator.get("/operator/spaces").text
+    assert f"/operator/spaces/{space_id}/approve" in queue
+    approved = people.operator.post(
+        f"/operator/spaces/{space_id}/approve",
+        data={"csrf_token": csrf_of(queue), "storage_mb": "100"},
+        follow_redirects=False,
+    )
+    assert approved.status_code == 303
+    job_id = str(approved.headers["location"]).rsplit("/", 1)[1]
+    assert api.dispatcher.sent == [job_id]
+
+    page = people.admin_a.get(f"/spaces/{space_id}").text
+    assert "100 MB" in page
+    shown = people.admin_a.post(f"/spaces/{space_id}/credentials", data={"csrf_token": csrf_of(page)})
+    assert shown.headers["cache-control"] == "no-store"
+    assert "admin-web-verein-a" in shown.text
+    again = people.admin_a.post(f"/spaces/{space_id}/credentials", data={"csrf_token": csrf_of(page)})
+    assert "admin-web-verein-a" not in again.text
+    assert "shown already" in again.text
+    german = people.admin_a.get(f"/spaces/{space_id}", headers=GERMAN).text
+    assert "Speicherplatz" in german
+    assert "Einrichten des Bereichs" in german
+
+
+def test_a_space_is_removed_only_with_its_name_typed(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    api.server()
+    _offer_shared(people)
+    space_id = _ask_for_space(people)
+    page = people.admin_a.get(f"/spaces/{space_id}").text
+    wrong = people.admin_a.post(
+        f"/spaces/{space_id}/remove", data={"csrf_token": csrf_of(page), "confirm_name": "other"}
+    )
+    assert "The name does not match." in wrong.text
+    removed = people.admin_a.post(
+        f"/spaces/{space_id}/remove",
+        data={"csrf_token": csrf_of(page), "confirm_name": "web"},
+        follow_redirects=False,
+    )
+    assert removed.headers["location"] == "/services"  # not approved yet: withdrawn at once, no job
+    assert f"/spaces/{space_id}" not in people.admin_a.get("/services").text
+
+
+def test_declining_needs_a_reason(people: People) -> None:
+    _offer_shared(people)
+    space_id = _ask_for_space(people)
+    queue = people.operator.get("/operator/spaces").text
+    refused = people.operator.post(
+        f"/operator/spaces/{space_id}/reject",
+        data={"csrf_token": csrf_of(queue), "reason": " "},
+        follow_redirects=False,
+    )
+    assert refused.headers["location"] == "/operator/spaces?notice=reason"
+    declined = people.operator.post(
+        f"/operator/spaces/{space_id}/reject",
+        data={"csrf_token": csrf_of(queue), "reason": "ask for a dedicated one"},
+        follow_redirects=False,
+    )
+    assert declined.status_code == 303
+    assert "ask for a dedicated one" in people.admin_a.get(f"/spaces/{space_id}").text
