@@ -13,7 +13,7 @@ from provisioner.catalog.secrets import generate_secrets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt, encrypt
 from provisioner.errors import Conflict, DomainError
-from provisioner.models import Backup, BackupRestore, Instance, InstanceSecret, Job
+from provisioner.models import Backup, BackupRestore, Instance, InstanceSecret, Job, Space
 from provisioner.timeutil import utcnow
 
 
@@ -76,6 +76,23 @@ def logins_kept_from(session: Session, *, instance: Instance, template: Template
     return copied_from(session, instance=instance)
 
 
+def show_once(session: Session, row: Instance | Space, *, gone: str) -> None:
+    """Mark the row's credentials shown, or raise ``CredentialsGone`` with ``gone`` when they were.
+
+    Marked only where nobody marked it yet: of two requests at once, exactly one wins (the other waits
+    for its row lock on PostgreSQL, for the write lock on SQLite, and then finds it set)."""
+    model = type(row)
+    shown_now = session.execute(
+        update(model)
+        .where(model.id == row.id, model.credentials_revealed_at.is_(None))
+        .values(credentials_revealed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if shown_now.rowcount != 1:  # type: ignore[attr-defined]
+        raise CredentialsGone(gone)
+    session.refresh(row, ["credentials_revealed_at"])
+
+
 def reveal_credentials(
     session: Session, settings: Settings, *, actor: Actor, instance: Instance, template: Template
 ) -> Credentials:
@@ -91,20 +108,12 @@ def reveal_credentials(
             f"then: sign in with those. {template.name} cannot be given a new admin password from "
             "outside, so there is no password of its own to show"
         )
-    # Marked shown only where nobody marked it yet: of two requests at once, exactly one wins (the
-    # other waits for its row lock on PostgreSQL, for the write lock on SQLite, and then finds it set).
-    shown_now = session.execute(
-        update(Instance)
-        .where(Instance.id == instance.id, Instance.credentials_revealed_at.is_(None))
-        .values(credentials_revealed_at=utcnow())
-        .execution_options(synchronize_session=False)
+    show_once(
+        session,
+        instance,
+        gone="the credentials were shown once already and are not kept in readable form for showing "
+        "again; an operator can reset them",
     )
-    if shown_now.rowcount != 1:  # type: ignore[attr-defined]
-        raise CredentialsGone(
-            "the credentials were shown once already and are not kept in readable form for showing again; "
-            "an operator can reset them"
-        )
-    session.refresh(instance, ["credentials_revealed_at"])
     return Credentials(
         url=instance.url,
         values={s.name: decrypt(settings, s.encrypted) for s in instance.secrets if s.shown},

@@ -38,6 +38,31 @@ def set_state(instance: Instance, target: InstanceState, *, reason: str | None =
     instance.updated_at = utcnow()
 
 
+def requested_for(session: Session, *, actor: Actor, tenant_id: str | None) -> str:
+    """The association a request is for, which the actor may change: an operator names it, a tenant
+    token acts for its own (a different tenant field is refused, not ignored)."""
+    if actor.is_operator:
+        if tenant_id is None:
+            raise InvalidInput(
+                "an operator must say for which tenant",
+                errors=[{"field": "body.tenant", "message": "required for operator tokens"}],
+            )
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None or tenant.kind != "association":
+            raise InvalidInput(
+                "unknown tenant", errors=[{"field": "body.tenant", "message": "no such tenant"}]
+            )
+    elif tenant_id not in (None, actor.tenant_id):
+        raise InvalidInput(
+            "a tenant token acts for its own tenant only",
+            errors=[{"field": "body.tenant", "message": "must be left out or be your own tenant"}],
+        )
+    chosen = tenant_id if actor.is_operator else actor.tenant_id
+    assert chosen is not None  # noqa: S101 - a tenant actor has its tenant
+    actor.require_write(chosen, "tenant")
+    return chosen
+
+
 def request_instance(
     session: Session,
     *,
@@ -50,26 +75,7 @@ def request_instance(
     subdomain: str | None = None,
     settings: Settings | None = None,
 ) -> Instance:
-    if actor.is_operator:
-        if tenant_id is None:
-            raise InvalidInput(
-                "an operator must say for which tenant",
-                errors=[{"field": "body.tenant", "message": "required for operator tokens"}],
-            )
-        if session.get(Tenant, tenant_id) is None:
-            raise InvalidInput(
-                "unknown tenant", errors=[{"field": "body.tenant", "message": "no such tenant"}]
-            )
-    else:
-        # A tenant token always acts for its own tenant; a different tenant field is refused, not ignored.
-        if tenant_id not in (None, actor.tenant_id):
-            raise InvalidInput(
-                "a tenant token acts for its own tenant only",
-                errors=[{"field": "body.tenant", "message": "must be left out or be your own tenant"}],
-            )
-        tenant_id = actor.tenant_id
-    assert tenant_id is not None  # noqa: S101 - both branches above set it
-    actor.require_write(tenant_id, "tenant")
+    tenant_id = requested_for(session, actor=actor, tenant_id=tenant_id)
     found = catalog.get(template)
     require_mode(session, found, "dedicated")
     params = validate_parameters(found, parameters)

@@ -18,6 +18,7 @@ from provisioner.config import Settings, get_settings
 from provisioner.crypto import encrypt
 from provisioner.errors import Conflict, InvalidInput, NotFound
 from provisioner.instances.hostnames import check_subdomain_free, default_subdomain
+from provisioner.instances.service import requested_for
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Job, Space, Tenant
@@ -35,29 +36,6 @@ def set_space_state(space: Space, target: SpaceState, *, reason: str | None = No
     space.state = target.value
     space.state_reason = reason
     space.updated_at = utcnow()
-
-
-def _acting_for(session: Session, actor: Actor, tenant_id: str | None) -> str:
-    """The association a request is for: an operator names it, a tenant acts for itself only."""
-    if actor.is_operator:
-        if tenant_id is None:
-            raise InvalidInput(
-                "an operator must say for which association",
-                errors=[{"field": "body.tenant", "message": "required for operator tokens"}],
-            )
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is None or tenant.kind != "association":
-            raise InvalidInput(
-                "unknown tenant", errors=[{"field": "body.tenant", "message": "no such tenant"}]
-            )
-        return tenant_id
-    if tenant_id not in (None, actor.tenant_id):
-        raise InvalidInput(
-            "a tenant token acts for its own tenant only",
-            errors=[{"field": "body.tenant", "message": "must be left out or be your own tenant"}],
-        )
-    assert actor.tenant_id is not None  # noqa: S101 - a tenant actor has its tenant
-    return actor.tenant_id
 
 
 def shared_template(catalog: Catalog, name: str) -> Template:
@@ -82,8 +60,7 @@ def request_space(
     settings: Settings | None = None,
 ) -> Space:
     settings = settings or get_settings()
-    owner = _acting_for(session, actor, tenant_id)
-    actor.require_write(owner, "tenant")
+    owner = requested_for(session, actor=actor, tenant_id=tenant_id)
     found = shared_template(catalog, template)
     require_mode(session, found, "shared")
     tenant = session.get_one(Tenant, owner)
