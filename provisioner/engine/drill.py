@@ -82,7 +82,7 @@ def _end_drill(ctx: Context, job_id: str, drill_id: str, *, error: str | None) -
         drill.detail = error or "restored, healthy, data check passed, repository verified"
         drill.finished_at = ctx.clock.now()
         job = owned_job(session, job_id=job_id)
-        alert(session, ctx, job.instance, AlertKind.DRILL_FAILED, error)
+        alert(session, ctx.settings, job.instance, AlertKind.DRILL_FAILED, error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)
 
 
