@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from provisioner.alerts.service import AlertKind, raise_alert, resolve_alert
 from provisioner.backups.service import restore_of
 from provisioner.backups.steps import BackupStepFailed, restore_backup, run_step, take_backup
+from provisioner.config import Settings
 from provisioner.context import Context
 from provisioner.db import transaction
 from provisioner.deployments.plan import build_run_spec, credential_steps, steps_run_spec
@@ -27,19 +28,21 @@ def finish_backup_job(ctx: Context, job_id: str, *, error: str | None, state: In
         if state is not None and job.instance.state != state:
             set_state(job.instance, state, reason=error if state is S.FAILED else None)
         if job.kind == JobKind.BACKUP:
-            alert(session, ctx, job.instance, AlertKind.BACKUP_FAILED, error)
+            alert(session, ctx.settings, job.instance, AlertKind.BACKUP_FAILED, error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)
 
 
-def alert(session: Session, ctx: Context, instance: Instance, kind: AlertKind, error: str | None) -> None:
+def alert(
+    session: Session, settings: Settings, instance: Instance, kind: AlertKind, error: str | None
+) -> None:
     """A failed backup or drill opens an alert (operators and the association hear of it); success ends it."""
     if error is None:
-        resolve_alert(session, ctx.settings, kind=kind, subject_id=instance.id)
+        resolve_alert(session, settings, kind=kind, subject_id=instance.id)
     else:
         summary = f"{instance.name} ({instance.id}): {error}"
         raise_alert(
             session,
-            ctx.settings,
+            settings,
             kind=kind,
             subject_id=instance.id,
             tenant_id=instance.tenant_id,

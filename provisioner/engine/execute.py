@@ -8,10 +8,11 @@ import logging
 from provisioner.context import Context
 from provisioner.db import transaction
 from provisioner.engine.heartbeat import BEAT_EVERY_SECONDS, Heartbeat
-from provisioner.engine.registry import HANDLERS, Handler
+from provisioner.engine.registry import HANDLERS
 from provisioner.engine.sink import DatabaseSink
-from provisioner.engine.steps import fail_job
-from provisioner.errors import IllegalTransition
+from provisioner.engine.steps import StepFailed, why
+from provisioner.engine.unfinished import settle_unfinished
+from provisioner.errors import DomainError, IllegalTransition
 from provisioner.jobs.service import ClaimResult, JobLost, claim_job, finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Job
@@ -56,19 +57,18 @@ def run_claimed(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     except JobLost:
         raise
     except Exception as exc:
-        _broke_down(ctx, job_id, handler, sink, exc=exc, kind=kind)
+        _broke_down(ctx, job_id, sink, exc=exc, kind=kind)
 
 
-def _broke_down(
-    ctx: Context, job_id: str, handler: Handler, sink: DatabaseSink, *, exc: Exception, kind: JobKind
-) -> None:
-    if handler.breakdown_fails_instance:
-        log.exception("job %s could not start", job_id)
-        fail_job(ctx, job_id, f"the job could not start: {exc}")
-        return
+def _broke_down(ctx: Context, job_id: str, sink: DatabaseSink, *, exc: Exception, kind: JobKind) -> None:
     log.exception("job %s broke down", job_id)
     sink.flush()
+    if isinstance(exc, (StepFailed, DomainError)):
+        error = f"the job could not start: {why(exc)}"
+    else:
+        # The exception's text stays in the log: it may hold paths or values of the lab.
+        error = f"the {kind.value} broke down inside the control plane: {type(exc).__name__}"
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        error = f"the {kind.value} broke down inside the control plane: {type(exc).__name__}"
+        settle_unfinished(session, ctx.settings, job, reason=error)
         finish_job(session, job=job, status=JobStatus.FAILED, error=error)

@@ -5,22 +5,18 @@ The instance goes into its working state, the playbook runs, and the outcome set
 
 from __future__ import annotations
 
-import logging
-
 from provisioner.context import Context
 from provisioner.db import transaction
 from provisioner.deployments.plan import build_run_spec
 from provisioner.engine.sink import DatabaseSink
-from provisioner.engine.steps import fail_job, mark_running
+from provisioner.engine.steps import mark_running
 from provisioner.instances.credentials import renew_shown_secrets, store_secrets
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import JobLost, finish_job, owned_job
+from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Job
 from provisioner.runner.spec import RunOutcome, RunSpec
-
-log = logging.getLogger(__name__)
 
 # The state an instance is in while a job of each kind works on it.
 WORKING_STATE = {
@@ -41,15 +37,9 @@ def run_playbook_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     if spec is None:
         _settle(ctx, job_id, RunOutcome(status="successful", rc=0, error=None))
         return
-    try:
-        outcome = ctx.runner.run(spec, sink)
-        sink.flush()
-        _settle(ctx, job_id, outcome)
-    except JobLost:
-        raise
-    except Exception as exc:
-        log.exception("job %s broke down", job_id)
-        fail_job(ctx, job_id, f"the job broke down inside the control plane: {type(exc).__name__}")
+    outcome = ctx.runner.run(spec, sink)
+    sink.flush()
+    _settle(ctx, job_id, outcome)
 
 
 def _start(ctx: Context, job_id: str) -> RunSpec | None:

@@ -21,8 +21,9 @@ class Handler:
     """Runs a claimed job of one kind to its end: the instance's states, the job's outcome."""
 
     run: Callable[[Context, str, DatabaseSink], None]
-    # A handler that breaks down inside the control plane fails the instance with the job, unless the
-    # instance is as well as it was: a backup, a restore or a drill leave it to their own states.
+    # A job that ends without its handler's say (its worker lost, the handler broken down) fails its
+    # instance, unless the instance may be as well as it was: a backup, a restore or a drill fail it
+    # only when they left it half-way (see ``provisioner.engine.unfinished``).
     breakdown_fails_instance: bool = True
 
 

@@ -138,15 +138,6 @@ def end_job(
         finish_job(session, job=job, status=status, error=error)
 
 
-def fail_job(ctx: Context, job_id: str, error: str) -> None:
-    """The job failed, and with it the instance (unless it is already failed or gone)."""
-    with transaction(ctx.database_url) as session:
-        job = owned_job(session, job_id=job_id)
-        if job.instance.state not in (S.FAILED, S.REMOVED):
-            set_state(job.instance, S.FAILED, reason=error)
-        finish_job(session, job=job, status=JobStatus.FAILED, error=error)
-
-
 def kept_in(backup: TakenBackup | None) -> str:
     """Where the data is when a way back failed too: the error names the backup to restore by hand."""
     return f"; the backup {backup.id} taken at {stamp(backup.created_at)} holds the data" if backup else ""

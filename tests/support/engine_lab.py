@@ -17,10 +17,10 @@ from provisioner.db import transaction
 from provisioner.engine.execute import execute_job
 from provisioner.health.probe import Health
 from provisioner.instances.credentials import store_secrets
-from provisioner.instances.service import approve_instance, request_instance
+from provisioner.instances.service import approve_instance, request_instance, restore_job
 from provisioner.jobs.service import create_job, request_cancel
 from provisioner.jobs.states import JobKind
-from provisioner.models import Instance, Job, JobEvent, Server, Tenant
+from provisioner.models import Backup, Instance, Job, JobEvent, Server, Tenant
 from provisioner.runner.scripted import ScriptedRun, ScriptedRunner
 from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
@@ -116,6 +116,34 @@ class EngineLab:
         site = self.approved()
         with transaction(self.url) as session:
             return site, session.scalars(select(Job.id).where(Job.instance_id == site)).one()
+
+    def backed_up(self) -> tuple[str, str]:
+        """A running WordPress with one succeeded backup: its id and the backup's."""
+        blog = self.instance()
+        self.run(self.job(blog, JobKind.BACKUP), ScriptedRunner(backup_reported()))
+        with transaction(self.url) as session:
+            return blog, session.scalars(select(Backup.id).where(Backup.instance_id == blog)).one()
+
+    def restore(self, *, into_new: bool = False) -> str:
+        """A restore job of a WordPress's backup: into the WordPress itself, or into a new copy."""
+        blog, backup = self.backed_up()
+        into = self.approved(template="wordpress") if into_new else blog
+        with transaction(self.url) as session:
+            instance = session.get_one(Instance, into)
+            return restore_job(session, instance=instance, backup_id=backup, requested_by="t").id
+
+    def job_of(self, kind: JobKind) -> tuple[str, str]:
+        """A queued job of ``kind`` on a running WordPress with a backup: the instance's id and the job's."""
+        if kind is JobKind.RESTORE:
+            job_id = self.restore()
+            with transaction(self.url) as session:
+                return session.get_one(Job, job_id).instance_id, job_id
+        blog, _ = self.backed_up()
+        details = {
+            JobKind.UPDATE: {"target_version": "6.1-r2"},
+            JobKind.MOVE: {"target_server_id": self.second_server()},
+        }.get(kind, {})
+        return blog, self.job(blog, kind, **details)
 
     def job(self, instance_id: str, kind: JobKind, **details: str) -> str:
         with transaction(self.url) as session:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from provisioner.db import transaction
 from provisioner.health.probe import Health
-from provisioner.instances.service import restore_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Alert, Backup, DrillResult, Instance
-from provisioner.runner.scripted import ScriptedRun, ScriptedRunner, fails, succeeds
+from provisioner.runner.scripted import ScriptedRun, ScriptedRunner, fails, succeeds, times_out
 from provisioner.runner.spec import RunSpec
 from tests.support.engine_lab import EngineLab, backup_reported, by_step
 
@@ -30,23 +30,6 @@ def _answers(**runs: ScriptedRun) -> Callable[[RunSpec], ScriptedRun]:
         return runs.get(key, backup_reported() if key == "backup" else succeeds())
 
     return answer
-
-
-def _backed_up(lab: EngineLab) -> tuple[str, str]:
-    """A running WordPress with one succeeded backup: its id and the backup's."""
-    blog = lab.instance()
-    lab.run(lab.job(blog, JobKind.BACKUP), ScriptedRunner(backup_reported()))
-    with transaction(lab.url) as session:
-        return blog, session.scalars(select(Backup.id).where(Backup.instance_id == blog)).one()
-
-
-def _restore(lab: EngineLab, *, into_new: bool = False) -> str:
-    """A restore job of a WordPress's backup: into the WordPress itself, or into a new copy."""
-    blog, backup = _backed_up(lab)
-    into = lab.approved(template="wordpress") if into_new else blog
-    with transaction(lab.url) as session:
-        instance = session.get_one(Instance, into)
-        return restore_job(session, instance=instance, backup_id=backup, requested_by="t").id
 
 
 def _alerts(lab: EngineLab) -> list[tuple[str, str]]:
@@ -103,7 +86,7 @@ def test_a_canceled_backup_fails_and_the_instance_runs_on(lab: EngineLab) -> Non
 
 
 def test_a_restore_puts_the_backup_back_and_the_instance_runs(lab: EngineLab) -> None:
-    job = _restore(lab)
+    job = lab.restore()
 
     runner = lab.run(job)
 
@@ -112,22 +95,64 @@ def test_a_restore_puts_the_backup_back_and_the_instance_runs(lab: EngineLab) ->
 
 
 def test_a_failed_restore_leaves_the_instance_failed(lab: EngineLab) -> None:
-    job = _restore(lab)
+    job = lab.restore()
 
     lab.run(job, ScriptedRunner(fails("the dump did not load")))
 
     assert lab.ended(job) == ("failed", "the restore failed: the dump did not load", "failed")
 
 
-def test_a_restore_into_a_new_copy_deploys_it_first(lab: EngineLab) -> None:
-    job = _restore(lab, into_new=True)
+def test_a_restore_into_a_new_copy_deploys_it_then_gives_it_its_own_password(
+    lab: EngineLab,
+) -> None:
+    job = lab.restore(into_new=True)
 
-    assert lab.run(job).playbooks == ["deploy.yml", "restore.yml"]
+    # The template's credential reset steps run last, on the restored data (tests/provisioner/backups).
+    assert lab.run(job).playbooks == ["deploy.yml", "restore.yml", "hooks.yml"]
     assert lab.ended(job) == ("succeeded", None, "running")
 
 
+def test_a_failed_restore_into_a_new_copy_leaves_the_copy_failed(lab: EngineLab) -> None:
+    job = lab.restore(into_new=True)
+
+    runner = lab.run(job, ScriptedRunner(succeeds(), fails("the dump did not load")))
+
+    assert runner.playbooks == ["deploy.yml", "restore.yml"]
+    assert lab.ended(job) == ("failed", "the restore failed: the dump did not load", "failed")
+
+
+def test_a_restore_canceled_while_it_runs_leaves_the_instance_failed(lab: EngineLab) -> None:
+    job = lab.restore()
+
+    lab.run(job, ScriptedRunner(succeeds("Load the dump", during=lambda _: lab.cancel(job))))
+
+    assert lab.ended(job) == ("failed", "the restore failed: canceled while running", "failed")
+
+
+def test_a_restore_that_runs_too_long_leaves_the_instance_failed(lab: EngineLab) -> None:
+    job = lab.restore()
+
+    lab.run(job, ScriptedRunner(times_out("Load the dump")))
+
+    status, error, state = lab.ended(job)
+    assert (status, state) == ("failed", "failed")
+    assert (error or "").startswith("the restore failed: it ran longer than its time limit")
+
+
+def test_a_backup_that_runs_too_long_fails_and_the_instance_runs_on(lab: EngineLab) -> None:
+    blog = lab.instance()
+    job = lab.job(blog, JobKind.BACKUP)
+
+    lab.run(job, ScriptedRunner(times_out("Back up the volumes with restic")))
+
+    status, error, state = lab.ended(job)
+    assert (status, state) == ("failed", "running")
+    assert (error or "").startswith("the backup failed: it ran longer than its time limit")
+    assert _alerts(lab) == [("backup_failed", "open")]
+
+
 def test_a_new_copy_that_cannot_be_deployed_gets_no_restore(lab: EngineLab) -> None:
-    job = _restore(lab, into_new=True)
+    job = lab.restore(into_new=True)
 
     runner = lab.run(job, ScriptedRunner(fails("no space left")))
 
@@ -138,7 +163,7 @@ def test_a_new_copy_that_cannot_be_deployed_gets_no_restore(lab: EngineLab) -> N
 def _drill(
     lab: EngineLab, health: tuple[Health, ...] = (Health.HEALTHY,), **runs: ScriptedRun
 ) -> tuple[list[str], tuple[str, str | None, str], tuple[str, str | None], str | None]:
-    blog, _ = _backed_up(lab)
+    blog, _ = lab.backed_up()
     job = lab.job(blog, JobKind.DRILL)
     runner = lab.run(job, ScriptedRunner(answer=_answers(**runs)), health=health)
     with transaction(lab.url) as session:
@@ -195,3 +220,37 @@ def test_a_throwaway_that_cannot_be_removed_is_left_failed_for_the_operator(lab:
     assert runs == ["check repository", "deploy", "restore", "check data", "remove"]
     assert drill == ("failed", "the restored data did not pass the template's data check")
     assert throwaway == "failed"
+
+
+def test_a_throwaway_that_cannot_be_deployed_fails_the_drill_and_is_removed(lab: EngineLab) -> None:
+    runs, ended, drill, throwaway = _drill(lab, deploy=fails("no space left"))
+
+    assert runs == ["check repository", "deploy", "remove"]
+    assert (ended[0], throwaway) == ("failed", "removed")
+    assert drill == ("failed", "the throwaway instance could not be deployed")
+
+
+def _cancel_the_drill(lab: EngineLab) -> Callable[[RunSpec], None]:
+    def cancel(_: RunSpec) -> None:
+        with transaction(lab.url) as session:
+            lab.cancel(session.scalars(select(DrillResult.job_id)).one())
+
+    return cancel
+
+
+@pytest.mark.parametrize("how", ["timed-out", "canceled"])
+def test_a_drill_whose_check_does_not_finish_says_so_and_not_that_the_repository_is_damaged(
+    lab: EngineLab, how: str
+) -> None:
+    if how == "canceled":
+        check, said = succeeds("Check", during=_cancel_the_drill(lab)), "canceled while running"
+    else:
+        check, said = times_out("Check"), "it ran longer than its time limit"
+
+    runs, ended, drill, throwaway = _drill(lab, check_repository=check)
+
+    assert runs == ["check repository"]
+    assert ended[0] == "failed"
+    assert drill[0] == "failed"
+    assert (drill[1] or "").startswith(f"the drill's check did not finish: {said}")
+    assert throwaway is None

@@ -22,9 +22,10 @@ from provisioner.engine import registry
 from provisioner.engine.execute import execute_job
 from provisioner.engine.heartbeat import BEAT_EVERY_SECONDS
 from provisioner.engine.steps import end_job
+from provisioner.engine.unfinished import reap_lost
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import ClaimResult, claim_job, create_job, reap_lost_jobs
+from provisioner.jobs.service import ClaimResult, claim_job, create_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job
 from provisioner.timeutil import utcnow
@@ -80,7 +81,7 @@ def test_a_silent_step_keeps_its_job_alive(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id, instance_id = _running_instance_with_update(db_url)
-    reaped: list[Job] = []
+    reaped: list[str] = []
 
     def silent_health_wait(ctx: Context, job_id: str, sink: StepSink) -> None:
         silent_since = utcnow()
@@ -88,9 +89,8 @@ def test_a_silent_step_keeps_its_job_alive(
         _until(
             lambda: (_heartbeat(db_url, job_id) or silent_since) > silent_since, "a heartbeat during the step"
         )
-        with transaction(db_url) as session:
-            # The reaper, as if the worker-lost window had passed since the step began.
-            reaped.extend(reap_lost_jobs(session, silent_since=silent_since))
+        # The reaper, as if the worker-lost window had passed since the step began.
+        reaped.extend(reap_lost(ctx.settings, silent_since=silent_since))
         end_job(ctx, job_id, status=JobStatus.SUCCEEDED, state=InstanceState.RUNNING)
 
     _run(db_url, tmp_path, monkeypatch, silent_health_wait, job_id)
@@ -109,11 +109,10 @@ def test_a_worker_whose_job_was_reaped_stops_and_records_nothing(
     seen: dict[str, object] = {}
 
     def reaped_while_it_runs(ctx: Context, job_id: str, sink: StepSink) -> None:
+        assert reap_lost(ctx.settings, silent_since=utcnow() + timedelta(seconds=1)) == [job_id]
         with transaction(db_url) as session:
-            (reaped,) = reap_lost_jobs(session, silent_since=utcnow() + timedelta(seconds=1))
-            set_state(reaped.instance, InstanceState.FAILED, reason=reaped.error)
             # A second job takes the instance the reaper freed.
-            second = create_job(session, instance=reaped.instance, kind=JobKind.DEPLOY)
+            second = create_job(session, instance=session.get_one(Instance, instance_id), kind=JobKind.DEPLOY)
             seen["second"] = second.id
         with transaction(db_url) as session:
             assert claim_job(session, job_id=str(seen["second"]), worker="w2") == ClaimResult.CLAIMED
