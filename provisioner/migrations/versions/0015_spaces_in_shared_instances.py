@@ -1,7 +1,7 @@
 """spaces: one association's part of a shared instance, the lab's choice of modes per template
 
-Revision ID: 0014_spaces
-Revises: 0013_rest_backup_targets
+Revision ID: 0015_spaces
+Revises: 0014_webhook_settings
 Create Date: 2026-12-06 01:55:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from provisioner.db import UTCDateTime
 
-revision = "0014_spaces"
-down_revision = "0013_rest_backup_targets"
+revision = "0015_spaces"
+down_revision = "0014_webhook_settings"
 branch_labels = None
 depends_on = None
 
