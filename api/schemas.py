@@ -340,6 +340,14 @@ class SpaceQuotaOut(BaseModel):
     enforced: list[str] = Field(description="which of the limits the service itself enforces")
 
 
+class SpaceShareOut(BaseModel):
+    cpu: float
+    memory_mb: float
+    disk_gb: float
+    measured: bool = Field(description="false: the shared instance's reservation, not a measurement")
+    spaces: int = Field(description="the shared instance's figures are split evenly between this many spaces")
+
+
 class SpaceOut(BaseModel):
     id: str
     tenant: str
@@ -355,6 +363,10 @@ class SpaceOut(BaseModel):
     quota: SpaceQuotaOut
     created_at: datetime
     updated_at: datetime
+    # Shown for one space (GET /api/v1/spaces/{id}), not in lists.
+    footprint: SpaceShareOut | None = Field(
+        default=None, description="its share of the shared instance's use, split evenly between its spaces"
+    )
 
 
 class SpaceRemoval(BaseModel):

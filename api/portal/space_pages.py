@@ -23,6 +23,7 @@ from provisioner.models import Space
 from provisioner.pagination import MAX_LIMIT
 from provisioner.spaces import service
 from provisioner.spaces.credentials import reveal_space_admin
+from provisioner.spaces.footprint import space_share
 from provisioner.spaces.states import SpaceState
 from provisioner.tenants.service import list_tenants
 
@@ -107,6 +108,7 @@ def space_page(
         "service": catalog.get(space.template),
         "quota": convert.space(space, catalog).quota,
         "jobs": service.space_jobs(session, space=space),
+        "share": space_share(session, request.app.state.settings, catalog, space=space),
         **extra,
     }
     return render(request, "space.html", context)

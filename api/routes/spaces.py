@@ -11,6 +11,7 @@ from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuer
 from provisioner.jobs.queue import commit_and_send
 from provisioner.spaces import service
 from provisioner.spaces.credentials import reveal_space_admin
+from provisioner.spaces.footprint import space_share
 
 router = APIRouter(prefix="/api/v1/spaces", tags=["spaces"])
 
@@ -50,9 +51,22 @@ def list_spaces(
 
 
 @router.get("/{space_id}")
-def get_space(space_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep) -> schemas.SpaceOut:
-    """One space: state, health, address and quota."""
-    return convert.space(service.get_space(session, actor=actor, space_id=space_id), catalog)
+def get_space(
+    space_id: str, *, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
+) -> schemas.SpaceOut:
+    """One space: state, health, address, quota, and its share of the shared instance's use."""
+    row = service.get_space(session, actor=actor, space_id=space_id)
+    out = convert.space(row, catalog)
+    share = space_share(session, settings, catalog, space=row)
+    if share is not None:
+        out.footprint = schemas.SpaceShareOut(
+            cpu=share.figures.cpu,
+            memory_mb=share.figures.memory_mb,
+            disk_gb=share.figures.disk_gb,
+            measured=share.figures.measured,
+            spaces=share.spaces,
+        )
+    return out
 
 
 @router.post("/{space_id}/approve", status_code=status.HTTP_202_ACCEPTED)

@@ -29,8 +29,6 @@ class SpaceHealth(Strict):
 class SpaceCommands(Strict):
     container: str
     create: list[str] = ARGV
-    # Applies a changed quota to an existing space; absent when the service has nothing to change.
-    change: list[str] | None = Field(default=None, min_length=1)
     remove: list[str] = ARGV
 
 

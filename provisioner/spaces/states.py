@@ -13,7 +13,6 @@ class SpaceState(StrEnum):
     PLACED = "placed"
     CREATING = "creating"
     RUNNING = "running"
-    CHANGING = "changing"
     FAILED = "failed"
     REMOVING = "removing"
     REMOVED = "removed"
@@ -25,8 +24,7 @@ ALLOWED: dict[SpaceState, frozenset[SpaceState]] = {
     S.REQUESTED: frozenset({S.PLACED, S.REJECTED, S.REMOVED}),
     S.PLACED: frozenset({S.CREATING, S.FAILED, S.REMOVING}),
     S.CREATING: frozenset({S.RUNNING, S.FAILED}),
-    S.RUNNING: frozenset({S.CHANGING, S.REMOVING, S.FAILED}),
-    S.CHANGING: frozenset({S.RUNNING, S.FAILED}),
+    S.RUNNING: frozenset({S.REMOVING, S.FAILED}),
     # A failed space is made again (its commands are safe to repeat) or removed.
     S.FAILED: frozenset({S.CREATING, S.REMOVING}),
     S.REMOVING: frozenset({S.REMOVED, S.FAILED}),

@@ -85,6 +85,8 @@ def test_request_approve_place_and_a_job_for_the_space(api: Api) -> None:
     assert placed["state"] == "placed"
     assert placed["url"] == "https://verein-a-web.localhost/"
     assert placed["quota"] == {"members": None, "storage_mb": 300, "enforced": ["storage"]}
+    # Not measured yet: the shared WordPress's reservation (1 cpu, 512 MB, 5 GB), its only space's share.
+    assert placed["footprint"] == {"cpu": 1, "memory_mb": 512, "disk_gb": 5, "measured": False, "spaces": 1}
 
     # The shared instance is the lab's: no association sees it, the operator does.
     shared = api.client.get(f"/api/v1/instances/{job['instance']}", headers=api.operator).json()
