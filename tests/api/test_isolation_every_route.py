@@ -55,7 +55,7 @@ from provisioner.backups.repository import repository_for
 from provisioner.crypto import decrypt, encrypt
 from provisioner.db import Base, session_factory
 from provisioner.jobs.service import EventRecord, add_events
-from provisioner.models import Backup, BackupTarget, DrillResult, InstanceSecret
+from provisioner.models import Backup, BackupTarget, DrillResult, InstanceSecret, Space
 from tests.api.conftest import Api
 from tests.support.factories import HOST_KEY
 
@@ -75,7 +75,8 @@ class Association:
     user_id: str
     schedule_id: str
     backup_id: str
-    name: str  # the instance's name, which the portal's removal form asks to type again
+    space_id: str
+    name: str  # the instance's name (and its space's), which the portal's removal form asks to type again
     # Text only this association's resources contain: it must never show in another's answers.
     markers: set[str] = field(default_factory=set)
 
@@ -90,6 +91,7 @@ OWNED_PATH: dict[str, Callable[[Association], str]] = {
     "user_id": lambda a: a.user_id,
     "schedule_id": lambda a: a.schedule_id,
     "backup_id": lambda a: a.backup_id,
+    "space_id": lambda a: a.space_id,
     "server_id": lambda a: a.server_id,  # the operators' resource: a tenant gets 403
 }
 # Path parameters that name nothing a tenant owns, with a value that exists.
@@ -136,6 +138,12 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /password-reset": ("email", "csrf_token"),
     "POST /password-reset/{token}": ("password", "csrf_token"),
     "POST /catalog/{name}/request": ("name", "tenant", "csrf_token"),
+    "POST /catalog/{name}/space": ("name", "tenant", "csrf_token"),
+    "POST /spaces/{space_id}/credentials": ("csrf_token",),
+    "POST /spaces/{space_id}/remove": ("confirm_name", "csrf_token"),
+    "POST /operator/spaces/modes/{name}": ("mode-dedicated", "mode-shared", "csrf_token"),
+    "POST /operator/spaces/{space_id}/approve": ("storage_mb", "csrf_token"),
+    "POST /operator/spaces/{space_id}/reject": ("reason", "csrf_token"),
     "POST /services/{instance_id}/credentials": ("csrf_token",),
     "POST /services/{instance_id}/remove": ("confirm_name", "csrf_token"),
     "POST /jobs/{job_id}/cancel": ("csrf_token",),
@@ -231,6 +239,9 @@ FORM_VALUES: dict[str, Callable[[Association], str]] = {
     "drop_secret": lambda a: "",
     # The attacker is assumed to know the victim's instance name: the check must be the owner's.
     "confirm_name": lambda a: a.name,
+    "mode-dedicated": lambda a: "on",
+    "mode-shared": lambda a: "on",
+    "storage_mb": lambda a: "100",
 }
 # Logging out ends the portal session: asked last, so the session asks every other route first.
 LOGS_OUT = {"DELETE /api/v1/session", "POST /logout"}
@@ -261,6 +272,17 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
     )
     assert approved.status_code == 202, approved.text
     job_id = approved.json()["job"]["id"]
+    # A space in the shared WordPress, with its first admin's password to guard.
+    offered = api.client.put(
+        "/api/v1/catalog/wordpress/modes", json={"modes": ["dedicated", "shared"]}, headers=api.operator
+    )
+    assert offered.status_code == 200, offered.text
+    wanted = {"template": "wordpress", "name": marker, "subdomain": f"{marker}-web"}
+    space = api.client.post("/api/v1/spaces", json=wanted, headers=admin)
+    assert space.status_code == 201, space.text
+    space_id = space.json()["id"]
+    placed = api.client.post(f"/api/v1/spaces/{space_id}/approve", headers=api.operator)
+    assert placed.status_code == 202, placed.text
     scheduled = api.client.post(
         "/api/v1/schedules",
         json={"kind": "backup", "instance": instance_id, "interval_seconds": 86400},
@@ -333,6 +355,9 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
         session.flush()
         generated = session.scalars(select(InstanceSecret).where(InstanceSecret.instance_id == instance_id))
         secret_values = {decrypt(settings, s.encrypted) for s in generated}
+        space_row = session.get_one(Space, space_id)
+        assert space_row.encrypted_admin_password is not None
+        secret_values.add(decrypt(settings, space_row.encrypted_admin_password))
         session.commit()
     assert secret_values, "the approved instance has generated credentials to protect"
     return Association(
@@ -347,11 +372,14 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
         user_id=person.id,
         schedule_id=scheduled.json()["id"],
         backup_id=backup.id,
+        space_id=space_id,
         name=marker,
         markers={
             tenant_id,
             instance_id,
             job_id,
+            space_id,
+            placed.json()["job"]["id"],
             issued.json()["id"],
             issued.json()["token"],
             admin["Authorization"].split()[1],
