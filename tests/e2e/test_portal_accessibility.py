@@ -38,6 +38,7 @@ from tests.support.db import migrated
 from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import plain_text, smtp_sink
+from tests.support.spaces import approved_space, offer_shared
 from tests.support.sshd import free_address_pair, running_servers
 from tests.support.webhook_sink import webhook_sink
 
@@ -61,6 +62,7 @@ class Seeded:
     backup: str = ""
     invitation_token: str = ""
     server: str = ""
+    space: str = ""
 
 
 def _seed(db_url: str, settings: Settings) -> Seeded:
@@ -124,6 +126,10 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
         seeded.blog, seeded.backup = blog_with_backups(session, settings, tenant, server)
         seeded.server = server.id
+        # A space in the shared WordPress, approved and placed (its job waits for a worker).
+        offer_shared(session)
+        seeded.space = approved_space(session, settings, tenant, "gemeinsam")[0].id
+        session.commit()
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
     make_user(db_url, email="member@verein-a.org", role="member", tenant_id=tenant_id, name="Alex")
@@ -222,6 +228,8 @@ def _association_paths(seeded: Seeded) -> list[str]:
         f"/jobs/{seeded.finished_job}",
         f"/jobs/{seeded.queued_job}",
         "/team",
+        "/catalog/wordpress/space",
+        f"/spaces/{seeded.space}",
     ]
 
 
@@ -240,6 +248,7 @@ OPERATOR = [
     "/operator/audit",
     "/operator/tenants",
     "/operator/schedules",
+    "/operator/spaces",
 ]
 
 
