@@ -332,6 +332,12 @@ class SpaceQuotaIn(Input):
 
 class SpaceApproveIn(Input):
     quota: SpaceQuotaIn = Field(default_factory=SpaceQuotaIn)
+    server: str | None = Field(
+        default=None,
+        max_length=32,
+        description="the shared instance on this server (a new one there when it has none with room); "
+        "leave out for automatic placement",
+    )
 
 
 class SpaceQuotaOut(BaseModel):

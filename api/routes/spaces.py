@@ -90,6 +90,7 @@ def approve_space(
         space_id=space_id,
         quota_members=quota.members,
         quota_storage_mb=quota.storage_mb,
+        server_id=body.server if body else None,
         settings=settings,
     )
     commit_and_send(session, dispatcher)

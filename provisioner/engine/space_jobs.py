@@ -13,8 +13,6 @@ does, so one association's broken space never marks the others' as broken.
 
 from __future__ import annotations
 
-import logging
-
 from provisioner.catalog.model import HealthCheck
 from provisioner.catalog.sharing import shared_mode
 from provisioner.context import Context
@@ -22,12 +20,11 @@ from provisioner.db import transaction
 from provisioner.deployments.plan import build_run_spec
 from provisioner.engine.sink import DatabaseSink, note
 from provisioner.engine.steps import mark_running
-from provisioner.errors import IllegalTransition
 from provisioner.health.probe import Health
 from provisioner.instances.credentials import store_secrets
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import JobLost, finish_job, owned_job
+from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Job, Space
 from provisioner.runner.spec import RunOutcome, RunSpec
@@ -36,7 +33,6 @@ from provisioner.spaces.runs import Action, space_run_spec
 from provisioner.spaces.service import set_space_state
 from provisioner.spaces.states import SpaceState
 
-log = logging.getLogger(__name__)
 I = InstanceState  # noqa: E741 - read as the instance's state beside S, the space's
 S = SpaceState
 
@@ -48,18 +44,15 @@ class SpaceStepFailed(Exception):
 def run_space_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     with transaction(ctx.database_url) as session:
         kind = JobKind(session.get_one(Job, job_id).kind)
+    # A breakdown inside the control plane goes to the engine, which settles space and instance
+    # (``provisioner.engine.unfinished``); a step that failed on the server is settled here.
     try:
         if kind is JobKind.SPACE_CREATE:
             _create(ctx, job_id, sink)
         else:
             _remove(ctx, job_id, sink)
-    except (JobLost, IllegalTransition):
-        raise
     except SpaceStepFailed as exc:
         _fail(ctx, job_id, str(exc))
-    except Exception as exc:
-        log.exception("space job %s broke down", job_id)
-        _fail(ctx, job_id, f"the job broke down inside the control plane: {type(exc).__name__}")
 
 
 def _create(ctx: Context, job_id: str, sink: DatabaseSink) -> None:

@@ -3,10 +3,10 @@ broken down inside the control plane.
 
 What the handler would have settled is settled here, so that nothing waits on a job that has ended:
 an instance the job left half-way (in a working state such as ``backing_up``) is failed with the
-job's reason, for an operator to look at; a backup or drill the job had begun is failed, and raises
-its alert as a failed backup or drill does. An instance a backup or drill job never changed (a
-drill's original) keeps its state; a job of a kind that changes its instance fails it in any state,
-as its handler would have.
+job's reason, for an operator to look at, and so is the space a space job worked on; a backup or
+drill the job had begun is failed, and raises its alert as a failed backup or drill does. An instance
+a backup, drill or space job never changed (a drill's original, a shared instance) keeps its state; a
+job of a kind that changes its instance fails it in any state, as its handler would have.
 """
 
 from __future__ import annotations
@@ -26,12 +26,17 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import reap_lost_jobs
 from provisioner.jobs.states import JobKind
 from provisioner.models import Backup, DrillResult, Instance, Job
+from provisioner.spaces.service import set_space_state
+from provisioner.spaces.states import SpaceState
 from provisioner.timeutil import utcnow
 
 S = InstanceState
 
 # The states an instance is in only while a job works on it.
 WORKING_STATES = frozenset({S.PROVISIONING, S.UPDATING, S.BACKING_UP, S.RESTORING, S.MOVING, S.REMOVING})
+
+# A space job's space ends failed unless it had reached one of these.
+SPACE_SETTLED = frozenset({SpaceState.FAILED, SpaceState.REMOVED, SpaceState.REJECTED})
 
 _ALERTS = {JobKind.BACKUP: AlertKind.BACKUP_FAILED, JobKind.DRILL: AlertKind.DRILL_FAILED}
 
@@ -40,6 +45,8 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
     """Leave the job's instance, backups and drill as its handler would have on a failure."""
     kind = JobKind(job.kind)
     _fail(job.instance, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
+    if job.space is not None and job.space.state not in SPACE_SETTLED:
+        set_space_state(job.space, SpaceState.FAILED, reason=reason)
     begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
     for backup in session.scalars(begun):
         backup.status = "failed"

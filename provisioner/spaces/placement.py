@@ -86,14 +86,23 @@ def shared_instances(session: Session, template: str) -> list[Instance]:
 
 
 def place_space(
-    session: Session, settings: Settings, catalog: Catalog, *, space: Space, template: Template
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    space: Space,
+    template: Template,
+    server_id: str | None = None,
 ) -> Instance:
-    """The shared instance the space goes into (approved and waiting for its deploy when new)."""
+    """The shared instance the space goes into (approved and waiting for its deploy when new); with
+    ``server_id``, the one on that server (made there when it has none with room)."""
     shared = shared_mode(template.sharing, template.name)
     lab = hold_placements(session, settings)
     existing = shared_instances(session, template.name)
     for instance in existing:
         if InstanceState(instance.state) not in TAKES_SPACES or _removal_queued(session, instance.id):
+            continue
+        if server_id is not None and instance.server_id != server_id:
             continue
         if live_spaces_in(session, instance.id) < shared.spaces_per_instance:
             return instance
@@ -104,9 +113,14 @@ def place_space(
             f"({shared.spaces_per_instance}); remove a space or offer the dedicated mode"
         )
     busy_servers = frozenset(i.server_id for i in live if i.server_id is not None)
+    if server_id in busy_servers:
+        raise Conflict(
+            f"the shared {template.name} on that server holds as many spaces as it may",
+            errors=[{"field": "body.server", "message": "choose another server or leave it out"}],
+        )
     return _new_shared_instance(
         session, settings, catalog, lab=lab, template=template, shared=shared, number=len(existing) + 1,
-        exclude=busy_servers,
+        server_id=server_id, exclude=busy_servers,
     )  # fmt: skip
 
 
@@ -119,6 +133,7 @@ def _new_shared_instance(
     template: Template,
     shared: SharedMode,
     number: int,
+    server_id: str | None,
     exclude: frozenset[str],
 ) -> Instance:
     name = f"{template.name}-shared-{number}"[:40]
@@ -136,7 +151,7 @@ def _new_shared_instance(
     session.add(instance)
     flush_live_instance(session, instance)
     set_state(instance, InstanceState.APPROVED)
-    server = choose_server(session, catalog, need=template.resources, server_id=None, exclude=exclude)
+    server = choose_server(session, catalog, need=template.resources, server_id=server_id, exclude=exclude)
     instance.server_id = server.id
     instance.server = server
     assign_domain(session, settings, instance, server)

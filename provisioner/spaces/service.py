@@ -133,16 +133,18 @@ def approve_space(
     space_id: str,
     quota_members: int | None = None,
     quota_storage_mb: int | None = None,
+    server_id: str | None = None,
     settings: Settings | None = None,
 ) -> Job:
     """Place the space into a shared instance with room (a new one when none has) and queue its making:
-    one job that deploys a new shared instance first, then makes the space in it."""
+    one job that deploys a new shared instance first, then makes the space in it. ``server_id``: the
+    shared instance on that server (made there when it has none with room)."""
     actor.require_operator()
     settings = settings or get_settings()
     space = get_space(session, actor=actor, space_id=space_id)
     template = shared_template(catalog, space.template)
     set_space_state(space, SpaceState.PLACED)
-    instance = place_space(session, settings, catalog, space=space, template=template)
+    instance = place_space(session, settings, catalog, space=space, template=template, server_id=server_id)
     assert instance.server is not None  # noqa: S101 - placed instances have their server
     domain = caddy.base_domain(settings, instance.server)
     check_subdomain_free(

@@ -23,10 +23,12 @@ from provisioner.jobs.states import JobKind
 from provisioner.models import Backup, Instance, Job, JobEvent, Server, Tenant
 from provisioner.runner.scripted import ScriptedRun, ScriptedRunner
 from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
+from provisioner.spaces.service import remove_space
 from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.engine import scripted_context
 from tests.support.running import running_blog, running_homepage, unused_backup_target
+from tests.support.spaces import approved_space, offer_shared
 
 
 class Ended(NamedTuple):
@@ -138,12 +140,30 @@ class EngineLab:
             job_id = self.restore()
             with transaction(self.url) as session:
                 return session.get_one(Job, job_id).instance_id, job_id
+        if kind in (JobKind.SPACE_CREATE, JobKind.SPACE_REMOVE):
+            return self.space_job(kind)
         blog, _ = self.backed_up()
         details = {
             JobKind.UPDATE: {"target_version": "6.1-r2"},
             JobKind.MOVE: {"target_server_id": self.second_server()},
         }.get(kind, {})
         return blog, self.job(blog, kind, **details)
+
+    def space_job(self, kind: JobKind) -> tuple[str, str]:
+        """A space approved into a new shared WordPress (its making queued), or made (its removal
+        queued): the shared instance's id and the job's."""
+        with transaction(self.url) as session:
+            offer_shared(session)
+            space, job = approved_space(session, self.settings, session.get_one(Tenant, self.tenant_id))
+            space_id, instance_id, job_id = space.id, job.instance_id, job.id
+        if kind is JobKind.SPACE_REMOVE:
+            self.run(job_id)
+            with transaction(self.url) as session:
+                owner = session.get_one(Tenant, self.tenant_id)
+                removal = remove_space(session, actor=factories.admin_of(owner), space_id=space_id)
+                assert removal is not None
+                job_id = removal.id
+        return instance_id, job_id
 
     def job(self, instance_id: str, kind: JobKind, **details: str) -> str:
         with transaction(self.url) as session:

@@ -8,10 +8,12 @@ import json
 
 from provisioner.catalog.loader import Catalog
 from provisioner.db import transaction
+from provisioner.engine.execute import execute_job
 from provisioner.models import Instance, Space, Tenant
 from provisioner.runner.scripted import ScriptedRunner, fails
 from provisioner.spaces.service import remove_space
 from tests.support import factories
+from tests.support.engine import scripted_context
 from tests.support.engine_lab import EngineLab
 from tests.support.spaces import approved_space, offer_shared
 
@@ -145,3 +147,24 @@ def test_a_full_shared_instance_gets_a_sibling_on_another_server(lab: EngineLab)
     a, b = _space(lab, first), _space(lab, second)
     assert a.instance_id != b.instance_id
     assert _instance(lab, a.instance_id).server_id != _instance(lab, b.instance_id).server_id
+
+
+class _Broken:
+    def run(self, spec: object, sink: object) -> object:
+        raise RuntimeError("a bug inside the control plane")
+
+
+def test_a_space_job_that_breaks_down_fails_its_space_and_leaves_a_running_shared_instance(
+    lab: EngineLab,
+) -> None:
+    first, first_job = _approved(lab, "verein-a")
+    lab.run(first_job)
+    second, second_job = _approved(lab, "verein-b")
+
+    execute_job(scripted_context(lab.settings, _Broken()), second_job, worker="w1")  # type: ignore[arg-type]
+
+    status, error, instance_state = lab.ended(second_job)
+    assert (status, instance_state) == ("failed", "running")
+    assert error == "the space_create broke down inside the control plane: RuntimeError"
+    assert _space(lab, second).state == "failed"
+    assert _space(lab, first).state == "running"

@@ -82,3 +82,21 @@ def test_approvals_at_once_make_one_shared_instance_for_all(db_url: str, tmp_pat
     assert len(placed_in) == 1
     with session_factory(db_url)() as session:
         assert len(session.scalars(select(Instance).where(Instance.shared.is_(True))).all()) == 1
+
+
+def test_a_named_server_gets_a_shared_instance_of_its_own(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_factory(db_url)() as session:
+        first_server, second_server = factories.server(session, "s1"), factories.server(session, "s2")
+        offer_shared(session)
+        space, _ = approved_space(session, settings, factories.tenant(session, "verein-a"))
+        assert space.instance is not None
+        # Automatic placement chose one; the other server, named, gets a shared instance of its own.
+        other = second_server if space.instance.server_id == first_server.id else first_server
+        named = requested_space(session, factories.tenant(session, "verein-b"))
+        job = approve_space(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, space_id=named.id,
+            server_id=other.id, settings=settings,
+        )  # fmt: skip
+        assert job.instance_id != space.instance_id
+        assert job.instance.server_id == other.id
