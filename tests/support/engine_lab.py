@@ -150,20 +150,21 @@ class EngineLab:
         return blog, self.job(blog, kind, **details)
 
     def space_job(self, kind: JobKind) -> tuple[str, str]:
-        """A space approved into a new shared WordPress (its making queued), or made (its removal
-        queued): the shared instance's id and the job's."""
+        """A shared WordPress running with one space, and a queued job of ``kind``: a second space's
+        making, or the first space's removal. The shared instance's id and the job's."""
         with transaction(self.url) as session:
             offer_shared(session)
             space, job = approved_space(session, self.settings, session.get_one(Tenant, self.tenant_id))
-            space_id, instance_id, job_id = space.id, job.instance_id, job.id
-        if kind is JobKind.SPACE_REMOVE:
-            self.run(job_id)
-            with transaction(self.url) as session:
-                owner = session.get_one(Tenant, self.tenant_id)
-                removal = remove_space(session, actor=factories.admin_of(owner), space_id=space_id)
-                assert removal is not None
-                job_id = removal.id
-        return instance_id, job_id
+            space_id, instance_id, first_job = space.id, job.instance_id, job.id
+        self.run(first_job)
+        with transaction(self.url) as session:
+            if kind is JobKind.SPACE_CREATE:
+                second = factories.tenant(session, "verein-b")
+                return instance_id, approved_space(session, self.settings, second)[1].id
+            owner = session.get_one(Tenant, self.tenant_id)
+            removal = remove_space(session, actor=factories.admin_of(owner), space_id=space_id)
+            assert removal is not None
+            return instance_id, removal.id
 
     def job(self, instance_id: str, kind: JobKind, **details: str) -> str:
         with transaction(self.url) as session:

@@ -27,9 +27,10 @@ from tests.support.engine_lab import EngineLab, backup_reported
 
 # The state each kind leaves its instance in when it ends unsettled: a drill never changes the
 # instance it drills (its throwaway is another), every other kind is half-way through changing it.
-# A space's removal leaves its shared instance as it was (the space fails instead, see test_space_jobs);
-# a space's making fails the shared instance it was deploying for it.
-LEFT = dict.fromkeys(JobKind, "failed") | {JobKind.DRILL: "running", JobKind.SPACE_REMOVE: "running"}
+# A space job leaves its running shared instance as it was: its space fails instead (test_space_jobs).
+LEFT = dict.fromkeys(JobKind, "failed") | dict.fromkeys(
+    (JobKind.DRILL, JobKind.SPACE_CREATE, JobKind.SPACE_REMOVE), "running"
+)
 ALERTED = {JobKind.BACKUP: "backup_failed", JobKind.DRILL: "drill_failed"}
 
 
