@@ -1,7 +1,7 @@
 """each instance's footprint over time, for the charts on its page
 
-Revision ID: 0014_instance_metrics_over_time
-Revises: 0013_rest_backup_targets
+Revision ID: 0015_instance_metrics_over_time
+Revises: 0014_webhook_settings
 Create Date: 2026-12-06 01:50:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import provisioner.db
 
-revision = "0014_instance_metrics_over_time"
-down_revision = "0013_rest_backup_targets"
+revision = "0015_instance_metrics_over_time"
+down_revision = "0014_webhook_settings"
 branch_labels = None
 depends_on = None
 
