@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from api.portal.i18n import Texts
-from api.portal.service_messages import KNOWN, said
+from api.portal.service_messages import said
 from provisioner.backups.service import _deployed
 from provisioner.errors import Conflict
 from provisioner.health.sweep import _why
+from provisioner.messages import KNOWN
 from provisioner.models import Instance
 from provisioner.runner.adapter import _fallback_error
 
