@@ -110,6 +110,10 @@ def backup_spec(
             "before_steps": step_variables(instance.id, hook.before),
             "after_steps": step_variables(instance.id, hook.after),
             "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
+            # Elsewhere the server applies the retention policy after a backup when it is due: at most
+            # once per prune interval for each instance (a marker on the server keeps the time).
+            "prune_marker": f"{server.root_dir}/backup/pruned/{instance.id}",
+            "prune_every_seconds": settings.backup_prune_interval_seconds,
             # A REST target's servers cannot delete: the control plane prunes there (prune.py).
             "keep_options": []
             if repository.target.kind == "rest"
