@@ -40,7 +40,7 @@ from benchmarks.portal_pages import seed
 from benchmarks.results_file import publish
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
-from provisioner.config import Settings
+from provisioner.config import Settings, get_settings
 from provisioner.db import session_factory
 from provisioner.models import Instance, Job
 from tests.support.db import migrated
@@ -136,6 +136,9 @@ async def measure(url: str, reads: list[tuple[str, dict[str, str]]], members: li
 
 def run(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="api-load-") as tmp, migrated("postgresql", Path(tmp)) as db_url:
+        # 5,000 instances over 100 associations: 50 each, beyond the default quota of 10.
+        os.environ["PROVISIONER_QUOTA_INSTANCES"] = str(args.instances)
+        get_settings.cache_clear()
         settings = Settings(data_dir=Path(tmp), database_url=db_url)
         print(f"seeding {args.instances} instances", file=sys.stderr)
         ids = seed(db_url, settings, args.instances)
