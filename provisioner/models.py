@@ -267,6 +267,9 @@ class BackupRepository(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     target_id: Mapped[str] = mapped_column(ForeignKey("backup_targets.id"))
     encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
+    # The recovery recipients (a digest of them) the password's copy on the target is encrypted to;
+    # none yet, or other recipients since, and the next backup writes it again.
+    escrowed_for: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     target: Mapped[BackupTarget] = relationship(lazy="joined")

@@ -1,0 +1,206 @@
+"""The repositories' passwords escrowed to the lab's recovery key: sealed so Debian's ``age`` opens them
+with the identity alone, written at a repository's first backup and for older ones at their next,
+again when the recipients change, and a backup that cannot write its copy fails before restic runs.
+
+The playbook runs and the SFTP upload are scripted here; tests/e2e/test_backups_wordpress.py writes the
+copy to a real backup server and restores with nothing but restic, the copy and the identity.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from pyrage import x25519
+from sqlalchemy import select
+
+from provisioner.backups import escrow, steps, targets
+from provisioner.backups.repository import repository_for
+from provisioner.config import Settings
+from provisioner.crypto import decrypt
+from provisioner.db import transaction
+from provisioner.jobs.service import create_job
+from provisioner.jobs.states import JobKind
+from provisioner.models import Backup, BackupRepository, Instance, Job
+from provisioner.runner.spec import EventSink, RunOutcome, RunSpec
+from provisioner.worker.backup_jobs import execute_backup_job
+from provisioner.worker.execution import DatabaseSink
+from tests.support import factories, need
+from tests.support.running import running_blog, unused_backup_target
+from tests.support.sshd import TestServer
+
+LAB_KEY = x25519.Identity.generate()
+SPARE_KEY = x25519.Identity.generate()
+
+
+def test_a_sealed_password_opens_with_debians_age_and_the_identity_alone(tmp_path: Path) -> None:
+    if shutil.which("age") is None:
+        need("age (Debian package age)")
+    settings = Settings(data_dir=tmp_path, backup_recovery_recipients=f"{LAB_KEY.to_public()}")
+    sealed = tmp_path / "ten_x.password.age"
+    sealed.write_bytes(escrow.seal(settings, "the-repository-password"))
+    identity = tmp_path / "recovery.txt"
+    identity.write_text(f"{LAB_KEY}\n")
+    opened = subprocess.run(
+        ["age", "-d", "-i", str(identity), str(sealed)], capture_output=True, text=True, check=True
+    )
+    assert opened.stdout == "the-repository-password"
+    other = tmp_path / "other.txt"
+    other.write_text(f"{SPARE_KEY}\n")
+    refused = subprocess.run(["age", "-d", "-i", str(other), str(sealed)], capture_output=True, check=False)
+    assert refused.returncode != 0
+
+
+def test_a_recipient_that_is_none_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="PROVISIONER_BACKUP_RECOVERY_RECIPIENTS: age1notakey"):
+        Settings(data_dir=tmp_path, backup_recovery_recipients="age1notakey-at-all")
+    two = Settings(
+        data_dir=tmp_path, backup_recovery_recipients=f" {LAB_KEY.to_public()} ,{SPARE_KEY.to_public()}"
+    )
+    assert two.recovery_recipients == [str(LAB_KEY.to_public()), str(SPARE_KEY.to_public())]
+
+
+class Uploads:
+    """Stands in for the SFTP upload: keeps what would have been written, or fails like a lost target."""
+
+    def __init__(self) -> None:
+        self.written: list[tuple[str, str | None]] = []
+        self.fail = False
+
+    def __call__(self, settings: Settings, repository: BackupRepository) -> None:
+        if self.fail:
+            raise escrow.EscrowFailed(
+                "the password's recovery copy could not be written to lab: Connection refused"
+            )
+        self.written.append((escrow.copy_path(repository), escrow.recipients_digest(settings)))
+
+
+class NoRestic:
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def __call__(self, spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
+        self.ran.append(spec.playbook)
+        return RunOutcome(status="failed", rc=2, error="scripted: no server here")
+
+
+@pytest.fixture
+def uploads(monkeypatch: pytest.MonkeyPatch) -> Uploads:
+    scripted = Uploads()
+    monkeypatch.setattr(escrow, "write_copy", scripted)
+    return scripted
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> NoRestic:
+    scripted = NoRestic()
+    monkeypatch.setattr(steps, "run_playbook", scripted)
+    return scripted
+
+
+def _backup(settings: Settings, blog_id: str | None = None) -> str:
+    """One backup job of the blog (made on first call), run to its end; returns the blog's id."""
+    with transaction(settings.resolved_database_url) as session:
+        if blog_id is None:
+            unused_backup_target(session, settings)
+            blog = running_blog(session, factories.tenant(session), factories.server(session))
+        else:
+            blog = session.get_one(Instance, blog_id)
+        job = create_job(session, instance=blog, kind=JobKind.BACKUP)
+        job.status = "running"
+        blog_id, job_id = blog.id, job.id
+    execute_backup_job(
+        settings,
+        factories.CATALOG,
+        job_id,
+        JobKind.BACKUP,
+        DatabaseSink(settings.resolved_database_url, job_id),
+    )
+    return blog_id
+
+
+def _settings(db_url: str, tmp_path: Path, recipients: str) -> Settings:
+    key = tmp_path / "id_ed25519"
+    key.write_text("not a real key: no run leaves this machine\n")
+    return Settings(
+        data_dir=tmp_path, database_url=db_url, ssh_key_path=key, backup_recovery_recipients=recipients
+    )
+
+
+def test_the_copy_is_written_once_per_set_of_recipients(
+    db_url: str, tmp_path: Path, uploads: Uploads, runs: NoRestic
+) -> None:
+    before = _settings(db_url, tmp_path, "")
+    blog_id = _backup(before)  # a repository made before the lab set a recovery key: no copy
+    assert uploads.written == []
+    lab = _settings(db_url, tmp_path, str(LAB_KEY.to_public()))
+    _backup(lab, blog_id)  # its next backup writes it
+    _backup(lab, blog_id)  # and the one after does not again
+    with transaction(db_url) as session:
+        repository = session.scalars(select(BackupRepository)).one()
+        assert uploads.written == [
+            (f"/srv/restic/{repository.tenant_id}.password.age", escrow.recipients_digest(lab))
+        ]
+        assert repository.escrowed_for == escrow.recipients_digest(lab)
+    both = _settings(db_url, tmp_path, f"{LAB_KEY.to_public()},{SPARE_KEY.to_public()}")
+    _backup(both, blog_id)  # a second recipient: written again for both
+    assert [digest for _, digest in uploads.written] == [
+        escrow.recipients_digest(lab),
+        escrow.recipients_digest(both),
+    ]
+    assert runs.ran == ["backup.yml"] * 4
+
+
+def test_a_copy_that_cannot_be_written_fails_the_backup_before_restic_runs(
+    db_url: str, tmp_path: Path, uploads: Uploads, runs: NoRestic
+) -> None:
+    uploads.fail = True
+    _backup(_settings(db_url, tmp_path, str(LAB_KEY.to_public())))
+    assert runs.ran == []
+    with transaction(db_url) as session:
+        job = session.scalars(select(Job)).one()
+        assert job.status == "failed"
+        assert job.error == (
+            "the backup failed: the password's recovery copy could not be written to lab: Connection refused"
+        )
+        assert session.scalars(select(Backup.status)).all() == ["failed"]
+        assert session.scalars(select(BackupRepository.escrowed_for)).one() is None
+
+
+def test_the_copy_goes_over_sftp_beside_the_repository_and_is_replaced_whole(
+    db_url: str, tmp_path: Path, ssh_servers: list[TestServer]
+) -> None:
+    """A real sshd test server as the backup server: the target's own identity, its pinned host key."""
+    if shutil.which("age") is None:
+        need("age (Debian package age)")
+    backup_server = ssh_servers[1]
+    folder = backup_server.root_dir / "escrow-test" / "restic"
+    settings = _settings(db_url, tmp_path, str(LAB_KEY.to_public()))
+    with transaction(db_url) as session:
+        target = targets.add_target(
+            session, actor=factories.OPERATOR, settings=settings, name="lab", kind="sftp", path=str(folder),
+            address=backup_server.address, port=backup_server.port, user=backup_server.user,
+            host_key=backup_server.host_key,
+        )  # fmt: skip
+        with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
+            keys.write(f"{target.public_key}\n")
+        repository = repository_for(session, settings, tenant_id=factories.tenant(session).id)
+        password = decrypt(settings, repository.encrypted_password)
+    identity = tmp_path / "recovery.txt"
+    identity.write_text(f"{LAB_KEY}\n{SPARE_KEY}\n")
+    copy = folder / f"{repository.tenant_id}.password.age"
+    try:
+        escrow.write_copy(settings, repository)
+        first = copy.read_bytes()
+        escrow.write_copy(_settings(db_url, tmp_path, str(SPARE_KEY.to_public())), repository)
+        assert copy.read_bytes() != first
+        assert sorted(p.name for p in folder.iterdir()) == [copy.name]  # no temporary file left
+        opened = subprocess.run(
+            ["age", "-d", "-i", str(identity), str(copy)], capture_output=True, text=True, check=True
+        )
+        assert opened.stdout == password
+        assert not list((tmp_path / "runs").iterdir())  # the identity's folder is gone
+    finally:
+        shutil.rmtree(backup_server.root_dir / "escrow-test", ignore_errors=True)
