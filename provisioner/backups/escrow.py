@@ -83,10 +83,11 @@ def write_copy(settings: Settings, repository: BackupRepository) -> None:
         (here / "known_hosts").write_text(f"{host} {target.host_key}\n")
         (here / "copy").write_bytes(sealed)
         # Written under a temporary name, then renamed over the old copy (OpenSSH's posix-rename):
-        # a reader never sees half a file. "-" lets a step fail that may (the folder exists already).
+        # a reader never sees half a file. "-" lets a step fail that may: a folder that exists already
+        # (the target's folder and those above it are made first, as restic does at its first backup).
         (here / "batch").write_text(
-            f"-mkdir {_quoted(target.path)}\n"
-            f"put {_quoted(str(here / 'copy'))} {_quoted(final + '.tmp')}\n"
+            "".join(f"-mkdir {_quoted(step)}\n" for step in _folders(target.path))
+            + f"put {_quoted(str(here / 'copy'))} {_quoted(final + '.tmp')}\n"
             f"rename {_quoted(final + '.tmp')} {_quoted(final)}\n"
         )
         argv = [
@@ -107,6 +108,11 @@ def write_copy(settings: Settings, repository: BackupRepository) -> None:
             f"the password's recovery copy could not be written to {target.name}: "
             f"{said[-1] if said else f'sftp exited with {done.returncode}'}"
         )
+
+
+def _folders(path: str) -> list[str]:
+    parts = [p for p in path.split("/") if p]
+    return ["/" + "/".join(parts[: n + 1]) for n in range(len(parts))]
 
 
 def _quoted(path: str) -> str:
