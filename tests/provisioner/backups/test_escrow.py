@@ -2,12 +2,14 @@
 with the identity alone, written at a repository's first backup and for older ones at their next,
 again when the recipients change, and a backup that cannot write its copy fails before restic runs.
 
-The playbook runs and the SFTP upload are scripted here; tests/e2e/test_backups_wordpress.py writes the
-copy to a real backup server and restores with nothing but restic, the copy and the identity.
+The backup jobs' playbook runs and uploads are scripted; one test writes the copy over SFTP to a real
+sshd test server, and one restores a real restic repository with nothing but restic, the copy beside
+it and the identity, as docs/backups.md says.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -204,3 +206,44 @@ def test_the_copy_goes_over_sftp_beside_the_repository_and_is_replaced_whole(
         assert not list((tmp_path / "runs").iterdir())  # the identity's folder is gone
     finally:
         shutil.rmtree(backup_server.root_dir / "escrow-test", ignore_errors=True)
+
+
+def test_a_repository_opens_with_restic_and_the_recovery_identity_alone(tmp_path: Path) -> None:
+    """docs/backups.md's steps on a repository laid out as on a target: restic reads the password
+    through RESTIC_PASSWORD_COMMAND from the copy beside the repository, with the identity only."""
+    if shutil.which("age") is None or shutil.which("restic") is None:
+        need("age and restic (Debian packages age, restic)")
+    page = (Path(__file__).parents[3] / "docs" / "backups.md").read_text()
+    assert 'export RESTIC_PASSWORD_COMMAND="age -d -i /media/safe/recovery.txt $B/$T.password.age"' in page
+    settings = Settings(data_dir=tmp_path, backup_recovery_recipients=str(LAB_KEY.to_public()))
+    target, tenant = tmp_path / "srv-restic", "ten_0123456789abcdef"
+    data = tmp_path / "volume" / "_data"
+    data.mkdir(parents=True)
+    (data / "flyer.bin").write_bytes(b"Vereinsfest am Samstag\x00" * 1000)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RESTIC_CACHE_DIR": str(tmp_path / "cache")}
+    made = env | {"RESTIC_PASSWORD": "generated-by-the-control-plane"}
+    repository = str(target / tenant)
+    subprocess.run(["restic", "-r", repository, "init"], env=made, capture_output=True, check=True)
+    subprocess.run(
+        ["restic", "-r", repository, "backup", str(data)], env=made, capture_output=True, check=True
+    )
+    (target / f"{tenant}.password.age").write_bytes(escrow.seal(settings, "generated-by-the-control-plane"))
+
+    identity = tmp_path / "recovery.txt"
+    identity.write_text(f"{LAB_KEY}\n")
+    recovery = env | {"RESTIC_PASSWORD_COMMAND": f"age -d -i {identity} {target}/{tenant}.password.age"}
+    listed = subprocess.run(
+        ["restic", "-r", repository, "snapshots", "--json"],
+        env=recovery,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    snapshot = json.loads(listed.stdout)[0]["id"]
+    subprocess.run(
+        ["restic", "-r", repository, "restore", "--target", str(tmp_path / "restore"), "--", snapshot],
+        env=recovery, capture_output=True, check=True,
+    )  # fmt: skip
+    assert (tmp_path / "restore" / data.relative_to("/") / "flyer.bin").read_bytes() == (
+        data / "flyer.bin"
+    ).read_bytes()
