@@ -33,7 +33,18 @@ class OperatorInvitationIn(Input):
     role: Literal["operator"] = "operator"
 
 
-class InvitationOut(BaseModel):
+class ResetLinkOut(BaseModel):
+    """A one-time link: mailed to the person, or handed to the caller when no mail server is configured."""
+
+    mailed: bool = Field(description="whether the link went to the person by mail")
+    link: str | None = Field(
+        default=None,
+        description="the one-time link to pass on yourself, only when no mail server is configured; "
+        "shown this once",
+    )
+
+
+class InvitationOut(ResetLinkOut):
     id: str
     email: str
     role: str

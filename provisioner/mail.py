@@ -1,6 +1,8 @@
-"""Outgoing e-mail over SMTP: invitations, password resets, alerts.
+"""Outgoing e-mail over SMTP: invitations, password resets, alerts, notices.
 
-Messages are plain text; a failure raises ``MailError`` with the server's words but never the password.
+Messages are plain text, with an HTML alternative when one is given; a failure raises ``MailError`` with the
+server's words but never the password. Which account to send through is ``mail_config.mail_settings_for``'s
+answer, never the environment's settings alone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class Mail:
     to: tuple[str, ...]
     subject: str
     body: str
+    # The same words as HTML, for mail programs that show it; the plain text stays the first part.
+    html: str | None = None
 
 
 def _message(settings: Settings, mail: Mail) -> EmailMessage:
@@ -34,6 +38,8 @@ def _message(settings: Settings, mail: Mail) -> EmailMessage:
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
     message.set_content(mail.body)
+    if mail.html is not None:
+        message.add_alternative(mail.html, subtype="html")
     return message
 
 

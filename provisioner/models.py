@@ -39,6 +39,8 @@ class Tenant(Base):
     quota_instances: Mapped[int | None] = mapped_column(Integer)
     quota_memory_mb: Mapped[int | None] = mapped_column(Integer)
     quota_disk_gb: Mapped[int | None] = mapped_column(Integer)
+    # "de" or "en": what the association is written to in when none of its people chose; None for the lab's.
+    language: Mapped[str | None] = mapped_column(String(5))
 
 
 class ApiToken(Base):
@@ -443,6 +445,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The portal's language when the person last signed in: their mail is written in it.
+    language: Mapped[str | None] = mapped_column(String(5))
 
 
 class WebSession(Base):
@@ -533,6 +537,26 @@ class AuditEntry(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     # "success", or the title of the problem that was answered.
     outcome: Mapped[str] = mapped_column(String(200))
+
+
+class OutgoingNotice(Base):
+    """One notice for one recipient, queued with what it tells of and sent by a worker, retried when
+    the mail server or webhook fails. ``values`` names rows by id and holds no secret."""
+
+    __tablename__ = "outgoing_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # An e-mail address, or "webhook".
+    recipient: Mapped[str] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(5))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the next try is due; None once sent or given up.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class MailSettings(Base):

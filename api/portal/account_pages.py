@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import SessionDep, SettingsDep, client_address, wait_out_failed_logins
 from api.portal.auth import check_form_token, issue_form_token, require_csrf, safe_next, viewer_of
 from api.portal.i18n import LANGUAGE_COOKIE, LANGUAGES
+from api.portal.i18n import choose_language as language_of
 from api.portal.rendering import render
 from provisioner.accounts import oidc
 from provisioner.accounts import service as accounts
@@ -24,6 +25,7 @@ from provisioner.accounts.sessions import (
 from provisioner.config import Settings
 from provisioner.errors import DomainError, InvalidInput, NotFound
 from provisioner.models import User
+from provisioner.notices.channels import mail_configured
 
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form(max_length=1000)]
@@ -36,6 +38,8 @@ def _signed_in_response(
     _row, cookie = start_session(
         session, user=user, client_address=client_address(request), idle_minutes=settings.session_idle_minutes
     )
+    # The language the person reads the portal in is the one their mail is written in.
+    user.language = language_of(request)
     session.commit()
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie, **cookie_attributes(settings))
@@ -143,9 +147,11 @@ def accept_invitation(
 
 
 @router.get("/password-reset")
-def reset_request_form(request: Request, settings: SettingsDep) -> Response:
+def reset_request_form(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     issue_form_token(request, secure=secure_cookies(settings))
-    return render(request, "reset_request.html", {"sent": False})
+    return render(
+        request, "reset_request.html", {"sent": False, "mail_on": mail_configured(session, settings)}
+    )
 
 
 @router.post("/password-reset")
@@ -155,7 +161,9 @@ def request_reset(
     check_form_token(request, csrf_token)
     accounts.request_password_reset(session, settings, email=email, client_address=client_address(request))
     session.commit()
-    return render(request, "reset_request.html", {"sent": True})
+    return render(
+        request, "reset_request.html", {"sent": True, "mail_on": mail_configured(session, settings)}
+    )
 
 
 @router.get("/password-reset/{token}")

@@ -7,17 +7,15 @@ editable one or a wheel) needs no build step for them.
 from __future__ import annotations
 
 import gettext
-import io
-from functools import cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
-LANGUAGES = ("de", "en")
-DEFAULT_LANGUAGE = "de"  # the lab's associations are mostly German-speaking
+from provisioner.i18n import DEFAULT_LANGUAGE, LANGUAGES, compiled_translations
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Texts", "choose_language", "translations"]
+
 LANGUAGE_COOKIE = "provisioner_lang"
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "portal"
@@ -27,17 +25,8 @@ def N_(message: str) -> str:  # gettext's name for a text marked here and transl
     return message
 
 
-@cache
 def translations(language: str) -> gettext.NullTranslations:
-    po = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not po.is_file():  # English is the source language: no catalogue needed
-        return gettext.NullTranslations()
-    with po.open("rb") as source:
-        catalog = read_po(source, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return compiled_translations(LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po", language)
 
 
 def _from_accept_language(header: str) -> str | None:

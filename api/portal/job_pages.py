@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
 from api.event_streams import job_event_stream
 from api.portal.auth import ViewerDep, require_csrf
 from api.portal.rendering import render, texts_for
@@ -15,12 +15,15 @@ from api.portal.steps import readable, stream_payload
 from provisioner.instances import operations
 from provisioner.jobs.service import get_job, list_events
 from provisioner.jobs.states import FINISHED, JobStatus
+from provisioner.notices.outbox import operators_hear_of_failures
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
+def job_page(
+    request: Request, job_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> Response:
     job = get_job(session, actor=viewer.actor, job_id=job_id)
     events = list_events(session, actor=viewer.actor, job_id=job_id)
     texts = texts_for(request)
@@ -31,6 +34,8 @@ def job_page(request: Request, job_id: str, viewer: ViewerDep, session: SessionD
         "finished": JobStatus(job.status) in FINISHED,
         "last_seq": events[-1].seq if events else 0,
         "log": "\n".join(e.stdout for e in events if e.stdout) if viewer.is_operator else None,
+        # Only say the lab was told when a notice can reach someone there.
+        "lab_told": operators_hear_of_failures(session, settings),
     }
     return render(request, "job.html", context)
 

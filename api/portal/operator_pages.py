@@ -12,14 +12,13 @@ from api.portal.auth import OperatorDep, require_csrf
 from api.portal.rendering import render
 from provisioner.backups.service import backup_statuses
 from provisioner.errors import DomainError
-from provisioner.instances.notices import mail_rejection
 from provisioner.instances.placement import used_capacities
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import list_jobs
 from provisioner.jobs.states import JobStatus
-from provisioner.mail import MailError
+from provisioner.notices.channels import mail_configured
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers.service import list_servers
 from provisioner.tenants.service import list_tenants
@@ -102,13 +101,9 @@ async def reject(
     reason = form.get("reason", "").strip()[:1000]
     if not reason:
         return RedirectResponse(f"/operator/requests?notice=reason-{instance_id}", status_code=303)
-    instance = reject_instance(session, actor=viewer.actor, instance_id=instance_id, reason=reason)
-    session.commit()
-    notice = "rejected"
-    try:
-        mail_rejection(settings, instance)
-    except MailError:
-        notice = "rejected-unmailed"
+    reject_instance(session, actor=viewer.actor, instance_id=instance_id, reason=reason)
+    session.commit()  # the association's admins are told by a worker, in their language
+    notice = "rejected" if mail_configured(session, settings) else "rejected-unmailed"
     return RedirectResponse(f"/operator/requests?notice={notice}", status_code=303)
 
 

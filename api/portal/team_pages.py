@@ -7,11 +7,19 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.portal.auth import Viewer, ViewerDep, require_csrf
 from api.portal.rendering import render
-from provisioner.accounts.service import invite, list_members, remove_member, set_member_role
+from provisioner.accounts.service import (
+    Handed,
+    invite,
+    list_members,
+    remove_member,
+    reset_password_for,
+    set_member_role,
+)
 from provisioner.auth.actor import Role
 from provisioner.errors import DomainError, InvalidInput
 from provisioner.pagination import MAX_LIMIT
@@ -46,11 +54,25 @@ def team(
     if tenant_id is None:  # an operator who has not chosen an association yet
         tenants = list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
         return render(request, "team_choose.html", {"tenants": tenants})
+    return _team_page(request, viewer, session, tenant_id=tenant_id, notice=notice)
+
+
+def _team_page(
+    request: Request,
+    viewer: Viewer,
+    session: Session,
+    *,
+    tenant_id: str,
+    notice: str | None,
+    handed: Handed | None = None,
+) -> Response:
     context = {
         "tenant": get_tenant(session, actor=viewer.actor, tenant_id=tenant_id),
         "members": list_members(session, actor=viewer.actor, tenant_id=tenant_id),
         "roles": ROLES,
         "notice": notice,
+        # Shown in this answer only (never in an address): the one-time link to pass on without mail.
+        "handed_link": handed.link if handed is not None else None,
     }
     return render(request, "team.html", context)
 
@@ -66,7 +88,7 @@ async def send_invitation(
         raise InvalidInput("choose an association")
     try:
         role = Role(form.get("role", ""))
-        invite(
+        invited = invite(
             session, settings, actor=viewer.actor, tenant_id=tenant_id, email=form.get("email", ""), role=role
         )
     except ValueError:
@@ -77,7 +99,25 @@ async def send_invitation(
             raise
         return _back(tenant_id, f"invite-{exc.status_code}")
     session.commit()
-    return _back(tenant_id, "invited")
+    if invited.handed.mailed:
+        return _back(tenant_id, "invited")
+    return _team_page(
+        request, viewer, session, tenant_id=tenant_id, notice="invited-unmailed", handed=invited.handed
+    )
+
+
+@router.post("/team/{user_id}/password-reset")
+async def reset_password(
+    request: Request, user_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    tenant_id = _tenant_of(viewer, form.get("tenant")) or ""
+    handed = reset_password_for(session, settings, actor=viewer.actor, user_id=user_id)
+    session.commit()
+    if handed.mailed:
+        return _back(tenant_id, "reset-mailed")
+    return _team_page(request, viewer, session, tenant_id=tenant_id, notice="reset-unmailed", handed=handed)
 
 
 @router.post("/team/{user_id}/role")

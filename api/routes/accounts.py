@@ -22,7 +22,7 @@ from provisioner.accounts.sessions import (
 from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.errors import InvalidInput, Unauthorized
-from provisioner.models import Invitation, User
+from provisioner.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -40,7 +40,8 @@ def user_out(user: User) -> schemas.UserOut:
     )
 
 
-def _invitation_out(row: Invitation) -> schemas.InvitationOut:
+def _invitation_out(invited: service.Invited) -> schemas.InvitationOut:
+    row = invited.invitation
     return schemas.InvitationOut(
         id=row.id,
         email=row.email,
@@ -48,6 +49,8 @@ def _invitation_out(row: Invitation) -> schemas.InvitationOut:
         tenant=row.tenant_id,
         created_at=row.created_at,
         expires_at=row.expires_at,
+        mailed=invited.handed.mailed,
+        link=invited.handed.link,
     )
 
 
@@ -224,6 +227,15 @@ def change_user(
 def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
     service.remove_member(session, actor=actor, user_id=user_id)
     session.commit()
+
+
+@router.post("/users/{user_id}/password-reset", status_code=status.HTTP_201_CREATED)
+def reset_password_for(
+    user_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> schemas.ResetLinkOut:
+    handed = service.reset_password_for(session, settings, actor=actor, user_id=user_id)
+    session.commit()
+    return schemas.ResetLinkOut(mailed=handed.mailed, link=handed.link)
 
 
 @router.post("/password-reset", status_code=status.HTTP_202_ACCEPTED, response_class=Response)

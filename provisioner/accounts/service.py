@@ -6,8 +6,10 @@ Another tenant's person answers exactly like one that does not exist.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
@@ -26,7 +28,8 @@ from provisioner.auth.actor import Actor, Role
 from provisioner.auth.tokens import digest, revoke_tokens_made_by
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable, Unauthorized
-from provisioner.mail import Mail, MailError, send_mail
+from provisioner.mail import Mail, MailError, mail_enabled, send_mail
+from provisioner.mail_config import mail_settings_for
 from provisioner.models import Invitation, PasswordReset, Tenant, User
 from provisioner.timeutil import utcnow
 
@@ -94,17 +97,38 @@ def create_user(
     return user
 
 
-def _send(settings: Settings, mail: Mail) -> None:
+@dataclass(frozen=True)
+class Handed:
+    """What became of a one-time link: mailed, or — with no mail server configured — ``link``, for whoever
+    asked to pass on themselves. Shown once, never stored in plain."""
+
+    mailed: bool
+    link: str | None
+
+
+def _send(session: Session, settings: Settings, mail: Mail, *, link: str | None) -> Handed:
+    """Mail through the lab's account; without one, hand the link back instead of pretending it left."""
+    sender = mail_settings_for(session, settings)
+    if not mail_enabled(sender):
+        return Handed(mailed=False, link=link)
     try:
-        send_mail(settings, mail)
+        send_mail(sender, mail)
     except MailError as exc:
         log.error("mail to a person could not be sent: %s", exc)
         raise ServiceUnavailable("the e-mail could not be sent; the operators can see the log") from exc
+    return Handed(mailed=True, link=None)
+
+
+@dataclass(frozen=True)
+class Invited:
+    invitation: Invitation
+    handed: Handed
 
 
 def invite(
     session: Session, settings: Settings, *, actor: Actor, tenant_id: str | None, email: str, role: Role
-) -> Invitation:
+) -> Invited:
+    """Invite a person by mail; without a mail server the caller gets the link to pass on."""
     if tenant_id is None:
         actor.require_operator()
         if role is not Role.OPERATOR:
@@ -140,25 +164,22 @@ def invite(
     session.add(invitation)
     session.flush()
     where = f"the association {tenant.name}" if tenant is not None else "the lab's operators"
+    link = _link(settings, "/invitations/" + plain)
     if existing is not None:
-        # An account of another association: its admin is answered as for anyone, so that it cannot learn
-        # who has an account elsewhere; the person is told, and gets no link (one address, one account).
-        _send(settings, _already_has_account(email, where))
-        return invitation
-    _send(
-        settings,
-        Mail(
-            to=(email,),
-            subject="Your invitation to the provisioner",
-            body=(
-                f"You are invited to join {where} as {role.value}.\n\n"
-                f"Open this link to choose your name and password:\n"
-                f"{_link(settings, '/invitations/' + plain)}\n\n"
-                f"The link works once and for {settings.invitation_ttl_hours} hours.\n"
-            ),
+        # An account of another association: its admin is answered as for anyone (a link too when mail is
+        # off), so that it cannot learn who has an account elsewhere; by mail the person is told, and gets
+        # no link (one address, one account).
+        return Invited(invitation, _send(session, settings, _already_has_account(email, where), link=link))
+    mail = Mail(
+        to=(email,),
+        subject="Your invitation to the provisioner",
+        body=(
+            f"You are invited to join {where} as {role.value}.\n\n"
+            f"Open this link to choose your name and password:\n{link}\n\n"
+            f"The link works once and for {settings.invitation_ttl_hours} hours.\n"
         ),
     )
-    return invitation
+    return Invited(invitation, _send(session, settings, mail, link=link))
 
 
 def _already_has_account(email: str, where: str) -> Mail:
@@ -209,25 +230,45 @@ def request_password_reset(
     user = _user_by_email(session, email)
     if user is None or user.disabled_at is not None:
         return
+    link = _new_reset_link(session, settings, user)
+    mail = _reset_mail(
+        user,
+        "Someone asked to reset the password of your account. If it was you, open this link:",
+        f"{link}\n\nThe link works once and for one hour. If it was not you, ignore this message.\n",
+    )
+    # Without a mail server the link goes nowhere: the requester is a stranger until proven otherwise.
+    # A failure is logged, not answered: that would tell the sender that the address has an account.
+    with contextlib.suppress(ServiceUnavailable):
+        _send(session, settings, mail, link=None)
+
+
+def _reset_mail(user: User, opening: str, rest: str) -> Mail:
+    return Mail(to=(user.email,), subject="Reset your provisioner password", body=f"{opening}\n{rest}")
+
+
+def _new_reset_link(session: Session, settings: Settings, user: User) -> str:
     plain = secrets.token_urlsafe(32)
     session.add(
         PasswordReset(user_id=user.id, token_hash=digest(plain), expires_at=utcnow() + RESET_LIFETIME)
     )
     session.flush()
-    mail = Mail(
-        to=(user.email,),
-        subject="Reset your provisioner password",
-        body=(
-            "Someone asked to reset the password of your account. If it was you, open this link:\n"
-            f"{_link(settings, '/password-reset/' + plain)}\n\n"
-            "The link works once and for one hour. If it was not you, ignore this message.\n"
-        ),
+    return _link(settings, "/password-reset/" + plain)
+
+
+def reset_password_for(session: Session, settings: Settings, *, actor: Actor, user_id: str) -> Handed:
+    """An admin (or operator) starts a password reset for one of their people: the link is mailed to the
+    person, or — with no mail server — handed to the admin to pass on."""
+    user = _visible_user(session, actor, user_id)
+    _require_manager(actor, user)
+    if user.disabled_at is not None:
+        raise Conflict("the account is disabled; enable it first")
+    link = _new_reset_link(session, settings, user)
+    mail = _reset_mail(
+        user,
+        "An administrator started a password reset for your account; this link lets you choose a new one:",
+        f"{link}\n\nThe link works once and for one hour.\n",
     )
-    try:
-        send_mail(settings, mail)
-    except MailError as exc:
-        # Failing the request would tell the sender that the address has an account.
-        log.error("a password-reset mail could not be sent: %s", exc)
+    return _send(session, settings, mail, link=link)
 
 
 def reset_password(session: Session, *, token: str, password: str) -> User:

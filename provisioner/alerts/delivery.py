@@ -8,15 +8,11 @@ this at once never send one notice twice.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -24,17 +20,14 @@ from provisioner.alerts.service import WEBHOOK, Notice
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.mail import Mail, MailError, send_mail
+from provisioner.mail_config import mail_settings_for
 from provisioner.models import Alert, AlertDelivery
+from provisioner.notices.channels import WebhookError, post_webhook
 from provisioner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-SIGNATURE_HEADER = "X-Provisioner-Signature"
-
-
-class WebhookError(Exception):
-    pass
 
 
 def deliver_pending(settings: Settings) -> int:
@@ -55,6 +48,7 @@ def _deliver_to(settings: Settings, recipient: str) -> int:
         if not pending or _hold(session, settings, recipient, pending, now):
             return 0
         notices = [_describe(session, d) for d in pending]
+        sender = mail_settings_for(session, settings)
         ids = [d.id for d in pending]
         claimed = session.execute(
             update(AlertDelivery)
@@ -65,7 +59,7 @@ def _deliver_to(settings: Settings, recipient: str) -> int:
             session.rollback()  # another scheduler took some of them; it sends them
             return 0
     try:
-        _send(settings, recipient, notices)
+        _send(sender, recipient, notices)
     except (MailError, WebhookError) as exc:
         log.warning("alert notices to %s could not be sent: %s", _shown(recipient), exc)
         with transaction(url) as session:
@@ -118,10 +112,12 @@ def _describe(session: Session, delivery: AlertDelivery) -> dict[str, Any]:
 
 
 def _send(settings: Settings, recipient: str, notices: list[dict[str, Any]]) -> None:
+    mail = compose(recipient, notices)
     if recipient == WEBHOOK:
-        post_webhook(settings, {"notices": notices})
+        # ``text`` is what chat receivers (Mattermost, Matrix hookshot, Slack-compatible) show.
+        post_webhook(settings, {"text": f"{mail.subject}\n\n{mail.body}".strip(), "notices": notices})
     else:
-        send_mail(settings, compose(recipient, notices))
+        send_mail(settings, mail)
 
 
 def compose(recipient: str, notices: list[dict[str, Any]]) -> Mail:
@@ -140,23 +136,6 @@ def compose(recipient: str, notices: list[dict[str, Any]]) -> Mail:
     body = "\n".join(lines) + "\n\nAll alerts: GET /api/v1/alerts\n"
     # Subjects stay on one line whatever a tenant named its instance.
     return Mail(to=(recipient,), subject=" ".join(subject.split())[:200], body=body)
-
-
-def signature(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def post_webhook(settings: Settings, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload, sort_keys=True).encode()
-    headers = {"Content-Type": "application/json"}
-    if settings.alert_webhook_secret:
-        headers[SIGNATURE_HEADER] = signature(settings.alert_webhook_secret, body)
-    try:
-        response = httpx.post(settings.alert_webhook_url, content=body, headers=headers, timeout=10)
-    except httpx.HTTPError as exc:
-        raise WebhookError(f"the webhook did not answer: {type(exc).__name__}") from exc
-    if response.status_code >= 300:
-        raise WebhookError(f"the webhook answered {response.status_code}")
 
 
 def _shown(recipient: str) -> str:

@@ -20,6 +20,7 @@ from provisioner.instances.placement import allocate_host_ports, choose_server
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.models import Instance, InstanceSecret, Server
+from provisioner.notices import events as notice_events
 
 
 def new_instance_like(
@@ -58,6 +59,7 @@ def new_instance_like(
         clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
     flush_live_instance(session, clone)
     if not approved:
+        notice_events.request_waiting(session, instance=clone)
         return clone
     set_state(clone, InstanceState.APPROVED, reason=f"made from {source.id}")
     server = _server_with_room(session, catalog, source, template)

@@ -24,6 +24,7 @@ from provisioner.instances.states import InstanceState, check_transition
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Backup, BackupRestore, Instance, Job, Tenant
+from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
 from provisioner.tenants.quotas import check_quota, hold_tenant
 from provisioner.timeutil import utcnow
@@ -94,6 +95,7 @@ def request_instance(
     )
     session.add(instance)
     flush_live_instance(session, instance)
+    notice_events.request_waiting(session, instance=instance)
     return instance
 
 
@@ -146,6 +148,7 @@ def approve_instance(
     allocate_host_ports(session, template, instance, server)
     store_secrets(settings, instance, template)
     flush_live_instance(session, instance)
+    notice_events.request_approved(session, instance=instance)
     if instance.copy_of_backup_id is not None:
         return _restore_into_copy(session, instance, actor=actor)
     return create_job(session, instance=instance, kind=JobKind.DEPLOY)
@@ -172,4 +175,5 @@ def reject_instance(session: Session, *, actor: Actor, instance_id: str, reason:
     actor.require_operator()
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     set_state(instance, InstanceState.REJECTED, reason=reason)
+    notice_events.request_rejected(session, instance=instance)
     return instance

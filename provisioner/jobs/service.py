@@ -14,6 +14,7 @@ from provisioner.auth.actor import Actor
 from provisioner.errors import Conflict, NotFound
 from provisioner.jobs.states import FINISHED, JobKind, JobStatus
 from provisioner.models import Instance, Job, JobEvent
+from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
 
@@ -187,6 +188,7 @@ def finish_job(session: Session, *, job: Job, status: JobStatus, error: str | No
     for name, value in (("status", status.value), ("finished_at", now), ("error", error)):
         set_committed_value(job, name, value)
     session.execute(update(Instance).where(Instance.lock_job_id == job.id).values(lock_job_id=None))
+    notice_events.job_finished(session, job=job)
 
 
 def stale_queued_jobs(session: Session, *, older_than: datetime) -> Sequence[str]:
@@ -262,6 +264,7 @@ def reap_lost_jobs(session: Session, *, silent_since: datetime) -> list[Job]:
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             session.execute(update(Instance).where(Instance.lock_job_id == job.id).values(lock_job_id=None))
             session.refresh(job)
+            notice_events.job_finished(session, job=job)
             reaped.append(job)
     return reaped
 

@@ -16,6 +16,7 @@ RUN_SCHEDULES = "provisioner.run_schedules"
 HEALTH_SWEEP = "provisioner.health_sweep"
 COLLECT_METRICS = "provisioner.collect_server_metrics"
 DELIVER_ALERTS = "provisioner.deliver_alerts"
+DELIVER_NOTICES = "provisioner.deliver_notices"
 
 
 def _transport_options(settings: Settings) -> dict[str, int]:
@@ -53,6 +54,7 @@ def make_celery(settings: Settings) -> Celery:
                 "schedule": settings.metrics_interval_seconds,
             },
             "deliver-alerts": {"task": DELIVER_ALERTS, "schedule": 10.0},
+            "deliver-notices": {"task": DELIVER_NOTICES, "schedule": 5.0},
         },
         beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
     )

@@ -1,4 +1,4 @@
-"""Scheduler-driven tasks of monitoring: due schedules, health sweeps, server metrics, alert notices."""
+"""Scheduler-driven tasks of monitoring: due schedules, health sweeps, server metrics, alerts and notices."""
 
 from __future__ import annotations
 
@@ -8,8 +8,16 @@ from provisioner.config import get_settings
 from provisioner.db import transaction
 from provisioner.health.sweep import sweep
 from provisioner.monitoring.metrics import collect_all
+from provisioner.notices.delivery import deliver_due
 from provisioner.schedules.runner import run_due
-from provisioner.worker.celery_app import COLLECT_METRICS, DELIVER_ALERTS, HEALTH_SWEEP, RUN_SCHEDULES, app
+from provisioner.worker.celery_app import (
+    COLLECT_METRICS,
+    DELIVER_ALERTS,
+    DELIVER_NOTICES,
+    HEALTH_SWEEP,
+    RUN_SCHEDULES,
+    app,
+)
 from provisioner.worker.dispatch import CeleryDispatcher
 
 
@@ -47,3 +55,10 @@ def collect_server_metrics() -> int:
 @app.task(name=DELIVER_ALERTS)  # type: ignore[untyped-decorator]
 def deliver_alerts() -> int:
     return deliver_pending(get_settings())
+
+
+@app.task(name=DELIVER_NOTICES)  # type: ignore[untyped-decorator]
+def deliver_notices() -> int:
+    """Mail and webhook notices queued by requests and jobs; failed ones are retried by later runs."""
+    settings = get_settings()
+    return deliver_due(settings, Catalog.from_dir(settings.resolved_templates_dir))

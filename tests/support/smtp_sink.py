@@ -14,15 +14,23 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.mail_config import configure_mail
 from tests.support.stack import free_port
 
 
 class _Keeper:
-    def __init__(self) -> None:
+    def __init__(self, refuse: int = 0) -> None:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
+        self.refuse = refuse
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        with self.lock:
+            if self.refuse > 0:  # a mail server having a bad moment: senders are to try again later
+                self.refuse -= 1
+                return "451 4.3.0 try again later"
         raw = envelope.original_content or envelope.content
         assert isinstance(raw, bytes)
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
@@ -63,9 +71,10 @@ class SmtpSink:
 
 
 @contextmanager
-def smtp_sink(host: str = "127.0.0.1") -> Iterator[SmtpSink]:
-    """On loopback, or on ``host`` (the Docker bridge's address, for services in containers)."""
-    keeper = _Keeper()
+def smtp_sink(host: str = "127.0.0.1", *, refuse: int = 0) -> Iterator[SmtpSink]:
+    """On loopback, or on ``host`` (the Docker bridge's address, for services in containers); the first
+    ``refuse`` messages are answered with a temporary failure."""
+    keeper = _Keeper(refuse)
     port = free_port()
     controller = Controller(keeper, hostname=host, port=port)
     controller.start()
@@ -73,3 +82,12 @@ def smtp_sink(host: str = "127.0.0.1") -> Iterator[SmtpSink]:
         yield SmtpSink(keeper, host, port)
     finally:
         controller.stop()
+
+
+def store_account(settings: Settings, sink: SmtpSink) -> None:
+    """Point the lab's stored SMTP account (as `provisioner mail configure` does) at ``sink``."""
+    with transaction(settings.resolved_database_url) as session:
+        configure_mail(
+            session, settings, host=sink.host, port=sink.port, starttls=False, username="", password=None,
+            from_address="lab@lab.example",
+        )  # fmt: skip

@@ -1,7 +1,7 @@
 """each repository remembers for which recovery recipients its password's copy lies on the target
 
 Revision ID: 0013_repository_password_escrow
-Revises: 0011
+Revises: 0012_notices
 Create Date: 2026-12-05 22:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_repository_password_escrow"
-down_revision = "0011"
+down_revision = "0012_notices"
 branch_labels = None
 depends_on = None
 

@@ -104,11 +104,13 @@ def test_an_invitation_is_mailed_accepted_once_and_the_person_can_log_in(
     session: Session, settings: Settings, sink: SmtpSink
 ) -> None:
     tenant = factories.tenant(session)
-    invitation = service.invite(
+    invited = service.invite(
         session, settings, actor=factories.admin_of(tenant), tenant_id=tenant.id, email="Ben@Verein.example",
         role=Role.MEMBER,
     )  # fmt: skip
     session.commit()
+    invitation = invited.invitation
+    assert (invited.handed.mailed, invited.handed.link) == (True, None)  # a mailed link is not shown
     [mail] = sink.wait_for(1)
     assert mail["To"] == "ben@verein.example"
     token = link_token(mail, "invitations")

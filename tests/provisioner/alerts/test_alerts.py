@@ -4,22 +4,21 @@ over real SMTP (an aiosmtpd sink) and to a real webhook receiver with an HMAC si
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from provisioner.alerts import AlertKind, raise_alert, resolve_alert
-from provisioner.alerts.delivery import SIGNATURE_HEADER, deliver_pending, signature
+from provisioner.alerts.delivery import deliver_pending
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.models import Alert, AlertDelivery
+from provisioner.notices.channels import SIGNATURE_HEADER, signature
 from tests.support import factories
 from tests.support.smtp_sink import SmtpSink, smtp_sink
+from tests.support.webhook_sink import webhook_sink
 
 
 @pytest.fixture
@@ -126,32 +125,8 @@ def test_a_failed_send_is_tried_again_without_sending_twice(db_url: str, tmp_pat
         assert len(sink.wait_for(1)) == 1
 
 
-@contextmanager
-def _receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    received: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((dict(self.headers), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_the_webhook_gets_signed_json(db_url: str, tmp_path: Path, sink: SmtpSink) -> None:
-    with _receiver() as (url, received):
+    with webhook_sink() as (url, received):
         settings = _settings(
             db_url, tmp_path, sink, alert_webhook_url=url, alert_webhook_secret="hook-secret-for-tests"
         )
@@ -160,7 +135,11 @@ def test_the_webhook_gets_signed_json(db_url: str, tmp_path: Path, sink: SmtpSin
         assert len(received) == 1
     headers, body = received[0]
     assert headers[SIGNATURE_HEADER] == signature("hook-secret-for-tests", body)
-    notices = json.loads(body)["notices"]
+    payload = json.loads(body)
+    # Chat receivers (Mattermost, Matrix hookshot, Slack-compatible) show ``text`` as the message.
+    assert "server_unreachable" in payload["text"]
+    assert "srv_1" in payload["text"]
+    notices = payload["notices"]
     assert [(n["kind"], n["subject"], n["event"]) for n in notices] == [
         ("server_unreachable", "srv_1", "opened")
     ]

@@ -1,0 +1,63 @@
+"""Every notice's words have a German translation, and the HTML part is the text's paragraphs, escaped."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from provisioner.notices.outbox import NoticeKind
+from provisioner.notices.render import TEMPLATES, catalogue_path, render
+
+ROOT = Path(__file__).parents[3]
+
+
+def _marked() -> set[str]:
+    found = extract_from_dir(
+        str(TEMPLATES),
+        method_map=[("**.txt", "jinja2")],
+        options_map={"**.txt": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}},
+    )
+    return {message if isinstance(message, str) else message[0] for _file, _line, message, _c, _x in found}
+
+
+def test_every_text_of_every_notice_has_its_german_translation() -> None:
+    with catalogue_path("de").open("rb") as source:
+        catalog = read_po(source, locale="de")
+    untranslated = sorted(m for m in _marked() if not (catalog.get(m) and catalog.get(m).string))
+    assert untranslated == [], "run the pybabel commands at the top of babel-notices.cfg and translate"
+    assert (ROOT / "babel-notices.cfg").is_file()
+
+
+@pytest.mark.parametrize("kind", list(NoticeKind))
+def test_each_kind_renders_in_both_languages_with_one_line_subjects(kind: NoticeKind) -> None:
+    values = {
+        "instance": "Akten", "service": "Ablage", "tenant": "Verein e.V.", "link": "https://portal.example/x",
+        "reason": "Kein Platz", "url": "https://akten.example", "first_steps": ["Eins."], "version": "2",
+        "kind": "update", "status": "failed", "error": "boom",
+    }  # fmt: skip
+    german = render(kind.value, language="de", values=values)
+    english = render(kind.value, language="en", values=values)
+    assert german.subject != english.subject
+    assert "\n" not in german.subject
+    assert "https://portal.example/x" in german.text or kind is NoticeKind.REQUEST_REJECTED
+    assert '<html lang="de">' in german.html
+
+
+def test_names_are_escaped_in_the_html_part_and_addresses_become_links() -> None:
+    rendered = render(
+        "request_rejected",
+        language="en",
+        values={"instance": "<script>x</script>", "service": "S", "reason": "see https://lab.example/faq."},
+    )
+    assert "<script>" in rendered.text  # plain text stays as typed
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;" in rendered.html
+    assert '<a href="https://lab.example/faq">https://lab.example/faq</a>.' in rendered.html
+
+
+def test_an_unknown_language_falls_back_to_the_labs_default() -> None:
+    rendered = render("test", language="fr", values={"lab_url": "https://portal.example/"})
+    assert rendered.subject == "Testnachricht vom Provisioner"
