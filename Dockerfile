@@ -12,9 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # The runner needs the OpenSSH client tools: ansible-runner hands the key to ssh-agent,
 # Ansible connects with ssh, onboarding a server reads its host key with ssh-keyscan,
-# and ssh-keygen makes a key where none is given.
+# and ssh-keygen makes a key where none is given. restic: the control plane prunes the repositories
+# of REST backup targets, where the servers may only append.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends openssh-client \
+    && apt-get install -y --no-install-recommends openssh-client restic \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid lets operators grant the mounted SSH key to this user alone (chown 10001).

@@ -65,8 +65,12 @@ class BackupTargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
-    kind: Literal["sftp", "s3"]
-    path: str = Field(min_length=1, max_length=500, description="sftp: absolute folder; s3: bucket[/prefix]")
+    kind: Literal["sftp", "s3", "rest"]
+    path: str = Field(
+        min_length=1,
+        max_length=500,
+        description="sftp: absolute folder; s3: bucket[/prefix]; rest: the folder the REST server serves",
+    )
     address: str | None = Field(default=None, max_length=253)
     port: int = Field(default=22, ge=1, le=65535)
     user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
@@ -74,6 +78,17 @@ class BackupTargetIn(BaseModel):
     s3_endpoint: str | None = Field(default=None, max_length=500)
     s3_access_key_id: str | None = Field(default=None, max_length=200)
     s3_secret_access_key: str | None = Field(default=None, max_length=200)
+    rest_url: str | None = Field(default=None, max_length=500, description="rest: the servers' listener")
+    rest_admin_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="rest: the control plane's listener",
+    )
+    htpasswd_file: str | None = Field(
+        default=None, max_length=500, description="rest: the append-only listener's htpasswd file"
+    )
+    rest_admin_user: str | None = Field(default=None, max_length=100)
+    rest_admin_password: str | None = Field(default=None, max_length=200)
     default: bool = False
 
 
@@ -86,5 +101,7 @@ class BackupTargetOut(BaseModel):
     port: int
     user: str | None
     s3_endpoint: str | None
+    rest_url: str | None
     public_key: str | None = Field(description="add it to the backup server's authorized_keys")
+    isolation: str = Field(description="what a server that runs a backup can reach on this target")
     default: bool

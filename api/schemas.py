@@ -43,6 +43,10 @@ class TenantIn(Input):
     slug: str = Field(pattern=SLUG, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     contact_email: str = Field(pattern=EMAIL, max_length=254)
+    language: Literal["de", "en"] | None = Field(
+        default=None,
+        description="what the association is written to in until its people choose (null: the lab's, German)",
+    )
 
 
 class Quota(BaseModel):
@@ -56,6 +60,7 @@ class TenantOut(BaseModel):
     slug: str
     name: str
     contact_email: str
+    language: str | None = None
     created_at: datetime
     quota: Quota | None = None
     # What the tenant's instances (not removed or rejected) reserve; on single reads only.

@@ -38,8 +38,8 @@ from benchmarks.deploy_support import (
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import build_run_spec
+from provisioner.health.check import check_health
 from provisioner.health.probe import Health
 from provisioner.ids import new_id
 from provisioner.images import build_image, load_recipe

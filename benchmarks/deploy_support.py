@@ -25,8 +25,8 @@ from psycopg import sql
 from sqlalchemy import delete, select, text
 
 from provisioner.db import transaction
-from provisioner.deployments.plan import LABEL_INSTANCE
 from provisioner.jobs.service import EventRecord, add_events
+from provisioner.labels import LABEL_INSTANCE
 from provisioner.models import Job, JobEvent
 from provisioner.runner.adapter import _inventory, _known_hosts_line
 from provisioner.runner.spec import RunSpec

@@ -21,6 +21,7 @@ ENCRYPTED_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str 
     MailSettings.password_encrypted,
     BackupTarget.encrypted_credentials,
     BackupRepository.encrypted_password,
+    BackupRepository.encrypted_rest_password,
 )
 
 

@@ -237,13 +237,14 @@ class JobEvent(Base):
 
 # Backups: where they go, one restic repository per tenant there, the snapshots, restores and drills.
 class BackupTarget(Base):
-    """A place restic repositories live: a path on a backup server over SFTP, or an S3 bucket."""
+    """A place restic repositories live: a path on a backup server over SFTP, an S3 bucket, or a REST
+    server (restic's REST protocol) that gives each tenant an append-only repository of its own."""
 
     __tablename__ = "backup_targets"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("bkt"))
     name: Mapped[str] = mapped_column(String(63), unique=True)
-    kind: Mapped[str] = mapped_column(String(10))  # "sftp" or "s3"
+    kind: Mapped[str] = mapped_column(String(10))  # "sftp", "s3" or "rest"
     # sftp: the backup server and the folder that holds one repository per tenant.
     address: Mapped[str | None] = mapped_column(String(253))
     port: Mapped[int] = mapped_column(Integer, default=22)
@@ -255,6 +256,11 @@ class BackupTarget(Base):
     public_key: Mapped[str | None] = mapped_column(Text)
     encrypted_credentials: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     s3_endpoint: Mapped[str | None] = mapped_column(String(500))
+    # rest: the append-only listener the instance servers reach, the full-access one only the control
+    # plane reaches (pruning), and the first one's htpasswd file, which the control plane keeps.
+    rest_url: Mapped[str | None] = mapped_column(String(500))
+    rest_admin_url: Mapped[str | None] = mapped_column(String(500))
+    htpasswd_file: Mapped[str | None] = mapped_column(String(500))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -269,6 +275,8 @@ class BackupRepository(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     target_id: Mapped[str] = mapped_column(ForeignKey("backup_targets.id"))
     encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
+    # rest targets: the password of the tenant's own user on the REST server (the user is the tenant id).
+    encrypted_rest_password: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
     # The recovery recipients (a digest of them) the password's copy on the target is encrypted to;
     # none yet, or other recipients since, and the next backup writes it again.
     escrowed_for: Mapped[str | None] = mapped_column(String(64))

@@ -23,7 +23,7 @@ from provisioner.catalog.parameters import validate_parameters
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.instances import footprint, operations
-from provisioner.instances.credentials import CredentialsGone, reveal_credentials
+from provisioner.instances.credentials import CredentialsGone, logins_kept_from, reveal_credentials
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import get_instance, request_instance
 from provisioner.instances.states import InstanceState
@@ -210,6 +210,7 @@ def detail_page(
         "instance": instance,
         "service": template,
         "shows_credentials": any(secret.show for secret in template.secrets.values()),
+        "logins_kept_from": logins_kept_from(session, instance=instance, template=template),
         "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
         "backups": list_backups(session, actor=viewer.actor, instance_id=instance.id),
         "keeps_data": keeps_data,
@@ -246,7 +247,9 @@ async def show_credentials(
     require_csrf(viewer, (await _form(request)).get("csrf_token"))
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     try:
-        shown = reveal_credentials(session, settings, actor=viewer.actor, instance=instance)
+        shown = reveal_credentials(
+            session, settings, actor=viewer.actor, instance=instance, template=catalog.get(instance.template)
+        )
     except (CredentialsGone, Conflict) as exc:
         session.rollback()
         gone = {"credentials_gone": exc.status_code}

@@ -65,7 +65,9 @@ def target_out(row: BackupTarget) -> bs.BackupTargetOut:
         port=row.port,
         user=row.user,
         s3_endpoint=row.s3_endpoint,
+        rest_url=row.rest_url,
         public_key=row.public_key,
+        isolation=targets.ISOLATION[row.kind],
         default=row.is_default,
     )
 

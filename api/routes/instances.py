@@ -79,14 +79,28 @@ def approve_instance(
     return schemas.JobAccepted(job=convert.job(job))
 
 
-@router.post("/{instance_id}/credentials", responses={410: {"description": "shown once already"}})
+@router.post(
+    "/{instance_id}/credentials",
+    responses={
+        409: {"description": "not approved yet, or a copy that keeps the original's logins"},
+        410: {"description": "shown once already"},
+    },
+)
 def show_credentials(
-    instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep, response: Response
+    instance_id: str,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    response: Response,
 ) -> schemas.CredentialsOut:
     """The first admin credentials, once: later calls answer 410 Gone. Through the portal's session it
-    needs the X-CSRF-Token header, as every change does."""
+    needs the X-CSRF-Token header, as every change does. A copy made from another instance's backup
+    whose service cannot be given a new admin password answers 409, saying whose logins it keeps."""
     instance = service.get_instance(session, actor=actor, instance_id=instance_id)
-    shown = reveal_credentials(session, settings, actor=actor, instance=instance)
+    template = catalog.get(instance.template)
+    shown = reveal_credentials(session, settings, actor=actor, instance=instance, template=template)
     session.commit()
     response.headers["Cache-Control"] = "no-store"
     return schemas.CredentialsOut(url=shown.url, credentials=shown.values)
@@ -100,6 +114,7 @@ def get_credentials(
     actor: ActorDep,
     session: SessionDep,
     settings: SettingsDep,
+    catalog: CatalogDep,
     response: Response,
 ) -> schemas.CredentialsOut:
     """The same for bearer tokens, kept for the scripts that use it. A browser session must POST: a
@@ -108,7 +123,9 @@ def get_credentials(
         raise Forbidden(
             "through the portal's session, POST with the X-CSRF-Token header to see the credentials"
         )
-    return show_credentials(instance_id, actor, session, settings, response)
+    return show_credentials(
+        instance_id, actor=actor, session=session, settings=settings, catalog=catalog, response=response
+    )
 
 
 @router.post("/{instance_id}/reject")

@@ -15,7 +15,12 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_tenant(body: schemas.TenantIn, actor: ActorDep, session: SessionDep) -> schemas.TenantOut:
     row = service.create_tenant(
-        session, actor=actor, slug=body.slug, name=body.name, contact_email=body.contact_email
+        session,
+        actor=actor,
+        slug=body.slug,
+        name=body.name,
+        contact_email=body.contact_email,
+        language=body.language,
     )
     session.commit()
     return convert.tenant(row)

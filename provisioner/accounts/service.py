@@ -31,6 +31,9 @@ from provisioner.errors import Conflict, InvalidInput, NotFound, ServiceUnavaila
 from provisioner.mail import Mail, MailError, mail_enabled, send_mail
 from provisioner.mail_config import mail_settings_for
 from provisioner.models import Invitation, PasswordReset, Tenant, User
+from provisioner.notices.channels import as_mail
+from provisioner.notices.outbox import language_of_address
+from provisioner.notices.render import render
 from provisioner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -163,35 +166,23 @@ def invite(
     )
     session.add(invitation)
     session.flush()
-    where = f"the association {tenant.name}" if tenant is not None else "the lab's operators"
     link = _link(settings, "/invitations/" + plain)
+    values: dict[str, object] = {
+        "tenant": tenant.name if tenant is not None else None,
+        "role": role.value,
+        "link": link,
+        "hours": settings.invitation_ttl_hours,
+    }
     if existing is not None:
         # An account of another association: its admin is answered as for anyone (a link too when mail is
         # off), so that it cannot learn who has an account elsewhere; by mail the person is told, and gets
         # no link (one address, one account).
-        return Invited(invitation, _send(session, settings, _already_has_account(email, where), link=link))
-    mail = Mail(
-        to=(email,),
-        subject="Your invitation to the provisioner",
-        body=(
-            f"You are invited to join {where} as {role.value}.\n\n"
-            f"Open this link to choose your name and password:\n{link}\n\n"
-            f"The link works once and for {settings.invitation_ttl_hours} hours.\n"
-        ),
-    )
+        told = render("already_has_account", language=language_of_address(session, email), values=values)
+        return Invited(invitation, _send(session, settings, as_mail(email, told), link=link))
+    # A newcomer has no language of their own yet: the association's, else the lab's.
+    language = tenant.language if tenant is not None else None
+    mail = as_mail(email, render("invitation", language=language, values=values))
     return Invited(invitation, _send(session, settings, mail, link=link))
-
-
-def _already_has_account(email: str, where: str) -> Mail:
-    return Mail(
-        to=(email,),
-        subject="Your invitation to the provisioner",
-        body=(
-            f"Someone invited this address to join {where}.\n\n"
-            "This address has an account here already, and an address can hold one account only, so the "
-            "invitation cannot be accepted. If you want to change associations, ask the lab's operators.\n"
-        ),
-    )
 
 
 def invitation_for_token(session: Session, *, token: str) -> Invitation:
@@ -231,19 +222,19 @@ def request_password_reset(
     if user is None or user.disabled_at is not None:
         return
     link = _new_reset_link(session, settings, user)
-    mail = _reset_mail(
-        user,
-        "Someone asked to reset the password of your account. If it was you, open this link:",
-        f"{link}\n\nThe link works once and for one hour. If it was not you, ignore this message.\n",
-    )
+    mail = _reset_mail(session, user, link, by_admin=False)
     # Without a mail server the link goes nowhere: the requester is a stranger until proven otherwise.
     # A failure is logged, not answered: that would tell the sender that the address has an account.
     with contextlib.suppress(ServiceUnavailable):
         _send(session, settings, mail, link=None)
 
 
-def _reset_mail(user: User, opening: str, rest: str) -> Mail:
-    return Mail(to=(user.email,), subject="Reset your provisioner password", body=f"{opening}\n{rest}")
+def _reset_mail(session: Session, user: User, link: str, *, by_admin: bool) -> Mail:
+    values = {"link": link, "by_admin": by_admin}
+    return as_mail(
+        user.email,
+        render("password_reset", language=language_of_address(session, user.email), values=values),
+    )
 
 
 def _new_reset_link(session: Session, settings: Settings, user: User) -> str:
@@ -263,11 +254,7 @@ def reset_password_for(session: Session, settings: Settings, *, actor: Actor, us
     if user.disabled_at is not None:
         raise Conflict("the account is disabled; enable it first")
     link = _new_reset_link(session, settings, user)
-    mail = _reset_mail(
-        user,
-        "An administrator started a password reset for your account; this link lets you choose a new one:",
-        f"{link}\n\nThe link works once and for one hour.\n",
-    )
+    mail = _reset_mail(session, user, link, by_admin=True)
     return _send(session, settings, mail, link=link)
 
 

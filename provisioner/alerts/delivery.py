@@ -16,13 +16,16 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from provisioner.alerts.service import WEBHOOK, Notice
+from provisioner.alerts.service import WEBHOOK
 from provisioner.config import Settings
 from provisioner.db import transaction
+from provisioner.i18n import DEFAULT_LANGUAGE
 from provisioner.mail import Mail, MailError, send_mail
 from provisioner.mail_config import mail_settings_for
 from provisioner.models import Alert, AlertDelivery
-from provisioner.notices.channels import WebhookError, post_webhook
+from provisioner.notices.channels import WebhookError, as_mail, lab_link, post_webhook
+from provisioner.notices.outbox import language_of_address
+from provisioner.notices.render import render
 from provisioner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ def _deliver_to(settings: Settings, recipient: str) -> int:
             return 0
         notices = [_describe(session, d) for d in pending]
         sender = mail_settings_for(session, settings)
+        mail = compose(session, settings, recipient, notices)
         ids = [d.id for d in pending]
         claimed = session.execute(
             update(AlertDelivery)
@@ -59,7 +63,7 @@ def _deliver_to(settings: Settings, recipient: str) -> int:
             session.rollback()  # another scheduler took some of them; it sends them
             return 0
     try:
-        _send(sender, recipient, notices)
+        _send(sender, recipient, mail, notices)
     except (MailError, WebhookError) as exc:
         log.warning("alert notices to %s could not be sent: %s", _shown(recipient), exc)
         with transaction(url) as session:
@@ -111,8 +115,7 @@ def _describe(session: Session, delivery: AlertDelivery) -> dict[str, Any]:
     }
 
 
-def _send(settings: Settings, recipient: str, notices: list[dict[str, Any]]) -> None:
-    mail = compose(recipient, notices)
+def _send(settings: Settings, recipient: str, mail: Mail, notices: list[dict[str, Any]]) -> None:
     if recipient == WEBHOOK:
         # ``text`` is what chat receivers (Mattermost, Matrix hookshot, Slack-compatible) show.
         post_webhook(settings, {"text": f"{mail.subject}\n\n{mail.body}".strip(), "notices": notices})
@@ -120,22 +123,11 @@ def _send(settings: Settings, recipient: str, notices: list[dict[str, Any]]) -> 
         send_mail(settings, mail)
 
 
-def compose(recipient: str, notices: list[dict[str, Any]]) -> Mail:
-    if len(notices) == 1:
-        notice = notices[0]
-        word = "ALERT" if notice["event"] == Notice.OPENED else "RESOLVED"
-        subject = f"[provisioner] {word} {notice['kind']}: {notice['summary']}"
-    else:
-        opened = sum(1 for n in notices if n["event"] == Notice.OPENED)
-        subject = (
-            f"[provisioner] {len(notices)} alert notices ({opened} opened, {len(notices) - opened} resolved)"
-        )
-    lines = [
-        f"{n['at']}  {n['event'].upper():8}  {n['kind']}  {n['subject']}\n    {n['summary']}" for n in notices
-    ]
-    body = "\n".join(lines) + "\n\nAll alerts: GET /api/v1/alerts\n"
-    # Subjects stay on one line whatever a tenant named its instance.
-    return Mail(to=(recipient,), subject=" ".join(subject.split())[:200], body=body)
+def compose(session: Session, settings: Settings, recipient: str, notices: list[dict[str, Any]]) -> Mail:
+    """One notice, or a digest of several, in the recipient's language (the webhook's: the lab's)."""
+    language = DEFAULT_LANGUAGE if recipient == WEBHOOK else language_of_address(session, recipient)
+    values = {"notices": notices, "link": lab_link(settings, "/alerts")}
+    return as_mail(recipient, render("alerts", language=language, values=values))
 
 
 def _shown(recipient: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from provisioner.auth.actor import Actor
 from provisioner.config import Settings
 from provisioner.models import Alert, AlertDelivery, Tenant
+from provisioner.notices.outbox import admin_recipients
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
 
@@ -122,11 +123,13 @@ def resolve_alert(
 
 
 def recipients(session: Session, settings: Settings, tenant_id: str | None) -> list[str]:
+    """The operators' addresses, and for an association's things its admins (or its contact address
+    while it has no admin)."""
     found = [a.strip() for a in settings.alert_operator_emails.split(",") if a.strip()]
-    if tenant_id is not None:
-        contact = session.scalar(select(Tenant.contact_email).where(Tenant.id == tenant_id))
-        if contact and contact not in found:
-            found.append(contact)
+    if tenant_id is not None and session.get(Tenant, tenant_id) is not None:
+        found += [
+            address for address, _language in admin_recipients(session, tenant_id) if address not in found
+        ]
     if settings.alert_webhook_url:
         found.append(WEBHOOK)
     return found

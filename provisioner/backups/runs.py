@@ -95,7 +95,10 @@ def backup_spec(
             "before_steps": step_variables(instance.id, hook.before),
             "after_steps": step_variables(instance.id, hook.after),
             "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
-            "keep_options": [part for option, n in keep.items() if n for part in (option, str(n))],
+            # A REST target's servers cannot delete: the control plane prunes there (prune.py).
+            "keep_options": []
+            if repository.target.kind == "rest"
+            else [part for option, n in keep.items() if n for part in (option, str(n))],
         },
     )
 

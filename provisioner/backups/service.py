@@ -20,6 +20,7 @@ from provisioner.backups.targets import default_target
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
 from provisioner.errors import Conflict, InvalidInput, NotFound
+from provisioner.instances.credentials import renew_shown_secrets
 from provisioner.instances.service import get_instance, restore_job
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_job
@@ -121,6 +122,11 @@ def request_restore(
     copy = new_instance_like(
         session, settings, catalog, instance, name=name, subdomain=chosen, approved=actor.is_operator
     )
+    template = catalog.get(instance.template)
+    if template.hooks.reset_credentials is not None:
+        # The restored data knows the original's admin password; the copy's admin gets one of its own,
+        # placed by the copy's deploy and made the valid one by the template's reset steps after the restore.
+        renew_shown_secrets(settings, copy, template)
     if not actor.is_operator:
         copy.copy_of_backup_id = backup.id
         session.flush()

@@ -3,6 +3,12 @@
 An SFTP target gets an SSH identity of its own, generated here: its public half goes into the backup
 server's ``authorized_keys``; the private half is stored encrypted and placed on the instance servers
 when they back up, together with the backup server's host key, which is pinned (never trusted blindly).
+
+A REST target is restic's REST protocol served append-only with a private repository per user: each
+tenant gets its own user there (``repository.py``), so a server holds a credential for its tenant's
+repository alone and cannot delete history; pruning goes through a second, full-access listener that
+only the control plane reaches (``prune.py``). SFTP and S3 targets cannot do that: one credential
+reaches every tenant's repository with the right to delete (``isolation`` says so in the target's view).
 """
 
 from __future__ import annotations
@@ -38,20 +44,62 @@ def _field_error(field: str, message: str) -> InvalidInput:
     return InvalidInput(message, errors=[{"field": f"body.{field}", "message": message}])
 
 
-def _s3_endpoint(endpoint: str, path: str) -> str:
-    """The endpoint as restic's ``s3:<endpoint>/<bucket>/...`` needs it: scheme and host, nothing else.
+ISOLATION = {
+    "rest": "one append-only credential per association: a server reaches only its association's "
+    "repository and cannot delete history; the control plane prunes",
+    "sftp": "one credential for every association: a server that runs a backup can list and "
+    "delete every association's backups (use a rest target to confine each association)",
+    "s3": "one key pair for every association: a server that runs a backup can list and delete "
+    "every association's backups (use a rest target to confine each association)",
+}
 
-    A path would be read as the bucket, and credentials in it would be printed by restic with the
-    repository's name; a target without a bucket could never hold a repository.
-    """
-    parts = urlsplit(endpoint.rstrip("/"))
+
+def _base_url(field: str, url: str, what: str, rest: str) -> str:
+    """Scheme, host and port, nothing else: a path or credentials in it would end up in restic's
+    repository string, which restic prints."""
+    parts = urlsplit(url.rstrip("/"))
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
-        raise _field_error("s3_endpoint", "the S3 service's http:// or https:// address, without credentials")
+        raise _field_error(field, f"the {what}'s http:// or https:// address, without credentials")
     if parts.path or parts.query or parts.fragment:
-        raise _field_error("s3_endpoint", "only scheme, host and port: the bucket goes into path")
+        raise _field_error(field, f"only scheme, host and port: {rest}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _s3_endpoint(endpoint: str, path: str) -> str:
+    """The endpoint as restic's ``s3:<endpoint>/<bucket>/...`` needs it; a target without a bucket
+    could never hold a repository."""
+    _base_url("s3_endpoint", endpoint, "S3 service", "the bucket goes into path")
     if not path.strip("/"):
         raise _field_error("path", "the bucket, optionally followed by a prefix: bucket/prefix")
-    return f"{parts.scheme}://{parts.netloc}"
+    return _base_url("s3_endpoint", endpoint, "S3 service", "the bucket goes into path")
+
+
+def _rest(
+    target: BackupTarget,
+    settings: Settings,
+    *,
+    rest_url: str | None,
+    rest_admin_url: str | None,
+    htpasswd_file: str | None,
+    admin_user: str | None,
+    admin_password: str | None,
+) -> None:
+    if not rest_url:
+        raise _field_error("rest_url", "the append-only listener the instance servers reach")
+    if not rest_admin_url:
+        raise _field_error("rest_admin_url", "the full-access listener only the control plane reaches")
+    if not (htpasswd_file and htpasswd_file.startswith("/")):
+        raise _field_error("htpasswd_file", "the absolute path of the append-only listener's htpasswd file")
+    if not (admin_user and admin_password):
+        raise _field_error("rest_admin_user", "the full-access listener's user and password")
+    target.rest_url = _base_url("rest_url", rest_url, "REST server", "each association's folder is added")
+    target.rest_admin_url = _base_url("rest_admin_url", rest_admin_url, "REST server", "as rest_url")
+    if target.rest_url == target.rest_admin_url:
+        raise _field_error("rest_admin_url", "a second listener: the servers' one is append-only")
+    target.htpasswd_file = htpasswd_file
+    target.encrypted_credentials = encrypt(
+        settings, json.dumps({"admin_user": admin_user, "admin_password": admin_password})
+    )
 
 
 def add_target(
@@ -60,7 +108,7 @@ def add_target(
     actor: Actor,
     settings: Settings,
     name: str,
-    kind: Literal["sftp", "s3"],
+    kind: Literal["sftp", "s3", "rest"],
     path: str,
     address: str | None = None,
     port: int = 22,
@@ -69,6 +117,11 @@ def add_target(
     s3_endpoint: str | None = None,
     s3_access_key_id: str | None = None,
     s3_secret_access_key: str | None = None,
+    rest_url: str | None = None,
+    rest_admin_url: str | None = None,
+    htpasswd_file: str | None = None,
+    rest_admin_user: str | None = None,
+    rest_admin_password: str | None = None,
     default: bool = False,
 ) -> BackupTarget:
     actor.require_operator()
@@ -87,6 +140,16 @@ def add_target(
         private, target.public_key = _keypair()
         target.address, target.user, target.host_key = address, user, parse_host_key(host_key)
         target.encrypted_credentials = encrypt(settings, json.dumps({"ssh_private_key": private}))
+    elif kind == "rest":
+        _rest(
+            target,
+            settings,
+            rest_url=rest_url,
+            rest_admin_url=rest_admin_url,
+            htpasswd_file=htpasswd_file,
+            admin_user=rest_admin_user,
+            admin_password=rest_admin_password,
+        )
     else:
         if not (s3_endpoint and s3_access_key_id and s3_secret_access_key):
             raise _field_error("s3_endpoint", "an S3 target needs the endpoint and both access keys")

@@ -9,8 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
-# repository[:tag][@sha256:digest]; a tag is required, and moving tags are refused below.
-IMAGE_PATTERN = r"^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?$"
+# repository:tag, repository:tag@sha256:digest (the tag kept for readers) or repository@sha256:digest;
+# moving tags are refused below.
+IMAGE_PATTERN = (
+    r"^[a-z0-9][a-z0-9._/:-]*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[a-f0-9]{64})?|@sha256:[a-f0-9]{64})$"
+)
 MOVING_TAGS = {"latest", "unstable", "nightly", "edge", "main", "master"}
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -32,8 +36,11 @@ class Version(Strict):
     def _pinned(cls, images: dict[str, str]) -> dict[str, str]:
         for key, reference in images.items():
             if not re.fullmatch(IMAGE_PATTERN, reference):
-                raise ValueError(f"image {key!r}: {reference!r} needs a tag (and may add @sha256:digest)")
-            tag = reference.split("@", 1)[0].rsplit(":", 1)[1]
+                raise ValueError(
+                    f"image {key!r}: {reference!r} needs a tag, a digest (@sha256: and 64 hex digits) or both"
+                )
+            last = reference.split("@", 1)[0].rsplit("/", 1)[-1]
+            tag = last.rsplit(":", 1)[1] if ":" in last else None
             if tag in MOVING_TAGS:
                 raise ValueError(f"image {key!r}: tag {tag!r} moves; pin a release")
         return images

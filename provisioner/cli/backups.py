@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.backups import escrow, service, targets
+from provisioner.backups.prune import prune_rest_targets
 from provisioner.backups.repository import location
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -27,9 +28,13 @@ def add_target(
     name: str,
     *,
     path: Annotated[
-        str, typer.Option(help="sftp: absolute folder on the backup server; s3: bucket, or bucket/prefix")
+        str,
+        typer.Option(
+            help="sftp: absolute folder on the backup server; s3: bucket, or bucket/prefix; "
+            "rest: the folder the REST server serves (shown to operators)"
+        ),
     ],
-    kind: Annotated[str, typer.Option(help="sftp or s3")] = "sftp",
+    kind: Annotated[str, typer.Option(help="sftp, s3 or rest")] = "sftp",
     address: Annotated[str | None, typer.Option(help="sftp: the backup server")] = None,
     port: Annotated[int, typer.Option(help="sftp: its SSH port")] = 22,
     user: Annotated[str | None, typer.Option(help="sftp: the user to log in as")] = None,
@@ -37,15 +42,28 @@ def add_target(
         str | None, typer.Option(help="sftp: its host key line, 'ssh-ed25519 AAAA...'")
     ] = None,
     s3_endpoint: Annotated[str | None, typer.Option(help="s3: e.g. https://s3.example.org")] = None,
+    rest_url: Annotated[
+        str | None, typer.Option(help="rest: the append-only listener the servers reach")
+    ] = None,
+    rest_admin_url: Annotated[
+        str | None, typer.Option(help="rest: the full-access listener only the control plane reaches")
+    ] = None,
+    htpasswd_file: Annotated[
+        str | None,
+        typer.Option(help="rest: the append-only listener's htpasswd file"),
+    ] = None,
+    rest_admin_user: Annotated[str | None, typer.Option(help="rest: the full-access listener's user")] = None,
     default: Annotated[bool, typer.Option(help="make it the target of new repositories")] = False,
 ) -> None:
     """Add a backup target; for SFTP, prints the public key to authorize on the backup server.
 
-    S3 access keys are read from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, never from arguments.
+    S3 access keys are read from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the REST server's
+    full-access password from PROVISIONER_REST_ADMIN_PASSWORD, never from arguments.
     """
-    if kind not in ("sftp", "s3"):
-        raise typer.BadParameter("sftp or s3", param_hint="--kind")
-    chosen: Literal["sftp", "s3"] = "sftp" if kind == "sftp" else "s3"
+    kinds: dict[str, Literal["sftp", "s3", "rest"]] = {"sftp": "sftp", "s3": "s3", "rest": "rest"}
+    if kind not in kinds:
+        raise typer.BadParameter("sftp, s3 or rest", param_hint="--kind")
+    chosen = kinds[kind]
     settings = get_settings()
     try:
         with transaction(settings.resolved_database_url) as session:
@@ -63,13 +81,18 @@ def add_target(
                 s3_endpoint=s3_endpoint,
                 s3_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID"),
                 s3_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                rest_url=rest_url,
+                rest_admin_url=rest_admin_url,
+                htpasswd_file=htpasswd_file,
+                rest_admin_user=rest_admin_user,
+                rest_admin_password=os.environ.get("PROVISIONER_REST_ADMIN_PASSWORD"),
                 default=default,
             )
-            public_key = target.public_key
+            public_key, isolation = target.public_key, targets.ISOLATION[target.kind]
     except DomainError as exc:
         typer.echo(f"refused: {exc.detail}", err=True)
         raise typer.Exit(1) from exc
-    typer.echo(f"backup target {name} added")
+    typer.echo(f"backup target {name} added: {isolation}")
     warn_without_recovery_key()
     if public_key:
         typer.echo(f"authorize this key on the backup server:\n{public_key}")
@@ -82,11 +105,11 @@ def list_targets() -> None:
     warn_without_recovery_key()
     with transaction(settings.resolved_database_url) as session:
         for target in targets.list_targets(session, actor=SYSTEM_ACTOR):
-            where = (
-                f"{target.user}@{target.address}:{target.port}"
-                if target.kind == "sftp"
-                else target.s3_endpoint
-            )
+            where = {
+                "sftp": f"{target.user}@{target.address}:{target.port}",
+                "s3": target.s3_endpoint,
+                "rest": target.rest_url,
+            }[target.kind]
             typer.echo(
                 f"{'*' if target.is_default else ' '} {target.name}  {target.kind}  {where}  {target.path}"
             )
@@ -154,3 +177,15 @@ def repository(tenant_id: str) -> None:
         for row in found:
             typer.echo(f"{location(row)}\t{decrypt(settings, row.encrypted_password)}")
             typer.echo(f"  recovery copy: {_copy_note(settings, row)}", err=True)
+
+
+@app.command("prune")
+def prune() -> None:
+    """Apply the keep rules on every REST target now (the scheduler does it daily, see the docs)."""
+    report = prune_rest_targets(get_settings())
+    for tenant_id in report.pruned:
+        typer.echo(f"pruned {tenant_id}")
+    for tenant_id, why in report.failed.items():
+        typer.echo(f"failed {tenant_id}: {why}", err=True)
+    if report.failed:
+        raise typer.Exit(1)

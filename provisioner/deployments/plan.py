@@ -15,13 +15,12 @@ from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.jobs.states import JobKind
+from provisioner.labels import LABEL_INSTANCE, LABEL_TENANT
 from provisioner.mail_config import mail_settings_for
 from provisioner.models import Instance, Server
 from provisioner.proxy import caddy
 from provisioner.runner.spec import HostSpec, RunSpec
 
-LABEL_INSTANCE = "org.provisioner.instance"
-LABEL_TENANT = "org.provisioner.tenant"
 # Where the proxy's files travel inside the run's private folder; never a target of a template file.
 PROXY_FILES = "_proxy"
 
@@ -105,16 +104,29 @@ def step_variables(instance_id: str, steps: list[Step]) -> list[dict[str, Any]]:
     return [{"container": docker_name(instance_id, s.container), "argv": s.run} for s in steps]
 
 
-def after_steps(template: Template, instance_id: str, kind: JobKind) -> list[dict[str, Any]]:
-    """The template's steps once the service answers: an update's own steps (finishing a schema
-    migration, say) first, then those after every deploy, and, resetting credentials, those that
-    apply the new values."""
+def credential_steps(template: Template) -> list[Step]:
+    """What makes new values of the shown secrets the valid ones once the files hold them, as a
+    credentials reset runs it: the steps after every deploy, then the template's reset steps. None
+    when the template has no reset steps."""
+    if template.hooks.reset_credentials is None:
+        return []
+    return after_hooks_steps(template, JobKind.RESET_CREDENTIALS)
+
+
+def after_hooks_steps(template: Template, kind: JobKind) -> list[Step]:
     hooks = [template.hooks.deploy]
     if kind is JobKind.UPDATE:
         hooks.insert(0, template.hooks.update)
     if kind is JobKind.RESET_CREDENTIALS:
         hooks.append(template.hooks.reset_credentials)
-    return step_variables(instance_id, [step for hook in hooks if hook is not None for step in hook.after])
+    return [step for hook in hooks if hook is not None for step in hook.after]
+
+
+def after_steps(template: Template, instance_id: str, kind: JobKind) -> list[dict[str, Any]]:
+    """The template's steps once the service answers: an update's own steps (finishing a schema
+    migration, say) first, then those after every deploy, and, resetting credentials, those that
+    apply the new values."""
+    return step_variables(instance_id, after_hooks_steps(template, kind))
 
 
 def container_variables(

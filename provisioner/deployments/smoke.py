@@ -17,7 +17,6 @@ from provisioner.catalog.parameters import validate_parameters
 from provisioner.catalog.secrets import generate_secrets
 from provisioner.config import Settings
 from provisioner.deployments.check import sample_parameters
-from provisioner.deployments.health import check_health
 from provisioner.deployments.plan import (
     Placement,
     deploy_files,
@@ -26,6 +25,7 @@ from provisioner.deployments.plan import (
     host_spec,
     removal_variables,
 )
+from provisioner.health.check import check_health
 from provisioner.health.probe import Health
 from provisioner.models import Server
 from provisioner.proxy import caddy

@@ -27,8 +27,8 @@ from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import HealthCheck
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.health import answers_as_expected, health_request
 from provisioner.errors import NotFound
+from provisioner.health.check import answers_as_expected, health_request
 from provisioner.health.probe import Health
 from provisioner.health.tls import trusting
 from provisioner.instances.states import InstanceState

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from provisioner.catalog.model import HealthCheck
 from provisioner.config import Settings
-from provisioner.deployments.health import check_health
+from provisioner.health.check import check_health
 from provisioner.health.probe import Health
 from provisioner.models import Server, ServerCa
 from provisioner.monitoring.metrics import ca_pem, store_ca

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provisioner.config import Settings
-from provisioner.deployments.plan import LABEL_INSTANCE
+from provisioner.labels import LABEL_INSTANCE
 from provisioner.models import Server
 from provisioner.proxy.caddy import ROOT_CA_PATH, proxy_name
 

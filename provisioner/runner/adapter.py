@@ -63,6 +63,16 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+class AnsibleRunner:
+    """The real ``Runner``: each run in a private folder under ``work_root``."""
+
+    def __init__(self, work_root: Path) -> None:
+        self._work_root = work_root
+
+    def run(self, spec: RunSpec, sink: EventSink) -> RunOutcome:
+        return run_playbook(spec, sink, work_root=self._work_root)
+
+
 def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     private = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=work_root))

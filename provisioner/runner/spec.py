@@ -56,3 +56,9 @@ class RunOutcome:
     status: str  # successful, failed, canceled, timeout
     rc: int | None
     error: str | None  # one line for people, from the first failing task
+
+
+class Runner(Protocol):
+    """Runs one playbook: the real ``AnsibleRunner`` (adapter.py) or the tests' ``ScriptedRunner``."""
+
+    def run(self, spec: RunSpec, sink: EventSink) -> RunOutcome: ...

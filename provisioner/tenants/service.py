@@ -13,11 +13,20 @@ from provisioner.models import ApiToken, Tenant
 from provisioner.pagination import Page, paginate
 
 
-def create_tenant(session: Session, *, actor: Actor, slug: str, name: str, contact_email: str) -> Tenant:
+def create_tenant(
+    session: Session,
+    *,
+    actor: Actor,
+    slug: str,
+    name: str,
+    contact_email: str,
+    language: str | None = None,
+) -> Tenant:
+    """``language`` ("de", "en", or None for the lab's): its mail's language until its people choose."""
     actor.require_operator()
     if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
         raise Conflict(f"a tenant with the slug {slug!r} exists already")
-    tenant = Tenant(slug=slug, name=name, contact_email=contact_email)
+    tenant = Tenant(slug=slug, name=name, contact_email=contact_email, language=language)
     session.add(tenant)
     session.flush()
     return tenant

@@ -13,7 +13,7 @@ from provisioner.backups.steps import BackupStepFailed, restore_backup, run_step
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.plan import build_run_spec
+from provisioner.deployments.plan import build_run_spec, credential_steps, steps_run_spec
 from provisioner.errors import IllegalTransition
 from provisioner.health.probe import Health
 from provisioner.health.tls import check_on_server
@@ -100,10 +100,27 @@ def _restore(settings: Settings, catalog: Catalog, job_id: str, instance_id: str
     except BackupStepFailed as exc:
         _finish(settings, job_id, error=str(exc), state=S.FAILED)
         return
+    if fresh and not _own_credentials(settings, catalog, instance_id, sink):
+        error = "the backup was restored, but the copy's own admin password could not be set"
+        _finish(settings, job_id, error=error, state=S.FAILED)
+        return
     with transaction(url) as session:
         job = owned_job(session, job_id=job_id)
         mark_running(settings, catalog, job.instance)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
+
+
+def _own_credentials(settings: Settings, catalog: Catalog, instance_id: str, sink: DatabaseSink) -> bool:
+    """A copy's restored data knows the original's admin password, not the copy's (shown) one: the
+    template's reset steps make the copy's the valid one. Without such steps the copy keeps the
+    original's logins, and the portal says so instead of showing a password."""
+    with transaction(settings.resolved_database_url) as session:
+        instance = session.get_one(Instance, instance_id)
+        steps = credential_steps(catalog.get(instance.template))
+        if not steps:
+            return True
+        spec = steps_run_spec(settings, catalog, instance, steps, timed_as="deploy")
+    return run_step(settings, spec, sink).status == "successful"
 
 
 def _drill(settings: Settings, catalog: Catalog, job_id: str, instance_id: str, sink: DatabaseSink) -> None:

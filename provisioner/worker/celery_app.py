@@ -17,6 +17,8 @@ HEALTH_SWEEP = "provisioner.health_sweep"
 COLLECT_METRICS = "provisioner.collect_server_metrics"
 DELIVER_ALERTS = "provisioner.deliver_alerts"
 DELIVER_NOTICES = "provisioner.deliver_notices"
+# Retention on REST backup targets, where the servers may only append.
+PRUNE_BACKUPS = "provisioner.prune_backups"
 
 
 def _transport_options(settings: Settings) -> dict[str, int]:
@@ -55,6 +57,7 @@ def make_celery(settings: Settings) -> Celery:
             },
             "deliver-alerts": {"task": DELIVER_ALERTS, "schedule": 10.0},
             "deliver-notices": {"task": DELIVER_NOTICES, "schedule": 5.0},
+            "prune-backups": {"task": PRUNE_BACKUPS, "schedule": settings.backup_prune_interval_seconds},
         },
         beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
     )

@@ -1,8 +1,9 @@
-"""Scheduler-driven tasks of monitoring: due schedules, health sweeps, server metrics, alerts and notices."""
+"""Scheduler-driven tasks: due schedules, health sweeps, server metrics, alerts, notices, backup pruning."""
 
 from __future__ import annotations
 
 from provisioner.alerts.delivery import deliver_pending
+from provisioner.backups.prune import prune_rest_targets
 from provisioner.catalog.loader import Catalog
 from provisioner.config import get_settings
 from provisioner.db import transaction
@@ -15,6 +16,7 @@ from provisioner.worker.celery_app import (
     DELIVER_ALERTS,
     DELIVER_NOTICES,
     HEALTH_SWEEP,
+    PRUNE_BACKUPS,
     RUN_SCHEDULES,
     app,
 )
@@ -62,3 +64,8 @@ def deliver_notices() -> int:
     """Mail and webhook notices queued by requests and jobs; failed ones are retried by later runs."""
     settings = get_settings()
     return deliver_due(settings, Catalog.from_dir(settings.resolved_templates_dir))
+
+
+@app.task(name=PRUNE_BACKUPS)  # type: ignore[untyped-decorator]
+def prune_backups() -> int:
+    return len(prune_rest_targets(get_settings()).pruned)

@@ -18,7 +18,7 @@ from provisioner.config import Settings
 from provisioner.db import session_factory
 from tests.api.conftest import Api, RecordingDispatcher
 from tests.support.portal import make_user
-from tests.support.smtp_sink import SmtpSink, smtp_sink
+from tests.support.smtp_sink import SmtpSink, plain_text, smtp_sink
 
 PASSWORD = "a long enough secret"
 
@@ -63,7 +63,7 @@ def _log_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[st
 
 
 def _token_in(sink: SmtpSink, count: int, kind: str) -> str:
-    body = sink.wait_for(count)[count - 1].get_content()
+    body = plain_text(sink.wait_for(count)[count - 1])
     found = re.search(rf"https://portal\.lab\.example/{kind}/(\S+)", body)
     assert found, body
     return found.group(1)
@@ -352,8 +352,8 @@ def test_inviting_an_address_with_an_account_elsewhere_answers_as_for_anyone(
     )
     assert (taken.status_code, fresh.status_code) == (201, 201)
     assert set(taken.json()) == set(fresh.json())
-    told, invited = (m.get_content() for m in sink.wait_for(2))
-    assert "has an account here already" in told
+    told, invited = (plain_text(m) for m in sink.wait_for(2))
+    assert "hat hier schon ein Konto" in told  # in the person's association's language: the lab's German
     assert "/invitations/" not in told
     assert "/invitations/" in invited
     # within one's own association, or for an operator, there is nothing to hide

@@ -1,7 +1,7 @@
 """Jitsi Meet's whole lifecycle through the real chain, against a STAND-IN for docker-jitsi-meet's four
 images, which come from ghcr.io and cannot be pulled here.
 
-The stand-in (tests/support/standins/jitsi) is one Debian image whose program plays web, prosody, jicofo
+The stand-in (tests/twins/jitsi) is one Debian image whose program plays web, prosody, jicofo
 or jvb as docker-jitsi-meet's start-up scripts do, each rule citing the upstream file; it is tagged as
 ``jitsi/<part>:<release>`` in the local registry, where the template's ghcr.io references resolve through
 the lab's image registry. The test uses a copy of the shipped template whose only change is

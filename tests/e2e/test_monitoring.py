@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select, update
 
 from provisioner.db import transaction
-from provisioner.deployments.plan import LABEL_INSTANCE
 from provisioner.instances.states import InstanceState
+from provisioner.labels import LABEL_INSTANCE
 from provisioner.models import Instance, Job, Schedule
 from provisioner.timeutil import utcnow
 from tests.support.api_client import ApiClient, new_tenant
@@ -36,6 +36,7 @@ from tests.support.stack import Stack, production_stack, provisioner
 pytestmark = pytest.mark.e2e
 
 OPERATORS = "ops@lab.example"
+BOARD = "board@verein-watch.example.org"
 
 
 def _by_recipient(messages: list[EmailMessage]) -> dict[str, list[str]]:
@@ -102,6 +103,22 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         assert job["status"] == "succeeded", job["error"]
         cleanup.callback(_remove_containers, docker_client, instance_id)
 
+        # The worker tells the association its service is ready, in German (the lab's language), with
+        # its address; the operators heard of the request when it came.
+        [ready] = [
+            m for m in sink.wait_for(2, to=BOARD) if str(m["Subject"]) == "Ihr Dienst ist bereit: site"
+        ]
+        url = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)["url"]
+        plain, html = ready.get_body(("plain",)), ready.get_body(("html",))
+        assert plain is not None
+        assert html is not None
+        assert url in plain.get_content()
+        assert 'lang="de"' in html.get_content()
+        assert [str(m["Subject"]) for m in sink.wait_for(1, to=OPERATORS)] == [
+            "Neue Anfrage von verein-watch e.V.: site"
+        ]
+        sink.clear()
+
         # The sweep verifies TLS against the proxy's own CA, fetched over SSH: healthy means verified.
         _wait_health(verein, instance_id, "healthy")
         container = docker_client.containers.get(f"prv-{instance_id}-web")
@@ -112,12 +129,8 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         time.sleep(8)  # several more sweeps: still one message each
         alerted = _by_recipient(sink.messages)
         assert alerted == {
-            OPERATORS: [
-                f"[provisioner] ALERT instance_unhealthy: site (homepage) is unhealthy: {_detail(sick)}"
-            ],
-            "board@verein-watch.example.org": [
-                f"[provisioner] ALERT instance_unhealthy: site (homepage) is unhealthy: {_detail(sick)}"
-            ],
+            OPERATORS: [f"[provisioner] ALARM Dienst gestört: site (homepage) is unhealthy: {_detail(sick)}"],
+            BOARD: [f"[provisioner] ALARM Dienst gestört: site (homepage) is unhealthy: {_detail(sick)}"],
         }
 
         sink.clear()
@@ -126,10 +139,8 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         sink.wait_for(2)
         time.sleep(8)
         assert _by_recipient(sink.messages) == {
-            OPERATORS: ["[provisioner] RESOLVED instance_unhealthy: site is healthy again"],
-            "board@verein-watch.example.org": [
-                "[provisioner] RESOLVED instance_unhealthy: site is healthy again"
-            ],
+            OPERATORS: ["[provisioner] BEHOBEN Dienst gestört: site is healthy again"],
+            BOARD: ["[provisioner] BEHOBEN Dienst gestört: site is healthy again"],
         }
         alerts = operator.call("GET", "/api/v1/alerts", expect=200)["items"]
         assert [(a["kind"], a["status"]) for a in alerts] == [("instance_unhealthy", "resolved")]

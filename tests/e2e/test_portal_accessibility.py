@@ -34,7 +34,7 @@ from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
 from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
-from tests.support.smtp_sink import smtp_sink
+from tests.support.smtp_sink import plain_text, smtp_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -132,7 +132,7 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         )
         session.commit()
         (message,) = sink.wait_for(1)
-    found = re.search(r"/invitations/(\S+)", message.get_content())
+    found = re.search(r"/invitations/(\S+)", plain_text(message))
     assert found
     seeded.invitation_token = found.group(1)
     return seeded

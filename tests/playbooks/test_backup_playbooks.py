@@ -2,7 +2,8 @@
 
 The repository here is a folder on the server itself (restic's local backend): what is under test is
 the playbooks' own steps; the SFTP path to a backup server is covered end to end in
-tests/e2e/test_backups_wordpress.py.
+tests/e2e/test_backups_wordpress.py. A REST target (a real rclone serving restic's REST protocol) is
+covered here too, with the credentials the control plane makes for it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import hashlib
 import json
 import os
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,10 +22,17 @@ import docker
 import pytest
 
 from provisioner.backups.reported import check_report
+from provisioner.backups.repository import repository_for, restic_variables
+from provisioner.backups.runs import LOAD_THROUGH_STDIN
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.models import Server
 from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import HostSpec, RunSpec
+from tests.support import factories
+from tests.support.db import migrated
+from tests.support.rest_server import add_rest_target, rest_server, run_restic, tenant_password
 from tests.support.sinks import CollectingSink
 from tests.support.sshd import TestServer
 
@@ -164,17 +171,7 @@ def test_a_backup_refuses_to_start_without_free_disk_space(
 
 
 def _run_restic(tmp_path: Path, password: str, *argv: str, cwd: Path | None = None) -> str:
-    restic = _restic(tmp_path, password)
-    done = subprocess.run(
-        [*restic["argv"], *argv],
-        env=os.environ | restic["env"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_restic(_restic(tmp_path, password), *argv, cwd=cwd).stdout
 
 
 def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
@@ -212,3 +209,100 @@ def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
             assert not (tmp_path / "restore-work").exists()
     finally:
         victim.remove(force=True)
+
+
+def test_a_database_dump_that_fails_to_load_ends_the_restore(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    volume: Any,
+    docker_client: docker.DockerClient,
+    proxy_image: str,
+) -> None:
+    (Path(volume.attrs["Mountpoint"]) / "backup.sql").write_text("INSERT INTO missing_table VALUES (1);\n")
+    _run_restic(tmp_path, "pw", "init")
+    volumes_root = Path(volume.attrs["Mountpoint"]).parent.parent
+    _run_restic(tmp_path, "pw", "backup", "--quiet", "--", f"{volume.name}/_data", cwd=volumes_root)
+    snapshot = json.loads(_run_restic(tmp_path, "pw", "snapshots", "--json"))[0]["id"]
+    # A stand-in database: it reads the dump on its standard input and fails on the first statement.
+    database = docker_client.containers.run(
+        proxy_image, ["sleep", "infinity"], name=f"prv-test{secrets.token_hex(4)}-db", detach=True
+    )
+    load = ["sh", "-c", "if grep -q missing_table; then echo 'ERROR 1146: no table' >&2; exit 1; fi"]
+    try:
+        restore = _variables(
+            tmp_path, volume, "pw", f"/{volume.name}/_data", snapshot=snapshot,
+            **_restore(
+                tmp_path,
+                databases=[{
+                    "volume": "data", "in_snapshot": f"/{volume.name}/_data", "dump": "backup.sql",
+                    "container": database.name, "ready": ["true"], "load": load,
+                    "load_argv": [*LOAD_THROUGH_STDIN, database.name, *load],
+                }],
+                after_steps=[{"container": database.name, "argv": ["touch", "/tmp/after"]}],
+            ),
+        )  # fmt: skip
+        restore["volumes"][0]["copied"] = False
+        sink = CollectingSink()
+        outcome = run_playbook(
+            _spec(ssh_servers[0], "restore.yml", restore), sink, work_root=tmp_path / "runs"
+        )
+        assert outcome.status == "failed"
+        failed = [e for e in sink.events if e.status == "failed"]
+        assert [e.task for e in failed] == [
+            "Load each dump into its empty database, stopping at the first error"
+        ], [(e.task, e.line, e.stdout) for e in failed]
+        # The database volume was emptied, never filled with the copied files, and nothing ran after.
+        assert list(Path(volume.attrs["Mountpoint"]).iterdir()) == []
+        assert database.exec_run(["test", "-e", "/tmp/after"]).exit_code == 1
+    finally:
+        database.remove(force=True)
+
+
+def test_a_rest_target_confines_a_server_to_appending_to_its_associations_repository(
+    tmp_path: Path, ssh_servers: list[TestServer], volume: Any
+) -> None:
+    """Debian's rclone serving restic's REST protocol (append-only, private repositories) in front of
+    a folder, as a lab runs it: an association's backup and restore go through its own credential on a
+    real server, which applies no retention (it could not) and keeps no credential. What that
+    credential cannot do, and the control plane's pruning: tests/provisioner/backups/test_rest_targets.py."""
+    server = ssh_servers[0]
+    with rest_server(tmp_path / "store") as rest, migrated("sqlite", tmp_path) as url:
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        with transaction(url) as session:
+            add_rest_target(session, settings, rest)
+            tenant_id = factories.tenant(session).id
+            repository = repository_for(session, settings, tenant_id=tenant_id)
+            mine = restic_variables(settings, repository, Server(root_dir=str(server.root_dir)))
+        secrets_of_it = [tenant_password(mine), mine["env"]["RESTIC_PASSWORD"]]
+
+        folder = Path(volume.attrs["Mountpoint"])
+        content = os.urandom(50_000)
+        (folder / "upload.bin").write_bytes(content)
+        backup = _variables(
+            tmp_path, volume, "unused", instance_id="ins_a", tag_options=["--tag", "ins_a"], keep_options=[],
+            backup_paths=[f"{volume.name}/_data"],
+        ) | {"restic": mine}  # fmt: skip
+        sink = CollectingSink()
+        outcome = run_playbook(_spec(server, "backup.yml", backup), sink, work_root=tmp_path / "runs")
+        assert outcome.status == "successful", outcome.error
+        report = next(e.stdout for e in sink.events if e.task == REPORT_TASK and e.status == "ok")
+        snapshot = check_report(json.loads(report.split("=> ", 1)[1])["msg"]).snapshot_id
+        assert (rest.folder / tenant_id / "snapshots" / snapshot).is_file()
+        retention = {e.status for e in sink.events if e.task.startswith("Apply the retention policy")}
+        assert retention <= {"skipped", "info"}, "the server does not prune: it could not"
+
+        (folder / "upload.bin").unlink()
+        restore = _variables(
+            tmp_path, volume, "unused", f"/{volume.name}/_data", snapshot=snapshot, **_restore(tmp_path)
+        ) | {"restic": mine}
+        outcome = run_playbook(_spec(server, "restore.yml", restore), sink, work_root=tmp_path / "runs")
+        assert outcome.status == "successful", outcome.error
+        assert (folder / "upload.bin").read_bytes() == content
+        for shown in secrets_of_it:
+            assert all(shown not in e.line and shown not in e.stdout for e in sink.events)
+        kept = [
+            p
+            for p in server.root_dir.rglob("*")
+            if p.is_file() and secrets_of_it[0].encode() in p.read_bytes()
+        ]
+        assert kept == [], "no credential stays on the server"

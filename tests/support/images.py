@@ -42,7 +42,7 @@ def build_all(
         pytest.fail(f"{name} image: {exc}", pytrace=False)
 
 
-JITSI_STANDIN = REPO / "tests" / "support" / "standins" / "jitsi"
+JITSI_STANDIN = TWINS / "jitsi"
 
 
 def jitsi_standins(*, client: docker.DockerClient, registry: str) -> dict[str, str]:

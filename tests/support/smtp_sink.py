@@ -55,12 +55,14 @@ class SmtpSink:
         with self._keeper.lock:
             self._keeper.messages.clear()
 
-    def wait_for(self, count: int, *, timeout: float = 30.0) -> list[EmailMessage]:
-        """The messages once at least ``count`` arrived; fails with what did arrive otherwise."""
+    def wait_for(self, count: int, *, timeout: float = 30.0, to: str | None = None) -> list[EmailMessage]:
+        """The messages (``to`` one address, if given) once at least ``count`` of them arrived; fails with
+        what did arrive otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(self.messages) >= count:
-                return self.messages
+            found = [m for m in self.messages if to is None or str(m["To"]) == to]
+            if len(found) >= count:
+                return found
             time.sleep(0.1)
         subjects = [str(m["Subject"]) for m in self.messages]
         raise AssertionError(f"expected {count} messages within {timeout} s, got {subjects}")
@@ -91,3 +93,12 @@ def store_account(settings: Settings, sink: SmtpSink) -> None:
             session, settings, host=sink.host, port=sink.port, starttls=False, username="", password=None,
             from_address="lab@lab.example",
         )  # fmt: skip
+
+
+def plain_text(message: EmailMessage) -> str:
+    """The plain-text part of a message (the whole body when it has no alternative), with \\n line ends."""
+    part = message.get_body(("plain",))
+    assert part is not None, "the message has a plain-text part"
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content.replace("\r\n", "\n")

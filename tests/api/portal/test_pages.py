@@ -7,12 +7,16 @@ import re
 from fastapi.testclient import TestClient
 
 from provisioner.alerts.service import raise_alert
+from provisioner.backups.repository import repository_for
+from provisioner.backups.service import request_restore
 from provisioner.db import session_factory
-from provisioner.models import Instance
+from provisioner.models import Backup, Instance
 from provisioner.notices.delivery import deliver_due
 from tests.support import factories
+from tests.support.factories import CATALOG, admin_of
 from tests.support.portal import PASSWORD, People, csrf_of, make_user, request_homepage, request_service
-from tests.support.smtp_sink import smtp_sink
+from tests.support.running import unused_backup_target
+from tests.support.smtp_sink import plain_text, smtp_sink
 
 
 def test_pages_ask_to_sign_in_first(api) -> None:  # type: ignore[no-untyped-def]
@@ -273,7 +277,7 @@ def test_an_admin_invites_someone_who_then_signs_up_through_the_link(people: Peo
         assert response.status_code == 200
         assert "The invitation is on its way" in response.text
         (message,) = sink.wait_for(1)
-    link = re.search(r"/invitations/(\S+)", message.get_content())
+    link = re.search(r"/invitations/(\S+)", plain_text(message))
     assert link
     newcomer = TestClient(app, headers={"Accept-Language": "de"})
     form = newcomer.get(f"/invitations/{link.group(1)}")
@@ -345,3 +349,38 @@ def test_operators_see_alerts(people: People, api) -> None:  # type: ignore[no-u
     assert "site does not answer &lt;b&gt;" in page
     assert "site does not answer" not in people.operator.get("/operator/alerts?status=resolved").text
     assert people.admin_a.get("/operator/alerts").status_code == 403
+
+
+def test_a_copy_that_keeps_the_originals_logins_says_so_instead_of_showing_a_password(  # type: ignore[no-untyped-def]
+    people: People, api
+) -> None:
+    # Nextcloud cannot be given a new admin password from outside (no reset steps): its copy keeps
+    # the original's accounts, and the page says whose, rather than a password its data may not know.
+    server_id = api.server()
+    instance_id = request_service(people.admin_a, "nextcloud", {"name": "cloud", "param-language": "de"})
+    queue = people.operator.get("/operator/requests").text
+    people.operator.post(
+        f"/operator/requests/{instance_id}/approve",
+        data={"csrf_token": csrf_of(queue), "server": server_id},
+        follow_redirects=False,
+    )
+    settings = api.client.app.state.settings
+    with session_factory(api.db_url)() as session:
+        cloud = session.get_one(Instance, instance_id)
+        unused_backup_target(session, settings)
+        repository = repository_for(session, settings, tenant_id=cloud.tenant_id)
+        backup = Backup(instance_id=cloud.id, repository_id=repository.id, status="succeeded", version="34")
+        session.add(backup)
+        session.flush()
+        copy = request_restore(
+            session, actor=admin_of(cloud.tenant), catalog=CATALOG, instance_id=cloud.id,
+            backup_id=backup.id, into="new", name="cloud-copy", settings=settings,
+        ).instance  # fmt: skip
+        session.commit()
+        copy_id = copy.id
+    page = people.admin_a.get(f"/services/{copy_id}").text
+    assert "This service is a copy of cloud, made from its backup of" in page
+    assert "sign in with those" in page
+    assert f'action="/services/{copy_id}/credentials"' not in page
+    german = people.admin_a.get(f"/services/{copy_id}", headers={"Accept-Language": "de"}).text
+    assert "Dieser Dienst ist eine Kopie von cloud" in german

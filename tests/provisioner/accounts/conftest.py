@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from provisioner.config import Settings
 from provisioner.db import session_factory
-from tests.support.smtp_sink import SmtpSink, smtp_sink
+from tests.support.smtp_sink import SmtpSink, plain_text, smtp_sink
 
 
 @pytest.fixture
@@ -31,6 +31,6 @@ def settings(sink: SmtpSink) -> Settings:
 
 def link_token(message: EmailMessage, kind: str) -> str:
     """The one-time token of the link (``/invitations/...`` or ``/password-reset/...``) in a mail."""
-    found = re.search(rf"https://portal\.lab\.example/{kind}/(\S+)", message.get_content())
-    assert found, message.get_content()
+    found = re.search(rf"https://portal\.lab\.example/{kind}/(\S+)", plain_text(message))
+    assert found, plain_text(message)
     return found.group(1)

@@ -10,14 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from provisioner.accounts.service import create_user
 from provisioner.alerts import AlertKind, raise_alert, resolve_alert
 from provisioner.alerts.delivery import deliver_pending
+from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.models import Alert, AlertDelivery
 from provisioner.notices.channels import SIGNATURE_HEADER, signature
 from tests.support import factories
-from tests.support.smtp_sink import SmtpSink, smtp_sink
+from tests.support.smtp_sink import SmtpSink, plain_text, smtp_sink
 from tests.support.webhook_sink import webhook_sink
 
 
@@ -66,7 +68,11 @@ def test_an_alert_raised_again_and_again_is_one_alert_and_one_message_each_to_op
         deliver_pending(settings)
     messages = sink.wait_for(2)
     assert sorted(str(m["To"]) for m in messages) == ["a@verein-a.org", "ops@lab.example"]
-    assert all(str(m["Subject"]) == "[provisioner] ALERT backup_failed: ins_1 failed" for m in messages)
+    # Neither address chose a language: the lab's German.
+    assert all(
+        str(m["Subject"]) == "[provisioner] ALARM Sicherung fehlgeschlagen: ins_1 failed" for m in messages
+    )
+    assert all(m.get_body(("html",)) is not None for m in messages)
     with transaction(settings.resolved_database_url) as session:
         assert session.scalar(select(func.count()).select_from(Alert)) == 1
 
@@ -78,7 +84,10 @@ def test_an_alert_raised_again_and_again_is_one_alert_and_one_message_each_to_op
     deliver_pending(settings)
     messages = sink.wait_for(2)
     assert len(messages) == 2
-    assert all(str(m["Subject"]).startswith("[provisioner] RESOLVED backup_failed") for m in messages)
+    # (A long subject may be folded right after "Subject:"; unfolding leaves the space.)
+    assert {str(m["Subject"]).strip() for m in messages} == {
+        "[provisioner] BEHOBEN Sicherung fehlgeschlagen: resolved: ins_1 failed"
+    }
 
     _raise(settings, tenant_id)  # the same condition again later is a new alert
     with transaction(settings.resolved_database_url) as session:
@@ -103,8 +112,8 @@ def test_changes_close_together_go_out_as_one_digest(db_url: str, tmp_path: Path
     messages = sink.wait_for(2)
     assert len(messages) == 2
     digest = messages[1]
-    assert str(digest["Subject"]) == "[provisioner] 5 alert notices (5 opened, 0 resolved)"
-    body = digest.get_content()
+    assert str(digest["Subject"]) == "[provisioner] 5 Alarmmeldungen (5 neu, 0 behoben)"
+    body = plain_text(digest)
     assert all(f"ins_{n}" in body for n in range(5))
 
 
@@ -137,7 +146,7 @@ def test_the_webhook_gets_signed_json(db_url: str, tmp_path: Path, sink: SmtpSin
     assert headers[SIGNATURE_HEADER] == signature("hook-secret-for-tests", body)
     payload = json.loads(body)
     # Chat receivers (Mattermost, Matrix hookshot, Slack-compatible) show ``text`` as the message.
-    assert "server_unreachable" in payload["text"]
+    assert "[provisioner] ALARM Server nicht erreichbar: srv_1 failed" in payload["text"]
     assert "srv_1" in payload["text"]
     notices = payload["notices"]
     assert [(n["kind"], n["subject"], n["event"]) for n in notices] == [
@@ -163,3 +172,22 @@ def test_a_summary_with_line_breaks_stays_one_subject_line(
     message = sink.wait_for(1)[0]
     assert message["Bcc"] is None
     assert "\n" not in str(message["Subject"])
+
+
+def test_an_associations_admins_hear_of_its_alerts_in_their_language(
+    db_url: str, tmp_path: Path, sink: SmtpSink
+) -> None:
+    settings = _settings(db_url, tmp_path, sink)
+    with transaction(settings.resolved_database_url) as session:
+        tenant = factories.tenant(session)
+        create_user(session, email="kim@verein-a.org", name="Kim", password=None, role=Role.ADMIN,
+                    tenant_id=tenant.id).language = "en"  # fmt: skip
+        tenant_id = tenant.id
+    _raise(settings, tenant_id)
+    deliver_pending(settings)
+    by_address = {str(m["To"]): str(m["Subject"]) for m in sink.wait_for(2)}
+    # The contact address (a@verein-a.org) is for associations that have no admin yet.
+    assert by_address == {
+        "kim@verein-a.org": "[provisioner] ALERT backup failed: ins_1 failed",
+        "ops@lab.example": "[provisioner] ALARM Sicherung fehlgeschlagen: ins_1 failed",
+    }

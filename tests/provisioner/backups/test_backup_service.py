@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -10,17 +11,29 @@ from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.backups import service, targets
+from provisioner.backups.htpasswd import entry
+from provisioner.backups.prune import pruning_of
 from provisioner.backups.repository import location, repository_for, restic_variables
+from provisioner.backups.runs import backup_spec
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import session_factory
 from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
-from provisioner.instances.credentials import reveal_credentials
+from provisioner.instances.credentials import logins_kept_from, reveal_credentials
 from provisioner.instances.service import approve_instance, request_instance, set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import ClaimResult, claim_job, create_job
 from provisioner.jobs.states import JobKind
-from provisioner.models import Alert, Backup, DrillResult, Instance, Job, Tenant
+from provisioner.models import (
+    Alert,
+    Backup,
+    BackupRepository,
+    BackupTarget,
+    DrillResult,
+    Instance,
+    Job,
+    Tenant,
+)
 from provisioner.tenants.quotas import QuotaExceeded
 from provisioner.timeutil import utcnow
 from provisioner.worker import backup_jobs
@@ -45,12 +58,12 @@ def _target(session: Session) -> None:
     )
 
 
-def _running_blog(session: Session, owner: Tenant) -> Instance:
+def _running_blog(session: Session, owner: Tenant, template: str = "wordpress") -> Instance:
     instance = request_instance(
         session,
         actor=factories.admin_of(owner),
         catalog=factories.CATALOG,
-        template="wordpress",
+        template=template,
         name="blog",
         parameters={},
         tenant_id=None,
@@ -228,13 +241,53 @@ def test_a_restore_names_a_succeeded_backup_of_that_instance(db_url: str) -> Non
         )  # fmt: skip
         assert (clone.tenant_id, clone.template) == (owner.id, "wordpress")
         assert clone.subdomain == "copy-verein-a"
-        # The restored database knows the source's passwords, so the clone takes them over.
-        assert {s.name: s.encrypted for s in clone.secrets} == {s.name: s.encrypted for s in blog.secrets}
+        # The restored database knows the source's passwords, so the clone takes them over; all but the
+        # admin's, which gets one of its own (the restore's reset steps make it the valid one).
+        hidden = {s.name: s.encrypted for s in clone.secrets if not s.shown}
+        assert hidden == {s.name: s.encrypted for s in blog.secrets if not s.shown}
+        assert _shown(clone) != _shown(blog)
         # Its admin is shown that first access once, as for the source.
         assert {s.name: s.shown for s in clone.secrets} == {s.name: s.shown for s in blog.secrets}
-        shown = reveal_credentials(session, SETTINGS, actor=admin, instance=clone)
-        assert set(shown.values) == {"admin_password"}
+        template = factories.CATALOG.get("wordpress")
+        shown = reveal_credentials(session, SETTINGS, actor=admin, instance=clone, template=template)
+        assert shown.values == _shown(clone)
         assert service.restore_of(session, job_id=job.id).id == good.id
+
+
+def test_a_copy_that_cannot_get_an_admin_password_of_its_own_says_whose_logins_it_keeps(
+    db_url: str,
+) -> None:
+    """Nextcloud keeps its admin in its own database and has no reset steps: its copy keeps every
+    secret of the original, and asking for its credentials names the original instead of showing a
+    password its restored data may not know."""
+    with session_factory(db_url)() as session:
+        factories.server(session, memory_mb=4096)
+        factories.server(session, "s2", memory_mb=4096)  # room for the copy
+        _target(session)
+        owner = factories.tenant(session)
+        cloud = _running_blog(session, owner, template="nextcloud")
+        good = _backup(session, cloud, "succeeded")
+        copy = service.request_restore(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, instance_id=cloud.id,
+            backup_id=good.id, into="new", name="cloud-copy", settings=SETTINGS,
+        ).instance  # fmt: skip
+        assert {s.name: s.encrypted for s in copy.secrets} == {s.name: s.encrypted for s in cloud.secrets}
+        template = factories.CATALOG.get("nextcloud")
+        assert logins_kept_from(session, instance=copy, template=template) == good
+        admin = factories.admin_of(owner)
+        with pytest.raises(Conflict, match="cloud-copy is a copy of blog made from its backup of") as kept:
+            reveal_credentials(session, SETTINGS, actor=admin, instance=copy, template=template)
+        assert "keeps the accounts and passwords blog had then" in kept.value.detail
+        assert copy.credentials_revealed_at is None
+        # The original itself shows its own, as before.
+        assert logins_kept_from(session, instance=cloud, template=template) is None
+        assert set(
+            reveal_credentials(session, SETTINGS, actor=admin, instance=cloud, template=template).values
+        ) == {"admin_password"}
+
+
+def _shown(instance: Instance) -> dict[str, str]:
+    return {s.name: decrypt(SETTINGS, s.encrypted) for s in instance.secrets if s.shown}
 
 
 def _backup(session: Session, instance: Instance, status: str) -> Backup:
@@ -340,3 +393,90 @@ def test_an_operators_copy_starts_at_once(db_url: str) -> None:
         assert (accepted.job.kind, accepted.instance.state) == ("restore", "approved")
         assert accepted.instance.server_id is not None
         assert service.restore_of(session, job_id=accepted.job.id).id == good.id
+
+
+def _rest_target(session: Session, htpasswd: str, **changed: str) -> BackupTarget:
+    fields = {
+        "rest_url": "http://192.0.2.40:8000/", "rest_admin_url": "http://10.0.0.1:8001",
+        "htpasswd_file": htpasswd, "rest_admin_user": "lab", "rest_admin_password": "full-access",
+    } | changed  # fmt: skip
+    return targets.add_target(
+        session, actor=factories.OPERATOR, settings=SETTINGS, name="rest", kind="rest", path="/srv/restic",
+        **fields,
+    )  # fmt: skip
+
+
+def test_a_rest_target_gives_each_tenant_its_own_user_only_in_the_environment(
+    db_url: str, tmp_path: Path
+) -> None:
+    htpasswd = tmp_path / "htpasswd"
+    with session_factory(db_url)() as session:
+        one, other = factories.tenant(session), factories.tenant(session, "verein-b")
+        server = factories.server(session)
+        target = _rest_target(session, str(htpasswd))
+        assert (target.rest_url, target.rest_admin_url) == ("http://192.0.2.40:8000", "http://10.0.0.1:8001")
+        assert "full-access" not in target.encrypted_credentials
+        mine = repository_for(session, SETTINGS, tenant_id=one.id)
+        theirs = repository_for(session, SETTINGS, tenant_id=other.id)
+        assert location(mine) == f"rest:http://192.0.2.40:8000/{one.id}/"
+        variables = restic_variables(SETTINGS, mine, server)
+        restic_variables(SETTINGS, theirs, server)
+        assert mine.encrypted_rest_password is not None
+        password = decrypt(SETTINGS, mine.encrypted_rest_password)
+        assert password != decrypt(SETTINGS, mine.encrypted_password)
+        # restic 0.14 takes the user's password only in the URL: it travels in the environment.
+        assert variables["argv"] == ["restic"]
+        assert (
+            variables["env"]["RESTIC_REPOSITORY"]
+            == f"rest:http://{one.id}:{password}@192.0.2.40:8000/{one.id}/"
+        )
+        assert variables["identity"] is None
+        assert "full-access" not in str(variables)
+        # The REST server's users: one per tenant, each line made once, whatever the number of runs.
+        assert htpasswd.read_text().splitlines() == [entry(one.id, password), entry(other.id, _rest(theirs))]
+        assert targets.ISOLATION["rest"].startswith("one append-only credential per association")
+
+
+def _rest(repository: BackupRepository) -> str:
+    assert repository.encrypted_rest_password is not None
+    return decrypt(SETTINGS, repository.encrypted_rest_password)
+
+
+@pytest.mark.parametrize(
+    ("changed", "field"),
+    [
+        ({"rest_url": "http://u:p@192.0.2.40:8000"}, "body.rest_url"),  # restic prints the URL
+        ({"rest_url": "http://192.0.2.40:8000/lab"}, "body.rest_url"),  # the tenant's folder is added
+        ({"rest_admin_url": "http://192.0.2.40:8000"}, "body.rest_admin_url"),  # the servers' own
+        ({"htpasswd_file": "htpasswd"}, "body.htpasswd_file"),
+        ({"rest_admin_password": ""}, "body.rest_admin_user"),
+    ],
+)
+def test_a_rest_target_is_refused_where_it_would_not_confine_the_servers(
+    db_url: str, tmp_path: Path, changed: dict[str, str], field: str
+) -> None:
+    with session_factory(db_url)() as session, pytest.raises(InvalidInput) as refused:
+        _rest_target(session, str(tmp_path / "htpasswd"), **changed)
+    assert refused.value.errors == [{"field": field, "message": refused.value.detail}]
+
+
+def test_on_a_rest_target_the_server_applies_no_retention_and_the_control_plane_does(
+    db_url: str, tmp_path: Path
+) -> None:
+    with session_factory(db_url)() as session:
+        _rest_target(session, str(tmp_path / "htpasswd"))
+        owner = factories.tenant(session)
+        factories.server(session)
+        blog = _running_blog(session, owner)
+        repository = repository_for(session, SETTINGS, tenant_id=owner.id)
+        key = tmp_path / "id_ed25519"
+        key.write_text("not read here")
+        spec = backup_spec(Settings(ssh_key_path=key), factories.CATALOG.get(blog.template), blog, repository)
+        assert spec.variables["keep_options"] == []
+        pruning = pruning_of(SETTINGS, repository)
+    assert pruning.argv == [
+        "restic", "--no-cache", "forget", "--prune", "--group-by", "host",
+        "--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "6",
+    ]  # fmt: skip
+    assert pruning.env["RESTIC_REPOSITORY"] == f"rest:http://lab:full-access@10.0.0.1:8001/{owner.id}/"
+    assert "full-access" not in repr(pruning)

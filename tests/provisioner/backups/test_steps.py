@@ -2,7 +2,8 @@
 kept, and never reaches a command line or a path on another server (restore into a copy, move, drill).
 
 The playbook runs are scripted here (the runner adapter is replaced); the playbooks' own handling of
-the same values on a real server is in tests/playbooks/test_backup_playbooks.py.
+the same values on a real server is in tests/playbooks/test_backup_playbooks.py. Also here: a copy's
+admin password made its own after the restore (the real chain: tests/e2e/test_backups_wordpress.py).
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from provisioner.backups import steps
 from provisioner.backups.repository import repository_for
 from provisioner.backups.service import request_restore
 from provisioner.config import Settings
+from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.instances.credentials import store_secrets
 from provisioner.jobs.service import create_job
@@ -46,12 +49,15 @@ class ScriptedRuns:
     def __init__(self, report: dict[str, object]) -> None:
         self.report = report
         self.ran: list[RunSpec] = []
+        self.failing: set[str] = set()
 
     def __call__(self, spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
         self.ran.append(spec)
         if spec.playbook == "backup.yml":
             shown = "ok: [server] => " + json.dumps({"msg": self.report})
             sink.emit(RunnerEvent(1, utcnow(), "s1", steps.REPORT_TASK, "ok", "ok: Report the backup", shown))
+        if spec.playbook in self.failing:
+            return RunOutcome(status="failed", rc=2, error=None)
         return RunOutcome(status="successful", rc=0, error=None)
 
 
@@ -225,3 +231,53 @@ def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_nam
     assert {v["name"]: (v["docker"], v["in_snapshot"]) for v in restore.variables["volumes"]} == {
         name: (f"prv-{copy_id}-{name}", f"{root}/prv-{blog_id}-{name}/_data") for name in ("db", "content")
     }
+
+
+def _shown(session: Session, settings: Settings, instance_id: str) -> str:
+    row = session.get_one(Instance, instance_id)
+    return next(decrypt(settings, s.encrypted) for s in row.secrets if s.shown)
+
+
+def _copy_restored(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, failing: set[str]
+) -> tuple[ScriptedRuns, str, str]:
+    """An operator's copy of a WordPress restored by the worker: the runs, the original, the job."""
+    runs = _scripted(monkeypatch, {})
+    runs.failing |= failing
+    blog_id, backup_id = _stored_backup(settings)
+    job_id = _restore_into_a_copy(settings, blog_id, backup_id)
+    _execute(settings, job_id, JobKind.RESTORE)
+    return runs, blog_id, job_id
+
+
+def test_a_copy_gets_an_admin_password_of_its_own_made_valid_after_the_restore(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs, blog_id, job_id = _copy_restored(settings, monkeypatch, failing=set())
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        assert (job.status, job.instance.state) == ("succeeded", "running")
+        copy_id = job.instance_id
+        original, own = _shown(session, settings, blog_id), _shown(session, settings, copy_id)
+    assert own != original
+    deploy, restore, reset = runs.ran
+    assert (deploy.playbook, restore.playbook, reset.playbook) == ("deploy.yml", "restore.yml", "hooks.yml")
+    # The copy's deploy placed its own password; the restored data's one is made invalid by the steps
+    # a credentials reset runs, after the data is back.
+    assert own in deploy.files["admin/admin.php"]
+    assert original not in deploy.files["admin/admin.php"]
+    web = f"prv-{copy_id}-web"
+    assert reset.variables["steps"] == [
+        {"container": web, "argv": ["php", "/etc/provisioner/admin.php", "install"]},
+        {"container": web, "argv": ["php", "/etc/provisioner/admin.php", "reset"]},
+    ]
+
+
+def test_a_copy_whose_password_cannot_be_set_fails_saying_its_data_is_back(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, job_id = _copy_restored(settings, monkeypatch, failing={"hooks.yml"})
+    with transaction(settings.resolved_database_url) as session:
+        job = session.get_one(Job, job_id)
+        assert (job.status, job.instance.state) == ("failed", "failed")
+        assert job.error == "the backup was restored, but the copy's own admin password could not be set"

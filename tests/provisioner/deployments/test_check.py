@@ -78,3 +78,34 @@ def test_moving_image_tags_are_refused(homepage_copy: Path, settings: Settings) 
     [problem] = check_template(homepage_copy, settings)
     assert "homepage/template.yaml:" in problem
     assert "tag 'latest' moves" in problem
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        f"provisioner/homepage:1.0@sha256:{'a' * 64}",
+        f"registry.lab.example:5000/provisioner/homepage@sha256:{'b' * 64}",
+    ],
+    ids=["tag-and-digest", "digest-only"],
+)
+def test_images_pinned_by_digest_pass(homepage_copy: Path, settings: Settings, reference: str) -> None:
+    _edit(homepage_copy, {"versions": {"1.0": {"images": {"web": reference}}}, "default_version": "1.0"})
+    assert check_template(homepage_copy, settings) == []
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "provisioner/homepage@sha256:abc",
+        "provisioner/homepage",
+        f"provisioner/homepage:latest@sha256:{'c' * 64}",
+    ],
+    ids=["short-digest", "no-tag-no-digest", "moving-tag"],
+)
+def test_a_reference_neither_tagged_nor_pinned_is_refused(
+    homepage_copy: Path, settings: Settings, reference: str
+) -> None:
+    _edit(homepage_copy, {"versions": {"1.0": {"images": {"web": reference}}}, "default_version": "1.0"})
+    [problem] = check_template(homepage_copy, settings)
+    assert "homepage/template.yaml:" in problem
+    assert "needs a tag, a digest" in problem or "moves; pin a release" in problem

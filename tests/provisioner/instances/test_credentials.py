@@ -79,7 +79,7 @@ def test_credentials_read_at_once_by_several_requests_are_shown_once(db_url: str
             assert row.secrets  # loaded before the race, as the route has it
             start.wait()
             try:
-                shown = reveal_credentials(session, settings, actor=admin, instance=row)
+                shown = reveal_credentials(session, settings, actor=admin, instance=row, template=WORDPRESS)
                 session.commit()
             except CredentialsGone:
                 return "gone"

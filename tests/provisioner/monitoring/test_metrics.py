@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.deployments.plan import LABEL_INSTANCE
+from provisioner.labels import LABEL_INSTANCE
 from provisioner.models import Alert, Server, ServerMetric
 from provisioner.monitoring.metrics import Collection, collect_all, footprints, parse_collection, record
 from provisioner.monitoring.remote import parse_sections

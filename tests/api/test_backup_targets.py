@@ -1,0 +1,35 @@
+"""Backup targets through the API: each target's view says what a server that backs up can reach."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.api.conftest import Api
+from tests.support.factories import HOST_KEY
+
+
+def test_a_targets_view_says_whether_servers_are_confined_and_never_shows_a_credential(
+    api: Api, tmp_path: Path
+) -> None:
+    rest = {
+        "name": "rest", "kind": "rest", "path": "/srv/restic", "rest_url": "http://10.0.0.2:8000",
+        "rest_admin_url": "http://127.0.0.1:8001", "htpasswd_file": str(tmp_path / "htpasswd"),
+        "rest_admin_user": "lab", "rest_admin_password": "the-full-access-password", "default": True,
+    }  # fmt: skip
+    added = api.client.post("/api/v1/backup-targets", json=rest, headers=api.operator)
+    assert added.status_code == 201, added.text
+    assert added.json()["rest_url"] == "http://10.0.0.2:8000"
+    assert added.json()["isolation"].startswith("one append-only credential per association")
+    sftp = {"name": "old", "kind": "sftp", "path": "/srv", "address": "192.0.2.20", "user": "restic"}
+    old = api.client.post("/api/v1/backup-targets", json=sftp | {"host_key": HOST_KEY}, headers=api.operator)
+    assert old.status_code == 201, old.text
+    listed = api.client.get("/api/v1/backup-targets", headers=api.operator)
+    assert "the-full-access-password" not in listed.text
+    isolation = {row["name"]: row["isolation"] for row in listed.json()}
+    assert "can list and delete every association's backups" in isolation["old"]
+
+    missing = api.client.post(
+        "/api/v1/backup-targets", json=rest | {"name": "x", "rest_url": None}, headers=api.operator
+    )
+    assert missing.status_code == 422
+    assert [e["field"] for e in missing.json()["errors"]] == ["body.rest_url"]
