@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas import EMAIL, Input
+from api.schemas import Input
+from provisioner.tenants.rules import EMAIL
 
 # Long enough for any password a person types; the strength rules live in the domain.
 PASSWORD = Field(min_length=1, max_length=1000)

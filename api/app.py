@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import problems
@@ -13,6 +14,7 @@ from api.event_streams import StreamSlots
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
 from api.portal import web as portal
+from api.request_ids import RequestIdMiddleware
 from api.routes import (
     accounts,
     audit,
@@ -32,12 +34,18 @@ from provisioner.config import Settings, get_settings
 from provisioner.worker.dispatch import CeleryDispatcher
 
 
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
         title="provisioner",
         version=__version__,
         summary="Services for associations, run by a city lab: request, approve, deploy, watch, remove.",
+        # The route function's name: stable across releases and readable in generated clients.
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.catalog = Catalog.from_dir(settings.resolved_templates_dir)
@@ -47,8 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the idempotency layer: a replayed answer did nothing again, so it is not recorded again.
     app.add_middleware(AuditMiddleware, database_url=settings.resolved_database_url)
     app.add_middleware(IdempotencyMiddleware, database_url=settings.resolved_database_url)
-    # Outermost: every layer inside sees the client's address as the trusted proxy reported it.
+    # Every layer inside sees the client's address as the trusted proxy reported it.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Outermost: every line logged while a request is served, the server's access line too, names it.
+    app.add_middleware(RequestIdMiddleware)
     for module in (catalog, tenants, servers, instances, instance_jobs, jobs, service, accounts, tokens):
         app.include_router(module.router)
     app.include_router(audit.router)

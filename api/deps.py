@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import anyio
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Query, Request, Security
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api.audit import remember_actor
@@ -78,11 +79,22 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# Declared as a security scheme so that the OpenAPI document (and its "Authorize" button) knows it; the
+# header is read below, so that a wrong scheme gets an answer that says what to send.
+BEARER = HTTPBearer(
+    auto_error=False,
+    description="An API token (prv_…), made by an operator or an association's admin. "
+    "The portal signs in with a session cookie instead.",
+)
+
+
 def _actor(
-    request: Request, session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    session: SessionDep,
+    _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)],
 ) -> Actor:
     """A bearer token, or else the portal's session cookie (then changes need the X-CSRF-Token header)."""
-    if authorization is not None:
+    if (authorization := request.headers.get("authorization")) is not None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("send 'Authorization: Bearer <token>'")

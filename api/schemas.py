@@ -9,11 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.backup_schemas import BackupStatusOut
 from provisioner.catalog.model import NAME_PATTERN
+from provisioner.tenants.rules import EMAIL, SLUG
 
 T = TypeVar("T")
 
-SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
-EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,252}\.[^@\s]{2,}$"
 HOST = (
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )

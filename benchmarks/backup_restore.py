@@ -29,11 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests.suppor
 import docker
 from sqlalchemy import select
 
-from benchmarks.deploy_support import code_version, remove_leftovers
+from benchmarks.deploy_support import code_version, remove_leftovers, step_rows, step_times
 from provisioner.backups.repository import restic_variables
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.models import Backup, BackupRepository, Job, JobEvent, Server
+from provisioner.models import Backup, BackupRepository, Server
 from tests.conftest import REGISTRY
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import build_all
@@ -53,29 +53,6 @@ def _succeeded(client: ApiClient, accepted: dict[str, dict[str, str]]) -> float:
     if job["status"] != "succeeded":
         raise RuntimeError(f"{job['kind']} job ended {job['status']}: {job['error']}")
     return time.monotonic() - started
-
-
-def step_times(settings: Settings, job_id: str) -> list[tuple[str, float]]:
-    """Seconds per step of a finished job, from its events' times: a step lasts until the next begins.
-
-    "(queued)" is from the request to the worker's start, "(runner start)" from there to the first
-    event; the last step lasts until the job finished.
-    """
-    with transaction(settings.resolved_database_url) as session:
-        job = session.get_one(Job, job_id)
-        events = session.scalars(
-            select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq)
-        ).all()
-        marks = [("(queued)", job.created_at), ("(runner start)", job.started_at or job.created_at)]
-        for event in events:
-            name = event.task or event.line[:60]
-            if name != marks[-1][0]:
-                marks.append((name, event.created_at))
-        end = job.finished_at or marks[-1][1]
-    times: dict[str, float] = {}
-    for (name, began), (_, following) in zip(marks, [*marks[1:], ("", end)], strict=True):
-        times[name] = times.get(name, 0.0) + (following - began).total_seconds()
-    return sorted(times.items(), key=lambda item: -item[1])
 
 
 def _write_uploads(client: docker.DockerClient, instance_id: str, megabytes: int, round_no: int) -> None:
@@ -166,7 +143,7 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
         _write_uploads(client, instance_id, args.megabytes, round_no)
         accepted = tenant.call("POST", f"/api/v1/instances/{instance_id}/backups", expect=202)
         ours = _succeeded(tenant, accepted)
-        steps["backup"] = step_times(settings, accepted["job"]["id"])
+        steps["backup"] = step_times(settings.resolved_database_url, accepted["job"]["id"])
         with transaction(settings.resolved_database_url) as session:
             backup = session.scalars(select(Backup).order_by(Backup.created_at.desc())).first()
             assert backup is not None  # noqa: S101 - the job above succeeded
@@ -183,7 +160,7 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
             "POST", f"/api/v1/instances/{instance_id}/restore", expect=202, json={"backup": backup.id}
         )
         ours_restore = _succeeded(tenant, accepted)
-        steps["restore"] = step_times(settings, accepted["job"]["id"])
+        steps["restore"] = step_times(settings.resolved_database_url, accepted["job"]["id"])
         target_dir = work / f"plain-restore-{round_no}"
         plain_restore = _restic(variables, "restore", str(snapshot), "--target", str(target_dir))
         subprocess.run(["rm", "-rf", str(target_dir)], check=True)
@@ -203,15 +180,6 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
 
 def _spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f} .. {max(values):.2f})"
-
-
-def _step_rows(steps: Steps, top: int = 8) -> list[str]:
-    rows = []
-    for what, times in steps.items():
-        total = sum(seconds for _, seconds in times)
-        shown = ", ".join(f"{name} {seconds:.1f}" for name, seconds in times[:top])
-        rows.append(f"| {what} | {total:.1f} | {shown} |")
-    return rows
 
 
 def report(
@@ -255,7 +223,7 @@ def report(
         "",
         "| job | total, s | longest steps, s |",
         "|---|---|---|",
-        *_step_rows(steps),
+        *step_rows(steps),
     ]
     return "\n".join(lines) + "\n"
 

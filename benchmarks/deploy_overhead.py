@@ -30,7 +30,10 @@ from benchmarks.deploy_support import (
     find_worker,
     peak_rss,
     plain_run,
+    raw_run,
     remove_leftovers,
+    step_rows,
+    step_times,
     temp_database,
     temp_redis,
     tree_rss,
@@ -58,6 +61,7 @@ IMAGES = {f"{TEMPLATE}/image": f"provisioner/{TEMPLATE}", "_images/proxy": "prov
 MIB = 1024 * 1024
 POLL_S = 0.2  # how often ApiClient.wait_for_job asks about a job
 RESULTS = REPO / "benchmarks" / "results.md"  # other benchmarks keep their own sections in it
+Steps = dict[str, list[tuple[str, float]]]  # a job's steps and their seconds, longest first
 BEGIN, END = "<!-- deploy-overhead:begin -->", "<!-- deploy-overhead:end -->"
 
 
@@ -94,6 +98,7 @@ class Bench:
 
     def __init__(self, cleanup: ExitStack, args: argparse.Namespace) -> None:
         self.results: dict[str, list[float]] = {}
+        self.steps: Steps = {}  # the last round's jobs, step by step
         self.instance_ids: list[str] = []  # what this run deployed, on either side
         self.server_ids: list[str] = []  # whose proxy the first deploy starts
         self.catalog = Catalog.from_dir(REPO / "service_templates")
@@ -101,7 +106,7 @@ class Bench:
         self.work = work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="deploy-overhead-")))
         self.db = cleanup.enter_context(temp_database())
         broker = cleanup.enter_context(temp_redis(args.redis_db))
-        client = docker.from_env()
+        self.docker = client = docker.from_env()
         cleanup.callback(client.close)
         build_images(client)
         (work / "sshd").mkdir()
@@ -149,6 +154,7 @@ class Bench:
         removal = self.tenant.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)["job"]
         wait_job(self.operator, removal["id"])
         remove_s, seen_s = time.monotonic() - started, deploy_s - facts["server_s"]
+        self.steps = {"deploy": step_times(self.db, job["id"]), "removal": step_times(self.db, removal["id"])}
         self.record(
             counted, **facts, a_deploy_s=deploy_s, a_remove_s=remove_s, seen_s=seen_s, probe_ms=probe_ms
         )
@@ -164,8 +170,19 @@ class Bench:
         deploy_s, peak = plain_run(deploy, self.server.client_key, self.work)
         remove_s, _ = plain_run(remove, self.server.client_key, self.work)
         self.record(counted, b_deploy_s=deploy_s, b_remove_s=remove_s, b_rss=peak / MIB)
+        row.id = new_id("ins")  # the same once more with Mitogen for Ansible's strategy
+        self.instance_ids.append(row.id)
+        deploy, remove = (build_run_spec(self.settings, self.catalog, row, kind) for kind in kinds)
+        deploy_s, peak = plain_run(deploy, self.server.client_key, self.work, mitogen=True)
+        remove_s, _ = plain_run(remove, self.server.client_key, self.work, mitogen=True)
+        self.record(counted, c_deploy_s=deploy_s, c_remove_s=remove_s, c_rss=peak / MIB)
+        # The raw tool: the instance's image started by `docker run` until its first 200.
+        image = deploy.variables["containers"][0]["image"]
+        self.record(counted, d_deploy_s=raw_run(self.docker, image, self.server.address, row.id))
 
-    def run(self, runs: int, warmup: int) -> dict[str, list[float]]:
+    def run(
+        self, runs: int, warmup: int
+    ) -> tuple[dict[str, list[float]], dict[str, list[tuple[str, float]]]]:
         """The first (warm-up) round deploys through the provisioner first, which starts the proxy."""
         row = None
         try:
@@ -180,7 +197,7 @@ class Bench:
         except Exception:
             print(f"--- logs of the provisioner processes:\n{_tail(self.stack.logs)}", file=sys.stderr)
             raise
-        return self.results
+        return self.results, self.steps
 
 
 # (label, provisioner figure, plain figure, decimals); rows without a plain figure break a deploy down.
@@ -188,6 +205,25 @@ ROWS = [
     ("**deploy**: POST approve until the job succeeded, s", "a_deploy_s", "b_deploy_s", 2),
     ("**removal**: DELETE until the job succeeded, s", "a_remove_s", "b_remove_s", 2),
     ("peak RSS of the process tree during a deploy, MiB", "a_rss", "b_rss", 0),
+    (
+        "**deploy**, plain ansible-playbook with Mitogen for Ansible (beside: without), s",
+        "c_deploy_s",
+        "b_deploy_s",
+        2,
+    ),
+    (
+        "**removal**, plain ansible-playbook with Mitogen for Ansible (beside: without), s",
+        "c_remove_s",
+        "b_remove_s",
+        2,
+    ),
+    ("peak RSS of the plain ansible-playbook tree with Mitogen (beside: without), MiB", "c_rss", "b_rss", 0),
+    (
+        "**raw**: `docker run` of the same image until its first 200 (beside: plain), s",
+        "d_deploy_s",
+        "b_deploy_s",
+        2,
+    ),
     ("the worker tree idle, before the deploy, MiB", "a_idle", None, 0),
     ("peak RSS minus the idle worker, MiB", "a_grow", "b_rss", 0),
     ("job created until sent to Redis (API commit, dispatch), s", "dispatch_s", None, 2),
@@ -208,7 +244,13 @@ def spread(values: list[float], digits: int) -> str:
     return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f} .. {max(values):.{digits}f})"
 
 
-def report(r: dict[str, list[float]], args: argparse.Namespace, load: tuple[str, str], code: str) -> str:
+def report(
+    r: dict[str, list[float]],
+    steps: Steps,
+    args: argparse.Namespace,
+    load: tuple[str, str],
+    code: str,
+) -> str:
     m = {name: statistics.median(values) for name, values in r.items()}
     table = []
     for label, a, b, digits in ROWS:
@@ -239,12 +281,17 @@ Python {platform.python_version()}, celery {version("celery")}
 
 Median (min .. max) of {args.runs} runs.
 
-| | provisioner (API + worker + beat) | plain ansible-playbook | difference of medians |
+| | provisioner (API + worker + beat), or as the row says | plain ansible-playbook | difference |
 |---|---|---|---|
 {rows}
 
 ### Interpretation
 
+A deploy through the provisioner took {m["a_deploy_s"]:.2f} s: \
+{m["a_deploy_s"] / m["d_deploy_s"]:.0f} times the {m["d_deploy_s"]:.2f} s of `docker run` of the same \
+image until its first 200, and {m["a_deploy_s"] / m["b_deploy_s"]:.2f} times plain ansible-playbook. \
+With Mitogen for Ansible plain ansible-playbook took {m["c_deploy_s"]:.2f} s to deploy and \
+{m["c_remove_s"]:.2f} s to remove.
 A deploy through the provisioner took {m["a_deploy_s"]:.2f} s against {m["b_deploy_s"]:.2f} s for plain \
 ansible-playbook ({extra:+.2f} s, {extra / m["b_deploy_s"] * 100:+.0f} %), {verdict} than the run-to-run \
 spread of {noise:.2f} s; a removal took {m["a_remove_s"]:.2f} s against {m["b_remove_s"]:.2f} s. \
@@ -263,6 +310,13 @@ in {m["batches"]:.0f} transactions while Ansible ran; written again the same way
 The clearer cost is memory: the idle worker tree (Celery and its pool of two; RSS counts their \
 shared pages more than once) holds {m["a_idle"]:.0f} MiB before any deploy and grows by \
 {m["a_grow"]:.0f} MiB during one, against {m["b_rss"]:.0f} MiB for the whole plain ansible-playbook tree.
+
+Where the last round's jobs spent their time, longest steps first (seconds, from the job's events: a step \
+lasts until the next one begins):
+
+| job | total, s | longest steps, s |
+|---|---|---|
+{chr(10).join(step_rows(steps))}
 """
 
 
@@ -285,8 +339,10 @@ def main() -> int:
     load_before, code = Path("/proc/loadavg").read_text().split()[0], code_version(REPO)
     try:
         with ExitStack() as cleanup:
-            results = Bench(cleanup, args).run(args.runs, args.warmup)
-        markdown = report(results, args, (load_before, Path("/proc/loadavg").read_text().split()[0]), code)
+            results, steps = Bench(cleanup, args).run(args.runs, args.warmup)
+        markdown = report(
+            results, steps, args, (load_before, Path("/proc/loadavg").read_text().split()[0]), code
+        )
     except KeyboardInterrupt:
         print("deploy_overhead: interrupted; what it started is cleaned up", file=sys.stderr)
         return 130

@@ -12,6 +12,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -28,7 +29,7 @@ from provisioner.db import transaction
 from provisioner.jobs.service import EventRecord, add_events
 from provisioner.labels import LABEL_INSTANCE
 from provisioner.models import Job, JobEvent
-from provisioner.runner.adapter import _inventory, _known_hosts_line
+from provisioner.runner.adapter import _inventory, _known_hosts_line, ansible_environment
 from provisioner.runner.spec import RunSpec
 from provisioner.runner.unsafe import dump_unsafe
 from tests.support.db import PG_ADMIN
@@ -36,11 +37,6 @@ from tests.support.proxy import remove_proxies
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 REPLAY_SEQ = 1_000_000  # replayed events get sequence numbers above the real ones and are deleted again
-# What provisioner.runner.adapter sets for ansible-runner, besides PATH and a control path folder per run.
-ANSIBLE_ENV = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "1"} | dict.fromkeys(
-    ("ANSIBLE_RETRY_FILES_ENABLED", "ANSIBLE_DEPRECATION_WARNINGS", "ANSIBLE_LOCALHOST_WARNING"), "0"
-)
-ANSIBLE_ENV["ANSIBLE_INVENTORY_UNPARSED_WARNING"] = "0"
 
 
 class BenchError(RuntimeError):
@@ -190,9 +186,31 @@ def deploy_facts(db: str, job_id: str) -> dict[str, float]:
     return facts | {"events": count, "event_kib": size / 1024, "write_ms": write_ms, "batches": len(batches)}
 
 
-def plain_run(spec: RunSpec, key: Path, work: Path) -> tuple[float, int]:
+def raw_run(client: docker.DockerClient, image: str, address: str, label: str) -> float:
+    """The raw tool: `docker run` of the image, published on the server's address, until its health
+    endpoint first answers 200; the container is removed again. Returns the seconds until that 200."""
+    started = time.monotonic()
+    container = client.containers.run(
+        image, detach=True, ports={"80/tcp": (address, None)}, labels={LABEL_INSTANCE: label}
+    )
+    try:
+        container.reload()
+        port = container.attrs["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+        while time.monotonic() - started < 60:
+            url = f"http://{address}:{port}/healthz"
+            with suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return time.monotonic() - started
+            time.sleep(0.01)
+        raise BenchError(f"{image} never answered 200 on {address}:{port}")
+    finally:
+        container.remove(force=True)
+
+
+def plain_run(spec: RunSpec, key: Path, work: Path, *, mitogen: bool = False) -> tuple[float, int]:
     """ansible-playbook itself, with the inventory, variables, files and ssh-agent key channel of the
-    adapter; returns the seconds it took and the peak RSS of its process tree."""
+    adapter (with Mitogen's strategy when asked); returns the seconds it took and the peak RSS of its
+    process tree."""
     private = Path(tempfile.mkdtemp(prefix="plain-", dir=work))
     inventory = _inventory(spec.host, private, spec.ssh_connect_timeout_seconds)
     (private / "hosts.yml").write_text(yaml.safe_dump(inventory))
@@ -206,8 +224,8 @@ def plain_run(spec: RunSpec, key: Path, work: Path) -> tuple[float, int]:
     argv = ["ssh-agent", "sh", "-c", 'ssh-add -q "$0" && exec "$@"', str(key), f"{bindir}/ansible-playbook",
             "-i", str(private / "hosts.yml"), "-e", f"@{private / 'extravars'}",
             "-e", json.dumps({"private_dir": str(private)}), spec.playbook]  # fmt: skip
-    env = os.environ | ANSIBLE_ENV | {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(private / "cp")}
-    env["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+    # What provisioner.runner.adapter sets for ansible-runner, with a control path folder of its own.
+    env = os.environ | ansible_environment(spec.playbooks_dir, private / "cp", mitogen=mitogen)
     with (private / "output").open("wb") as output:
         started = time.monotonic()
         process = subprocess.Popen(argv, cwd=spec.playbooks_dir, env=env, stdout=output, stderr=output)
@@ -219,6 +237,39 @@ def plain_run(spec: RunSpec, key: Path, work: Path) -> tuple[float, int]:
         raise BenchError(f"plain ansible-playbook {spec.playbook} exited with {code}:\n{tail}")
     shutil.rmtree(private)
     return elapsed, peak[0]
+
+
+def step_times(database_url: str, job_id: str) -> list[tuple[str, float]]:
+    """Seconds per step of a finished job, from its events' times: a step lasts until the next begins.
+
+    "(queued)" is from the request to the worker's start, "(runner start)" from there to the first
+    event; the last step lasts until the job finished.
+    """
+    with transaction(database_url) as session:
+        job = session.get_one(Job, job_id)
+        events = session.scalars(
+            select(JobEvent).where(JobEvent.job_id == job_id).order_by(JobEvent.seq)
+        ).all()
+        marks = [("(queued)", job.created_at), ("(runner start)", job.started_at or job.created_at)]
+        for event in events:
+            name = event.task or event.line[:60]
+            if name != marks[-1][0]:
+                marks.append((name, event.created_at))
+        end = job.finished_at or marks[-1][1]
+    times: dict[str, float] = {}
+    for (name, began), (_, following) in zip(marks, [*marks[1:], ("", end)], strict=True):
+        times[name] = times.get(name, 0.0) + (following - began).total_seconds()
+    return sorted(times.items(), key=lambda item: -item[1])
+
+
+def step_rows(steps: dict[str, list[tuple[str, float]]], top: int = 8) -> list[str]:
+    """Table rows: each job, its total, its longest steps first."""
+    rows = []
+    for what, times in steps.items():
+        total = sum(seconds for _, seconds in times)
+        shown = ", ".join(f"{name} {seconds:.1f}" for name, seconds in times[:top])
+        rows.append(f"| {what} | {total:.1f} | {shown} |")
+    return rows
 
 
 def code_version(repo: Path) -> str:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests.suppor
 
 import aiohttp
 import httpx
+import uvloop
 from sqlalchemy import insert
 
 from benchmarks.deploy_support import code_version, temp_database
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
+from provisioner.health import sweep as sweep_module
 from provisioner.health.sweep import sweep
 from provisioner.ids import new_id
 from provisioner.migrate import upgrade
@@ -81,7 +84,19 @@ def _variant_sweep(args: argparse.Namespace) -> dict[str, Any]:
     return {"times": times, "checked": checked, "changed": changed}
 
 
-def _variant_aiohttp(args: argparse.Namespace) -> dict[str, Any]:
+def _variant_sweep_asyncio(args: argparse.Namespace) -> dict[str, Any]:
+    """The sweep on asyncio's own event loop, as before it ran on uvloop's."""
+    sweep_module.LOOP_FACTORY = None
+    return _variant_sweep(args)
+
+
+def _variant_aiohttp_uvloop(args: argparse.Namespace) -> dict[str, Any]:
+    return _variant_aiohttp(args, loop_factory=uvloop.new_event_loop)
+
+
+def _variant_aiohttp(
+    args: argparse.Namespace, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+) -> dict[str, Any]:
     targets = json.loads(Path(args.targets).read_text())
 
     async def once() -> int:
@@ -104,7 +119,8 @@ def _variant_aiohttp(args: argparse.Namespace) -> dict[str, Any]:
     times, ok = [], []
     for _ in range(args.rounds):
         started = time.perf_counter()
-        ok.append(asyncio.run(once()))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            ok.append(runner.run(once()))
         times.append(time.perf_counter() - started)
     return {"times": times, "checked": ok}
 
@@ -176,7 +192,9 @@ def _variant_curl_loop(args: argparse.Namespace) -> dict[str, Any]:
 
 VARIANTS = {
     "sweep": _variant_sweep,
+    "sweep-asyncio": _variant_sweep_asyncio,
     "aiohttp": _variant_aiohttp,
+    "aiohttp-uvloop": _variant_aiohttp_uvloop,
     "httpx": _variant_httpx,
     "curl-parallel": _variant_curl_parallel,
     "curl-loop": _variant_curl_loop,
@@ -281,8 +299,16 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
         ("provisioner sweep, first round (5,000 changes unknown → healthy written, with events)", [first]),
         ("provisioner sweep, later rounds (no changes)", later),
         (
+            "the same sweep on asyncio's own event loop (as before), later rounds",
+            results["sweep-asyncio"]["times"][1:],
+        ),
+        (
             "plain aiohttp loop as the sweep asks (one session, no keep-alive), no database",
             results["aiohttp"]["times"],
+        ),
+        (
+            "the same plain aiohttp loop on uvloop's event loop",
+            results["aiohttp-uvloop"]["times"],
         ),
         (
             "plain httpx.AsyncClient loop (the sweep's former client, no keep-alive), no database",

@@ -1,3 +1,3 @@
-from provisioner.cli.main import app
+from provisioner.cli.entry import main
 
-app(prog_name="provisioner")
+main()

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # A running job whose worker sent no heartbeat for this long is failed as "worker lost".
     worker_lost_after_seconds: int = 60
     ssh_connect_timeout_seconds: int = 10
+    # Runs go through Mitogen for Ansible (the `mitogen` extra) instead of one Python per task on the
+    # server; see benchmarks/results.md for what it saves here.
+    ansible_mitogen: bool = False
     # Instances are reached at https://<subdomain>.<base domain>; a server may name its own domain.
     # "localhost" works without DNS: browsers and most resolvers send *.localhost to this machine.
     base_domain: str = Field(default="localhost", pattern=r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
@@ -128,6 +131,9 @@ class Settings(BaseSettings):
     # Anyone else's headers are ignored, so a client cannot pick the address that the login limit and
     # the audit log see.
     trusted_proxies: str = "127.0.0.1"
+    # text: uvicorn's and Celery's own console lines; json: one JSON object per line, with the request id
+    # on every line of the API and the job id on every line of a job in the worker.
+    log_format: Literal["text", "json"] = "text"
 
     @model_validator(mode="after")
     def _read_key_file(self) -> Self:
@@ -204,11 +210,11 @@ class Settings(BaseSettings):
 
     @property
     def resolved_templates_dir(self) -> Path:
-        return self.templates_dir or _shipped_dir("service_templates")
+        return self.templates_dir or shipped_dir("service_templates")
 
     @property
     def resolved_playbooks_dir(self) -> Path:
-        return self.playbooks_dir or _shipped_dir("playbooks")
+        return self.playbooks_dir or shipped_dir("playbooks")
 
     @property
     def resolved_ssh_key_path(self) -> Path:
@@ -234,7 +240,7 @@ def read_key_file(path: Path, *, forbidden: list[Path]) -> str:
     return key
 
 
-def _shipped_dir(name: str) -> Path:
+def shipped_dir(name: str) -> Path:
     """Find a data folder: beside the package in a checkout, inside it when installed as a wheel."""
     package_dir = Path(__file__).resolve().parent
     for candidate in (package_dir.parent / name, package_dir / "_data" / name):

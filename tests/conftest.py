@@ -8,16 +8,19 @@ import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import psycopg
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from tests.support import need
 from tests.support.db import PG_ADMIN, fresh_postgres, migrated
 from tests.support.images import build_all
 from tests.support.redis_server import REDIS_SERVER, private_redis
+from tests.support.schedule import END_TO_END, EndToEndOnOneWorker
 from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
 from tests.support.stack import free_port
 
@@ -30,9 +33,40 @@ os.environ.setdefault(
 )
 
 
+# Loopback networks 127.0.N.0 each xdist worker searches first for its test servers' addresses.
+ADDRESSES_PER_WORKER = 32
+
+
 def _worker_number() -> int:
     """0 without xdist; xdist workers each need their own addresses."""
     return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests first, those allowed the longest time (their timeout) before the others.
+
+    scripts/test runs the suite on two xdist workers that take the tests in this order, as
+    ``pytest_xdist_make_scheduler`` shares them out: one worker starts on the end-to-end tests while
+    the other takes the short ones, rather than a long test starting last. The sort is stable and the
+    same in every worker.
+    """
+    default = float(config.getini("timeout") or 0)
+
+    def allowed(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("timeout")
+        return float(marker.args[0]) if marker is not None and marker.args else default
+
+    items.sort(key=lambda item: (item.get_closest_marker("e2e") is None, -allowed(item)))
+    for item in items:
+        if item.get_closest_marker("e2e") is not None and not item.nodeid.startswith(END_TO_END):
+            raise pytest.UsageError(f"{item.nodeid} is marked e2e: add its folder to END_TO_END")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    """``--dist loadscope`` (scripts/test) with the scopes of tests/support/schedule.py."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    return EndToEndOnOneWorker(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +142,8 @@ def ssh_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[TestS
     if os.geteuid() != 0 or not Path("/usr/sbin/sshd").is_file() or shutil.which("ssh") is None:
         need("root, sshd and ssh for the test servers")
     try:
-        with running_servers(tmp_path_factory.mktemp("sshd"), free_address_pair()) as servers:
+        addresses = free_address_pair(first_network=ADDRESSES_PER_WORKER * _worker_number())
+        with running_servers(tmp_path_factory.mktemp("sshd"), addresses) as servers:
             yield servers
     except SshdError as exc:
         pytest.fail(f"test servers: {exc}", pytrace=False)

@@ -27,6 +27,8 @@ def list_schedules(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[schemas.ScheduleOut]:
+    """Recurring backups, updates and drills the caller may see: the lab's for operators, an association's own
+    for its members."""
     page = service.list_schedules(session, actor=actor, instance_id=instance, limit=limit, cursor=cursor)
     return Page(items=[convert.schedule(s, settings.timezone) for s in page.items], next=page.next)
 
@@ -35,6 +37,8 @@ def list_schedules(
 def create_schedule(
     body: schemas.ScheduleIn, actor: ActorDep, session: SessionDep, settings: SettingsDep, catalog: CatalogDep
 ) -> schemas.ScheduleOut:
+    """Schedule recurring work (backup, update, drill) for one instance, or for every instance of a template
+    (operators)."""
     row = service.create_schedule(
         session,
         actor=actor,
@@ -55,6 +59,7 @@ def create_schedule(
 def get_schedule(
     schedule_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.ScheduleOut:
+    """One schedule, with its cron expression and when it runs next."""
     return convert.schedule(
         service.get_schedule(session, actor=actor, schedule_id=schedule_id), settings.timezone
     )
@@ -64,6 +69,7 @@ def get_schedule(
 def update_schedule(
     schedule_id: str, body: schemas.SchedulePatch, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.ScheduleOut:
+    """Change when a schedule runs, or pause it."""
     given = body.model_fields_set
     timing = {k: getattr(body, k) for k in ("cron", "interval_seconds") if k in given}
     row = service.update_schedule(
@@ -75,6 +81,7 @@ def update_schedule(
 
 @router.delete("/api/v1/schedules/{schedule_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_schedule(schedule_id: str, actor: ActorDep, session: SessionDep) -> Response:
+    """Stop and remove a schedule; work it already started goes on."""
     service.delete_schedule(session, actor=actor, schedule_id=schedule_id)
     session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -82,6 +89,7 @@ def delete_schedule(schedule_id: str, actor: ActorDep, session: SessionDep) -> R
 
 @router.get("/api/v1/instances/{instance_id}/health")
 def instance_health(instance_id: str, actor: ActorDep, session: SessionDep) -> schemas.InstanceHealthOut:
+    """The instance's health now and its latest changes (healthy, unhealthy, recovered)."""
     row = get_instance(session, actor=actor, instance_id=instance_id)
     footprint = footprints(session, [row.server_id]).get(row.id) if row.server_id else None
     return schemas.InstanceHealthOut(
@@ -104,5 +112,6 @@ def alerts(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[schemas.AlertOut]:
+    """Open and recent alerts (unhealthy instances, full disks, unreachable servers) the caller may see."""
     page = list_alerts(session, actor=actor, status=alert_status, limit=limit, cursor=cursor)
     return Page(items=[convert.alert(a) for a in page.items], next=page.next)

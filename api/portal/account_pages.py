@@ -32,7 +32,7 @@ FormText = Annotated[str, Form(max_length=1000)]
 Password = Annotated[str, Form(max_length=1000)]
 
 
-def _signed_in_response(
+def signed_in_response(
     request: Request, session: SessionDep, settings: Settings, user: User, target: str
 ) -> Response:
     _row, cookie = start_session(
@@ -85,7 +85,7 @@ async def login(
                 "oidc": oidc.enabled(settings),
             }
             return render(request, "login.html", context, status_code=exc.status_code)
-        return _signed_in_response(request, session, settings, user, safe_next(next))
+        return signed_in_response(request, session, settings, user, safe_next(next))
 
     return await run_in_threadpool(checked)
 
@@ -143,7 +143,7 @@ def accept_invitation(
         errors = {str(e["field"]).rsplit(".", 1)[-1]: str(e["message"]) for e in exc.errors or []}
         context = {"invitation": invitation, "errors": errors or {"password": exc.detail}, "name": name}
         return render(request, "invitation.html", context, status_code=422)
-    return _signed_in_response(request, session, settings, user, "/")
+    return signed_in_response(request, session, settings, user, "/")
 
 
 @router.get("/password-reset")
@@ -190,4 +190,4 @@ def reset(
         issue_form_token(request, secure=secure_cookies(settings))
         errors = {"password": exc.detail} if isinstance(exc, InvalidInput) else {"token": exc.detail}
         return render(request, "reset.html", {"errors": errors}, status_code=exc.status_code)
-    return _signed_in_response(request, session, settings, user, "/")
+    return signed_in_response(request, session, settings, user, "/")

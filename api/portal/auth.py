@@ -111,3 +111,25 @@ def check_form_token(request: Request, submitted: str | None) -> None:
     expected = request.cookies.get(FORM_COOKIE)
     if not expected or not submitted or not hmac.compare_digest(expected, submitted):
         raise Forbidden("the form was out of date; please send it again")
+
+
+async def _fields_of(request: Request) -> dict[str, str]:
+    return {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+
+
+async def _signed_form(request: Request, viewer: ViewerDep) -> dict[str, str]:
+    """A signed-in person's form, its CSRF token checked against their session."""
+    form = await _fields_of(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    return form
+
+
+async def _anonymous_form(request: Request) -> dict[str, str]:
+    """A form sent before anyone is signed in, its token checked against the browser's form cookie."""
+    form = await _fields_of(request)
+    check_form_token(request, form.get("csrf_token"))
+    return form
+
+
+SignedForm = Annotated[dict[str, str], Depends(_signed_form)]
+AnonymousForm = Annotated[dict[str, str], Depends(_anonymous_form)]

@@ -12,7 +12,6 @@ from api.portal.auth import OperatorDep, require_csrf
 from api.portal.rendering import render
 from provisioner.backups.service import backup_statuses
 from provisioner.errors import DomainError
-from provisioner.instances.placement import used_capacities
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
@@ -136,13 +135,6 @@ def all_instances(
         "healths": ["healthy", "unhealthy", "unknown"],
     }
     return render(request, "operator/instances.html", context)
-
-
-@router.get("/servers")
-def servers(request: Request, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep) -> Response:
-    rows = list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
-    used = used_capacities(session, catalog, [row.id for row in rows])
-    return render(request, "operator/servers.html", {"servers": rows, "used": used})
 
 
 @router.get("/jobs")

@@ -30,6 +30,7 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import list_jobs
 from provisioner.models import Instance
 from provisioner.pagination import MAX_LIMIT
+from provisioner.servers.service import list_servers
 from provisioner.tenants.service import list_tenants
 
 router = APIRouter(include_in_schema=False)
@@ -221,6 +222,15 @@ def detail_page(
         # The app's settings, so that pages of other modules call this without passing them along.
         "measured": measured_footprints(session, request.app.state.settings, [instance]).get(instance.id),
         "coefficients": footprint,
+        "update_targets": template.update_targets(instance.version),
+        # Where an operator may move it: every other server (placement says whether it fits).
+        "other_servers": [
+            server
+            for server in list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
+            if server.id != instance.server_id
+        ]
+        if viewer.is_operator
+        else [],
         **(extra or {}),
     }
     return render(request, "service.html", context)

@@ -15,13 +15,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.portal import (
     account_pages,
     alert_pages,
+    association_pages,
     backup_pages,
     backup_schedule_pages,
+    backup_target_pages,
+    first_start_pages,
+    instance_action_pages,
     job_pages,
     lab_pages,
     operator_pages,
     schedule_pages,
+    server_pages,
     service_pages,
+    settings_pages,
     team_pages,
 )
 from api.portal.auth import SignInRequired, login_location
@@ -41,7 +47,7 @@ PORTAL_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 ApiHandler = Callable[[Request, Exception], Awaitable[Response]]
-NOT_PORTAL = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz")
+NOT_PORTAL = ("/api/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics")
 
 
 def is_portal_path(path: str) -> bool:
@@ -72,14 +78,20 @@ def _error_page(request: Request, status: int) -> Response:
 def install(app: FastAPI) -> None:
     for module in (
         account_pages,
+        association_pages,
         service_pages,
         backup_pages,
         backup_schedule_pages,
+        backup_target_pages,
+        first_start_pages,
+        instance_action_pages,
         job_pages,
         operator_pages,
         alert_pages,
         lab_pages,
         schedule_pages,
+        server_pages,
+        settings_pages,
         team_pages,
     ):
         app.include_router(module.router)

@@ -58,6 +58,8 @@ def _invitation_out(invited: service.Invited) -> schemas.InvitationOut:
 async def log_in(
     body: schemas.LoginIn, request: Request, response: Response, session: SessionDep, settings: SettingsDep
 ) -> schemas.SessionOut:
+    """Sign in to the portal with e-mail and password; answers with a session cookie and the CSRF token for
+    changes."""
     await wait_out_failed_logins(session, body.email)
 
     def checked() -> schemas.SessionOut:
@@ -96,6 +98,7 @@ def _oidc_callback_url(request: Request, settings: Settings) -> str:
 
 @router.get("/oidc/login")
 def oidc_login(request: Request, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    """Start a sign-in through the lab's OpenID Connect provider (a redirect to it)."""
     url, binding = oidc.start_login(session, settings, redirect_uri=_oidc_callback_url(request, settings))
     session.commit()
     response = RedirectResponse(url, status_code=status.HTTP_303_SEE_OTHER)
@@ -146,6 +149,7 @@ def oidc_callback(
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
 def log_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """End the current portal session."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and (resolved := resolve_session(session, cookie=cookie)) is not None:
         require_csrf(resolved[1], request.headers.get("x-csrf-token"))
@@ -160,6 +164,7 @@ def log_out(request: Request, session: SessionDep, settings: SettingsDep) -> Res
 
 @router.get("/tenants/{tenant_id}/members")
 def list_members(tenant_id: str, actor: ActorDep, session: SessionDep) -> Page[schemas.UserOut]:
+    """The association's people and their roles."""
     users = service.list_members(session, actor=actor, tenant_id=tenant_id)
     return Page(items=[user_out(u) for u in users])
 
@@ -172,6 +177,8 @@ def invite_member(
     session: SessionDep,
     settings: SettingsDep,
 ) -> schemas.InvitationOut:
+    """Invite a person into the association by e-mail, with a role; the link in the mail is valid for a
+    limited time."""
     row = service.invite(
         session, settings, actor=actor, tenant_id=tenant_id, email=body.email, role=Role(body.role)
     )
@@ -183,6 +190,7 @@ def invite_member(
 def invite_operator(
     body: schemas.OperatorInvitationIn, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.InvitationOut:
+    """Invite a person to become an operator of the lab (operators only)."""
     row = service.invite(session, settings, actor=actor, tenant_id=None, email=body.email, role=Role.OPERATOR)
     session.commit()
     return _invitation_out(row)
@@ -190,6 +198,7 @@ def invite_operator(
 
 @router.post("/invitations/accept", status_code=status.HTTP_201_CREATED)
 def accept_invitation(body: schemas.AcceptIn, session: SessionDep) -> schemas.UserOut:
+    """Accept an invitation with its token from the mail, and set a password."""
     user = service.accept_invitation(session, token=body.token, name=body.name, password=body.password)
     session.commit()
     return user_out(user)
@@ -197,11 +206,13 @@ def accept_invitation(body: schemas.AcceptIn, session: SessionDep) -> schemas.Us
 
 @router.get("/operators")
 def list_operators(actor: ActorDep, session: SessionDep) -> Page[schemas.UserOut]:
+    """The lab's operators (operators only)."""
     return Page(items=[user_out(u) for u in service.list_operators(session, actor=actor)])
 
 
 @router.get("/users/{user_id}")
 def get_user(user_id: str, actor: ActorDep, session: SessionDep) -> schemas.UserOut:
+    """One person: name, e-mail, role, whether disabled."""
     return user_out(service.get_user(session, actor=actor, user_id=user_id))
 
 
@@ -209,6 +220,7 @@ def get_user(user_id: str, actor: ActorDep, session: SessionDep) -> schemas.User
 def change_user(
     user_id: str, body: schemas.UserPatchIn, actor: ActorDep, session: SessionDep
 ) -> schemas.UserOut:
+    """Change a person's role, or disable them."""
     if body.role is None and body.disabled is None:
         raise InvalidInput(
             "send role, disabled or both",
@@ -225,6 +237,7 @@ def change_user(
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
+    """Remove a person; their sessions and tokens end with them."""
     service.remove_member(session, actor=actor, user_id=user_id)
     session.commit()
 
@@ -233,6 +246,8 @@ def remove_user(user_id: str, actor: ActorDep, session: SessionDep) -> None:
 def reset_password_for(
     user_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.ResetLinkOut:
+    """Start a password reset for someone else: the link is mailed to them, or, without mail, answered here
+    once to pass on."""
     handed = service.reset_password_for(session, settings, actor=actor, user_id=user_id)
     session.commit()
     return schemas.ResetLinkOut(mailed=handed.mailed, link=handed.link)
@@ -242,6 +257,7 @@ def reset_password_for(
 def request_password_reset(
     body: schemas.ResetRequestIn, request: Request, session: SessionDep, settings: SettingsDep
 ) -> Response:
+    """Ask for a password reset link by e-mail; the answer is the same whether or not the address is known."""
     service.request_password_reset(
         session, settings, email=body.email, client_address=client_address(request)
     )
@@ -251,5 +267,6 @@ def request_password_reset(
 
 @router.post("/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
 def confirm_password_reset(body: schemas.ResetConfirmIn, session: SessionDep) -> None:
+    """Set a new password with the token from the reset mail."""
     service.reset_password(session, token=body.token, password=body.password)
     session.commit()

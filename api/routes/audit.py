@@ -26,6 +26,7 @@ def list_audit(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> schemas.Page[schemas.AuditEntryOut]:
+    """Who changed what and when, newest first; an association sees its own entries."""
     page = list_entries(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
     return schemas.Page(
         items=[schemas.AuditEntryOut.model_validate(e, from_attributes=True) for e in page.items],

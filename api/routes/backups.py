@@ -76,6 +76,7 @@ def target_out(row: BackupTarget) -> bs.BackupTargetOut:
 def request_backup(
     instance_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
+    """Back up the instance now (a job); the data goes into the association's encrypted repository."""
     job = service.request_backup(session, actor=actor, catalog=catalog, instance_id=instance_id)
     session.commit()
     dispatcher.send(session, job.id)
@@ -84,6 +85,7 @@ def request_backup(
 
 @router.get("/api/v1/instances/{instance_id}/backups")
 def list_backups(instance_id: str, actor: ActorDep, session: SessionDep) -> bs.BackupList:
+    """The instance's backups, newest first, with size and outcome."""
     rows = service.list_backups(session, actor=actor, instance_id=instance_id)
     return bs.BackupList(items=[backup_out(r) for r in rows])
 
@@ -125,6 +127,7 @@ def request_restore(
 def request_drill(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
+    """Restore the latest backup into a throwaway instance and check that it answers (a job)."""
     job = service.request_drill(session, actor=actor, instance_id=instance_id)
     session.commit()
     dispatcher.send(session, job.id)
@@ -135,6 +138,7 @@ def request_drill(
 def backup_status(
     instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> bs.BackupStatusOut:
+    """The instance's latest good backup and drill, and whether either is overdue."""
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     return status_out(service.backup_status(session, settings, instance_id=instance.id))
 
@@ -143,6 +147,7 @@ def backup_status(
 def list_drills(
     actor: ActorDep, session: SessionDep, failed: bool | None = None, instance: str | None = None
 ) -> bs.DrillList:
+    """Restore drills across the lab, newest first (filter by failed)."""
     rows = service.list_drills(session, actor=actor, instance_id=instance, failed=failed)
     return bs.DrillList(items=[drill_out(r) for r in rows])
 
@@ -151,6 +156,7 @@ def list_drills(
 def add_target(
     body: bs.BackupTargetIn, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> bs.BackupTargetOut:
+    """Add a backup target (SFTP or S3) where associations' repositories live (operators)."""
     row = targets.add_target(session, actor=actor, settings=settings, **body.model_dump())
     session.commit()
     return target_out(row)
@@ -158,4 +164,5 @@ def add_target(
 
 @router.get("/api/v1/backup-targets")
 def list_targets(actor: ActorDep, session: SessionDep) -> list[bs.BackupTargetOut]:
+    """The lab's backup targets (operators)."""
     return [target_out(r) for r in targets.list_targets(session, actor=actor)]

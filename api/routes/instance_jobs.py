@@ -21,6 +21,8 @@ def update_instance(
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
 ) -> schemas.JobAccepted:
+    """Update the instance to another version (a job): backup first, rollback if the new version is not
+    healthy."""
     job = operations.update_instance(
         session, actor=actor, catalog=catalog, instance_id=instance_id, version=body.version
     )
@@ -39,6 +41,8 @@ def move_instance(
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
 ) -> schemas.JobAccepted:
+    """Move the instance to another server (a job): backup, deploy there, restore, switch, remove from the old
+    one (operators)."""
     job = operations.move_instance(
         session, actor=actor, catalog=catalog, instance_id=instance_id, server_id=body.server
     )
@@ -51,6 +55,7 @@ def move_instance(
 def redeploy_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
+    """Deploy the instance again on its version and server (a job), e.g. after a failure."""
     job = operations.redeploy_instance(session, actor=actor, instance_id=instance_id)
     session.commit()
     dispatcher.send(session, job.id)
@@ -72,6 +77,7 @@ def reset_credentials(
 def remove_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> schemas.JobAccepted:
+    """Remove the instance (a job): containers, network, volumes and files on its server."""
     job = operations.remove_instance(session, actor=actor, instance_id=instance_id)
     session.commit()
     dispatcher.send(session, job.id)

@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 def request_instance(
     body: schemas.InstanceIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
 ) -> schemas.InstanceOut:
+    """Request a service for an association; it waits for an operator's approval."""
     row = service.request_instance(
         session,
         actor=actor,
@@ -42,6 +43,7 @@ def list_instances(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> schemas.Page[schemas.InstanceOut]:
+    """Instances the caller may see, newest first; operators may filter by association."""
     page = service.list_instances(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
     return schemas.Page(items=[convert.instance(i) for i in page.items], next=page.next)
 
@@ -50,6 +52,7 @@ def list_instances(
 def get_instance(
     instance_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
 ) -> schemas.InstanceOut:
+    """One instance: state, health, version, server and address."""
     row = convert.instance(service.get_instance(session, actor=actor, instance_id=instance_id))
     row.backup_status = status_out(backup_status(session, settings, instance_id=instance_id))
     return row
@@ -66,6 +69,8 @@ def approve_instance(
     settings: SettingsDep,
     body: schemas.ApproveIn | None = None,
 ) -> schemas.JobAccepted:
+    """Approve a request and place it on a server (a deploy job); the server may be named or chosen by free
+    capacity (operators)."""
     job = service.approve_instance(
         session,
         actor=actor,
@@ -132,6 +137,7 @@ def get_credentials(
 def reject_instance(
     instance_id: str, body: schemas.RejectIn, actor: ActorDep, session: SessionDep
 ) -> schemas.InstanceOut:
+    """Reject a request, with a reason the association is shown (operators)."""
     row = service.reject_instance(session, actor=actor, instance_id=instance_id, reason=body.reason)
     session.commit()
     return convert.instance(row)

@@ -25,6 +25,7 @@ def list_jobs(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> schemas.Page[schemas.JobOut]:
+    """Jobs the caller may see, newest first (filter by instance or status)."""
     page = service.list_jobs(
         session, actor=actor, instance_id=instance, status=job_status, limit=limit, cursor=cursor
     )
@@ -33,6 +34,7 @@ def list_jobs(
 
 @router.get("/{job_id}")
 def get_job(job_id: str, actor: ActorDep, session: SessionDep) -> schemas.JobOut:
+    """One job with its outcome and every step it took."""
     return convert.job(service.get_job(session, actor=actor, job_id=job_id))
 
 
@@ -67,6 +69,7 @@ def job_events(
     session: SessionDep,
     last_event_id: Annotated[int | None, Header(ge=0)] = None,
 ) -> schemas.EventPage | StreamingResponse:
+    """A job's steps as they happen (server-sent events); ends when the job ends."""
     if "text/event-stream" in request.headers.get("accept", ""):
         service.get_job(session, actor=actor, job_id=job_id)  # 404 before the stream starts
         session.close()  # the stream reads in short sessions of its own: this one keeps no connection

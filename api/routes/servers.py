@@ -1,20 +1,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from provisioner.auth.actor import Actor
+from provisioner.models import Server
 from provisioner.servers import service
 from provisioner.servers.draining import drain_server
 
 router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def add_server(
-    body: schemas.ServerIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
-) -> schemas.ServerOut:
-    row = service.add_server(
+def create_server(session: Session, *, actor: Actor, body: schemas.ServerIn, scan_timeout: int) -> Server:
+    """The API's and the portal's way in: the checked body to the service's keywords."""
+    return service.add_server(
         session,
         actor=actor,
         name=body.name,
@@ -27,10 +28,18 @@ def add_server(
         public_address=body.public_address,
         root_dir=body.root_dir,
         host_key=body.host_key,
-        scan_timeout=settings.ssh_connect_timeout_seconds,
+        scan_timeout=scan_timeout,
         base_domain=body.base_domain,
         tls_mode=body.tls_mode,
     )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def add_server(
+    body: schemas.ServerIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
+) -> schemas.ServerOut:
+    """Register a server; its host key is read once and then checked on every connection (operators)."""
+    row = create_server(session, actor=actor, body=body, scan_timeout=settings.ssh_connect_timeout_seconds)
     session.commit()
     return convert.server(session, catalog, row)
 
@@ -43,6 +52,7 @@ def list_servers(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> schemas.Page[schemas.ServerOut]:
+    """The lab's servers with capacity, use and reachability (operators)."""
     page = service.list_servers(session, actor=actor, limit=limit, cursor=cursor)
     return schemas.Page(items=[convert.server(session, catalog, s) for s in page.items], next=page.next)
 
@@ -51,6 +61,7 @@ def list_servers(
 def get_server(
     server_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep
 ) -> schemas.ServerOut:
+    """One server: capacity, what its instances reserve, what is free, host key fingerprint."""
     return convert.server(session, catalog, service.get_server(session, actor=actor, server_id=server_id))
 
 
@@ -58,6 +69,7 @@ def get_server(
 def change_server(
     server_id: str, body: schemas.ServerPatch, actor: ActorDep, session: SessionDep, catalog: CatalogDep
 ) -> schemas.ServerOut:
+    """Change a server's capacity, base domain or TLS mode, or whether it drains (operators)."""
     capacity = body.capacity
     row = service.change_server(
         session,
@@ -81,6 +93,7 @@ def change_server(
 def drain(
     server_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
 ) -> schemas.DrainOut:
+    """Drain a server: it takes no new instances, and its instances are moved elsewhere (operators)."""
     row, jobs = drain_server(session, actor=actor, catalog=catalog, server_id=server_id)
     session.commit()
     for job in jobs:

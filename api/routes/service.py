@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import func, select, text
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import text
 
-from api.deps import SessionDep, SettingsDep
-from provisioner.models import Instance, Job
+from api.deps import ActorDep, CatalogDep, SessionDep, SettingsDep
+from provisioner.observability.metrics import render
 from provisioner.worker.dispatch import broker_reachable
 
 router = APIRouter(tags=["service"])
@@ -15,11 +16,13 @@ router = APIRouter(tags=["service"])
 
 @router.get("/healthz")
 def healthz() -> dict[str, str]:
+    """The process is alive."""
     return {"status": "ok"}
 
 
 @router.get("/readyz")
 def readyz(session: SessionDep, settings: SettingsDep) -> JSONResponse:
+    """The database and the broker are reachable (503 otherwise)."""
     checks: dict[str, str] = {}
     try:
         session.execute(text("SELECT 1"))
@@ -34,16 +37,8 @@ def readyz(session: SessionDep, settings: SettingsDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-def metrics(session: SessionDep) -> str:
-    lines = [
-        "# HELP provisioner_instances Instances by state.",
-        "# TYPE provisioner_instances gauge",
-    ]
-    for state, count in session.execute(select(Instance.state, func.count()).group_by(Instance.state)):
-        lines.append(f'provisioner_instances{{state="{state}"}} {count}')
-    lines += ["# HELP provisioner_jobs Jobs by kind and status.", "# TYPE provisioner_jobs gauge"]
-    for kind, status, count in session.execute(
-        select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)
-    ):
-        lines.append(f'provisioner_jobs{{kind="{kind}",status="{status}"}} {count}')
-    return "\n".join(lines) + "\n"
+def metrics(session: SessionDep, catalog: CatalogDep, actor: ActorDep) -> Response:
+    """The lab's figures for Prometheus (jobs, queue, instances, backups, drills, servers); operators only,
+    because the series name every association's instances."""
+    actor.require_operator()
+    return Response(render(session, catalog), media_type=CONTENT_TYPE_LATEST)

@@ -14,6 +14,7 @@ router = APIRouter(prefix="/api/v1/tenants", tags=["tenants"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_tenant(body: schemas.TenantIn, actor: ActorDep, session: SessionDep) -> schemas.TenantOut:
+    """Create an association (operators)."""
     row = service.create_tenant(
         session,
         actor=actor,
@@ -30,6 +31,7 @@ def create_tenant(body: schemas.TenantIn, actor: ActorDep, session: SessionDep) 
 def list_tenants(
     actor: ActorDep, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> schemas.Page[schemas.TenantOut]:
+    """Associations the caller may see."""
     page = service.list_tenants(session, actor=actor, limit=limit, cursor=cursor)
     return schemas.Page(items=[convert.tenant(t) for t in page.items], next=page.next)
 
@@ -38,6 +40,7 @@ def list_tenants(
 def get_tenant(
     tenant_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, settings: SettingsDep
 ) -> schemas.TenantOut:
+    """One association with its quota and what it uses."""
     row = service.get_tenant(session, actor=actor, tenant_id=tenant_id)
     return convert.tenant_with_usage(session, catalog, settings, row)
 
@@ -63,6 +66,7 @@ def patch_tenant(
 def create_token(
     tenant_id: str, body: schemas.TokenIn, actor: ActorDep, session: SessionDep, response: Response
 ) -> schemas.TokenOut:
+    """Make an API token for an association; the token is shown once in this answer."""
     response.headers["Cache-Control"] = "no-store"  # shown once: kept by no cache and no stored reply
     row, plain = service.issue_tenant_token(
         session,

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 def list_api_tokens(
     actor: ActorDep, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[schemas.TokenInfo]:
+    """API tokens the caller may see (never the tokens themselves)."""
     page = list_tokens(session, actor=actor, limit=limit, cursor=cursor)
     items = [
         schemas.TokenInfo(
@@ -35,5 +36,6 @@ def list_api_tokens(
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_api_token(token_id: str, actor: ActorDep, session: SessionDep) -> None:
+    """Revoke an API token at once."""
     revoke_token(session, actor=actor, token_id=token_id)
     session.commit()

@@ -192,16 +192,20 @@ def invitation_for_token(session: Session, *, token: str) -> Invitation:
     return invitation
 
 
-def accept_invitation(session: Session, *, token: str, name: str, password: str) -> User:
-    invitation = invitation_for_token(session, token=token)
-    # Claiming the row first makes a second, concurrent acceptance of the same link find it used.
+def claim_invitation(session: Session, invitation: Invitation, *, gone: str) -> None:
+    """Marks the invitation used; a second, concurrent acceptance of the same link finds it used."""
     claimed = session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.accepted_at.is_(None))
         .values(accepted_at=utcnow())
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        raise NotFound(GONE_INVITATION)
+        raise NotFound(gone)
+
+
+def accept_invitation(session: Session, *, token: str, name: str, password: str) -> User:
+    invitation = invitation_for_token(session, token=token)
+    claim_invitation(session, invitation, gone=GONE_INVITATION)
     return create_user(
         session,
         email=invitation.email,

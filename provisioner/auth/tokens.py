@@ -73,9 +73,13 @@ def authenticate(session: Session, *, token: str) -> Actor:
     return actor_of(row)
 
 
-def list_tokens(session: Session, *, actor: Actor, limit: int, cursor: str | None) -> Page[ApiToken]:
-    """Operators see every token, a tenant's admins that tenant's; never the token itself."""
+def list_tokens(
+    session: Session, *, actor: Actor, limit: int, cursor: str | None, tenant_id: str | None = None
+) -> Page[ApiToken]:
+    """Operators see every token (or one tenant's), a tenant's admins their own; never the token itself."""
     query = select(ApiToken)
+    if tenant_id is not None:
+        query = query.where(ApiToken.tenant_id == tenant_id)
     if not actor.is_operator:
         assert actor.tenant_id is not None  # noqa: S101 - only operators have no tenant
         actor.require_write(actor.tenant_id, "tenant")

@@ -65,6 +65,7 @@ def _spec(
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+        mitogen=settings.ansible_mitogen,
     )
 
 

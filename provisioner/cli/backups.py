@@ -13,6 +13,7 @@ from provisioner.backups import escrow, service, targets
 from provisioner.backups.prune import prune_rest_targets
 from provisioner.backups.repository import location
 from provisioner.catalog.loader import Catalog
+from provisioner.cli.output import JsonOption, print_json
 from provisioner.config import Settings, get_settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
@@ -99,20 +100,38 @@ def add_target(
 
 
 @app.command("targets")
-def list_targets() -> None:
+def list_targets(as_json: JsonOption = False) -> None:
     """The backup targets; the default one is marked with *."""
     settings = get_settings()
     warn_without_recovery_key()
     with transaction(settings.resolved_database_url) as session:
-        for target in targets.list_targets(session, actor=SYSTEM_ACTOR):
-            where = {
+        rows = targets.list_targets(session, actor=SYSTEM_ACTOR)
+        where = {
+            target.id: {
                 "sftp": f"{target.user}@{target.address}:{target.port}",
                 "s3": target.s3_endpoint,
                 "rest": target.rest_url,
             }[target.kind]
-            typer.echo(
-                f"{'*' if target.is_default else ' '} {target.name}  {target.kind}  {where}  {target.path}"
+            for target in rows
+        }
+        if as_json:
+            print_json(
+                [
+                    {
+                        "id": target.id,
+                        "name": target.name,
+                        "kind": target.kind,
+                        "address": where[target.id],
+                        "path": target.path,
+                        "default": target.is_default,
+                    }
+                    for target in rows
+                ]
             )
+            return
+        for target in rows:
+            mark = "*" if target.is_default else " "
+            typer.echo(f"{mark} {target.name}  {target.kind}  {where[target.id]}  {target.path}")
 
 
 def _request(instance_id: str, what: Literal["backup", "drill"]) -> None:

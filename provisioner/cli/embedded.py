@@ -14,18 +14,17 @@ from pathlib import Path
 
 import typer
 import uvicorn
-from sqlalchemy import select
 
+from provisioner.accounts.first_start import open_first_start_link
 from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Actor, Role
-from provisioner.auth.tokens import create_token
 from provisioner.backups.escrow import NO_RECIPIENT_WARNING
 from provisioner.config import Settings, get_settings, read_key_file
 from provisioner.crypto import DecryptionFailed
 from provisioner.db import transaction
 from provisioner.keys import rotate_keys
+from provisioner.logs import uvicorn_logging
 from provisioner.migrate import upgrade
-from provisioner.models import ApiToken
 from provisioner.runner.leftovers import descendants_of, freeze_and_kill
 from provisioner.servers.local import docker_available, register_local_server
 from provisioner.servers.sshkey import ensure_key
@@ -41,16 +40,14 @@ SYSTEM = Actor(
 def _first_run(settings: Settings, *, base_url: str) -> None:
     url = settings.resolved_database_url
     with transaction(url) as session:
-        has_operator = session.scalar(
-            select(ApiToken.id).where(ApiToken.role == Role.OPERATOR.value).limit(1)
-        )
-        if has_operator is None:
-            _, plain = create_token(session, name="first operator", role=Role.OPERATOR, tenant_id=None)
+        link = open_first_start_link(session)
+        if link is not None:
+            path, until = link
             typer.echo(
-                "\nFirst start: an operator token was created. It is shown only now; keep it safe.\n"
-                f"  export PROVISIONER_TOKEN={plain}\n"
-                '  curl -H "Authorization: Bearer $PROVISIONER_TOKEN" '
-                f"{base_url}/api/v1/catalog\n"
+                "\nFirst start: the lab has no operator account yet. Open this link in a browser to create "
+                "the first one (it works once, until "
+                f"{until:%Y-%m-%d %H:%M} UTC; starting again prints a new one):\n"
+                f"  {(settings.public_url or base_url).rstrip('/')}{path}\n"
             )
         if docker_available():
             server = register_local_server(
@@ -202,7 +199,14 @@ def _run(settings: Settings, *, host: str | None, port: int | None, concurrency:
 
     threading.Thread(target=watch_worker, daemon=True).start()
     try:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, proxy_headers=False)
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            proxy_headers=False,
+            **uvicorn_logging(settings),
+        )
     except _Stop:
         pass
     finally:

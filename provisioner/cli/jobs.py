@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from provisioner.auth.actor import Actor, Role
+from provisioner.cli.output import JsonOption, print_json
 from provisioner.config import get_settings
 from provisioner.db import session_factory, transaction
 from provisioner.instances.operations import cancel_job
@@ -33,15 +34,33 @@ def _duration(job: Job) -> str:
     return f"{(end - job.started_at).total_seconds():.0f}s"
 
 
+def _record(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "instance": job.instance_id,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "worker": job.worker,
+        "error": job.error,
+    }
+
+
 @app.command("list")
 def list_jobs(
     status: Annotated[JobStatus | None, typer.Option(help="only jobs in this status")] = None,
     instance: Annotated[str | None, typer.Option(help="only jobs of this instance")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: JsonOption = False,
 ) -> None:
     """The newest jobs first."""
     with session_factory(get_settings().resolved_database_url)() as session:
         jobs = service.recent_jobs(session, instance_id=instance, status=status, limit=limit)
+        if as_json:
+            print_json([_record(job) for job in jobs])
+            return
         typer.echo(
             f"{'JOB':<22} {'KIND':<7} {'STATUS':<10} {'INSTANCE':<22} {'CREATED':<19} {'TOOK':>6}  ERROR"
         )
@@ -53,16 +72,30 @@ def list_jobs(
 
 
 @app.command()
-def show(job_id: str) -> None:
+def show(job_id: str, as_json: JsonOption = False) -> None:
     """One job with every step it took."""
     with session_factory(get_settings().resolved_database_url)() as session:
         job = service.get_job(session, actor=CONSOLE, job_id=job_id)
+        events = service.list_events(session, actor=CONSOLE, job_id=job_id)
+        if as_json:
+            steps = [
+                {
+                    "seq": event.seq,
+                    "at": event.created_at,
+                    "task": event.task,
+                    "status": event.status,
+                    "line": event.line,
+                }
+                for event in events
+            ]
+            print_json(_record(job) | {"steps": steps})
+            return
         typer.echo(f"job       {job.id} ({job.kind})\nstatus    {job.status}\ninstance  {job.instance_id}")
         typer.echo(f"created   {_when(job.created_at)}\nstarted   {_when(job.started_at)}")
         typer.echo(f"finished  {_when(job.finished_at)}\nworker    {job.worker or '-'}")
         if job.error:
             typer.echo(f"error     {job.error}")
-        for event in service.list_events(session, actor=CONSOLE, job_id=job_id):
+        for event in events:
             if event.line:
                 typer.echo(f"  {event.seq:>4} {_when(event.created_at)} {event.line}")
 

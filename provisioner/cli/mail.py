@@ -10,7 +10,9 @@ import typer
 from provisioner.audit.log import record_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
+from provisioner.errors import DomainError
 from provisioner.mail_config import configure_mail
+from provisioner.notices.channels import send_test_mail
 
 app = typer.Typer(no_args_is_help=True, help="Outgoing mail.")
 
@@ -47,3 +49,19 @@ def configure(
         )
         record_cli(session, "configure_mail")
     typer.echo(f"mail goes through {host}:{port} from {sender}")
+
+
+@app.command("test")
+def send_test(
+    to: Annotated[str, typer.Option(help="the address to send the test message to")],
+    language: Annotated[str, typer.Option(help="de or en")] = "de",
+) -> None:
+    """Send a test message now through the lab's account, to see that mail leaves the lab."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        try:
+            send_test_mail(session, settings, to=to, language=language)
+        except DomainError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo(f"a test message went to {to}")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from provisioner import __version__
 from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
@@ -21,14 +22,16 @@ from provisioner.cli import (
     schedules,
     servers,
     templates,
+    tenants,
     users,
 )
 from provisioner.cli import jobs as jobs_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
+from provisioner.logs import uvicorn_logging
 from provisioner.migrate import new_revision, upgrade
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, pretty_exceptions_enable=False)
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 db_app = typer.Typer(no_args_is_help=True, help="The control plane's database.")
 app.add_typer(token_app, name="token")
@@ -45,6 +48,23 @@ app.add_typer(backups.app, name="backups")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(users.app, name="users")
 app.add_typer(healthcheck.app, name="healthcheck")
+app.add_typer(tenants.app, name="tenants")
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"provisioner {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    ] = False,
+) -> None:
+    """The control plane of a city lab's services for associations."""
 
 
 @app.command()
@@ -76,6 +96,7 @@ def api(
         port=port or settings.api_port,
         workers=workers,
         proxy_headers=False,  # the application trusts only PROVISIONER_TRUSTED_PROXIES (see api/app.py)
+        **uvicorn_logging(settings),
     )
 
 
@@ -85,12 +106,22 @@ def worker(
     beat: Annotated[bool, typer.Option(help="also run the scheduler in this process")] = False,
 ) -> None:
     """Run a worker that executes jobs."""
-    from provisioner.worker.celery_app import QUEUE
+    from provisioner.worker.celery_app import QUEUE, RUN_JOB
     from provisioner.worker.celery_app import app as celery
+    from provisioner.worker.logs import use_for_celery
 
+    options = use_for_celery(get_settings(), job_task=RUN_JOB)
     if get_settings().uses_published_key:
         embedded.warn_published_key()
-    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", QUEUE, "--without-gossip"]
+    argv = [
+        *options,
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "-Q",
+        QUEUE,
+        "--without-gossip",
+    ]
     if beat:
         argv.append("--beat")
     celery.worker_main(argv)
@@ -99,9 +130,12 @@ def worker(
 @app.command()
 def beat() -> None:
     """Run the scheduler. Exactly one should run."""
+    from provisioner.worker.celery_app import RUN_JOB
     from provisioner.worker.celery_app import app as celery
+    from provisioner.worker.logs import use_for_celery
 
-    celery.start(["beat", "--loglevel=INFO"])
+    options = use_for_celery(get_settings(), job_task=RUN_JOB)
+    celery.start([*options, "beat", "--loglevel=INFO"])
 
 
 @db_app.command("upgrade")

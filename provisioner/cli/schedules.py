@@ -8,6 +8,7 @@ import typer
 
 from provisioner.catalog.loader import Catalog
 from provisioner.cli.jobs import CONSOLE
+from provisioner.cli.output import JsonOption, print_json
 from provisioner.config import get_settings
 from provisioner.db import transaction
 from provisioner.errors import DomainError
@@ -37,10 +38,30 @@ def _fail(exc: DomainError) -> typer.Exit:
 
 
 @app.command("list")
-def list_schedules(instance: Annotated[str | None, typer.Option(help="only this instance's")] = None) -> None:
+def list_schedules(
+    instance: Annotated[str | None, typer.Option(help="only this instance's")] = None,
+    as_json: JsonOption = False,
+) -> None:
     """Every schedule, oldest first (times in UTC)."""
     with transaction(get_settings().resolved_database_url) as session:
         page = service.list_schedules(session, actor=CONSOLE, instance_id=instance, limit=500, cursor=None)
+        if as_json:
+            print_json(
+                [
+                    {
+                        "id": row.id,
+                        "kind": row.kind,
+                        "instance": row.instance_id,
+                        "template": row.template,
+                        "cron": row.cron,
+                        "interval_seconds": row.interval_seconds,
+                        "enabled": row.enabled,
+                        "next_run_at": row.next_run_at,
+                    }
+                    for row in page.items
+                ]
+            )
+            return
         for row in page.items:
             typer.echo(_line(row))
 

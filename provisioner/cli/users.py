@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from provisioner.accounts.first_start import open_first_start_link
 from provisioner.accounts.service import create_user
 from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Role
@@ -54,3 +55,24 @@ def create(
         typer.echo(f"not created: {exc.detail}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(user.id)
+
+
+@app.command("first-start-link")
+def first_start_link() -> None:
+    """Print the one-time link where the first operator sets a portal password (while there is none)."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    with transaction(settings.resolved_database_url) as session:
+        link = open_first_start_link(session)
+        if link is not None:
+            record_cli(session, "open_first_start_link")
+    if link is None:
+        typer.echo(
+            "the lab has an operator account already; operators invite others from the portal", err=True
+        )
+        raise typer.Exit(1)
+    path, until = link
+    base = settings.public_url or f"http://{settings.api_host}:{settings.api_port}"
+    typer.echo(f"{base.rstrip('/')}{path}")
+    typer.echo(f"(works once, until {until:%Y-%m-%d %H:%M} UTC)", err=True)

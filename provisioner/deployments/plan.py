@@ -356,6 +356,7 @@ def build_run_spec(
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+        mitogen=settings.ansible_mitogen,
     )
 
 
@@ -381,6 +382,7 @@ def steps_run_spec(
         timeout_seconds=limits.job_seconds or settings.job_timeout_seconds,
         idle_timeout_seconds=limits.idle_seconds or settings.idle_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+        mitogen=settings.ansible_mitogen,
     )
 
 
@@ -396,4 +398,5 @@ def bootstrap_run_spec(settings: Settings, server: Server) -> RunSpec:
         ssh_private_key=_ssh_key(settings, server),
         timeout_seconds=settings.job_timeout_seconds,
         ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+        mitogen=settings.ansible_mitogen,
     )

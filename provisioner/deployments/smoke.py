@@ -95,6 +95,7 @@ def smoke(settings: Settings, template: Template, server: Server, *, say: Say) -
             )
             or settings.job_timeout_seconds,
             ssh_connect_timeout_seconds=settings.ssh_connect_timeout_seconds,
+            mitogen=settings.ansible_mitogen,
         )
         outcome = run_playbook(spec, PrintingSink(say), work_root=settings.data_dir / "runs")
         results.append(StepResult(name, outcome.status == "successful", outcome.error or ""))

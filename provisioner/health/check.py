@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from provisioner.catalog.model import HealthCheck
 from provisioner.health.probe import Health
 
@@ -44,6 +42,8 @@ def check_health(
     timeout: float = 5.0,
     verify: ssl.SSLContext | bool = False,
 ) -> Health:
+    import httpx  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     request = health_request(check, url=url, address=address)
     try:
         with httpx.Client(verify=verify, timeout=timeout) as client:

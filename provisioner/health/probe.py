@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-import httpx
-
 
 class Health(StrEnum):
     HEALTHY = "healthy"
@@ -14,6 +12,8 @@ class Health(StrEnum):
 
 
 def probe(url: str, *, expect_status: int, timeout: float = 5.0) -> Health:
+    import httpx  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     try:
         response = httpx.get(url, timeout=timeout, follow_redirects=False)
     except httpx.HTTPError:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import aiohttp
+import uvloop
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -37,9 +38,15 @@ from provisioner.monitoring.metrics import collect_all
 from provisioner.proxy.caddy import TlsMode, tls_mode
 from provisioner.timeutil import utcnow
 
+if TYPE_CHECKING:
+    import aiohttp
+
 log = logging.getLogger(__name__)
 
 CHUNK = 500
+# libuv's event loop: the sweep is thousands of short connections, where asyncio's own loop spends
+# most of the sweep's CPU (see benchmarks/results.md).
+LOOP_FACTORY: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,8 @@ async def probe_all(
     concurrency: int,
     timeout: float,
 ) -> dict[str, Outcome]:
+    import aiohttp  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     semaphore = asyncio.Semaphore(concurrency)
     results: dict[str, Outcome] = {}
     # The semaphore bounds the requests, so the timeout counts from when a request may start.
@@ -153,6 +162,8 @@ async def probe_all(
 
 
 def _why(exc: BaseException) -> str:
+    import aiohttp  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     if isinstance(exc, TimeoutError):
         return "no answer in time"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
@@ -173,11 +184,15 @@ def sweep(settings: Settings, catalog: Catalog, *, instance_ids: Sequence[str] |
     with transaction(url) as session:
         contexts = _contexts(session, (t.trust for t in found))
         previous = _health_of(session, [t.instance_id for t in found])
-    outcomes = asyncio.run(
-        probe_all(
-            found, contexts, concurrency=settings.health_concurrency, timeout=settings.health_timeout_seconds
+    with asyncio.Runner(loop_factory=LOOP_FACTORY) as runner:
+        outcomes = runner.run(
+            probe_all(
+                found,
+                contexts,
+                concurrency=settings.health_concurrency,
+                timeout=settings.health_timeout_seconds,
+            )
         )
-    )
     with transaction(url) as session:
         changed = record(session, settings, outcomes, previous)
     return SweepReport(checked=len(outcomes), changed=changed, seconds=(utcnow() - started).total_seconds())

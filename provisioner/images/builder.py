@@ -29,11 +29,14 @@ from provisioner.images.rootfs import (
     SUITE,
     BuildError,
     apply_overlay,
+    apply_security_updates,
     apt_mirror,
     debootstrap,
     extract_tar,
     give_to,
     remove_tree,
+    security_mirror,
+    security_week,
     trim,
     write_tar,
 )
@@ -43,7 +46,7 @@ logger = logging.getLogger(__name__)
 HASH_LABEL = "org.provisioner.recipe-hash"
 VERSION_FILE = "etc/provisioner-image-version"
 # Bump when the build steps change, so caches made by older steps are not reused.
-_FORMAT = "1"
+_FORMAT = "2"
 _PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # Numbers only: an imported image may have no passwd entry for the account it runs as.
@@ -134,8 +137,9 @@ def _list_of(raw: dict[str, Any], key: str, kind: type[T], path: Path) -> tuple[
     return tuple(value)
 
 
-def recipe_hash(recipe_dir: Path, version: str) -> str:
-    """Names the image's content: the same recipe, overlay and version always give the same hash."""
+def recipe_hash(recipe_dir: Path, version: str, *, week: str | None = None) -> str:
+    """Names the image's content: the same recipe, overlay and version always give the same hash
+    within one week; the next week's security updates make the next build."""
     digest = hashlib.sha256()
 
     def feed(*parts: str | bytes) -> None:
@@ -144,7 +148,7 @@ def recipe_hash(recipe_dir: Path, version: str) -> str:
             digest.update(len(data).to_bytes(8, "big"))
             digest.update(data)
 
-    feed(_FORMAT, SUITE, version, (recipe_dir / "recipe.yaml").read_bytes())
+    feed(_FORMAT, SUITE, week or security_week(), version, (recipe_dir / "recipe.yaml").read_bytes())
     overlay = recipe_dir / "overlay"
     for path in sorted(_walk(overlay)):
         rel = path.relative_to(overlay).as_posix()
@@ -183,7 +187,8 @@ def build_image(
         )
     repository = f"{registry}/{name}" if registry else name
     reference = f"{repository}:{version}"
-    content_hash = recipe_hash(recipe_dir, version)
+    week = security_week()
+    content_hash = recipe_hash(recipe_dir, version, week=week)
 
     engine = client or docker.from_env()
     try:
@@ -197,6 +202,7 @@ def build_image(
                 content_hash=content_hash,
                 cache_dir=cache_dir,
                 mirror=mirror,
+                week=week,
             )
             _import(
                 engine, tar, repository=repository, version=version, recipe=recipe, content_hash=content_hash
@@ -210,7 +216,14 @@ def build_image(
 
 
 def _image_tar(
-    recipe_dir: Path, recipe: Recipe, *, version: str, content_hash: str, cache_dir: Path, mirror: str | None
+    recipe_dir: Path,
+    recipe: Recipe,
+    *,
+    version: str,
+    content_hash: str,
+    cache_dir: Path,
+    mirror: str | None,
+    week: str,
 ) -> Path:
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / f"{content_hash}.tar"
@@ -218,7 +231,7 @@ def _image_tar(
         if target.is_file():
             logger.info("reusing %s", target)
             return target
-        base = _base_tar(recipe.packages, cache_dir, mirror or apt_mirror())
+        base = _base_tar(recipe.packages, cache_dir, mirror or apt_mirror(), week=week)
         with _work_dir(cache_dir) as rootfs:
             extract_tar(base, rootfs)
             overlay = recipe_dir / "overlay"
@@ -233,13 +246,15 @@ def _image_tar(
     return target
 
 
-def _base_tar(packages: tuple[str, ...], cache_dir: Path, mirror: str) -> Path:
-    key = hashlib.sha256("\0".join([_FORMAT, SUITE, *sorted(packages)]).encode()).hexdigest()
+def _base_tar(packages: tuple[str, ...], cache_dir: Path, mirror: str, *, week: str) -> Path:
+    """The packages installed and brought up to the week's security updates; kept for that week."""
+    key = hashlib.sha256("\0".join([_FORMAT, SUITE, week, *sorted(packages)]).encode()).hexdigest()
     target = cache_dir / f"base-{key}.tar"
     if target.is_file():
         return target
     with _work_dir(cache_dir) as rootfs:
         debootstrap(rootfs, packages=list(packages), mirror=mirror)
+        apply_security_updates(rootfs, mirror=security_mirror(), week=week)
         trim(rootfs)
         write_tar(rootfs, target)
     return target

@@ -6,13 +6,19 @@ import logging
 import os
 import shutil
 import subprocess
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 SUITE = "bookworm"
+SECURITY_SUITE = f"{SUITE}-security"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
+FALLBACK_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 DEBOOTSTRAP_TIMEOUT_S = 1800
+UPGRADE_TIMEOUT_S = 900
+# What a built image says about the security updates in it: the week, the suite, what was upgraded.
+SECURITY_RECORD = "etc/provisioner-security-updates"
 
 # Package lists, caches, documentation and translations are dead weight in a container that never
 # runs apt nor talks to a person.
@@ -33,11 +39,26 @@ class BuildError(Exception):
 
 def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
     """The Debian mirror this machine's apt uses, so builds go where apt is allowed to go."""
+    return _mirror_of(SUITE, sources_dir) or FALLBACK_MIRROR
+
+
+def security_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
+    """Where this machine's apt gets Debian's security updates (a lab's own mirror, say)."""
+    return _mirror_of(SECURITY_SUITE, sources_dir) or FALLBACK_SECURITY_MIRROR
+
+
+def security_week(today: date | None = None) -> str:
+    """The week whose security updates a build takes ("2026-W49"): a new week means a new build."""
+    year, week, _ = (today or datetime.now(UTC).date()).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _mirror_of(suite: str, sources_dir: Path) -> str | None:
     deb822 = sources_dir / "sources.list.d" / "debian.sources"
     if deb822.is_file():
         for stanza in deb822.read_text().split("\n\n"):
             fields = _deb822_fields(stanza)
-            if "deb" in fields.get("types", "").split() and SUITE in fields.get("suites", "").split():
+            if "deb" in fields.get("types", "").split() and suite in fields.get("suites", "").split():
                 uris = fields.get("uris", "").split()
                 if uris:
                     return uris[0].rstrip("/")
@@ -45,9 +66,9 @@ def apt_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
     if one_line.is_file():
         for line in one_line.read_text().splitlines():
             words = [w for w in line.split("#", 1)[0].split() if not w.startswith("[")]
-            if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+            if len(words) >= 3 and words[0] == "deb" and words[2] == suite:
                 return words[1].rstrip("/")
-    return FALLBACK_MIRROR
+    return None
 
 
 def _deb822_fields(stanza: str) -> dict[str, str]:
@@ -80,6 +101,58 @@ def debootstrap(target: Path, *, packages: list[str], mirror: str) -> None:
         log = target / "debootstrap" / "debootstrap.log"
         detail = log.read_text(errors="replace") if log.is_file() else done.stdout + done.stderr
         raise BuildError(f"debootstrap failed (exit {done.returncode}):\n{_tail(detail)}")
+
+
+def apply_security_updates(rootfs: Path, *, mirror: str, week: str) -> None:
+    """Upgrades the rootfs from Debian's security suite, so an image is not frozen at the point
+    release debootstrap installed, and records what changed in ``SECURITY_RECORD``."""
+    (rootfs / "etc/apt/sources.list.d/security.list").write_text(f"deb {mirror} {SECURITY_SUITE} main\n")
+    proc = rootfs / "proc"
+    _run_in(rootfs, ["mount", "-t", "proc", "proc", str(proc)], chroot=False)
+    try:
+        before = _installed(rootfs)
+        _run_in(rootfs, ["apt-get", "-q", "-o", "Acquire::Retries=3", "update"])
+        _run_in(rootfs, [
+            "apt-get", "-q", "-y", "-o", "Dpkg::Options::=--force-confdef",
+            "-o", "Dpkg::Options::=--force-confold", "upgrade",
+        ])  # fmt: skip
+        after = _installed(rootfs)
+    finally:
+        subprocess.run(["umount", str(proc)], capture_output=True, check=False)
+    upgraded = [f"{name} {before[name]} -> {version}" for name, version in sorted(after.items())
+                if name in before and before[name] != version]  # fmt: skip
+    lines = [
+        f"week: {week}",
+        f"suite: {SECURITY_SUITE} from {mirror}",
+        f"upgraded: {len(upgraded)}",
+        *upgraded,
+    ]
+    record = rootfs / SECURITY_RECORD
+    record.write_text("\n".join(lines) + "\n")
+    record.chmod(0o644)
+    logger.info("%d packages upgraded from %s", len(upgraded), SECURITY_SUITE)
+
+
+def _installed(rootfs: Path) -> dict[str, str]:
+    listed = _run_in(rootfs, ["dpkg-query", "-W", "-f", "${Package} ${Version}\\n"])
+    return dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
+
+
+def _run_in(rootfs: Path, argv: list[str], *, chroot: bool = True) -> str:
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+    full = ["chroot", str(rootfs), *argv] if chroot else argv
+    try:
+        done = subprocess.run(
+            full, capture_output=True, text=True, env=env, timeout=UPGRADE_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BuildError(f"{' '.join(argv[:2])} did not finish within {UPGRADE_TIMEOUT_S} s") from exc
+    if done.returncode != 0:
+        raise BuildError(
+            f"{' '.join(argv[:2])} in the image failed (exit {done.returncode}); the security updates "
+            f"come from the machine's apt source for {SECURITY_SUITE}:\n{_tail(done.stdout + done.stderr)}"
+        )
+    return done.stdout
 
 
 def trim(rootfs: Path) -> None:

@@ -12,7 +12,6 @@ import hmac
 import json
 from typing import Any
 
-import httpx
 from sqlalchemy.orm import Session
 
 from provisioner.config import Settings
@@ -49,6 +48,8 @@ def signature(secret: str, body: bytes) -> str:
 
 def post_webhook(settings: Settings, payload: dict[str, Any]) -> None:
     """POST JSON; ``payload["text"]`` is what chat receivers show as the message."""
+    import httpx  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     body = json.dumps(payload, sort_keys=True).encode()
     headers = {"Content-Type": "application/json"}
     if settings.alert_webhook_secret:

@@ -8,6 +8,7 @@ SSH key goes through ansible-runner's key channel (a FIFO read by ssh-agent), so
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -17,9 +18,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
 import yaml
 
+from provisioner.config import shipped_dir
 from provisioner.runner.events import to_event
 from provisioner.runner.leftovers import RUN_PREFIX, stop_processes_of, write_owner
 from provisioner.runner.spec import EventSink, HostSpec, RunOutcome, RunSpec
@@ -56,6 +57,42 @@ def _inventory(host: HostSpec, private: Path, connect_timeout: int) -> dict[str,
     return {"all": {"hosts": {host.name: hostvars}}}
 
 
+def mitogen_strategies() -> Path:
+    """Mitogen for Ansible's strategy plugins, found without importing it into the worker."""
+    found = importlib.util.find_spec("ansible_mitogen")
+    if found is None or not found.submodule_search_locations:
+        raise RuntimeError(
+            "Mitogen for Ansible is asked for but not installed: pip install 'provisioner[mitogen]'"
+        )
+    return Path(next(iter(found.submodule_search_locations))) / "plugins" / "strategy"
+
+
+def ansible_environment(playbooks_dir: Path, control_dir: Path, *, mitogen: bool = False) -> dict[str, str]:
+    """What every run of ours sets for Ansible; the deploy benchmark's plain run sets the same."""
+    # The playbooks' own modules and action plugins (provisioner_step), also for a playbook that only
+    # imports one of their task files from elsewhere.
+    plugins = [playbooks_dir, shipped_dir("playbooks")]
+    # Mitogen runs every task of a run through one Python process on the server, kept for the run,
+    # instead of one interpreter started per task; its connection checks the host key as ssh does.
+    strategy = {"ANSIBLE_STRATEGY_PLUGINS": str(mitogen_strategies()), "ANSIBLE_STRATEGY": "mitogen_linear"}
+    return (strategy if mitogen else {}) | {
+        # The Ansible of this installation, also when its virtualenv is not activated.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
+        "ANSIBLE_LIBRARY": os.pathsep.join(str(folder / "library") for folder in plugins),
+        "ANSIBLE_ACTION_PLUGINS": os.pathsep.join(str(folder / "action_plugins") for folder in plugins),
+        # Modules go through the open SSH session instead of a temporary file each: about a
+        # quarter off a deploy. Safe without become, and the lab's servers need no requiretty.
+        "ANSIBLE_PIPELINING": "1",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "1",
+        "ANSIBLE_DEPRECATION_WARNINGS": "0",
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+    }
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -74,6 +111,8 @@ class AnsibleRunner:
 
 
 def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
+    import ansible_runner  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+
     work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
     private = Path(tempfile.mkdtemp(prefix=RUN_PREFIX, dir=work_root))
     # A connection shared with an earlier run would skip this run's host key check; sockets need a short path.
@@ -122,18 +161,7 @@ def run_playbook(spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutco
                 # ansible-runner starts from the worker's environment and writes it into the run folder
                 # (artifacts/*/command): the control plane's settings, its secrets among them, are blanked.
                 **{name: "" for name in os.environ if name.startswith("PROVISIONER_")},
-                # The Ansible of this installation, also when its virtualenv is not activated.
-                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
-                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir),
-                # Modules go through the open SSH session instead of a temporary file each: about a
-                # quarter off a deploy. Safe without become, and the lab's servers need no requiretty.
-                "ANSIBLE_PIPELINING": "1",
-                "ANSIBLE_NOCOLOR": "1",
-                "ANSIBLE_RETRY_FILES_ENABLED": "0",
-                "ANSIBLE_HOST_KEY_CHECKING": "1",
-                "ANSIBLE_DEPRECATION_WARNINGS": "0",
-                "ANSIBLE_LOCALHOST_WARNING": "0",
-                "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+                **ansible_environment(spec.playbooks_dir, control_dir, mitogen=spec.mitogen),
             },
             extravars={"private_dir": str(private)},
         )

@@ -37,6 +37,11 @@ _UNREACHABLE = (
         "its SSH host key differs from the one recorded when it was added",
     ),
     ("Host key verification failed", "its SSH host key differs from the one recorded when it was added"),
+    # Mitogen for Ansible's wording of the same refusal.
+    (
+        "SSH reported an unrecognized or mismatching host key",
+        "its SSH host key differs from the one recorded when it was added",
+    ),
     ("Connection refused", "SSH connection refused (is sshd running on that port?)"),
     ("Permission denied", "SSH login refused: the control plane's key is not authorized for that user"),
     ("timed out", "no answer within the connect timeout"),

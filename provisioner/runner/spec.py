@@ -32,6 +32,8 @@ class RunSpec:
     # Stop a run that printed nothing for this long (a hung SSH session, a stuck task).
     idle_timeout_seconds: int | None = None
     ssh_connect_timeout_seconds: int = 10
+    # Run with Mitogen for Ansible's strategy (settings: ansible_mitogen).
+    mitogen: bool = False
 
 
 @dataclass(frozen=True)

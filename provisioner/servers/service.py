@@ -14,6 +14,11 @@ from provisioner.pagination import Page, paginate
 from provisioner.servers.hostkeys import HostKeyScanError, parse_host_key, scan_host_key
 
 
+def server_named(session: Session, name: str) -> str | None:
+    """The id of the server called ``name``, if there is one."""
+    return session.scalar(select(Server.id).where(Server.name == name))
+
+
 def add_server(
     session: Session,
     *,
@@ -34,7 +39,7 @@ def add_server(
     tls_mode: str | None = None,
 ) -> Server:
     actor.require_operator()
-    if session.scalar(select(Server.id).where(Server.name == name)) is not None:
+    if server_named(session, name) is not None:
         raise Conflict(f"a server called {name!r} exists already")
     if connection == "ssh":
         if host_key is None:

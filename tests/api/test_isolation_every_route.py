@@ -57,6 +57,7 @@ from provisioner.db import Base, session_factory
 from provisioner.jobs.service import EventRecord, add_events
 from provisioner.models import Backup, BackupTarget, DrillResult, InstanceSecret
 from tests.api.conftest import Api
+from tests.support.factories import HOST_KEY
 
 
 @dataclass
@@ -110,12 +111,13 @@ LOOKS_LIKE_REFERENCE = re.compile(r"\w+_ids?|backups?|schedules?|snapshots?|acco
 NOT_REFERENCES = {"s3_access_key_id"}
 # Answered without credentials on purpose. Anything else must refuse an anonymous caller.
 PUBLIC = {
-    *("/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"),
+    *("/", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"),
     # Logging in, and what a person holding a link from a mail does before having a session.
     *("/api/v1/session", "/api/v1/oidc/login", "/api/v1/oidc/callback", "/api/v1/invitations/accept"),
     *("/api/v1/password-reset", "/api/v1/password-reset/confirm"),
     # The portal's own pages for the same, and the choice of language (a cookie, before signing in).
     *("/login", "/password-reset", "/password-reset/{token}", "/invitations/{token}", "/language"),
+    "/first-start/{token}",  # the first operator's one-time link, printed by the first start
 }
 # Tables whose rows record requests themselves (and may name what was asked for), not resources.
 REQUEST_RECORDS = {"idempotency_keys", "audit_entries"}
@@ -149,6 +151,36 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /operator/schedules/{schedule_id}": ("cron", "interval", "enabled", "csrf_token"),
     "POST /operator/schedules/{schedule_id}/remove": ("csrf_token",),
     "POST /services/{instance_id}/backup-schedule": ("choice", "time", "weekday", "hours", "csrf_token"),
+    "POST /first-start/{token}": ("email", "name", "password", "csrf_token"),
+    "POST /operator/servers/new": (
+        *("name", "address", "port", "user", "cpu", "memory_mb", "disk_gb", "base_domain", "host_key"),
+        "csrf_token",
+    ),
+    "POST /operator/servers/{server_id}/drain": ("csrf_token",),
+    "POST /operator/servers/{server_id}/undrain": ("csrf_token",),
+    "POST /operator/servers/{server_id}/remove": ("csrf_token",),
+    "POST /operator/tenants/new": ("slug", "name", "contact_email", "language", "csrf_token"),
+    "POST /operator/tenants/{tenant_id}/tokens": ("name", "role", "expires_in_days", "csrf_token"),
+    "POST /operator/tenants/{tenant_id}/tokens/{token_id}/revoke": ("csrf_token",),
+    "POST /services/{instance_id}/redeploy": ("csrf_token",),
+    "POST /services/{instance_id}/update": ("version", "csrf_token"),
+    "POST /services/{instance_id}/move": ("server", "csrf_token"),
+    "POST /services/{instance_id}/credentials/reset": ("csrf_token",),
+    "POST /operator/settings/mail": (
+        "host",
+        "port",
+        "starttls",
+        "username",
+        "password",
+        "from_address",
+        "csrf_token",
+    ),
+    "POST /operator/settings/mail/test": ("csrf_token",),
+    "POST /operator/settings/webhook/test": ("csrf_token",),
+    "POST /operator/backup-targets/new": (
+        *("name", "kind", "path", "address", "port", "user", "host_key"),
+        *("s3_endpoint", "s3_access_key_id", "s3_secret_access_key", "csrf_token"),
+    ),
 }
 # Plain values for the form fields that reference nothing.
 FORM_VALUES: dict[str, Callable[[Association], str]] = {
@@ -172,6 +204,24 @@ FORM_VALUES: dict[str, Callable[[Association], str]] = {
     "time": lambda a: "03:00",
     "weekday": lambda a: "1",
     "hours": lambda a: "6",
+    "address": lambda a: "192.0.2.99",
+    "port": lambda a: "22",
+    "user": lambda a: "root",
+    "cpu": lambda a: "2",
+    "base_domain": lambda a: "",
+    "host_key": lambda a: HOST_KEY,
+    "slug": lambda a: "someone-else",
+    "contact_email": lambda a: "someone@example.org",
+    "expires_in_days": lambda a: "30",
+    "version": lambda a: "1.1",
+    "path": lambda a: "/srv/backups",
+    "host": lambda a: "smtp.example.org",
+    "starttls": lambda a: "",
+    "username": lambda a: "",
+    "from_address": lambda a: "lab@example.org",
+    "s3_endpoint": lambda a: "",
+    "s3_access_key_id": lambda a: "",
+    "s3_secret_access_key": lambda a: "",
     # The attacker is assumed to know the victim's instance name: the check must be the owner's.
     "confirm_name": lambda a: a.name,
 }

@@ -40,7 +40,13 @@ def test_service_endpoints(api: Api) -> None:
     ready = api.client.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-    assert "provisioner_instances" in api.client.get("/metrics").text
+    metrics = api.client.get("/metrics", headers=api.operator)
+    assert metrics.headers["content-type"].startswith("text/plain; version=")
+    assert "# TYPE provisioner_job_duration_seconds histogram" in metrics.text
+    # The series name every association's instances: not for anyone else.
+    assert api.client.get("/metrics").status_code == 401
+    _, admin = api.tenant("verein-metrics")
+    assert api.client.get("/metrics", headers=admin).status_code == 403
     schema = api.client.get("/openapi.json").json()
     assert schema["openapi"].startswith("3.1")
     assert "/api/v1/instances/{instance_id}/approve" in schema["paths"]

@@ -52,6 +52,9 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, postgres: None) -> Iter
 
 def test_no_server_error_and_answers_fit_the_schema(fuzzed_app: FastAPI) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)
+    # Each call carries a real token of its own (below): a generated or negated Authorization header for
+    # the bearer scheme would only be replaced, and then counted as a wrong request that was accepted.
+    schema.config.generation.update(with_security_parameters=False)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations
     for operation in operations:

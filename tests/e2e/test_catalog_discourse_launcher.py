@@ -252,7 +252,8 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         assert code != 0  # disabled again after the restore
 
         # Restore into a copy: asked by the association, approved by the lab like any request, a
-        # second forum with the backed-up accounts on its own address.
+        # second forum with the backed-up accounts on its own address and a first admin password of its
+        # own (the template's reset steps run after the restore).
         asked = verein.call(
             "POST",
             f"/api/v1/instances/{forum_id}/restore",
@@ -270,7 +271,12 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         copy = verein.call("GET", f"/api/v1/instances/{cloned['instance']}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
         assert copy["hostname"] != forum["hostname"]
-        assert login(copy, address=server.address, ca=ca, password=password) == 200
+        copy_shown = verein.call("GET", f"/api/v1/instances/{copy['id']}/credentials", expect=200)
+        copy_password = copy_shown["credentials"]["admin_password"]
+        assert copy_password != password
+        assert login(copy, address=server.address, ca=ca, password=copy_password) == 200
+        assert login(copy, address=server.address, ca=ca, password=password) == 403
+        assert login(forum, address=server.address, ca=ca, password=password) == 200
 
         # Update: the launcher rebuilds with the next release; the data stays. No way back.
         _done(

@@ -238,7 +238,8 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
         assert verein.call("GET", f"/api/v1/instances/{meet_id}", expect=200)["health"] == "healthy"
         assert sign_in(meet, address=server.address, ca=ca, user="moderator", password=password)
 
-        # Into a copy: its own address and media port, the same moderator account.
+        # Into a copy: its own address and media port, and a moderator password of its own (the
+        # template's reset steps run after the restore).
         # The association's copy waits for approval like any request; approving it restores into it.
         asked = verein.call(
             "POST",
@@ -253,7 +254,13 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
         copy = verein.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
         assert copy["hostname"] != meet["hostname"]
-        assert sign_in(copy, address=server.address, ca=ca, user="moderator", password=password)
+        copy_shown = verein.call("GET", f"/api/v1/instances/{copy_id}/credentials", expect=200)["credentials"]
+        assert copy_shown["moderator_password"] != password
+        assert sign_in(
+            copy, address=server.address, ca=ca, user="moderator", password=copy_shown["moderator_password"]
+        )
+        assert not sign_in(copy, address=server.address, ca=ca, user="moderator", password=password)
+        assert sign_in(meet, address=server.address, ca=ca, user="moderator", password=password)
         copy_jvb = docker_client.containers.get(f"prv-{copy['id']}-jvb")
         assert [*copy_jvb.attrs["HostConfig"]["PortBindings"]] != [inside]
 

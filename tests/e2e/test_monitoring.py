@@ -7,6 +7,8 @@ Docker Engine with the homepage image from the local registry, and an aiosmtpd S
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 import time
@@ -56,6 +58,22 @@ def _wait_health(client: ApiClient, instance_id: str, wanted: str, *, timeout: f
     raise AssertionError(f"{instance_id} did not become {wanted} within {timeout} s: {health}")
 
 
+def _assert_json_logs(stack: Stack, *, job_id: str) -> None:
+    """Every line is one JSON object; the server's access lines name their request, the job's its job."""
+    api = [json.loads(line) for line in stack.log("api").read_text().splitlines()]
+    worker = [json.loads(line) for line in stack.log("worker").read_text().splitlines()]
+    access = [line for line in api if line["logger"] == "uvicorn.access"]
+    assert access
+    assert all(re.fullmatch(r"[0-9a-f]{32}", line["request_id"]) for line in access)
+    assert len({line["request_id"] for line in access}) == len(access)
+    of_the_job = [line["message"] for line in worker if line["job_id"] == job_id]
+    assert of_the_job[0] == "taking the job"
+    assert of_the_job[-1] == "done with the job"
+    assert any(message.startswith("Task provisioner.run_job[") for message in of_the_job)
+    # httpx names each URL it asks at INFO (a webhook's URL is its secret): not one of those is logged.
+    assert not [line for line in api + worker if line["logger"].startswith(("httpx", "httpcore"))]
+
+
 def test_a_stopped_instance_alerts_once_and_its_recovery_once(
     tmp_path: Path,
     pg_url: str,
@@ -74,6 +92,8 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
             "PROVISIONER_ALERT_UNHEALTHY_AFTER_MINUTES": "0",
             "PROVISIONER_ALERT_DIGEST_SECONDS": "1",
             "PROVISIONER_ALERT_OPERATOR_EMAILS": OPERATORS,
+            # The lines a log collector reads: checked below on the API's and the worker's real output.
+            "PROVISIONER_LOG_FORMAT": "json",
         } | sink.env()
         stack: Stack = cleanup.enter_context(
             production_stack(
@@ -102,6 +122,7 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         job, _ = verein.wait_for_job(approved["job"]["id"])
         assert job["status"] == "succeeded", job["error"]
         cleanup.callback(_remove_containers, docker_client, instance_id)
+        _assert_json_logs(stack, job_id=job["id"])
 
         # The worker tells the association its service is ready, in German (the lab's language), with
         # its address; the operators heard of the request when it came.

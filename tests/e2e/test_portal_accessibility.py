@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session
 
 from api.app import create_app
 from provisioner.accounts.service import invite
 from provisioner.auth.actor import Role
+from provisioner.cli import embedded
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.service import approve_instance, reject_instance
@@ -29,12 +31,14 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
 from provisioner.jobs.states import JobStatus
 from provisioner.models import Instance, Job, ServerMetric
+from provisioner.servers.hostkeys import fingerprint
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
 from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import plain_text, smtp_sink
+from tests.support.sshd import free_address_pair, running_servers
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +59,7 @@ class Seeded:
     blog: str = ""
     backup: str = ""
     invitation_token: str = ""
+    server: str = ""
 
 
 def _seed(db_url: str, settings: Settings) -> Seeded:
@@ -117,6 +122,7 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         tenant_id = tenant.id
         seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
         seeded.blog, seeded.backup = blog_with_backups(session, settings, tenant, server)
+        seeded.server = server.id
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
     make_user(db_url, email="member@verein-a.org", role="member", tenant_id=tenant_id, name="Alex")
@@ -182,7 +188,15 @@ def _visit_all(
     return found
 
 
-ANONYMOUS = ["/", "/login", "/password-reset", "/password-reset/unknown-token", "/nowhere"]
+# An unknown first-start link answers 404 here (this lab has an operator): the walk below checks its form.
+ANONYMOUS = [
+    "/",
+    "/login",
+    "/password-reset",
+    "/password-reset/unknown-token",
+    "/nowhere",
+    "/first-start/unknown-token",
+]
 
 
 def _anonymous_paths(seeded: Seeded) -> list[str]:
@@ -214,6 +228,11 @@ OPERATOR = [
     "/operator/requests",
     "/operator/instances",
     "/operator/servers",
+    "/operator/servers/new",
+    "/operator/tenants/new",
+    "/operator/backup-targets",
+    "/operator/backup-targets/new",
+    "/operator/settings",
     "/operator/jobs",
     "/operator/alerts",
     "/operator/alerts?status=",
@@ -241,6 +260,8 @@ def test_every_page_passes_axe(
                 f"/services/{seeded.running}",
                 "/team",
                 f"/team?tenant={seeded.tenant}",
+                f"/operator/tenants/{seeded.tenant}/tokens",
+                f"/operator/servers/{seeded.server}/remove",
             ],
         ),
     ):
@@ -276,7 +297,13 @@ def test_every_page_passes_axe(
 
 def test_the_pages_visited_are_every_page_of_the_portal(portal: tuple[str, FastAPI, Seeded]) -> None:
     _base_url, app, seeded = portal
-    visited = {*_anonymous_paths(seeded), *_association_paths(seeded), *OPERATOR}
+    visited = {
+        *_anonymous_paths(seeded),
+        *_association_paths(seeded),
+        *OPERATOR,
+        f"/operator/tenants/{seeded.tenant}/tokens",
+        f"/operator/servers/{seeded.server}/remove",
+    }
     portal_pages = {
         route.path
         for route in app.routes
@@ -289,3 +316,132 @@ def test_the_pages_visited_are_every_page_of_the_portal(portal: tuple[str, FastA
     for path in portal_pages:
         pattern = re.sub(r"\{[^}]+\}", "[^/]+", path)
         assert any(re.fullmatch(pattern, seen) for seen in visited), f"{path} is not checked"
+
+
+WALK_TEXTS = {
+    "de": {
+        "email": "Ihre E-Mail-Adresse",
+        "name": "Ihr Name",
+        "password": "Passwort",
+        "create": "Das erste Konto anlegen",
+        "add server": "Server hinzufügen",
+        "read key": "Hostschlüssel lesen",
+        "confirm": "Der Fingerabdruck stimmt",
+        "added": "Der Server wurde hinzugefügt.",
+        "add association": "Verein hinzufügen",
+        "make token": "Schlüssel erstellen",
+        "approve": "Freigeben",
+    },
+    "en": {
+        "email": "Your e-mail address",
+        "name": "Your name",
+        "password": "Password",
+        "create": "Create the first account",
+        "add server": "Add a server",
+        "read key": "Read the host key",
+        "confirm": "The fingerprint matches",
+        "added": "The server was added.",
+        "add association": "Add the association",
+        "make token": "Make the token",
+        "approve": "Approve",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
+    browser: Browser,
+    language: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As a new lab would: the link the first start prints → the first operator's password → a server
+    (a real sshd; its fingerprint compared with its host key) → an association and its token → the
+    association requests a service with that token → the operator approves it. axe on every page."""
+    texts = WALK_TEXTS[language]
+    found: dict[str, list[dict[str, object]]] = {}
+
+    def check(name: str) -> None:
+        page.wait_for_load_state()
+        if violations := accessibility_violations(page):
+            found[name] = violations
+
+    (tmp_path / "sshd").mkdir()
+    with (
+        migrated("sqlite", tmp_path) as db_url,
+        running_servers(tmp_path / "sshd", free_address_pair()[:1]) as (sshd,),
+    ):
+        settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://")
+        app = create_app(settings)
+        app.state.dispatcher = NoBroker()
+        monkeypatch.setattr(embedded, "docker_available", lambda: False)
+        with serving(app) as base_url:
+            embedded._first_run(settings, base_url=base_url)
+            printed = capsys.readouterr().out
+            link = re.search(rf"{re.escape(base_url)}/first-start/\S+", printed)
+            assert link, printed
+            context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
+            page = context.new_page()
+            page.goto(link.group(0))
+            check("first start")
+            page.get_by_label(texts["email"]).fill("kim@lab.example")
+            page.get_by_label(texts["name"]).fill("Kim")
+            page.get_by_label(texts["password"], exact=True).fill("kurz")
+            page.get_by_role("button", name=texts["create"]).click()
+            expect(page.locator("#password")).to_have_attribute("aria-invalid", "true")
+            check("first start with an error")
+            page.get_by_label(texts["password"], exact=True).fill(PASSWORD)
+            page.get_by_role("button", name=texts["create"]).click()
+            expect(page).to_have_url(f"{base_url}/operator/servers")
+            check("no servers yet")
+
+            page.get_by_role("link", name=texts["add server"]).click()
+            check("add a server")
+            page.locator("#field-name").fill("Server 1")
+            page.get_by_role("button", name=texts["read key"]).click()
+            expect(page.locator("#field-name")).to_have_attribute("aria-invalid", "true")
+            check("add a server with errors")
+            page.locator("#field-name").fill("server-1")
+            page.locator("#field-address").fill(sshd.address)
+            page.locator("#field-port").fill(str(sshd.port))
+            for field, value in (("cpu", "4"), ("memory_mb", "8192"), ("disk_gb", "100")):
+                page.locator(f"#field-{field}").fill(value)
+            page.get_by_role("button", name=texts["read key"]).click()
+            expect(page.locator("#fingerprint")).to_have_text(fingerprint(sshd.host_key))
+            check("confirm the host key")
+            page.get_by_role("button", name=re.compile(texts["confirm"])).click()
+            expect(page.get_by_role("status")).to_contain_text(texts["added"])
+            check("servers")
+
+            page.goto(f"{base_url}/operator/tenants/new")
+            check("add an association")
+            page.locator("#field-name").fill("Verein A e.V.")
+            page.locator("#field-slug").fill("verein-a")
+            page.locator("#field-contact_email").fill("vorstand@verein-a.example")
+            page.get_by_role("button", name=texts["add association"]).click()
+            check("tokens of a new association")
+            page.locator("#field-token-name").fill("board")
+            page.get_by_role("button", name=texts["make token"]).click()
+            token = page.locator("#new-token").input_value().strip()
+            check("a token shown once")
+
+            body = {"template": "homepage", "name": "site", "parameters": {"title": "Unser Verein"}}
+            asked = httpx.post(
+                f"{base_url}/api/v1/instances", json=body, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert asked.status_code == 201, asked.text
+            page.goto(f"{base_url}/operator/requests")
+            check("requests")
+            card = page.locator("section.card", has_text="site")
+            card.get_by_role("combobox").select_option(label="server-1")
+            card.get_by_role("button", name=texts["approve"]).click()
+            expect(page).to_have_url(re.compile(r"/jobs/job_"))
+            check("the approval's job")
+            context.close()
+        with session_factory(db_url)() as session:
+            instance = session.get_one(Instance, asked.json()["id"])
+            assert instance.state == InstanceState.APPROVED.value
+            assert instance.server is not None
+            assert (instance.server.name, instance.server.host_key) == ("server-1", sshd.host_key)
+    assert found == {}

@@ -85,11 +85,11 @@ def test_live_steps_arrive_in_german(tmp_path: Path) -> None:
             expect(page.locator("#job-status")).to_have_text("wartet")
             # A worker takes the job: its first step arrives, and the status says the job runs.
             _claim(db_url, job_id)
-            _step(sink, 1, "Create the instance folder")
+            _step(sink, 1, "Place the instance's files")
             steps = page.locator("#job-steps li")
             expect(steps).to_have_count(1, timeout=WAIT_MS)
             expect(page.locator("#job-status")).to_have_text("läuft")
-            expect(steps.nth(0)).to_have_text("Ordner des Dienstes anlegen")
+            expect(steps.nth(0)).to_have_text("Dateien des Dienstes ablegen")
             _step(sink, 2, "Pull images")
             _step(sink, 3, "Prime the search index")  # a template's own task
             expect(steps).to_have_count(3, timeout=WAIT_MS)

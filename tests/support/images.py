@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -27,19 +30,34 @@ def build_all(
         need("root and debootstrap to build images")
     recipe_dir = root / recipe
     try:
-        return {
-            version: build_image(
-                recipe_dir,
-                name=name,
-                version=version,
-                registry=registry,
-                cache_dir=IMAGE_CACHE,
-                client=client,
-            )
-            for version in load_recipe(recipe_dir).versions
-        }
+        with _one_builder_at_a_time():
+            return {
+                version: build_image(
+                    recipe_dir,
+                    name=name,
+                    version=version,
+                    registry=registry,
+                    cache_dir=IMAGE_CACHE,
+                    client=client,
+                )
+                for version in load_recipe(recipe_dir).versions
+            }
     except BuildError as exc:
         pytest.fail(f"{name} image: {exc}", pytrace=False)
+
+
+@contextmanager
+def _one_builder_at_a_time() -> Iterator[None]:
+    """Parallel test workers (and test sessions) build, tag and push one image at a time: two workers
+    that both found an image missing would otherwise both import and push it, each untagging the
+    other's import while a deploy may be pulling it."""
+    IMAGE_CACHE.mkdir(parents=True, exist_ok=True)
+    with (IMAGE_CACHE / ".tests.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 JITSI_STANDIN = TWINS / "jitsi"
@@ -52,14 +70,15 @@ def jitsi_standins(*, client: docker.DockerClient, registry: str) -> dict[str, s
         need("root and debootstrap to build images")
     pushed = {}
     try:
-        for version in load_recipe(JITSI_STANDIN).versions:
-            built = build_image(JITSI_STANDIN, name="jitsi-standin", version=version, registry=None,
-                                cache_dir=IMAGE_CACHE, client=client)  # fmt: skip
-            part, _, release = version.partition("-")
-            repository = f"{registry}/jitsi/{part}"
-            client.images.get(built).tag(repository, release)
-            client.images.push(repository, tag=release)
-            pushed[version] = f"{repository}:{release}"
+        with _one_builder_at_a_time():
+            for version in load_recipe(JITSI_STANDIN).versions:
+                built = build_image(JITSI_STANDIN, name="jitsi-standin", version=version, registry=None,
+                                    cache_dir=IMAGE_CACHE, client=client)  # fmt: skip
+                part, _, release = version.partition("-")
+                repository = f"{registry}/jitsi/{part}"
+                client.images.get(built).tag(repository, release)
+                client.images.push(repository, tag=release)
+                pushed[version] = f"{repository}:{release}"
     except BuildError as exc:
         pytest.fail(f"jitsi stand-in image: {exc}", pytrace=False)
     return pushed

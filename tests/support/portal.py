@@ -62,3 +62,12 @@ def request_service(client: TestClient, template: str, fields: dict[str, str]) -
 
 def request_homepage(client: TestClient, name: str = "site", title: str = "Unser Verein") -> str:
     return request_service(client, "homepage", {"name": name, "param-title": title, "param-language": "de"})
+
+
+def field_state(page: str, html_id: str) -> str:
+    """``invalid`` when the field is marked wrong with its error tied to it, ``valid`` when not marked."""
+    tag = re.search(rf'<(?:input|select|textarea) id="{re.escape(html_id)}"[^>]*>', page)
+    assert tag, f"no field {html_id}"
+    marked = 'aria-invalid="true"' in tag.group(0)
+    tied = f"{html_id}-error" in tag.group(0) and f'id="{html_id}-error"' in page
+    return "invalid" if marked and tied else "valid" if not marked else "invalid without its error"

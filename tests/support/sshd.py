@@ -87,12 +87,16 @@ LogLevel VERBOSE
     return config
 
 
-def free_address_pair(port: int = 22) -> list[str]:
-    """Two loopback addresses 127.0.N.11 and 127.0.N.12 on which nothing listens on ``port`` yet.
+def free_address_pair(port: int = 22, *, first_network: int = 0) -> list[str]:
+    """Two loopback addresses 127.0.N.11 and 127.0.N.12 on which nothing listens on ``port`` yet,
+    looking from N = ``first_network`` on.
 
-    Each pytest session (and each xdist worker, and a benchmark) then gets servers of its own.
+    Each pytest session (and each xdist worker, and a benchmark) then gets servers of its own. Workers
+    of one session start together, so each looks from a network of its own: two probes at the same
+    moment would otherwise find the same pair free.
     """
-    for network in range(256):
+    for offset in range(256):
+        network = (first_network + offset) % 256
         pair = [f"127.0.{network}.11", f"127.0.{network}.12"]
         if all(_port_free(address, port) for address in pair):
             return pair

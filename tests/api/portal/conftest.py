@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from api.portal import backup_target_pages, server_pages
+from tests.support.factories import HOST_KEY
 from tests.support.portal import People, make_user, sign_in
 
 
@@ -29,3 +31,18 @@ def people(api) -> Iterator[People]:  # type: ignore[no-untyped-def]
     finally:
         for client in clients:
             client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def keyscan(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Stands in for ssh-keyscan behind the server and backup-target forms (the browser walk reads a real
+    sshd): answers with a fixed host key and records what it was asked."""
+    asked: list[tuple[str, int]] = []
+
+    def scan(address: str, port: int, *, timeout: int) -> str:
+        asked.append((address, port))
+        return HOST_KEY
+
+    for module in (server_pages, backup_target_pages):
+        monkeypatch.setattr(module, "scan_host_key", scan)
+    return asked

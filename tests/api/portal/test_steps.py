@@ -30,7 +30,7 @@ from tests.support.portal import People, csrf_of
 ROOT = Path(__file__).parents[3]
 PLAYBOOKS = ROOT / "playbooks"
 GERMAN = {"Accept-Language": "de"}
-OURS = ["Create the instance folder", "Pull images", "Wait until the service answers through the proxy"]
+OURS = ["Place the instance's files", "Pull images", "Wait until the service answers through the proxy"]
 THEIRS = "Prime the wiki's search index"  # a template's own task: no translation
 
 
@@ -99,7 +99,7 @@ def test_the_german_job_page_and_its_stream_name_our_steps_in_german(people: Peo
     job_id = _deploy_with_events(people, api)
     german = [
         ("de", "Zuerst wird gesichert"),
-        ("de", "Ordner des Dienstes anlegen"),
+        ("de", "Dateien des Dienstes ablegen"),
         ("de", "Images herunterladen"),
         ("de", "Warten, bis der Dienst über den Proxy antwortet"),
         ("en", THEIRS),

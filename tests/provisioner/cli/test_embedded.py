@@ -7,6 +7,7 @@ The real command on a data folder of its own (SQLite, the embedded broker).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -18,8 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from provisioner.accounts.first_start import first_start_invitation
+from provisioner.accounts.service import create_user
+from provisioner.auth.actor import Role
 from provisioner.cli import embedded
-from provisioner.config import get_settings
+from provisioner.config import Settings, get_settings
 from provisioner.crypto import DecryptionFailed, decrypt
 from provisioner.db import transaction
 from provisioner.mail_config import configure_mail
@@ -145,3 +149,22 @@ def _stored_password(url: str) -> str:
         value = session.get_one(MailSettings, 1).password_encrypted
     assert value is not None
     return value
+
+
+def test_the_first_start_prints_a_one_time_link_for_the_first_operator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(embedded, "docker_available", lambda: False)
+    settings = Settings(data_dir=tmp_path, public_url="https://lab.example/")
+    upgrade(settings.resolved_database_url)
+    embedded._first_run(settings, base_url="http://127.0.0.1:8000")
+    printed = capsys.readouterr().out
+    found = re.search(r"https://lab\.example/first-start/(\S+)\n", printed)
+    assert found, printed
+    assert "PROVISIONER_TOKEN" not in printed, "no operator token on the terminal any more"
+    with transaction(settings.resolved_database_url) as session:
+        assert first_start_invitation(session, token=found.group(1))
+        create_user(session, email="kim@lab.example", name="Kim", password="a long passphrase",
+                    role=Role.OPERATOR, tenant_id=None)  # fmt: skip
+    embedded._first_run(settings, base_url="http://127.0.0.1:8000")
+    assert "first-start" not in capsys.readouterr().out, "nothing once an operator account exists"

@@ -14,6 +14,8 @@ import pytest
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.mail_config import mail_settings_for
+from provisioner.notices.channels import NO_MAIL
+from tests.support.smtp_sink import smtp_sink
 
 OLD = "the-old-secret-key-of-the-lab"
 NEW = "the-new-secret-key-of-the-lab"
@@ -71,3 +73,20 @@ def test_mail_configure_reads_the_password_from_stdin_then_keys_rotate_and_audit
     assert done.returncode == 0, done.stderr
     rows = list(csv.DictReader(io.StringIO(done.stdout)))
     assert [(r["actor"], r["action"]) for r in rows] == [("cli", "configure_mail"), ("cli", "rotate_keys")]
+
+
+def test_mail_test_sends_through_the_configured_account_or_says_why_not(env: dict[str, str]) -> None:
+    missing = _provisioner(env, "mail", "test", "--to", "ops@lab.example")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"error: {NO_MAIL}"
+    with smtp_sink() as sink:
+        configured = _provisioner(
+            env, "mail", "configure", "--host", sink.host, "--port", str(sink.port), "--no-starttls",
+            "--from", "lab@lab.example",
+        )  # fmt: skip
+        assert configured.returncode == 0, configured.stderr
+        sent = _provisioner(env, "mail", "test", "--to", "ops@lab.example", "--language", "en")
+        assert sent.returncode == 0, sent.stderr
+        [message] = sink.wait_for(1)
+    assert message["Subject"] == "Test message from the provisioner"
+    assert message["From"] == "lab@lab.example"

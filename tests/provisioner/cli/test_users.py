@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,11 @@ from provisioner.accounts.service import authenticate_password
 from provisioner.db import session_factory
 
 
-def _run(tmp_path: Path, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, *args: str, stdin: str, command: str = "create") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PROVISIONER_DATA_DIR": str(tmp_path), "PROVISIONER_DATABASE_URL": ""}
+    env["PROVISIONER_PUBLIC_URL"] = "https://lab.example"
     return subprocess.run(
-        [sys.executable, "-m", "provisioner", "users", "create", *args],
+        [sys.executable, "-m", "provisioner", "users", command, *args],
         input=stdin, capture_output=True, text=True, env=env, timeout=120, check=False,
     )  # fmt: skip
 
@@ -50,3 +52,17 @@ def test_only_operators_are_made_here(tmp_path: Path) -> None:
     refused = _run(tmp_path, "--email", "someone@a.example", stdin="a long enough secret\n")
     assert refused.returncode != 0
     assert "invited" in refused.stderr
+
+
+def test_a_first_start_link_is_printed_only_while_the_lab_has_no_operator(tmp_path: Path) -> None:
+    printed = _run(tmp_path, stdin="", command="first-start-link")
+    assert printed.returncode == 0, printed.stderr
+    assert re.fullmatch(r"https://lab\.example/first-start/\S+\n", printed.stdout)
+    assert "works once" in printed.stderr
+    assert (
+        _run(tmp_path, "--operator", "--email", "op@lab.example", stdin="a long enough secret\n").returncode
+        == 0
+    )
+    refused = _run(tmp_path, stdin="", command="first-start-link")
+    assert refused.returncode == 1
+    assert refused.stdout == ""

@@ -11,13 +11,23 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import docker
 import pytest
 
 from provisioner.images import BuildError, build_image, load_recipe, recipe_hash
-from provisioner.images.rootfs import FALLBACK_MIRROR, apply_overlay, apt_mirror, give_to
+from provisioner.images.rootfs import (
+    FALLBACK_MIRROR,
+    FALLBACK_SECURITY_MIRROR,
+    SECURITY_RECORD,
+    apply_overlay,
+    apt_mirror,
+    give_to,
+    security_mirror,
+    security_week,
+)
 
 RECIPE = Path(__file__).resolve().parents[3] / "service_templates" / "homepage" / "image"
 
@@ -128,6 +138,22 @@ def test_no_directory_listing(
         assert _get(f"{base}/files/")[0] == 403
 
 
+def test_a_built_image_has_the_security_updates_of_its_week(
+    homepage_images: dict[str, str], docker_client: docker.DockerClient
+) -> None:
+    """The build upgraded the packages from Debian's security suite (the machine's apt source for
+    it) and says so inside the image; the next week's build takes the next week's updates."""
+    record = docker_client.containers.run(
+        homepage_images["1.0"], ["cat", f"/{SECURITY_RECORD}"], remove=True
+    ).decode()
+    lines = record.splitlines()
+    assert lines[0] == f"week: {security_week()}"
+    assert lines[1] == f"suite: bookworm-security from {security_mirror()}"
+    count = int(lines[2].removeprefix("upgraded: "))
+    assert len(lines[3:]) == count
+    assert all(" -> " in line for line in lines[3:])
+
+
 def test_building_again_reuses_the_image_without_the_cache(
     homepage_images: dict[str, str], docker_client: docker.DockerClient, registry: str, tmp_path: Path
 ) -> None:
@@ -145,6 +171,8 @@ def test_recipe_hash_follows_content_modes_and_version(tmp_path: Path) -> None:
     recipe = shutil.copytree(RECIPE, tmp_path / "image")
     first = recipe_hash(recipe, "1.0")
     assert recipe_hash(recipe, "1.0") == first
+    # A new week's security updates make a new image.
+    assert recipe_hash(recipe, "1.0", week="2099-W01") != first
     assert recipe_hash(recipe, "1.1") != first
     script = recipe / "overlay" / "usr" / "local" / "bin" / "start-site"
     script.chmod(0o700)
@@ -200,6 +228,15 @@ def test_apt_mirror_comes_from_the_machines_sources(tmp_path: Path) -> None:
         "Types: deb\nURIs: http://deb822.example/debian\nSuites: bookworm bookworm-updates\n"
     )
     assert apt_mirror(tmp_path) == "http://deb822.example/debian"
+    assert security_mirror(tmp_path) == "http://security.example/debian-security"
+
+
+def test_the_security_mirror_falls_back_to_debians_and_the_week_names_the_build(tmp_path: Path) -> None:
+    assert security_mirror(tmp_path) == FALLBACK_SECURITY_MIRROR
+    (tmp_path / "sources.list").write_text("deb http://lab.example/security bookworm-security main\n")
+    assert security_mirror(tmp_path) == "http://lab.example/security"
+    assert security_week(date(2026, 12, 5)) == "2026-W49"
+    assert security_week(date(2027, 1, 1)) == "2026-W53"
 
 
 def test_recipe_names_the_user_its_folders_and_working_folder(tmp_path: Path) -> None:

@@ -80,20 +80,36 @@ def _over_ssh(spec: RunSpec, server: TestServer, *, host_key: str) -> RunSpec:
     return replace(spec, host=host, ssh_private_key=server.client_key.read_text())
 
 
-def test_over_ssh_with_the_recorded_host_key(
-    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
+# Both ways a run can reach a server: Ansible's own strategy, and Mitogen for Ansible (a setting).
+STRATEGIES = pytest.mark.parametrize("mitogen", [False, True], ids=["ansible", "mitogen"])
+
+
+@STRATEGIES
+def test_tenant_text_reaches_the_server_literally_either_way(
+    spec: RunSpec, tmp_path: Path, mitogen: bool
 ) -> None:
-    remote = _over_ssh(spec, ssh_servers[0], host_key=ssh_servers[0].host_key)
+    outcome = run_playbook(replace(spec, mitogen=mitogen), CollectingSink(), work_root=tmp_path / "runs")
+    assert outcome.status == "successful", outcome.error
+    assert (tmp_path / "out.txt").read_text() == "{{ lookup('pipe', 'id') }} $(id)"
+
+
+@STRATEGIES
+def test_over_ssh_with_the_recorded_host_key(
+    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer], mitogen: bool
+) -> None:
+    remote = _over_ssh(replace(spec, mitogen=mitogen), ssh_servers[0], host_key=ssh_servers[0].host_key)
     outcome = run_playbook(remote, CollectingSink(), work_root=tmp_path / "runs")
     assert outcome.status == "successful", outcome.error
     assert (tmp_path / "out.txt").read_text() == "{{ lookup('pipe', 'id') }} $(id)"
 
 
+@STRATEGIES
 def test_a_wrong_host_key_is_refused_and_named(
-    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer]
+    spec: RunSpec, tmp_path: Path, ssh_servers: list[TestServer], mitogen: bool
 ) -> None:
     server, other = ssh_servers
-    impostor = _over_ssh(spec, server, host_key=other.host_key)  # the key of a different machine
+    # The key of a different machine.
+    impostor = _over_ssh(replace(spec, mitogen=mitogen), server, host_key=other.host_key)
     outcome = run_playbook(impostor, CollectingSink(), work_root=tmp_path / "runs")
     assert outcome.status == "failed"
     assert outcome.error == (
@@ -228,3 +244,28 @@ def test_time_limits_end_a_run_as_timed_out(
     assert outcome.error is not None
     assert "time limit" in outcome.error
     assert time.monotonic() - started < 30
+
+
+THREE_TASKS = """
+- hosts: all
+  gather_facts: false
+  tasks:
+    - ansible.builtin.command: "true"
+    - ansible.builtin.command: "true"
+    - ansible.builtin.command: "true"
+"""
+
+
+@STRATEGIES
+def test_a_run_logs_in_to_the_server_once_however_many_tasks_it_has(
+    tmp_path: Path, ssh_servers: list[TestServer], mitogen: bool
+) -> None:
+    server = ssh_servers[0]
+    log = server.root_dir.parent / "sshd.log"  # the test server's sshd logs each login
+    before = log.read_text().count("Accepted publickey")
+    three = replace(local_run(tmp_path, "three.yml", THREE_TASKS, {}, timeout=120), mitogen=mitogen)
+    outcome = run_playbook(
+        _over_ssh(three, server, host_key=server.host_key), CollectingSink(), work_root=tmp_path / "runs"
+    )
+    assert outcome.status == "successful", outcome.error
+    assert log.read_text().count("Accepted publickey") - before == 1

@@ -88,3 +88,11 @@ def test_a_lost_connection_reported_as_a_failure_still_reads_as_unreachable(said
     event = to_event(_raw("runner_on_failed", host="s1", task="Create the proxy folders", res=res))
     assert event is not None
     assert event.line == "server s1 unreachable: SSH connection refused (is sshd running on that port?)"
+
+
+def test_mitogens_host_key_refusal_reads_like_ssh_s() -> None:
+    res = {"msg": "Host key checking is enabled, and SSH reported an unrecognized or mismatching host key."}
+    event = to_event(_raw("runner_on_unreachable", host="s1", task="Pull images", res=res))
+    assert event is not None
+    differs = "its SSH host key differs from the one recorded when it was added"
+    assert event.line == f"server s1 unreachable: {differs}"

@@ -1,0 +1,129 @@
+"""The lab's ways out in the portal: its SMTP account (kept in the database, as ``provisioner mail
+configure`` keeps it) and its webhook, each with a "send a test" that goes out at once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from api.deps import SessionDep, SettingsDep
+from api.portal.auth import OperatorDep, SignedForm
+from api.portal.forms import pydantic_errors
+from api.portal.i18n import N_, choose_language
+from api.portal.rendering import render
+from api.schemas import HOST
+from provisioner.errors import DomainError
+from provisioner.mail_config import ROW_ID, configure_mail, mail_settings_for
+from provisioner.models import MailSettings
+from provisioner.notices.channels import mail_configured, send_test_mail, send_test_webhook
+from provisioner.tenants.rules import EMAIL
+
+router = APIRouter(prefix="/operator/settings", include_in_schema=False)
+FIELDS = ("host", "port", "username", "from_address")
+MESSAGES = {
+    "host": N_("The mail server's host name, e.g. smtp.example.org."),
+    "port": N_("A port number from 1 to 65535, usually 587 or 25."),
+    "username": N_("Up to 254 characters, or empty when the server needs no login."),
+    "from_address": N_("The sender address, e.g. lab@example.org."),
+}
+NOTICES = {"saved", "mail-sent", "webhook-sent"}
+Notice = Annotated[str | None, Query(max_length=20)]
+
+
+class MailAccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(pattern=HOST, max_length=253)
+    port: int = Field(ge=1, le=65535)
+    starttls: bool
+    username: str = Field(max_length=254)
+    from_address: str = Field(pattern=EMAIL, max_length=254)
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str | None = None,
+    refused: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    effective = mail_settings_for(session, settings)
+    stored = session.get(MailSettings, ROW_ID)
+    shown = values or {
+        "host": effective.smtp_host,
+        "port": str(effective.smtp_port),
+        "username": effective.smtp_username,
+        "from_address": effective.smtp_from,
+        "starttls": "on" if effective.smtp_starttls else "",
+    }
+    context = {
+        "values": shown,
+        "errors": errors or {},
+        "mail_on": mail_configured(session, settings),
+        "has_password": bool(stored and stored.password_encrypted),
+        "webhook_on": bool(settings.alert_webhook_url),
+        "notice": notice if notice in NOTICES else None,
+        "refused": refused,
+    }
+    return render(request, "operator/settings.html", context, status_code=status_code)
+
+
+@router.get("")
+def settings_page(
+    request: Request, viewer: OperatorDep, session: SessionDep, settings: SettingsDep, notice: Notice = None
+) -> Response:
+    return _page(request, session, settings, notice=notice)
+
+
+@router.post("/mail")
+def save_mail(
+    request: Request, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    values = {key: form.get(key, "").strip() for key in FIELDS} | {"starttls": form.get("starttls", "")}
+    try:
+        body = MailAccountIn.model_validate({**values, "starttls": bool(values["starttls"])})
+    except ValidationError as exc:
+        errors = {name: MESSAGES[name] for name in pydantic_errors(exc) if name in MESSAGES}
+        return _page(request, session, settings, values=values, errors=errors, status_code=422)
+    stored = session.get(MailSettings, ROW_ID)
+    # An empty password field keeps the stored password (a page never shows it back).
+    kept = stored.password_encrypted if stored is not None and body.username else None
+    password = form.get("password") or None
+    row = configure_mail(
+        session, settings, host=body.host, port=body.port, starttls=body.starttls,
+        username=body.username, password=password if body.username else None, from_address=body.from_address,
+    )  # fmt: skip
+    if password is None and kept is not None:
+        row.password_encrypted = kept
+    session.commit()
+    return RedirectResponse("/operator/settings?notice=saved", status_code=303)
+
+
+@router.post("/mail/test")
+def test_mail(
+    request: Request, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """To the operator who asks, in the page's language."""
+    try:
+        send_test_mail(session, settings, to=viewer.web_session.user.email, language=choose_language(request))
+    except DomainError as exc:
+        return _page(request, session, settings, refused=exc.detail, status_code=exc.status_code)
+    return RedirectResponse("/operator/settings?notice=mail-sent", status_code=303)
+
+
+@router.post("/webhook/test")
+def test_webhook(
+    request: Request, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    try:
+        send_test_webhook(settings, language=choose_language(request))
+    except DomainError as exc:
+        return _page(request, session, settings, refused=exc.detail, status_code=exc.status_code)
+    return RedirectResponse("/operator/settings?notice=webhook-sent", status_code=303)

@@ -1,0 +1,1 @@
+"""What the lab shows its own monitoring: figures for Prometheus."""

@@ -1,0 +1,71 @@
+"""Backup targets in the portal: an SFTP server's host key confirmed first, its key to install shown."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from provisioner.db import session_factory
+from provisioner.models import BackupTarget
+from provisioner.servers.hostkeys import fingerprint
+from tests.support.factories import HOST_KEY
+from tests.support.portal import People, csrf_of, field_state
+
+SFTP = {
+    "name": "backup-1",
+    "kind": "sftp",
+    "path": "/srv/backups",
+    "address": "192.0.2.30",
+    "port": "22",
+    "user": "backup",
+}
+
+
+def test_an_sftp_target_is_added_with_the_confirmed_host_key_and_shows_its_key(
+    people: People, api, keyscan
+) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_of(people.operator.get("/operator/backup-targets/new").text)
+    shown = people.operator.post("/operator/backup-targets/new", data={"csrf_token": token, **SFTP})
+    assert fingerprint(HOST_KEY) in shown.text
+    with session_factory(api.db_url)() as session:
+        assert session.scalar(select(BackupTarget.id)) is None, "nothing stored before the confirmation"
+    added = people.operator.post(
+        "/operator/backup-targets/new", data={"csrf_token": token, **SFTP, "host_key": HOST_KEY}
+    )
+    assert added.status_code == 200
+    assert "The backup target was added." in added.text
+    with session_factory(api.db_url)() as session:
+        target = session.scalars(select(BackupTarget)).one()
+        assert (target.host_key, target.user, target.is_default) == (HOST_KEY, "backup", True)
+        assert target.public_key
+        assert target.public_key in added.text, "the key to install on the backup server"
+    assert keyscan == [("192.0.2.30", 22)]
+    twice = people.operator.post(
+        "/operator/backup-targets/new", data={"csrf_token": token, **SFTP, "host_key": HOST_KEY}
+    )
+    assert twice.status_code == 409
+    assert field_state(twice.text, "field-name") == "invalid"
+
+
+def test_the_fields_the_service_refuses_are_marked(people: People, api, keyscan) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_of(people.operator.get("/operator/backup-targets/new").text)
+    wrong = people.operator.post(
+        "/operator/backup-targets/new", data={"csrf_token": token, **SFTP, "name": "Backup 1", "port": "0"}
+    )
+    assert wrong.status_code == 422
+    assert field_state(wrong.text, "field-name") == "invalid"
+    assert field_state(wrong.text, "field-port") == "invalid"
+    s3 = {
+        "name": "s3-1",
+        "kind": "s3",
+        "path": "bucket",
+        "s3_endpoint": "https://s3.example.org/bucket",
+        "s3_access_key_id": "id",
+        "s3_secret_access_key": "geheim-123",
+    }
+    refused = people.operator.post("/operator/backup-targets/new", data={"csrf_token": token, **s3})
+    assert refused.status_code == 422
+    assert field_state(refused.text, "field-s3_endpoint") == "invalid"
+    assert "geheim-123" not in refused.text, "a secret is never sent back"
+    assert keyscan == []
+    assert people.operator.post("/operator/backup-targets/new", data=SFTP).status_code == 403, "no CSRF token"
+    assert people.admin_a.get("/operator/backup-targets").status_code == 403
