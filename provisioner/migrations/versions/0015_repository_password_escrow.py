@@ -1,7 +1,7 @@
 """each repository remembers for which recovery recipients its password's copy lies on the target
 
-Revision ID: 0014_repository_password_escrow
-Revises: 0013_rest_backup_targets
+Revision ID: 0015_repository_password_escrow
+Revises: 0014_webhook_settings
 Create Date: 2026-12-05 22:50:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_repository_password_escrow"
-down_revision = "0013_rest_backup_targets"
+revision = "0015_repository_password_escrow"
+down_revision = "0014_webhook_settings"
 branch_labels = None
 depends_on = None
 
