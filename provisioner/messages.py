@@ -114,6 +114,29 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
         N_("Server %(server)s takes no new services: its services are being moved away."),
     ),
     (re.compile(r"choose a server that is not draining"), N_("Choose a server that takes new services.")),
+    (
+        re.compile(r"this association already has an instance called '(?P<name>[^']+)'"),
+        N_("Your association already has a service called %(name)s."),
+    ),
+    (
+        re.compile(r"(?P<address>\S+) is taken( already|; choose another)"),
+        N_("%(address)s is taken already."),
+    ),
+    (
+        re.compile(r"'(?P<address>[^']+)' cannot be used as a subdomain"),
+        N_("%(address)s cannot be used as the first part of an address."),
+    ),
+    (
+        re.compile(
+            r"(?P<association>.+) would go beyond its quota with this (?P<template>[\w-]+) — (?P<why>.+)\. "
+            r"Remove an instance, or ask the lab's operators to raise the quota\.",
+            re.S,
+        ),
+        N_(
+            "%(association)s would go beyond its quota with this %(template)s (%(why)s). Remove a service, "
+            "or ask the lab to raise the quota."
+        ),
+    ),
     (re.compile(r"canceled before it started"), N_("Canceled before it started.")),
     (re.compile(r"canceled while running"), N_("Canceled while it ran.")),
     (

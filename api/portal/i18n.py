@@ -61,6 +61,7 @@ class Texts:
     def __init__(self, language: str, zone: tzinfo = UTC) -> None:
         self.language = language
         self.zone = zone  # the lab's: times are written as its clocks show them
+        self._locale = Locale.parse(language)  # parsed once: a chart's table formats a hundred values
         self._translations = translations(language)
 
     def gettext(self, message: str, **values: object) -> str:
@@ -76,9 +77,9 @@ class Texts:
             return format_decimal(
                 round(value, digits),
                 format=f"#,##0.{'0' * digits}" if digits else "#,##0",
-                locale=self.language,
+                locale=self._locale,
             )
-        return format_decimal(value, format="#,##0.######", locale=self.language)
+        return format_decimal(value, format="#,##0.######", locale=self._locale)
 
     def ngettext(self, singular: str, plural: str, count: int, **values: object) -> str:
         text = self._translations.ngettext(singular, plural, count)
@@ -87,11 +88,11 @@ class Texts:
     def moment(self, at: datetime, *, year: bool = True) -> str:
         """A date and time as the language writes them (3. Dez. 2026, 14:05 CET), in the lab's time zone."""
         local = at.astimezone(self.zone)
-        date = format_skeleton("yMMMd" if year else "MMMd", local, locale=self.language)
-        time = format_time(local, "short", locale=self.language)
-        joined = Locale.parse(self.language).datetime_formats["medium"].format(time, date)
+        date = format_skeleton("yMMMd" if year else "MMMd", local, locale=self._locale)
+        time = format_time(local, "short", locale=self._locale)
+        joined = self._locale.datetime_formats["medium"].format(time, date)
         return f"{joined} {local.tzname()}"
 
     def day(self, at: datetime) -> str:
         """Day and month as the language writes them (3. Dez.)."""
-        return format_skeleton("MMMd", at.astimezone(self.zone), locale=self.language)
+        return format_skeleton("MMMd", at.astimezone(self.zone), locale=self._locale)

@@ -66,3 +66,24 @@ def test_the_core_refuses_a_backup_of_an_instance_not_deployed_as_the_portal_kno
     with pytest.raises(Conflict) as refused:
         _deployed(Instance(state="requested"), "a backup")
     assert "lang=" not in str(said(GERMAN, refused.value.detail))
+
+
+@pytest.mark.parametrize(
+    ("written", "german"),
+    [
+        (
+            "this association already has an instance called 'site'",
+            "Ihr Verein hat schon einen Dienst namens site.",
+        ),
+        ("site.lab.example is taken; choose another", "site.lab.example ist schon vergeben."),
+        (
+            "Verein A e.V. would go beyond its quota with this homepage — instances: 3 in use, 1 more asked, "
+            "quota 3. Remove an instance, or ask the lab's operators to raise the quota.",
+            "Verein A e.V. würde mit diesem homepage sein Kontingent überschreiten "
+            '(<span lang="en">instances: 3 in use, 1 more asked, quota 3</span>). Entfernen Sie einen Dienst '
+            "oder bitten Sie das Lab, das Kontingent zu erhöhen.",
+        ),
+    ],
+)
+def test_refused_requests_read_german(written: str, german: str) -> None:
+    assert str(said(GERMAN, written)) == german
