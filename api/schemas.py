@@ -216,7 +216,7 @@ class JobOut(BaseModel):
     id: str
     kind: str
     status: str
-    instance: str
+    instance: str | None = Field(description="None for a server's own job (bootstrap): see target_server")
     space: str | None = Field(default=None, description="for space jobs: the space worked on")
     created_at: datetime
     started_at: datetime | None

@@ -187,7 +187,8 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("job"))
-    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    # None for a job on a server itself (its bootstrap), which names the server in ``target_server_id``.
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -206,8 +207,15 @@ class Job(Base):
     # For space jobs: the space worked on inside the (shared) instance the job holds.
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), index=True)
 
-    instance: Mapped[Instance] = relationship(lazy="joined")
+    instance: Mapped[Instance | None] = relationship(lazy="joined")
     space: Mapped[Space | None] = relationship(lazy="joined")
+
+    @property
+    def subject(self) -> Instance:
+        """The instance an instance's job works on; every kind but a server's bootstrap has one."""
+        if self.instance is None:
+            raise ValueError(f"job {self.id} works on a server, not on an instance")
+        return self.instance
 
 
 class IdempotencyKey(Base):
@@ -285,6 +293,9 @@ class BackupRepository(Base):
     encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     # rest targets: the password of the tenant's own user on the REST server (the user is the tenant id).
     encrypted_rest_password: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    # The recovery recipients (a digest of them) the password's copy on the target is encrypted to;
+    # none yet, or other recipients since, and the next backup writes it again.
+    escrowed_for: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     target: Mapped[BackupTarget] = relationship(lazy="joined")

@@ -10,6 +10,7 @@ from provisioner.engine.backup_jobs import run_backup_job, run_restore_job
 from provisioner.engine.drill import run_drill_job
 from provisioner.engine.moves import run_move
 from provisioner.engine.playbook_jobs import run_playbook_job
+from provisioner.engine.server_jobs import run_bootstrap_job
 from provisioner.engine.sink import DatabaseSink
 from provisioner.engine.space_jobs import run_space_job
 from provisioner.engine.updates import run_update
@@ -40,4 +41,6 @@ HANDLERS: dict[JobKind, Handler] = {
     # A space's job fails its space; the shared instance fails only with its own deploy or removal.
     JobKind.SPACE_CREATE: Handler(run_space_job, breakdown_fails_instance=False),
     JobKind.SPACE_REMOVE: Handler(run_space_job, breakdown_fails_instance=False),
+    # A server's own job: there is no instance to fail.
+    JobKind.BOOTSTRAP: Handler(run_bootstrap_job, breakdown_fails_instance=False),
 }

@@ -58,7 +58,7 @@ def run_space_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
 def _create(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        space, instance = _space_of(job), job.instance
+        space, instance = _space_of(job), job.subject
         set_space_state(space, S.CREATING)
         new_instance = instance.state == I.APPROVED
         if not new_instance and instance.state != I.RUNNING:
@@ -75,11 +75,11 @@ def _create(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         job = owned_job(session, job_id=job_id)
         space = _space_of(job)
         template = ctx.catalog.get(space.template)
-        if space.url is None or job.instance.server is None:
+        if space.url is None or job.subject.server is None:
             raise SpaceStepFailed("the space has no address or its shared instance no server")
         said = shared_mode(template.sharing, template.name).health
         check = HealthCheck(path=said.path, expect_status=said.expect_status)
-        health = ctx.health(session, ctx.settings, check, url=space.url, server=job.instance.server)
+        health = ctx.health(session, ctx.settings, check, url=space.url, server=job.subject.server)
         space.health = health.value
         space.health_checked_at = ctx.clock.now()
         set_space_state(space, S.RUNNING)
@@ -91,7 +91,7 @@ def _settle_deploy(ctx: Context, job_id: str, outcome: RunOutcome) -> None:
         None if outcome.status == "successful" else f"the shared instance's deploy failed: {outcome.error}"
     )
     with transaction(ctx.database_url) as session:
-        instance = owned_job(session, job_id=job_id).instance
+        instance = owned_job(session, job_id=job_id).subject
         if error is None:
             mark_running(ctx, instance)
         else:
@@ -105,13 +105,13 @@ def _remove(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         job = owned_job(session, job_id=job_id)
         space = _space_of(job)
         set_space_state(space, S.REMOVING)
-        deployed = job.instance.state in (I.RUNNING, I.FAILED) and job.instance.server is not None
+        deployed = job.subject.state in (I.RUNNING, I.FAILED) and job.subject.server is not None
     if deployed:
         _space_step(ctx, job_id, sink, "remove")
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
         set_space_state(_space_of(job), S.REMOVED)
-        instance = job.instance
+        instance = job.subject
         # Decided while holding the placements: no space is placed into it from now on.
         hold_placements(session, ctx.settings)
         last = live_spaces_in(session, instance.id) == 0 and instance.state in (
@@ -130,7 +130,7 @@ def _remove(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     outcome = _run(ctx, removal, sink) if removal is not None else RunOutcome("successful", 0, None)
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        instance = job.instance
+        instance = job.subject
         if outcome.status != "successful":
             error = f"the space is removed, its shared instance's removal failed: {outcome.error}"
             set_state(instance, I.FAILED, reason=error)
@@ -148,7 +148,7 @@ def _space_step(ctx: Context, job_id: str, sink: DatabaseSink, action: Action) -
         job = session.get_one(Job, job_id)
         space = _space_of(job)
         template = ctx.catalog.get(space.template)
-        spec = space_run_spec(ctx.settings, template, space=space, instance=job.instance, action=action)
+        spec = space_run_spec(ctx.settings, template, space=space, instance=job.subject, action=action)
     note(sink, f"{'making' if action == 'create' else 'removing'} the space with the service's own command")
     outcome = _run(ctx, spec, sink)
     if outcome.status != "successful":

@@ -32,6 +32,8 @@ LEFT = dict.fromkeys(JobKind, "failed") | dict.fromkeys(
     (JobKind.DRILL, JobKind.SPACE_CREATE, JobKind.SPACE_REMOVE), "running"
 )
 ALERTED = {JobKind.BACKUP: "backup_failed", JobKind.DRILL: "drill_failed"}
+# The kinds that work on an instance; a server's bootstrap is in test_server_jobs.py.
+INSTANCE_KINDS = [kind for kind in JobKind if kind is not JobKind.BOOTSTRAP]
 
 
 @dataclass
@@ -71,7 +73,7 @@ class Broken:
         raise RuntimeError("a bug, with /secret/paths in its message")
 
 
-@pytest.mark.parametrize("kind", list(JobKind))
+@pytest.mark.parametrize("kind", INSTANCE_KINDS)
 def test_a_job_that_breaks_down_inside_the_control_plane_fails_and_settles_what_it_began(
     lab: EngineLab, kind: JobKind
 ) -> None:
@@ -107,7 +109,7 @@ def _run_reaped_during_first_run(lab: EngineLab, job_id: str) -> ScriptedRunner:
     return runner
 
 
-@pytest.mark.parametrize("kind", list(JobKind))
+@pytest.mark.parametrize("kind", INSTANCE_KINDS)
 def test_a_job_whose_worker_is_lost_fails_and_what_it_began_is_settled(lab: EngineLab, kind: JobKind) -> None:
     instance_id, job = lab.job_of(kind)
 

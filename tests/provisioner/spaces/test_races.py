@@ -99,4 +99,4 @@ def test_a_named_server_gets_a_shared_instance_of_its_own(db_url: str, tmp_path:
             server_id=other.id, settings=settings,
         )  # fmt: skip
         assert job.instance_id != space.instance_id
-        assert job.instance.server_id == other.id
+        assert job.subject.server_id == other.id
