@@ -277,6 +277,9 @@ class BackupRepository(Base):
     encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     # rest targets: the password of the tenant's own user on the REST server (the user is the tenant id).
     encrypted_rest_password: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    # The recovery recipients (a digest of them) the password's copy on the target is encrypted to;
+    # none yet, or other recipients since, and the next backup writes it again.
+    escrowed_for: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     target: Mapped[BackupTarget] = relationship(lazy="joined")
@@ -386,6 +389,23 @@ class ServerMetric(Base):
     # instance id -> {"cpu_percent": float, "memory_mb": float}, summed over its containers, and
     # "disk_mb": float, its volumes and folder (missing when du did not finish in time).
     instances: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class InstanceMetric(Base):
+    """An instance's footprint at one collection, kept as long as its server's (a service page reads its
+    own days without going through every collection of its server)."""
+
+    __tablename__ = "instance_metrics"
+    __table_args__ = (Index("ix_instance_metrics_instance_collected", "instance_id", "collected_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    server_id: Mapped[str] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), index=True)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    memory_mb: Mapped[float] = mapped_column(Float)
+    # Missing when du did not finish in time.
+    disk_mb: Mapped[float | None] = mapped_column(Float)
 
 
 class Alert(Base):
