@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     # On REST targets the control plane applies the keep rules itself, this often (servers cannot delete).
     backup_prune_interval_seconds: float = Field(default=86400.0, gt=0)
     drill_max_age_days: int = Field(default=30, ge=1)
+    # Exports (an association takes its data with it): how long an archive stays downloadable, and the
+    # free space the control plane keeps beside one being made. Archives live in data_dir/exports
+    # unless exports_dir says otherwise.
+    export_keep_hours: int = Field(default=72, ge=1)
+    export_min_free_mb: int = Field(default=1024, ge=0)
+    exports_dir: Path | None = None
     # Monitoring: schedules, health sweeps, server metrics, alerts (see docs/monitoring.md).
     # The lab's time zone: cron expressions of schedules are read in it.
     timezone: str = "UTC"
@@ -173,6 +179,10 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 16:
             raise ValueError("PROVISIONER_SECRET_KEY must be at least 16 characters long")
         return self
+
+    @property
+    def resolved_exports_dir(self) -> Path:
+        return self.exports_dir or self.data_dir / "exports"
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,13 +9,14 @@ from celery.signals import worker_process_init, worker_ready
 from provisioner.catalog.loader import Catalog
 from provisioner.config import get_settings
 from provisioner.db import transaction
+from provisioner.exports.service import expire_exports
 from provisioner.idempotency import purge_expired
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import reap_lost_jobs, stale_queued_jobs
 from provisioner.runner.leftovers import sweep_left_runs
 from provisioner.timeutil import utcnow
-from provisioner.worker.celery_app import PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
+from provisioner.worker.celery_app import EXPIRE_EXPORTS, PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
 from provisioner.worker.dispatch import CeleryDispatcher
 from provisioner.worker.execution import InstanceBusy, execute_job
 
@@ -65,6 +66,14 @@ def reap_lost_jobs_task() -> int:
         # The reaped job's worker may have died on this machine (always so in the embedded mode).
         sweep_left_runs(settings.data_dir / "runs")
     return len(reaped)
+
+
+@app.task(name=EXPIRE_EXPORTS)  # type: ignore[untyped-decorator]
+def expire_exports_task() -> int:
+    """Export archives are deleted when their time is up (a download link lasts that long)."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        return expire_exports(session, settings)
 
 
 @app.task(name=PURGE_KEYS)  # type: ignore[untyped-decorator]
