@@ -13,6 +13,7 @@ from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf, viewer_of
 from api.portal.backup_schedule_pages import backup_summary
+from provisioner.exports.service import list_exports
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
@@ -215,6 +216,9 @@ def detail_page(
         "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
         "backups": list_backups(session, actor=viewer.actor, instance_id=instance.id),
         "keeps_data": keeps_data,
+        "exports": list_exports(session, actor=viewer.actor, instance_id=instance.id)[:1],
+        "exportable": template.exports is not None,
+        "export_keep_hours": settings.export_keep_hours,
         "backup_schedule": backup_summary(request, session, settings, viewer, instance)
         if keeps_data
         else None,

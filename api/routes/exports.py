@@ -77,6 +77,11 @@ def download_export(
 ) -> StreamingResponse:
     """The archive (tar.gz), for its association's admins and the lab's operators until it expires."""
     export, path = service.downloadable(session, settings, actor=actor, export_id=export_id)
+    return archive_response(settings, export, path)
+
+
+def archive_response(settings: Settings, export: Export, path: Path) -> StreamingResponse:
+    """The archive as downloaded: opened on the way out, never written anywhere in the clear."""
     headers = {
         "Content-Disposition": f'attachment; filename="{service.archive_name(export)}"',
         "Content-Length": str(export.size_bytes),
