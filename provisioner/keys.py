@@ -14,11 +14,13 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from provisioner.config import Settings
 from provisioner.crypto import DecryptionFailed, keyring
-from provisioner.models import BackupRepository, BackupTarget, InstanceSecret, MailSettings
+from provisioner.models import BackupRepository, BackupTarget, InstanceSecret, MailSettings, WebhookSettings
 
 ENCRYPTED_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | None], ...] = (
     InstanceSecret.encrypted,
     MailSettings.password_encrypted,
+    WebhookSettings.url_encrypted,
+    WebhookSettings.secret_encrypted,
     BackupTarget.encrypted_credentials,
     BackupRepository.encrypted_password,
     BackupRepository.encrypted_rest_password,

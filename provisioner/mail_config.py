@@ -1,6 +1,8 @@
-"""The lab's SMTP account kept in the database (password encrypted), set by ``provisioner mail configure``.
+"""The lab's ways out kept in the database, encrypted: its SMTP account (``provisioner mail configure`` or
+the portal) and its webhook (``provisioner mail webhook`` or the portal).
 
-It overrides the ``PROVISIONER_SMTP_*`` settings; ``send_mail`` takes the settings this module returns.
+They override the ``PROVISIONER_SMTP_*`` and ``PROVISIONER_ALERT_WEBHOOK_*`` settings; every sender takes
+the settings ``mail_settings_for`` returns.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from provisioner.config import Settings
 from provisioner.crypto import decrypt, encrypt
-from provisioner.models import MailSettings
+from provisioner.models import MailSettings, WebhookSettings
 
 ROW_ID = 1
 
@@ -34,8 +36,40 @@ def configure_mail(
     return row
 
 
+def configure_webhook(
+    session: Session, settings: Settings, *, url: str, secret: str | None
+) -> WebhookSettings:
+    """``secret`` None keeps the stored one (a page never shows it back); empty removes it."""
+    row = session.get(WebhookSettings, ROW_ID) or WebhookSettings(id=ROW_ID, secret_encrypted=None)
+    row.url_encrypted = encrypt(settings, url)
+    if secret is not None:
+        row.secret_encrypted = encrypt(settings, secret) if secret else None
+    session.add(row)
+    session.flush()
+    return row
+
+
+def remove_webhook(session: Session) -> None:
+    """Back to the machine's settings (no webhook, unless PROVISIONER_ALERT_WEBHOOK_URL names one)."""
+    row = session.get(WebhookSettings, ROW_ID)
+    if row is not None:
+        session.delete(row)
+        session.flush()
+
+
+def _with_webhook(session: Session, settings: Settings) -> Settings:
+    row = session.get(WebhookSettings, ROW_ID)
+    if row is None:
+        return settings
+    secret = decrypt(settings, row.secret_encrypted) if row.secret_encrypted else ""
+    url = decrypt(settings, row.url_encrypted)
+    return settings.model_copy(update={"alert_webhook_url": url, "alert_webhook_secret": secret})
+
+
 def mail_settings_for(session: Session, settings: Settings) -> Settings:
-    """The settings to send mail with: the stored account when there is one, else the environment's."""
+    """The settings to send mail and webhooks with: the stored account and webhook where there are, else
+    the environment's."""
+    settings = _with_webhook(session, settings)
     row = session.get(MailSettings, ROW_ID)
     if row is None:
         return settings

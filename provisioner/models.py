@@ -579,6 +579,19 @@ class MailSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class WebhookSettings(Base):
+    """The lab's webhook, set in the portal or with ``provisioner mail webhook``; overrides
+    PROVISIONER_ALERT_WEBHOOK_URL and its secret."""
+
+    __tablename__ = "webhook_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: one row
+    # A chat room's incoming-webhook URL carries its own credential in the path: kept encrypted too.
+    url_encrypted: Mapped[str] = mapped_column(Text, info={"encrypted": True})
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 ACTIVE_EXPORT = "state IN ('queued', 'running')"
 
 

@@ -4,10 +4,11 @@ configure`` keeps it) and its webhook, each with a "send a test" that goes out a
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from api.deps import SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, SignedForm
@@ -16,9 +17,15 @@ from api.portal.i18n import N_, choose_language
 from api.portal.rendering import render
 from api.schemas import HOST
 from provisioner.errors import DomainError
-from provisioner.mail_config import ROW_ID, configure_mail, mail_settings_for
-from provisioner.models import MailSettings
-from provisioner.notices.channels import mail_configured, send_test_mail, send_test_webhook
+from provisioner.mail_config import (
+    ROW_ID,
+    configure_mail,
+    configure_webhook,
+    mail_settings_for,
+    remove_webhook,
+)
+from provisioner.models import MailSettings, WebhookSettings
+from provisioner.notices.channels import mail_configured, send_test_mail, send_test_webhook, shown_webhook
 from provisioner.tenants.rules import EMAIL
 
 router = APIRouter(prefix="/operator/settings", include_in_schema=False)
@@ -28,8 +35,9 @@ MESSAGES = {
     "port": N_("A port number from 1 to 65535, usually 587 or 25."),
     "username": N_("Up to 254 characters, or empty when the server needs no login."),
     "from_address": N_("The sender address, e.g. lab@example.org."),
+    "url": N_("The webhook's full http:// or https:// address, as the chat software shows it."),
 }
-NOTICES = {"saved", "mail-sent", "webhook-sent"}
+NOTICES = {"saved", "mail-sent", "webhook-saved", "webhook-removed", "webhook-sent"}
 Notice = Annotated[str | None, Query(max_length=20)]
 
 
@@ -43,6 +51,20 @@ class MailAccountIn(BaseModel):
     from_address: str = Field(pattern=EMAIL, max_length=254)
 
 
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+            raise ValueError("an http:// or https:// address")
+        return url
+
+
 def _page(
     request: Request,
     session: SessionDep,
@@ -50,6 +72,7 @@ def _page(
     *,
     values: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
+    webhook_errors: dict[str, str] | None = None,
     notice: str | None = None,
     refused: str | None = None,
     status_code: int = 200,
@@ -68,7 +91,10 @@ def _page(
         "errors": errors or {},
         "mail_on": mail_configured(session, settings),
         "has_password": bool(stored and stored.password_encrypted),
-        "webhook_on": bool(settings.alert_webhook_url),
+        "webhook_errors": webhook_errors or {},
+        "webhook": shown_webhook(effective.alert_webhook_url),
+        "webhook_stored": session.get(WebhookSettings, ROW_ID) is not None,
+        "webhook_signed": bool(effective.alert_webhook_secret),
         "notice": notice if notice in NOTICES else None,
         "refused": refused,
     }
@@ -118,12 +144,37 @@ def test_mail(
     return RedirectResponse("/operator/settings?notice=mail-sent", status_code=303)
 
 
+@router.post("/webhook")
+def save_webhook(
+    request: Request, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """An empty secret field keeps the stored secret; "remove the secret" drops it."""
+    try:
+        body = WebhookIn.model_validate({"url": form.get("url", "").strip()})
+    except ValidationError as exc:
+        errors = {name: MESSAGES[name] for name in pydantic_errors(exc) if name in MESSAGES}
+        return _page(request, session, settings, webhook_errors=errors, status_code=422)
+    secret = "" if form.get("drop_secret") else (form.get("secret") or None)
+    configure_webhook(session, settings, url=body.url, secret=secret)
+    session.commit()
+    return RedirectResponse("/operator/settings?notice=webhook-saved#webhook-heading", status_code=303)
+
+
+@router.post("/webhook/remove")
+def drop_webhook(
+    request: Request, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    remove_webhook(session)
+    session.commit()
+    return RedirectResponse("/operator/settings?notice=webhook-removed#webhook-heading", status_code=303)
+
+
 @router.post("/webhook/test")
 def test_webhook(
     request: Request, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
     try:
-        send_test_webhook(settings, language=choose_language(request))
+        send_test_webhook(session, settings, language=choose_language(request))
     except DomainError as exc:
         return _page(request, session, settings, refused=exc.detail, status_code=exc.status_code)
     return RedirectResponse("/operator/settings?notice=webhook-sent", status_code=303)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from provisioner.auth.actor import Actor
 from provisioner.config import Settings
 from provisioner.models import Alert, AlertDelivery, Tenant
+from provisioner.notices.channels import webhook_configured
 from provisioner.notices.outbox import admin_recipients
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
@@ -130,7 +131,7 @@ def recipients(session: Session, settings: Settings, tenant_id: str | None) -> l
         found += [
             address for address, _language in admin_recipients(session, tenant_id) if address not in found
         ]
-    if settings.alert_webhook_url:
+    if webhook_configured(session, settings):
         found.append(WEBHOOK)
     return found
 

@@ -1,9 +1,10 @@
-"""``provisioner mail``: the lab's SMTP account, kept in the database with the password encrypted."""
+"""``provisioner mail``: the lab's SMTP account and its webhook, kept in the database encrypted."""
 
 from __future__ import annotations
 
 import sys
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
@@ -11,10 +12,10 @@ from provisioner.audit.log import record_cli
 from provisioner.config import get_settings
 from provisioner.db import transaction
 from provisioner.errors import DomainError
-from provisioner.mail_config import configure_mail
-from provisioner.notices.channels import send_test_mail
+from provisioner.mail_config import configure_mail, configure_webhook
+from provisioner.notices.channels import send_test_mail, send_test_webhook, shown_webhook
 
-app = typer.Typer(no_args_is_help=True, help="Outgoing mail.")
+app = typer.Typer(no_args_is_help=True, help="Outgoing mail and the webhook.")
 
 
 def read_secret(prompt: str) -> str:
@@ -65,3 +66,33 @@ def send_test(
             typer.echo(f"error: {exc.detail}", err=True)
             raise typer.Exit(1) from exc
     typer.echo(f"a test message went to {to}")
+
+
+@app.command("webhook")
+def webhook(
+    url: Annotated[str, typer.Argument(help="the chat's incoming-webhook address (http:// or https://)")],
+    signed: Annotated[bool, typer.Option(help="sign each post; the secret is read from stdin")] = False,
+) -> None:
+    """Store the webhook operators' notices are posted to (overrides PROVISIONER_ALERT_WEBHOOK_*)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        raise typer.BadParameter("an http:// or https:// address", param_hint="URL")
+    secret = read_secret("Signing secret") if signed else ""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        configure_webhook(session, settings, url=url, secret=secret)
+        record_cli(session, "configure_webhook")
+    typer.echo(f"notices for the operators are posted to {shown_webhook(url)}")
+
+
+@app.command("webhook-test")
+def send_webhook_test(language: Annotated[str, typer.Option(help="de or en")] = "de") -> None:
+    """Post a test notice to the webhook now."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        try:
+            send_test_webhook(session, settings, language=language)
+        except DomainError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+    typer.echo("the webhook took a test notice")

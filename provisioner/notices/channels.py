@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,7 @@ from provisioner.notices.render import Rendered, render
 
 SIGNATURE_HEADER = "X-Provisioner-Signature"
 NO_MAIL = "no mail server is configured (provisioner mail configure, or PROVISIONER_SMTP_HOST)"
-NO_WEBHOOK = "no webhook is configured (PROVISIONER_ALERT_WEBHOOK_URL)"
+NO_WEBHOOK = "no webhook is configured (the portal's settings, or PROVISIONER_ALERT_WEBHOOK_URL)"
 
 
 class WebhookError(Exception):
@@ -32,6 +33,19 @@ class WebhookError(Exception):
 def mail_configured(session: Session, settings: Settings) -> bool:
     """Whether mail leaves the lab at all; the portal says so plainly when it does not."""
     return mail_enabled(mail_settings_for(session, settings))
+
+
+def webhook_configured(session: Session, settings: Settings) -> bool:
+    """Whether the lab has a webhook, stored in the database or named by the machine's settings."""
+    return bool(mail_settings_for(session, settings).alert_webhook_url)
+
+
+def shown_webhook(url: str) -> str | None:
+    """The webhook's address as a page may show it: a chat's incoming-webhook path is its credential."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
 
 
 def lab_link(settings: Settings, path: str = "/") -> str:
@@ -85,13 +99,14 @@ def send_test_mail(session: Session, settings: Settings, *, to: str, language: s
         raise ServiceUnavailable(str(exc)) from exc
 
 
-def send_test_webhook(settings: Settings, *, language: str | None) -> None:
+def send_test_webhook(session: Session, settings: Settings, *, language: str | None) -> None:
     """Post a test notice to the lab's webhook at once: ``Conflict`` when none is set, ``ServiceUnavailable``
     when it does not take it."""
-    if not settings.alert_webhook_url:
+    effective = mail_settings_for(session, settings)
+    if not effective.alert_webhook_url:
         raise Conflict(NO_WEBHOOK)
     rendered = render("test", language=language, values={"lab_url": lab_link(settings)})
     try:
-        post_webhook(settings, webhook_payload("test", rendered, {}))
+        post_webhook(effective, webhook_payload("test", rendered, {}))
     except WebhookError as exc:
         raise ServiceUnavailable(str(exc)) from exc

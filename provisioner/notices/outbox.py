@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from provisioner.config import Settings
 from provisioner.i18n import DEFAULT_LANGUAGE, known_language
 from provisioner.models import OutgoingNotice, Tenant, User
-from provisioner.notices.channels import mail_configured
+from provisioner.notices.channels import mail_configured, webhook_configured
 from provisioner.timeutil import utcnow
 
 WEBHOOK = "webhook"
@@ -51,7 +51,7 @@ def operator_recipients(session: Session, settings: Settings) -> list[tuple[str,
 
 def operators_hear_of_failures(session: Session, settings: Settings) -> bool:
     """Whether a failed job reaches anyone at the lab: by mail to someone, or by its webhook."""
-    if settings.alert_webhook_url:
+    if webhook_configured(session, settings):
         return True
     return mail_configured(session, settings) and bool(operator_recipients(session, settings))
 
@@ -113,7 +113,7 @@ def expand_operators(session: Session, settings: Settings, notice: OutgoingNotic
     """Replace a notice for the operators by one per operator address (and the webhook), each retried
     alone."""
     recipients = operator_recipients(session, settings)
-    if settings.alert_webhook_url:
+    if webhook_configured(session, settings):
         recipients.append((WEBHOOK, DEFAULT_LANGUAGE))
     queue(session, kind=NoticeKind(notice.kind), recipients=recipients, values=notice.values)
     notice.due_at = None

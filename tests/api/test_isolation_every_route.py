@@ -178,6 +178,8 @@ FORMS: dict[str, tuple[str, ...]] = {
         "csrf_token",
     ),
     "POST /operator/settings/mail/test": ("csrf_token",),
+    "POST /operator/settings/webhook": ("url", "secret", "drop_secret", "csrf_token"),
+    "POST /operator/settings/webhook/remove": ("csrf_token",),
     "POST /operator/settings/webhook/test": ("csrf_token",),
     "POST /operator/backup-targets/new": (
         *("name", "kind", "path", "address", "port", "user", "host_key"),
@@ -224,6 +226,9 @@ FORM_VALUES: dict[str, Callable[[Association], str]] = {
     "s3_endpoint": lambda a: "",
     "s3_access_key_id": lambda a: "",
     "s3_secret_access_key": lambda a: "",
+    "url": lambda a: "http://192.0.2.99/hooks/x",
+    "secret": lambda a: "",
+    "drop_secret": lambda a: "",
     # The attacker is assumed to know the victim's instance name: the check must be the owner's.
     "confirm_name": lambda a: a.name,
 }

@@ -24,6 +24,7 @@ from tests.support.sinks import CollectingSink
 PLAYBOOKS = Settings().resolved_playbooks_dir
 PLACES = "tasks/restic.yml"
 REMOVES = "tasks/restic_identity_remove.yml"
+MODULE = "library/provisioner_restic.py"
 
 FAILING_RUN = f"""
 - name: A run that fails after the identity was placed
@@ -56,8 +57,10 @@ def test_a_failed_run_removes_its_identity_what_killed_runs_left_and_the_old_fol
     kept_before = _key_folder(backup / "bkt_x")
     _key_folder(backup / "run-killed", age_days=2)
     running = _key_folder(backup / "run-running", age_days=0.5)  # another run on this server, still going
-    (tmp_path / "playbooks" / "tasks").mkdir(parents=True)
-    shutil.copy(PLAYBOOKS / REMOVES, tmp_path / "playbooks" / REMOVES)
+    for folder in ("tasks", "library"):
+        (tmp_path / "playbooks" / folder).mkdir(parents=True)
+    for needed in (REMOVES, MODULE):
+        shutil.copy(PLAYBOOKS / needed, tmp_path / "playbooks" / needed)
     identity = {"dir": str(own), "kept_before": str(kept_before)}
     spec = local_run(tmp_path, "run.yml", FAILING_RUN, {"restic": {"identity": identity}}, timeout=120)  # type: ignore[dict-item]
     outcome = run_playbook(spec, CollectingSink(), work_root=tmp_path / "runs")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
 from provisioner.db import session_factory
 from provisioner.mail_config import mail_settings_for
-from provisioner.models import MailSettings
+from provisioner.models import MailSettings, WebhookSettings
+from provisioner.notices.channels import SIGNATURE_HEADER, signature
 from tests.support.portal import People, csrf_of, field_state
 from tests.support.smtp_sink import smtp_sink
+from tests.support.webhook_sink import webhook_sink
 
 
 def test_the_mail_account_is_saved_and_a_test_mail_arrives_in_the_pages_language(people: People, api) -> None:  # type: ignore[no-untyped-def]
@@ -83,3 +87,31 @@ def test_the_webhook_test_says_plainly_when_there_is_none(people: People) -> Non
         "no CSRF token"
     )
     assert people.admin_a.get("/operator/settings").status_code == 403
+
+
+def test_a_webhook_is_saved_shown_without_its_key_tested_and_removed(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_of(people.operator.get("/operator/settings").text)
+    wrong = people.operator.post("/operator/settings/webhook", data={"csrf_token": token, "url": "chat room"})
+    assert wrong.status_code == 422
+    assert field_state(wrong.text, "field-url") == "invalid"
+    with webhook_sink() as (url, received):
+        saved = people.operator.post(
+            "/operator/settings/webhook", data={"csrf_token": token, "url": url, "secret": "hook-secret-3"}
+        )
+        assert "The webhook was saved." in saved.text
+        assert url not in saved.text  # its path is the room's key
+        assert "hook-secret-3" not in saved.text
+        assert "http://127.0.0.1:" in saved.text
+        sent = people.operator.post(
+            "/operator/settings/webhook/test", data={"csrf_token": token}, headers={"Accept-Language": "de"}
+        )
+        assert sent.status_code == 200
+        assert 'role="status"' in sent.text
+        [(headers, body)] = received
+    assert json.loads(body)["text"].startswith("Testnachricht vom Provisioner")
+    assert headers[SIGNATURE_HEADER] == signature("hook-secret-3", body)
+    removed = people.operator.post("/operator/settings/webhook/remove", data={"csrf_token": token})
+    assert "The webhook was removed." in removed.text
+    assert "No webhook is set." in removed.text
+    with session_factory(api.db_url)() as session:
+        assert session.scalars(select(WebhookSettings)).first() is None

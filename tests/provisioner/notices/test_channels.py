@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.errors import Conflict, ServiceUnavailable
-from provisioner.mail_config import configure_mail
+from provisioner.mail_config import configure_mail, configure_webhook, remove_webhook
 from provisioner.models import Tenant
 from provisioner.notices.channels import (
     NO_MAIL,
@@ -25,7 +24,9 @@ from provisioner.notices.channels import (
     mail_configured,
     send_test_mail,
     send_test_webhook,
+    shown_webhook,
     signature,
+    webhook_configured,
 )
 from tests.support import factories
 from tests.support.portal import make_user
@@ -123,10 +124,11 @@ def test_a_test_mail_without_a_server_or_to_a_dead_one_says_why(make_settings: M
     assert NO_MAIL.startswith("no mail server")
 
 
-def test_a_test_webhook_carries_text_chat_receivers_show_and_is_signed(tmp_path: Path) -> None:
+def test_a_test_webhook_carries_text_chat_receivers_show_and_is_signed(make_settings: MakeSettings) -> None:
     with webhook_sink() as (url, received):
-        settings = Settings(data_dir=tmp_path, alert_webhook_url=url, alert_webhook_secret="hook-secret-1")
-        send_test_webhook(settings, language="en")
+        settings = make_settings(alert_webhook_url=url, alert_webhook_secret="hook-secret-1")
+        with transaction(settings.resolved_database_url) as session:
+            send_test_webhook(session, settings, language="en")
     [(headers, body)] = received
     assert headers[SIGNATURE_HEADER] == signature("hook-secret-1", body)
     payload = json.loads(body)
@@ -134,8 +136,43 @@ def test_a_test_webhook_carries_text_chat_receivers_show_and_is_signed(tmp_path:
     assert payload["kind"] == "test"
 
 
-def test_a_test_webhook_without_a_url_or_to_a_failing_one_says_why(tmp_path: Path) -> None:
-    with pytest.raises(Conflict, match=NO_WEBHOOK.split("(")[0].strip()):
-        send_test_webhook(Settings(data_dir=tmp_path), language="de")
-    with webhook_sink(status=500) as (url, _received), pytest.raises(ServiceUnavailable, match="500"):
-        send_test_webhook(Settings(data_dir=tmp_path, alert_webhook_url=url), language="de")
+def test_a_test_webhook_without_a_url_or_to_a_failing_one_says_why(make_settings: MakeSettings) -> None:
+    settings = make_settings()
+    with transaction(settings.resolved_database_url) as session:
+        with pytest.raises(Conflict, match=NO_WEBHOOK.split("(")[0].strip()):
+            send_test_webhook(session, settings, language="de")
+        with webhook_sink(status=500) as (url, _received):
+            configure_webhook(session, settings, url=url, secret=None)
+            with pytest.raises(ServiceUnavailable, match="500"):
+                send_test_webhook(session, settings, language="de")
+
+
+def test_the_stored_webhook_takes_the_place_of_the_environments_for_every_sender(
+    make_settings: MakeSettings,
+) -> None:
+    """Stored encrypted (its path is the room's key); alerts and notices for operators go to it, signed
+    with the stored secret; removing it falls back to the machine's settings."""
+    with webhook_sink() as (stored_url, received), webhook_sink() as (machine_url, machine_received):
+        settings = make_settings(alert_webhook_url=machine_url, alert_digest_seconds=0)
+        with transaction(settings.resolved_database_url) as session:
+            row = configure_webhook(session, settings, url=stored_url, secret="hook-secret-2")
+            assert stored_url not in row.url_encrypted
+            assert "hook-secret-2" not in (row.secret_encrypted or "")
+            assert webhook_configured(session, settings)
+            raise_alert(
+                session, settings, kind=AlertKind.SERVER_UNREACHABLE, subject_id="srv_1", tenant_id=None,
+                summary="srv_1 does not answer",
+            )  # fmt: skip
+        deliver_pending(settings)
+        with transaction(settings.resolved_database_url) as session:
+            configure_webhook(session, settings, url=stored_url, secret=None)  # the secret is kept
+            send_test_webhook(session, settings, language="de")
+            remove_webhook(session)
+            send_test_webhook(session, settings, language="de")
+    assert len(received) == 2
+    assert json.loads(received[1][1])["kind"] == "test"
+    for headers, body in received:
+        assert headers[SIGNATURE_HEADER] == signature("hook-secret-2", body)
+    assert "srv_1 does not answer" in json.loads(received[0][1])["text"]
+    assert [json.loads(body)["kind"] for _headers, body in machine_received] == ["test"]
+    assert shown_webhook("https://chat.lab.example/hooks/abc123") == "https://chat.lab.example/…"

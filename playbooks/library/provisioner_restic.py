@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""One phase of a backup or restore on the server, in one task instead of one task per step.
+
+Each task costs Ansible a round trip to the server (1 to 3 s on a busy machine), and a backup made of
+sixteen small tasks cost ten times what restic itself needs. The phases:
+
+- ``ready``: restic installed, the run's identity for the backup server with its pinned host key, the
+  tenant's repository opened (made on first use with ``create``); with ``volumes``, the instance's
+  volumes found and the free disk space under them checked;
+- ``backup``: the template's steps before, restic's backup of the volumes, the steps after (also when
+  the backup failed), the snapshot's full id, the retention policy where the server may delete;
+- ``restore``: the snapshot restored into the run's folder beside the volumes, each volume a folder and
+  each dump a file of its own there;
+- ``replace``: the containers stopped, the volumes emptied, the file volumes filled from the copy;
+- ``load``: each new database waited for, then its dump loaded, stopping at the first error;
+- ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, and
+  the run's restored copy.
+
+restic's password and the repository's credentials reach this module only through the task's
+environment; they are cut out of every message it returns all the same. The identity's key arrives as
+an argument marked no_log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+# Environment variables whose values must never show in a result.
+SECRET_ENV = ("RESTIC_PASSWORD", "RESTIC_REPOSITORY", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+RESTIC = "/usr/bin/restic"
+DAY = 86400
+
+
+class Phase:
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.done = []
+
+    def masked(self, text):
+        text = text.strip()[-500:]
+        for name in SECRET_ENV:
+            value = os.environ.get(name)
+            if value:
+                text = text.replace(value, "***")
+        return text
+
+    def fail(self, msg):
+        self.module.fail_json(msg=self.masked(msg), done=self.done)
+
+    def run(self, argv, what, *, cwd=None, env=None, check=True):
+        rc, out, err = self.module.run_command(argv, cwd=cwd, environ_update=env or {})
+        if check and rc != 0:
+            self.fail(f"{what}: {err or out or f'exit status {rc}'}")
+        return rc, out, err
+
+    def restic(self, *args, what, cwd=None, check=True):
+        return self.run([*self.p["restic_argv"], *args], what, cwd=cwd, check=check)
+
+    def steps(self, steps, what, *, retries=0, delay=2):
+        for step in steps:
+            label = f"{step['container']}: {' '.join(step['argv'])}"
+            for attempt in range(retries + 1):
+                rc, out, err = self.run(
+                    ["docker", "exec", step["container"], *step["argv"]], what, check=False
+                )
+                if rc == 0:
+                    break
+                if attempt < retries:
+                    time.sleep(delay)
+            else:
+                self.fail(f"{what} failed ({label}): {err or out or f'exit status {rc}'}")
+            self.done.append(label)
+
+
+def place(path, text, mode):
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with open(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.chmod(path, mode)
+
+
+def mountpoints(phase):
+    found, missing = {}, []
+    for volume in phase.p["volumes"]:
+        rc, out, _ = phase.run(
+            ["docker", "volume", "inspect", volume["docker"]], "docker volume", check=False
+        )
+        if rc != 0:
+            missing.append(volume["docker"])
+        else:
+            found[volume["name"]] = json.loads(out)[0]["Mountpoint"]
+    if missing:
+        phase.fail(f"the instance's volumes are missing on the server: {', '.join(missing)}")
+    return found
+
+
+def ready(phase):
+    p = phase.p
+    if not os.path.exists(RESTIC):
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        phase.run(["apt-get", "update", "-q"], "apt-get update", env=env)
+        phase.run(["apt-get", "install", "-q", "-y", "restic"], "installing restic", env=env)
+        phase.done.append("restic installed")
+    identity = p["identity"]
+    if identity:
+        os.makedirs(identity["dir"], mode=0o700, exist_ok=True)
+        os.chmod(identity["dir"], 0o700)
+        place(f"{identity['dir']}/id_ed25519", p["identity_key"] or "", 0o600)
+        place(f"{identity['dir']}/known_hosts", identity["known_hosts"], 0o600)
+        phase.done.append("identity placed")
+    found = mountpoints(phase) if p["volumes"] else {}
+    if found:
+        first = next(iter(found.values()))
+        _, out, _ = phase.run(["df", "--output=avail", "-m", "--", first], "df")
+        free = int(out.strip().splitlines()[-1].strip())
+        if free < p["min_free_mb"]:
+            phase.fail(
+                f"not enough free disk space on the server: {free} MB free under {first}, at least "
+                f"{p['min_free_mb']} MB needed (PROVISIONER_BACKUP_MIN_FREE_MB); nothing was changed"
+            )
+    rc, _, err = phase.restic("cat", "config", what="restic cat config", check=False)
+    if rc != 0 and p["create"]:
+        phase.restic("init", what="restic init")
+        phase.done.append("repository created")
+        rc, err = 0, ""
+    return {"rc": rc, "stderr": phase.masked(err) if rc else "", "mountpoints": found}
+
+
+def backup(phase):
+    p, found = phase.p, phase.p["mountpoints"]
+    # restic runs in Docker's volumes folder and is given <volume>/_data, so the snapshot holds each
+    # volume under a path the control plane derives from its own names (never one the server reports).
+    root = os.path.dirname(os.path.dirname(next(iter(found.values()))))
+    for volume in p["volumes"]:
+        if found[volume["name"]] != f"{root}/{volume['docker']}/_data":
+            phase.fail(f"the volume {volume['docker']} is not where Docker keeps named volumes ({root})")
+    try:
+        phase.steps(p["before_steps"], "a step before the backup")
+        backup_options = ["backup", "--json", "--quiet", "--host", p["instance_id"], *p["tag_options"]]
+        _, out, _ = phase.restic(*backup_options, "--", *p["backup_paths"], what="restic backup", cwd=root)
+    finally:
+        phase.steps(p["after_steps"], "a step after the backup")
+    summaries = [line for line in out.splitlines() if '"message_type":"summary"' in line]
+    if not summaries:
+        phase.fail("restic reported no summary of the backup")
+    summary = json.loads(summaries[-1])
+    # The summary names the snapshot by its short id; the control plane keeps the full one.
+    _, listed, _ = phase.restic(
+        "snapshots", "--json", "--", str(summary.get("snapshot_id")), what="restic snapshots"
+    )
+    snapshot_id = (json.loads(listed) or [{}])[0].get("id")
+    phase.done.append("backed up")
+    # Not on a target whose servers may only append: the control plane prunes there.
+    if p["keep_options"]:
+        phase.restic("forget", "--prune", "--tag", p["instance_id"], *p["keep_options"], what="restic forget")
+        phase.done.append("retention policy applied")
+    return {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+
+
+def own(work, in_snapshot, is_kind):
+    """Whether the restored copy holds ``in_snapshot`` itself (no symbolic link on the way), of its kind."""
+    real = os.path.realpath(f"{work}{in_snapshot}")
+    return real == os.path.realpath(work) + in_snapshot and is_kind(real)
+
+
+def restore(phase):
+    p, work = phase.p, phase.p["work_dir"]
+    # Only the instance's volumes, and the snapshot id after "--": restic must never read it as an option.
+    includes = [f"--include={volume['in_snapshot']}" for volume in p["volumes"]]
+    phase.restic("restore", "--target", work, *includes, "--", p["snapshot"], what="restic restore")
+    # The snapshot was written by a server: a symbolic link on the way to a volume's folder (or a dump)
+    # would make the copy below read from elsewhere on this server (another instance's volume, say).
+    for volume in p["volumes"]:
+        if not own(work, volume["in_snapshot"], os.path.isdir):
+            phase.fail(f"the snapshot does not hold the volume {volume['name']} as a folder of its own")
+    for database in p["databases"]:
+        if not own(work, f"{database['in_snapshot']}/{database['dump']}", os.path.isfile):
+            phase.fail(
+                f"the snapshot does not hold the dump {database['volume']}/{database['dump']} "
+                "as a file of its own"
+            )
+    phase.done.append("restored beside the volumes")
+    return {}
+
+
+def empty(folder):
+    for name in os.listdir(folder):
+        path = os.path.join(folder, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+
+def replace(phase):
+    p, found, work = phase.p, phase.p["mountpoints"], phase.p["work_dir"]
+    running = [
+        name
+        for name in p["containers"]
+        if phase.run(["docker", "inspect", name], "docker", check=False)[0] == 0
+    ]
+    if running:
+        phase.run(["docker", "stop", *running], "stopping the instance's containers")
+        phase.done.append(f"{len(running)} container(s) stopped")
+    for volume in p["volumes"]:
+        empty(found[volume["name"]])
+        if volume["copied"]:
+            source = f"{work}{volume['in_snapshot']}/."
+            phase.run(["cp", "-a", "--", source, f"{found[volume['name']]}/"], f"filling {volume['docker']}")
+        phase.done.append(f"{volume['docker']} {'filled' if volume['copied'] else 'emptied'}")
+    return {}
+
+
+def load(phase):
+    p = phase.p
+    for database in p["databases"]:
+        phase.steps(
+            [{"container": database["container"], "argv": database["ready"]}],
+            "waiting for the new database",
+            retries=60,
+        )
+        dump = f"{p['work_dir']}{database['in_snapshot']}/{database['dump']}"
+        # The dump goes through standard input, so no file of the snapshot is copied into the container.
+        phase.run(database["load_argv"], f"loading the dump into {database['container']}", env={"DUMP": dump})
+        phase.done.append(f"{database['container']}: {' '.join(database['load'])}")
+    return {}
+
+
+def cleanup(phase):
+    p = phase.p
+    paths = list(p["remove"])
+    identity = p["identity"]
+    if identity:
+        paths += [identity["dir"], identity["kept_before"]]
+        # A run killed before its end left its folder; a day is longer than any run may last.
+        parent = os.path.dirname(identity["dir"])
+        for name in os.listdir(parent) if os.path.isdir(parent) else []:
+            path = os.path.join(parent, name)
+            if name.startswith("run-") and os.path.isdir(path) and time.time() - os.stat(path).st_mtime > DAY:
+                paths.append(path)
+    for path in paths:
+        if os.path.lexists(path):
+            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
+            phase.done.append(path)
+    return {}
+
+
+PHASES = {
+    "ready": ready,
+    "backup": backup,
+    "restore": restore,
+    "replace": replace,
+    "load": load,
+    "cleanup": cleanup,
+}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "phase": {"type": "str", "required": True, "choices": sorted(PHASES)},
+            "restic_argv": {"type": "list", "elements": "str", "default": []},
+            "identity": {"type": "dict"},
+            "identity_key": {"type": "str", "no_log": True},
+            "create": {"type": "bool", "default": False},
+            "volumes": {"type": "list", "elements": "dict", "default": []},
+            "min_free_mb": {"type": "int", "default": 0},
+            "mountpoints": {"type": "dict", "default": {}},
+            "instance_id": {"type": "str"},
+            "tag_options": {"type": "list", "elements": "str", "default": []},
+            "backup_paths": {"type": "list", "elements": "str", "default": []},
+            "keep_options": {"type": "list", "elements": "str", "default": []},
+            "before_steps": {"type": "list", "elements": "dict", "default": []},
+            "after_steps": {"type": "list", "elements": "dict", "default": []},
+            "snapshot": {"type": "str"},
+            "work_dir": {"type": "str"},
+            "databases": {"type": "list", "elements": "dict", "default": []},
+            "containers": {"type": "list", "elements": "str", "default": []},
+            "remove": {"type": "list", "elements": "str", "default": []},
+        },
+    )
+    phase = Phase(module)
+    result = PHASES[module.params["phase"]](phase)
+    module.exit_json(changed=bool(phase.done), done=phase.done, **result)
+
+
+if __name__ == "__main__":
+    main()
