@@ -13,7 +13,6 @@ from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf, viewer_of
 from api.portal.backup_schedule_pages import backup_summary
-from provisioner.exports.service import list_exports
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
 from api.portal.rendering import render
@@ -23,6 +22,7 @@ from provisioner.catalog.model import Template
 from provisioner.catalog.parameters import validate_parameters
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
+from provisioner.exports.service import list_exports
 from provisioner.instances import footprint, operations
 from provisioner.instances.credentials import CredentialsGone, logins_kept_from, reveal_credentials
 from provisioner.instances.search import InstanceFilter, find_instances

@@ -61,7 +61,8 @@ def test_a_ready_export_is_downloaded_by_admins_only(people: People, api) -> Non
             sealer = SealedWriter(out, settings.secret_key)
             sealer.write(plain)
             sealer.close()
-        export.state, export.size_bytes, export.sha256 = "ready", len(plain), hashlib.sha256(plain).hexdigest()
+        export.state, export.size_bytes = "ready", len(plain)
+        export.sha256 = hashlib.sha256(plain).hexdigest()
         export.finished_at, export.expires_at = utcnow(), utcnow() + timedelta(hours=72)
         export_id = export.id
         session.commit()
@@ -75,6 +76,6 @@ def test_a_ready_export_is_downloaded_by_admins_only(people: People, api) -> Non
     member_page = people.member_a.get(f"/services/{instance_id}").text
     assert link not in member_page
     assert "Export all data" not in member_page
-    assert "Only the association's admins can export its data." in member_page
+    assert "admins can export its data." in member_page
     assert people.member_a.get(link).status_code == 403
     assert people.admin_b.get(link).status_code == 404
