@@ -45,7 +45,7 @@ def make_export(
     *,
     job_id: str,
     backup_id: str | None,
-    restore: Callable[..., list[RestoredPart]] = restore_for_export,
+    restore: Callable[..., list[RestoredPart]] | None = None,
 ) -> None:
     """Make the archive of the job's export from ``backup_id`` (None: a service without data), record
     it as ready and delete the service's archive before it. Raises ``ExportFailed``."""
@@ -89,7 +89,8 @@ def make_export(
         folder / sealed_name(export_id),
     )
     try:
-        restored = restore(settings, backup, parts, into=work) if backup is not None and parts else []
+        restorer = restore or restore_for_export
+        restored = restorer(settings, backup, parts, into=work) if backup is not None and parts else []
         with partial.open("wb") as out:
             sealer = SealedWriter(out, settings.secret_key)
             built = build_archive(
