@@ -18,6 +18,7 @@ from api.portal.rendering import render
 from api.routes.servers import create_server
 from provisioner.errors import Conflict, DomainError, InvalidInput
 from provisioner.instances.placement import used_capacities
+from provisioner.jobs.queue import commit_and_send
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers import service
 from provisioner.servers.draining import drain_server
@@ -147,13 +148,11 @@ def drain(
     dispatcher: DispatcherDep,
 ) -> Response:
     try:
-        _server, jobs = drain_server(session, actor=viewer.actor, catalog=catalog, server_id=server_id)
+        drain_server(session, actor=viewer.actor, catalog=catalog, server_id=server_id)
     except Conflict:
         session.rollback()  # all or nothing: one instance fits nowhere else
         return RedirectResponse("/operator/servers?notice=no-room", status_code=303)
-    session.commit()
-    for job in jobs:
-        dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse("/operator/servers?notice=drained", status_code=303)
 
 

@@ -28,6 +28,7 @@ from provisioner.instances.credentials import CredentialsGone, logins_kept_from,
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import get_instance, request_instance
 from provisioner.instances.states import InstanceState
+from provisioner.jobs.queue import commit_and_send
 from provisioner.jobs.service import list_jobs
 from provisioner.models import Instance
 from provisioner.pagination import MAX_LIMIT
@@ -301,6 +302,5 @@ async def remove(
         context = {"instance": instance, "confirm_error": True}
         return render(request, "remove.html", context, status_code=422)
     job = operations.remove_instance(session, actor=viewer.actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

@@ -10,6 +10,7 @@ from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDe
 from provisioner.backups import service, targets
 from provisioner.backups.service import BackupStatus
 from provisioner.instances.service import get_instance
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Backup, BackupTarget, DrillResult
 
 router = APIRouter(tags=["backups"])
@@ -78,8 +79,7 @@ def request_backup(
 ) -> schemas.JobAccepted:
     """Back up the instance now (a job); the data goes into the association's encrypted repository."""
     job = service.request_backup(session, actor=actor, catalog=catalog, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -114,9 +114,7 @@ def request_restore(
         subdomain=body.subdomain,
         settings=settings,
     )
-    session.commit()
-    if accepted.job is not None:
-        dispatcher.send(session, accepted.job.id)
+    commit_and_send(session, dispatcher)
     return schemas.RestoreAccepted(
         instance=convert.instance(accepted.instance),
         job=convert.job(accepted.job) if accepted.job is not None else None,
@@ -129,8 +127,7 @@ def request_drill(
 ) -> schemas.JobAccepted:
     """Restore the latest backup into a throwaway instance and check that it answers (a job)."""
     job = service.request_drill(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 

@@ -18,6 +18,7 @@ from provisioner.backups.runs import backup_spec
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import session_factory
+from provisioner.engine import backup_jobs
 from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
 from provisioner.instances.credentials import logins_kept_from, reveal_credentials
 from provisioner.instances.service import approve_instance, request_instance, set_state
@@ -36,8 +37,8 @@ from provisioner.models import (
 )
 from provisioner.tenants.quotas import QuotaExceeded
 from provisioner.timeutil import utcnow
-from provisioner.worker import backup_jobs
 from tests.support import factories
+from tests.support.engine import scripted_context
 from tests.support.factories import HOST_KEY
 
 SETTINGS = Settings()
@@ -337,7 +338,7 @@ def _claim(db_url: str, job_id: str) -> None:
 
 
 def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_url: str) -> None:
-    settings = Settings(database_url=db_url)
+    ctx = scripted_context(Settings(database_url=db_url))
     with session_factory(db_url)() as session:
         factories.server(session)
         _target(session)
@@ -349,14 +350,14 @@ def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_ur
         ids = blog.id, owner.id, failing.id, passing.id
     blog_id, owner_id, failing_id, passing_id = ids
     _claim(db_url, failing_id)
-    backup_jobs._finish(settings, failing_id, error="the backup failed: disk full", state=None)
+    backup_jobs.finish_backup_job(ctx, failing_id, error="the backup failed: disk full", state=None)
     with session_factory(db_url)() as session:
         alert = session.scalars(select(Alert)).one()
         assert (alert.kind, alert.subject_id, alert.tenant_id) == ("backup_failed", blog_id, owner_id)
         assert alert.status == "open"
         assert "disk full" in alert.summary
     _claim(db_url, passing_id)
-    backup_jobs._finish(settings, passing_id, error=None, state=None)
+    backup_jobs.finish_backup_job(ctx, passing_id, error=None, state=None)
     with session_factory(db_url)() as session:
         assert session.scalars(select(Alert)).one().status == "resolved"
         assert session.get_one(Job, passing_id).status == "succeeded"
