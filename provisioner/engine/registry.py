@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from provisioner.context import Context
 from provisioner.engine.backup_jobs import run_backup_job, run_restore_job
 from provisioner.engine.drill import run_drill_job
+from provisioner.engine.export_jobs import run_export_job
 from provisioner.engine.moves import run_move
 from provisioner.engine.playbook_jobs import run_playbook_job
 from provisioner.engine.sink import DatabaseSink
@@ -36,4 +37,6 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.BACKUP: Handler(run_backup_job, breakdown_fails_instance=False),
     JobKind.RESTORE: Handler(run_restore_job, breakdown_fails_instance=False),
     JobKind.DRILL: Handler(run_drill_job, breakdown_fails_instance=False),
+    # Reads a backup: the instance is as it was whatever becomes of the export.
+    JobKind.EXPORT: Handler(run_export_job, breakdown_fails_instance=False),
 }

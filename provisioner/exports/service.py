@@ -8,6 +8,7 @@ ask for one and download it; its members see that one exists. Another associatio
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,7 +131,28 @@ def expire_exports(session: Session, settings: Settings) -> int:
     for export in due:
         drop_archive(settings, export)
         export.state = "expired"
+    _sweep_leftovers(session, settings)
     return len(due)
+
+
+def _sweep_leftovers(session: Session, settings: Settings) -> None:
+    """What an export whose worker was lost left (its throwaway folder, a part of its archive): every
+    file of the exports folder that belongs to no export being made or ready."""
+    folder = settings.resolved_exports_dir
+    if not folder.is_dir():
+        return
+    kept = select(Export.id, Export.state, Export.file).where(Export.state.in_((*ACTIVE, "ready")))
+    active = {row.id for row in session.execute(kept) if row.state in ACTIVE}
+    ready = {row.file for row in session.execute(kept) if row.state == "ready"}
+    for path in folder.iterdir():
+        owner = path.name.removeprefix("work-").split(".", 1)[0]
+        if path.name in ready or owner in active:
+            continue
+        log.info("exports: removing %s, left by an export that ended", path.name)
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def drop_archive(settings: Settings, export: Export) -> None:

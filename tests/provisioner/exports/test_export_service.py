@@ -165,3 +165,24 @@ def test_after_its_expiry_the_link_answers_gone_and_the_sweep_deletes_it(db_url:
         assert service.expire_exports(session, settings) == 0
         with pytest.raises(Gone):
             service.downloadable(session, settings, actor=_admin(session, tenant_id), export_id=export_id)
+
+
+def test_the_sweep_removes_what_ended_exports_left_and_keeps_the_rest(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    _, ready_id, ready_file = _ready(db_url, settings, expires_in=timedelta(hours=1))
+    folder = settings.resolved_exports_dir
+    with session_factory(db_url)() as session:
+        ended = session.get_one(Export, ready_id)
+        lost = Export(tenant_id=ended.tenant_id, instance_id=ended.instance_id, state="failed")
+        session.add(lost)
+        session.flush()
+        (folder / f"work-{lost.id}" / "restored").mkdir(parents=True)
+        (folder / f"{lost.id}.part").write_bytes(b"half")
+        running = Export(tenant_id=ended.tenant_id, instance_id=ended.instance_id, state="running")
+        session.add(running)
+        session.flush()
+        (folder / f"work-{running.id}").mkdir()
+        session.commit()
+        assert service.expire_exports(session, settings) == 0
+        session.commit()
+        assert sorted(p.name for p in folder.iterdir()) == sorted([ready_file.name, f"work-{running.id}"])
