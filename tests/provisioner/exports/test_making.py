@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from provisioner.backups import targets
 from provisioner.backups.repository import repository_for
 from provisioner.catalog.exports import ExportPart
 from provisioner.config import Settings
@@ -27,11 +26,10 @@ from provisioner.exports import making, service
 from provisioner.exports.archive import RestoredPart
 from provisioner.exports.making import ExportFailed, make_export
 from provisioner.exports.sealed import SealedWriter, opened
-from provisioner.instances.service import approve_instance, request_instance, set_state
-from provisioner.instances.states import InstanceState
+from provisioner.instances.credentials import store_secrets
 from provisioner.models import Backup, Export, Instance
 from tests.support import factories
-from tests.support.factories import HOST_KEY
+from tests.support.running import running_blog, unused_backup_target
 
 
 class Lab:
@@ -45,38 +43,10 @@ class Lab:
         with session_factory(db_url)() as session:
             owner = factories.tenant(session)
             owner.language = "en"
-            factories.server(session)
-            targets.add_target(
-                session,
-                actor=factories.OPERATOR,
-                settings=self.settings,
-                name="lab",
-                kind="sftp",
-                path="/srv/restic/",
-                address="192.0.2.20",
-                port=2222,
-                user="restic",
-                host_key=HOST_KEY,
-            )
-            instance = request_instance(
-                session,
-                actor=factories.admin_of(owner),
-                catalog=factories.CATALOG,
-                template="wordpress",
-                name="blog",
-                parameters={},
-                tenant_id=None,
-            )
-            approve_instance(
-                session,
-                actor=factories.OPERATOR,
-                catalog=factories.CATALOG,
-                instance_id=instance.id,
-                server_id=None,
-            )
-            set_state(instance, InstanceState.PROVISIONING)
-            set_state(instance, InstanceState.RUNNING)
-            instance.lock_job_id = None
+            server = factories.server(session)
+            unused_backup_target(session, self.settings)
+            instance = running_blog(session, owner, server)
+            store_secrets(self.settings, instance, factories.CATALOG.get("wordpress"))
             repository = repository_for(session, self.settings, tenant_id=owner.id)
             backup = Backup(instance_id=instance.id, repository_id=repository.id, status="succeeded",
                             version="6.1", snapshot_id="a" * 64, size_bytes=1000)  # fmt: skip
