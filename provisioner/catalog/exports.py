@@ -40,7 +40,8 @@ class ExportPart(Strict):
     @classmethod
     def _relative(cls, value: str) -> str:
         parts = value.split("/")
-        if value.startswith("/") or ".." in parts or re.search(r"[\x00-\x1f\\]", value):
+        # No glob characters either: restic reads the path as a pattern when it restores it.
+        if value.startswith("/") or ".." in parts or re.search(r"[\x00-\x1f\\*?\[]", value):
             raise ValueError(f"{value!r} must be a path inside the volume")
         return value.rstrip("/")
 

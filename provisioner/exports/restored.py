@@ -48,7 +48,9 @@ def restore_for_export(
         for name, content in (("id_ed25519", identity["key"]), ("known_hosts", identity["known_hosts"])):
             with os.fdopen(os.open(folder / name, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
                 handle.write(content)
-    includes = [f"--include={in_snapshot[volume]}" for volume in volumes]
+    # Only what the parts read: a database volume's dump, not the database's own files beside it.
+    wanted = sorted({in_snapshot[p.volume] + (f"/{p.path}" if p.path else "") for p in parts})
+    includes = [f"--include={path}" for path in wanted]
     _run(
         settings,
         [*restic["argv"], "restore", "--target", str(restored), *includes, "--", snapshot],
