@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from provisioner.backups.reach import Finding
+
 
 class BackupStatusOut(BaseModel):
     last_backup_at: datetime | None
@@ -105,3 +107,9 @@ class BackupTargetOut(BaseModel):
     public_key: str | None = Field(description="add it to the backup server's authorized_keys")
     isolation: str = Field(description="what a server that runs a backup can reach on this target")
     default: bool
+
+
+class TargetReachOut(BaseModel):
+    reached: bool
+    finding: Finding = Field(description="why not, when it was not reached")
+    detail: str = Field(description="the finding in words; never a credential or what the target printed")

@@ -17,6 +17,7 @@ from api.portal.forms import errors_by_field, pydantic_errors
 from api.portal.i18n import N_
 from api.portal.rendering import render
 from provisioner.backups import targets
+from provisioner.backups.reach import Finding, Reach, check_target
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.servers.hostkeys import HostKeyScanError, fingerprint, scan_host_key
 
@@ -39,12 +40,72 @@ MESSAGES = {
 Notice = Annotated[str | None, Query(max_length=20)]
 
 
+# What a connection test found, in words an operator acts on; never what the target printed.
+FINDINGS = {
+    Finding.REACHED: N_("Reached: the lab gets in with the credentials it keeps for this target."),
+    Finding.UNREACHABLE: N_(
+        "Nothing answers at this address from the lab's machine. Is the address right, "
+        "is the service running, does a firewall let the lab through?"
+    ),
+    Finding.HOST_KEY_CHANGED: N_(
+        "The backup server answered with another host key than the one confirmed "
+        "when the target was added. If the server was set up again, add the target anew; otherwise someone "
+        "may stand in between."
+    ),
+    Finding.CREDENTIALS_REFUSED: N_(
+        "It answered but refused the lab's credentials. For SFTP: is the key "
+        "shown above in the user's authorized_keys?"
+    ),
+    Finding.FOLDER_MISSING: N_("The folder (SFTP) or bucket (S3) does not exist there."),
+    Finding.NOT_WRITABLE: N_("The lab may not write into the folder."),
+    Finding.LISTENER_SILENT: N_(
+        "The full-access listener answers, the servers' append-only listener does not."
+    ),
+    Finding.HTPASSWD_NOT_WRITABLE: N_(
+        "The control plane cannot write the htpasswd file of the servers' listener."
+    ),
+    Finding.FAILED: N_("It answered, but not in a way that lets backups work."),
+}
+
+
+def _list_page(
+    request: Request,
+    session: SessionDep,
+    viewer: OperatorDep,
+    *,
+    added: str | None,
+    checked: Reach | None = None,
+    checked_id: str | None = None,
+) -> Response:
+    rows = targets.list_targets(session, actor=viewer.actor)
+    context = {
+        "targets": rows, "added": added, "checked": checked, "checked_id": checked_id,
+        "finding": FINDINGS[checked.finding] if checked else None,
+    }  # fmt: skip
+    return render(request, "operator/backup_targets.html", context)
+
+
 @router.get("")
 def backup_targets(
     request: Request, viewer: OperatorDep, session: SessionDep, added: Notice = None
 ) -> Response:
-    rows = targets.list_targets(session, actor=viewer.actor)
-    return render(request, "operator/backup_targets.html", {"targets": rows, "added": added})
+    return _list_page(request, session, viewer, added=added)
+
+
+@router.post("/{target_id}/check")
+def check(
+    request: Request,
+    target_id: str,
+    *,
+    viewer: OperatorDep,
+    form: SignedForm,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Test the connection now and show what was found on the target's card."""
+    target = targets.get_target(session, actor=viewer.actor, target_id=target_id)
+    found = check_target(settings, target)
+    return _list_page(request, session, viewer, added=None, checked=found, checked_id=target.id)
 
 
 def _add_page(request: Request, values: dict[str, str], errors: dict[str, str], status_code: int) -> Response:

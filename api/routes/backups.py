@@ -8,6 +8,7 @@ from api import backup_schemas as bs
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from provisioner.backups import service, targets
+from provisioner.backups.reach import check_target as check_reach
 from provisioner.backups.service import BackupStatus
 from provisioner.instances.service import get_instance
 from provisioner.jobs.queue import commit_and_send
@@ -157,6 +158,17 @@ def add_target(
     row = targets.add_target(session, actor=actor, settings=settings, **body.model_dump())
     session.commit()
     return target_out(row)
+
+
+@router.post("/api/v1/backup-targets/{target_id}/check")
+def check_target(
+    target_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> bs.TargetReachOut:
+    """Test the connection: whether the control plane reaches the target with the credentials it keeps
+    (SFTP: key, pinned host key, a folder made and removed; REST: both listeners; S3: a signed listing)."""
+    target = targets.get_target(session, actor=actor, target_id=target_id)
+    found = check_reach(settings, target)
+    return bs.TargetReachOut(reached=found.reached, finding=found.finding, detail=found.detail)
 
 
 @router.get("/api/v1/backup-targets")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from provisioner.auth.actor import Actor
 from provisioner.config import Settings
 from provisioner.crypto import encrypt
-from provisioner.errors import Conflict, InvalidInput
+from provisioner.errors import Conflict, InvalidInput, NotFound
 from provisioner.models import BackupTarget
 from provisioner.servers.hostkeys import parse_host_key
 
@@ -172,6 +172,14 @@ def add_target(
 def list_targets(session: Session, *, actor: Actor) -> Sequence[BackupTarget]:
     actor.require_operator()
     return session.scalars(select(BackupTarget).order_by(BackupTarget.created_at)).all()
+
+
+def get_target(session: Session, *, actor: Actor, target_id: str) -> BackupTarget:
+    actor.require_operator()
+    target = session.get(BackupTarget, target_id)
+    if target is None:
+        raise NotFound("backup target not found")
+    return target
 
 
 def default_target(session: Session) -> BackupTarget:

@@ -18,6 +18,7 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import DrillResult, Instance, Job
+from provisioner.runner.spec import RunOutcome
 
 S = InstanceState
 
@@ -44,8 +45,7 @@ def run_drill_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     try:
         if backup is None or check is None:
             raise BackupStepFailed("the instance has no succeeded backup to drill with")
-        if run_step(ctx, check, sink).status != "successful":
-            raise BackupStepFailed("restic check --read-data found the repository damaged")
+        _passed(run_step(ctx, check, sink), "restic check --read-data found the repository damaged")
         with transaction(url) as session:
             throwaway = make_throwaway(session, settings, catalog, session.get_one(Instance, instance_id))
             throwaway_id = throwaway.id
@@ -64,8 +64,7 @@ def run_drill_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
             data_check = check_spec(settings, template, throwaway, backup.repository, read_data=False)
         if healthy is not Health.HEALTHY:
             raise BackupStepFailed("the restored instance did not answer its health check")
-        if run_step(ctx, data_check, sink).status != "successful":
-            raise BackupStepFailed("the restored data did not pass the template's data check")
+        _passed(run_step(ctx, data_check, sink), "the restored data did not pass the template's data check")
     except BackupStepFailed as exc:
         error = str(exc)
     finally:
@@ -73,6 +72,14 @@ def run_drill_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         if throwaway_id is not None:
             _remove_throwaway(ctx, throwaway_id, sink)
     _end_drill(ctx, job_id, drill_id, error=error)
+
+
+def _passed(outcome: RunOutcome, failed: str) -> None:
+    """A check that failed found a fault; one canceled or stopped found nothing, and says so."""
+    if outcome.status == "failed":
+        raise BackupStepFailed(failed)
+    if outcome.status != "successful":
+        raise BackupStepFailed(f"the drill's check did not finish: {outcome.error}")
 
 
 def _end_drill(ctx: Context, job_id: str, drill_id: str, *, error: str | None) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from tests.api.conftest import Api
 from tests.support.factories import HOST_KEY
+from tests.support.stack import free_port
 
 
 def test_a_targets_view_says_whether_servers_are_confined_and_never_shows_a_credential(
@@ -33,3 +34,29 @@ def test_a_targets_view_says_whether_servers_are_confined_and_never_shows_a_cred
     )
     assert missing.status_code == 422
     assert [e["field"] for e in missing.json()["errors"]] == ["body.rest_url"]
+
+
+def test_testing_a_targets_connection_says_what_was_found_and_is_for_operators(api: Api) -> None:
+    port = free_port()  # nothing listens there
+    sftp = {
+        "name": "b",
+        "kind": "sftp",
+        "path": "/srv",
+        "address": "127.0.0.1",
+        "port": port,
+        "user": "restic",
+    }
+    added = api.client.post(
+        "/api/v1/backup-targets", json=sftp | {"host_key": HOST_KEY}, headers=api.operator
+    )
+    target_id = added.json()["id"]
+    checked = api.client.post(f"/api/v1/backup-targets/{target_id}/check", headers=api.operator)
+    assert checked.status_code == 200, checked.text
+    assert checked.json() == {
+        "reached": False,
+        "finding": "unreachable",
+        "detail": "nothing answers at its address from the control plane's machine",
+    }
+    _tenant, admin = api.tenant("verein-a")
+    assert api.client.post(f"/api/v1/backup-targets/{target_id}/check", headers=admin).status_code == 403
+    assert api.client.post("/api/v1/backup-targets/bkt_none/check", headers=api.operator).status_code == 404

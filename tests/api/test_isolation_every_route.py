@@ -97,7 +97,8 @@ OWNED_PATH: dict[str, Callable[[Association], str]] = {
 # Path parameters that name nothing a tenant owns, with a value that exists.
 # ``token`` is the secret of a link from a mail (an invitation, a password reset): whoever holds it may use
 # it, so nobody but its recipient can name another's; an unknown one stands for it.
-SHARED_PATH: dict[str, str] = {"name": "homepage", "token": "unknown-link-token"}
+# A backup target is the lab's, not an association's: operators only, whichever one is named.
+SHARED_PATH: dict[str, str] = {"name": "homepage", "token": "unknown-link-token", "target_id": "bkt_unknown"}
 # Query parameters and body fields that reference a resource -> the victim's resource.
 REFERENCES: dict[str, Callable[[Association], str]] = {
     "tenant": lambda a: a.tenant_id,
@@ -181,6 +182,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /operator/settings/webhook": ("url", "secret", "drop_secret", "csrf_token"),
     "POST /operator/settings/webhook/remove": ("csrf_token",),
     "POST /operator/settings/webhook/test": ("csrf_token",),
+    "POST /operator/backup-targets/{target_id}/check": ("csrf_token",),
     "POST /operator/backup-targets/new": (
         *("name", "kind", "path", "address", "port", "user", "host_key"),
         *("s3_endpoint", "s3_access_key_id", "s3_secret_access_key", "csrf_token"),

@@ -9,6 +9,7 @@ from provisioner.models import BackupTarget
 from provisioner.servers.hostkeys import fingerprint
 from tests.support.factories import HOST_KEY
 from tests.support.portal import People, csrf_of, field_state
+from tests.support.stack import free_port
 
 SFTP = {
     "name": "backup-1",
@@ -69,3 +70,27 @@ def test_the_fields_the_service_refuses_are_marked(people: People, api, keyscan)
     assert keyscan == []
     assert people.operator.post("/operator/backup-targets/new", data=SFTP).status_code == 403, "no CSRF token"
     assert people.admin_a.get("/operator/backup-targets").status_code == 403
+
+
+def test_testing_the_connection_shows_the_finding_on_the_targets_card(people: People, api, keyscan) -> None:  # type: ignore[no-untyped-def]
+    token = csrf_of(people.operator.get("/operator/backup-targets/new").text)
+    nobody = {**SFTP, "address": "127.0.0.1", "port": str(free_port()), "host_key": HOST_KEY}
+    people.operator.post("/operator/backup-targets/new", data={"csrf_token": token, **nobody})
+    with session_factory(api.db_url)() as session:
+        target_id = session.scalars(select(BackupTarget.id)).one()
+    page = people.operator.get("/operator/backup-targets").text
+    assert f'action="/operator/backup-targets/{target_id}/check"' in page
+    checked = people.operator.post(
+        f"/operator/backup-targets/{target_id}/check",
+        data={"csrf_token": token},
+        headers={"Accept-Language": "en"},
+    )
+    assert checked.status_code == 200
+    assert f'id="check-{target_id}" role="alert"' in checked.text
+    assert "Nothing answers at this address from the lab" in checked.text
+    assert (
+        people.admin_a.post(
+            f"/operator/backup-targets/{target_id}/check", data={"csrf_token": token}
+        ).status_code
+        == 403
+    )

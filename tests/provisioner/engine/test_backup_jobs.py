@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from provisioner.db import transaction
@@ -219,3 +220,37 @@ def test_a_throwaway_that_cannot_be_removed_is_left_failed_for_the_operator(lab:
     assert runs == ["check repository", "deploy", "restore", "check data", "remove"]
     assert drill == ("failed", "the restored data did not pass the template's data check")
     assert throwaway == "failed"
+
+
+def test_a_throwaway_that_cannot_be_deployed_fails_the_drill_and_is_removed(lab: EngineLab) -> None:
+    runs, ended, drill, throwaway = _drill(lab, deploy=fails("no space left"))
+
+    assert runs == ["check repository", "deploy", "remove"]
+    assert (ended[0], throwaway) == ("failed", "removed")
+    assert drill == ("failed", "the throwaway instance could not be deployed")
+
+
+def _cancel_the_drill(lab: EngineLab) -> Callable[[RunSpec], None]:
+    def cancel(_: RunSpec) -> None:
+        with transaction(lab.url) as session:
+            lab.cancel(session.scalars(select(DrillResult.job_id)).one())
+
+    return cancel
+
+
+@pytest.mark.parametrize("how", ["timed-out", "canceled"])
+def test_a_drill_whose_check_does_not_finish_says_so_and_not_that_the_repository_is_damaged(
+    lab: EngineLab, how: str
+) -> None:
+    if how == "canceled":
+        check, said = succeeds("Check", during=_cancel_the_drill(lab)), "canceled while running"
+    else:
+        check, said = times_out("Check"), "it ran longer than its time limit"
+
+    runs, ended, drill, throwaway = _drill(lab, check_repository=check)
+
+    assert runs == ["check repository"]
+    assert ended[0] == "failed"
+    assert drill[0] == "failed"
+    assert (drill[1] or "").startswith(f"the drill's check did not finish: {said}")
+    assert throwaway is None

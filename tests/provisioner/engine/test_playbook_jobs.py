@@ -3,6 +3,8 @@ settles job and instance."""
 
 from __future__ import annotations
 
+import pytest
+
 from provisioner.db import transaction
 from provisioner.health.probe import Health
 from provisioner.jobs.states import JobKind
@@ -104,3 +106,29 @@ def test_a_credential_reset_lets_the_admin_see_the_new_values_once_more(lab: Eng
     assert lab.ended(job) == ("succeeded", None, "running")
     with transaction(lab.url) as session:
         assert session.get_one(Instance, blog).credentials_revealed_at is None
+
+
+ONE_RUN_KINDS = [JobKind.DEPLOY, JobKind.REMOVE, JobKind.RESET_CREDENTIALS]
+
+
+@pytest.mark.parametrize("kind", ONE_RUN_KINDS)
+@pytest.mark.parametrize("how", ["failed", "timed_out", "canceled"])
+def test_a_run_that_does_not_succeed_leaves_the_instance_failed_with_the_reason(
+    lab: EngineLab, kind: JobKind, how: str
+) -> None:
+    blog = lab.instance()
+    job = lab.job(blog, kind)
+    run = {
+        "failed": fails("fatal: [s1]: FAILED! => no space left", "Pull the images"),
+        "timed_out": times_out("Pull the images"),
+        "canceled": succeeds("Pull the images", during=lambda _: lab.cancel(job)),
+    }[how]
+
+    lab.run(job, ScriptedRunner(run))
+
+    status, _, state = lab.ended(job)
+    assert (status, state) == (how, "failed")
+    with transaction(lab.url) as session:
+        reason = session.get_one(Instance, blog).state_reason or ""
+    said = {"failed": "failed: fatal", "timed_out": "was stopped: it ran longer", "canceled": "was canceled"}
+    assert reason.startswith(f"the {kind.value} {said[how]}"), reason
