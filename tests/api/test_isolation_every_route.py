@@ -148,6 +148,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /team/{user_id}/remove": ("tenant", "csrf_token"),
     "POST /team/{user_id}/password-reset": ("tenant", "csrf_token"),
     "POST /services/{instance_id}/backups": ("csrf_token",),
+    "POST /services/{instance_id}/exports": ("csrf_token",),
     "POST /services/{instance_id}/backups/{backup_id}/restore": ("into", "name", "confirm", "csrf_token"),
     "POST /operator/tenants/{tenant_id}/quota": ("instances", "memory_mb", "disk_gb", "csrf_token"),
     "POST /operator/schedules": ("kind", "instance", "cron", "enabled", "csrf_token"),
