@@ -14,7 +14,8 @@ from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import pydantic_errors
 from api.portal.i18n import N_
-from api.portal.rendering import render
+from api.portal.measured_charts import server_charts
+from api.portal.rendering import render, texts_for
 from api.routes.servers import create_server
 from provisioner.errors import Conflict, DomainError, InvalidInput
 from provisioner.instances.placement import used_capacities
@@ -25,6 +26,7 @@ from provisioner.servers.draining import drain_server
 from provisioner.servers.hostkeys import HostKeyScanError, fingerprint, scan_host_key
 from provisioner.servers.removal import remove_server
 from provisioner.servers.sshkey import ensure_key
+from provisioner.timeutil import utcnow
 
 router = APIRouter(prefix="/operator/servers", include_in_schema=False)
 FIELDS = ("name", "address", "port", "user", "cpu", "memory_mb", "disk_gb", "base_domain")
@@ -69,7 +71,13 @@ def servers(
 ) -> Response:
     rows = service.list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
     used = used_capacities(session, catalog, [row.id for row in rows])
-    context = {"servers": rows, "used": used, "notice": notice if notice in NOTICES else None}
+    charts = server_charts(session, texts_for(request), servers=rows, now=utcnow())
+    context = {
+        "servers": rows,
+        "used": used,
+        "charts": charts,
+        "notice": notice if notice in NOTICES else None,
+    }
     return render(request, "operator/servers.html", context)
 
 

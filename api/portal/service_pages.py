@@ -15,7 +15,8 @@ from api.portal.auth import ViewerDep, require_csrf, viewer_of
 from api.portal.backup_schedule_pages import backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
-from api.portal.rendering import render
+from api.portal.measured_charts import service_charts
+from api.portal.rendering import render, texts_for
 from provisioner.backups.service import list_backups
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
@@ -34,6 +35,7 @@ from provisioner.models import Instance
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers.service import list_servers
 from provisioner.tenants.service import list_tenants
+from provisioner.timeutil import utcnow
 
 router = APIRouter(include_in_schema=False)
 # States in which an instance holds resources on a server.
@@ -227,6 +229,9 @@ def detail_page(
         # The app's settings, so that pages of other modules call this without passing them along.
         "measured": measured_footprints(session, request.app.state.settings, [instance]).get(instance.id),
         "coefficients": footprint,
+        "charts": service_charts(session, texts_for(request), instance=instance, now=utcnow())
+        if instance.state in HOLDING
+        else [],
         "update_targets": template.update_targets(instance.version),
         # Where an operator may move it: every other server (placement says whether it fits).
         "other_servers": [

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,7 +30,7 @@ from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
 from provisioner.jobs.states import JobStatus
-from provisioner.models import Instance, Job, ServerMetric
+from provisioner.models import HealthEvent, Instance, InstanceMetric, Job, ServerMetric
 from provisioner.servers.hostkeys import fingerprint
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
@@ -109,6 +109,32 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         # Its server's collection measured it: its page shows measured and reserved figures side by side.
         figures = {"cpu_percent": 3.0, "memory_mb": 40.0, "disk_mb": 12.0}
         session.add(ServerMetric(server_id=server.id, reachable=True, instances={running.id: figures}))
+        # Its last days, for the charts on its page and on the servers page.
+        session.add(HealthEvent(instance_id=running.id, previous="unknown", current="healthy"))
+        row.health_checked_at = now
+        for hours in (30, 20, 10, 1):
+            at = now - timedelta(hours=hours)
+            session.add(
+                ServerMetric(
+                    server_id=server.id,
+                    collected_at=at,
+                    reachable=True,
+                    memory_total_mb=4096,
+                    memory_available_mb=2048 + 100 * hours,
+                    disk_total_mb=40960,
+                    disk_used_mb=8000 + 10 * hours,
+                )
+            )
+            session.add(
+                InstanceMetric(
+                    instance_id=running.id,
+                    server_id=server.id,
+                    collected_at=at,
+                    cpu_percent=hours / 10,
+                    memory_mb=40.0 + hours,
+                    disk_mb=12.0,
+                )
+            )
         queued = factories.homepage(session, tenant, "zweite")
         session.commit()
         queued_job = approve_instance(
@@ -292,6 +318,14 @@ def test_every_page_passes_axe(
             assert page.locator('[aria-invalid="true"]').count() == 1
             if violations := accessibility_violations(page):
                 found["schedule form with errors"] = violations
+            # The charts of a service with their tables of numbers open.
+            page.goto(f"{base_url}/services/{seeded.running}")
+            assert page.locator('figure.chart svg[role="img"]').count() == 4
+            for disclosure in page.locator("figure.chart details summary").all():
+                disclosure.click()
+            assert page.locator("figure.chart details[open] table").count() == 4
+            if violations := accessibility_violations(page):
+                found["charts with their numbers shown"] = violations
         context.close()
     assert found == {}
 

@@ -481,3 +481,33 @@ def test_on_a_rest_target_the_server_applies_no_retention_and_the_control_plane_
     ]  # fmt: skip
     assert pruning.env["RESTIC_REPOSITORY"] == f"rest:http://lab:full-access@10.0.0.1:8001/{owner.id}/"
     assert "full-access" not in repr(pruning)
+
+
+def test_a_backup_reads_only_the_dump_of_a_rebuilt_database_and_prunes_when_due(
+    db_url: str, tmp_path: Path
+) -> None:
+    with session_factory(db_url)() as session:
+        _target(session)
+        owner = factories.tenant(session)
+        factories.server(session)
+        blog = _running_blog(session, owner)
+        repository = repository_for(session, SETTINGS, tenant_id=owner.id)
+        key = tmp_path / "id_ed25519"
+        key.write_text("not read here")
+        spec = backup_spec(Settings(ssh_key_path=key), factories.CATALOG.get(blog.template), blog, repository)
+    # The server prunes this instance's snapshots at most once per interval, its time kept here.
+    assert spec.variables["prune_marker"] == f"/srv/provisioner/backup/pruned/{blog.id}"
+    assert spec.variables["prune_every_seconds"] == 86400
+    assert spec.variables["keep_options"] == [
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "4",
+        "--keep-monthly",
+        "6",
+    ]
+    # WordPress: its database comes back from backup.sql only; its files volume is copied whole.
+    assert spec.variables["backup_paths"] == [
+        f"prv-{blog.id}-db/_data/backup.sql",
+        f"prv-{blog.id}-content/_data",
+    ]
