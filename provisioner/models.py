@@ -277,6 +277,9 @@ class BackupRepository(Base):
     encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     # rest targets: the password of the tenant's own user on the REST server (the user is the tenant id).
     encrypted_rest_password: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    # The recovery recipients (a digest of them) the password's copy on the target is encrypted to;
+    # none yet, or other recipients since, and the next backup writes it again.
+    escrowed_for: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     target: Mapped[BackupTarget] = relationship(lazy="joined")
