@@ -206,7 +206,7 @@ class JobOut(BaseModel):
     id: str
     kind: str
     status: str
-    instance: str
+    instance: str | None = Field(description="None for a server's own job (bootstrap): see target_server")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

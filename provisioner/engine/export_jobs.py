@@ -25,7 +25,7 @@ S = InstanceState
 
 def run_export_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     with transaction(ctx.database_url) as session:
-        instance = session.get_one(Job, job_id).instance
+        instance = session.get_one(Job, job_id).subject
         instance_id = instance.id
         if instance.state != S.RUNNING:
             # Asked for while it ran; a failure or an update came first.

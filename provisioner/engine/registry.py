@@ -11,6 +11,7 @@ from provisioner.engine.drill import run_drill_job
 from provisioner.engine.export_jobs import run_export_job
 from provisioner.engine.moves import run_move
 from provisioner.engine.playbook_jobs import run_playbook_job
+from provisioner.engine.server_jobs import run_bootstrap_job
 from provisioner.engine.sink import DatabaseSink
 from provisioner.engine.updates import run_update
 from provisioner.jobs.states import JobKind
@@ -39,4 +40,6 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.DRILL: Handler(run_drill_job, breakdown_fails_instance=False),
     # Reads a backup: the instance is as it was whatever becomes of the export.
     JobKind.EXPORT: Handler(run_export_job, breakdown_fails_instance=False),
+    # A server's own job: there is no instance to fail.
+    JobKind.BOOTSTRAP: Handler(run_bootstrap_job, breakdown_fails_instance=False),
 }

@@ -24,6 +24,8 @@ class JobKind(StrEnum):
     MOVE = "move"
     # A backup taken, restored into a throwaway folder and made into an archive in open formats.
     EXPORT = "export"
+    # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
+    BOOTSTRAP = "bootstrap"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

@@ -161,3 +161,20 @@ def test_drain_refuses_when_an_instance_fits_nowhere(api: Api) -> None:
     assert refused.status_code == 409
     assert "fits on no other server" in refused.json()["detail"]
     assert api.client.get(f"/api/v1/servers/{source}", headers=api.operator).json()["draining"] is False
+
+
+def test_a_bootstrap_is_a_job_of_the_server_for_operators(api: Api) -> None:
+    server_id = api.server("s1")
+    accepted = api.client.post(f"/api/v1/servers/{server_id}/bootstrap", headers=api.operator)
+    assert accepted.status_code == 202, accepted.text
+    job = accepted.json()["job"]
+    assert (job["kind"], job["status"], job["instance"], job["target_server"]) == (
+        "bootstrap", "queued", None, server_id,
+    )  # fmt: skip
+    assert api.dispatcher.sent == [job["id"]]
+    busy = api.client.post(f"/api/v1/servers/{server_id}/bootstrap", headers=api.operator)
+    assert busy.status_code == 409
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.operator).json()["kind"] == "bootstrap"
+    _tenant, admin = api.tenant("verein-a")
+    assert api.client.post(f"/api/v1/servers/{server_id}/bootstrap", headers=admin).status_code == 403
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers=admin).status_code == 404

@@ -1,7 +1,7 @@
 """exports of a service's data in open formats, one running per service at a time
 
-Revision ID: 0017_service_exports
-Revises: 0016_repository_password_escrow
+Revision ID: 0018_service_exports
+Revises: 0017_server_jobs
 Create Date: 2026-12-06 02:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from provisioner.db import UTCDateTime
 
-revision = "0017_service_exports"
-down_revision = "0016_repository_password_escrow"
+revision = "0018_service_exports"
+down_revision = "0017_server_jobs"
 branch_labels = None
 depends_on = None
 
