@@ -8,7 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.backup_schemas import BackupStatusOut
-from provisioner.catalog.model import NAME_PATTERN
+from provisioner.catalog.base import NAME_PATTERN
 from provisioner.tenants.rules import EMAIL, SLUG
 
 T = TypeVar("T")

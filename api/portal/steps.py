@@ -44,6 +44,13 @@ NOTES = (
         re.compile(r"that was the shared instance's last space: removing the shared instance"),
         N_("That was the last space: removing the shared service"),
     ),
+    # provisioner/engine/export_jobs.py
+    (
+        re.compile(r"making the export from the backup taken at (?P<at>.+ UTC)"),
+        N_("Making the export from the backup taken at %(at)s"),
+    ),
+    (re.compile(r"making the export"), N_("Making the export")),
+    (re.compile(r"export ready: (?P<size>[0-9.]+) MB"), N_("Export ready: %(size)s MB")),
 )
 
 

@@ -6,11 +6,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from provisioner.catalog.base import NAME_PATTERN, Localized, Strict
+from provisioner.catalog.exports import Exports
 from provisioner.catalog.sharing import Sharing
 
-NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
 # repository:tag, repository:tag@sha256:digest (the tag kept for readers) or repository@sha256:digest;
 # moving tags are refused below.
 IMAGE_PATTERN = (
@@ -19,15 +20,6 @@ IMAGE_PATTERN = (
 )
 MOVING_TAGS = {"latest", "unstable", "nightly", "edge", "main", "master"}
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Localized(Strict):
-    de: str = Field(min_length=1)
-    en: str = Field(min_length=1)
 
 
 class Version(Strict):
@@ -289,6 +281,8 @@ class Template(Strict):
     )
     # The modes the service offers (dedicated, shared) and how its shared mode works.
     sharing: Sharing | None = None
+    # How each part of the data is exported (catalog/exports.py); ``templates check`` requires it.
+    exports: Exports | None = None
     folder: Path = Field(exclude=True)
 
     @field_validator("secrets")

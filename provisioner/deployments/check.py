@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from provisioner.catalog.export_check import export_problems
 from provisioner.catalog.loader import TemplateError, load_template, template_folders
 from provisioner.catalog.model import Template
 from provisioner.catalog.parameters import validate_parameters
@@ -100,6 +101,7 @@ def check_template(folder: Path, settings: Settings) -> list[str]:
         )
     except InvalidInput as exc:
         return [f"{where(path, ['parameters'])}: sample parameters do not fit: {exc.errors}"]
+    problems = [f"{where(path, ['exports'])}: {p}" for p in export_problems(template, template.exports)]
     placements = [placement]
     if "shared" in offered_modes(template.sharing):
         try:
@@ -111,7 +113,6 @@ def check_template(folder: Path, settings: Settings) -> list[str]:
         except InvalidInput as exc:
             location = where(path, ["sharing", "shared", "parameters"])
             return [f"{location}: sharing.shared.parameters do not fit the parameters: {exc.errors}"]
-    problems: list[str] = []
     for placement, version in [(p, v) for p in placements for v in template.versions]:
         try:
             files = deploy_files(settings, template, placement, SAMPLE_SERVER, version)

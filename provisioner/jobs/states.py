@@ -26,6 +26,8 @@ class JobKind(StrEnum):
     # new), or remove it (and the instance with its last space).
     SPACE_CREATE = "space_create"
     SPACE_REMOVE = "space_remove"
+    # A backup taken, restored into a throwaway folder and made into an archive in open formats.
+    EXPORT = "export"
     # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
     BOOTSTRAP = "bootstrap"
 

@@ -1,7 +1,7 @@
 """spaces: one association's part of a shared instance, the lab's choice of modes per template
 
-Revision ID: 0018_spaces
-Revises: 0017_server_jobs
+Revision ID: 0019_spaces
+Revises: 0018_service_exports
 Create Date: 2026-12-06 01:55:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from provisioner.db import UTCDateTime
 
-revision = "0018_spaces"
-down_revision = "0017_server_jobs"
+revision = "0019_spaces"
+down_revision = "0018_service_exports"
 branch_labels = None
 depends_on = None
 
