@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from provisioner.auth.actor import Actor
 from provisioner.models import Server
-from provisioner.servers import service
+from provisioner.servers import removal, service
 from provisioner.servers.draining import drain_server
 
 router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
@@ -107,3 +107,16 @@ def drain(
             for job in jobs
         ],
     )
+
+
+@router.delete(
+    "/{server_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "instances still live on the server, or are being moved to it"}},
+)
+def remove_server(server_id: str, actor: ActorDep, session: SessionDep) -> Response:
+    """Remove a server no instance lives on, with its pinned host key and its proxy's CA; refused with 409
+    while one does or a move to it is unfinished (operators). Nothing on the server itself is deleted."""
+    removal.remove_server(session, actor=actor, server_id=server_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,4 @@
-"""``provisioner servers``: operator chores on servers that the HTTP API does not cover."""
+"""``provisioner servers``: operator chores on servers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typer
 from sqlalchemy import select
 
 from provisioner.audit.log import record_cli
+from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.config import get_settings
 from provisioner.db import transaction
 from provisioner.deployments.plan import bootstrap_run_spec
@@ -15,6 +16,7 @@ from provisioner.deployments.smoke import PrintingSink
 from provisioner.models import Server
 from provisioner.proxy.caddy import TlsMode
 from provisioner.runner.adapter import run_playbook
+from provisioner.servers.removal import remove_server
 
 app = typer.Typer(no_args_is_help=True, help="Servers instances run on.")
 
@@ -59,3 +61,17 @@ def bootstrap(name: str) -> None:
         typer.echo(f"bootstrap of {name} failed: {outcome.error}", err=True)
         raise typer.Exit(1)
     typer.echo(f"{name} is ready")
+
+
+@app.command("remove")
+def remove(name: str) -> None:
+    """Remove a server no instance lives on, with its pinned host key and its proxy's CA; refused while
+    one does or is being moved to it. Nothing on the server itself is deleted."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        server = session.scalar(select(Server).where(Server.name == name))
+        if server is None:
+            raise typer.BadParameter(f"no server called {name!r}")
+        remove_server(session, actor=SYSTEM_ACTOR, server_id=server.id)
+        record_cli(session, "remove_server", target_id=server.id)
+    typer.echo(f"server {name} removed")
