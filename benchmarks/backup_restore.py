@@ -86,16 +86,22 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
     """Rounds of backup and restore; the figures per round, and the last round's jobs step by step."""
     client = docker.from_env()
     cleanup.callback(client.close)
-    images = build_all("wordpress/image", "provisioner/wordpress", client=client, registry=REGISTRY)
-    images |= build_all("_images/mariadb", "provisioner/mariadb", client=client, registry=REGISTRY)
-    build_all("_images/proxy", "provisioner/proxy", client=client, registry=REGISTRY)
+    for recipe, name in (
+        ("wordpress/image", "wordpress"),
+        ("_images/mariadb", "mariadb"),
+        ("_images/proxy", "proxy"),
+    ):
+        build_all(recipe, f"provisioner/{name}", client=client, registry=REGISTRY)
     work = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="backup-restore-")))
     (work / "sshd").mkdir()
     server, backup_server = cleanup.enter_context(running_servers(work / "sshd", free_address_pair()))
     instance_ids: list[str] = []
     server_ids: list[str] = []
     cleanup.callback(remove_leftovers, client, instance_ids, server_ids)
-    stack = cleanup.enter_context(embedded_stack(work / "data", ssh_key=server.client_key, registry=REGISTRY))
+    playbooks = {"PROVISIONER_PLAYBOOKS_DIR": str(args.playbooks)} if args.playbooks else None
+    stack = cleanup.enter_context(
+        embedded_stack(work / "data", ssh_key=server.client_key, registry=REGISTRY, env=playbooks)
+    )
     operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
     capacity = {"cpu": 2, "memory_mb": 2048, "disk_gb": 20}
     server_ids.append(
@@ -204,7 +210,8 @@ def report(
         f"{args.megabytes} MiB of new random uploads before each side's backup; the instance's data was "
         f"{_spread(r['size_mib'])} MiB.",
         "",
-        f"- Machine: {machine}; load average {load[0]} before, {load[1]} after; code {code}",
+        f"- Machine: {machine}; load average {load[0]} before, {load[1]} after; code {code}"
+        + (f"; the playbooks of {args.playbooks_label or args.playbooks}" if args.playbooks else ""),
         "",
         f"Median (min .. max) of {args.runs} runs.",
         "",
@@ -233,12 +240,17 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--megabytes", type=int, default=50, help="new uploads per round (default 50)")
+    parser.add_argument("--playbooks", type=Path, help="another playbooks folder (an earlier version's, say)")
+    parser.add_argument("--playbooks-label", help="how the report names that folder (a commit, say)")
+    parser.add_argument("--no-write", action="store_true", help="print the report only")
     args = parser.parse_args()
     load_before, code = Path("/proc/loadavg").read_text().split()[0], code_version(REPO)
     with ExitStack() as cleanup:
         results, steps = run(args, cleanup)
     markdown = report(results, steps, args, (load_before, Path("/proc/loadavg").read_text().split()[0]), code)
     print(markdown)
+    if args.no_write:
+        return 0
     section = f"{BEGIN}\n{markdown.rstrip()}\n{END}"
     text = RESULTS.read_text()
     if BEGIN in text and END in text:

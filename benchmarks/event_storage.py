@@ -22,12 +22,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 from provisioner.db import transaction
+from provisioner.engine.sink import DatabaseSink
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Instance, Tenant
 from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import HostSpec, RunnerEvent, RunSpec
-from provisioner.worker.execution import DatabaseSink
 from tests.support.db import migrated
 
 HERE = Path(__file__).resolve().parent

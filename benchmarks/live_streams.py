@@ -42,7 +42,8 @@ def _operator(db_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {plain}"}
 
 
-def _serve(db_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve_api(db_url: str, data_dir: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn serving the API on a free port with ``workers`` processes, once it answers."""
     port = free_port()
     env = {
         **os.environ,
@@ -51,9 +52,15 @@ def _serve(db_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         "PROVISIONER_BROKER_URL": "memory://",
     }
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", str(port)]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env=env)
+    command += [
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        *(["--workers", str(workers)] if workers > 1 else []),
+    ]
+    server = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
+    for _ in range(600):
         try:
             if httpx.get(f"{url}/healthz").status_code == 200:
                 return server, url
@@ -86,7 +93,7 @@ def measure(kind: str, streams: int, requests: int) -> list[str]:
         tenant_id, job_id = queued_job(db_url)
         operator = _operator(db_url)
         members = [headers for _, headers in member_tokens(db_url, tenant_id, streams)]
-        server, url = _serve(db_url, Path(tmp))
+        server, url = serve_api(db_url, Path(tmp))
         try:
             with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=None)) as client:
                 _timed(client, url, job_id, operator, 20)  # warm-up

@@ -16,3 +16,11 @@ def write_section(begin: str, end: str, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     RESULTS.write_text(text)
     print(section)
+
+
+def publish(begin: str, end: str, section: str, *, write: bool) -> None:
+    """Into results.md with ``write``, else only printed."""
+    if write:
+        write_section(begin, end, section)
+    else:
+        print(section)

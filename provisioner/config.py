@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     backup_keep_weekly: int = Field(default=4, ge=0)
     backup_keep_monthly: int = Field(default=6, ge=0)
     backup_min_free_mb: int = Field(default=1024, ge=0)
-    # On REST targets the control plane applies the keep rules itself, this often (servers cannot delete).
+    # How often the keep rules are applied: by the control plane on REST targets (servers cannot delete
+    # there), elsewhere by the server after a backup, for each instance.
     backup_prune_interval_seconds: float = Field(default=86400.0, gt=0)
     drill_max_age_days: int = Field(default=30, ge=1)
     # age recipients (age1..., comma-separated) of the lab's offline recovery key: each repository's

@@ -391,6 +391,23 @@ class ServerMetric(Base):
     instances: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class InstanceMetric(Base):
+    """An instance's footprint at one collection, kept as long as its server's (a service page reads its
+    own days without going through every collection of its server)."""
+
+    __tablename__ = "instance_metrics"
+    __table_args__ = (Index("ix_instance_metrics_instance_collected", "instance_id", "collected_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    server_id: Mapped[str] = mapped_column(ForeignKey("servers.id", ondelete="CASCADE"), index=True)
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    cpu_percent: Mapped[float] = mapped_column(Float)
+    memory_mb: Mapped[float] = mapped_column(Float)
+    # Missing when du did not finish in time.
+    disk_mb: Mapped[float | None] = mapped_column(Float)
+
+
 class Alert(Base):
     """Something an operator (and the tenant) should know about; open until the condition clears."""
 

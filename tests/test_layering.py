@@ -22,6 +22,7 @@ VIOLATIONS = [
     ("provisioner/instances/probe.py", "import ansible_runner", "Only the runner adapter imports"),
     ("provisioner/catalog/probe.py", "import api.app", "The core never imports the HTTP API"),
     ("provisioner/runner/probe.py", "import provisioner.db", "The runner knows nothing of the database"),
+    ("provisioner/engine/probe.py", "import provisioner.worker.tasks", "Entry points on top"),
     ("provisioner/runner/probe_up.py", "import provisioner.instances.service", "Entry points on top"),
     ("provisioner/health/probe_cycle.py", "import provisioner.deployments.smoke", "No import cycles"),
 ]

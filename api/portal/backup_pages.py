@@ -15,6 +15,7 @@ from api.portal.service_pages import detail_page
 from provisioner.backups.service import list_backups, request_backup, request_restore
 from provisioner.errors import Conflict, InvalidInput, NotFound
 from provisioner.instances.service import get_instance
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Backup, Instance
 
 router = APIRouter(include_in_schema=False)
@@ -52,8 +53,7 @@ async def back_up_now(
         response = detail_page(request, session, instance, catalog=catalog, viewer=viewer, extra=extra)
         response.status_code = 409
         return response
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
@@ -121,10 +121,9 @@ async def restore(
     except (InvalidInput, Conflict) as exc:
         errors = errors_by_field(exc.errors) or {"": exc.detail}
     else:
-        session.commit()
+        commit_and_send(session, dispatcher)
         if accepted.job is None:  # an association's copy waits for approval, like a request
             return RedirectResponse(f"/services/{accepted.instance.id}", status_code=303)
-        dispatcher.send(session, accepted.job.id)
         return RedirectResponse(f"/jobs/{accepted.job.id}", status_code=303)
     session.rollback()
     return _restore_page(request, instance, backup, errors=errors, values=form, status_code=422)

@@ -12,7 +12,7 @@ from api.deps import CatalogDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf
 from api.portal.i18n import Texts
 from api.portal.rendering import render, texts_for
-from api.portal.timetable import DEFAULT_TIME, WEEKDAYS, Chosen, Timing, chosen, describe, local_time, read
+from api.portal.timetable import DEFAULT_TIME, WEEKDAYS, Chosen, Timing, chosen, describe, read
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
@@ -26,7 +26,6 @@ from provisioner.schedules.service import (
     effective_schedule,
     update_schedule,
 )
-from provisioner.schedules.timing import lab_zone
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,7 +38,7 @@ def summary(texts: Texts, settings: Settings, schedule: Schedule | None, *, own:
         "runs": True,
         "own": own,
         "words": describe(texts, schedule.cron, schedule.interval_seconds),
-        "next_run": local_time(schedule.next_run_at, lab_zone(settings.timezone)),
+        "next_run": texts.moment(schedule.next_run_at),
         "next_run_iso": schedule.next_run_at.isoformat(),
         "zone": settings.timezone,
     }

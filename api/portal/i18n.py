@@ -7,8 +7,11 @@ editable one or a wheel) needs no build step for them.
 from __future__ import annotations
 
 import gettext
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
+from babel import Locale
+from babel.dates import format_skeleton, format_time
 from babel.numbers import format_decimal
 from starlette.requests import Request
 
@@ -55,8 +58,10 @@ def choose_language(request: Request) -> str:
 class Texts:
     """The gettext functions a page renders with, bound to one language."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, zone: tzinfo = UTC) -> None:
         self.language = language
+        self.zone = zone  # the lab's: times are written as its clocks show them
+        self._locale = Locale.parse(language)  # parsed once: a chart's table formats a hundred values
         self._translations = translations(language)
 
     def gettext(self, message: str, **values: object) -> str:
@@ -72,10 +77,22 @@ class Texts:
             return format_decimal(
                 round(value, digits),
                 format=f"#,##0.{'0' * digits}" if digits else "#,##0",
-                locale=self.language,
+                locale=self._locale,
             )
-        return format_decimal(value, format="#,##0.######", locale=self.language)
+        return format_decimal(value, format="#,##0.######", locale=self._locale)
 
     def ngettext(self, singular: str, plural: str, count: int, **values: object) -> str:
         text = self._translations.ngettext(singular, plural, count)
         return text % {"num": count, **values}
+
+    def moment(self, at: datetime, *, year: bool = True) -> str:
+        """A date and time as the language writes them (3. Dez. 2026, 14:05 CET), in the lab's time zone."""
+        local = at.astimezone(self.zone)
+        date = format_skeleton("yMMMd" if year else "MMMd", local, locale=self._locale)
+        time = format_time(local, "short", locale=self._locale)
+        joined = self._locale.datetime_formats["medium"].format(time, date)
+        return f"{joined} {local.tzname()}"
+
+    def day(self, at: datetime) -> str:
+        """Day and month as the language writes them (3. Dez.)."""
+        return format_skeleton("MMMd", at.astimezone(self.zone), locale=self._locale)

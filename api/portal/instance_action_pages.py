@@ -16,6 +16,7 @@ from api.portal.service_pages import detail_page
 from provisioner.errors import DomainError
 from provisioner.instances import operations
 from provisioner.instances.service import get_instance
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Job
 
 router = APIRouter(prefix="/services/{instance_id}", include_in_schema=False)
@@ -44,8 +45,7 @@ def _queued(
         )
         response.status_code = exc.status_code
         return response
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

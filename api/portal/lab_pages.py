@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.deps import CatalogDep, SessionDep, SettingsDep
-from api.portal.auth import OperatorDep, require_csrf
+from api.portal.auth import OperatorDep, SignedForm
 from api.portal.rendering import render
 from provisioner.audit.export import csv_lines
 from provisioner.audit.log import export_query, list_entries
@@ -99,17 +99,16 @@ def _quota_value(raw: str) -> int | str | None:
 
 
 @router.post("/tenants/{tenant_id}/quota")
-async def change_quota(
+def change_quota(
     request: Request,
     tenant_id: str,
     *,
     viewer: OperatorDep,
+    form: SignedForm,
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
 ) -> Response:
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    require_csrf(viewer, form.get("csrf_token"))
     tenant = get_tenant(session, actor=viewer.actor, tenant_id=tenant_id)
     values = {key: _quota_value(form.get(key, "")) for key in QUOTA_COLUMNS}
     wrong = {key: True for key, value in values.items() if isinstance(value, str)}

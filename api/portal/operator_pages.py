@@ -15,6 +15,7 @@ from provisioner.errors import DomainError
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
+from provisioner.jobs.queue import commit_and_send
 from provisioner.jobs.service import list_jobs
 from provisioner.jobs.states import JobStatus
 from provisioner.notices.channels import mail_configured
@@ -86,8 +87,7 @@ async def approve(
     except DomainError as exc:
         session.rollback()
         return RedirectResponse(f"/operator/requests?notice=approve-{exc.status_code}", status_code=303)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import CatalogDep, SessionDep, SettingsDep
-from api.portal.auth import OperatorDep, require_csrf
+from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import errors_by_field
 from api.portal.rendering import render
 from provisioner.errors import Conflict, InvalidInput, NotFound
@@ -23,10 +23,6 @@ from provisioner.schedules.service import (
 
 router = APIRouter(prefix="/operator", include_in_schema=False)
 MINUTE = 60
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 def _page(
@@ -82,16 +78,15 @@ def _done() -> Response:
 
 
 @router.post("/schedules")
-async def add_schedule(
+def add_schedule(
     request: Request,
     *,
     viewer: OperatorDep,
+    form: SignedForm,
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     cron, interval, errors = _timing(form)
     kind = form.get("kind", "")
     if kind not in set(ScheduleKind):
@@ -123,17 +118,16 @@ async def add_schedule(
 
 
 @router.post("/schedules/{schedule_id}")
-async def change_schedule(
+def change_schedule(
     request: Request,
     schedule_id: str,
     *,
     viewer: OperatorDep,
+    form: SignedForm,
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     cron, interval, errors = _timing(form)
     if not errors:
         changes: dict[str, Any] = {"cron": cron, "interval_seconds": interval}
@@ -156,10 +150,9 @@ async def change_schedule(
 
 
 @router.post("/schedules/{schedule_id}/remove")
-async def remove_schedule(
-    request: Request, schedule_id: str, *, viewer: OperatorDep, session: SessionDep
+def remove_schedule(
+    schedule_id: str, *, viewer: OperatorDep, form: SignedForm, session: SessionDep
 ) -> Response:
-    require_csrf(viewer, (await _form(request)).get("csrf_token"))
     delete_schedule(session, actor=viewer.actor, schedule_id=schedule_id)
     session.commit()
     return _done()

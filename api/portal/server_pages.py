@@ -14,16 +14,19 @@ from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import pydantic_errors
 from api.portal.i18n import N_
-from api.portal.rendering import render
+from api.portal.measured_charts import server_charts
+from api.portal.rendering import render, texts_for
 from api.routes.servers import create_server
 from provisioner.errors import Conflict, DomainError, InvalidInput
 from provisioner.instances.placement import used_capacities
+from provisioner.jobs.queue import commit_and_send
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers import service
 from provisioner.servers.draining import drain_server
 from provisioner.servers.hostkeys import HostKeyScanError, fingerprint, scan_host_key
 from provisioner.servers.removal import remove_server
 from provisioner.servers.sshkey import ensure_key
+from provisioner.timeutil import utcnow
 
 router = APIRouter(prefix="/operator/servers", include_in_schema=False)
 FIELDS = ("name", "address", "port", "user", "cpu", "memory_mb", "disk_gb", "base_domain")
@@ -68,7 +71,13 @@ def servers(
 ) -> Response:
     rows = service.list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
     used = used_capacities(session, catalog, [row.id for row in rows])
-    context = {"servers": rows, "used": used, "notice": notice if notice in NOTICES else None}
+    charts = server_charts(session, texts_for(request), servers=rows, now=utcnow())
+    context = {
+        "servers": rows,
+        "used": used,
+        "charts": charts,
+        "notice": notice if notice in NOTICES else None,
+    }
     return render(request, "operator/servers.html", context)
 
 
@@ -147,13 +156,11 @@ def drain(
     dispatcher: DispatcherDep,
 ) -> Response:
     try:
-        _server, jobs = drain_server(session, actor=viewer.actor, catalog=catalog, server_id=server_id)
+        drain_server(session, actor=viewer.actor, catalog=catalog, server_id=server_id)
     except Conflict:
         session.rollback()  # all or nothing: one instance fits nowhere else
         return RedirectResponse("/operator/servers?notice=no-room", status_code=303)
-    session.commit()
-    for job in jobs:
-        dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse("/operator/servers?notice=drained", status_code=303)
 
 

@@ -15,7 +15,8 @@ from api.portal.auth import ViewerDep, require_csrf, viewer_of
 from api.portal.backup_schedule_pages import backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
-from api.portal.rendering import render
+from api.portal.measured_charts import service_charts
+from api.portal.rendering import render, texts_for
 from provisioner.backups.service import list_backups
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import Template
@@ -27,11 +28,13 @@ from provisioner.instances.credentials import CredentialsGone, logins_kept_from,
 from provisioner.instances.search import InstanceFilter, find_instances
 from provisioner.instances.service import get_instance, request_instance
 from provisioner.instances.states import InstanceState
+from provisioner.jobs.queue import commit_and_send
 from provisioner.jobs.service import list_jobs
 from provisioner.models import Instance
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers.service import list_servers
 from provisioner.tenants.service import list_tenants
+from provisioner.timeutil import utcnow
 
 router = APIRouter(include_in_schema=False)
 # States in which an instance holds resources on a server.
@@ -222,6 +225,9 @@ def detail_page(
         # The app's settings, so that pages of other modules call this without passing them along.
         "measured": measured_footprints(session, request.app.state.settings, [instance]).get(instance.id),
         "coefficients": footprint,
+        "charts": service_charts(session, texts_for(request), instance=instance, now=utcnow())
+        if instance.state in HOLDING
+        else [],
         "update_targets": template.update_targets(instance.version),
         # Where an operator may move it: every other server (placement says whether it fits).
         "other_servers": [
@@ -297,6 +303,5 @@ async def remove(
         context = {"instance": instance, "confirm_error": True}
         return render(request, "remove.html", context, status_code=422)
     job = operations.remove_instance(session, actor=viewer.actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)

@@ -19,7 +19,7 @@ from provisioner.models import JobEvent
 
 STEP_PREFIX = "Step: "
 SOURCE_LANGUAGE = "en"
-# provisioner/worker/guarded.py and updates.py; keep in step with their wording.
+# The progress notes of provisioner/engine/steps.py, updates.py and moves.py; keep in step with their wording.
 NOTES = (
     (re.compile(r"taking a backup first"), N_("Taking a backup first")),
     (re.compile(r"no backup: the service keeps no data"), N_("No backup: the service keeps no data")),

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep
-from api.portal.auth import Viewer, ViewerDep, require_csrf
+from api.portal.auth import SignedForm, Viewer, ViewerDep
 from api.portal.rendering import render
 from provisioner.accounts.service import (
     Handed,
@@ -28,10 +28,6 @@ from provisioner.tenants.service import get_tenant, list_tenants
 router = APIRouter(include_in_schema=False)
 TenantQuery = Annotated[str | None, Query(max_length=32)]
 ROLES = (Role.ADMIN, Role.MEMBER)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 def _tenant_of(viewer: Viewer, chosen: str | None) -> str | None:
@@ -78,11 +74,9 @@ def _team_page(
 
 
 @router.post("/team/invite")
-async def send_invitation(
-    request: Request, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+def send_invitation(
+    request: Request, viewer: ViewerDep, form: SignedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     tenant_id = _tenant_of(viewer, form.get("tenant"))
     if tenant_id is None:
         raise InvalidInput("choose an association")
@@ -107,11 +101,15 @@ async def send_invitation(
 
 
 @router.post("/team/{user_id}/password-reset")
-async def reset_password(
-    request: Request, user_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+def reset_password(
+    request: Request,
+    user_id: str,
+    *,
+    viewer: ViewerDep,
+    form: SignedForm,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     tenant_id = _tenant_of(viewer, form.get("tenant")) or ""
     handed = reset_password_for(session, settings, actor=viewer.actor, user_id=user_id)
     session.commit()
@@ -121,9 +119,7 @@ async def reset_password(
 
 
 @router.post("/team/{user_id}/role")
-async def change_role(request: Request, user_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
+def change_role(user_id: str, viewer: ViewerDep, form: SignedForm, session: SessionDep) -> Response:
     try:
         user = set_member_role(session, actor=viewer.actor, user_id=user_id, role=Role(form.get("role", "")))
     except ValueError:
@@ -138,9 +134,7 @@ async def change_role(request: Request, user_id: str, viewer: ViewerDep, session
 
 
 @router.post("/team/{user_id}/remove")
-async def remove(request: Request, user_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
+def remove(user_id: str, viewer: ViewerDep, form: SignedForm, session: SessionDep) -> Response:
     tenant_id = _tenant_of(viewer, form.get("tenant")) or ""
     try:
         remove_member(session, actor=viewer.actor, user_id=user_id)

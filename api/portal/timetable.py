@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from api.portal.i18n import N_, Texts
 
@@ -76,10 +74,6 @@ def describe(texts: Texts, cron: str | None, interval_seconds: int | None) -> st
     if interval_seconds is not None:
         return texts.ngettext("every second", "every %(num)s seconds", interval_seconds)
     return _("on a timetable of its own (%(cron)s)", cron=cron or "")
-
-
-def local_time(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)

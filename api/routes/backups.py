@@ -11,6 +11,7 @@ from provisioner.backups import service, targets
 from provisioner.backups.reach import check_target as check_reach
 from provisioner.backups.service import BackupStatus
 from provisioner.instances.service import get_instance
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Backup, BackupTarget, DrillResult
 
 router = APIRouter(tags=["backups"])
@@ -79,8 +80,7 @@ def request_backup(
 ) -> schemas.JobAccepted:
     """Back up the instance now (a job); the data goes into the association's encrypted repository."""
     job = service.request_backup(session, actor=actor, catalog=catalog, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -115,9 +115,7 @@ def request_restore(
         subdomain=body.subdomain,
         settings=settings,
     )
-    session.commit()
-    if accepted.job is not None:
-        dispatcher.send(session, accepted.job.id)
+    commit_and_send(session, dispatcher)
     return schemas.RestoreAccepted(
         instance=convert.instance(accepted.instance),
         job=convert.job(accepted.job) if accepted.job is not None else None,
@@ -130,8 +128,7 @@ def request_drill(
 ) -> schemas.JobAccepted:
     """Restore the latest backup into a throwaway instance and check that it answers (a job)."""
     job = service.request_drill(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 

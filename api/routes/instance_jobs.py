@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep
 from provisioner.instances import operations
+from provisioner.jobs.queue import commit_and_send
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -26,8 +27,7 @@ def update_instance(
     job = operations.update_instance(
         session, actor=actor, catalog=catalog, instance_id=instance_id, version=body.version
     )
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -46,8 +46,7 @@ def move_instance(
     job = operations.move_instance(
         session, actor=actor, catalog=catalog, instance_id=instance_id, server_id=body.server
     )
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -57,8 +56,7 @@ def redeploy_instance(
 ) -> schemas.JobAccepted:
     """Deploy the instance again on its version and server (a job), e.g. after a failure."""
     job = operations.redeploy_instance(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -68,8 +66,7 @@ def reset_credentials(
 ) -> schemas.JobAccepted:
     """New admin credentials, set on the server by a job; then shown once more at .../credentials."""
     job = operations.reset_credentials(session, actor=actor, catalog=catalog, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 
@@ -79,6 +76,5 @@ def remove_instance(
 ) -> schemas.JobAccepted:
     """Remove the instance (a job): containers, network, volumes and files on its server."""
     job = operations.remove_instance(session, actor=actor, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))

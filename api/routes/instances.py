@@ -11,6 +11,7 @@ from provisioner.backups.service import backup_status
 from provisioner.errors import Forbidden
 from provisioner.instances import service
 from provisioner.instances.credentials import reveal_credentials
+from provisioner.jobs.queue import commit_and_send
 
 router = APIRouter(prefix="/api/v1/instances", tags=["instances"])
 
@@ -79,8 +80,7 @@ def approve_instance(
         server_id=body.server if body else None,
         settings=settings,
     )
-    session.commit()
-    dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
 
 

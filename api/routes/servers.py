@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from provisioner.auth.actor import Actor
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Server
 from provisioner.servers import removal, service
 from provisioner.servers.draining import drain_server
@@ -95,9 +96,7 @@ def drain(
 ) -> schemas.DrainOut:
     """Drain a server: it takes no new instances, and its instances are moved elsewhere (operators)."""
     row, jobs = drain_server(session, actor=actor, catalog=catalog, server_id=server_id)
-    session.commit()
-    for job in jobs:
-        dispatcher.send(session, job.id)
+    commit_and_send(session, dispatcher)
     return schemas.DrainOut(
         server=convert.server(session, catalog, row),
         moves=[

@@ -8,7 +8,10 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
   tenant's repository opened (made on first use with ``create``); with ``volumes``, the instance's
   volumes found and the free disk space under them checked;
 - ``backup``: the template's steps before, restic's backup of the volumes, the steps after (also when
-  the backup failed), the snapshot's full id, the retention policy where the server may delete;
+  the backup failed), the snapshot's full id, the retention policy where the server may delete, when
+  it is due (at most once per ``prune_every_seconds`` for each instance, its time kept in
+  ``prune_marker``): ``forget --prune`` reads and rewrites the repository, which cost as much as
+  the backup itself when it ran after every one;
 - ``restore``: the snapshot restored into the run's folder beside the volumes, each volume a folder and
   each dump a file of its own there;
 - ``replace``: the containers stopped, the volumes emptied, the file volumes filled from the copy;
@@ -156,11 +159,25 @@ def backup(phase):
     )
     snapshot_id = (json.loads(listed) or [{}])[0].get("id")
     phase.done.append("backed up")
-    # Not on a target whose servers may only append: the control plane prunes there.
-    if p["keep_options"]:
+    # Not on a target whose servers may only append (no keep options): the control plane prunes there.
+    if p["keep_options"] and prune_due(p["prune_marker"], p["prune_every_seconds"]):
         phase.restic("forget", "--prune", "--tag", p["instance_id"], *p["keep_options"], what="restic forget")
+        if p["prune_marker"]:
+            os.makedirs(os.path.dirname(p["prune_marker"]), mode=0o700, exist_ok=True)
+            place(p["prune_marker"], f"{time.time()}\n", 0o600)
         phase.done.append("retention policy applied")
     return {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+
+
+def prune_due(marker, every):
+    """Whether this instance's retention is due: its last pruning (the marker's time) is ``every``
+    seconds old or more. Without a marker, at every backup. A lost marker costs one pruning too many."""
+    if not marker:
+        return True
+    try:
+        return time.time() - os.stat(marker).st_mtime >= every
+    except FileNotFoundError:
+        return True
 
 
 def own(work, in_snapshot, is_kind):
@@ -276,6 +293,8 @@ def main():
             "tag_options": {"type": "list", "elements": "str", "default": []},
             "backup_paths": {"type": "list", "elements": "str", "default": []},
             "keep_options": {"type": "list", "elements": "str", "default": []},
+            "prune_marker": {"type": "str"},
+            "prune_every_seconds": {"type": "float", "default": 0},
             "before_steps": {"type": "list", "elements": "dict", "default": []},
             "after_steps": {"type": "list", "elements": "dict", "default": []},
             "snapshot": {"type": "str"},

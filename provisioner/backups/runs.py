@@ -69,6 +69,21 @@ def _spec(
     )
 
 
+def _backup_paths(template: Template, instance_id: str, volumes: list[str]) -> list[str]:
+    """What restic reads, relative to Docker's volumes folder, so the snapshot's paths are named by us alone.
+
+    Of a database volume that a restore rebuilds from its dump (the restore hook's ``databases``) only
+    the dump: a restore never copies that volume's files, and the database's own files, rewritten as it
+    runs, would otherwise be read and chunked again at every backup.
+    """
+    restore = template.hooks.restore
+    dumps = {d.volume: d.dump for d in restore.databases} if restore else {}
+    return [
+        path.lstrip("/") + (f"/{dumps[name]}" if name in dumps else "")
+        for name, path in backup_paths(instance_id, volumes).items()
+    ]
+
+
 def backup_spec(
     settings: Settings, template: Template, instance: Instance, repository: BackupRepository
 ) -> RunSpec:
@@ -90,12 +105,15 @@ def backup_spec(
             "instance_id": instance.id,
             "restic": restic_variables(settings, repository, server),
             "volumes": _volumes(instance.id, hook),
-            # Relative to Docker's volumes folder, so the snapshot's paths are named by us alone.
-            "backup_paths": [path.lstrip("/") for path in backup_paths(instance.id, hook.volumes).values()],
+            "backup_paths": _backup_paths(template, instance.id, hook.volumes),
             "min_free_mb": settings.backup_min_free_mb,
             "before_steps": step_variables(instance.id, hook.before),
             "after_steps": step_variables(instance.id, hook.after),
             "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
+            # Elsewhere the server applies the retention policy after a backup when it is due: at most
+            # once per prune interval for each instance (a marker on the server keeps the time).
+            "prune_marker": f"{server.root_dir}/backup/pruned/{instance.id}",
+            "prune_every_seconds": settings.backup_prune_interval_seconds,
             # A REST target's servers cannot delete: the control plane prunes there (prune.py).
             "keep_options": []
             if repository.target.kind == "rest"

@@ -2,7 +2,7 @@
 
 The interface other jobs rely on; it stays stable:
 
-``take_backup(settings, catalog, *, instance_id, job_id, sink) -> Backup``
+``take_backup(ctx, *, instance_id, job_id, sink) -> Backup``
     Backs the instance up into its tenant's repository on the default target, with the template's
     backup hook around it, and applies the retention policy. First, when a recovery key is set and
     the repository has no copy of its password for it on the target yet, the copy is written
@@ -11,16 +11,16 @@ The interface other jobs rely on; it stays stable:
     id, size and duration, or ``failed``) and returns it, or raises ``BackupStepFailed`` after
     recording the failure.
 
-``restore_backup(settings, catalog, *, instance_id, backup_id, job_id, sink, version=None) -> None``
+``restore_backup(ctx, *, instance_id, backup_id, job_id, sink, version=None) -> None``
     Puts a succeeded backup of the same tenant back into ``instance_id`` (the instance it was taken
     of, or another one of the same template): containers stopped, volumes replaced (databases rebuilt
     from their dumps), containers started, the template's restore hook after it. With ``version``
     (a rolled-back update), the containers start at that version. Raises ``BackupStepFailed``.
 
 Neither changes the instance's state or lock: the calling job owns both. ``sink`` is the calling
-job's event sink (the worker's ``DatabaseSink``): the playbook's events go to the calling job,
-numbered after those already there. Each function commits its own short transactions, so call them
-outside an open session of the caller's.
+job's event sink (the engine's ``DatabaseSink``): the playbook's events go to the calling job,
+numbered after those already there; its runs go through ``ctx.runner``. Each function commits its
+own short transactions, so call them outside an open session of the caller's.
 """
 
 from __future__ import annotations
@@ -34,12 +34,10 @@ from provisioner.backups.escrow import EscrowFailed, ensure_copy
 from provisioner.backups.reported import UntrustedReport, backup_paths, check_report
 from provisioner.backups.repository import repository_for
 from provisioner.backups.runs import backup_spec, restore_spec
-from provisioner.catalog.loader import Catalog
-from provisioner.config import Settings
+from provisioner.context import Context
 from provisioner.db import transaction
 from provisioner.errors import NotFound
 from provisioner.models import Backup, Instance
-from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import EventSink, RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
 
@@ -83,21 +81,17 @@ class _ReportReader:
         return self._sink.should_cancel()
 
 
-def run_step(
-    settings: Settings, spec: RunSpec, sink: StepSink, reader: _ReportReader | None = None
-) -> RunOutcome:
+def run_step(ctx: Context, spec: RunSpec, sink: StepSink, reader: _ReportReader | None = None) -> RunOutcome:
     """One playbook run inside the calling job, its events numbered after those before."""
     sink.continue_numbering()
-    outcome = run_playbook(spec, reader or sink, work_root=settings.data_dir / "runs")
+    outcome = ctx.runner.run(spec, reader or sink)
     sink.flush()
     sink.continue_numbering()
     return outcome
 
 
-def take_backup(
-    settings: Settings, catalog: Catalog, *, instance_id: str, job_id: str, sink: StepSink
-) -> Backup:
-    url = settings.resolved_database_url
+def take_backup(ctx: Context, *, instance_id: str, job_id: str, sink: StepSink) -> Backup:
+    settings, url = ctx.settings, ctx.database_url
     with transaction(url) as session:
         instance = session.get_one(Instance, instance_id)
         repository = repository_for(session, settings, tenant_id=instance.tenant_id)
@@ -111,7 +105,7 @@ def take_backup(
         session.add(backup)
         session.flush()
         backup_id = backup.id
-        template = catalog.get(instance.template)
+        template = ctx.catalog.get(instance.template)
         spec = backup_spec(settings, template, instance, repository)
         volumes = template.hooks.backup.volumes if template.hooks.backup else []
         repository_id = repository.id
@@ -126,7 +120,7 @@ def take_backup(
         raise BackupStepFailed(f"the backup failed: {exc}") from exc
     reader = _ReportReader(sink)
     started = time.monotonic()
-    outcome = run_step(settings, spec, sink, reader)
+    outcome = run_step(ctx, spec, sink, reader)
     with transaction(url) as session:
         backup = session.get_one(Backup, backup_id)
         backup.finished_at = utcnow()
@@ -153,8 +147,7 @@ def take_backup(
 
 
 def restore_backup(
-    settings: Settings,
-    catalog: Catalog,
+    ctx: Context,
     *,
     instance_id: str,
     backup_id: str,
@@ -162,7 +155,7 @@ def restore_backup(
     sink: StepSink,
     version: str | None = None,
 ) -> None:
-    with transaction(settings.resolved_database_url) as session:
+    with transaction(ctx.database_url) as session:
         instance = session.get_one(Instance, instance_id)
         backup = session.get(Backup, backup_id)
         if backup is None or backup.instance.tenant_id != instance.tenant_id or backup.snapshot_id is None:
@@ -173,10 +166,15 @@ def restore_backup(
             )
         try:
             spec = restore_spec(
-                settings, catalog.get(instance.template), instance, backup, job_id=job_id, version=version
+                ctx.settings,
+                ctx.catalog.get(instance.template),
+                instance,
+                backup,
+                job_id=job_id,
+                version=version,
             )
         except UntrustedReport as exc:
             raise BackupStepFailed(f"the backup {backup.id} cannot be restored: {exc}") from exc
-    outcome = run_step(settings, spec, sink)
+    outcome = run_step(ctx, spec, sink)
     if outcome.status != "successful":
         raise BackupStepFailed(f"the restore failed: {outcome.error}")

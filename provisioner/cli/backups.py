@@ -19,6 +19,7 @@ from provisioner.config import Settings, get_settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.errors import DomainError
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import BackupRepository, BackupTarget
 from provisioner.worker.dispatch import CeleryDispatcher
 
@@ -161,8 +162,7 @@ def _request(instance_id: str, what: Literal["backup", "drill"]) -> None:
             else:
                 job = service.request_drill(session, actor=SYSTEM_ACTOR, instance_id=instance_id)
             job_id = job.id
-        with transaction(settings.resolved_database_url) as session:
-            CeleryDispatcher(settings.resolved_broker_url).send(session, job_id)
+            commit_and_send(session, CeleryDispatcher(settings.resolved_broker_url))
     except DomainError as exc:
         typer.echo(f"refused: {exc.detail}", err=True)
         raise typer.Exit(1) from exc

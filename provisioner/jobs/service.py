@@ -12,6 +12,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from provisioner.auth.actor import Actor
 from provisioner.errors import Conflict, NotFound
+from provisioner.jobs.queue import note_created
 from provisioner.jobs.states import FINISHED, JobKind, JobStatus
 from provisioner.models import Instance, Job, JobEvent
 from provisioner.notices import events as notice_events
@@ -49,6 +50,7 @@ def create_job(
     )
     session.add(job)
     session.flush()
+    note_created(session, job.id)
     return job
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from provisioner.alerts import AlertKind, raise_alert, resolve_alert
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.models import Instance, Server, ServerCa, ServerMetric
+from provisioner.models import Instance, InstanceMetric, Server, ServerCa, ServerMetric
 from provisioner.monitoring.remote import RemoteError, Sections, collection_script, run_script
 from provisioner.timeutil import utcnow
 
@@ -164,13 +164,21 @@ def record(session: Session, settings: Settings, server_id: str, found: Collecti
             instances=own,
         )
     )
+    session.add_all(
+        InstanceMetric(
+            instance_id=instance_id,
+            server_id=server_id,
+            collected_at=now,
+            cpu_percent=figures.get("cpu_percent", 0.0),
+            memory_mb=figures.get("memory_mb", 0.0),
+            disk_mb=figures.get("disk_mb"),
+        )
+        for instance_id, figures in own.items()
+    )
     if found.ca_pem:
         store_ca(session, server_id, found.ca_pem)
-    session.execute(
-        delete(ServerMetric).where(
-            ServerMetric.server_id == server_id, ServerMetric.collected_at < now - KEEP
-        )
-    )
+    for table in (ServerMetric, InstanceMetric):
+        session.execute(delete(table).where(table.server_id == server_id, table.collected_at < now - KEEP))
     _alerts(session, settings, server, found)
 
 

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 
 from provisioner.i18n import DEFAULT_LANGUAGE, compiled_translations, known_language
+from provisioner.messages import reworded
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -46,6 +47,10 @@ def _environment(language: str) -> Environment:
     )
     translations = compiled_translations(catalogue_path(language), language)
     environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    # A job's error or an alert's summary, as the services wrote it: in the recipient's words when known.
+    environment.globals["said"] = lambda message: reworded(
+        message, translations.gettext, known=str, foreign=str
+    )
     return environment
 
 

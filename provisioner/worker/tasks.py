@@ -6,18 +6,17 @@ from typing import Any
 
 from celery.signals import worker_process_init, worker_ready
 
-from provisioner.catalog.loader import Catalog
 from provisioner.config import get_settings
 from provisioner.db import transaction
+from provisioner.engine.execute import InstanceBusy, execute_job
+from provisioner.engine.unfinished import reap_lost
+from provisioner.engine.wiring import real_context
 from provisioner.idempotency import purge_expired
-from provisioner.instances.service import set_state
-from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import reap_lost_jobs, stale_queued_jobs
+from provisioner.jobs.service import stale_queued_jobs
 from provisioner.runner.leftovers import sweep_left_runs
 from provisioner.timeutil import utcnow
 from provisioner.worker.celery_app import PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
 from provisioner.worker.dispatch import CeleryDispatcher
-from provisioner.worker.execution import InstanceBusy, execute_job
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
@@ -29,10 +28,10 @@ def sweep_runs_of_dead_workers(**_: Any) -> None:
 
 @app.task(name=RUN_JOB, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
 def run_job(self: Any, job_id: str) -> None:
-    settings = get_settings()
-    catalog = Catalog.from_dir(settings.resolved_templates_dir)
     try:
-        execute_job(settings, catalog, job_id, worker=f"{socket.gethostname()}:{self.request.hostname}")
+        execute_job(
+            real_context(get_settings()), job_id, worker=f"{socket.gethostname()}:{self.request.hostname}"
+        )
     except InstanceBusy as busy:
         # Another job holds the instance; this one waits its turn in the queue.
         raise self.retry(countdown=3) from busy
@@ -56,11 +55,7 @@ def reap_lost_jobs_task() -> int:
     """Jobs whose worker died (killed, machine lost) end as failed instead of running forever."""
     settings = get_settings()
     cutoff = utcnow() - timedelta(seconds=settings.worker_lost_after_seconds)
-    with transaction(settings.resolved_database_url) as session:
-        reaped = reap_lost_jobs(session, silent_since=cutoff)
-        for job in reaped:
-            if job.instance.state not in (InstanceState.FAILED, InstanceState.REMOVED):
-                set_state(job.instance, InstanceState.FAILED, reason=job.error)
+    reaped = reap_lost(settings, silent_since=cutoff)
     if reaped:
         # The reaped job's worker may have died on this machine (always so in the embedded mode).
         sweep_left_runs(settings.data_dir / "runs")

@@ -23,9 +23,12 @@ import pytest
 from sqlalchemy import select, update
 
 from provisioner.db import transaction
+from provisioner.i18n import compiled_translations
 from provisioner.instances.states import InstanceState
 from provisioner.labels import LABEL_INSTANCE
+from provisioner.messages import reworded
 from provisioner.models import Instance, Job, Schedule
+from provisioner.notices.render import catalogue_path
 from provisioner.timeutil import utcnow
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.lab import add_server, add_sftp_target
@@ -39,6 +42,7 @@ pytestmark = pytest.mark.e2e
 
 OPERATORS = "ops@lab.example"
 BOARD = "board@verein-watch.example.org"
+GERMAN = compiled_translations(catalogue_path("de"), "de").gettext
 
 
 def _by_recipient(messages: list[EmailMessage]) -> dict[str, list[str]]:
@@ -149,9 +153,12 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         alerted = _by_recipient(sink.wait_for(2))
         time.sleep(8)  # several more sweeps: still one message each
         alerted = _by_recipient(sink.messages)
+        # The summary as the sweep wrote it, worded for German readers as the mail words it.
+        summary = reworded(f"site (homepage) is unhealthy: {_detail(sick)}", GERMAN, known=str, foreign=str)
+        assert summary.startswith("site (homepage) antwortet nicht: ")
         assert alerted == {
-            OPERATORS: [f"[provisioner] ALARM Dienst gestört: site (homepage) is unhealthy: {_detail(sick)}"],
-            BOARD: [f"[provisioner] ALARM Dienst gestört: site (homepage) is unhealthy: {_detail(sick)}"],
+            OPERATORS: [f"[provisioner] ALARM Dienst gestört: {summary}"],
+            BOARD: [f"[provisioner] ALARM Dienst gestört: {summary}"],
         }
 
         sink.clear()
@@ -160,8 +167,8 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         sink.wait_for(2)
         time.sleep(8)
         assert _by_recipient(sink.messages) == {
-            OPERATORS: ["[provisioner] BEHOBEN Dienst gestört: site is healthy again"],
-            BOARD: ["[provisioner] BEHOBEN Dienst gestört: site is healthy again"],
+            OPERATORS: ["[provisioner] BEHOBEN Dienst gestört: site funktioniert wieder."],
+            BOARD: ["[provisioner] BEHOBEN Dienst gestört: site funktioniert wieder."],
         }
         alerts = operator.call("GET", "/api/v1/alerts", expect=200)["items"]
         assert [(a["kind"], a["status"]) for a in alerts] == [("instance_unhealthy", "resolved")]

@@ -7,13 +7,13 @@ no job runs here (the story test runs them); the job rows and their events are w
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -30,7 +30,7 @@ from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
 from provisioner.jobs.states import JobStatus
-from provisioner.models import Instance, Job, ServerMetric
+from provisioner.models import HealthEvent, Instance, InstanceMetric, Job, ServerMetric
 from provisioner.servers.hostkeys import fingerprint
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
@@ -39,6 +39,7 @@ from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import plain_text, smtp_sink
 from tests.support.sshd import free_address_pair, running_servers
+from tests.support.webhook_sink import webhook_sink
 
 pytestmark = pytest.mark.e2e
 
@@ -108,6 +109,32 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         # Its server's collection measured it: its page shows measured and reserved figures side by side.
         figures = {"cpu_percent": 3.0, "memory_mb": 40.0, "disk_mb": 12.0}
         session.add(ServerMetric(server_id=server.id, reachable=True, instances={running.id: figures}))
+        # Its last days, for the charts on its page and on the servers page.
+        session.add(HealthEvent(instance_id=running.id, previous="unknown", current="healthy"))
+        row.health_checked_at = now
+        for hours in (30, 20, 10, 1):
+            at = now - timedelta(hours=hours)
+            session.add(
+                ServerMetric(
+                    server_id=server.id,
+                    collected_at=at,
+                    reachable=True,
+                    memory_total_mb=4096,
+                    memory_available_mb=2048 + 100 * hours,
+                    disk_total_mb=40960,
+                    disk_used_mb=8000 + 10 * hours,
+                )
+            )
+            session.add(
+                InstanceMetric(
+                    instance_id=running.id,
+                    server_id=server.id,
+                    collected_at=at,
+                    cpu_percent=hours / 10,
+                    memory_mb=40.0 + hours,
+                    disk_mb=12.0,
+                )
+            )
         queued = factories.homepage(session, tenant, "zweite")
         session.commit()
         queued_job = approve_instance(
@@ -291,6 +318,14 @@ def test_every_page_passes_axe(
             assert page.locator('[aria-invalid="true"]').count() == 1
             if violations := accessibility_violations(page):
                 found["schedule form with errors"] = violations
+            # The charts of a service with their tables of numbers open.
+            page.goto(f"{base_url}/services/{seeded.running}")
+            assert page.locator('figure.chart svg[role="img"]').count() == 4
+            for disclosure in page.locator("figure.chart details summary").all():
+                disclosure.click()
+            assert page.locator("figure.chart details[open] table").count() == 4
+            if violations := accessibility_violations(page):
+                found["charts with their numbers shown"] = violations
         context.close()
     assert found == {}
 
@@ -331,6 +366,16 @@ WALK_TEXTS = {
         "add association": "Verein hinzufügen",
         "make token": "Schlüssel erstellen",
         "approve": "Freigeben",
+        "save mail": "Mailkonto speichern",
+        "add target": "Backup-Ziel hinzufügen",
+        "test connection": "Verbindung prüfen",
+        "refused": "Zugangsdaten des Labs abgelehnt",
+        "reached": "Erreicht:",
+        "invite": "Einladung senden",
+        "accept": "Mein Konto anlegen",
+        "request": "Anfrage senden",
+        "save webhook": "Webhook speichern",
+        "test webhook": "Testnachricht an den Webhook senden",
     },
     "en": {
         "email": "Your e-mail address",
@@ -344,6 +389,16 @@ WALK_TEXTS = {
         "add association": "Add the association",
         "make token": "Make the token",
         "approve": "Approve",
+        "save mail": "Save the mail account",
+        "add target": "Add the backup target",
+        "test connection": "Test the connection",
+        "refused": "refused the lab's credentials",
+        "reached": "Reached:",
+        "invite": "Send the invitation",
+        "accept": "Create my account",
+        "request": "Send the request",
+        "save webhook": "Save the webhook",
+        "test webhook": "Send a test notice to the webhook",
     },
 }
 
@@ -357,8 +412,12 @@ def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """As a new lab would: the link the first start prints → the first operator's password → a server
-    (a real sshd; its fingerprint compared with its host key) → an association and its token → the
-    association requests a service with that token → the operator approves it. axe on every page."""
+    (a real sshd; its fingerprint compared with its host key) → the mail account → a backup target on
+    that sshd over SFTP, its connection tested before and after its key is installed → an association,
+    its token, and its admin invited (the mail arrives at an SMTP sink, in the association's German) → the
+    admin accepts and requests a service in the browser → the operator approves it → the lab's webhook
+    gets a test notice. axe on every page. The deploy itself and its "ready" mail are the story test's
+    (tests/e2e/test_portal_story.py), which runs real jobs."""
     texts = WALK_TEXTS[language]
     found: dict[str, list[dict[str, object]]] = {}
 
@@ -368,9 +427,13 @@ def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
             found[name] = violations
 
     (tmp_path / "sshd").mkdir()
+    backups = tmp_path / "backups"
+    backups.mkdir()
     with (
         migrated("sqlite", tmp_path) as db_url,
         running_servers(tmp_path / "sshd", free_address_pair()[:1]) as (sshd,),
+        smtp_sink() as sink,
+        webhook_sink() as (hook_url, hooked),
     ):
         settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://")
         app = create_app(settings)
@@ -423,14 +486,73 @@ def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
             check("tokens of a new association")
             page.locator("#field-token-name").fill("board")
             page.get_by_role("button", name=texts["make token"]).click()
-            token = page.locator("#new-token").input_value().strip()
+            assert page.locator("#new-token").input_value().strip()
             check("a token shown once")
 
-            body = {"template": "homepage", "name": "site", "parameters": {"title": "Unser Verein"}}
-            asked = httpx.post(
-                f"{base_url}/api/v1/instances", json=body, headers={"Authorization": f"Bearer {token}"}
-            )
-            assert asked.status_code == 201, asked.text
+            tenant_id = re.search(r"/operator/tenants/([^/]+)/tokens", page.url)
+            assert tenant_id, page.url
+
+            # The mail account, so the invitation below goes out.
+            page.goto(f"{base_url}/operator/settings")
+            check("mail and webhook settings")
+            page.locator("#field-host").fill(sink.host)
+            page.locator("#field-port").fill(str(sink.port))
+            page.locator("#field-starttls").uncheck()
+            page.locator("#field-from_address").fill("lab@lab.example")
+            page.get_by_role("button", name=texts["save mail"]).click()
+            expect(page.get_by_role("status")).to_be_visible()
+            check("mail account saved")
+
+            # A backup target on the sshd over SFTP: its host key confirmed, its connection tested.
+            page.goto(f"{base_url}/operator/backup-targets/new")
+            page.locator("#field-name").fill("backup-1")
+            page.locator("#field-path").fill(str(backups))
+            page.locator("#field-address").fill(sshd.address)
+            page.locator("#field-port").fill(str(sshd.port))
+            page.locator("#field-user").fill(sshd.user)
+            page.get_by_role("button", name=texts["add target"]).click()
+            expect(page.locator("#fingerprint")).to_have_text(fingerprint(sshd.host_key))
+            check("confirm the backup server's host key")
+            page.get_by_role("button", name=re.compile(texts["confirm"])).click()
+            card = page.locator("section.card", has_text="backup-1")
+            card.get_by_role("button", name=texts["test connection"]).click()
+            expect(card.get_by_role("alert")).to_contain_text(texts["refused"])
+            check("a backup target not reached")
+            public_key = card.locator("textarea").input_value().strip()
+            with (sshd.root_dir.parent / "authorized_keys").open("a") as keys:
+                keys.write(public_key + "\n")
+            card.get_by_role("button", name=texts["test connection"]).click()
+            expect(card.get_by_role("status")).to_contain_text(texts["reached"])
+            check("a backup target reached")
+            assert list(backups.iterdir()) == [], "the probe folder was removed again"
+
+            # The association's admin is invited; the mail is in the association's language.
+            page.goto(f"{base_url}/team?tenant={tenant_id.group(1)}")
+            check("the association's team")
+            page.locator("#invite-email").fill("vorstand@verein-a.example")
+            page.locator("#invite-role").select_option("admin")
+            page.get_by_role("button", name=texts["invite"], exact=True).click()
+            expect(page.get_by_role("status")).to_be_visible()
+            check("invited")
+            (invitation,) = sink.wait_for(1, to="vorstand@verein-a.example")
+            assert invitation["Subject"] == "Ihre Einladung zum Provisioner"
+            link = re.search(r"/invitations/\S+", plain_text(invitation))
+            assert link, plain_text(invitation)
+
+            admin = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
+            verein = admin.new_page()
+            verein.goto(base_url + link.group(0))
+            verein.locator("#name").fill("Vorstand")
+            verein.locator("#password").fill(PASSWORD)
+            verein.get_by_role("button", name=texts["accept"]).click()
+            verein.goto(f"{base_url}/catalog/homepage/request")
+            verein.locator("#field-name").fill("site")
+            verein.locator("#field-param-title").fill("Unser Verein")
+            verein.get_by_role("button", name=texts["request"]).click()
+            expect(verein.locator(".state-requested")).to_be_visible()
+            instance_id = verein.url.rsplit("/", 1)[-1]
+            admin.close()
+
             page.goto(f"{base_url}/operator/requests")
             check("requests")
             card = page.locator("section.card", has_text="site")
@@ -438,9 +560,21 @@ def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
             card.get_by_role("button", name=texts["approve"]).click()
             expect(page).to_have_url(re.compile(r"/jobs/job_"))
             check("the approval's job")
+
+            # The lab's webhook, and a test notice to it.
+            page.goto(f"{base_url}/operator/settings")
+            page.locator("#field-url").fill(hook_url)
+            page.get_by_role("button", name=texts["save webhook"]).click()
+            expect(page.get_by_role("status")).to_be_visible()
+            check("webhook saved")
+            page.get_by_role("button", name=texts["test webhook"]).click()
+            expect(page.get_by_role("status")).to_be_visible()
+            check("webhook tested")
+            [(_headers, posted)] = hooked
+            assert json.loads(posted)["text"]
             context.close()
         with session_factory(db_url)() as session:
-            instance = session.get_one(Instance, asked.json()["id"])
+            instance = session.get_one(Instance, instance_id)
             assert instance.state == InstanceState.APPROVED.value
             assert instance.server is not None
             assert (instance.server.name, instance.server.host_key) == ("server-1", sshd.host_key)

@@ -15,12 +15,12 @@ from playwright.sync_api import expect
 from api.app import create_app
 from provisioner.config import Settings
 from provisioner.db import session_factory
+from provisioner.engine.sink import DatabaseSink
 from provisioner.instances.service import approve_instance
 from provisioner.jobs.service import claim_job, finish_job
 from provisioner.jobs.states import JobStatus
 from provisioner.models import Job
 from provisioner.runner.events import to_event
-from provisioner.worker.execution import DatabaseSink
 from tests.support import factories
 from tests.support.browser import chromium, serving
 from tests.support.db import migrated

@@ -1,12 +1,13 @@
 """The whole story in a real browser: an association asks for a WordPress site, the lab approves, it
-runs; the association backs it up, asks for a copy of it (which the lab approves like any request),
-checks the copy and removes it.
+runs and its admin gets the "ready" mail (at a real SMTP sink); the association backs it up, asks
+for a copy of it (which the lab approves like any request), checks the copy and removes it.
 
 Real parts: Debian's Chromium driven by Playwright (two browser contexts: the association's admin and the
 lab's operator), the control plane in embedded mode (`provisioner up`: SQLite, the embedded broker, the
 worker), two sshd servers on their own loopback addresses (one runs the instances, the other is the
 backup server restic reaches over SFTP), Docker Engine, WordPress and MariaDB images built from Debian
-packages and pulled from the local registry, the server's reverse proxy, and restic from Debian. The
+packages and pulled from the local registry, the server's reverse proxy, restic from Debian, and an
+aiosmtpd sink the worker's mail goes to. The
 data the association writes goes straight into the containers (docker exec), standing in for an upload
 through WordPress's own pages. A screenshot of every step is kept under the test's tmp path; the test
 prints where.
@@ -29,6 +30,7 @@ from tests.support.browser import chromium
 from tests.support.lab import add_server, add_sftp_target, leftovers, remove_every_instance
 from tests.support.portal import PASSWORD, make_user
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
+from tests.support.smtp_sink import plain_text, smtp_sink
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
 from tests.support.wordpress import UPLOAD_PATH, admin_signs_in, put_upload, sql
@@ -107,8 +109,9 @@ def test_an_association_gets_wordpress_backs_it_up_and_restores_it_into_a_copy(
     album = Album(tmp_path / "screenshots")
     print(f"\nscreenshots of the portal story: {album.folder}")
     with ExitStack() as cleanup:
+        sink = cleanup.enter_context(smtp_sink())
         stack = cleanup.enter_context(
-            embedded_stack(tmp_path / "lab", ssh_key=server.client_key, registry=registry)
+            embedded_stack(tmp_path / "lab", ssh_key=server.client_key, registry=registry, env=sink.env())
         )
         operator_api = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
         server_id = add_server(operator_api, server)
@@ -158,6 +161,14 @@ def test_an_association_gets_wordpress_backs_it_up_and_restores_it_into_a_copy(
         blog_site = _site_url(verein)
         assert blog_site.startswith("https://blog-verein-a.")
         album.take(verein, "running")
+        # The worker told the association's admin, in the association's German, where the site is.
+        ready = [
+            m
+            for m in sink.wait_for(2, to="vorstand@verein-a.example.org", timeout=120)
+            if str(m["Subject"]) == "Ihr Dienst ist bereit: blog"
+        ]
+        assert len(ready) == 1, [str(m["Subject"]) for m in sink.messages]
+        assert blog_site.rstrip("/") in plain_text(ready[0])
         ca_pem = root_ca(docker_client, server_id)
         assert get_by_hostname(blog_site, address=server.address, ca_pem=ca_pem).status_code == 200
 

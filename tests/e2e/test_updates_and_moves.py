@@ -4,7 +4,7 @@ Real parts: the provisioner in embedded mode, two sshd test servers, Docker Engi
 MariaDB images built from Debian packages (plus a broken WordPress release built the same way, offered
 only by the test catalog made here), restic backing up over SFTP to a folder on the second server.
 Both test servers share this machine's Docker Engine, which a move handles by emptying the source
-before the target starts (see ``provisioner/worker/moves.py``).
+before the target starts (see ``provisioner/engine/moves.py``).
 """
 
 from __future__ import annotations

@@ -123,6 +123,7 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
     backup = _variables(
         tmp_path, volume, password, instance_id="ins_test", tag_options=["--tag", "ins_test"],
         keep_options=["--keep-daily", "7"], backup_paths=[f"{volume.name}/_data"],
+        prune_marker=str(tmp_path / "pruned" / "ins_test"), prune_every_seconds=86400,
     )  # fmt: skip
     identities = _identities(server)
     backup["restic"]["identity"] = identities.identity
@@ -138,6 +139,8 @@ def test_backup_then_restore_brings_a_volume_back_and_never_shows_the_password(
     assert list(identities.folder.iterdir()) == [identities.running]
     report = next(e.stdout for e in sink.events if e.task == REPORT_TASK and e.status == "ok")
     snapshot = check_report(json.loads(report.split("=> ", 1)[1])["msg"]).snapshot_id
+    # The retention policy ran (none was due before) and its time is kept for the next backup.
+    assert (tmp_path / "pruned" / "ins_test").is_file()
     # The snapshot holds the volume under a path named by us, not under Docker's folder on the server.
     listed = _run_restic(tmp_path, password, "ls", "--json", "--", snapshot)
     assert f'"path":"/{volume.name}/_data/upload.bin"' in listed

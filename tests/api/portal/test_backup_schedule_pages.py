@@ -7,6 +7,7 @@ from html import unescape
 
 from fastapi.testclient import TestClient
 
+from api.portal.i18n import Texts
 from provisioner.db import session_factory
 from provisioner.models import Schedule
 from provisioner.schedules.service import ScheduleKind, create_schedule
@@ -72,8 +73,9 @@ def test_the_admin_chooses_a_daily_a_weekly_and_an_hourly_backup(people: People,
     page = people.admin_a.get(f"/services/{blog}/backup-schedule?changed=1").text
     assert "The backup schedule is saved." in page
     assert "Backups run every day at 03:15. This service has a schedule of its own." in page
-    next_run = own.next_run_at.strftime("%Y-%m-%d %H:%M")
+    next_run = Texts("en").moment(own.next_run_at)
     assert f'<time datetime="{own.next_run_at.isoformat()}">{next_run}</time> (time zone UTC)' in page
+    assert "3:15\N{NARROW NO-BREAK SPACE}AM UTC" in next_run
     assert re.search(r'<input type="radio" id="field-choice-daily" name="choice" value="daily" checked', page)
     german = people.admin_a.get(f"/services/{blog}", headers=GERMAN).text
     assert "Gesichert wird jeden Tag um 03:15 Uhr. Für diesen Dienst gilt ein eigener Zeitplan." in german

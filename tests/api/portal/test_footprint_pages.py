@@ -66,7 +66,9 @@ def test_measured_figures_stand_beside_the_reserved_ones_with_their_time(people:
     server_id, instance_id = _running_homepage(api, people)
     _collected(api, server_id, {instance_id: FIGURES})
     page = people.admin_a.get(f"/services/{instance_id}").text
-    assert re.search(r"<p>Measured: <time datetime=\"[0-9T:.+-]+\">[0-9: -]+ UTC</time></p>", page)
+    assert re.search(
+        r"<p>Measured: <time datetime=\"[0-9T:.+-]+\">[^<]+, 20[0-9]{2}, [^<]+ UTC</time></p>", page
+    )
     assert '<th scope="col">Measured</th><th scope="col">Reserved</th>' in page
     assert _cells(page, "Processor cores") == ["0.5", "0.25"]
     assert _cells(page, "Memory (MB)") == ["200", "64"]

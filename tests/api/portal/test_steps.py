@@ -19,12 +19,11 @@ from fastapi.testclient import TestClient
 from api.portal.i18n import Texts
 from api.portal.playbook_steps import STEP_CONTEXT, task_names
 from provisioner.db import session_factory
+from provisioner.engine.sink import DatabaseSink, note
 from provisioner.jobs.service import claim_job, finish_job
 from provisioner.jobs.states import JobStatus
 from provisioner.models import Job
 from provisioner.runner.events import to_event
-from provisioner.worker.execution import DatabaseSink
-from provisioner.worker.guarded import note
 from tests.support.portal import People, csrf_of
 
 ROOT = Path(__file__).parents[3]

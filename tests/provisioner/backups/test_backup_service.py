@@ -18,6 +18,7 @@ from provisioner.backups.runs import backup_spec
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import session_factory
+from provisioner.engine import backup_jobs
 from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
 from provisioner.instances.credentials import logins_kept_from, reveal_credentials
 from provisioner.instances.service import approve_instance, request_instance, set_state
@@ -36,8 +37,8 @@ from provisioner.models import (
 )
 from provisioner.tenants.quotas import QuotaExceeded
 from provisioner.timeutil import utcnow
-from provisioner.worker import backup_jobs
 from tests.support import factories
+from tests.support.engine import scripted_context
 from tests.support.factories import HOST_KEY
 
 SETTINGS = Settings()
@@ -337,7 +338,7 @@ def _claim(db_url: str, job_id: str) -> None:
 
 
 def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_url: str) -> None:
-    settings = Settings(database_url=db_url)
+    ctx = scripted_context(Settings(database_url=db_url))
     with session_factory(db_url)() as session:
         factories.server(session)
         _target(session)
@@ -349,14 +350,14 @@ def test_a_failed_backup_raises_an_alert_and_the_next_good_one_resolves_it(db_ur
         ids = blog.id, owner.id, failing.id, passing.id
     blog_id, owner_id, failing_id, passing_id = ids
     _claim(db_url, failing_id)
-    backup_jobs._finish(settings, failing_id, error="the backup failed: disk full", state=None)
+    backup_jobs.finish_backup_job(ctx, failing_id, error="the backup failed: disk full", state=None)
     with session_factory(db_url)() as session:
         alert = session.scalars(select(Alert)).one()
         assert (alert.kind, alert.subject_id, alert.tenant_id) == ("backup_failed", blog_id, owner_id)
         assert alert.status == "open"
         assert "disk full" in alert.summary
     _claim(db_url, passing_id)
-    backup_jobs._finish(settings, passing_id, error=None, state=None)
+    backup_jobs.finish_backup_job(ctx, passing_id, error=None, state=None)
     with session_factory(db_url)() as session:
         assert session.scalars(select(Alert)).one().status == "resolved"
         assert session.get_one(Job, passing_id).status == "succeeded"
@@ -480,3 +481,33 @@ def test_on_a_rest_target_the_server_applies_no_retention_and_the_control_plane_
     ]  # fmt: skip
     assert pruning.env["RESTIC_REPOSITORY"] == f"rest:http://lab:full-access@10.0.0.1:8001/{owner.id}/"
     assert "full-access" not in repr(pruning)
+
+
+def test_a_backup_reads_only_the_dump_of_a_rebuilt_database_and_prunes_when_due(
+    db_url: str, tmp_path: Path
+) -> None:
+    with session_factory(db_url)() as session:
+        _target(session)
+        owner = factories.tenant(session)
+        factories.server(session)
+        blog = _running_blog(session, owner)
+        repository = repository_for(session, SETTINGS, tenant_id=owner.id)
+        key = tmp_path / "id_ed25519"
+        key.write_text("not read here")
+        spec = backup_spec(Settings(ssh_key_path=key), factories.CATALOG.get(blog.template), blog, repository)
+    # The server prunes this instance's snapshots at most once per interval, its time kept here.
+    assert spec.variables["prune_marker"] == f"/srv/provisioner/backup/pruned/{blog.id}"
+    assert spec.variables["prune_every_seconds"] == 86400
+    assert spec.variables["keep_options"] == [
+        "--keep-daily",
+        "7",
+        "--keep-weekly",
+        "4",
+        "--keep-monthly",
+        "6",
+    ]
+    # WordPress: its database comes back from backup.sql only; its files volume is copied whole.
+    assert spec.variables["backup_paths"] == [
+        f"prv-{blog.id}-db/_data/backup.sql",
+        f"prv-{blog.id}-content/_data",
+    ]

@@ -18,18 +18,19 @@ import pytest
 from pyrage import x25519
 from sqlalchemy import select
 
-from provisioner.backups import escrow, steps, targets
+from provisioner.backups import escrow, targets
 from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
+from provisioner.engine.backup_jobs import run_backup_job
+from provisioner.engine.sink import DatabaseSink
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Backup, BackupRepository, Instance, Job
-from provisioner.runner.spec import EventSink, RunOutcome, RunSpec
-from provisioner.worker.backup_jobs import execute_backup_job
-from provisioner.worker.execution import DatabaseSink
+from provisioner.runner.scripted import ScriptedRunner, fails
 from tests.support import factories, need
+from tests.support.engine import scripted_context
 from tests.support.running import running_blog, unused_backup_target
 from tests.support.sshd import TestServer
 
@@ -79,15 +80,6 @@ class Uploads:
         self.written.append((escrow.copy_path(repository), escrow.recipients_digest(settings)))
 
 
-class NoRestic:
-    def __init__(self) -> None:
-        self.ran: list[str] = []
-
-    def __call__(self, spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
-        self.ran.append(spec.playbook)
-        return RunOutcome(status="failed", rc=2, error="scripted: no server here")
-
-
 @pytest.fixture
 def uploads(monkeypatch: pytest.MonkeyPatch) -> Uploads:
     scripted = Uploads()
@@ -96,13 +88,12 @@ def uploads(monkeypatch: pytest.MonkeyPatch) -> Uploads:
 
 
 @pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> NoRestic:
-    scripted = NoRestic()
-    monkeypatch.setattr(steps, "run_playbook", scripted)
-    return scripted
+def runs() -> ScriptedRunner:
+    """Every playbook run fails as on a server that is not there: what counts is whether restic ran."""
+    return ScriptedRunner(answer=lambda spec: fails("scripted: no server here"))
 
 
-def _backup(settings: Settings, blog_id: str | None = None) -> str:
+def _backup(settings: Settings, runs: ScriptedRunner, blog_id: str | None = None) -> str:
     """One backup job of the blog (made on first call), run to its end; returns the blog's id."""
     with transaction(settings.resolved_database_url) as session:
         if blog_id is None:
@@ -113,12 +104,8 @@ def _backup(settings: Settings, blog_id: str | None = None) -> str:
         job = create_job(session, instance=blog, kind=JobKind.BACKUP)
         job.status = "running"
         blog_id, job_id = blog.id, job.id
-    execute_backup_job(
-        settings,
-        factories.CATALOG,
-        job_id,
-        JobKind.BACKUP,
-        DatabaseSink(settings.resolved_database_url, job_id),
+    run_backup_job(
+        scripted_context(settings, runs), job_id, DatabaseSink(settings.resolved_database_url, job_id)
     )
     return blog_id
 
@@ -132,14 +119,14 @@ def _settings(db_url: str, tmp_path: Path, recipients: str) -> Settings:
 
 
 def test_the_copy_is_written_once_per_set_of_recipients(
-    db_url: str, tmp_path: Path, uploads: Uploads, runs: NoRestic
+    db_url: str, tmp_path: Path, uploads: Uploads, runs: ScriptedRunner
 ) -> None:
     before = _settings(db_url, tmp_path, "")
-    blog_id = _backup(before)  # a repository made before the lab set a recovery key: no copy
+    blog_id = _backup(before, runs)  # a repository made before the lab set a recovery key: no copy
     assert uploads.written == []
     lab = _settings(db_url, tmp_path, str(LAB_KEY.to_public()))
-    _backup(lab, blog_id)  # its next backup writes it
-    _backup(lab, blog_id)  # and the one after does not again
+    _backup(lab, runs, blog_id)  # its next backup writes it
+    _backup(lab, runs, blog_id)  # and the one after does not again
     with transaction(db_url) as session:
         repository = session.scalars(select(BackupRepository)).one()
         assert uploads.written == [
@@ -147,20 +134,20 @@ def test_the_copy_is_written_once_per_set_of_recipients(
         ]
         assert repository.escrowed_for == escrow.recipients_digest(lab)
     both = _settings(db_url, tmp_path, f"{LAB_KEY.to_public()},{SPARE_KEY.to_public()}")
-    _backup(both, blog_id)  # a second recipient: written again for both
+    _backup(both, runs, blog_id)  # a second recipient: written again for both
     assert [digest for _, digest in uploads.written] == [
         escrow.recipients_digest(lab),
         escrow.recipients_digest(both),
     ]
-    assert runs.ran == ["backup.yml"] * 4
+    assert runs.playbooks == ["backup.yml"] * 4
 
 
 def test_a_copy_that_cannot_be_written_fails_the_backup_before_restic_runs(
-    db_url: str, tmp_path: Path, uploads: Uploads, runs: NoRestic
+    db_url: str, tmp_path: Path, uploads: Uploads, runs: ScriptedRunner
 ) -> None:
     uploads.fail = True
-    _backup(_settings(db_url, tmp_path, str(LAB_KEY.to_public())))
-    assert runs.ran == []
+    _backup(_settings(db_url, tmp_path, str(LAB_KEY.to_public())), runs)
+    assert runs.playbooks == []
     with transaction(db_url) as session:
         job = session.scalars(select(Job)).one()
         assert job.status == "failed"

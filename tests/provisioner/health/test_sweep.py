@@ -79,7 +79,8 @@ def test_sick_and_well_again_each_make_one_event_and_one_message(
         messages = sink.wait_for(2)
         assert len(messages) == 2  # the operators and the association, once each
         assert {str(m["Subject"]) for m in messages} == {
-            "[provisioner] ALARM Dienst gestört: site0 (homepage) is unhealthy: answered 503"
+            "[provisioner] ALARM Dienst gestört: site0 (homepage) antwortet nicht: "
+            "antwortete mit HTTP-Status 503"
         }
 
         sink.clear()
@@ -91,7 +92,7 @@ def test_sick_and_well_again_each_make_one_event_and_one_message(
         messages = sink.wait_for(2)
         assert len(messages) == 2
         assert {str(m["Subject"]) for m in messages} == {
-            "[provisioner] BEHOBEN Dienst gestört: site0 is healthy again"
+            "[provisioner] BEHOBEN Dienst gestört: site0 funktioniert wieder."
         }
     with transaction(settings.resolved_database_url) as session:
         changes = session.execute(

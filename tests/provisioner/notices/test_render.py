@@ -61,3 +61,23 @@ def test_names_are_escaped_in_the_html_part_and_addresses_become_links() -> None
 def test_an_unknown_language_falls_back_to_the_labs_default() -> None:
     rendered = render("test", language="fr", values={"lab_url": "https://portal.example/"})
     assert rendered.subject == "Testnachricht vom Provisioner"
+
+
+def test_a_job_error_the_services_wrote_reads_in_the_recipients_language_and_unknown_ones_as_written() -> (
+    None
+):
+    values = {
+        "kind": "backup",
+        "status": "failed",
+        "instance": "blog",
+        "tenant": "Verein",
+        "link": "https://lab/",
+    }
+    known = render("job_failed", language="de", values=values | {"error": "canceled before it started"})
+    assert "Abgebrochen, bevor es begann." in known.text
+    assert "canceled before it started" not in known.text
+    english = render("job_failed", language="en", values=values | {"error": "canceled before it started"})
+    assert "Canceled before it started." in english.text
+    unknown = render("job_failed", language="de", values=values | {"error": "TASK [x] <failed>"})
+    assert "TASK [x] <failed>" in unknown.text
+    assert "TASK [x] &lt;failed&gt;" in unknown.html

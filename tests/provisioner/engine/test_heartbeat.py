@@ -15,21 +15,25 @@ from pathlib import Path
 import pytest
 
 from provisioner.backups.steps import StepSink
-from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
+from provisioner.context import Context
 from provisioner.db import session_factory, transaction
+from provisioner.engine import registry
+from provisioner.engine.execute import execute_job
+from provisioner.engine.heartbeat import BEAT_EVERY_SECONDS
+from provisioner.engine.steps import end_job
+from provisioner.engine.unfinished import reap_lost
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import ClaimResult, claim_job, create_job, reap_lost_jobs
+from provisioner.jobs.service import ClaimResult, claim_job, create_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job
 from provisioner.timeutil import utcnow
-from provisioner.worker import execution
-from provisioner.worker.guarded import end_job
-from provisioner.worker.heartbeat import BEAT_EVERY_SECONDS
 from tests.support import factories
+from tests.support.engine import scripted_context
 
-GuardedJob = Callable[[Settings, Catalog, str, StepSink], None]
+BEAT = 0.2
+GuardedJob = Callable[[Context, str, StepSink], None]
 
 
 def _running_instance_with_update(db_url: str) -> tuple[str, str]:
@@ -53,7 +57,7 @@ def _running_instance_with_update(db_url: str) -> tuple[str, str]:
 
 def _until(condition: Callable[[], bool], what: str) -> None:
     """Wait for something the code under test does on its own thread (bounded, so a bug fails)."""
-    deadline = time.monotonic() + 10 * BEAT_EVERY_SECONDS
+    deadline = time.monotonic() + 10 * BEAT_EVERY_SECONDS  # bounded by a real worker's beat
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"never happened: {what}")
@@ -68,26 +72,26 @@ def _heartbeat(db_url: str, job_id: str) -> datetime | None:
 def _run(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: GuardedJob, job_id: str) -> None:
     settings = Settings(database_url=db_url, data_dir=tmp_path)
     assert settings.worker_lost_after_seconds == 60  # the default window the review found the fault with
-    monkeypatch.setitem(execution.GUARDED, JobKind.UPDATE, step)
-    execution.execute_job(settings, factories.CATALOG, job_id, worker="w1")
+    monkeypatch.setitem(registry.HANDLERS, JobKind.UPDATE, registry.Handler(step))
+    # Beats faster than a worker does, so the test waits less; the reaper's window is the default.
+    execute_job(scripted_context(settings), job_id, worker="w1", beat_every=BEAT)
 
 
 def test_a_silent_step_keeps_its_job_alive(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job_id, instance_id = _running_instance_with_update(db_url)
-    reaped: list[Job] = []
+    reaped: list[str] = []
 
-    def silent_health_wait(settings: Settings, catalog: Catalog, job_id: str, sink: StepSink) -> None:
+    def silent_health_wait(ctx: Context, job_id: str, sink: StepSink) -> None:
         silent_since = utcnow()
         # No event, no run: only the job's own heartbeat can show the worker is alive.
         _until(
             lambda: (_heartbeat(db_url, job_id) or silent_since) > silent_since, "a heartbeat during the step"
         )
-        with transaction(db_url) as session:
-            # The reaper, as if the worker-lost window had passed since the step began.
-            reaped.extend(reap_lost_jobs(session, silent_since=silent_since))
-        end_job(settings, job_id, status=JobStatus.SUCCEEDED, state=InstanceState.RUNNING)
+        # The reaper, as if the worker-lost window had passed since the step began.
+        reaped.extend(reap_lost(ctx.settings, silent_since=silent_since))
+        end_job(ctx, job_id, status=JobStatus.SUCCEEDED, state=InstanceState.RUNNING)
 
     _run(db_url, tmp_path, monkeypatch, silent_health_wait, job_id)
     assert reaped == []
@@ -104,12 +108,11 @@ def test_a_worker_whose_job_was_reaped_stops_and_records_nothing(
     job_id, instance_id = _running_instance_with_update(db_url)
     seen: dict[str, object] = {}
 
-    def reaped_while_it_runs(settings: Settings, catalog: Catalog, job_id: str, sink: StepSink) -> None:
+    def reaped_while_it_runs(ctx: Context, job_id: str, sink: StepSink) -> None:
+        assert reap_lost(ctx.settings, silent_since=utcnow() + timedelta(seconds=1)) == [job_id]
         with transaction(db_url) as session:
-            (reaped,) = reap_lost_jobs(session, silent_since=utcnow() + timedelta(seconds=1))
-            set_state(reaped.instance, InstanceState.FAILED, reason=reaped.error)
             # A second job takes the instance the reaper freed.
-            second = create_job(session, instance=reaped.instance, kind=JobKind.DEPLOY)
+            second = create_job(session, instance=session.get_one(Instance, instance_id), kind=JobKind.DEPLOY)
             seen["second"] = second.id
         with transaction(db_url) as session:
             assert claim_job(session, job_id=str(seen["second"]), worker="w2") == ClaimResult.CLAIMED
@@ -117,7 +120,7 @@ def test_a_worker_whose_job_was_reaped_stops_and_records_nothing(
         _until(sink.should_cancel, "the run told to stop")
         seen["lost"] = sink.lost
         # The update itself went through meanwhile: the worker tries to record that.
-        end_job(settings, job_id, status=JobStatus.SUCCEEDED, state=InstanceState.RUNNING)
+        end_job(ctx, job_id, status=JobStatus.SUCCEEDED, state=InstanceState.RUNNING)
         seen["recorded"] = True
 
     _run(db_url, tmp_path, monkeypatch, reaped_while_it_runs, job_id)

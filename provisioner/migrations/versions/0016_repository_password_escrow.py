@@ -1,7 +1,7 @@
 """each repository remembers for which recovery recipients its password's copy lies on the target
 
-Revision ID: 0015_repository_password_escrow
-Revises: 0014_webhook_settings
+Revision ID: 0016_repository_password_escrow
+Revises: 0015_instance_metrics_over_time
 Create Date: 2026-12-05 22:50:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_repository_password_escrow"
-down_revision = "0014_webhook_settings"
+revision = "0016_repository_password_escrow"
+down_revision = "0015_instance_metrics_over_time"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,39 @@
+"""The one table of job kinds and the handlers that run them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from provisioner.context import Context
+from provisioner.engine.backup_jobs import run_backup_job, run_restore_job
+from provisioner.engine.drill import run_drill_job
+from provisioner.engine.moves import run_move
+from provisioner.engine.playbook_jobs import run_playbook_job
+from provisioner.engine.sink import DatabaseSink
+from provisioner.engine.updates import run_update
+from provisioner.jobs.states import JobKind
+
+
+@dataclass(frozen=True)
+class Handler:
+    """Runs a claimed job of one kind to its end: the instance's states, the job's outcome."""
+
+    run: Callable[[Context, str, DatabaseSink], None]
+    # A job that ends without its handler's say (its worker lost, the handler broken down) fails its
+    # instance, unless the instance may be as well as it was: a backup, a restore or a drill fail it
+    # only when they left it half-way (see ``provisioner.engine.unfinished``).
+    breakdown_fails_instance: bool = True
+
+
+HANDLERS: dict[JobKind, Handler] = {
+    JobKind.DEPLOY: Handler(run_playbook_job),
+    JobKind.REMOVE: Handler(run_playbook_job),
+    JobKind.RESET_CREDENTIALS: Handler(run_playbook_job),
+    # Several runs with a way back when one fails.
+    JobKind.UPDATE: Handler(run_update),
+    JobKind.MOVE: Handler(run_move),
+    JobKind.BACKUP: Handler(run_backup_job, breakdown_fails_instance=False),
+    JobKind.RESTORE: Handler(run_restore_job, breakdown_fails_instance=False),
+    JobKind.DRILL: Handler(run_drill_job, breakdown_fails_instance=False),
+}

@@ -1,0 +1,72 @@
+"""A job that ends without its handler's say: its worker lost (killed, its machine gone) or its handler
+broken down inside the control plane.
+
+What the handler would have settled is settled here, so that nothing waits on a job that has ended:
+an instance the job left half-way (in a working state such as ``backing_up``) is failed with the
+job's reason, for an operator to look at; a backup or drill the job had begun is failed, and raises
+its alert as a failed backup or drill does. An instance a backup or drill job never changed (a
+drill's original) keeps its state; a job of a kind that changes its instance fails it in any state,
+as its handler would have.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.alerts.service import AlertKind
+from provisioner.config import Settings
+from provisioner.db import transaction
+from provisioner.engine.backup_jobs import alert
+from provisioner.engine.registry import HANDLERS
+from provisioner.instances.service import set_state
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import reap_lost_jobs
+from provisioner.jobs.states import JobKind
+from provisioner.models import Backup, DrillResult, Instance, Job
+from provisioner.timeutil import utcnow
+
+S = InstanceState
+
+# The states an instance is in only while a job works on it.
+WORKING_STATES = frozenset({S.PROVISIONING, S.UPDATING, S.BACKING_UP, S.RESTORING, S.MOVING, S.REMOVING})
+
+_ALERTS = {JobKind.BACKUP: AlertKind.BACKUP_FAILED, JobKind.DRILL: AlertKind.DRILL_FAILED}
+
+
+def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason: str) -> None:
+    """Leave the job's instance, backups and drill as its handler would have on a failure."""
+    kind = JobKind(job.kind)
+    _fail(job.instance, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
+    begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
+    for backup in session.scalars(begun):
+        backup.status = "failed"
+        backup.error = reason
+    drills = select(DrillResult).where(DrillResult.job_id == job.id, DrillResult.status == "running")
+    for drill in session.scalars(drills):
+        drill.status = "failed"
+        drill.detail = reason
+        drill.finished_at = utcnow()
+        if drill.throwaway_instance_id is not None:
+            _fail(session.get_one(Instance, drill.throwaway_instance_id), reason, half_way_only=True)
+    if kind in _ALERTS:
+        alert(session, settings, job.instance, _ALERTS[kind], reason)
+
+
+def reap_lost(settings: Settings, *, silent_since: datetime) -> list[str]:
+    """Fail the running jobs silent since ``silent_since`` and settle what they left; their ids."""
+    with transaction(settings.resolved_database_url) as session:
+        reaped = reap_lost_jobs(session, silent_since=silent_since)
+        for job in reaped:
+            settle_unfinished(session, settings, job, reason=job.error or "worker lost")
+        return [job.id for job in reaped]
+
+
+def _fail(instance: Instance, reason: str, *, half_way_only: bool) -> None:
+    if instance.state in (S.FAILED, S.REMOVED):
+        return
+    if half_way_only and instance.state not in WORKING_STATES:
+        return
+    set_state(instance, S.FAILED, reason=reason)

@@ -1,0 +1,187 @@
+"""What the services say (refusals, job errors, alerts) in the reader's language.
+
+The core writes its messages in English for the API, logs and the command line. The ones people meet in
+the portal and in mails are known here by their shape, with a translatable text each (marked for both the
+portal's and the notices' catalogues); anything else (an Ansible task's own output, say) stays as it came.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+Text = TypeVar("Text", bound=str)
+
+
+def N_(message: str) -> str:  # gettext's name for a text marked here and translated where it is shown
+    return message
+
+
+# Instance states as the portal's badges name them, for states inside a message.
+STATES = {
+    "requested": N_("waiting for approval"),
+    "approved": N_("approved"),
+    "rejected": N_("declined"),
+    "provisioning": N_("being set up"),
+    "running": N_("running"),
+    "failed": N_("failed"),
+    "updating": N_("being updated"),
+    "backing_up": N_("backing up"),
+    "restoring": N_("restoring"),
+    "removing": N_("being removed"),
+    "removed": N_("removed"),
+}
+SCHEDULED = {"backup": N_("backup"), "update": N_("update"), "drill": N_("restore drill")}
+# Named parts of a message written with their own words; a part named "why" is itself a message.
+NAMED = {"state": STATES, "kind": SCHEDULED}
+# The core's refusals of an action on an instance not deployed: "the instance is <state>; <rule>".
+NOT_DEPLOYED = {
+    "only deployed instances can be deployed again": N_(
+        "The service's state is “%(state)s”: only a service that is set up can be set up again."
+    ),
+    "only deployed instances can be moved": N_(
+        "The service's state is “%(state)s”: only a service that is set up can be moved."
+    ),
+    "only deployed instances can be updated": N_(
+        "The service's state is “%(state)s”: only a service that is set up can be updated."
+    ),
+    "only deployed instances get new credentials": N_(
+        "The service's state is “%(state)s”: only a service that is set up gets a new admin access."
+    ),
+    "only a deployed instance can have a backup": N_(
+        "The service's state is “%(state)s”: only a service that is set up can be backed up."
+    ),
+    "only a deployed instance can have a restore": N_(
+        "The service's state is “%(state)s”: only a service that is set up can be restored."
+    ),
+}
+KNOWN: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"nothing done: (?P<why>.*)", re.S), N_("Nothing was done: %(why)s")),
+    (
+        re.compile(r"server (?P<server>\S+) is unreachable: (?P<why>.*)", re.S),
+        N_("Server %(server)s cannot be reached: %(why)s"),
+    ),
+    (
+        re.compile(r"server (?P<server>\S+): disk (?P<percent>\d+)% full \(threshold (?P<threshold>\d+)%\)"),
+        N_("Server %(server)s: its disk is %(percent)s %% full (the alert is set at %(threshold)s %%)."),
+    ),
+    (
+        re.compile(r"(?P<name>\S+) \((?P<template>[\w-]+)\) is unhealthy: (?P<why>.*)", re.S),
+        N_("%(name)s (%(template)s) is not answering: %(why)s"),
+    ),
+    (re.compile(r"(?P<name>\S+) is healthy again"), N_("%(name)s is working again.")),
+    (re.compile(r"no answer( in time)?"), N_("no answer in time")),
+    (re.compile(r"its certificate could not be verified"), N_("its certificate could not be verified")),
+    (re.compile(r"the request failed \((?P<error>\w+)\)"), N_("the request failed (%(error)s)")),
+    (re.compile(r"answered (?P<status>\d+)"), N_("answered with HTTP status %(status)s")),
+    (
+        re.compile(r"(?P<server>\S+) did not answer within (?P<seconds>[\d.]+) s"),
+        N_("%(server)s did not answer within %(seconds)s seconds"),
+    ),
+    (re.compile(r"(?P<server>\S+) has no recorded host key"), N_("no host key of %(server)s is recorded")),
+    (
+        re.compile(r"scheduled (?P<kind>\w+) of (?P<name>\S+) could not start: (?P<why>.*)", re.S),
+        N_("The scheduled %(kind)s of %(name)s could not start: %(why)s"),
+    ),
+    (re.compile(r"the instance is removed or about to be"), N_("The service is removed or being removed.")),
+    (
+        re.compile(r"the (?P<template>[\w-]+) service keeps no data to back up"),
+        N_("This service keeps no data of its own, so it needs no backups."),
+    ),
+    (
+        re.compile(r"the instance has no succeeded backup to drill with"),
+        N_("There is no finished backup to try a restore with yet."),
+    ),
+    (
+        re.compile(r"that backup running; only a succeeded backup can be restored"),
+        N_("That backup is still running: only a finished backup can be restored."),
+    ),
+    (
+        re.compile(r"that backup failed; only a succeeded backup can be restored"),
+        N_("That backup failed: only a finished backup can be restored."),
+    ),
+    (
+        re.compile(r"(?P<template>[\w-]+) has no credentials the control plane can reset"),
+        N_("The lab's tools cannot reset the admin access of this service."),
+    ),
+    (
+        re.compile(r"no server has enough free capacity for this service .*", re.S),
+        N_("No server has enough room for this service. The lab needs to add room or a server first."),
+    ),
+    (
+        re.compile(r"server (?P<server>[\w-]+) takes no new instances \(it is being drained\)"),
+        N_("Server %(server)s takes no new services: its services are being moved away."),
+    ),
+    (re.compile(r"choose a server that is not draining"), N_("Choose a server that takes new services.")),
+    (
+        re.compile(r"this association already has an instance called '(?P<name>[^']+)'"),
+        N_("Your association already has a service called %(name)s."),
+    ),
+    (
+        re.compile(r"(?P<address>\S+) is taken( already|; choose another)"),
+        N_("%(address)s is taken already."),
+    ),
+    (
+        re.compile(r"'(?P<address>[^']+)' cannot be used as a subdomain"),
+        N_("%(address)s cannot be used as the first part of an address."),
+    ),
+    (
+        re.compile(
+            r"(?P<association>.+) would go beyond its quota with this (?P<template>[\w-]+) — (?P<why>.+)\. "
+            r"Remove an instance, or ask the lab's operators to raise the quota\.",
+            re.S,
+        ),
+        N_(
+            "%(association)s would go beyond its quota with this %(template)s (%(why)s). Remove a service, "
+            "or ask the lab to raise the quota."
+        ),
+    ),
+    (re.compile(r"canceled before it started"), N_("Canceled before it started.")),
+    (re.compile(r"canceled while running"), N_("Canceled while it ran.")),
+    (
+        re.compile(r"worker lost: .*", re.S),
+        N_("The worker running it stopped answering; the lab has to look at it."),
+    ),
+    (
+        re.compile(r"it ran longer than its time limit, or printed nothing for longer than its idle limit"),
+        N_("It took longer than it may take, or made no progress for too long."),
+    ),
+    (
+        re.compile(r"the new instance could not be deployed"),
+        N_("The new service could not be set up."),
+    ),
+    (
+        re.compile(r"the backup playbook reported no snapshot"),
+        N_("The backup ended without saving anything."),
+    ),
+]
+
+
+KNOWN += [
+    (re.compile(r"the instance is (?P<state>\w+); " + re.escape(rule)), message)
+    for rule, message in NOT_DEPLOYED.items()
+]
+
+
+def reworded(
+    message: str,
+    gettext: Callable[[str], str],
+    *,
+    known: Callable[[str], Text],
+    foreign: Callable[[str], Text],
+) -> Text:
+    """The message in the reader's language when it is a known one: its translated text made ``Text`` by
+    ``known`` (escaped markup, say), filled with its parts; else the message as ``foreign`` marks it."""
+    for pattern, text in KNOWN:
+        found = pattern.fullmatch(message)
+        if found:
+            parts: dict[str, str] = {}
+            for name, value in found.groupdict().items():
+                if name == "why":
+                    parts[name] = reworded(value, gettext, known=known, foreign=foreign)
+                else:
+                    words = NAMED.get(name, {})
+                    parts[name] = gettext(words[value]) if value in words else value
+            return known(gettext(text)) % parts  # type: ignore[return-value]
+    return foreign(message)
