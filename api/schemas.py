@@ -210,7 +210,7 @@ class JobOut(BaseModel):
     id: str
     kind: JobKind
     status: JobStatus
-    instance: str
+    instance: str | None = Field(description="None for a server's own job (bootstrap): see target_server")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

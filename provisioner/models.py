@@ -182,7 +182,8 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("job"))
-    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    # None for a job on a server itself (its bootstrap), which names the server in ``target_server_id``.
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -199,7 +200,14 @@ class Job(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requested_by: Mapped[str | None] = mapped_column(String(64))
 
-    instance: Mapped[Instance] = relationship(lazy="joined")
+    instance: Mapped[Instance | None] = relationship(lazy="joined")
+
+    @property
+    def subject(self) -> Instance:
+        """The instance an instance's job works on; every kind but a server's bootstrap has one."""
+        if self.instance is None:
+            raise ValueError(f"job {self.id} works on a server, not on an instance")
+        return self.instance
 
 
 class IdempotencyKey(Base):

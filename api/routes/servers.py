@@ -9,6 +9,7 @@ from provisioner.auth.actor import Actor
 from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Server
 from provisioner.servers import removal, service
+from provisioner.servers.bootstrap import bootstrap_server
 from provisioner.servers.draining import drain_server
 
 router = APIRouter(prefix="/api/v1/servers", tags=["servers"])
@@ -106,6 +107,17 @@ def drain(
             for job in jobs
         ],
     )
+
+
+@router.post("/{server_id}/bootstrap", status_code=status.HTTP_202_ACCEPTED)
+def bootstrap(
+    server_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
+) -> schemas.JobAccepted:
+    """Make a server ready (again) as a job: Docker where missing, restic, git, the reverse proxy; its
+    steps stream like any job's (operators). ``409`` while the server's previous bootstrap is under way."""
+    job = bootstrap_server(session, actor=actor, server_id=server_id)
+    commit_and_send(session, dispatcher)
+    return schemas.JobAccepted(job=convert.job(job))
 
 
 @router.delete(

@@ -38,8 +38,10 @@ _ALERTS = {JobKind.BACKUP: AlertKind.BACKUP_FAILED, JobKind.DRILL: AlertKind.DRI
 
 def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason: str) -> None:
     """Leave the job's instance, backups and drill as its handler would have on a failure."""
+    if job.instance is None:
+        return  # a server's own job leaves nothing half-way but its outcome, written already
     kind = JobKind(job.kind)
-    _fail(job.instance, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
+    _fail(job.subject, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
     begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
     for backup in session.scalars(begun):
         backup.status = "failed"
@@ -52,7 +54,7 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
         if drill.throwaway_instance_id is not None:
             _fail(session.get_one(Instance, drill.throwaway_instance_id), reason, half_way_only=True)
     if kind in _ALERTS:
-        alert(session, settings, job.instance, _ALERTS[kind], reason)
+        alert(session, settings, job.subject, _ALERTS[kind], reason)
 
 
 def reap_lost(settings: Settings, *, silent_since: datetime) -> list[str]:

@@ -182,6 +182,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /operator/settings/webhook/remove": ("csrf_token",),
     "POST /operator/settings/webhook/test": ("csrf_token",),
     "POST /operator/backup-targets/{target_id}/check": ("csrf_token",),
+    "POST /operator/servers/{server_id}/bootstrap": ("csrf_token",),
     "POST /operator/backup-targets/new": (
         *("name", "kind", "path", "address", "port", "user", "host_key"),
         *("s3_endpoint", "s3_access_key_id", "s3_secret_access_key", "csrf_token"),

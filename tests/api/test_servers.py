@@ -189,3 +189,20 @@ def test_a_server_is_removed_only_when_nothing_lives_on_it(api: Api) -> None:
     with session_factory(api.db_url)() as session:
         assert session.get(ServerCa, server_id) is None  # what the lab kept to trust the server goes
         assert session.get_one(Instance, instance_id).server_id is None  # the history stays
+
+
+def test_a_bootstrap_is_a_job_of_the_server_for_operators(api: Api) -> None:
+    server_id = api.server("s1")
+    accepted = api.client.post(f"/api/v1/servers/{server_id}/bootstrap", headers=api.operator)
+    assert accepted.status_code == 202, accepted.text
+    job = accepted.json()["job"]
+    assert (job["kind"], job["status"], job["instance"], job["target_server"]) == (
+        "bootstrap", "queued", None, server_id,
+    )  # fmt: skip
+    assert api.dispatcher.sent == [job["id"]]
+    busy = api.client.post(f"/api/v1/servers/{server_id}/bootstrap", headers=api.operator)
+    assert busy.status_code == 409
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers=api.operator).json()["kind"] == "bootstrap"
+    _tenant, admin = api.tenant("verein-a")
+    assert api.client.post(f"/api/v1/servers/{server_id}/bootstrap", headers=admin).status_code == 403
+    assert api.client.get(f"/api/v1/jobs/{job['id']}", headers=admin).status_code == 404
