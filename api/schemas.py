@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.backup_schemas import BackupStatusOut
 from provisioner.auth.actor import Role
-from provisioner.catalog.model import NAME_PATTERN
+from provisioner.catalog.base import NAME_PATTERN
 from provisioner.health.probe import Health
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.states import JobKind, JobStatus

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     # password is also written beside it on the backup target, encrypted to them, so the backups open
     # without the control plane (docs/backups.md). Empty: no such copy, and a warning wherever it matters.
     backup_recovery_recipients: str = ""
+    # Exports (an association takes its data with it): how long an archive stays downloadable, and the
+    # free space the control plane keeps beside one being made. Archives live in data_dir/exports
+    # unless exports_dir says otherwise.
+    export_keep_hours: int = Field(default=72, ge=1)
+    export_min_free_mb: int = Field(default=1024, ge=0)
+    exports_dir: Path | None = None
     # Monitoring: schedules, health sweeps, server metrics, alerts (see docs/monitoring.md).
     # The lab's time zone: cron expressions of schedules are read in it.
     timezone: str = "UTC"
@@ -196,6 +202,10 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 16:
             raise ValueError("PROVISIONER_SECRET_KEY must be at least 16 characters long")
         return self
+
+    @property
+    def resolved_exports_dir(self) -> Path:
+        return self.exports_dir or self.data_dir / "exports"
 
     @property
     def resolved_database_url(self) -> str:

@@ -57,7 +57,7 @@ def _expected(kind: JobKind) -> Leftovers:
     return Leftovers(
         state=LEFT[kind],
         # Only the kinds that start with a backup of their own leave one; it failed with the job.
-        backups=["failed"] if kind in (JobKind.BACKUP, JobKind.UPDATE, JobKind.MOVE) else [],
+        backups=["failed"] if kind in (JobKind.BACKUP, JobKind.UPDATE, JobKind.MOVE, JobKind.EXPORT) else [],
         drills=["failed"] if kind is JobKind.DRILL else [],
         alerts=[(ALERTED[kind], "open")] if kind in ALERTED else [],
     )
