@@ -20,6 +20,7 @@ from api.routes import (
     audit,
     backups,
     catalog,
+    exports,
     instance_jobs,
     instances,
     jobs,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(backups.router)
+    app.include_router(exports.router)
     app.include_router(monitoring_router)
     portal.install(app)
     logging.getLogger(__name__).info(

@@ -14,6 +14,7 @@ import argparse
 import io
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,11 +70,24 @@ def _write_uploads(client: docker.DockerClient, instance_id: str, megabytes: int
 
 
 def _restic(variables: dict[str, object], *args: str) -> float:
+    """restic as a run gets it; the identity for the backup server placed (untimed) as a run places it,
+    and removed after."""
     argv = [*variables["argv"], *args]  # type: ignore[misc]
     env = {**os.environ, **variables["env"]}  # type: ignore[dict-item]
-    started = time.monotonic()
-    done = subprocess.run(argv, env=env, check=False, capture_output=True, text=True)
-    elapsed = time.monotonic() - started
+    identity: dict[str, str] | None = variables.get("identity")  # type: ignore[assignment]
+    if identity is not None:
+        folder = Path(identity["dir"])
+        folder.mkdir(mode=0o700, parents=True)
+        (folder / "id_ed25519").write_text(identity["key"])
+        (folder / "id_ed25519").chmod(0o600)
+        (folder / "known_hosts").write_text(identity["known_hosts"])
+    try:
+        started = time.monotonic()
+        done = subprocess.run(argv, env=env, check=False, capture_output=True, text=True)
+        elapsed = time.monotonic() - started
+    finally:
+        if identity is not None:
+            shutil.rmtree(identity["dir"], ignore_errors=True)
     if done.returncode != 0:
         raise RuntimeError(f"restic {args[0]} failed: {done.stderr.strip()[-500:]}")
     return elapsed

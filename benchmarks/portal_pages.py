@@ -91,7 +91,7 @@ def seed(db_url: str, settings: Settings, count: int) -> dict[str, str]:
         first = session.get_one(Instance, rows[0].id)
         server = session.scalars(select(Server).order_by(Server.name)).first()
         assert server is not None  # noqa: S101 - made above
-        tenants[0].quota_instances = 20  # its ten homepages and the blog
+        tenants[0].quota_instances = count // TENANTS + 10  # its homepages and the blog
         blog, backup = blog_with_backups(session, settings, tenants[0], server)
         result = {"tenant": tenants[0].id, "instance": first.id, "job": job_id}
         result |= {"blog": blog, "backup": backup}

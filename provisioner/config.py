@@ -9,8 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
+import pyrage
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pyrage import x25519
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"  # noqa: S105 - refused outside development
 
@@ -80,6 +82,16 @@ class Settings(BaseSettings):
     # there), elsewhere by the server after a backup, for each instance.
     backup_prune_interval_seconds: float = Field(default=86400.0, gt=0)
     drill_max_age_days: int = Field(default=30, ge=1)
+    # age recipients (age1..., comma-separated) of the lab's offline recovery key: each repository's
+    # password is also written beside it on the backup target, encrypted to them, so the backups open
+    # without the control plane (docs/backups.md). Empty: no such copy, and a warning wherever it matters.
+    backup_recovery_recipients: str = ""
+    # Exports (an association takes its data with it): how long an archive stays downloadable, and the
+    # free space the control plane keeps beside one being made. Archives live in data_dir/exports
+    # unless exports_dir says otherwise.
+    export_keep_hours: int = Field(default=72, ge=1)
+    export_min_free_mb: int = Field(default=1024, ge=0)
+    exports_dir: Path | None = None
     # Monitoring: schedules, health sweeps, server metrics, alerts (see docs/monitoring.md).
     # The lab's time zone: cron expressions of schedules are read in it.
     timezone: str = "UTC"
@@ -141,6 +153,22 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _check_recovery_recipients(self) -> Self:
+        for recipient in self.recovery_recipients:
+            try:
+                x25519.Recipient.from_str(recipient)
+            except pyrage.RecipientError as exc:
+                raise ValueError(
+                    f"PROVISIONER_BACKUP_RECOVERY_RECIPIENTS: {recipient[:12]}... is not an age recipient "
+                    "(age1..., as age-keygen prints it)"
+                ) from exc
+        return self
+
+    @property
+    def recovery_recipients(self) -> list[str]:
+        return [r.strip() for r in self.backup_recovery_recipients.replace("\n", ",").split(",") if r.strip()]
+
     @property
     def uses_published_key(self) -> bool:
         """The development key from the source code: anyone can decrypt what it encrypted."""
@@ -174,6 +202,10 @@ class Settings(BaseSettings):
         if len(self.secret_key) < 16:
             raise ValueError("PROVISIONER_SECRET_KEY must be at least 16 characters long")
         return self
+
+    @property
+    def resolved_exports_dir(self) -> Path:
+        return self.exports_dir or self.data_dir / "exports"
 
     @property
     def resolved_database_url(self) -> str:

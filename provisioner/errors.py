@@ -35,6 +35,11 @@ class Conflict(DomainError):
     title = "Conflict"
 
 
+class Gone(DomainError):
+    status_code = 410
+    title = "Gone"
+
+
 class InvalidInput(DomainError):
     status_code = 422
     title = "Invalid input"

@@ -182,7 +182,8 @@ class Job(Base):
     __tablename__ = "jobs"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("job"))
-    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    # None for a job on a server itself (its bootstrap), which names the server in ``target_server_id``.
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -199,7 +200,14 @@ class Job(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     requested_by: Mapped[str | None] = mapped_column(String(64))
 
-    instance: Mapped[Instance] = relationship(lazy="joined")
+    instance: Mapped[Instance | None] = relationship(lazy="joined")
+
+    @property
+    def subject(self) -> Instance:
+        """The instance an instance's job works on; every kind but a server's bootstrap has one."""
+        if self.instance is None:
+            raise ValueError(f"job {self.id} works on a server, not on an instance")
+        return self.instance
 
 
 class IdempotencyKey(Base):
@@ -277,6 +285,9 @@ class BackupRepository(Base):
     encrypted_password: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     # rest targets: the password of the tenant's own user on the REST server (the user is the tenant id).
     encrypted_rest_password: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
+    # The recovery recipients (a digest of them) the password's copy on the target is encrypted to;
+    # none yet, or other recipients since, and the next backup writes it again.
+    escrowed_for: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     target: Mapped[BackupTarget] = relationship(lazy="joined")
@@ -607,3 +618,46 @@ class WebhookSettings(Base):
     url_encrypted: Mapped[str] = mapped_column(Text, info={"encrypted": True})
     secret_encrypted: Mapped[str | None] = mapped_column(Text, info={"encrypted": True})
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+ACTIVE_EXPORT = "state IN ('queued', 'running')"
+
+
+class Export(Base):
+    """An archive of a service's data in open formats, made for its association to take with it.
+
+    One export per service runs at a time (the index holds when two requests check at once); once one
+    is ready, the one before is deleted, and each is deleted when it expires.
+    """
+
+    __tablename__ = "exports"
+    __table_args__ = (
+        Index(
+            "uq_exports_one_running_per_instance",
+            "instance_id",
+            unique=True,
+            postgresql_where=text(ACTIVE_EXPORT),
+            sqlite_where=text(ACTIVE_EXPORT),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("exp"))
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    job_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    # queued, running, ready, failed, replaced (by a newer one), expired
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Of the archive as downloaded (tar.gz), so the association can check what it got.
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # The sealed file's name in the exports folder (named by the export's id, never by a request).
+    file: Mapped[str | None] = mapped_column(String(100))
+    backup_id: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str | None] = mapped_column(String(64))
+
+    instance: Mapped[Instance] = relationship(lazy="joined")
+    tenant: Mapped[Tenant] = relationship(lazy="joined")

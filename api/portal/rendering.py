@@ -35,6 +35,11 @@ def written_when(value: datetime | None) -> Markup:
 templates.env.globals["written_when"] = written_when
 
 
+def _backups_recoverable(request: Request) -> bool:
+    settings = getattr(request.app.state, "settings", None)
+    return settings is None or bool(settings.recovery_recipients)
+
+
 def render(
     request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
 ) -> HTMLResponse:
@@ -52,6 +57,8 @@ def render(
         "viewer": viewer,
         "csrf_token": viewer.csrf_token if viewer else getattr(request.state, "form_token", ""),
         "here": request.url.path,
+        # Operators are told on every page while the backups cannot outlive the control plane.
+        "backups_recoverable": _backups_recoverable(request),
     }
     values.update(context or {})
     rendering = _rendering.set(texts)

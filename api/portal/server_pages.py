@@ -22,6 +22,7 @@ from provisioner.instances.placement import used_capacities
 from provisioner.jobs.queue import commit_and_send
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers import service
+from provisioner.servers.bootstrap import bootstrap_server
 from provisioner.servers.draining import drain_server
 from provisioner.servers.hostkeys import HostKeyScanError, fingerprint, scan_host_key
 from provisioner.servers.removal import remove_server
@@ -42,7 +43,7 @@ MESSAGES = {
     "taken": N_("A server with this name exists already."),
     "unreachable": N_("No SSH host key could be read from this address and port. Is sshd running there?"),
 }
-NOTICES = {"added", "drained", "undrained", "removed", "no-room"}
+NOTICES = {"added", "drained", "undrained", "removed", "no-room", "bootstrap-busy"}
 Notice = Annotated[str | None, Query(max_length=20)]
 
 
@@ -162,6 +163,20 @@ def drain(
         return RedirectResponse("/operator/servers?notice=no-room", status_code=303)
     commit_and_send(session, dispatcher)
     return RedirectResponse("/operator/servers?notice=drained", status_code=303)
+
+
+@router.post("/{server_id}/bootstrap")
+def bootstrap(
+    server_id: str, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, dispatcher: DispatcherDep
+) -> Response:
+    """Queue the server's bootstrap and follow it live on its job page."""
+    try:
+        job = bootstrap_server(session, actor=viewer.actor, server_id=server_id)
+    except Conflict:
+        session.rollback()
+        return RedirectResponse("/operator/servers?notice=bootstrap-busy", status_code=303)
+    commit_and_send(session, dispatcher)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.post("/{server_id}/undrain")

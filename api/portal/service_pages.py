@@ -23,6 +23,7 @@ from provisioner.catalog.model import Template
 from provisioner.catalog.parameters import validate_parameters
 from provisioner.config import Settings
 from provisioner.errors import Conflict, InvalidInput
+from provisioner.exports.service import list_exports
 from provisioner.instances import footprint, operations
 from provisioner.instances.credentials import CredentialsGone, logins_kept_from, reveal_credentials
 from provisioner.instances.search import InstanceFilter, find_instances
@@ -218,6 +219,9 @@ def detail_page(
         "jobs": sorted(jobs, key=lambda job: job.created_at, reverse=True),
         "backups": list_backups(session, actor=viewer.actor, instance_id=instance.id),
         "keeps_data": keeps_data,
+        "exports": list_exports(session, actor=viewer.actor, instance_id=instance.id)[:1],
+        "exportable": template.exports is not None,
+        "export_keep_hours": settings.export_keep_hours,
         "backup_schedule": backup_summary(request, session, settings, viewer, instance)
         if keeps_data
         else None,

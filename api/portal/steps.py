@@ -29,6 +29,13 @@ NOTES = (
         re.compile(r"restoring the backup taken at (?P<at>[^;]+ UTC)"),
         N_("Restoring the backup taken at %(at)s"),
     ),
+    # provisioner/engine/export_jobs.py
+    (
+        re.compile(r"making the export from the backup taken at (?P<at>.+ UTC)"),
+        N_("Making the export from the backup taken at %(at)s"),
+    ),
+    (re.compile(r"making the export"), N_("Making the export")),
+    (re.compile(r"export ready: (?P<size>[0-9.]+) MB"), N_("Export ready: %(size)s MB")),
 )
 
 

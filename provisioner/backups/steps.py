@@ -4,9 +4,12 @@ The interface other jobs rely on; it stays stable:
 
 ``take_backup(ctx, *, instance_id, job_id, sink) -> Backup``
     Backs the instance up into its tenant's repository on the default target, with the template's
-    backup hook around it, and applies the retention policy. Records a ``Backup`` row (status
-    ``running`` while it runs, then ``succeeded`` with snapshot id, size and duration, or ``failed``)
-    and returns it, or raises ``BackupStepFailed`` after recording the failure.
+    backup hook around it, and applies the retention policy. First, when a recovery key is set and
+    the repository has no copy of its password for it on the target yet, the copy is written
+    (``provisioner.backups.escrow``); a copy that cannot be written fails the backup before restic
+    runs. Records a ``Backup`` row (status ``running`` while it runs, then ``succeeded`` with snapshot
+    id, size and duration, or ``failed``) and returns it, or raises ``BackupStepFailed`` after
+    recording the failure.
 
 ``restore_backup(ctx, *, instance_id, backup_id, job_id, sink, version=None) -> None``
     Puts a succeeded backup of the same tenant back into ``instance_id`` (the instance it was taken
@@ -27,6 +30,7 @@ import logging
 import time
 from typing import Protocol
 
+from provisioner.backups.escrow import EscrowFailed, ensure_copy
 from provisioner.backups.reported import UntrustedReport, backup_paths, check_report
 from provisioner.backups.repository import repository_for
 from provisioner.backups.runs import backup_spec, restore_spec
@@ -104,6 +108,16 @@ def take_backup(ctx: Context, *, instance_id: str, job_id: str, sink: StepSink) 
         template = ctx.catalog.get(instance.template)
         spec = backup_spec(settings, template, instance, repository)
         volumes = template.hooks.backup.volumes if template.hooks.backup else []
+        repository_id = repository.id
+    try:
+        ensure_copy(settings, repository_id=repository_id)
+    except EscrowFailed as exc:
+        # Before restic runs: a repository whose password could be lost with the control plane is
+        # not written to silently.
+        with transaction(url) as session:
+            failed = session.get_one(Backup, backup_id)
+            failed.status, failed.error, failed.finished_at = "failed", str(exc), utcnow()
+        raise BackupStepFailed(f"the backup failed: {exc}") from exc
     reader = _ReportReader(sink)
     started = time.monotonic()
     outcome = run_step(ctx, spec, sink, reader)

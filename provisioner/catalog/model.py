@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
+from provisioner.catalog.base import NAME_PATTERN, Localized, Strict
+from provisioner.catalog.exports import Exports
+
 # repository:tag, repository:tag@sha256:digest (the tag kept for readers) or repository@sha256:digest;
 # moving tags are refused below.
 IMAGE_PATTERN = (
@@ -17,15 +19,6 @@ IMAGE_PATTERN = (
 )
 MOVING_TAGS = {"latest", "unstable", "nightly", "edge", "main", "master"}
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Localized(Strict):
-    de: str = Field(min_length=1)
-    en: str = Field(min_length=1)
 
 
 class Version(Strict):
@@ -285,6 +278,8 @@ class Template(Strict):
     timeouts: dict[Literal["deploy", "update", "remove", "backup", "restore", "drill"], Timeouts] = Field(
         default_factory=dict
     )
+    # How each part of the data is exported (catalog/exports.py); ``templates check`` requires it.
+    exports: Exports | None = None
     folder: Path = Field(exclude=True)
 
     @field_validator("secrets")

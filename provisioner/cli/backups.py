@@ -8,18 +8,19 @@ from typing import Annotated, Literal
 import typer
 from sqlalchemy import select
 
+from provisioner.audit.log import record_cli
 from provisioner.auth.actor import SYSTEM_ACTOR
-from provisioner.backups import service, targets
+from provisioner.backups import escrow, service, targets
 from provisioner.backups.prune import prune_rest_targets
 from provisioner.backups.repository import location
 from provisioner.catalog.loader import Catalog
 from provisioner.cli.output import JsonOption, print_json
-from provisioner.config import get_settings
+from provisioner.config import Settings, get_settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.errors import DomainError
 from provisioner.jobs.queue import commit_and_send
-from provisioner.models import BackupRepository
+from provisioner.models import BackupRepository, BackupTarget
 from provisioner.worker.dispatch import CeleryDispatcher
 
 app = typer.Typer(no_args_is_help=True, help="Backup targets, backups and restore drills.")
@@ -95,14 +96,30 @@ def add_target(
         typer.echo(f"refused: {exc.detail}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"backup target {name} added: {isolation}")
+    warn_without_recovery_key()
     if public_key:
         typer.echo(f"authorize this key on the backup server:\n{public_key}")
+
+
+@app.command("remove-target")
+def remove_target(name: str) -> None:
+    """Remove a backup target that holds no association's repository, with the credentials the lab keeps
+    for it; refused while one does. Nothing on the backup server or in the bucket is deleted."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        target = session.scalar(select(BackupTarget).where(BackupTarget.name == name))
+        if target is None:
+            raise typer.BadParameter(f"no backup target called {name!r}")
+        targets.remove_target(session, actor=SYSTEM_ACTOR, target_id=target.id)
+        record_cli(session, "remove_backup_target", target_id=target.id)
+    typer.echo(f"backup target {name} removed")
 
 
 @app.command("targets")
 def list_targets(as_json: JsonOption = False) -> None:
     """The backup targets; the default one is marked with *."""
     settings = get_settings()
+    warn_without_recovery_key()
     with transaction(settings.resolved_database_url) as session:
         rows = targets.list_targets(session, actor=SYSTEM_ACTOR)
         where = {
@@ -164,16 +181,36 @@ def drill(instance_id: str) -> None:
     _request(instance_id, "drill")
 
 
+def warn_without_recovery_key() -> None:
+    if not get_settings().recovery_recipients:
+        typer.echo(f"WARNING: {escrow.NO_RECIPIENT_WARNING}", err=True)
+
+
+def _copy_note(settings: Settings, row: BackupRepository) -> str:
+    if not settings.recovery_recipients:
+        return "none, no recovery key is set"
+    if not escrow.can_hold_copy(row.target):
+        return f"none, {row.target.kind} targets hold none yet"
+    if row.escrowed_for == escrow.recipients_digest(settings):
+        return f"{escrow.copy_path(row)} (age, for the recovery key)"
+    return "not written yet; the next backup writes it"
+
+
 @app.command("repository")
 def repository(tenant_id: str) -> None:
-    """Print a tenant's repository location and password, for restoring by hand with restic."""
+    """Print a tenant's repository location and password, for restoring by hand with restic.
+
+    Also says where the password's copy for the recovery key lies on the target, or that it has none.
+    """
     settings = get_settings()
+    warn_without_recovery_key()
     with transaction(settings.resolved_database_url) as session:
         found = session.scalars(select(BackupRepository).where(BackupRepository.tenant_id == tenant_id)).all()
         if not found:
             raise typer.BadParameter(f"tenant {tenant_id!r} has no backup repository")
         for row in found:
             typer.echo(f"{location(row)}\t{decrypt(settings, row.encrypted_password)}")
+            typer.echo(f"  recovery copy: {_copy_note(settings, row)}", err=True)
 
 
 @app.command("prune")

@@ -18,6 +18,7 @@ import uvicorn
 from provisioner.accounts.first_start import open_first_start_link
 from provisioner.audit.log import record_cli
 from provisioner.auth.actor import Actor, Role
+from provisioner.backups.escrow import NO_RECIPIENT_WARNING
 from provisioner.config import Settings, get_settings, read_key_file
 from provisioner.crypto import DecryptionFailed
 from provisioner.db import transaction
@@ -177,6 +178,8 @@ def _run(settings: Settings, *, host: str | None, port: int | None, concurrency:
     typer.echo(
         f"Servers added over SSH must let this key in (authorized_keys of their user):\n  {public_key}\n"
     )
+    if not settings.recovery_recipients:
+        typer.echo(f"WARNING: {NO_RECIPIENT_WARNING}\n", err=True)
     worker = subprocess.Popen(
         [sys.executable, "-m", "provisioner", "worker", "--beat", f"--concurrency={concurrency}"],
         # Signals to this command's process group (a terminal's, a service manager's) reach the worker

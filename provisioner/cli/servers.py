@@ -1,20 +1,27 @@
-"""``provisioner servers``: operator chores on servers that the HTTP API does not cover."""
+"""``provisioner servers``: operator chores on servers."""
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
 
 from provisioner.audit.log import record_cli
+from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.config import get_settings
 from provisioner.db import transaction
-from provisioner.deployments.plan import bootstrap_run_spec
-from provisioner.deployments.smoke import PrintingSink
-from provisioner.models import Server
+from provisioner.engine.execute import execute_job
+from provisioner.engine.wiring import real_context
+from provisioner.errors import DomainError
+from provisioner.jobs.service import list_events
+from provisioner.jobs.states import JobStatus
+from provisioner.models import Job, Server
 from provisioner.proxy.caddy import TlsMode
-from provisioner.runner.adapter import run_playbook
+from provisioner.servers.bootstrap import bootstrap_server
+from provisioner.servers.removal import remove_server
+from provisioner.timeutil import utcnow
 
 app = typer.Typer(no_args_is_help=True, help="Servers instances run on.")
 
@@ -51,11 +58,41 @@ def configure(
 
 @app.command("bootstrap")
 def bootstrap(name: str) -> None:
-    """Make a server ready: Docker where it is missing, and its reverse proxy."""
+    """Make a server ready: Docker where missing, restic, git and its reverse proxy. Runs here, now, as
+    a job of the server (the same the portal's button starts), so it is in the job list with its steps."""
     settings = get_settings()
-    spec = bootstrap_run_spec(settings, find_server(name))
-    outcome = run_playbook(spec, PrintingSink(typer.echo), work_root=settings.data_dir / "runs")
-    if outcome.status != "successful":
-        typer.echo(f"bootstrap of {name} failed: {outcome.error}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"{name} is ready")
+    server = find_server(name)
+    url = settings.resolved_database_url
+    with transaction(url) as session:
+        try:
+            job = bootstrap_server(session, actor=SYSTEM_ACTOR, server_id=server.id)
+        except DomainError as exc:
+            typer.echo(f"error: {exc.detail}", err=True)
+            raise typer.Exit(1) from exc
+        # This command runs the job itself: no worker is sent it, and the redispatch loop leaves it be.
+        job.dispatched_at = utcnow()
+        record_cli(session, "bootstrap_server", target_id=server.id)
+        job_id = job.id
+    execute_job(real_context(settings), job_id, worker=f"cli@{socket.gethostname()}")
+    with transaction(url) as session:
+        for event in list_events(session, actor=SYSTEM_ACTOR, job_id=job_id):
+            typer.echo(event.line)
+        done = session.get_one(Job, job_id)
+        if done.status != JobStatus.SUCCEEDED:
+            typer.echo(f"bootstrap of {name} {done.status}: {done.error} (job {job_id})", err=True)
+            raise typer.Exit(1)
+    typer.echo(f"{name} is ready (job {job_id})")
+
+
+@app.command("remove")
+def remove(name: str) -> None:
+    """Remove a server no instance lives on, with its pinned host key and its proxy's CA; refused while
+    one does or is being moved to it. Nothing on the server itself is deleted."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        server = session.scalar(select(Server).where(Server.name == name))
+        if server is None:
+            raise typer.BadParameter(f"no server called {name!r}")
+        remove_server(session, actor=SYSTEM_ACTOR, server_id=server.id)
+        record_cli(session, "remove_server", target_id=server.id)
+    typer.echo(f"server {name} removed")

@@ -161,7 +161,9 @@ def _ssh_key_to_place(settings: Settings, header: dict[str, Any], *, replace: bo
         return None
     private = decrypt(settings, str(dumped["private"]))
     where = settings.resolved_ssh_key_path
-    if where.is_file() and where.read_text() != private and not replace:
+    if where.is_file() and where.read_text() == private:
+        return None  # the lab's key is there already
+    if where.is_file() and not replace:
         raise RestoreRefused(
             f"{where} holds another SSH key than the dumped lab's; nothing was written. "
             "Pass --replace to put the lab's key there (the servers know that one)"

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from provisioner.catalog.export_check import export_problems
 from provisioner.catalog.loader import TemplateError, load_template, template_folders
 from provisioner.catalog.model import Template
 from provisioner.catalog.parameters import validate_parameters
@@ -93,7 +94,7 @@ def check_template(folder: Path, settings: Settings) -> list[str]:
         )
     except InvalidInput as exc:
         return [f"{where(path, ['parameters'])}: sample parameters do not fit: {exc.errors}"]
-    problems: list[str] = []
+    problems = [f"{where(path, ['exports'])}: {p}" for p in export_problems(template, template.exports)]
     for version in template.versions:
         try:
             files = deploy_files(settings, template, placement, SAMPLE_SERVER, version)
@@ -168,9 +169,18 @@ def _syntax_check(playbook: Path) -> list[str]:
     )
 
 
+NO_LINT = (
+    "ansible-lint is not installed: it comes with pip install 'provisioner[lint]' "
+    "(or check without it: --no-lint)"
+)
+
+
 def _lint(target: Path) -> list[str]:
+    tool = _ansible_tool("ansible-lint")
+    if shutil.which(tool) is None:  # an extra since it is a tool for catalog authors
+        return [NO_LINT]
     done = subprocess.run(
-        [_ansible_tool("ansible-lint"), "--offline", "--nocolor", "-q", "--parseable", str(target)],
+        [tool, "--offline", "--nocolor", "-q", "--parseable", str(target)],
         capture_output=True, text=True, check=False, timeout=300,
         cwd=target if target.is_dir() else target.parent,
     )  # fmt: skip

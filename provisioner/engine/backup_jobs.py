@@ -25,10 +25,10 @@ S = InstanceState
 def finish_backup_job(ctx: Context, job_id: str, *, error: str | None, state: InstanceState | None) -> None:
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        if state is not None and job.instance.state != state:
-            set_state(job.instance, state, reason=error if state is S.FAILED else None)
+        if state is not None and job.subject.state != state:
+            set_state(job.subject, state, reason=error if state is S.FAILED else None)
         if job.kind == JobKind.BACKUP:
-            alert(session, ctx.settings, job.instance, AlertKind.BACKUP_FAILED, error)
+            alert(session, ctx.settings, job.subject, AlertKind.BACKUP_FAILED, error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)
 
 
@@ -52,7 +52,7 @@ def alert(
 
 def run_backup_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     with transaction(ctx.database_url) as session:
-        instance_id = session.get_one(Job, job_id).instance_id
+        instance_id = session.get_one(Job, job_id).subject.id
         instance = session.get_one(Instance, instance_id)
         # A failed instance is backed up as it is (before a repair, say) and stays failed.
         running = instance.state == S.RUNNING
@@ -80,7 +80,7 @@ def deploy_into(ctx: Context, instance_id: str, sink: DatabaseSink) -> bool:
 def run_restore_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     url = ctx.database_url
     with transaction(url) as session:
-        instance_id = session.get_one(Job, job_id).instance_id
+        instance_id = session.get_one(Job, job_id).subject.id
         backup_id = restore_of(session, job_id=job_id).id
         instance = session.get_one(Instance, instance_id)
         fresh = instance.state == S.APPROVED  # a restore into a new instance deploys it first
@@ -100,7 +100,7 @@ def run_restore_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         return
     with transaction(url) as session:
         job = owned_job(session, job_id=job_id)
-        mark_running(ctx, job.instance)
+        mark_running(ctx, job.subject)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 
 

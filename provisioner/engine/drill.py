@@ -26,7 +26,7 @@ S = InstanceState
 def run_drill_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     settings, catalog, url = ctx.settings, ctx.catalog, ctx.database_url
     with transaction(url) as session:
-        instance_id = session.get_one(Job, job_id).instance_id
+        instance_id = session.get_one(Job, job_id).subject.id
         source = session.get_one(Instance, instance_id)
         backup = latest_backup(session, instance_id=instance_id)
         drill = DrillResult(
@@ -89,7 +89,7 @@ def _end_drill(ctx: Context, job_id: str, drill_id: str, *, error: str | None) -
         drill.detail = error or "restored, healthy, data check passed, repository verified"
         drill.finished_at = ctx.clock.now()
         job = owned_job(session, job_id=job_id)
-        alert(session, ctx.settings, job.instance, AlertKind.DRILL_FAILED, error)
+        alert(session, ctx.settings, job.subject, AlertKind.DRILL_FAILED, error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)
 
 

@@ -51,7 +51,7 @@ class Trip:
 def run_move(ctx: Context, job_id: str, sink: StepSink) -> None:
     with transaction(ctx.database_url) as session:
         job = session.get_one(Job, job_id)
-        instance = job.instance
+        instance = job.subject
         if instance.server_id is None or job.target_server_id is None:
             raise StepFailed("a move needs the instance's server and a target")
         set_state(instance, S.MOVING)

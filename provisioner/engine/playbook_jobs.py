@@ -46,7 +46,7 @@ def _start(ctx: Context, job_id: str) -> RunSpec | None:
     """Move the instance into its working state and build the spec; None when there is nothing to run."""
     with transaction(ctx.database_url) as session:
         job = session.get_one(Job, job_id)
-        instance = job.instance
+        instance = job.subject
         kind = JobKind(job.kind)
         set_state(instance, WORKING_STATE[kind])
         if instance.server is None:
@@ -71,7 +71,7 @@ def _why(kind: JobKind, status: JobStatus, error: str | None) -> str:
 def _settle(ctx: Context, job_id: str, outcome: RunOutcome) -> None:
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        instance = job.instance
+        instance = job.subject
         kind = JobKind(job.kind)
         status = _OUTCOME_STATUS.get(outcome.status, JobStatus.FAILED)
         if status is not JobStatus.SUCCEEDED:

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from provisioner.context import Context
 from provisioner.engine.backup_jobs import run_backup_job, run_restore_job
 from provisioner.engine.drill import run_drill_job
+from provisioner.engine.export_jobs import run_export_job
 from provisioner.engine.moves import run_move
 from provisioner.engine.playbook_jobs import run_playbook_job
+from provisioner.engine.server_jobs import run_bootstrap_job
 from provisioner.engine.sink import DatabaseSink
 from provisioner.engine.updates import run_update
 from provisioner.jobs.states import JobKind
@@ -36,4 +38,8 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.BACKUP: Handler(run_backup_job, breakdown_fails_instance=False),
     JobKind.RESTORE: Handler(run_restore_job, breakdown_fails_instance=False),
     JobKind.DRILL: Handler(run_drill_job, breakdown_fails_instance=False),
+    # Reads a backup: the instance is as it was whatever becomes of the export.
+    JobKind.EXPORT: Handler(run_export_job, breakdown_fails_instance=False),
+    # A server's own job: there is no instance to fail.
+    JobKind.BOOTSTRAP: Handler(run_bootstrap_job, breakdown_fails_instance=False),
 }

@@ -127,7 +127,7 @@ def end_job(
     """Finish the job and put the instance in its final state (with ``change`` applied first)."""
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        instance = job.instance
+        instance = job.subject
         if change is not None:
             change(instance)
         if health is not None:

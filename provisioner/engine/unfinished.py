@@ -21,11 +21,12 @@ from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.engine.backup_jobs import alert
 from provisioner.engine.registry import HANDLERS
+from provisioner.exports.service import ACTIVE
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import reap_lost_jobs
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, DrillResult, Instance, Job
+from provisioner.models import Backup, DrillResult, Export, Instance, Job
 from provisioner.timeutil import utcnow
 
 S = InstanceState
@@ -38,8 +39,10 @@ _ALERTS = {JobKind.BACKUP: AlertKind.BACKUP_FAILED, JobKind.DRILL: AlertKind.DRI
 
 def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason: str) -> None:
     """Leave the job's instance, backups and drill as its handler would have on a failure."""
+    if job.instance is None:
+        return  # a server's own job leaves nothing half-way but its outcome, written already
     kind = JobKind(job.kind)
-    _fail(job.instance, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
+    _fail(job.subject, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
     begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
     for backup in session.scalars(begun):
         backup.status = "failed"
@@ -52,7 +55,11 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
         if drill.throwaway_instance_id is not None:
             _fail(session.get_one(Instance, drill.throwaway_instance_id), reason, half_way_only=True)
     if kind in _ALERTS:
-        alert(session, settings, job.instance, _ALERTS[kind], reason)
+        alert(session, settings, job.subject, _ALERTS[kind], reason)
+    # An export the job had begun ends failed, so the service's next export may start; what a lost
+    # worker left of it in the exports folder goes with the next sweep (``expire_exports``).
+    for export in session.scalars(select(Export).where(Export.job_id == job.id, Export.state.in_(ACTIVE))):
+        export.state, export.error, export.finished_at = "failed", reason, utcnow()
 
 
 def reap_lost(settings: Settings, *, silent_since: datetime) -> list[str]:

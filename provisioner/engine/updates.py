@@ -38,7 +38,7 @@ S = InstanceState
 def run_update(ctx: Context, job_id: str, sink: StepSink) -> None:
     with transaction(ctx.database_url) as session:
         job = session.get_one(Job, job_id)
-        instance = job.instance
+        instance = job.subject
         set_state(instance, S.UPDATING)
         instance_id, old, new = instance.id, instance.version, job.target_version or instance.version
         window = ctx.catalog.get(instance.template).updates.health_window_seconds
@@ -91,7 +91,7 @@ def _roll_back(
     backup: TakenBackup | None,
 ) -> None:
     with transaction(ctx.database_url) as session:
-        instance_id = session.get_one(Job, job_id).instance_id
+        instance_id = session.get_one(Job, job_id).subject.id
     note(sink, f"{what}; rolling back to {old}")
     try:
         if backup is not None:

@@ -123,8 +123,8 @@ def move_instance(
 def cancel_job(session: Session, *, actor: Actor, job_id: str) -> Job:
     """Cancel a job; when a deploy ends before it started, the instance says so instead of 'approved'."""
     job = request_cancel(session, actor=actor, job_id=job_id)
-    if job.status == JobStatus.CANCELED and job.kind == JobKind.DEPLOY and job.instance.state == S.APPROVED:
+    if job.status == JobStatus.CANCELED and job.kind == JobKind.DEPLOY and job.subject.state == S.APPROVED:
         set_state(
-            job.instance, S.FAILED, reason="the deploy was canceled before it started; nothing was deployed"
+            job.subject, S.FAILED, reason="the deploy was canceled before it started; nothing was deployed"
         )
     return job

@@ -14,7 +14,7 @@ from provisioner.auth.actor import Actor
 from provisioner.errors import Conflict, NotFound
 from provisioner.jobs.queue import note_created
 from provisioner.jobs.states import FINISHED, JobKind, JobStatus
-from provisioner.models import Instance, Job, JobEvent
+from provisioner.models import Instance, Job, JobEvent, Server
 from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
@@ -54,9 +54,43 @@ def create_job(
     return job
 
 
+def create_server_job(session: Session, *, server: Server, kind: JobKind, requested_by: str | None) -> Job:
+    """A job on a server itself; one at a time per server (a second answers ``Conflict``)."""
+    # Held until the commit, so two requests at once cannot both find the server free.
+    session.execute(select(Server.id).where(Server.id == server.id).with_for_update())
+    busy = session.scalar(
+        select(Job.id).where(
+            Job.target_server_id == server.id,
+            Job.instance_id.is_(None),
+            Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
+        )
+    )
+    if busy is not None:
+        raise Conflict(f"the server {server.name} has a job under way already ({busy})")
+    job = Job(
+        instance_id=None,
+        kind=kind.value,
+        status=JobStatus.QUEUED.value,
+        target_server_id=server.id,
+        requested_by=requested_by,
+    )
+    session.add(job)
+    session.flush()
+    note_created(session, job.id)
+    return job
+
+
+def _tenant_of(job: Job) -> str | None:
+    """The association a job belongs to; None for a server's own job, which is the lab's."""
+    return job.instance.tenant_id if job.instance is not None else None
+
+
 def get_job(session: Session, *, actor: Actor, job_id: str) -> Job:
     job = session.get(Job, job_id)
-    if job is None or not actor.can_see_tenant(job.instance.tenant_id):
+    if job is None:
+        raise NotFound("job not found")
+    tenant_id = _tenant_of(job)
+    if (tenant_id is None and not actor.is_operator) or (tenant_id and not actor.can_see_tenant(tenant_id)):
         raise NotFound("job not found")
     return job
 
@@ -70,7 +104,7 @@ def list_jobs(
     limit: int,
     cursor: str | None,
 ) -> Page[Job]:
-    query = select(Job).join(Job.instance)
+    query = select(Job).outerjoin(Job.instance)
     if not actor.is_operator:
         query = query.where(Instance.tenant_id == actor.tenant_id)
     if instance_id is not None:
@@ -99,6 +133,9 @@ def claim_job(session: Session, *, job_id: str, worker: str) -> str:
     job = session.get(Job, job_id)
     if job is None or job.status != JobStatus.QUEUED:
         return ClaimResult.NOT_QUEUED
+    if job.instance_id is None:
+        # A server's own job: one per server is made sure of when it is made (create_server_job).
+        return _claim_queued(session, job_id=job_id, worker=worker)
     locked = session.execute(
         update(Instance)
         .where(
@@ -117,6 +154,10 @@ def claim_job(session: Session, *, job_id: str, worker: str) -> str:
             .values(dispatched_at=utcnow())
         )
         return ClaimResult.INSTANCE_BUSY
+    return _claim_queued(session, job_id=job_id, worker=worker)
+
+
+def _claim_queued(session: Session, *, job_id: str, worker: str) -> str:
     now = utcnow()
     claimed = session.execute(
         update(Job)
@@ -205,7 +246,11 @@ def stale_queued_jobs(session: Session, *, older_than: datetime) -> Sequence[str
 def request_cancel(session: Session, *, actor: Actor, job_id: str) -> Job:
     """End a queued job at once; ask the worker of a running one to stop it."""
     job = get_job(session, actor=actor, job_id=job_id)
-    actor.require_write(job.instance.tenant_id, "job")
+    tenant_id = _tenant_of(job)
+    if tenant_id is None:
+        actor.require_operator()
+    else:
+        actor.require_write(tenant_id, "job")
     if job.status in FINISHED:
         raise Conflict(f"the job has already ended ({job.status})")
     now = utcnow()

@@ -22,6 +22,10 @@ class JobKind(StrEnum):
     DRILL = "drill"
     # To another server: backup, deploy there, restore, switch, remove from the old one.
     MOVE = "move"
+    # A backup taken, restored into a throwaway folder and made into an archive in open formats.
+    EXPORT = "export"
+    # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
+    BOOTSTRAP = "bootstrap"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

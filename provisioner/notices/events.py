@@ -51,6 +51,10 @@ def _first_good_deploy(session: Session, job: Job) -> bool:
 
 def job_finished(session: Session, *, job: Job) -> None:
     """The one place a job's outcome turns into notices (called as the outcome is written)."""
+    if job.instance_id is None:
+        # A server's bootstrap is started and followed live by an operator on its job page; the
+        # notices' texts speak of an association's service.
+        return
     values = {"instance_id": job.instance_id, "job_id": job.id}
     tenant_id = session.get_one(Instance, job.instance_id).tenant_id
     if job.status in FAILED:

@@ -11,11 +11,12 @@ from provisioner.db import transaction
 from provisioner.engine.execute import InstanceBusy, execute_job
 from provisioner.engine.unfinished import reap_lost
 from provisioner.engine.wiring import real_context
+from provisioner.exports.service import expire_exports
 from provisioner.idempotency import purge_expired
 from provisioner.jobs.service import stale_queued_jobs
 from provisioner.runner.leftovers import sweep_left_runs
 from provisioner.timeutil import utcnow
-from provisioner.worker.celery_app import PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
+from provisioner.worker.celery_app import EXPIRE_EXPORTS, PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
 from provisioner.worker.dispatch import CeleryDispatcher
 
 
@@ -60,6 +61,14 @@ def reap_lost_jobs_task() -> int:
         # The reaped job's worker may have died on this machine (always so in the embedded mode).
         sweep_left_runs(settings.data_dir / "runs")
     return len(reaped)
+
+
+@app.task(name=EXPIRE_EXPORTS)  # type: ignore[untyped-decorator]
+def expire_exports_task() -> int:
+    """Export archives are deleted when their time is up (a download link lasts that long)."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        return expire_exports(session, settings)
 
 
 @app.task(name=PURGE_KEYS)  # type: ignore[untyped-decorator]

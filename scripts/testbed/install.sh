@@ -13,6 +13,8 @@ packages=(
   # Validates docker-compose.yml; Debian 12 has only Compose v1, which reads it well enough.
   docker-compose
   restic
+  # Opens the repositories' password copies with the lab's recovery identity (docs/backups.md).
+  age
   debootstrap
   # debootstrap verifies the archive with it; recommends are not installed.
   debian-archive-keyring

@@ -36,7 +36,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ from provisioner.backups.repository import repository_for
 from provisioner.crypto import decrypt, encrypt
 from provisioner.db import Base, session_factory
 from provisioner.jobs.service import EventRecord, add_events
-from provisioner.models import Backup, BackupTarget, DrillResult, InstanceSecret
+from provisioner.models import Backup, BackupTarget, DrillResult, Export, InstanceSecret
 from tests.api.conftest import Api
 from tests.support.factories import HOST_KEY
 
@@ -75,6 +75,7 @@ class Association:
     user_id: str
     schedule_id: str
     backup_id: str
+    export_id: str
     name: str  # the instance's name, which the portal's removal form asks to type again
     # Text only this association's resources contain: it must never show in another's answers.
     markers: set[str] = field(default_factory=set)
@@ -90,6 +91,7 @@ OWNED_PATH: dict[str, Callable[[Association], str]] = {
     "user_id": lambda a: a.user_id,
     "schedule_id": lambda a: a.schedule_id,
     "backup_id": lambda a: a.backup_id,
+    "export_id": lambda a: a.export_id,
     "server_id": lambda a: a.server_id,  # the operators' resource: a tenant gets 403
 }
 # Path parameters that name nothing a tenant owns, with a value that exists.
@@ -146,6 +148,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /team/{user_id}/remove": ("tenant", "csrf_token"),
     "POST /team/{user_id}/password-reset": ("tenant", "csrf_token"),
     "POST /services/{instance_id}/backups": ("csrf_token",),
+    "POST /services/{instance_id}/exports": ("csrf_token",),
     "POST /services/{instance_id}/backups/{backup_id}/restore": ("into", "name", "confirm", "csrf_token"),
     "POST /operator/tenants/{tenant_id}/quota": ("instances", "memory_mb", "disk_gb", "csrf_token"),
     "POST /operator/schedules": ("kind", "instance", "cron", "enabled", "csrf_token"),
@@ -160,6 +163,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /operator/servers/{server_id}/drain": ("csrf_token",),
     "POST /operator/servers/{server_id}/undrain": ("csrf_token",),
     "POST /operator/servers/{server_id}/remove": ("csrf_token",),
+    "POST /operator/backup-targets/{target_id}/remove": ("csrf_token",),
     "POST /operator/tenants/new": ("slug", "name", "contact_email", "language", "csrf_token"),
     "POST /operator/tenants/{tenant_id}/tokens": ("name", "role", "expires_in_days", "csrf_token"),
     "POST /operator/tenants/{tenant_id}/tokens/{token_id}/revoke": ("csrf_token",),
@@ -181,6 +185,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /operator/settings/webhook/remove": ("csrf_token",),
     "POST /operator/settings/webhook/test": ("csrf_token",),
     "POST /operator/backup-targets/{target_id}/check": ("csrf_token",),
+    "POST /operator/servers/{server_id}/bootstrap": ("csrf_token",),
     "POST /operator/backup-targets/new": (
         *("name", "kind", "path", "address", "port", "user", "host_key"),
         *("s3_endpoint", "s3_access_key_id", "s3_secret_access_key", "csrf_token"),
@@ -322,6 +327,21 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
             instance_id=instance_id, job_id=job_id, backup_id=backup.id, status="passed", detail=marker
         )
         session.add(drill)
+        # A ready export whose archive is there: a download by anyone else must not reach it.
+        export = Export(
+            tenant_id=tenant_id,
+            instance_id=instance_id,
+            job_id=job_id,
+            state="ready",
+            sha256=secrets.token_hex(32),
+            size_bytes=6,
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+        session.add(export)
+        session.flush()
+        export.file = f"{export.id}.tar.gz.sealed"
+        settings.resolved_exports_dir.mkdir(parents=True, exist_ok=True)
+        (settings.resolved_exports_dir / export.file).write_bytes(marker.encode())
         alert = raise_alert(
             session,
             settings,
@@ -347,6 +367,7 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
         user_id=person.id,
         schedule_id=scheduled.json()["id"],
         backup_id=backup.id,
+        export_id=export.id,
         name=marker,
         markers={
             tenant_id,
@@ -365,6 +386,8 @@ def _associate(api: Api, slug: str, server_name: str) -> Association:
             backup.id,
             str(backup.snapshot_id),
             drill.id,
+            export.id,
+            str(export.sha256),
             alert.id,
             *secret_values,
         },

@@ -1,10 +1,12 @@
 """Backups of a WordPress instance with real restic over SFTP to a second sshd test server, restored
 into a new instance and in place, restore drills passing and (after a pack file is damaged on the
-backup server) failing, and tenants kept apart.
+backup server) failing, an export whose SQL loads into a fresh MariaDB and whose files are the
+site's byte for byte, and tenants kept apart.
 
 Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
 is the backup server restic reaches over SFTP with the target's own identity and pinned host key),
-Docker Engine, WordPress and MariaDB images built from Debian packages, restic from Debian.
+Docker Engine, WordPress and MariaDB images built from Debian packages, restic from Debian (on the
+servers, and on the control plane for the export).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.models import BackupRepository, JobEvent
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import loaded_into_fresh_mariadb, unpacked
 from tests.support.lab import add_server, add_sftp_target, remove_every_instance
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
@@ -174,6 +177,34 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert (after["state"], after["health"]) == ("running", "healthy")
         assert upload_sha256(docker_client, blog_id) == checksum
         assert sql(docker_client, blog_id, ROW_SQL) == (0, "Vereinsfest am Samstag")
+
+        # An export: a fresh backup restored into a throwaway folder, made into one archive. Its SQL
+        # loads into a fresh MariaDB, its files are the site's byte for byte; nobody else reaches it.
+        # (Its backup is the day's latest now: the retention policy keeps one a day, so it comes after
+        # the restores of the first backup above.)
+        exported = verein_a.call("POST", f"/api/v1/instances/{blog_id}/exports", expect=202)
+        _succeeds(verein_a, exported)
+        export = verein_a.call("GET", f"/api/v1/exports/{exported['export']['id']}", expect=200)
+        assert export["state"] == "ready"
+        assert verein_b.http.get(f"/api/v1/exports/{export['id']}").status_code == 404
+        assert verein_b.http.get(export["download"]).status_code == 404
+        assert verein_b.http.post(f"/api/v1/instances/{blog_id}/exports").status_code == 404
+        archive = verein_a.http.get(export["download"]).content
+        assert (len(archive), hashlib.sha256(archive).hexdigest()) == (export["size_bytes"], export["sha256"])
+        assert b"Vereinsfest" not in (tmp_path / "exports" / f"{export['id']}.tar.gz.sealed").read_bytes()
+        top, manifest = unpacked(archive, tmp_path / "unpacked")
+        assert [p["name"] for p in manifest["services"][0]["parts"]] == [
+            "configuration",
+            "database",
+            "content",
+        ]
+        exported_upload = top / "blog/content/uploads/2026/11" / UPLOAD_NAME
+        assert hashlib.sha256(exported_upload.read_bytes()).hexdigest() == checksum
+        dump = (top / "blog/database.sql").read_bytes()
+        image = wordpress_images["10.11"]  # the database image the template runs
+        assert loaded_into_fresh_mariadb(docker_client, image, dump, ROW_SQL) == "Vereinsfest am Samstag"
+        assert password.encode() not in archive
+        assert "Datenbank" in (top / "README.txt").read_text()  # the association's language: German
 
         # A drill restores into a throwaway, checks it, and removes it again.
         _succeeds(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))

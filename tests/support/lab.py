@@ -54,7 +54,14 @@ def add_sftp_target(operator: ApiClient, backup_server: TestServer, folder: Path
 
 
 def deploy_instance(
-    operator: ApiClient, tenant: ApiClient, *, template: str, name: str, server_id: str, timeout: float = 900
+    operator: ApiClient,
+    tenant: ApiClient,
+    *,
+    template: str,
+    name: str,
+    server_id: str,
+    timeout: float = 900,
+    parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An instance the tenant requests (at ``name``'s subdomain) and the operator approves onto the
     server; returns it as the tenant sees it once its deploy succeeded."""
@@ -62,7 +69,7 @@ def deploy_instance(
         "POST",
         "/api/v1/instances",
         expect=201,
-        json={"template": template, "name": name, "subdomain": name, "parameters": {}},
+        json={"template": template, "name": name, "subdomain": name, "parameters": parameters or {}},
     )
     accepted = operator.call(
         "POST", f"/api/v1/instances/{requested['id']}/approve", expect=202, json={"server": server_id}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.orm import Session
 
 from provisioner.backups import targets
@@ -9,8 +11,9 @@ from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.instances.service import request_instance
 from provisioner.instances.states import InstanceState
-from provisioner.models import Backup, Instance, Server, Tenant
+from provisioner.models import Backup, Export, Instance, Server, Tenant
 from provisioner.schedules.service import ScheduleKind, create_schedule
+from provisioner.timeutil import utcnow
 from tests.support.factories import CATALOG, HOST_KEY, OPERATOR, admin_of, homepage
 
 
@@ -63,8 +66,9 @@ def unused_backup_target(session: Session, settings: Settings) -> None:
 def blog_with_backups(
     session: Session, settings: Settings, tenant: Tenant, server: Server
 ) -> tuple[str, str]:
-    """A running WordPress with a succeeded and a failed backup and a nightly backup schedule, on a
-    backup target that is never contacted; returns the instance's and the succeeded backup's ids."""
+    """A running WordPress with a succeeded and a failed backup, a ready export and a nightly backup
+    schedule, on a backup target that is never contacted; returns the instance's and the succeeded
+    backup's ids."""
     unused_backup_target(session, settings)
     blog = running_blog(session, tenant, server)
     repository = repository_for(session, settings, tenant_id=tenant.id)
@@ -79,6 +83,18 @@ def blog_with_backups(
         for status, size in (("succeeded", 48_000_000), ("failed", None))
     ]
     session.add_all(backups)
+    # A ready export, so pages show one with its size, checksum, expiry and download link.
+    session.add(
+        Export(
+            tenant_id=tenant.id,
+            instance_id=blog.id,
+            state="ready",
+            size_bytes=47_000_000,
+            sha256="0" * 64,
+            finished_at=utcnow(),
+            expires_at=utcnow() + timedelta(hours=72),
+        )
+    )
     create_schedule(
         session,
         actor=OPERATOR,

@@ -168,6 +168,14 @@ def base_env(data_dir: Path, *, ssh_key: Path, registry: str) -> dict[str, str]:
     return env
 
 
+def start_again(stack: Stack) -> None:
+    """Start every role of a stopped stack again (on its settings as they are now), and wait until it
+    answers on the same address."""
+    for role in stack.commands:
+        stack.start(role)
+    _wait_ready(stack)
+
+
 @contextmanager
 def running(stack: Stack) -> Iterator[Stack]:
     try:

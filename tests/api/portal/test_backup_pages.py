@@ -199,3 +199,13 @@ def test_operators_see_backup_and_drill_flags_on_the_instances_list(people: Peop
     row = re.search(rf'<a href="/services/{instance_id}">.*?</tr>', german, re.S)
     assert row
     assert "letzte Sicherung fehlgeschlagen" in row.group(0)
+
+
+def test_operators_are_warned_on_every_page_while_no_recovery_key_is_set(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    for page in ("/operator/requests", "/operator/servers", "/"):
+        assert 'id="no-recovery-key"' in people.operator.get(page).text
+    assert 'id="no-recovery-key"' not in people.admin_a.get("/").text  # nothing an association can act on
+    app = api.client.app
+    recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+    app.state.settings = app.state.settings.model_copy(update={"backup_recovery_recipients": recipient})
+    assert 'id="no-recovery-key"' not in people.operator.get("/operator/servers").text

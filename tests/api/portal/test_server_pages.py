@@ -120,3 +120,27 @@ def test_only_operators_reach_the_server_forms(people: People, api) -> None:  # 
         f"/operator/servers/{server_id}/remove",
     ):
         assert people.admin_a.post(path, data={"csrf_token": token, **FORM}).status_code == 403, path
+
+
+def test_a_bootstrap_is_started_from_the_servers_page_and_followed_on_its_job_page(
+    people: People, api
+) -> None:  # type: ignore[no-untyped-def]
+    server_id = api.server("s1")
+    page = people.operator.get("/operator/servers").text
+    assert f'action="/operator/servers/{server_id}/bootstrap"' in page
+    token = csrf_of(page)
+    started = people.operator.post(
+        f"/operator/servers/{server_id}/bootstrap", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert started.status_code == 303
+    job_id = started.headers["location"].rsplit("/", 1)[-1]
+    assert api.dispatcher.sent == [job_id]
+    job_page = people.operator.get(f"/jobs/{job_id}").text
+    assert f'href="/operator/servers#srv-{server_id}">s1</a>' in job_page
+    assert 'data-stream="/jobs/' in job_page
+    again = people.operator.post(f"/operator/servers/{server_id}/bootstrap", data={"csrf_token": token})
+    assert "under way already" in again.text
+    assert api.dispatcher.sent == [job_id]
+    assert people.admin_a.get(f"/jobs/{job_id}").status_code == 404
+    jobs = people.operator.get("/operator/jobs").text
+    assert job_id in jobs

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import docker
 import pytest
+from sqlalchemy import select
 
 from provisioner.db import session_factory
 from provisioner.migrate import upgrade
+from provisioner.models import Job, JobEvent
 from provisioner.servers.service import add_server
 from tests.support.factories import OPERATOR
 from tests.support.proxy import proxy_container, remove_proxies
@@ -38,9 +40,14 @@ def operator_env(
         session.commit()
         server_id = row.id
     try:
-        yield base_env(tmp_path, ssh_key=server.client_key, registry=registry), server_id
+        env = base_env(tmp_path, ssh_key=server.client_key, registry=registry)
+        yield env | {"PROVISIONER_DATABASE_URL": url}, server_id
     finally:
         remove_proxies(docker_client, [server_id])
+
+
+def env_database(env: dict[str, str]) -> str:
+    return env["PROVISIONER_DATABASE_URL"]
 
 
 def _provisioner(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +67,13 @@ def test_bootstrap_starts_the_proxy_and_smoke_reports_every_step(
     done = _provisioner(env, "servers", "bootstrap", "server1")
     assert done.returncode == 0, done.stdout + done.stderr
     assert proxy_container(docker_client, server_id).status == "running"
+    # It ran as the server's job, the one the portal's button starts: in the job list, with its steps.
+    with session_factory(env_database(env))() as session:
+        job = session.scalars(select(Job).where(Job.target_server_id == server_id)).one()
+        assert (job.kind, job.status, job.instance_id) == ("bootstrap", "succeeded", None)
+        steps = session.scalars(select(JobEvent.task).where(JobEvent.job_id == job.id)).all()
+    assert "Make sure the server's proxy runs" in steps
+    assert f"server1 is ready (job {job.id})" in done.stdout
 
     done = _provisioner(env, "templates", "smoke", "homepage", "--server", "server1")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -18,6 +18,7 @@ from provisioner.dbdump.dump import DumpRefused, dump_database
 from provisioner.dbdump.fileformat import DumpUnreadable
 from provisioner.dbdump.restore import RestoreRefused, restore_database
 from provisioner.models import InstanceSecret, JobEvent
+from provisioner.servers.sshkey import ensure_key
 from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.db import fresh_postgres
@@ -154,3 +155,18 @@ def test_a_dump_is_never_written_beside_the_key_or_over_a_file(tmp_path: Path) -
     with pytest.raises(DumpRefused, match="exists already"):
         dump_database(settings, path=tmp_path / "lab.dump")
     assert (tmp_path / "lab.dump").read_text() == "older"
+
+
+def test_another_ssh_key_in_the_new_data_folder_is_replaced_only_when_asked(tmp_path: Path) -> None:
+    source = Settings(data_dir=tmp_path / "a", secret_key=KEY)
+    populate(source)
+    ensure_key(source.resolved_ssh_key_path)
+    dump = tmp_path / "lab.dump"
+    dump_database(source, path=dump)
+    target = Settings(data_dir=tmp_path / "b", secret_key=KEY)
+    ensure_key(target.resolved_ssh_key_path)  # a new machine's own key, which no server knows
+    with pytest.raises(RestoreRefused, match="another SSH key"):
+        restore_database(target, path=dump)
+    assert not (tmp_path / "b" / "provisioner.sqlite").exists()
+    restore_database(target, path=dump, replace=True)
+    assert target.resolved_ssh_key_path.read_text() == source.resolved_ssh_key_path.read_text()

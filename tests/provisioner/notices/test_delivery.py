@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from provisioner.accounts.service import create_user
 from provisioner.auth.actor import Role
+from provisioner.catalog.base import Localized
 from provisioner.catalog.loader import Catalog
-from provisioner.catalog.model import Localized
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.instances.service import approve_instance, reject_instance

@@ -1,0 +1,54 @@
+"""An association takes its data with it: an export of a service asked for, and its archive downloaded."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.portal.auth import ViewerDep, require_csrf
+from api.portal.service_pages import detail_page
+from api.routes.exports import archive_response
+from provisioner.errors import Conflict
+from provisioner.exports.service import downloadable, request_export
+from provisioner.instances.service import get_instance
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/services/{instance_id}/exports")
+async def export_now(
+    request: Request,
+    instance_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> Response:
+    form = await request.form()
+    token = form.get("csrf_token")
+    require_csrf(viewer, token if isinstance(token, str) else None)
+    instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
+    try:
+        requested = request_export(session, actor=viewer.actor, catalog=catalog, instance_id=instance.id)
+    except Conflict as exc:
+        session.rollback()
+        extra = {"export_error": exc.detail}
+        response = detail_page(request, session, instance, catalog=catalog, viewer=viewer, extra=extra)
+        response.status_code = 409
+        return response
+    session.commit()
+    dispatcher.send(session, requested.job.id)
+    return RedirectResponse(f"/jobs/{requested.job.id}", status_code=303)
+
+
+@router.get("/services/{instance_id}/exports/{export_id}/archive")
+def download(
+    instance_id: str, export_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
+    instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
+    export, path = downloadable(session, settings, actor=viewer.actor, export_id=export_id)
+    if export.instance_id != instance.id:
+        raise Conflict("this export is of another service")
+    return archive_response(settings, export, path)

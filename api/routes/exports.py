@@ -1,0 +1,90 @@
+"""Exports of a service's data in open formats: asked for, read back, downloaded while they last."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi import APIRouter, status
+from fastapi.responses import StreamingResponse
+
+from api import convert
+from api import export_schemas as es
+from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from provisioner.config import Settings
+from provisioner.exports import service
+from provisioner.exports.sealed import opened
+from provisioner.models import Export
+
+router = APIRouter(tags=["exports"])
+
+
+def export_out(row: Export) -> es.ExportOut:
+    return es.ExportOut(
+        id=row.id,
+        instance=row.instance_id,
+        tenant=row.tenant_id,
+        job=row.job_id,
+        state=row.state,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        expires_at=row.expires_at,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        download=f"/api/v1/exports/{row.id}/archive" if row.state == "ready" else None,
+        error=row.error,
+    )
+
+
+@router.post("/api/v1/instances/{instance_id}/exports", status_code=status.HTTP_202_ACCEPTED)
+def request_export(
+    instance_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> es.ExportAccepted:
+    """Export the service's data in open formats (a job): a fresh backup, restored into a throwaway
+    folder, made into one archive with a manifest and a README. Its association's admins only."""
+    requested = service.request_export(session, actor=actor, catalog=catalog, instance_id=instance_id)
+    session.commit()
+    dispatcher.send(session, requested.job.id)
+    return es.ExportAccepted(export=export_out(requested.export), job=convert.job(requested.job))
+
+
+@router.get("/api/v1/instances/{instance_id}/exports")
+def list_exports(instance_id: str, actor: ActorDep, session: SessionDep) -> es.ExportList:
+    """The service's exports, newest first."""
+    rows = service.list_exports(session, actor=actor, instance_id=instance_id)
+    return es.ExportList(items=[export_out(r) for r in rows])
+
+
+@router.get("/api/v1/exports/{export_id}")
+def get_export(export_id: str, actor: ActorDep, session: SessionDep) -> es.ExportOut:
+    """One export: its state, size, checksum, expiry and download link."""
+    return export_out(service.get_export(session, actor=actor, export_id=export_id))
+
+
+def _plaintext(settings: Settings, path: Path) -> Iterator[bytes]:
+    keys = [key for key in (settings.secret_key, settings.secret_key_previous) if key]
+    with path.open("rb") as sealed:
+        yield from opened(sealed, keys)
+
+
+@router.get(
+    "/api/v1/exports/{export_id}/archive",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/gzip": {}}}, 410: {"description": "expired"}},
+)
+def download_export(
+    export_id: str, actor: ActorDep, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
+    """The archive (tar.gz), for its association's admins and the lab's operators until it expires."""
+    export, path = service.downloadable(session, settings, actor=actor, export_id=export_id)
+    return archive_response(settings, export, path)
+
+
+def archive_response(settings: Settings, export: Export, path: Path) -> StreamingResponse:
+    """The archive as downloaded: opened on the way out, never written anywhere in the clear."""
+    headers = {
+        "Content-Disposition": f'attachment; filename="{service.archive_name(export)}"',
+        "Content-Length": str(export.size_bytes),
+        "Cache-Control": "no-store",
+    }
+    return StreamingResponse(_plaintext(settings, path), media_type="application/gzip", headers=headers)

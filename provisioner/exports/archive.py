@@ -1,0 +1,216 @@
+"""One export archive (tar + gzip) from services' restored parts: files as files, each file's SHA-256 in
+``manifest.json`` and ``SHA256SUMS``, and a README saying how to bring each part elsewhere.
+
+Written as a stream (into the sealed file), each file read once: its checksum is taken, and it is
+searched for the lab's secrets of the service, on the way into the archive. A file holding one ends
+the export (``SecretInExport``): the template should leave it out, and nothing of it may leave the lab.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+from provisioner.catalog.exports import ExportPart
+from provisioner.exports.readme import readme_text
+
+FORMAT = "provisioner-export/1"
+_CHUNK = 1024 * 1024
+
+
+class SecretInExport(Exception):
+    """A file of the export holds one of the lab's secrets of the service; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RestoredPart:
+    part: ExportPart
+    # The part's folder (files) or file (sql, file) in the restored copy.
+    source: Path
+
+
+@dataclass(frozen=True)
+class ServiceExport:
+    name: str
+    template: str
+    version: str
+    configuration: dict[str, Any]
+    parts: list[RestoredPart]
+    # The lab's generated values of the service (passwords, keys): none may be in the archive.
+    secrets: list[str] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True)
+class Built:
+    sha256: str
+    size_bytes: int
+    manifest: dict[str, Any]
+
+
+class _Counted:
+    """Passes the archive on, taking its size and checksum on the way."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.size = 0
+        self.hash = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        self._out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+class _Read:
+    """A file on its way into the archive: its checksum taken and the secrets looked for, chunk by chunk."""
+
+    def __init__(self, source: BinaryIO, secrets: list[bytes], name: str) -> None:
+        self._source = source
+        self._secrets = secrets
+        self._tail = b""
+        self._keep = max((len(s) for s in secrets), default=1) - 1
+        self._name = name
+        self.hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self.hash.update(data)
+        window = self._tail + data
+        if any(secret in window for secret in self._secrets):
+            raise SecretInExport(f"{self._name} holds one of the lab's secrets of the service")
+        self._tail = window[-self._keep :] if self._keep else b""
+        return data
+
+
+def build_archive(
+    out: BinaryIO,
+    *,
+    root: str,
+    association: dict[str, str],
+    services: list[ServiceExport],
+    language: str,
+    created_at: datetime,
+) -> Built:
+    counted = _Counted(out)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+        "association": association,
+        "services": [],
+    }
+    sums: list[str] = []
+    with tarfile.open(fileobj=counted, mode="w|gz", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        for service in services:
+            secrets = [s.encode() for s in service.secrets if s]
+            entry: dict[str, Any] = {
+                "name": service.name,
+                "template": service.template,
+                "version": service.version,
+                "parts": [],
+            }
+            config = json.dumps(service.configuration, indent=2, sort_keys=True).encode() + b"\n"
+            config_path = f"{service.name}/configuration.json"
+            _add_bytes(tar, f"{root}/{config_path}", config, created_at)
+            config_sum = hashlib.sha256(config).hexdigest()
+            sums.append(f"{config_sum}  {config_path}")
+            entry["parts"].append(
+                {
+                    "name": "configuration",
+                    "kind": "configuration",
+                    "path": config_path,
+                    "files": [{"path": config_path, "size": len(config), "sha256": config_sum}],
+                }
+            )
+            for restored in service.parts:
+                part_entry = _add_part(tar, root, service.name, restored, secrets)
+                sums += [f"{f['sha256']}  {f['path']}" for f in part_entry["files"] if "sha256" in f]
+                entry["parts"].append(part_entry)
+            manifest["services"].append(entry)
+        readme = readme_text(manifest, services, language=language).encode()
+        _add_bytes(tar, f"{root}/README.txt", readme, created_at)
+        _add_bytes(tar, f"{root}/SHA256SUMS", ("\n".join(sums) + "\n").encode(), created_at)
+        body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
+        _add_bytes(tar, f"{root}/manifest.json", body, created_at)
+    return Built(sha256=counted.hash.hexdigest(), size_bytes=counted.size, manifest=manifest)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, moment: datetime) -> None:
+    if not data:
+        return
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, int(moment.timestamp())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_part(
+    tar: tarfile.TarFile, root: str, service: str, restored: RestoredPart, secrets: list[bytes]
+) -> dict[str, Any]:
+    part = restored.part
+    suffix = {"sql": ".sql", "file": PurePosixPath(part.path).suffix}.get(part.kind, "")
+    where = f"{service}/{part.name}{suffix}"
+    entry: dict[str, Any] = {"name": part.name, "kind": part.kind, "path": where, "files": []}
+    if part.dialect:
+        entry["dialect"] = part.dialect
+    entry["title"] = part.title.model_dump()
+    if part.kind in ("sql", "file"):
+        entry["files"].append(_add_file(tar, root, where, restored.source, secrets))
+        return entry
+    for relative, path in _walk(restored.source, part.exclude):
+        entry["files"].append(_add_file(tar, root, f"{where}/{relative}", path, secrets))
+    return entry
+
+
+def _walk(folder: Path, exclude: list[str]) -> Iterator[tuple[str, Path]]:
+    """Every entry below ``folder`` in a stable order, without following links, less what is left out."""
+    for current, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        base = Path(current)
+        for name in [*sorted(files), *[d for d in dirs if (base / d).is_symlink()]]:
+            relative = (base / name).relative_to(folder).as_posix()
+            if not _left_out(relative, exclude):
+                yield relative, base / name
+        dirs[:] = [
+            d
+            for d in dirs
+            if not (base / d).is_symlink()
+            and not _left_out((base / d).relative_to(folder).as_posix(), exclude)
+        ]
+
+
+def _left_out(relative: str, exclude: list[str]) -> bool:
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return any(fnmatch.fnmatchcase(prefix, glob) for prefix in prefixes for glob in exclude)
+
+
+def _add_file(tar: tarfile.TarFile, root: str, name: str, path: Path, secrets: list[bytes]) -> dict[str, Any]:
+    found = path.lstat()
+    info = tarfile.TarInfo(f"{root}/{name}")
+    info.mode, info.mtime = stat.S_IMODE(found.st_mode), int(found.st_mtime)
+    info.uid, info.gid = found.st_uid, found.st_gid
+    if stat.S_ISLNK(found.st_mode):
+        # Kept as a link: never followed, as it was written by the service's server.
+        info.type, info.linkname = tarfile.SYMTYPE, os.readlink(path)
+        tar.addfile(info)
+        return {"path": name, "link": info.linkname}
+    if not stat.S_ISREG(found.st_mode):
+        return {"path": name, "skipped": "not a regular file"}
+    info.size = found.st_size
+    with path.open("rb") as source:
+        read = _Read(source, secrets, name)
+        tar.addfile(info, read)
+    return {"path": name, "size": found.st_size, "sha256": read.hash.hexdigest()}

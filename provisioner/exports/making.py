@@ -1,0 +1,150 @@
+"""Making an export's archive on the control plane: free space checked first, the backup restored into a
+throwaway folder, the archive written sealed, and nothing half-written left behind when any of it fails.
+
+The calling job owns the instance and the job's states; this owns the export's row and its files.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from provisioner.catalog.loader import Catalog
+from provisioner.config import Settings
+from provisioner.crypto import decrypt
+from provisioner.db import transaction
+from provisioner.exports.archive import RestoredPart, SecretInExport, ServiceExport, build_archive
+from provisioner.exports.restored import RestoreFailed, restore_for_export
+from provisioner.exports.sealed import SealedWriter
+from provisioner.exports.service import drop_archive, export_of_job
+from provisioner.i18n import DEFAULT_LANGUAGE, known_language
+from provisioner.models import Backup, Export, Instance
+from provisioner.timeutil import utcnow
+
+_MB = 1024 * 1024
+
+
+class ExportFailed(Exception):
+    """The export could not be made; the message is one line for people, without secrets."""
+
+
+def sealed_name(export_id: str) -> str:
+    return f"{export_id}.tar.gz.sealed"
+
+
+def make_export(
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    job_id: str,
+    backup_id: str | None,
+    restore: Callable[..., list[RestoredPart]] | None = None,
+) -> None:
+    """Make the archive of the job's export from ``backup_id`` (None: a service without data), record
+    it as ready and delete the service's archive before it. Raises ``ExportFailed``."""
+    url = settings.resolved_database_url
+    folder = settings.resolved_exports_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with transaction(url) as session:
+        export = export_of_job(session, job_id=job_id)
+        export.state = "running"
+        export.backup_id = backup_id
+        export_id = export.id
+        instance = session.get_one(Instance, export.instance_id)
+        template = catalog.get(instance.template)
+        backup = session.get_one(Backup, backup_id) if backup_id else None
+        if backup is not None:
+            session.expunge(backup)  # read after this session: its repository and target came joined
+        language = known_language(instance.tenant.language) or DEFAULT_LANGUAGE
+        association = {"slug": instance.tenant.slug, "name": instance.tenant.name}
+        service = ServiceExport(
+            name=instance.name,
+            template=instance.template,
+            version=instance.version,
+            configuration={
+                "service": instance.template,
+                "version": instance.version,
+                "software": template.versions[instance.version].images
+                if instance.version in template.versions
+                else {},
+                "address": instance.url,
+                "parameters": instance.parameters,
+            },
+            parts=[],
+            secrets=[decrypt(settings, s.encrypted) for s in instance.secrets],
+        )
+        root = f"{instance.tenant.slug}-{instance.name}-{utcnow():%Y-%m-%d}"
+    parts = template.exports.parts if template.exports else []
+    _check_free_space(settings, folder, backup)
+    work, partial, final = (
+        folder / f"work-{export_id}",
+        folder / f"{export_id}.part",
+        folder / sealed_name(export_id),
+    )
+    try:
+        restorer = restore or restore_for_export
+        restored = restorer(settings, backup, parts, into=work) if backup is not None and parts else []
+        with partial.open("wb") as out:
+            sealer = SealedWriter(out, settings.secret_key)
+            built = build_archive(
+                sealer,  # type: ignore[arg-type]
+                root=root,
+                association=association,
+                services=[replace(service, parts=restored)],
+                language=language,
+                created_at=utcnow(),
+            )
+            sealer.close()
+            os.fsync(out.fileno())
+        os.replace(partial, final)
+    except OSError as exc:
+        final.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise ExportFailed("the disk filled up during the export; nothing of it was kept") from exc
+        raise ExportFailed(f"the export could not be written: {exc.strerror or type(exc).__name__}") from exc
+    except (RestoreFailed, SecretInExport) as exc:
+        raise ExportFailed(str(exc)) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    _ready(settings, export_id, built.sha256, built.size_bytes, sealed_name(export_id))
+
+
+def _check_free_space(settings: Settings, folder: Path, backup: Backup | None) -> None:
+    # The restored copy and the archive (no larger than what it holds) side by side, and a margin.
+    size = backup.size_bytes or 0 if backup is not None else 0
+    need = 2 * size + settings.export_min_free_mb * _MB
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise ExportFailed(
+            f"not enough free space for the export: it needs {need // _MB} MB, {free // _MB} MB are free"
+        )
+
+
+def _ready(settings: Settings, export_id: str, sha256: str, size: int, file: str) -> None:
+    with transaction(settings.resolved_database_url) as session:
+        export = session.get_one(Export, export_id)
+        now = utcnow()
+        export.state, export.file, export.sha256, export.size_bytes = "ready", file, sha256, size
+        export.finished_at = now
+        export.expires_at = now + timedelta(hours=settings.export_keep_hours)
+        # One archive kept per service: the one before goes once this one is there.
+        older = select(Export).where(
+            Export.instance_id == export.instance_id, Export.id != export.id, Export.state == "ready"
+        )
+        for before in session.scalars(older):
+            drop_archive(settings, before)
+            before.state = "replaced"
+
+
+def fail_export(settings: Settings, *, job_id: str, error: str) -> None:
+    with transaction(settings.resolved_database_url) as session:
+        export = export_of_job(session, job_id=job_id)
+        export.state, export.error, export.finished_at = "failed", error, utcnow()

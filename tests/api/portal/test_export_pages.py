@@ -1,0 +1,81 @@
+"""Exports on a service's page: an admin exports all data and downloads the archive; members and other
+associations cannot; the page says what an export is, in German and in English."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import timedelta
+
+from provisioner.config import Settings
+from provisioner.db import session_factory
+from provisioner.exports.sealed import SealedWriter
+from provisioner.instances.states import InstanceState
+from provisioner.models import Export, Instance, Job
+from provisioner.timeutil import utcnow
+from tests.support.portal import People, csrf_of, request_homepage
+
+
+def _running_site(people: People, api) -> str:  # type: ignore[no-untyped-def]
+    instance_id = request_homepage(people.admin_a, title="T")
+    with session_factory(api.db_url)() as session:
+        session.get_one(Instance, instance_id).state = InstanceState.RUNNING.value
+        session.commit()
+    return instance_id
+
+
+def test_an_admin_exports_all_data_from_the_service_page(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    instance_id = _running_site(people, api)
+    page = people.admin_a.get(f"/services/{instance_id}").text
+    assert "Take your data with you" in page
+    assert "Export all data" in page
+    german = people.admin_a.get(f"/services/{instance_id}", headers={"Accept-Language": "de"}).text
+    assert "Nehmt eure Daten mit" in german
+    assert "Alle Daten exportieren" in german
+    assert people.admin_a.post(f"/services/{instance_id}/exports", data={}).status_code == 403
+    response = people.admin_a.post(
+        f"/services/{instance_id}/exports", data={"csrf_token": csrf_of(page)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    job_id = response.headers["location"].removeprefix("/jobs/")
+    assert api.dispatcher.sent == [job_id]
+    with session_factory(api.db_url)() as session:
+        assert session.get_one(Job, job_id).kind == "export"
+    again = people.admin_a.post(f"/services/{instance_id}/exports", data={"csrf_token": csrf_of(page)})
+    assert again.status_code == 409
+    assert "An export cannot start now." in again.text
+    assert "being made already" in again.text
+
+
+def test_a_ready_export_is_downloaded_by_admins_only(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    instance_id = _running_site(people, api)
+    page = people.admin_a.get(f"/services/{instance_id}").text
+    people.admin_a.post(f"/services/{instance_id}/exports", data={"csrf_token": csrf_of(page)})
+    settings: Settings = people.admin_a.app.state.settings  # type: ignore[attr-defined]
+    plain = os.urandom(5000)
+    with session_factory(api.db_url)() as session:
+        export = session.query(Export).one()
+        export.file = f"{export.id}.tar.gz.sealed"
+        settings.resolved_exports_dir.mkdir(parents=True, exist_ok=True)
+        with (settings.resolved_exports_dir / export.file).open("wb") as out:
+            sealer = SealedWriter(out, settings.secret_key)
+            sealer.write(plain)
+            sealer.close()
+        export.state, export.size_bytes = "ready", len(plain)
+        export.sha256 = hashlib.sha256(plain).hexdigest()
+        export.finished_at, export.expires_at = utcnow(), utcnow() + timedelta(hours=72)
+        export_id = export.id
+        session.commit()
+    link = f"/services/{instance_id}/exports/{export_id}/archive"
+    page = people.admin_a.get(f"/services/{instance_id}").text
+    assert link in page
+    assert hashlib.sha256(plain).hexdigest() in page
+    downloaded = people.admin_a.get(link)
+    assert downloaded.status_code == 200
+    assert downloaded.content == plain
+    member_page = people.member_a.get(f"/services/{instance_id}").text
+    assert link not in member_page
+    assert "Export all data" not in member_page
+    assert "admins can export its data." in member_page
+    assert people.member_a.get(link).status_code == 403
+    assert people.admin_b.get(link).status_code == 404

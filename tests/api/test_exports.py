@@ -1,0 +1,103 @@
+"""The export endpoints: asked for by an association's admin, read back with state, size, checksum,
+expiry and link, the archive downloaded by its admins and operators only, and answers in
+problem+json for a service that does not run, a member, a second export at once and an expired link."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from provisioner.auth.actor import Role
+from provisioner.config import Settings
+from provisioner.db import session_factory
+from provisioner.exports.sealed import SealedWriter
+from provisioner.instances.service import set_state
+from provisioner.instances.states import InstanceState
+from provisioner.models import Export, Instance
+from provisioner.timeutil import utcnow
+from tests.api.conftest import Api
+
+PROBLEM = "application/problem+json"
+
+
+def _running(api: Api, instance_id: str) -> None:
+    with session_factory(api.db_url)() as session:
+        instance = session.get_one(Instance, instance_id)
+        set_state(instance, InstanceState.APPROVED)
+        set_state(instance, InstanceState.PROVISIONING)
+        set_state(instance, InstanceState.RUNNING)
+        session.commit()
+
+
+def test_an_admin_asks_for_an_export_and_reads_it_back(api: Api) -> None:
+    api.server()
+    tenant_id, admin = api.tenant("verein-a")
+    site = api.homepage(admin)
+    refused = api.client.post(f"/api/v1/instances/{site}/exports", headers=admin)
+    assert (refused.status_code, refused.headers["content-type"]) == (409, PROBLEM)
+    assert refused.json()["detail"] == "the service is requested; only a running service can be exported"
+
+    _running(api, site)
+    member = api.token(role=Role.MEMBER, tenant_id=tenant_id)
+    forbidden = api.client.post(f"/api/v1/instances/{site}/exports", headers=member)
+    assert (forbidden.status_code, forbidden.headers["content-type"]) == (403, PROBLEM)
+
+    accepted = api.client.post(f"/api/v1/instances/{site}/exports", headers=admin)
+    assert accepted.status_code == 202, accepted.text
+    body = accepted.json()
+    assert body["job"]["kind"] == "export"
+    assert api.dispatcher.sent == [body["job"]["id"]]
+    export = api.client.get(f"/api/v1/exports/{body['export']['id']}", headers=member).json()
+    assert (export["state"], export["download"], export["instance"]) == ("queued", None, site)
+    again = api.client.post(f"/api/v1/instances/{site}/exports", headers=admin)
+    assert again.status_code == 409
+    listed = api.client.get(f"/api/v1/instances/{site}/exports", headers=admin).json()["items"]
+    assert [e["id"] for e in listed] == [export["id"]]
+
+
+def _ready_archive(api: Api, export_id: str, plain: bytes, *, expires_in: timedelta) -> None:
+    settings: Settings = api.client.app.state.settings  # type: ignore[attr-defined]
+    settings.resolved_exports_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{export_id}.tar.gz.sealed"
+    with (settings.resolved_exports_dir / name).open("wb") as out:
+        sealer = SealedWriter(out, settings.secret_key)
+        sealer.write(plain)
+        sealer.close()
+    with session_factory(api.db_url)() as session:
+        export = session.get_one(Export, export_id)
+        export.state, export.file, export.size_bytes = "ready", name, len(plain)
+        export.sha256, export.finished_at = hashlib.sha256(plain).hexdigest(), utcnow()
+        export.expires_at = utcnow() + expires_in
+        session.commit()
+
+
+def test_its_admins_and_operators_download_it_until_it_expires(api: Api, tmp_path: Path) -> None:
+    api.server()
+    tenant_id, admin = api.tenant("verein-a")
+    site = api.homepage(admin)
+    _running(api, site)
+    export_id = api.client.post(f"/api/v1/instances/{site}/exports", headers=admin).json()["export"]["id"]
+    plain = os.urandom(300_000)
+    _ready_archive(api, export_id, plain, expires_in=timedelta(hours=1))
+
+    shown = api.client.get(f"/api/v1/exports/{export_id}", headers=admin).json()
+    assert shown["download"] == f"/api/v1/exports/{export_id}/archive"
+    assert (shown["size_bytes"], shown["sha256"]) == (len(plain), hashlib.sha256(plain).hexdigest())
+    for headers in (admin, api.operator):
+        got = api.client.get(shown["download"], headers=headers)
+        assert got.status_code == 200
+        assert got.content == plain
+        assert got.headers["content-type"] == "application/gzip"
+        assert got.headers["content-disposition"].startswith('attachment; filename="verein-a-site-')
+    member = api.token(role=Role.MEMBER, tenant_id=tenant_id)
+    assert api.client.get(shown["download"], headers=member).status_code == 403
+    _, other = api.tenant("verein-b")
+    for path in (shown["download"], f"/api/v1/exports/{export_id}"):
+        assert api.client.get(path, headers=other).status_code == 404
+
+    _ready_archive(api, export_id, plain, expires_in=timedelta(seconds=-1))
+    gone = api.client.get(shown["download"], headers=admin)
+    assert (gone.status_code, gone.headers["content-type"]) == (410, PROBLEM)
+    assert "expired" in gone.json()["detail"]

@@ -1,0 +1,188 @@
+"""Who may ask for an export and download it, in which states, one at a time per service (held by the
+database when two requests come at once), and archives deleted when they expire or are replaced."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from provisioner.auth.actor import Actor, Role
+from provisioner.config import Settings
+from provisioner.db import session_factory
+from provisioner.errors import Conflict, Forbidden, Gone, NotFound
+from provisioner.exports import service
+from provisioner.instances.service import set_state
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.service import create_job
+from provisioner.jobs.states import JobKind
+from provisioner.models import Export, Instance, Tenant
+from provisioner.timeutil import utcnow
+from tests.support import factories
+
+S = InstanceState
+
+
+def _running(db_url: str) -> tuple[str, str]:
+    approved = factories.approved_homepage(db_url)
+    with session_factory(db_url)() as session:
+        instance = session.get_one(Instance, approved.instance_id)
+        set_state(instance, S.PROVISIONING)
+        set_state(instance, S.RUNNING)
+        instance.lock_job_id = None
+        session.commit()
+    return approved.tenant_id, approved.instance_id
+
+
+def _admin(session: Session, tenant_id: str) -> Actor:
+    return factories.admin_of(session.get_one(Tenant, tenant_id))
+
+
+def _ask(session: Session, actor: Actor, instance_id: str) -> service.Requested:
+    return service.request_export(session, actor=actor, catalog=factories.CATALOG, instance_id=instance_id)
+
+
+def test_an_admin_asks_and_gets_a_queued_export_with_its_job(db_url: str) -> None:
+    tenant_id, instance_id = _running(db_url)
+    with session_factory(db_url)() as session:
+        requested = _ask(session, _admin(session, tenant_id), instance_id)
+        session.commit()
+        assert (requested.job.kind, requested.job.status) == ("export", "queued")
+        assert (requested.export.state, requested.export.job_id) == ("queued", requested.job.id)
+        assert requested.export.tenant_id == tenant_id
+        # Another export of the same service waits until this one is done.
+        with pytest.raises(Conflict, match="being made already"):
+            _ask(session, _admin(session, tenant_id), instance_id)
+
+
+def test_a_member_may_not_ask_and_another_association_sees_nothing(db_url: str) -> None:
+    tenant_id, instance_id = _running(db_url)
+    with session_factory(db_url)() as session:
+        member = Actor(token_id="member", role=Role.MEMBER, tenant_id=tenant_id)
+        with pytest.raises(Forbidden):
+            _ask(session, member, instance_id)
+        other = factories.tenant(session, "verein-b")
+        with pytest.raises(NotFound, match="instance not found"):
+            _ask(session, factories.admin_of(other), instance_id)
+
+
+@pytest.mark.parametrize(
+    ("states", "message"),
+    [([S.FAILED], "the service is failed"), ([S.UPDATING], "the service is updating")],
+)
+def test_only_a_running_service_is_exported(db_url: str, states: list[S], message: str) -> None:
+    tenant_id, instance_id = _running(db_url)
+    with session_factory(db_url)() as session:
+        instance = session.get_one(Instance, instance_id)
+        for state in states:
+            set_state(instance, state)
+        with pytest.raises(Conflict, match=message):
+            _ask(session, _admin(session, tenant_id), instance_id)
+
+
+def test_a_service_about_to_be_removed_is_not_exported(db_url: str) -> None:
+    tenant_id, instance_id = _running(db_url)
+    with session_factory(db_url)() as session:
+        create_job(session, instance=session.get_one(Instance, instance_id), kind=JobKind.REMOVE)
+        with pytest.raises(Conflict, match="about to be removed"):
+            _ask(session, _admin(session, tenant_id), instance_id)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_requests_at_the_same_moment_make_one_export(db_url: str) -> None:
+    """All find none running; the partial unique index lets one through (PostgreSQL, a connection each)."""
+    pg_url = db_url
+    tenant_id, instance_id = _running(pg_url)
+    start = threading.Barrier(4)
+    outcomes: list[object] = [None] * 4
+
+    def one(n: int) -> None:
+        with session_factory(pg_url)() as session:
+            actor = _admin(session, tenant_id)
+            start.wait()
+            try:
+                outcomes[n] = _ask(session, actor, instance_id)
+                session.commit()
+            except Conflict as exc:
+                session.rollback()
+                outcomes[n] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(isinstance(o, service.Requested) for o in outcomes) == 1
+    assert all(isinstance(o, (Conflict, service.Requested)) for o in outcomes)
+    with session_factory(pg_url)() as session:
+        assert len(session.scalars(select(Export)).all()) == 1
+
+
+def _ready(db_url: str, settings: Settings, *, expires_in: timedelta) -> tuple[str, str, Path]:
+    tenant_id, instance_id = _running(db_url)
+    with session_factory(db_url)() as session:
+        export = _ask(session, _admin(session, tenant_id), instance_id).export
+        settings.resolved_exports_dir.mkdir(parents=True, exist_ok=True)
+        export.file = f"{export.id}.tar.gz.sealed"
+        (settings.resolved_exports_dir / export.file).write_bytes(b"sealed")
+        export.state, export.expires_at = "ready", utcnow() + expires_in
+        session.commit()
+        return tenant_id, export.id, settings.resolved_exports_dir / export.file
+
+
+def test_only_its_admins_and_operators_download_it_while_it_lasts(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    tenant_id, export_id, path = _ready(db_url, settings, expires_in=timedelta(hours=1))
+    with session_factory(db_url)() as session:
+        for actor in (_admin(session, tenant_id), factories.OPERATOR):
+            assert service.downloadable(session, settings, actor=actor, export_id=export_id)[1] == path
+        member = Actor(token_id="member", role=Role.MEMBER, tenant_id=tenant_id)
+        assert service.get_export(session, actor=member, export_id=export_id).id == export_id
+        with pytest.raises(Forbidden):
+            service.downloadable(session, settings, actor=member, export_id=export_id)
+        other = factories.admin_of(factories.tenant(session, "verein-b"))
+        for look in (service.get_export, service.downloadable):
+            with pytest.raises(NotFound, match="export not found"):
+                look(session, **({"settings": settings} if look is service.downloadable else {}),
+                     actor=other, export_id=export_id)  # fmt: skip
+
+
+def test_after_its_expiry_the_link_answers_gone_and_the_sweep_deletes_it(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    tenant_id, export_id, path = _ready(db_url, settings, expires_in=timedelta(seconds=-1))
+    with session_factory(db_url)() as session:
+        with pytest.raises(Gone, match="expired"):
+            service.downloadable(session, settings, actor=_admin(session, tenant_id), export_id=export_id)
+        assert service.expire_exports(session, settings) == 1
+        session.commit()
+        assert not path.exists()
+        export = session.get_one(Export, export_id)
+        assert (export.state, export.file) == ("expired", None)
+        assert service.expire_exports(session, settings) == 0
+        with pytest.raises(Gone):
+            service.downloadable(session, settings, actor=_admin(session, tenant_id), export_id=export_id)
+
+
+def test_the_sweep_removes_what_ended_exports_left_and_keeps_the_rest(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    _, ready_id, ready_file = _ready(db_url, settings, expires_in=timedelta(hours=1))
+    folder = settings.resolved_exports_dir
+    with session_factory(db_url)() as session:
+        ended = session.get_one(Export, ready_id)
+        lost = Export(tenant_id=ended.tenant_id, instance_id=ended.instance_id, state="failed")
+        session.add(lost)
+        session.flush()
+        (folder / f"work-{lost.id}" / "restored").mkdir(parents=True)
+        (folder / f"{lost.id}.part").write_bytes(b"half")
+        running = Export(tenant_id=ended.tenant_id, instance_id=ended.instance_id, state="running")
+        session.add(running)
+        session.flush()
+        (folder / f"work-{running.id}").mkdir()
+        session.commit()
+        assert service.expire_exports(session, settings) == 0
+        session.commit()
+        assert sorted(p.name for p in folder.iterdir()) == sorted([ready_file.name, f"work-{running.id}"])
