@@ -28,12 +28,15 @@ RUN groupadd --system --gid 10001 provisioner \
 # Only what the wheel is built from; the playbooks and service templates go inside the
 # package (see pyproject.toml), so the installed command finds them without a checkout.
 WORKDIR /usr/src/provisioner
+# The pinned, hash-checked packages first (a layer of their own), then the wheel without adding any.
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY provisioner ./provisioner
 COPY api ./api
 COPY playbooks ./playbooks
 COPY service_templates ./service_templates
-RUN pip install .
+RUN pip install --no-deps .
 
 USER provisioner
 WORKDIR /var/lib/provisioner

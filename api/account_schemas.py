@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.schemas import Input
+from provisioner.auth.actor import Role
 from provisioner.tenants.rules import EMAIL
 
 # Long enough for any password a person types; the strength rules live in the domain.
@@ -48,7 +49,7 @@ class ResetLinkOut(BaseModel):
 class InvitationOut(ResetLinkOut):
     id: str
     email: str
-    role: str
+    role: Role
     tenant: str | None
     created_at: datetime
     expires_at: datetime
@@ -64,7 +65,7 @@ class UserOut(BaseModel):
     id: str
     email: str
     name: str
-    role: str
+    role: Role
     tenant: str | None
     created_at: datetime
     last_login_at: datetime | None
@@ -88,7 +89,7 @@ class ResetConfirmIn(Input):
 class TokenInfo(BaseModel):
     id: str
     name: str
-    role: str
+    role: Role
     tenant: str | None
     created_at: datetime
     last_used_at: datetime | None

@@ -9,12 +9,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from provisioner.backups.reach import Finding
 
+BackupState = Literal["running", "succeeded", "failed"]
+DrillState = Literal["running", "passed", "failed"]
+TargetKind = Literal["sftp", "s3", "rest"]
+
 
 class BackupStatusOut(BaseModel):
     last_backup_at: datetime | None
-    last_backup_status: str | None
+    last_backup_status: BackupState | None
     last_drill_at: datetime | None
-    last_drill_status: str | None
+    last_drill_status: DrillState | None
     flag: str | None = Field(description="why the instance's backups need attention; null when they do not")
 
 
@@ -22,7 +26,7 @@ class BackupOut(BaseModel):
     id: str
     instance: str
     job: str | None
-    status: str
+    status: BackupState
     version: str
     created_at: datetime
     finished_at: datetime | None
@@ -53,7 +57,7 @@ class DrillOut(BaseModel):
     instance: str
     job: str
     backup: str | None
-    status: str
+    status: DrillState
     detail: str | None
     created_at: datetime
     finished_at: datetime | None
@@ -67,7 +71,7 @@ class BackupTargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
-    kind: Literal["sftp", "s3", "rest"]
+    kind: TargetKind
     path: str = Field(
         min_length=1,
         max_length=500,
@@ -97,7 +101,7 @@ class BackupTargetIn(BaseModel):
 class BackupTargetOut(BaseModel):
     id: str
     name: str
-    kind: str
+    kind: TargetKind
     path: str
     address: str | None
     port: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,7 +15,9 @@ class ExportOut(BaseModel):
     instance: str
     tenant: str
     job: str | None
-    state: str = Field(description="queued, running, ready, failed, replaced (by a newer one) or expired")
+    state: Literal["queued", "running", "ready", "failed", "replaced", "expired"] = Field(
+        description="queued, running, ready, failed, replaced (by a newer one) or expired"
+    )
     created_at: datetime
     finished_at: datetime | None
     expires_at: datetime | None = Field(description="when the archive is deleted; null until it is ready")

@@ -83,6 +83,9 @@ def _document(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 if "422" in responses:
                     responses["422"] = {"description": "Invalid input", **problem_response}
+                for code, response in responses.items():
+                    if code.startswith("4"):  # a refusal a route declares (409 while in use, ...)
+                        response.setdefault("content", problem_response["content"])
                 responses["default"] = {
                     "description": "An error, as RFC 9457 problem details",
                     **problem_response,

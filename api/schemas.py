@@ -8,7 +8,11 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.backup_schemas import BackupStatusOut
+from provisioner.auth.actor import Role
 from provisioner.catalog.base import NAME_PATTERN
+from provisioner.health.probe import Health
+from provisioner.instances.states import InstanceState
+from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.tenants.rules import EMAIL, SLUG
 
 T = TypeVar("T")
@@ -75,7 +79,7 @@ class TokenIn(Input):
 class TokenOut(BaseModel):
     id: str
     name: str
-    role: str
+    role: Role
     tenant: str | None
     expires_at: datetime
     token: str = Field(description="shown once; store it now")
@@ -180,9 +184,9 @@ class InstanceOut(BaseModel):
     template: str
     version: str
     name: str
-    state: str
+    state: InstanceState
     state_reason: str | None
-    health: str
+    health: Health
     checked_at: datetime | None
     url: str | None
     server: str | None
@@ -214,8 +218,8 @@ class UpdateIn(Input):
 
 class JobOut(BaseModel):
     id: str
-    kind: str
-    status: str
+    kind: JobKind
+    status: JobStatus
     instance: str | None = Field(description="None for a server's own job (bootstrap): see target_server")
     space: str | None = Field(default=None, description="for space jobs: the space worked on")
     created_at: datetime

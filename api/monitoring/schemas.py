@@ -8,7 +8,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.schemas import Input
-from provisioner.alerts.service import AlertStatus
+from provisioner.alerts.service import AlertKind, AlertStatus
+from provisioner.health.probe import Health
 from provisioner.schedules.service import ScheduleKind
 
 
@@ -31,7 +32,7 @@ class SchedulePatch(Input):
 
 class ScheduleOut(BaseModel):
     id: str
-    kind: str
+    kind: ScheduleKind
     instance: str | None
     template: str | None
     cron: str | None
@@ -44,15 +45,15 @@ class ScheduleOut(BaseModel):
 
 
 class HealthEventOut(BaseModel):
-    previous: str
-    current: str
+    previous: Health
+    current: Health
     detail: str | None
     at: datetime
 
 
 class InstanceHealthOut(BaseModel):
     instance: str
-    health: str
+    health: Health
     checked_at: datetime | None
     # Latest footprint from the server collection: cpu_percent, memory_mb, collected_at.
     footprint: dict[str, Any] | None
@@ -61,7 +62,7 @@ class InstanceHealthOut(BaseModel):
 
 class AlertOut(BaseModel):
     id: str
-    kind: str
+    kind: AlertKind
     subject: str
     tenant: str | None
     summary: str

@@ -18,7 +18,7 @@ from api.portal.i18n import N_
 from api.portal.rendering import render
 from provisioner.backups import targets
 from provisioner.backups.reach import Finding, Reach, check_target
-from provisioner.errors import Conflict, InvalidInput
+from provisioner.errors import Conflict, DomainError, InvalidInput
 from provisioner.servers.hostkeys import HostKeyScanError, fingerprint, scan_host_key
 
 router = APIRouter(prefix="/operator/backup-targets", include_in_schema=False)
@@ -74,12 +74,13 @@ def _list_page(
     viewer: OperatorDep,
     *,
     added: str | None,
+    removed: str | None = None,
     checked: Reach | None = None,
     checked_id: str | None = None,
 ) -> Response:
     rows = targets.list_targets(session, actor=viewer.actor)
     context = {
-        "targets": rows, "added": added, "checked": checked, "checked_id": checked_id,
+        "targets": rows, "added": added, "removed": removed, "checked": checked, "checked_id": checked_id,
         "finding": FINDINGS[checked.finding] if checked else None,
     }  # fmt: skip
     return render(request, "operator/backup_targets.html", context)
@@ -87,9 +88,9 @@ def _list_page(
 
 @router.get("")
 def backup_targets(
-    request: Request, viewer: OperatorDep, session: SessionDep, added: Notice = None
+    request: Request, viewer: OperatorDep, session: SessionDep, added: Notice = None, removed: Notice = None
 ) -> Response:
-    return _list_page(request, session, viewer, added=added)
+    return _list_page(request, session, viewer, added=added, removed=removed)
 
 
 @router.post("/{target_id}/check")
@@ -160,3 +161,25 @@ def add(
         return _add_page(request, values, {"name": MESSAGES["taken"]}, 409)
     session.commit()
     return RedirectResponse(f"/operator/backup-targets?added={row.id}#target-{row.id}", status_code=303)
+
+
+@router.get("/{target_id}/remove")
+def confirm_removal(request: Request, target_id: str, viewer: OperatorDep, session: SessionDep) -> Response:
+    target = targets.get_target(session, actor=viewer.actor, target_id=target_id)
+    return render(request, "operator/backup_target_remove.html", {"target": target, "refused": None})
+
+
+@router.post("/{target_id}/remove")
+def remove(
+    request: Request, target_id: str, *, viewer: OperatorDep, form: SignedForm, session: SessionDep
+) -> Response:
+    """The same service as ``DELETE /api/v1/backup-targets/{id}``: refused while repositories live there."""
+    target = targets.get_target(session, actor=viewer.actor, target_id=target_id)
+    try:
+        targets.remove_target(session, actor=viewer.actor, target_id=target_id)
+    except DomainError as exc:
+        session.rollback()
+        context = {"target": target, "refused": exc.detail}
+        return render(request, "operator/backup_target_remove.html", context, status_code=exc.status_code)
+    session.commit()
+    return RedirectResponse("/operator/backup-targets?removed=1", status_code=303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from api import backup_schemas as bs
 from api import convert, schemas
@@ -175,3 +175,16 @@ def check_target(
 def list_targets(actor: ActorDep, session: SessionDep) -> list[bs.BackupTargetOut]:
     """The lab's backup targets (operators)."""
     return [target_out(r) for r in targets.list_targets(session, actor=actor)]
+
+
+@router.delete(
+    "/api/v1/backup-targets/{target_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "associations' repositories still live on the target"}},
+)
+def remove_target(target_id: str, actor: ActorDep, session: SessionDep) -> Response:
+    """Remove a backup target that holds no association's repository, with the credentials the lab keeps
+    for it; refused with 409 while one does (operators)."""
+    targets.remove_target(session, actor=actor, target_id=target_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
 from api import convert, schemas
@@ -8,7 +8,7 @@ from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuer
 from provisioner.auth.actor import Actor
 from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Server
-from provisioner.servers import service
+from provisioner.servers import removal, service
 from provisioner.servers.bootstrap import bootstrap_server
 from provisioner.servers.draining import drain_server
 
@@ -118,3 +118,16 @@ def bootstrap(
     job = bootstrap_server(session, actor=actor, server_id=server_id)
     commit_and_send(session, dispatcher)
     return schemas.JobAccepted(job=convert.job(job))
+
+
+@router.delete(
+    "/{server_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "instances still live on the server, or are being moved to it"}},
+)
+def remove_server(server_id: str, actor: ActorDep, session: SessionDep) -> Response:
+    """Remove a server no instance lives on, with its pinned host key and its proxy's CA; refused with 409
+    while one does or a move to it is unfinished (operators). Nothing on the server itself is deleted."""
+    removal.remove_server(session, actor=actor, server_id=server_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -20,14 +20,14 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
 from provisioner.config import Settings
 from provisioner.crypto import encrypt
 from provisioner.errors import Conflict, InvalidInput, NotFound
-from provisioner.models import BackupTarget
+from provisioner.models import BackupRepository, BackupTarget
 from provisioner.servers.hostkeys import parse_host_key
 
 
@@ -187,3 +187,25 @@ def default_target(session: Session) -> BackupTarget:
     if target is None:
         raise Conflict("no backup target is configured; an operator adds one first")
     return target
+
+
+def remove_target(session: Session, *, actor: Actor, target_id: str) -> None:
+    """Refused (409) while an association's repository lives on the target: its backups would be lost
+    to the lab. The row goes with the credentials it holds (SSH identity, S3 keys, REST password); if
+    it was the default, the oldest remaining target becomes the default."""
+    target = get_target(session, actor=actor, target_id=target_id)
+    holding = session.scalar(
+        select(func.count()).select_from(BackupRepository).where(BackupRepository.target_id == target.id)
+    )
+    if holding:
+        raise Conflict(
+            f"backup target {target.name} still holds the repositories of {holding} association(s); "
+            "their backups live there"
+        )
+    session.delete(target)
+    session.flush()
+    if target.is_default:
+        oldest = session.scalar(select(BackupTarget).order_by(BackupTarget.created_at).limit(1))
+        if oldest is not None:
+            oldest.is_default = True
+            session.flush()

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 from sqlalchemy import select
 
+from provisioner.audit.log import record_cli
 from provisioner.auth.actor import SYSTEM_ACTOR
 from provisioner.backups import escrow, service, targets
 from provisioner.backups.prune import prune_rest_targets
@@ -19,7 +20,7 @@ from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.errors import DomainError
 from provisioner.jobs.queue import commit_and_send
-from provisioner.models import BackupRepository
+from provisioner.models import BackupRepository, BackupTarget
 from provisioner.worker.dispatch import CeleryDispatcher
 
 app = typer.Typer(no_args_is_help=True, help="Backup targets, backups and restore drills.")
@@ -98,6 +99,20 @@ def add_target(
     warn_without_recovery_key()
     if public_key:
         typer.echo(f"authorize this key on the backup server:\n{public_key}")
+
+
+@app.command("remove-target")
+def remove_target(name: str) -> None:
+    """Remove a backup target that holds no association's repository, with the credentials the lab keeps
+    for it; refused while one does. Nothing on the backup server or in the bucket is deleted."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        target = session.scalar(select(BackupTarget).where(BackupTarget.name == name))
+        if target is None:
+            raise typer.BadParameter(f"no backup target called {name!r}")
+        targets.remove_target(session, actor=SYSTEM_ACTOR, target_id=target.id)
+        record_cli(session, "remove_backup_target", target_id=target.id)
+    typer.echo(f"backup target {name} removed")
 
 
 @app.command("targets")

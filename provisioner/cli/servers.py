@@ -1,4 +1,4 @@
-"""``provisioner servers``: operator chores on servers that the HTTP API does not cover."""
+"""``provisioner servers``: operator chores on servers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from provisioner.jobs.states import JobStatus
 from provisioner.models import Job, Server
 from provisioner.proxy.caddy import TlsMode
 from provisioner.servers.bootstrap import bootstrap_server
+from provisioner.servers.removal import remove_server
 from provisioner.timeutil import utcnow
 
 app = typer.Typer(no_args_is_help=True, help="Servers instances run on.")
@@ -81,3 +82,17 @@ def bootstrap(name: str) -> None:
             typer.echo(f"bootstrap of {name} {done.status}: {done.error} (job {job_id})", err=True)
             raise typer.Exit(1)
     typer.echo(f"{name} is ready (job {job_id})")
+
+
+@app.command("remove")
+def remove(name: str) -> None:
+    """Remove a server no instance lives on, with its pinned host key and its proxy's CA; refused while
+    one does or is being moved to it. Nothing on the server itself is deleted."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        server = session.scalar(select(Server).where(Server.name == name))
+        if server is None:
+            raise typer.BadParameter(f"no server called {name!r}")
+        remove_server(session, actor=SYSTEM_ACTOR, server_id=server.id)
+        record_cli(session, "remove_server", target_id=server.id)
+    typer.echo(f"server {name} removed")

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
+from provisioner.backups.repository import repository_for
+from provisioner.config import Settings
+from provisioner.db import session_factory
+from provisioner.models import BackupTarget
 from tests.api.conftest import Api
 from tests.support.factories import HOST_KEY
 from tests.support.stack import free_port
@@ -60,3 +66,39 @@ def test_testing_a_targets_connection_says_what_was_found_and_is_for_operators(a
     _tenant, admin = api.tenant("verein-a")
     assert api.client.post(f"/api/v1/backup-targets/{target_id}/check", headers=admin).status_code == 403
     assert api.client.post("/api/v1/backup-targets/bkt_none/check", headers=api.operator).status_code == 404
+
+
+def _target(api: Api, name: str, **extra: object) -> str:
+    body = {"name": name, "kind": "sftp", "path": "/srv", "address": "192.0.2.20", "user": "restic"}
+    added = api.client.post(
+        "/api/v1/backup-targets", json=body | {"host_key": HOST_KEY, **extra}, headers=api.operator
+    )
+    assert added.status_code == 201, added.text
+    target_id: str = added.json()["id"]
+    return target_id
+
+
+def test_a_target_is_removed_only_while_it_holds_no_repository(api: Api, tmp_path: Path) -> None:
+    holding, spare = _target(api, "holding"), _target(api, "spare")
+    tenant_id, admin = api.tenant("verein-a")
+    settings = Settings(data_dir=tmp_path, database_url=api.db_url)
+    with session_factory(api.db_url)() as session:
+        repository_for(session, settings, tenant_id=tenant_id)  # on the default target, the first one
+        session.commit()
+    assert api.client.delete(f"/api/v1/backup-targets/{spare}", headers=admin).status_code == 403
+    assert api.client.delete("/api/v1/backup-targets/bkt_nope", headers=api.operator).status_code == 404
+
+    refused = api.client.delete(f"/api/v1/backup-targets/{holding}", headers=api.operator)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["detail"] == (
+        "backup target holding still holds the repositories of 1 association(s); their backups live there"
+    )
+    assert api.client.delete(f"/api/v1/backup-targets/{spare}", headers=api.operator).status_code == 204
+    # The default going, the oldest remaining target takes its place; its credentials go with its row.
+    newest = _target(api, "newest", default=True)
+    assert api.client.delete(f"/api/v1/backup-targets/{newest}", headers=api.operator).status_code == 204
+    listed = api.client.get("/api/v1/backup-targets", headers=api.operator).json()
+    assert [(t["name"], t["default"]) for t in listed] == [("holding", True)]
+    with session_factory(api.db_url)() as session:
+        assert session.scalars(select(BackupTarget.id)).all() == [holding]

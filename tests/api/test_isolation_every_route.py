@@ -171,6 +171,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /operator/servers/{server_id}/drain": ("csrf_token",),
     "POST /operator/servers/{server_id}/undrain": ("csrf_token",),
     "POST /operator/servers/{server_id}/remove": ("csrf_token",),
+    "POST /operator/backup-targets/{target_id}/remove": ("csrf_token",),
     "POST /operator/tenants/new": ("slug", "name", "contact_email", "language", "csrf_token"),
     "POST /operator/tenants/{tenant_id}/tokens": ("name", "role", "expires_in_days", "csrf_token"),
     "POST /operator/tenants/{tenant_id}/tokens/{token_id}/revoke": ("csrf_token",),

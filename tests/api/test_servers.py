@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from provisioner.db import session_factory
-from provisioner.models import Instance
+from provisioner.models import Instance, ServerCa
 from tests.api.conftest import Api
 from tests.support.factories import HOST_KEY
 
@@ -161,6 +161,34 @@ def test_drain_refuses_when_an_instance_fits_nowhere(api: Api) -> None:
     assert refused.status_code == 409
     assert "fits on no other server" in refused.json()["detail"]
     assert api.client.get(f"/api/v1/servers/{source}", headers=api.operator).json()["draining"] is False
+
+
+def test_a_server_is_removed_only_when_nothing_lives_on_it(api: Api) -> None:
+    server_id = str(_add(api, "s1")["id"])
+    _, admin = api.tenant("verein-a")
+    instance_id = api.homepage(admin)
+    assert _approve(api, instance_id, server_id) == 202
+    assert api.client.delete(f"/api/v1/servers/{server_id}", headers=admin).status_code == 403
+    assert api.client.delete("/api/v1/servers/srv_nope", headers=api.operator).status_code == 404
+
+    refused = api.client.delete(f"/api/v1/servers/{server_id}", headers=api.operator)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["detail"] == (
+        "server s1 still holds instance site; drain it or remove its instances first"
+    )
+    assert api.client.get(f"/api/v1/servers/{server_id}", headers=api.operator).status_code == 200
+
+    with session_factory(api.db_url)() as session:
+        session.execute(update(Instance).values(state="removed"))
+        session.add(ServerCa(server_id=server_id, pem="-----BEGIN CERTIFICATE-----"))
+        session.commit()
+    removed = api.client.delete(f"/api/v1/servers/{server_id}", headers=api.operator)
+    assert (removed.status_code, removed.content) == (204, b"")
+    assert api.client.get(f"/api/v1/servers/{server_id}", headers=api.operator).status_code == 404
+    with session_factory(api.db_url)() as session:
+        assert session.get(ServerCa, server_id) is None  # what the lab kept to trust the server goes
+        assert session.get_one(Instance, instance_id).server_id is None  # the history stays
 
 
 def test_a_bootstrap_is_a_job_of_the_server_for_operators(api: Api) -> None:

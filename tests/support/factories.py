@@ -7,11 +7,12 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor, Role
+from provisioner.backups.targets import add_target
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.service import approve_instance, request_instance
-from provisioner.models import Instance, Server, Tenant
+from provisioner.models import BackupTarget, Instance, Server, Tenant
 from provisioner.servers.service import add_server
 from provisioner.tenants.service import create_tenant
 
@@ -44,6 +45,14 @@ def server(session: Session, name: str = "s1", *, memory_mb: int = 1024) -> Serv
         disk_gb=40,
         host_key=HOST_KEY,
     )
+
+
+def sftp_target(session: Session, settings: Settings, name: str) -> BackupTarget:
+    """A backup target on a backup server the tests never contact (the first one is the default)."""
+    return add_target(
+        session, actor=OPERATOR, settings=settings, name=name, kind="sftp", path="/srv",
+        address="192.0.2.20", user="restic", host_key=HOST_KEY,
+    )  # fmt: skip
 
 
 def homepage(session: Session, owner: Tenant, name: str = "site") -> Instance:

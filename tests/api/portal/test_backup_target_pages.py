@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from provisioner.backups.repository import repository_for
+from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.models import BackupTarget
 from provisioner.servers.hostkeys import fingerprint
-from tests.support.factories import HOST_KEY
+from tests.support.factories import HOST_KEY, sftp_target
 from tests.support.portal import People, csrf_of, field_state
 from tests.support.stack import free_port
 
@@ -94,3 +96,34 @@ def test_testing_the_connection_shows_the_finding_on_the_targets_card(people: Pe
         ).status_code
         == 403
     )
+
+
+def test_a_target_is_removed_with_the_apis_service_and_kept_while_backups_live_there(
+    people: People, api
+) -> None:  # type: ignore[no-untyped-def]
+    settings = Settings(data_dir=api.client.app.state.settings.data_dir, database_url=api.db_url)
+    with session_factory(api.db_url)() as session:
+        for name in ("holding", "spare"):
+            sftp_target(session, settings, name)
+        repository_for(session, settings, tenant_id=people.tenant_a)  # on "holding", the default
+        session.commit()
+        ids = {t.name: t.id for t in session.scalars(select(BackupTarget))}
+    page = people.operator.get("/operator/backup-targets").text
+    assert f'href="/operator/backup-targets/{ids["spare"]}/remove"' in page
+    token = csrf_of(page)
+    assert (
+        "Remove backup target holding"
+        in people.operator.get(f"/operator/backup-targets/{ids['holding']}/remove").text
+    )
+    refused = people.operator.post(
+        f"/operator/backup-targets/{ids['holding']}/remove", data={"csrf_token": token}
+    )
+    assert refused.status_code == 409
+    assert "backups live there" in refused.text
+    removed = people.operator.post(
+        f"/operator/backup-targets/{ids['spare']}/remove", data={"csrf_token": token}
+    )
+    assert "The backup target was removed." in removed.text
+    with session_factory(api.db_url)() as session:
+        assert session.scalars(select(BackupTarget.name)).all() == ["holding"]
+    assert people.admin_a.get(f"/operator/backup-targets/{ids['holding']}/remove").status_code == 403

@@ -1,5 +1,6 @@
 """``provisioner up`` on its defaults: a secret key of its own, a data folder closed to other users,
-and everything it started stopped on SIGTERM, as a service manager or ``docker stop`` sends it.
+no deprecation warning, and everything it started stopped on SIGTERM, as a service manager or
+``docker stop`` sends it.
 
 The real command on a data folder of its own (SQLite, the embedded broker).
 """
@@ -57,6 +58,8 @@ def _started(tmp_path: Path) -> tuple[subprocess.Popen[bytes], set[int]]:
         "PROVISIONER_DATA_DIR": str(tmp_path / "data"),
         "PROVISIONER_ENVIRONMENT": "development",
         "PROVISIONER_GENERATED_KEY_FILE": str(tmp_path / "secret.key"),
+        # No deprecation at start, in any process it starts: one would end the start.
+        "PYTHONWARNINGS": "error::DeprecationWarning",
     }
     port = free_port()
     with (tmp_path / "up.log").open("ab") as log:
@@ -83,6 +86,7 @@ def test_sigterm_stops_the_whole_embedded_stack(tmp_path: Path, to_group: bool) 
         _until(lambda: not any(alive(pid) for pid in started), "every process it started ended", within=60)
         log = (tmp_path / "up.log").read_text()
         assert up.returncode == 0, log[-2000:]
+        assert "DeprecationWarning" not in log
     finally:
         for pid in started:
             if alive(pid):

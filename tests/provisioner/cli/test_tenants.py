@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import select
 
 from provisioner.db import session_factory
 from provisioner.models import AuditEntry
-
-
-def _run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PROVISIONER_DATA_DIR": str(tmp_path), "PROVISIONER_DATABASE_URL": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "provisioner", *args],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+from tests.support.cli import run_cli
 
 
 def test_create_list_and_show(tmp_path: Path) -> None:
-    assert _run(tmp_path, "db", "upgrade").returncode == 0
-    made = _run(
+    assert run_cli(tmp_path, "db", "upgrade").returncode == 0
+    made = run_cli(
         tmp_path, "tenants", "create", "--slug", "verein-a", "--name", "Verein A e.V.",
         "--contact-email", "vorstand@verein-a.example", "--json",
     )  # fmt: skip
@@ -33,10 +23,10 @@ def test_create_list_and_show(tmp_path: Path) -> None:
     assert tenant["slug"] == "verein-a"
     assert tenant["quota"] == {"instances": None, "memory_mb": None, "disk_gb": None}
 
-    listed = json.loads(_run(tmp_path, "tenants", "list", "--json").stdout)
+    listed = json.loads(run_cli(tmp_path, "tenants", "list", "--json").stdout)
     assert listed == [tenant]
-    assert json.loads(_run(tmp_path, "tenants", "show", "verein-a", "--json").stdout) == tenant
-    text = _run(tmp_path, "tenants", "show", tenant["id"]).stdout
+    assert json.loads(run_cli(tmp_path, "tenants", "show", "verein-a", "--json").stdout) == tenant
+    text = run_cli(tmp_path, "tenants", "show", tenant["id"]).stdout
     assert "Verein A e.V." in text
     assert "instances default" in text
 
@@ -46,14 +36,14 @@ def test_create_list_and_show(tmp_path: Path) -> None:
 
 
 def test_what_the_api_refuses_is_refused_here(tmp_path: Path) -> None:
-    assert _run(tmp_path, "db", "upgrade").returncode == 0
-    bad = _run(
+    assert run_cli(tmp_path, "db", "upgrade").returncode == 0
+    bad = run_cli(
         tmp_path, "tenants", "create", "--slug", "Verein A", "--name", "x", "--contact-email", "a@b.example"
     )
     assert bad.returncode == 2
     assert bad.stderr.startswith("provisioner: --slug: String should match pattern")
     twice = [
-        _run(tmp_path, "tenants", "create", "--slug", "v", "--name", "V", "--contact-email", "a@b.example")
+        run_cli(tmp_path, "tenants", "create", "--slug", "v", "--name", "V", "--contact-email", "a@b.example")
         for _ in range(2)
     ]
     assert twice[0].returncode == 0
@@ -61,5 +51,5 @@ def test_what_the_api_refuses_is_refused_here(tmp_path: Path) -> None:
         2,
         "provisioner: a tenant with the slug 'v' exists already\n",
     )
-    missing = _run(tmp_path, "tenants", "show", "nobody")
+    missing = run_cli(tmp_path, "tenants", "show", "nobody")
     assert (missing.returncode, missing.stderr) == (2, "provisioner: tenant not found\n")

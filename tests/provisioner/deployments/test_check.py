@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from provisioner.config import Settings
+from provisioner.deployments import check
 from provisioner.deployments.check import check_all, check_template
 
 SHIPPED = Settings().resolved_templates_dir
@@ -109,3 +110,10 @@ def test_a_reference_neither_tagged_nor_pinned_is_refused(
     [problem] = check_template(homepage_copy, settings)
     assert "homepage/template.yaml:" in problem
     assert "needs a tag, a digest" in problem or "moves; pin a release" in problem
+
+
+def test_without_ansible_lint_the_check_says_how_to_get_it(
+    homepage_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(check, "_ansible_tool", lambda name: f"/nonexistent/{name}")
+    assert check._lint(homepage_copy) == [check.NO_LINT]
