@@ -53,3 +53,30 @@ def admin_signs_in(site_url: str, password: str, *, address: str, ca_pem: str) -
     )
     signed_in = any(name.startswith("wordpress_logged_in_") for name in response.cookies)
     return response.status_code == 302 and signed_in
+
+
+def sign_in(site_url: str, user: str, password: str, *, address: str, ca_pem: str) -> dict[str, str]:
+    """WordPress's own login form at ``site_url``; the cookies it sets (none when it refused)."""
+    response = request_by_hostname(
+        "POST",
+        site_url,
+        address=address,
+        ca_pem=ca_pem,
+        path="/wp-login.php",
+        data={"log": user, "pwd": password, "testcookie": "1"},
+        cookies={"wordpress_test_cookie": "WP Cookie check"},
+    )
+    # WordPress sets its auth cookie once per path (wp-admin, plugins): one value each is enough here.
+    pairs = (line.split(";", 1)[0].partition("=") for line in response.headers.get_list("set-cookie"))
+    cookies = {name: value for name, _, value in pairs}
+    return cookies if any(name.startswith("wordpress_logged_in_") for name in cookies) else {}
+
+
+def dashboard_status(site_url: str, cookies: dict[str, str], *, address: str, ca_pem: str) -> int:
+    """The status of the site's dashboard for whoever ``cookies`` signed in: 200 for its administrators,
+    403 for an account that is no member of that site."""
+    cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+    response = request_by_hostname(
+        "GET", site_url, address=address, ca_pem=ca_pem, path="/wp-admin/", headers={"Cookie": cookie}
+    )
+    return response.status_code
