@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from provisioner.errors import DomainError, TooManyRequests
@@ -119,6 +120,15 @@ def install(app: FastAPI) -> None:
         # A value the database cannot hold (a NUL character, an over-long id in a path): the input's fault.
         log.info("refused a value the database cannot store: %s", type(exc.orig).__name__)
         return problem(422, "Invalid input", "a value in the request cannot be stored or looked up")
+
+    @app.exception_handler(PoolTimeout)
+    async def busy(_request: Request, _exc: PoolTimeout) -> JSONResponse:
+        # Every pooled database connection stayed taken for the pool's whole wait: the lab is busy, not
+        # broken, and the caller may try again (a 500 would page an operator for a burst of traffic).
+        log.warning("no database connection was free in time; answered 503")
+        return problem(
+            503, "Busy", "the lab is busy; try again in a few seconds", headers={"Retry-After": "5"}
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from api import problems
 from tests.api.conftest import Api
 
 PROBLEM = "application/problem+json"
@@ -58,3 +63,18 @@ def test_a_taken_slug_and_a_taken_instance_name_are_409(api: Api) -> None:
     api.homepage(admin, "site")
     body = {"template": "homepage", "name": "site", "parameters": {"title": "again"}}
     assert api.client.post("/api/v1/instances", json=body, headers=admin).status_code == 409
+
+
+def test_no_free_database_connection_is_a_503_to_retry_not_a_500() -> None:
+    # QueuePool raises this when every connection stays taken for its whole wait (SQLAlchemy's pooling docs).
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/busy")
+    def busy() -> None:
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    response = TestClient(app, raise_server_exceptions=False).get("/busy")
+    assert (response.status_code, response.headers["content-type"]) == (503, PROBLEM)
+    assert response.headers["retry-after"] == "5"
+    assert "QueuePool" not in response.text
