@@ -12,6 +12,7 @@ from api.routes.exports import archive_response
 from provisioner.errors import Conflict
 from provisioner.exports.service import downloadable, request_export
 from provisioner.instances.service import get_instance
+from provisioner.jobs.queue import commit_and_send
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,8 +39,7 @@ async def export_now(
         response = detail_page(request, session, instance, catalog=catalog, viewer=viewer, extra=extra)
         response.status_code = 409
         return response
-    session.commit()
-    dispatcher.send(session, requested.job.id)
+    commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{requested.job.id}", status_code=303)
 
 

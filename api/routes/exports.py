@@ -14,6 +14,7 @@ from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDe
 from provisioner.config import Settings
 from provisioner.exports import service
 from provisioner.exports.sealed import opened
+from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Export
 
 router = APIRouter(tags=["exports"])
@@ -43,8 +44,7 @@ def request_export(
     """Export the service's data in open formats (a job): a fresh backup, restored into a throwaway
     folder, made into one archive with a manifest and a README. Its association's admins only."""
     requested = service.request_export(session, actor=actor, catalog=catalog, instance_id=instance_id)
-    session.commit()
-    dispatcher.send(session, requested.job.id)
+    commit_and_send(session, dispatcher)
     return es.ExportAccepted(export=export_out(requested.export), job=convert.job(requested.job))
 
 
