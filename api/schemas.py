@@ -13,6 +13,7 @@ from provisioner.catalog.base import NAME_PATTERN
 from provisioner.health.probe import Health
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.spaces.states import SpaceState
 from provisioner.tenants.rules import EMAIL, SLUG
 
 T = TypeVar("T")
@@ -363,9 +364,9 @@ class SpaceOut(BaseModel):
     tenant: str
     template: str
     name: str
-    state: str
+    state: SpaceState
     state_reason: str | None
-    health: str
+    health: Health
     checked_at: datetime | None
     url: str | None
     subdomain: str

@@ -9,6 +9,7 @@ from typing import Any
 from provisioner.auth.actor import Role
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.spaces.states import SpaceState
 from tests.api.conftest import Api
 
 PUBLIC_OPERATIONS = {"healthz", "readyz"}
@@ -75,6 +76,7 @@ def test_states_kinds_and_roles_are_enums(api: Api) -> None:
         return _values(components[name]["properties"][field], components)
 
     assert values("InstanceOut", "state") == [s.value for s in InstanceState]
+    assert values("SpaceOut", "state") == [s.value for s in SpaceState]
     assert values("JobOut", "kind") == [k.value for k in JobKind]
     assert values("JobOut", "status") == [s.value for s in JobStatus]
     assert values("TokenOut", "role") == [r.value for r in Role]
