@@ -15,7 +15,11 @@ from provisioner.audit.log import export_query, list_entries
 from provisioner.db import session_factory
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
-TenantQuery = Annotated[str | None, Query(max_length=32, description="operators only: one tenant")]
+# The id's own alphabet: checked before the CSV starts streaming, where a value the database cannot
+# look up (a NUL) could no longer be answered with a problem.
+TenantQuery = Annotated[
+    str | None, Query(max_length=32, pattern=r"^[0-9a-z_]+$", description="operators only: one tenant")
+]
 
 
 @router.get("/audit")

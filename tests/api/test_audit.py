@@ -113,3 +113,10 @@ def test_the_csv_export_is_safe_for_spreadsheets(api: Api) -> None:
     assert all(not cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
     member = api.token(role=Role.MEMBER, tenant_id=a_id)
     assert api.client.get("/api/v1/audit.csv", headers=member).status_code == 403
+
+
+def test_a_tenant_filter_the_database_cannot_look_up_is_422_before_the_csv_starts(api: Api) -> None:
+    for path in ("/api/v1/audit", "/api/v1/audit.csv"):
+        response = api.client.get(path, params={"tenant": "\x00"}, headers=api.operator)
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == ["query.tenant"]
