@@ -14,7 +14,14 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from provisioner.config import Settings
 from provisioner.crypto import DecryptionFailed, keyring
-from provisioner.models import BackupRepository, BackupTarget, InstanceSecret, MailSettings, WebhookSettings
+from provisioner.models import (
+    BackupRepository,
+    BackupTarget,
+    InstanceSecret,
+    MailSettings,
+    Space,
+    WebhookSettings,
+)
 
 ENCRYPTED_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | None], ...] = (
     InstanceSecret.encrypted,
@@ -24,6 +31,7 @@ ENCRYPTED_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str 
     BackupTarget.encrypted_credentials,
     BackupRepository.encrypted_password,
     BackupRepository.encrypted_rest_password,
+    Space.encrypted_admin_password,
 )
 
 
