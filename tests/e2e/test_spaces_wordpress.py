@@ -18,15 +18,13 @@ import httpx
 import pytest
 
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.lab import remove_every_instance
+from tests.support.lab import INSTANCE_LABEL, add_server, remove_every_instance
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
 from tests.support.wordpress import dashboard_status, sign_in
 
 pytestmark = pytest.mark.e2e
-
-LABEL = "org.provisioner.instance"
 
 
 def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_removal_takes_it(
@@ -40,18 +38,8 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
     with ExitStack() as cleanup:
         stack = cleanup.enter_context(embedded_stack(tmp_path, ssh_key=server.client_key, registry=registry))
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-        added = operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "root_dir": str(server.root_dir),
-                "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20},
-            },
-        )
-        cleanup.callback(remove_proxies, docker_client, [added["id"]])
+        server_id = add_server(operator, server)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
         # Whatever a failure leaves (the shared instance), while the API still answers.
         cleanup.callback(remove_every_instance, docker_client, operator)
         operator.call(
@@ -72,7 +60,7 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
                 "POST",
                 f"/api/v1/spaces/{spaces[slug]['id']}/approve",
                 expect=202,
-                json={"server": added["id"]},
+                json={"server": server_id},
             )["job"]
             for slug in spaces
         ]
@@ -83,7 +71,7 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
         assert jobs[1]["instance"] == shared_id  # the second space went into the first's instance
         shared = operator.call("GET", f"/api/v1/instances/{shared_id}", expect=200)
         assert (shared["state"], shared["health"]) == ("running", "healthy")
-        ca = root_ca(docker_client, added["id"])
+        ca = root_ca(docker_client, server_id)
 
         # Each association's admin, shown once, signs in to its own site and is refused at the other's.
         signed_in = {}
@@ -128,7 +116,8 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
         done, _ = admins["verein-b"].wait_for_job(removal["job"]["id"])
         assert done["status"] == "succeeded", done["error"]
         assert operator.call("GET", f"/api/v1/instances/{shared_id}", expect=200)["state"] == "removed"
-        label = {"label": f"{LABEL}={shared_id}"}
+        label = {"label": f"{INSTANCE_LABEL}={shared_id}"}
         assert docker_client.containers.list(all=True, filters=label) == []
         assert docker_client.volumes.list(filters=label) == []
-        assert list((server.root_dir / "proxy" / "sites").glob("*.caddy")) == []
+        # Other tests on this server leave routes of their own: only the shared instance's must be gone.
+        assert not (server.root_dir / "proxy" / "sites" / f"{shared_id}.caddy").exists()
