@@ -74,6 +74,9 @@ def test_no_server_error_and_answers_fit_the_schema(fuzzed_app: FastAPI) -> None
                     case.call_and_validate(
                         headers={"Authorization": f"Bearer {token}"},
                         excluded_checks=[positive_data_acceptance],
+                        # Adding a server reads its host key, waiting up to 15 s for an address that
+                        # never answers (provisioner/servers/hostkeys.py): longer than the default 10 s.
+                        timeout=30,
                     )
 
             try:
