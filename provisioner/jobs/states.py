@@ -30,6 +30,8 @@ class JobKind(StrEnum):
     EXPORT = "export"
     # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
     BOOTSTRAP = "bootstrap"
+    # An association's own job (no instance): every running service of it exported into one archive.
+    ASSOCIATION_EXPORT = "association_export"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})
