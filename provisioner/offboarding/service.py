@@ -80,9 +80,11 @@ def request_offboarding(
     hold_tenant(session, tenant_id=tenant.id)
     if (found := active_offboarding(session, tenant_id=tenant.id)) is not None:
         raise Conflict(f"the association is being offboarded already ({found.id}, {found.state})")
-    _refuse_while_busy(session, tenant.id)
     now = utcnow()
     wait = timedelta(0) if actor.is_operator else timedelta(hours=settings.offboarding_wait_hours)
+    if wait == timedelta(0):
+        # One that waits starts once none is under way (``start_due``); one that starts now cannot.
+        _refuse_while_busy(session, tenant.id)
     offboarding = Offboarding(
         tenant_id=tenant.id,
         tenant_slug=tenant.slug,
@@ -190,6 +192,9 @@ def start_due(session: Session) -> list[str]:
     made = []
     for offboarding in due:
         pending = select(Job.id).where(Job.offboarding_id == offboarding.id, Job.status.in_(UNDER_WAY))
-        if session.scalar(pending.limit(1)) is None:
-            made.append(start_job(session, offboarding, requested_by="system").id)
+        if session.scalar(pending.limit(1)) is not None:
+            continue
+        if offboarding.state == "waiting" and jobs_under_way(session, tenant_id=offboarding.tenant_id):
+            continue  # waits for the association's jobs to end, then starts at the next sweep
+        made.append(start_job(session, offboarding, requested_by="system").id)
     return made

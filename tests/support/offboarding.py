@@ -76,4 +76,3 @@ def rows_of(session: Session, tenant_id: str) -> dict[str, int]:
 
 def tenant_exists(session: Session, tenant_id: str) -> bool:
     return session.get(Tenant, tenant_id) is not None
-

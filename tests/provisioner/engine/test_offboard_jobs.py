@@ -16,8 +16,8 @@ from provisioner.engine import offboard_jobs
 from provisioner.errors import Conflict
 from provisioner.instances.service import request_instance
 from provisioner.models import BackupTarget, Instance, Job, Offboarding, OutgoingNotice, Server
-from provisioner.notices.render import render
 from provisioner.notices.certificate import certificate_values
+from provisioner.notices.render import render
 from provisioner.offboarding.repositories import RepositoryNotDeleted
 from provisioner.offboarding.service import request_offboarding, resume_offboarding, start_due
 from provisioner.runner.scripted import ScriptedRunner, fails, succeeds
@@ -98,7 +98,9 @@ def test_an_offboarding_removes_the_services_deletes_everything_and_sends_its_re
         assert session.scalars(select(Job).where(Job.instance_id == blog)).all() == []
         # The association that stays has all it had.
         assert session.get_one(Instance, staying_blog).state == "running"
-        notices = session.scalars(select(OutgoingNotice).where(OutgoingNotice.kind == "deletion_record")).all()
+        notices = session.scalars(
+            select(OutgoingNotice).where(OutgoingNotice.kind == "deletion_record")
+        ).all()
         assert [(n.recipient, n.language) for n in notices] == [("a@verein-x.org", "de")]
     record = _record(lab, leaving)
     assert (record.state, record.step, record.error) == ("completed", None, None)
@@ -127,7 +129,8 @@ def test_a_removal_that_fails_stops_the_offboarding_where_it_was_and_a_resume_fi
 
     record = _record(lab, leaving)
     assert (record.state, record.step) == ("stopped", "services")
-    assert record.error is not None and "removing the service blog" in record.error
+    assert record.error is not None
+    assert "removing the service blog" in record.error
     assert "docker is gone" in record.error
     with transaction(lab.url) as session:
         assert session.get_one(Job, job_id).status == "failed"
@@ -186,7 +189,7 @@ def test_a_target_that_fails_stops_at_the_backups_with_the_services_gone(
 def test_backups_are_kept_for_the_retention_then_a_later_job_deletes_them(
     lab: EngineLab, targets: Targets
 ) -> None:
-    leaving, blog, _ = _two_associations(lab)
+    leaving, _, _ = _two_associations(lab)
     first = _offboard(lab, leaving, now=False)
     lab.run(first, ScriptedRunner(succeeds("Remove the containers")))
 
