@@ -23,6 +23,8 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_tenant_job
 from provisioner.jobs.states import JobKind
 from provisioner.models import Export, Instance, Space
+from provisioner.tenants.leaving import refuse_while_leaving
+from provisioner.tenants.quotas import hold_tenant
 from provisioner.tenants.service import get_tenant
 
 # An instance in one of these is gone or never was: it has nothing to export and is not listed.
@@ -50,6 +52,9 @@ def request_association_export(
     if tenant.kind != "association":
         raise NotFound("tenant not found")
     actor.require_write(tenant.id, "tenant")
+    # Held until the commit, so an offboarding asked for at the same moment sees this export's job.
+    hold_tenant(session, tenant_id=tenant.id)
+    refuse_while_leaving(session, tenant_id=tenant.id, what="an export")
     running = [
         i for i in association_services(session, tenant_id=tenant.id) if i.state == InstanceState.RUNNING
     ]

@@ -32,6 +32,9 @@ class JobKind(StrEnum):
     BOOTSTRAP = "bootstrap"
     # An association's own job (no instance): every running service of it exported into one archive.
     ASSOCIATION_EXPORT = "association_export"
+    # An association leaves (no instance): its services removed by jobs of their own, then its
+    # backups, accounts and rows deleted, and its deletion record written.
+    OFFBOARD = "offboard"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

@@ -1,7 +1,7 @@
 """exports of a whole association: one archive of all its services, one being made per association
 
-Revision ID: 0020_association_exports
-Revises: 0019_spaces
+Revision ID: 0021_association_exports
+Revises: 0020_offboardings
 Create Date: 2026-12-06 05:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_association_exports"
-down_revision = "0019_spaces"
+revision = "0021_association_exports"
+down_revision = "0020_offboardings"
 branch_labels = None
 depends_on = None
 
