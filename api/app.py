@@ -9,27 +9,27 @@ from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import problems
-from api.audit import AuditMiddleware
-from api.event_streams import StreamSlots
+from api.accounts import routes as accounts
+from api.accounts import token_routes as tokens
+from api.audit import routes as audit
+from api.audit.middleware import AuditMiddleware
+from api.catalog import routes as catalog
 from api.idempotency import IdempotencyMiddleware
+from api.jobs import routes as jobs
+from api.jobs.event_streams import StreamSlots
 from api.monitoring.routes import router as monitoring_router
 from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
 from api.routes import (
-    accounts,
-    audit,
     backups,
-    catalog,
     exports,
     instance_jobs,
     instances,
-    jobs,
-    servers,
     service,
     spaces,
     tenants,
-    tokens,
 )
+from api.servers import routes as servers
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings

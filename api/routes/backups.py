@@ -7,6 +7,8 @@ from fastapi import APIRouter, Response, status
 from api import backup_schemas as bs
 from api import convert, schemas
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.jobs import convert as job_convert
+from api.jobs.schemas import JobAccepted
 from provisioner.backups import service, targets
 from provisioner.backups.reach import check_target as check_reach
 from provisioner.backups.service import BackupStatus
@@ -77,11 +79,11 @@ def target_out(row: BackupTarget) -> bs.BackupTargetOut:
 @router.post("/api/v1/instances/{instance_id}/backups", status_code=status.HTTP_202_ACCEPTED)
 def request_backup(
     instance_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
-) -> schemas.JobAccepted:
+) -> JobAccepted:
     """Back up the instance now (a job); the data goes into the association's encrypted repository."""
     job = service.request_backup(session, actor=actor, catalog=catalog, instance_id=instance_id)
     commit_and_send(session, dispatcher)
-    return schemas.JobAccepted(job=convert.job(job))
+    return JobAccepted(job=job_convert.job(job))
 
 
 @router.get("/api/v1/instances/{instance_id}/backups")
@@ -118,18 +120,18 @@ def request_restore(
     commit_and_send(session, dispatcher)
     return schemas.RestoreAccepted(
         instance=convert.instance(accepted.instance),
-        job=convert.job(accepted.job) if accepted.job is not None else None,
+        job=job_convert.job(accepted.job) if accepted.job is not None else None,
     )
 
 
 @router.post("/api/v1/instances/{instance_id}/drills", status_code=status.HTTP_202_ACCEPTED)
 def request_drill(
     instance_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
-) -> schemas.JobAccepted:
+) -> JobAccepted:
     """Restore the latest backup into a throwaway instance and check that it answers (a job)."""
     job = service.request_drill(session, actor=actor, instance_id=instance_id)
     commit_and_send(session, dispatcher)
-    return schemas.JobAccepted(job=convert.job(job))
+    return JobAccepted(job=job_convert.job(job))
 
 
 @router.get("/api/v1/instances/{instance_id}/backup-status")

@@ -2,7 +2,7 @@
 
 A stream waits in the event loop (an async generator), never in one of the thread pool's threads, and
 holds no database connection while it waits: one watch per process reads every followed job's progress
-in one query (``api/job_watch.py``), and a stream reads its events in a short session of its own, through
+in one query (``api/jobs/watch.py``), and a stream reads its events in a short session of its own, through
 a few threads kept for streams, only when its job has news or its credentials are due to be checked
 again. However many streams are open, the other requests keep the thread pool and the connection pool.
 A caller may hold a few streams at a time (429 beyond); a revoked token, an ended session or a disabled
@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api import convert
-from api.job_watch import job_watch, reader_limiter
+from api.jobs import convert
+from api.jobs.watch import job_watch, reader_limiter
 from api.presented import Presented
 from provisioner.auth.actor import Actor
 from provisioner.config import Settings

@@ -13,8 +13,9 @@ import pytest
 from anyio import to_thread
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import event_streams, job_watch
 from api.app import create_app
+from api.jobs import event_streams
+from api.jobs import watch as job_watch
 from provisioner.accounts.sessions import end_sessions_of, start_session
 from provisioner.auth.tokens import revoke_token
 from provisioner.config import Settings
