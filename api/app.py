@@ -13,6 +13,8 @@ from api.accounts import routes as accounts
 from api.accounts import token_routes as tokens
 from api.audit import routes as audit
 from api.audit.middleware import AuditMiddleware
+from api.backups import routes as backups
+from api.backups import target_routes as backup_targets
 from api.catalog import routes as catalog
 from api.idempotency import IdempotencyMiddleware
 from api.jobs import routes as jobs
@@ -21,7 +23,6 @@ from api.monitoring.routes import router as monitoring_router
 from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
 from api.routes import (
-    backups,
     exports,
     instance_jobs,
     instances,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(backups.router)
+    app.include_router(backup_targets.router)
     app.include_router(exports.router)
     app.include_router(monitoring_router)
     portal.install(app)

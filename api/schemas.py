@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.backup_schemas import BackupStatusOut
+from api.backups.schemas import BackupStatusOut
 from api.base_schemas import Input
 from api.jobs.schemas import JobOut
 from provisioner.catalog.base import NAME_PATTERN
