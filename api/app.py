@@ -17,6 +17,8 @@ from api.backups import routes as backups
 from api.backups import target_routes as backup_targets
 from api.catalog import routes as catalog
 from api.idempotency import IdempotencyMiddleware
+from api.instances import job_routes as instance_jobs
+from api.instances import routes as instances
 from api.jobs import routes as jobs
 from api.jobs.event_streams import StreamSlots
 from api.monitoring.routes import router as monitoring_router
@@ -24,8 +26,6 @@ from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
 from api.routes import (
     exports,
-    instance_jobs,
-    instances,
     service,
     spaces,
     tenants,

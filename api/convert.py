@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
-from provisioner.models import Instance, Space, Tenant
+from provisioner.models import Space, Tenant
 from provisioner.tenants.quotas import quota_of, usage_of
 
 
@@ -24,27 +24,6 @@ def tenant_with_usage(
     out.quota = schemas.Quota(**asdict(quota_of(settings, row)))
     out.usage = schemas.Quota(**asdict(usage_of(session, catalog, row.id)))
     return out
-
-
-def instance(row: Instance) -> schemas.InstanceOut:
-    return schemas.InstanceOut(
-        id=row.id,
-        tenant=row.tenant_id,
-        template=row.template,
-        version=row.version,
-        name=row.name,
-        state=row.state,
-        state_reason=row.state_reason,
-        health=row.health,
-        checked_at=row.health_checked_at,
-        url=row.url,
-        server=row.server_id,
-        parameters=row.parameters,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        subdomain=row.subdomain,
-        hostname=f"{row.subdomain}.{row.domain}" if row.subdomain and row.domain else None,
-    )
 
 
 def space(row: Space, catalog: Catalog) -> schemas.SpaceOut:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api import convert, schemas
 from api.backups import schemas as bs
 from api.backups.convert import backup_out, drill_out, status_out
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.instances import convert as instance_convert
+from api.instances.schemas import RestoreAccepted
 from api.jobs import convert as job_convert
 from api.jobs.schemas import JobAccepted
 from provisioner.backups import service
@@ -44,7 +45,7 @@ def request_restore(
     catalog: CatalogDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
-) -> schemas.RestoreAccepted:
+) -> RestoreAccepted:
     """Restore a backup into this instance, or with ``into: "new"`` into a new instance: an operator's
     copy starts at once; an association's waits for approval (no job until then), as any request."""
     accepted = service.request_restore(
@@ -59,8 +60,8 @@ def request_restore(
         settings=settings,
     )
     commit_and_send(session, dispatcher)
-    return schemas.RestoreAccepted(
-        instance=convert.instance(accepted.instance),
+    return RestoreAccepted(
+        instance=instance_convert.instance(accepted.instance),
         job=job_convert.job(accepted.job) if accepted.job is not None else None,
     )
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from api import convert, schemas
 from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from api.instances.schemas import RejectIn
 from api.jobs import convert as job_convert
 from api.jobs.schemas import JobAccepted
 from provisioner.jobs.queue import commit_and_send
@@ -102,7 +103,7 @@ def approve_space(
 
 @router.post("/{space_id}/reject")
 def reject_space(
-    space_id: str, body: schemas.RejectIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep
+    space_id: str, body: RejectIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep
 ) -> schemas.SpaceOut:
     """Reject a request, with a reason the association is shown (operators)."""
     row = service.reject_space(session, actor=actor, space_id=space_id, reason=body.reason)

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api import convert, schemas
 from api.backups.convert import status_out
 from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from api.instances import convert, schemas
 from api.jobs import convert as job_convert
 from api.jobs.schemas import JobAccepted
 from provisioner.backups.service import backup_status

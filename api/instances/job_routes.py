@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api import schemas
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep
+from api.instances import schemas
 from api.jobs import convert as job_convert
 from api.jobs.schemas import JobAccepted
 from provisioner.instances import operations
