@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import problems
+from api import problems, service
 from api.accounts import routes as accounts
 from api.accounts import token_routes as tokens
 from api.audit import routes as audit
@@ -26,7 +26,6 @@ from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
 from api.routes import (
     exports,
-    service,
     spaces,
     tenants,
 )
