@@ -12,6 +12,7 @@ person ends the stream within ``RECHECK_SECONDS``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import anyio
 from anyio import to_thread
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -33,6 +35,8 @@ from provisioner.errors import DomainError, TooManyRequests
 from provisioner.jobs import service
 from provisioner.jobs.states import FINISHED
 from provisioner.models import JobEvent
+
+log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15
 # How often a waiting stream checks its caller's credentials again (a revoked token ends it within this).
@@ -139,7 +143,14 @@ async def _events(follow: _Follow, after: int, payload: Callable[[JobEvent], str
     end = json.dumps({"job": follow.job_id})
     last_sent = anyio.current_time()
     while True:
-        read = await to_thread.run_sync(follow.read, after, limiter=reader_limiter())
+        try:
+            read = await to_thread.run_sync(follow.read, after, limiter=reader_limiter())
+        except PoolTimeout:
+            # The lab is busy and no database connection was free in time. Nothing was read, so
+            # nothing is missed or sent unchecked: the stream asks again at its next check rather
+            # than ending with an error in the middle of its answer.
+            log.warning("no database connection was free for a live stream in time; it waits")
+            read = _Read(finished=False, events=())
         if read is None:
             yield f"event: revoked\ndata: {end}\n\n"
             return
