@@ -60,7 +60,7 @@ def request_association_export(
         session, actor=actor, catalog=catalog, tenant_id=tenant_id
     )
     commit_and_send(session, dispatcher)
-    return es.ExportAccepted(export=export_out(requested.export), job=convert.job(requested.job))
+    return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
 
 
 @router.get("/api/v1/tenants/{tenant_id}/exports")
