@@ -76,3 +76,23 @@ def rows_of(session: Session, tenant_id: str) -> dict[str, int]:
 
 def tenant_exists(session: Session, tenant_id: str) -> bool:
     return session.get(Tenant, tenant_id) is not None
+
+
+# Kept on purpose (docs/offboarding.md): the deletion record, and the append-only audit log.
+KEPT = {"offboardings": "the deletion record", "audit_entries": "the append-only audit log"}
+
+
+def tables_with_an_instance_column() -> list[str]:
+    return sorted(t.name for t in Base.metadata.sorted_tables if "instance_id" in t.columns)
+
+
+def left_in_database(session: Session, tenant_id: str, instance_ids: list[str]) -> dict[str, int]:
+    """For each table with a tenant column (but those kept) the tenant's rows, and for each table
+    with an instance column the rows of its services: what was looked for, and how much is left."""
+    counted = rows_of(session, tenant_id).items()
+    found = {f"rows of {name} for the tenant": n for name, n in counted if name not in KEPT}
+    for name in tables_with_an_instance_column():
+        column = Base.metadata.tables[name].c.instance_id
+        rows = session.execute(select(column).where(column.in_(instance_ids))).all()
+        found[f"rows of {name} for its services"] = len(rows)
+    return found
