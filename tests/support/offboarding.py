@@ -13,7 +13,7 @@ from provisioner.auth.tokens import create_token
 from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
 from provisioner.db import Base
-from provisioner.models import Backup, Export, Invitation, Server, Tenant
+from provisioner.models import Backup, Export, Invitation, Offboarding, Server, Tenant
 from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.running import running_blog
@@ -96,3 +96,46 @@ def left_in_database(session: Session, tenant_id: str, instance_ids: list[str]) 
         rows = session.execute(select(column).where(column.in_(instance_ids))).all()
         found[f"rows of {name} for its services"] = len(rows)
     return found
+
+
+def offboarded_record(session: Session) -> Offboarding:
+    """The deletion record of an association offboarded before (its tenant row gone), as a
+    completed offboarding leaves it."""
+    now = utcnow()
+    record = Offboarding(
+        tenant_id="ten_gone0000000000",
+        tenant_slug="verein-alt",
+        tenant_name="Verein Alt e.V.",
+        language="de",
+        state="completed",
+        requested_by="tok_operator",
+        requested_at=now - timedelta(days=31),
+        not_before=now - timedelta(days=31),
+        delete_backups_now=False,
+        backups_due_at=now - timedelta(days=1),
+        started_at=now - timedelta(days=31),
+        completed_at=now - timedelta(days=1),
+        deleted={
+            "jobs": [{"job": "job_offboard000001"}, {"job": "job_offboard000002"}],
+            "final_export": [
+                {"export": "exp_1", "service": "blog", "finished_at": (now - timedelta(days=32)).isoformat(),
+                 "size_bytes": 48_000_000, "sha256": "ab" * 32},
+            ],
+            "exports": 1,
+            "services": [
+                {"id": "ins_1", "name": "blog", "template": "wordpress", "url": "https://blog.example/",
+                 "server": "s1", "job": "job_remove00000001"},
+            ],
+            "spaces": [],
+            "accounts": 2,
+            "invitations": 1,
+            "tokens": 1,
+            "repositories": [
+                {"repository": 1, "target": "lab", "kind": "sftp", "backups": 31,
+                 "deleted_at": (now - timedelta(days=1)).isoformat()},
+            ],
+        },
+    )  # fmt: skip
+    session.add(record)
+    session.flush()
+    return record
