@@ -28,9 +28,9 @@ from api.request_ids import RequestIdMiddleware
 from api.routes import (
     exports,
     spaces,
-    tenants,
 )
 from api.servers import routes as servers
+from api.tenants import routes as tenants
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
