@@ -35,6 +35,7 @@ from provisioner.servers.hostkeys import fingerprint
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
+from tests.support.offboarding import offboarded_record
 from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import plain_text, smtp_sink
@@ -63,6 +64,7 @@ class Seeded:
     invitation_token: str = ""
     server: str = ""
     space: str = ""
+    offboarded: str = ""  # an association offboarded before: only its deletion record is left
 
 
 def _seed(db_url: str, settings: Settings) -> Seeded:
@@ -155,6 +157,7 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         # A space in the shared WordPress, approved and placed (its job waits for a worker).
         offer_shared(session)
         seeded.space = approved_space(session, settings, tenant, "gemeinsam")[0].id
+        seeded.offboarded = offboarded_record(session).tenant_id
         session.commit()
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
@@ -256,6 +259,7 @@ def _association_paths(seeded: Seeded) -> list[str]:
         "/team",
         "/catalog/wordpress/space",
         f"/spaces/{seeded.space}",
+        f"/associations/{seeded.tenant}/offboarding",
     ]
 
 
@@ -298,6 +302,7 @@ def test_every_page_passes_axe(
                 f"/team?tenant={seeded.tenant}",
                 f"/operator/tenants/{seeded.tenant}/tokens",
                 f"/operator/servers/{seeded.server}/remove",
+                f"/operator/deletion-records/{seeded.offboarded}",
             ],
         ),
     ):
@@ -335,6 +340,13 @@ def test_every_page_passes_axe(
             assert page.locator("figure.chart details[open] table").count() == 4
             if violations := accessibility_violations(page):
                 found["charts with their numbers shown"] = violations
+            # The offboarding form with the short name mistyped: nothing is asked for, the error says why.
+            page.goto(f"{base_url}/associations/{seeded.tenant}/offboarding")
+            page.fill("#field-confirm", "verein")
+            page.click("button.danger")
+            assert page.locator('[role="alert"]').count() == 1
+            if violations := accessibility_violations(page):
+                found["offboarding form with an error"] = violations
         context.close()
     assert found == {}
 
@@ -347,6 +359,7 @@ def test_the_pages_visited_are_every_page_of_the_portal(portal: tuple[str, FastA
         *OPERATOR,
         f"/operator/tenants/{seeded.tenant}/tokens",
         f"/operator/servers/{seeded.server}/remove",
+        f"/operator/deletion-records/{seeded.offboarded}",
     }
     portal_pages = {
         route.path
