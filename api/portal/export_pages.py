@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.exports.routes import archive_response
 from api.portal.auth import SignedForm, ViewerDep
 from api.portal.service_pages import detail_page
-from api.routes.exports import archive_response
 from provisioner.errors import Conflict
 from provisioner.exports.service import downloadable, request_export
 from provisioner.instances.service import get_instance
