@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
-from provisioner.models import Space, Tenant
+from provisioner.models import Space, SpaceBackup, Tenant
 from provisioner.tenants.quotas import quota_of, usage_of
 
 
@@ -47,4 +47,19 @@ def space(row: Space, catalog: Catalog) -> schemas.SpaceOut:
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        separable_data=said is not None and said.shared is not None and said.shared.data.separable,
+    )
+
+
+def space_backup(row: SpaceBackup) -> schemas.SpaceBackupOut:
+    return schemas.SpaceBackupOut(
+        id=row.id,
+        space=row.space_id,
+        job=row.job_id,
+        status=row.status,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        snapshot_id=row.snapshot_id,
+        size_bytes=row.size_bytes,
+        error=row.error,
     )
