@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.portal import (
     account_pages,
     alert_pages,
+    association_export_pages,
     association_pages,
     backup_pages,
     backup_schedule_pages,
@@ -82,6 +83,7 @@ def install(app: FastAPI) -> None:
     for module in (
         account_pages,
         association_pages,
+        association_export_pages,
         service_pages,
         space_pages,
         backup_pages,

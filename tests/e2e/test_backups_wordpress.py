@@ -1,9 +1,9 @@
 """Backups of a WordPress instance with real restic over SFTP to a second sshd test server, restored
 into a new instance and in place, restore drills passing and (after a pack file is damaged on the
 backup server) failing, an export whose SQL loads into a fresh MariaDB and whose files are the
-site's byte for byte, tenants kept apart, and at the end the association offboarded: a check lists
-what it looked for on the server, the backup target and in the database, and finds nothing of it but
-its deletion record.
+site's byte for byte, the whole association's export holding both its sites, tenants kept apart, and
+at the end the association offboarded: a check lists what it looked for on the server, the backup
+target and in the database, and finds nothing of it but its deletion record.
 
 Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
 is the backup server restic reaches over SFTP with the target's own identity and pinned host key),
@@ -214,6 +214,27 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert loaded_into_fresh_mariadb(docker_client, image, dump, ROW_SQL) == "Vereinsfest am Samstag"
         assert password.encode() not in archive
         assert "Datenbank" in (top / "README.txt").read_text()  # the association's language: German
+
+        # The whole association in one archive: each running service from a fresh backup of its own,
+        # restored by restic on the control plane, written with the same builder; nobody else reaches it.
+        whole = verein_a.call("POST", f"/api/v1/tenants/{tenant_a}/exports", expect=202)
+        assert verein_b.http.post(f"/api/v1/tenants/{tenant_a}/exports").status_code == 404
+        _succeeds(verein_a, whole)
+        everything = verein_a.call("GET", f"/api/v1/exports/{whole['export']['id']}", expect=200)
+        assert (everything["scope"], everything["state"]) == ("association", "ready")
+        assert verein_b.http.get(everything["download"]).status_code == 404
+        archive = verein_a.http.get(everything["download"]).content
+        assert hashlib.sha256(archive).hexdigest() == everything["sha256"]
+        top, manifest = unpacked(archive, tmp_path / "unpacked-everything")
+        assert [(s["name"], s["state"]) for s in manifest["services"]] == [
+            ("blog", "exported"),
+            ("blog-copy", "exported"),
+        ]
+        assert [s["sha256"] for s in everything["services"]] == [s["sha256"] for s in manifest["services"]]
+        exported_upload = top / "blog/content/uploads/2026/11" / UPLOAD_NAME
+        assert hashlib.sha256(exported_upload.read_bytes()).hexdigest() == checksum
+        assert b"Vereinsfest am Samstag" in (top / "blog/database.sql").read_bytes()
+        assert password.encode() not in archive
 
         # A drill restores into a throwaway, checks it, and removes it again.
         _succeeds(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))

@@ -28,10 +28,11 @@ from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
-from provisioner.jobs.states import JobStatus
-from provisioner.models import HealthEvent, Instance, InstanceMetric, Job, ServerMetric
+from provisioner.jobs.service import EventRecord, add_events, claim_job, create_tenant_job, finish_job
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Export, HealthEvent, Instance, InstanceMetric, Job, ServerMetric, Tenant
 from provisioner.servers.hostkeys import fingerprint
+from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
@@ -64,6 +65,7 @@ class Seeded:
     invitation_token: str = ""
     server: str = ""
     space: str = ""
+    association_export_job: str = ""
     offboarded: str = ""  # an association offboarded before: only its deletion record is left
 
 
@@ -157,6 +159,9 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         # A space in the shared WordPress, approved and placed (its job waits for a worker).
         offer_shared(session)
         seeded.space = approved_space(session, settings, tenant, "gemeinsam")[0].id
+        # The association's export of everything, ready (its page shows size, expiry and the link),
+        # and its job's page.
+        seeded.association_export_job = _ready_association_export(session, tenant)
         seeded.offboarded = offboarded_record(session).tenant_id
         session.commit()
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
@@ -178,6 +183,25 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
     assert found
     seeded.invitation_token = found.group(1)
     return seeded
+
+
+def _ready_association_export(session: Session, tenant: Tenant) -> str:
+    job = create_tenant_job(session, tenant=tenant, kind=JobKind.ASSOCIATION_EXPORT, requested_by="t")
+    job.status, job.started_at, job.finished_at = JobStatus.SUCCEEDED.value, utcnow(), utcnow()
+    session.add(
+        Export(
+            tenant_id=tenant.id,
+            instance_id=None,
+            job_id=job.id,
+            state="ready",
+            size_bytes=3_400_000,
+            sha256="0" * 64,
+            file="not-downloaded-here.tar.gz.sealed",
+            finished_at=utcnow(),
+            expires_at=utcnow() + timedelta(hours=72),
+        )
+    )
+    return job.id
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +280,7 @@ def _association_paths(seeded: Seeded) -> list[str]:
         f"/services/{seeded.blog}/backups/{seeded.backup}/restore",
         f"/jobs/{seeded.finished_job}",
         f"/jobs/{seeded.queued_job}",
+        f"/jobs/{seeded.association_export_job}",
         "/team",
         "/catalog/wordpress/space",
         f"/spaces/{seeded.space}",

@@ -1,8 +1,8 @@
 """backups of one space of a shared instance, in its association's own repository, and the jobs that
 put one back (into the space, or into the dedicated instance it moves to)
 
-Revision ID: 0021_space_backups
-Revises: 0020_offboardings
+Revision ID: 0022_space_backups
+Revises: 0021_association_exports
 Create Date: 2026-12-06 05:00:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from provisioner.db import UTCDateTime
 
-revision = "0021_space_backups"
-down_revision = "0020_offboardings"
+revision = "0022_space_backups"
+down_revision = "0021_association_exports"
 branch_labels = None
 depends_on = None
 
