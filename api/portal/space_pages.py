@@ -10,11 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api import convert, schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, Viewer, ViewerDep, require_csrf
 from api.portal.forms import errors_by_field, pydantic_errors
 from api.portal.rendering import render
+from api.spaces import convert, schemas
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.modes import allowed_modes, set_modes
 from provisioner.catalog.sharing import Mode, offered_modes
