@@ -30,6 +30,7 @@ from api.routes import (
     tenants,
     tokens,
 )
+from api.settings.routes import router as settings_router
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backups.router)
     app.include_router(exports.router)
     app.include_router(monitoring_router)
+    app.include_router(settings_router)
     portal.install(app)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())
