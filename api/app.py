@@ -13,6 +13,7 @@ from api.audit import AuditMiddleware
 from api.event_streams import StreamSlots
 from api.idempotency import IdempotencyMiddleware
 from api.monitoring.routes import router as monitoring_router
+from api.offboarding.routes import router as offboarding_router
 from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
 from api.routes import (
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(exports.router)
     app.include_router(monitoring_router)
     app.include_router(settings_router)
+    app.include_router(offboarding_router)
     portal.install(app)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())

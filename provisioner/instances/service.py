@@ -27,6 +27,7 @@ from provisioner.jobs.states import JobKind
 from provisioner.models import Backup, BackupRestore, Instance, Job, Tenant
 from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
+from provisioner.tenants.leaving import refuse_while_leaving
 from provisioner.tenants.quotas import check_quota, hold_tenant
 from provisioner.timeutil import utcnow
 
@@ -80,6 +81,7 @@ def request_instance(
     require_mode(session, found, "dedicated")
     params = validate_parameters(found, parameters)
     hold_tenant(session, tenant_id=tenant_id)
+    refuse_while_leaving(session, tenant_id=tenant_id, what="a new service")
     taken = select(Instance.id).where(
         Instance.tenant_id == tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
     )
@@ -139,6 +141,7 @@ def approve_instance(
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     set_state(instance, InstanceState.APPROVED)
     hold_tenant(session, tenant_id=instance.tenant_id)
+    refuse_while_leaving(session, tenant_id=instance.tenant_id, what="approving a service")
     # The quota may have been lowered since the request.
     check_quota(
         session,
