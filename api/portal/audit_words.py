@@ -40,6 +40,9 @@ ACTIONS = {
     "log_out": N_("Signed out"),
     "logout": N_("Signed out"),
     "choose_language": N_("Language chosen"),
+    "offboard_tenant": N_("Offboarding of an association started"),
+    "cancel_offboarding": N_("Offboarding of an association canceled"),
+    "resume_offboarding": N_("Offboarding of an association resumed"),
     # Services and spaces.
     "request_instance": N_("Service requested"),
     "send_request": N_("Service requested"),
