@@ -34,7 +34,7 @@ def configure_mail(
     kept = row.password_encrypted if keep_password and password is None and username else None
     row.host, row.port, row.starttls = host, port, starttls
     row.username, row.from_address = username, from_address
-    row.password_encrypted = encrypt(settings, password) if password and username else kept
+    row.password_encrypted = encrypt(settings, password) if password else kept
     session.add(row)
     session.flush()
     return row

@@ -144,7 +144,7 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
     # The parts of a quota refusal, one by one: "memory: 900 MB in use, 256 MB more asked, quota 1024 MB".
     (
         re.compile(rf"(?P<why>{_QUOTA_PART}); (?P<why_more>{_QUOTA_PART}(?:; {_QUOTA_PART})*)"),
-        N_("%(why)s; %(why_more)s"),
+        N_("%(why)s; also %(why_more)s"),
     ),
     (
         re.compile(
