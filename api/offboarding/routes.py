@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api import convert
 from api.deps import ActorDep, DispatcherDep, SessionDep, SettingsDep
+from api.jobs import convert as job_convert
 from api.offboarding import schemas as os
 from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Job, Offboarding
@@ -33,7 +33,7 @@ def offboarding_out(row: Offboarding) -> os.OffboardingOut:
 
 
 def _accepted(row: Offboarding, job: Job | None) -> os.OffboardingAccepted:
-    return os.OffboardingAccepted(offboarding=offboarding_out(row), job=convert.job(job) if job else None)
+    return os.OffboardingAccepted(offboarding=offboarding_out(row), job=job_convert.job(job) if job else None)
 
 
 @router.post("/offboarding", status_code=status.HTTP_202_ACCEPTED)

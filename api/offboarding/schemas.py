@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas import Input, JobOut
+from api.base_schemas import Input
+from api.jobs.schemas import JobOut
 
 OffboardingState = Literal["waiting", "running", "stopped", "retaining", "completed", "canceled"]
 

@@ -19,7 +19,7 @@ from provisioner.models import JobEvent
 
 STEP_PREFIX = "Step: "
 SOURCE_LANGUAGE = "en"
-# The progress notes of provisioner/engine/steps.py, updates.py, moves.py and space_jobs.py;
+# The progress notes of provisioner/engine/steps.py, updates.py, moves.py, space_jobs.py and the exports';
 # keep in step with their wording.
 NOTES = (
     (re.compile(r"taking a backup first"), N_("Taking a backup first")),
@@ -51,6 +51,20 @@ NOTES = (
     ),
     (re.compile(r"making the export"), N_("Making the export")),
     (re.compile(r"export ready: (?P<size>[0-9.]+) MB"), N_("Export ready: %(size)s MB")),
+    # provisioner/engine/association_export_jobs.py
+    (re.compile(r"exporting the service (?P<name>\S+)"), N_("Exporting the service %(name)s")),
+    (
+        re.compile(r"left out: the service is (?P<state>\S+); only a running service is exported"),
+        N_("Left out: the service is %(state)s; only a running service is exported"),
+    ),
+    (
+        re.compile(r"left out: its template does not say how its data is exported"),
+        N_("Left out: its template does not say how its data is exported"),
+    ),
+    (
+        re.compile(r"left out: another job was working on the service"),
+        N_("Left out: another job was working on the service"),
+    ),
 )
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from api import convert
 from api import export_schemas as es
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.jobs import convert as job_convert
 from provisioner.config import Settings
-from provisioner.exports import service
+from provisioner.exports import association, service
 from provisioner.exports.sealed import opened
 from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Export
@@ -23,6 +23,7 @@ router = APIRouter(tags=["exports"])
 def export_out(row: Export) -> es.ExportOut:
     return es.ExportOut(
         id=row.id,
+        scope="service" if row.instance_id is not None else "association",
         instance=row.instance_id,
         tenant=row.tenant_id,
         job=row.job_id,
@@ -34,6 +35,7 @@ def export_out(row: Export) -> es.ExportOut:
         sha256=row.sha256,
         download=f"/api/v1/exports/{row.id}/archive" if row.state == "ready" else None,
         error=row.error,
+        services=[es.ExportedService.model_validate(s) for s in row.services] if row.services else None,
     )
 
 
@@ -45,7 +47,27 @@ def request_export(
     folder, made into one archive with a manifest and a README. Its association's admins only."""
     requested = service.request_export(session, actor=actor, catalog=catalog, instance_id=instance_id)
     commit_and_send(session, dispatcher)
-    return es.ExportAccepted(export=export_out(requested.export), job=convert.job(requested.job))
+    return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
+
+
+@router.post("/api/v1/tenants/{tenant_id}/exports", status_code=status.HTTP_202_ACCEPTED)
+def request_association_export(
+    tenant_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> es.ExportAccepted:
+    """Export all the association's services into one archive (a job with a step per service): each
+    running one from a fresh backup, the others listed as skipped with the reason. Its admins only."""
+    requested = association.request_association_export(
+        session, actor=actor, catalog=catalog, tenant_id=tenant_id
+    )
+    commit_and_send(session, dispatcher)
+    return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
+
+
+@router.get("/api/v1/tenants/{tenant_id}/exports")
+def list_association_exports(tenant_id: str, actor: ActorDep, session: SessionDep) -> es.ExportList:
+    """The association's exports of all its services, newest first."""
+    rows = association.association_exports(session, actor=actor, tenant_id=tenant_id)
+    return es.ExportList(items=[export_out(r) for r in rows])
 
 
 @router.get("/api/v1/instances/{instance_id}/exports")

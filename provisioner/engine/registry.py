@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from provisioner.context import Context
+from provisioner.engine.association_export_jobs import run_association_export_job
 from provisioner.engine.backup_jobs import run_backup_job, run_restore_job
 from provisioner.engine.drill import run_drill_job
 from provisioner.engine.export_jobs import run_export_job
@@ -47,6 +48,8 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.EXPORT: Handler(run_export_job, breakdown_fails_instance=False),
     # A server's own job: there is no instance to fail.
     JobKind.BOOTSTRAP: Handler(run_bootstrap_job, breakdown_fails_instance=False),
+    # An association's own job: it fails only a service it left half-way (backing up).
+    JobKind.ASSOCIATION_EXPORT: Handler(run_association_export_job, breakdown_fails_instance=False),
     # An association's offboarding (no instance): a breakdown stops it where it was, to be resumed.
     JobKind.OFFBOARD: Handler(run_offboard_job, breakdown_fails_instance=False),
 }

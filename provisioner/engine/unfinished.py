@@ -44,6 +44,9 @@ _ALERTS = {JobKind.BACKUP: AlertKind.BACKUP_FAILED, JobKind.DRILL: AlertKind.DRI
 
 def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason: str) -> None:
     """Leave the job's instance, backups and drill as its handler would have on a failure."""
+    if job.tenant_id is not None:
+        _settle_association_job(session, job, reason=reason)
+        return
     if job.offboarding_id is not None:
         # Stopped where it was: resumed by an operator, never left looking as if it ran on.
         offboarding = session.get_one(Offboarding, job.offboarding_id)
@@ -67,8 +70,22 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
             _fail(session.get_one(Instance, drill.throwaway_instance_id), reason, half_way_only=True)
     if kind in _ALERTS:
         alert(session, settings, job.subject, _ALERTS[kind], reason)
-    # An export the job had begun ends failed, so the service's next export may start; what a lost
-    # worker left of it in the exports folder goes with the next sweep (``expire_exports``).
+    _fail_exports(session, job, reason=reason)
+
+
+def _settle_association_job(session: Session, job: Job, *, reason: str) -> None:
+    """An association's export: the service whose backup it was taking is failed, as a service's own
+    export would leave it, with that backup; the export ends failed."""
+    begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
+    for backup in session.scalars(begun):
+        backup.status, backup.error = "failed", reason
+        _fail(session.get_one(Instance, backup.instance_id), reason, half_way_only=True)
+    _fail_exports(session, job, reason=reason)
+
+
+def _fail_exports(session: Session, job: Job, *, reason: str) -> None:
+    # An export the job had begun ends failed, so the next export may start; what a lost worker left of
+    # it in the exports folder goes with the next sweep (``expire_exports``).
     for export in session.scalars(select(Export).where(Export.job_id == job.id, Export.state.in_(ACTIVE))):
         export.state, export.error, export.finished_at = "failed", reason, utcnow()
 

@@ -30,6 +30,8 @@ class JobKind(StrEnum):
     EXPORT = "export"
     # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
     BOOTSTRAP = "bootstrap"
+    # An association's own job (no instance): every running service of it exported into one archive.
+    ASSOCIATION_EXPORT = "association_export"
     # An association leaves (no instance): its services removed by jobs of their own, then its
     # backups, accounts and rows deleted, and its deletion record written.
     OFFBOARD = "offboard"

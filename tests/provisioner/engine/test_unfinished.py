@@ -33,8 +33,11 @@ LEFT = dict.fromkeys(JobKind, "failed") | dict.fromkeys(
 )
 ALERTED = {JobKind.BACKUP: "backup_failed", JobKind.DRILL: "drill_failed"}
 # The kinds that work on an instance; a server's bootstrap is in test_server_jobs.py, an offboarding
-# (the removal jobs it runs are of these kinds) in test_offboard_jobs.py.
-INSTANCE_KINDS = [kind for kind in JobKind if kind not in (JobKind.BOOTSTRAP, JobKind.OFFBOARD)]
+# (the removal jobs it runs are of these kinds) in test_offboard_jobs.py, an association's export in
+# test_association_export_jobs.py.
+INSTANCE_KINDS = [
+    kind for kind in JobKind if kind not in (JobKind.BOOTSTRAP, JobKind.OFFBOARD, JobKind.ASSOCIATION_EXPORT)
+]
 
 
 @dataclass

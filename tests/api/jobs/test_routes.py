@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from api import job_watch
-from api.routes import jobs as jobs_route
+from api.jobs import routes as jobs_route
+from api.jobs import watch as job_watch
 from provisioner.db import session_factory
 from provisioner.jobs.service import EventRecord, add_events, finish_job
 from provisioner.jobs.states import JobStatus

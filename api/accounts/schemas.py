@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas import Input
+from api.base_schemas import Input
 from provisioner.auth.actor import Role
 from provisioner.tenants.rules import EMAIL
 
@@ -95,3 +95,18 @@ class TokenInfo(BaseModel):
     last_used_at: datetime | None
     revoked_at: datetime | None
     expires_at: datetime
+
+
+class TokenIn(Input):
+    role: Literal["admin", "member"]
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int = Field(default=90, ge=1, le=365, description="the token stops working then")
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    role: Role
+    tenant: str | None
+    expires_at: datetime
+    token: str = Field(description="shown once; store it now")

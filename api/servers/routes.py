@@ -3,8 +3,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 from sqlalchemy.orm import Session
 
-from api import convert, schemas
+from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from api.jobs import convert as job_convert
+from api.jobs.schemas import JobAccepted
+from api.servers import convert, schemas
 from provisioner.auth.actor import Actor
 from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Server
@@ -53,10 +56,10 @@ def list_servers(
     catalog: CatalogDep,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-) -> schemas.Page[schemas.ServerOut]:
+) -> Page[schemas.ServerOut]:
     """The lab's servers with capacity, use and reachability (operators)."""
     page = service.list_servers(session, actor=actor, limit=limit, cursor=cursor)
-    return schemas.Page(items=[convert.server(session, catalog, s) for s in page.items], next=page.next)
+    return Page(items=[convert.server(session, catalog, s) for s in page.items], next=page.next)
 
 
 @router.get("/{server_id}")
@@ -102,7 +105,7 @@ def drain(
         server=convert.server(session, catalog, row),
         moves=[
             schemas.MoveOut(
-                instance=job.instance_id, to_server=job.target_server_id or "", job=convert.job(job)
+                instance=job.instance_id, to_server=job.target_server_id or "", job=job_convert.job(job)
             )
             for job in jobs
         ],
@@ -110,14 +113,12 @@ def drain(
 
 
 @router.post("/{server_id}/bootstrap", status_code=status.HTTP_202_ACCEPTED)
-def bootstrap(
-    server_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
-) -> schemas.JobAccepted:
+def bootstrap(server_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep) -> JobAccepted:
     """Make a server ready (again) as a job: Docker where missing, restic, git, the reverse proxy; its
     steps stream like any job's (operators). ``409`` while the server's previous bootstrap is under way."""
     job = bootstrap_server(session, actor=actor, server_id=server_id)
     commit_and_send(session, dispatcher)
-    return schemas.JobAccepted(job=convert.job(job))
+    return JobAccepted(job=job_convert.job(job))
 
 
 @router.delete(

@@ -7,14 +7,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
+import anyio
 import httpx
 import pytest
 from anyio import to_thread
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api import event_streams, job_watch
 from api.app import create_app
+from api.jobs import event_streams
+from api.jobs import watch as job_watch
 from provisioner.accounts.sessions import end_sessions_of, start_session
 from provisioner.auth.tokens import revoke_token
 from provisioner.config import Settings
@@ -164,3 +168,37 @@ def _event(seq: int) -> EventRecord:
     return EventRecord(
         seq=seq, created_at=utcnow(), host=None, task=None, status="info", line=f"{seq}", stdout=""
     )
+
+
+class _BusyOnce:
+    """A followed job whose first read finds no database connection free in time, then the job ended."""
+
+    database_url, job_id = "postgresql://unused", "job_busy"
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self, after: int) -> event_streams._Read:
+        self.reads += 1
+        if self.reads == 1:
+            raise PoolTimeout("QueuePool limit reached, connection timed out")
+        return event_streams._Read(finished=True, events=())
+
+
+class _NoNews:
+    async def news(self, job_id: str, *, after: int, timeout: float) -> None:
+        return None
+
+
+def test_a_busy_database_makes_a_stream_wait_for_its_next_read_not_break_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(event_streams, "job_watch", lambda _url: _NoNews())
+    follow = _BusyOnce()
+
+    async def sent() -> list[str]:
+        stream = event_streams._events(cast(event_streams._Follow, follow), 0, lambda _row: "")
+        return [part async for part in stream]
+
+    assert anyio.run(sent) == ['event: end\ndata: {"job": "job_busy"}\n\n']
+    assert follow.reads == 2

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api import convert, schemas
+from api.base_schemas import Page
+from api.catalog import convert, schemas
 from api.deps import ActorDep, CatalogDep, SessionDep
 from provisioner.catalog.modes import allowed_modes, set_modes
 
@@ -10,13 +11,9 @@ router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 
 
 @router.get("")
-def list_catalog(
-    _actor: ActorDep, catalog: CatalogDep, session: SessionDep
-) -> schemas.Page[schemas.TemplateOut]:
+def list_catalog(_actor: ActorDep, catalog: CatalogDep, session: SessionDep) -> Page[schemas.TemplateOut]:
     """The services associations can request, with versions, parameters, resources and modes."""
-    return schemas.Page(
-        items=[convert.template(t, modes=list(allowed_modes(session, t))) for t in catalog.all()]
-    )
+    return Page(items=[convert.template(t, modes=list(allowed_modes(session, t))) for t in catalog.all()])
 
 
 @router.get("/{name}")

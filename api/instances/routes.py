@@ -4,9 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from api import convert, schemas
+from api.backups.convert import status_out
+from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
-from api.routes.backups import status_out
+from api.instances import convert, schemas
+from api.jobs import convert as job_convert
+from api.jobs.schemas import JobAccepted
 from provisioner.backups.service import backup_status
 from provisioner.errors import Forbidden
 from provisioner.instances import service
@@ -43,10 +46,10 @@ def list_instances(
     tenant: Annotated[str | None, Query(max_length=32)] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-) -> schemas.Page[schemas.InstanceOut]:
+) -> Page[schemas.InstanceOut]:
     """Instances the caller may see, newest first; operators may filter by association."""
     page = service.list_instances(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
-    return schemas.Page(items=[convert.instance(i) for i in page.items], next=page.next)
+    return Page(items=[convert.instance(i) for i in page.items], next=page.next)
 
 
 @router.get("/{instance_id}")
@@ -69,7 +72,7 @@ def approve_instance(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     body: schemas.ApproveIn | None = None,
-) -> schemas.JobAccepted:
+) -> JobAccepted:
     """Approve a request and place it on a server (a deploy job); the server may be named or chosen by free
     capacity (operators)."""
     job = service.approve_instance(
@@ -81,7 +84,7 @@ def approve_instance(
         settings=settings,
     )
     commit_and_send(session, dispatcher)
-    return schemas.JobAccepted(job=convert.job(job))
+    return JobAccepted(job=job_convert.job(job))
 
 
 @router.post(

@@ -5,9 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from api import convert, schemas
+from api.base_schemas import Page
 from api.deps import ActorDep, CursorQuery, LimitQuery, SessionDep
-from api.event_streams import job_event_stream
+from api.jobs import convert, schemas
+from api.jobs.event_streams import job_event_stream
 from provisioner.instances import operations
 from provisioner.jobs import service
 from provisioner.jobs.states import JobStatus
@@ -24,12 +25,12 @@ def list_jobs(
     job_status: Annotated[JobStatus | None, Query(alias="status")] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-) -> schemas.Page[schemas.JobOut]:
+) -> Page[schemas.JobOut]:
     """Jobs the caller may see, newest first (filter by instance or status)."""
     page = service.list_jobs(
         session, actor=actor, instance_id=instance, status=job_status, limit=limit, cursor=cursor
     )
-    return schemas.Page(items=[convert.job(j) for j in page.items], next=page.next)
+    return Page(items=[convert.job(j) for j in page.items], next=page.next)
 
 
 @router.get("/{job_id}")

@@ -2,7 +2,7 @@
 
 A stream waits in the event loop (an async generator), never in one of the thread pool's threads, and
 holds no database connection while it waits: one watch per process reads every followed job's progress
-in one query (``api/job_watch.py``), and a stream reads its events in a short session of its own, through
+in one query (``api/jobs/watch.py``), and a stream reads its events in a short session of its own, through
 a few threads kept for streams, only when its job has news or its credentials are due to be checked
 again. However many streams are open, the other requests keep the thread pool and the connection pool.
 A caller may hold a few streams at a time (429 beyond); a revoked token, an ended session or a disabled
@@ -12,6 +12,7 @@ person ends the stream within ``RECHECK_SECONDS``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,12 +20,13 @@ from dataclasses import dataclass
 
 import anyio
 from anyio import to_thread
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from api import convert
-from api.job_watch import job_watch, reader_limiter
+from api.jobs import convert
+from api.jobs.watch import job_watch, reader_limiter
 from api.presented import Presented
 from provisioner.auth.actor import Actor
 from provisioner.config import Settings
@@ -33,6 +35,8 @@ from provisioner.errors import DomainError, TooManyRequests
 from provisioner.jobs import service
 from provisioner.jobs.states import FINISHED
 from provisioner.models import JobEvent
+
+log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15
 # How often a waiting stream checks its caller's credentials again (a revoked token ends it within this).
@@ -139,7 +143,14 @@ async def _events(follow: _Follow, after: int, payload: Callable[[JobEvent], str
     end = json.dumps({"job": follow.job_id})
     last_sent = anyio.current_time()
     while True:
-        read = await to_thread.run_sync(follow.read, after, limiter=reader_limiter())
+        try:
+            read = await to_thread.run_sync(follow.read, after, limiter=reader_limiter())
+        except PoolTimeout:
+            # The lab is busy and no database connection was free in time. Nothing was read, so
+            # nothing is missed or sent unchecked: the stream asks again at its next check rather
+            # than ending with an error in the middle of its answer.
+            log.warning("no database connection was free for a live stream in time; it waits")
+            read = _Read(finished=False, events=())
         if read is None:
             yield f"event: revoked\ndata: {end}\n\n"
             return

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api import account_schemas as schemas
+from api.accounts import schemas
+from api.base_schemas import Page
 from api.deps import ActorDep, CursorQuery, LimitQuery, SessionDep
-from api.schemas import Page
 from provisioner.auth.tokens import list_tokens, revoke_token
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from api import account_schemas as schemas
+from api.accounts import schemas
+from api.base_schemas import Page
 from api.deps import ActorDep, SessionDep, SettingsDep, client_address, require_csrf, wait_out_failed_logins
-from api.schemas import Page
 from provisioner.accounts import oidc, service
 from provisioner.accounts.sessions import (
     SESSION_COOKIE,

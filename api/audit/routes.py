@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from api import schemas
+from api.audit import schemas
+from api.base_schemas import Page
 from api.deps import ActorDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
 from provisioner.audit.export import csv_lines
 from provisioner.audit.log import export_query, list_entries
@@ -29,10 +30,10 @@ def list_audit(
     tenant: TenantQuery = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-) -> schemas.Page[schemas.AuditEntryOut]:
+) -> Page[schemas.AuditEntryOut]:
     """Who changed what and when, newest first; an association sees its own entries."""
     page = list_entries(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
-    return schemas.Page(
+    return Page(
         items=[schemas.AuditEntryOut.model_validate(e, from_attributes=True) for e in page.items],
         next=page.next,
     )
