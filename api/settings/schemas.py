@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from api.schemas import HOST, Input
+from api.base_schemas import Input
+from api.servers.schemas import HOST
 from provisioner.tenants.rules import EMAIL
 
 
