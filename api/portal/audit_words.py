@@ -43,6 +43,10 @@ ACTIONS = {
     "offboard_tenant": N_("Offboarding of an association started"),
     "cancel_offboarding": N_("Offboarding of an association canceled"),
     "resume_offboarding": N_("Offboarding of an association resumed"),
+    "offboard": N_("Offboarding of an association started"),
+    "resume": N_("Offboarding of an association resumed"),
+    "request_association_export": N_("Export of an association's data started"),
+    "export_everything": N_("Export of an association's data started"),
     # Services and spaces.
     "request_instance": N_("Service requested"),
     "send_request": N_("Service requested"),
