@@ -7,9 +7,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.exports.routes import archive_response
 from api.portal.auth import SignedForm, ViewerDep
 from api.portal.team_pages import team_page, tenant_of
-from api.routes.exports import archive_response
 from provisioner.errors import Conflict, InvalidInput
 from provisioner.exports.association import request_association_export
 from provisioner.exports.service import downloadable

@@ -3,16 +3,20 @@ nothing, and one is made per association at a time, held by the database when re
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor, Role
+from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.errors import Conflict, Forbidden, NotFound
 from provisioner.exports.association import request_association_export
 from provisioner.exports.service import Requested, get_export
-from provisioner.models import Export, Job, Tenant
+from provisioner.models import Export, Job, Offboarding, Tenant
+from provisioner.offboarding.service import request_offboarding
 from tests.support import factories
 from tests.support.races import at_once
 
@@ -70,3 +74,32 @@ def test_two_requests_at_the_same_moment_make_one_association_export(db_url: str
         assert len(session.scalars(select(Export)).all()) == 1
         # The losers' jobs went with their transactions: no job waits without its export.
         assert len(session.scalars(select(Job)).all()) == 1
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_an_export_and_an_offboarding_asked_for_at_the_same_moment_do_not_both_go_through(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Both hold the association's row first: the later one sees the earlier one's export job (an
+    offboarding waits for no job under way) or its offboarding (no export while it leaves)."""
+    tenant_id = _tenant(db_url)
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+
+    def ask(n: int, session: Session) -> object:
+        if n == 0:
+            return _ask(session, factories.admin_of(session.get_one(Tenant, tenant_id)), tenant_id)
+        return request_offboarding(
+            session,
+            settings,
+            actor=factories.OPERATOR,
+            tenant_id=tenant_id,
+            confirm_slug="verein-a",
+            delete_backups_now=False,
+        )
+
+    outcomes = at_once(db_url, 2, ask)
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 1, outcomes
+    with session_factory(db_url)() as session:
+        exports = session.scalars(select(Export)).all()
+        offboardings = session.scalars(select(Offboarding)).all()
+        assert len(exports) + len(offboardings) == 1

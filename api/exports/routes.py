@@ -8,8 +8,9 @@ from pathlib import Path
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from api import export_schemas as es
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.exports import schemas as es
+from api.exports.convert import export_out
 from api.jobs import convert as job_convert
 from provisioner.config import Settings
 from provisioner.exports import association, service
@@ -18,25 +19,6 @@ from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Export
 
 router = APIRouter(tags=["exports"])
-
-
-def export_out(row: Export) -> es.ExportOut:
-    return es.ExportOut(
-        id=row.id,
-        scope="service" if row.instance_id is not None else "association",
-        instance=row.instance_id,
-        tenant=row.tenant_id,
-        job=row.job_id,
-        state=row.state,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        expires_at=row.expires_at,
-        size_bytes=row.size_bytes,
-        sha256=row.sha256,
-        download=f"/api/v1/exports/{row.id}/archive" if row.state == "ready" else None,
-        error=row.error,
-        services=[es.ExportedService.model_validate(s) for s in row.services] if row.services else None,
-    )
 
 
 @router.post("/api/v1/instances/{instance_id}/exports", status_code=status.HTTP_202_ACCEPTED)
