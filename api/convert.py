@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api import schemas
 from provisioner.catalog.loader import Catalog
-from provisioner.models import Space
+from provisioner.models import Space, SpaceBackup
 
 
 def space(row: Space, catalog: Catalog) -> schemas.SpaceOut:
@@ -28,4 +28,19 @@ def space(row: Space, catalog: Catalog) -> schemas.SpaceOut:
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        separable_data=said is not None and said.shared is not None and said.shared.data.separable,
+    )
+
+
+def space_backup(row: SpaceBackup) -> schemas.SpaceBackupOut:
+    return schemas.SpaceBackupOut(
+        id=row.id,
+        space=row.space_id,
+        job=row.job_id,
+        status=row.status,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        snapshot_id=row.snapshot_id,
+        size_bytes=row.size_bytes,
+        error=row.error,
     )

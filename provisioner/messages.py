@@ -123,6 +123,10 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
         N_("Your association already has a service called %(name)s."),
     ),
     (
+        re.compile(r"this association already has a space called '(?P<name>[^']+)'"),
+        N_("Your association already has a space called %(name)s."),
+    ),
+    (
         re.compile(r"(?P<address>\S+) is taken( already|; choose another)"),
         N_("%(address)s is taken already."),
     ),

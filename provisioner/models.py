@@ -341,6 +341,41 @@ class BackupRestore(Base):
     backup: Mapped[Backup] = relationship(lazy="joined")
 
 
+class SpaceBackup(Base):
+    """A backup of one space alone (its own data inside the shared instance), kept in its association's
+    own repository."""
+
+    __tablename__ = "space_backups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("sbk"))
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("backup_repositories.id"))
+    job_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running, succeeded, failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    snapshot_id: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    space: Mapped[Space] = relationship(lazy="joined")
+    repository: Mapped[BackupRepository] = relationship(lazy="joined")
+
+
+class SpaceRestore(Base):
+    """What a space's restore job puts back (a backup of the space), or, for a move out of the shared
+    instance, the dedicated instance the space's data goes into (its backup taken by the move itself)."""
+
+    __tablename__ = "space_restores"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    backup_id: Mapped[str | None] = mapped_column(ForeignKey("space_backups.id"))
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
+
+    backup: Mapped[SpaceBackup | None] = relationship(lazy="joined")
+    instance: Mapped[Instance | None] = relationship(lazy="joined")
+
+
 class DrillResult(Base):
     """A restore drill: the latest backup restored into a throwaway instance and checked there."""
 

@@ -19,7 +19,8 @@ from provisioner.models import JobEvent
 
 STEP_PREFIX = "Step: "
 SOURCE_LANGUAGE = "en"
-# The progress notes of provisioner/engine/steps.py, updates.py, moves.py, space_jobs.py and the exports';
+# The progress notes of provisioner/engine/steps.py, updates.py, moves.py, space_jobs.py,
+# space_data_jobs.py and the exports';
 # keep in step with their wording.
 NOTES = (
     (re.compile(r"taking a backup first"), N_("Taking a backup first")),
@@ -43,6 +44,24 @@ NOTES = (
     (
         re.compile(r"that was the shared instance's last space: removing the shared instance"),
         N_("That was the last space: removing the shared service"),
+    ),
+    # provisioner/engine/space_data_jobs.py
+    (
+        re.compile(r"backing the space up into the association's own repository"),
+        N_("Backing the space up into your association's own backup storage"),
+    ),
+    (
+        re.compile(r"putting the space's backup back into its place in the shared instance"),
+        N_("Putting the space's backup back into the shared service"),
+    ),
+    (re.compile(r"deploying the association's dedicated instance"), N_("Setting up the service of your own")),
+    (
+        re.compile(r"loading the space's data into the dedicated instance, at its own address"),
+        N_("Loading the space's content into the service of your own"),
+    ),
+    (
+        re.compile(r"the dedicated instance holds the space's data: removing the space"),
+        N_("The service of your own holds the content: removing the space"),
     ),
     # provisioner/engine/export_jobs.py
     (

@@ -26,7 +26,16 @@ from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import reap_lost_jobs
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, DrillResult, Export, Instance, Job, Offboarding
+from provisioner.models import (
+    Backup,
+    DrillResult,
+    Export,
+    Instance,
+    Job,
+    Offboarding,
+    SpaceBackup,
+    SpaceRestore,
+)
 from provisioner.spaces.service import set_space_state
 from provisioner.spaces.states import SpaceState
 from provisioner.timeutil import utcnow
@@ -55,8 +64,19 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
         return  # a server's own job leaves nothing half-way but its outcome, written already
     kind = JobKind(job.kind)
     _fail(job.subject, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
-    if job.space is not None and job.space.state not in SPACE_SETTLED:
+    # A backup of a space, or a move that had not yet removed it, leaves the space as it was.
+    space_untouched = kind in (JobKind.SPACE_BACKUP, JobKind.SPACE_MOVE_OUT) and (
+        job.space is None or job.space.state == SpaceState.RUNNING
+    )
+    if job.space is not None and job.space.state not in SPACE_SETTLED and not space_untouched:
         set_space_state(job.space, SpaceState.FAILED, reason=reason)
+    moved_into = session.get(SpaceRestore, job.id)
+    if moved_into is not None and moved_into.instance is not None:
+        _fail(moved_into.instance, reason, half_way_only=True)
+    for space_backup in session.scalars(
+        select(SpaceBackup).where(SpaceBackup.job_id == job.id, SpaceBackup.status == "running")
+    ):
+        space_backup.status, space_backup.error, space_backup.finished_at = "failed", reason, utcnow()
     begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
     for backup in session.scalars(begun):
         backup.status = "failed"

@@ -1,7 +1,7 @@
 """spaces: since when a space has been unhealthy, so the health sweep alerts only after the grace period
 
 Revision ID: space_unhealthy_since
-Revises: 0021_association_exports
+Revises: 0022_space_backups
 Create Date: 2026-12-06 05:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from provisioner.db import UTCDateTime
 
 revision = "space_unhealthy_since"
-down_revision = "0021_association_exports"
+down_revision = "0022_space_backups"
 branch_labels = None
 depends_on = None
 
