@@ -28,6 +28,7 @@ from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
 from api.routes import spaces
 from api.servers import routes as servers
+from api.settings.routes import router as settings_router
 from api.tenants import routes as tenants
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backup_targets.router)
     app.include_router(exports.router)
     app.include_router(monitoring_router)
+    app.include_router(settings_router)
     app.include_router(offboarding_router)
     portal.install(app)
     logging.getLogger(__name__).info(

@@ -761,6 +761,8 @@ class Space(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     health: Mapped[str] = mapped_column(String(20), default="unknown")
     health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Since when the health sweep has found it unhealthy (None while healthy): its alert waits the grace.
+    unhealthy_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     subdomain: Mapped[str] = mapped_column(String(63))
     domain: Mapped[str] = mapped_column(String(253))
     url: Mapped[str | None] = mapped_column(String(500))

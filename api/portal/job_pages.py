@@ -35,9 +35,8 @@ def job_page(
         "finished": JobStatus(job.status) in FINISHED,
         "last_seq": events[-1].seq if events else 0,
         "log": "\n".join(e.stdout for e in events if e.stdout) if viewer.is_operator else None,
-        # Only say the lab was told when a notice can reach someone there; a server's bootstrap tells
-        # no one but the operator following it here.
-        "lab_told": job.instance is not None and operators_hear_of_failures(session, settings),
+        # Only say the lab was told when a notice can reach someone there.
+        "lab_told": operators_hear_of_failures(session, settings),
         "server_name": server.name if (server := session.get(Server, job.target_server_id or "")) else "",
     }
     return render(request, "job.html", context)

@@ -176,6 +176,7 @@ FORMS: dict[str, tuple[str, ...]] = {
         "csrf_token",
     ),
     "POST /operator/servers/{server_id}/drain": ("csrf_token",),
+    "POST /operator/servers/{server_id}/check": ("csrf_token",),
     "POST /operator/servers/{server_id}/undrain": ("csrf_token",),
     "POST /operator/servers/{server_id}/remove": ("csrf_token",),
     "POST /operator/backup-targets/{target_id}/remove": ("csrf_token",),
