@@ -26,7 +26,15 @@ from provisioner.db import transaction
 from provisioner.models import BackupRepository, JobEvent
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.exports import loaded_into_fresh_mariadb, unpacked
-from tests.support.lab import add_server, add_sftp_target, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    job_succeeded,
+    remove_every_instance,
+    request_instance,
+    succeeded,
+)
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
@@ -35,13 +43,6 @@ from tests.support.wordpress import UPLOAD_FOLDER, UPLOAD_NAME, put_upload, sql,
 pytestmark = pytest.mark.e2e
 
 ROW_SQL = "SELECT body FROM notes WHERE id = 1"
-
-
-def _succeeds(client: ApiClient, accepted: dict[str, object], timeout: float = 400) -> dict[str, object]:
-    job_id = accepted["job"]["id"]  # type: ignore[index]
-    job, _ = client.wait_for_job(job_id, timeout=timeout)
-    assert job["status"] == "succeeded", job["error"]
-    return job
 
 
 # Six deploy-sized jobs in a row (deploy, backup, restore into a new instance, restore in place, two
@@ -79,19 +80,9 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert target["default"] is True
         assert verein_a.http.get("/api/v1/backup-targets").status_code == 403
 
-        blog = verein_a.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "wordpress", "name": "blog", "parameters": {}},
-        )
+        blog = request_instance(verein_a, template="wordpress", name="blog")
         blog_id = blog["id"]
-        _succeeds(
-            operator,
-            operator.call(
-                "POST", f"/api/v1/instances/{blog_id}/approve", expect=202, json={"server": server_id}
-            ),
-        )
+        succeeded(operator, approve(operator, blog_id, server_id))
 
         # Data written into it: an uploaded file and a database row.
         upload = os.urandom(300_000)
@@ -100,7 +91,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert sql(docker_client, blog_id, "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")[0] == 0
         assert sql(docker_client, blog_id, "INSERT INTO notes VALUES (1, 'Vereinsfest am Samstag')")[0] == 0
 
-        backup_job = _succeeds(
+        backup_job = job_succeeded(
             verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/backups", expect=202)
         )
         assert backup_job["kind"] == "backup"
@@ -146,10 +137,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         # The association's copy waits for approval like any request; approving it restores into it.
         assert asked["job"] is None
         copy_id = asked["instance"]["id"]
-        approved = operator.call(
-            "POST", f"/api/v1/instances/{copy_id}/approve", expect=202, json={"server": server_id}
-        )
-        assert _succeeds(operator, approved)["kind"] == "restore"
+        assert succeeded(operator, approve(operator, copy_id, server_id))["kind"] == "restore"
         copy = verein_a.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"], copy["name"]) == ("running", "healthy", "blog-copy")
         assert copy["hostname"] != blog["hostname"]
@@ -166,7 +154,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         )
         assert sql(docker_client, blog_id, "DROP TABLE notes")[0] == 0
         assert upload_sha256(docker_client, blog_id) is None
-        restored = _succeeds(
+        restored = job_succeeded(
             verein_a,
             verein_a.call(
                 "POST", f"/api/v1/instances/{blog_id}/restore", expect=202, json={"backup": backup["id"]}
@@ -183,7 +171,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         # (Its backup is the day's latest now: the retention policy keeps one a day, so it comes after
         # the restores of the first backup above.)
         exported = verein_a.call("POST", f"/api/v1/instances/{blog_id}/exports", expect=202)
-        _succeeds(verein_a, exported)
+        job_succeeded(verein_a, exported)
         export = verein_a.call("GET", f"/api/v1/exports/{exported['export']['id']}", expect=200)
         assert export["state"] == "ready"
         assert verein_b.http.get(f"/api/v1/exports/{export['id']}").status_code == 404
@@ -207,7 +195,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert "Datenbank" in (top / "README.txt").read_text()  # the association's language: German
 
         # A drill restores into a throwaway, checks it, and removes it again.
-        _succeeds(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))
+        job_succeeded(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))
         drills = verein_a.call("GET", f"/api/v1/drills?instance={blog_id}", expect=200)["items"]
         assert [d["status"] for d in drills] == ["passed"]
         status = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["backup_status"]
