@@ -219,7 +219,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             pack.seek(pack.seek(0, 2) // 2)
             pack.write(os.urandom(64))
         drill_job, _ = verein_a.wait_for_job(
-            verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202)["job"]["id"], timeout=300
+            verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202)["job"]["id"]
         )
         assert drill_job["status"] == "failed"
         assert "restic check --read-data" in drill_job["error"]

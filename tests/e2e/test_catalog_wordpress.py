@@ -38,6 +38,8 @@ from tests.support.stack import embedded_stack
 pytestmark = pytest.mark.e2e
 
 
+# A deploy, a credentials reset and a removal of WordPress: more than the default limit on a busy machine.
+@pytest.mark.timeout(1800)
 def test_wordpress_request_approve_healthy_by_hostname_credentials_reset_then_remove(
     tmp_path: Path,
     ssh_servers: list[TestServer],

@@ -196,7 +196,7 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     broken = lab.tenant.call(
         "POST", f"/api/v1/instances/{instance_id}/update", expect=202, json={"version": BROKEN}
     )
-    job, seen = lab.tenant.wait_for_job(broken["job"]["id"], timeout=600)
+    job, seen = lab.tenant.wait_for_job(broken["job"]["id"])
     assert job["status"] == "failed", seen
     assert job["error"].startswith(
         f"version {BROKEN} did not become healthy within {WINDOW} s; rolled back to 6.1, "
@@ -222,7 +222,7 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     good = lab.tenant.call(
         "POST", f"/api/v1/instances/{instance_id}/update", expect=202, json={"version": "6.1-r2"}
     )
-    job, seen = lab.tenant.wait_for_job(good["job"]["id"], timeout=600)
+    job, seen = lab.tenant.wait_for_job(good["job"]["id"])
     assert job["status"] == "succeeded", (job["error"], seen)
     after = lab.instance(instance_id)
     assert (after["state"], after["version"], after["health"]) == ("running", "6.1-r2", "healthy")
@@ -254,7 +254,7 @@ def test_draining_a_server_moves_its_wordpress_with_the_data(
     # While it travels, the target holds the instance's room.
     assert lab.operator.call("GET", f"/api/v1/servers/{target_id}", expect=200)["used"]["memory_mb"] == 512
 
-    job, seen = lab.operator.wait_for_job(move["job"]["id"], timeout=600)
+    job, seen = lab.operator.wait_for_job(move["job"]["id"])
     assert job["status"] == "succeeded", (job["error"], seen)
     moved = lab.instance(instance_id)
     assert (moved["state"], moved["health"], moved["server"]) == ("running", "healthy", target_id)

@@ -9,13 +9,10 @@ from typing import Any
 
 import docker
 
-from tests.support.api_client import ApiClient
+from tests.support.api_client import JOB_TIMEOUT, ApiClient
 from tests.support.sshd import TestServer
 
 INSTANCE_LABEL = "org.provisioner.instance"
-# How long a test waits for one job. Generous: two deploys at once on two busy cores take several
-# times as long as one on an idle machine, and a slow job is not what these tests are about.
-JOB_TIMEOUT = 900.0
 
 
 def add_server(operator: ApiClient, server: TestServer, *, cpu: int = 2) -> str:
