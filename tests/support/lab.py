@@ -1,6 +1,7 @@
 """The lab as the end-to-end tests and the benchmarks drive it, through the public API only: servers to
-deploy on, an SFTP backup target on a second test server, associations, instances requested, approved
-and waited for, removed, and tidying away whatever instances the lab made."""
+deploy on, an SFTP backup target on a second test server, instances requested, approved and waited
+for, removed, and tidying away whatever instances the lab made. An association and its client come
+from ``tests.support.api_client.new_tenant``."""
 
 from __future__ import annotations
 
