@@ -1,8 +1,9 @@
-"""One real request travels the whole chain, through HTTP only, in both modes.
+"""One real request travels the whole chain, through HTTP only, in embedded mode (one command).
 
-Real parts: PostgreSQL and Redis (production mode) or SQLite and the SQL broker transport (embedded mode),
-the provisioner processes, sshd servers on their own loopback addresses, Docker Engine, and an image built
-from Debian packages and pulled from the local registry.
+Real parts: SQLite and the SQL broker transport, the provisioner processes, an sshd server on its own
+loopback address, Docker Engine, and an image built from Debian packages and pulled from the local
+registry. Production mode (PostgreSQL, Redis, API, worker and scheduler as separate processes) runs the
+same chain in tests/e2e/test_job_engine.py and tests/e2e/test_no_secret_anywhere.py.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tests.support.lab import (
 from tests.support.payloads import WORST
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
-from tests.support.stack import Stack, embedded_stack, production_stack
+from tests.support.stack import Stack, embedded_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -93,25 +94,6 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         assert verein_a.call("GET", f"/api/v1/instances/{instance_id}", expect=200)["state"] == "removed"
         assert leftovers(client, instance_id) == []
         assert not (Path(server.root_dir) / "instances" / instance_id).exists()
-
-
-def test_production_mode_postgres_redis_separate_processes(
-    tmp_path: Path,
-    pg_url: str,
-    redis_url: str,
-    ssh_servers: list[TestServer],
-    homepage_images: dict[str, str],
-    registry: str,
-    docker_client: docker.DockerClient,
-) -> None:
-    with production_stack(
-        tmp_path,
-        database_url=pg_url,
-        broker_url=redis_url,
-        ssh_key=ssh_servers[0].client_key,
-        registry=registry,
-    ) as stack:
-        request_deploy_check_remove(stack, ssh_servers[0], docker_client)
 
 
 def test_embedded_mode_sqlite_one_command(
