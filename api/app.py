@@ -8,28 +8,29 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from api import problems
-from api.audit import AuditMiddleware
-from api.event_streams import StreamSlots
+from api import problems, service
+from api.accounts import routes as accounts
+from api.accounts import token_routes as tokens
+from api.audit import routes as audit
+from api.audit.middleware import AuditMiddleware
+from api.backups import routes as backups
+from api.backups import target_routes as backup_targets
+from api.catalog import routes as catalog
 from api.idempotency import IdempotencyMiddleware
+from api.instances import job_routes as instance_jobs
+from api.instances import routes as instances
+from api.jobs import routes as jobs
+from api.jobs.event_streams import StreamSlots
 from api.monitoring.routes import router as monitoring_router
+from api.offboarding.routes import router as offboarding_router
 from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
 from api.routes import (
-    accounts,
-    audit,
-    backups,
-    catalog,
     exports,
-    instance_jobs,
-    instances,
-    jobs,
-    servers,
-    service,
     spaces,
     tenants,
-    tokens,
 )
+from api.servers import routes as servers
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -76,8 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(audit.router)
     app.include_router(backups.router)
+    app.include_router(backup_targets.router)
     app.include_router(exports.router)
     app.include_router(monitoring_router)
+    app.include_router(offboarding_router)
     portal.install(app)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())

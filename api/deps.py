@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.audit import remember_actor
+from api.audit.middleware import remember_actor
 from provisioner.accounts import ratelimit
 from provisioner.accounts.sessions import SESSION_COOKIE, resolve_session
 from provisioner.auth.actor import Actor

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.schemas import JobOut
+from api.jobs.schemas import JobOut
 
 
 class ExportOut(BaseModel):

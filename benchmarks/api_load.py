@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests.suppor
 
 import aiohttp
 import httpx
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from benchmarks.deploy_support import code_version
 from benchmarks.live_streams import serve_api
@@ -42,12 +42,58 @@ from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
 from provisioner.config import Settings, get_settings
 from provisioner.db import session_factory
-from provisioner.models import Instance, Job
+from provisioner.ids import new_id
+from provisioner.models import Instance, InstanceSecret, Job
 from tests.support.db import migrated
 from tests.support.streams import STREAM, member_tokens
 
 REPO = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- api-load:begin -->", "<!-- api-load:end -->"
+
+
+SEEDED = 500  # instances made through the services; the rest are copies of their rows
+
+
+def seed_many(db_url: str, settings: Settings, count: int) -> dict[str, str]:
+    """``count`` instances: the first ``SEEDED`` made as portal_pages.py makes them (requested, 70 %
+    approved with their deploy job, running), the rest copies of those rows, their secrets and jobs
+    under new ids and names, since placing thousands one by one takes the seed quadratic time."""
+    ids = seed(db_url, settings, min(count, SEEDED))
+    instances, secrets, jobs = Instance.__table__, InstanceSecret.__table__, Job.__table__
+    with session_factory(db_url)() as session:
+        base = [
+            dict(r)
+            for r in session.execute(select(instances).where(instances.c.shared.is_(False))).mappings()
+        ]
+        base_secrets = [dict(r) for r in session.execute(select(secrets)).mappings()]
+        base_jobs = [dict(r) for r in session.execute(select(jobs)).mappings()]
+        made = len(base)
+        for copy in range(1, count // made + 1):
+            batch = base[: count - made] if made + len(base) > count else base
+            if not batch:
+                break
+            new_ids = {row["id"]: new_id("ins") for row in batch}
+            session.execute(insert(instances), [
+                row | {"id": new_ids[row["id"]], "name": f"{row['name']}-{copy}", "port": None,
+                       "subdomain": row["subdomain"] and f"{row['subdomain']}-{copy}",
+                       "url": row["url"] and row["url"].replace("://", f"://c{copy}-", 1),
+                       "lock_job_id": None}
+                for row in batch
+            ])  # fmt: skip
+            copied_secrets = [r for r in base_secrets if r["instance_id"] in new_ids]
+            if copied_secrets:
+                session.execute(insert(secrets), [
+                    {k: v for k, v in r.items() if k != "id"} | {"instance_id": new_ids[r["instance_id"]]}
+                    for r in copied_secrets
+                ])  # fmt: skip
+            copied_jobs = [r for r in base_jobs if r["instance_id"] in new_ids]
+            if copied_jobs:
+                session.execute(insert(jobs), [
+                    r | {"id": new_id("job"), "instance_id": new_ids[r["instance_id"]]} for r in copied_jobs
+                ])  # fmt: skip
+            made += len(batch)
+        session.commit()
+    return ids
 
 
 def bearer(db_url: str, role: Role, tenant_id: str | None) -> dict[str, str]:
@@ -141,7 +187,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         get_settings.cache_clear()
         settings = Settings(data_dir=Path(tmp), database_url=db_url)
         print(f"seeding {args.instances} instances", file=sys.stderr)
-        ids = seed(db_url, settings, args.instances)
+        ids = seed_many(db_url, settings, args.instances)
         with session_factory(db_url)() as session:
             instances = list(session.scalars(select(Instance.id).limit(2000)))
             # A job nobody works on (there is no worker): its streams stay open until they are closed.

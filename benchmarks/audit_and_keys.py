@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from api.audit import AuditMiddleware
+from api.audit.middleware import AuditMiddleware
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
 from provisioner.config import Settings

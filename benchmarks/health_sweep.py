@@ -36,6 +36,7 @@ from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.health import sweep as sweep_module
+from provisioner.health.fetch import BadAnswer, fetch
 from provisioner.health.sweep import sweep
 from provisioner.ids import new_id
 from provisioner.migrate import upgrade
@@ -88,6 +89,32 @@ def _variant_sweep_asyncio(args: argparse.Namespace) -> dict[str, Any]:
     """The sweep on asyncio's own event loop, as before it ran on uvloop's."""
     sweep_module.LOOP_FACTORY = None
     return _variant_sweep(args)
+
+
+def _variant_fetch(args: argparse.Namespace) -> dict[str, Any]:
+    """The sweep's own requests (provisioner.health.fetch on uvloop), without the database."""
+    targets = json.loads(Path(args.targets).read_text())
+
+    async def once() -> int:
+        semaphore = asyncio.Semaphore(args.concurrency)
+
+        async def one(url: str, host: str) -> bool:
+            async with semaphore:
+                try:
+                    answer = await fetch(url, host=host, server_hostname=None, context=None, timeout=10)
+                except (OSError, TimeoutError, BadAnswer):
+                    return False
+                return answer.status == 200
+
+        return sum(await asyncio.gather(*(one(u, h) for u, h in targets)))
+
+    times, ok = [], []
+    for _ in range(args.rounds):
+        started = time.perf_counter()
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            ok.append(runner.run(once()))
+        times.append(time.perf_counter() - started)
+    return {"times": times, "checked": ok}
 
 
 def _variant_aiohttp_uvloop(args: argparse.Namespace) -> dict[str, Any]:
@@ -192,17 +219,22 @@ def _variant_curl_loop(args: argparse.Namespace) -> dict[str, Any]:
 
 VARIANTS = {
     "sweep": _variant_sweep,
-    "sweep-asyncio": _variant_sweep_asyncio,
-    "aiohttp": _variant_aiohttp,
+    "fetch": _variant_fetch,
     "aiohttp-uvloop": _variant_aiohttp_uvloop,
-    "httpx": _variant_httpx,
     "curl-parallel": _variant_curl_parallel,
     "curl-loop": _variant_curl_loop,
+}
+# Measured before and kept for a comparison (--all): the sweep on asyncio's own loop, plain aiohttp
+# on asyncio's loop, plain httpx.
+SLOW_VARIANTS = {
+    "sweep-asyncio": _variant_sweep_asyncio,
+    "aiohttp": _variant_aiohttp,
+    "httpx": _variant_httpx,
 }
 
 
 def _child(args: argparse.Namespace) -> None:
-    result = VARIANTS[args.child](args)
+    result = (VARIANTS | SLOW_VARIANTS)[args.child](args)
     result["maxrss_kib"] = result.pop("curl_maxrss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     print(json.dumps(result), flush=True)
 
@@ -299,20 +331,13 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
         ("provisioner sweep, first round (5,000 changes unknown → healthy written, with events)", [first]),
         ("provisioner sweep, later rounds (no changes)", later),
         (
-            "the same sweep on asyncio's own event loop (as before), later rounds",
-            results["sweep-asyncio"]["times"][1:],
+            "the sweep's own requests alone (asyncio streams on uvloop), no database",
+            results["fetch"]["times"],
         ),
         (
-            "plain aiohttp loop as the sweep asks (one session, no keep-alive), no database",
-            results["aiohttp"]["times"],
-        ),
-        (
-            "the same plain aiohttp loop on uvloop's event loop",
+            "plain aiohttp loop on uvloop (the sweep's former client: one session, no keep-alive), "
+            "no database",
             results["aiohttp-uvloop"]["times"],
-        ),
-        (
-            "plain httpx.AsyncClient loop (the sweep's former client, no keep-alive), no database",
-            results["httpx"]["times"],
         ),
         (
             f"curl --parallel --parallel-max {args.concurrency}, one curl process",
@@ -323,10 +348,16 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> str
             results["curl-loop"]["times"],
         ),
     ]
+    if "sweep-asyncio" in results:
+        rows += [
+            ("the sweep on asyncio's own event loop, later rounds", results["sweep-asyncio"]["times"][1:]),
+            ("plain aiohttp loop on asyncio's own event loop", results["aiohttp"]["times"]),
+            ("plain httpx.AsyncClient loop, no keep-alive", results["httpx"]["times"]),
+        ]
     rss = {
         "provisioner sweep": results["sweep"]["maxrss_kib"],
-        "plain aiohttp loop": results["aiohttp"]["maxrss_kib"],
-        "plain httpx loop": results["httpx"]["maxrss_kib"],
+        "the sweep's own requests alone": results["fetch"]["maxrss_kib"],
+        "plain aiohttp loop": results["aiohttp-uvloop"]["maxrss_kib"],
         "curl --parallel (GNU time)": results["curl-parallel"]["maxrss_kib"],
     }
     load = os.getloadavg()[0]
@@ -367,7 +398,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=50)
     parser.add_argument("--httpx-rounds", type=int, default=1)
     parser.add_argument("--write", action="store_true", help="replace this benchmark's section of results.md")
-    parser.add_argument("--child", choices=sorted(VARIANTS))
+    parser.add_argument("--all", action="store_true", help="also the slower earlier clients")
+    parser.add_argument("--child", choices=sorted(VARIANTS | SLOW_VARIANTS))
     parser.add_argument("--serve", type=str, help=argparse.SUPPRESS)
     parser.add_argument("--database-url")
     parser.add_argument("--targets")
@@ -391,7 +423,8 @@ def main() -> None:
         with temp_database() as database_url, tempfile.TemporaryDirectory() as folder:
             targets_file = Path(folder) / "targets.json"
             targets_file.write_text(json.dumps(_populate(database_url, ports, args.instances)))
-            results = {v: _run_child(v, args, database_url, targets_file) for v in VARIANTS}
+            variants = [*VARIANTS, *(SLOW_VARIANTS if args.all else ())]
+            results = {v: _run_child(v, args, database_url, targets_file) for v in variants}
     finally:
         stubs.terminate()
         stubs.wait()

@@ -45,14 +45,40 @@ def rollup(pid: int) -> dict[str, int]:
     return fields
 
 
-def measure(settle: float) -> tuple[int, int, int]:
+# (label, command after the interpreter): the worker as operators start it, then the same application
+# with Celery's other pool types, started through Celery's own command line.
+CELERY = [
+    "-m",
+    "celery",
+    "-A",
+    "provisioner.worker.celery_app",
+    "worker",
+    "-Q",
+    "provisioner",
+    "--without-gossip",
+]
+VARIANTS = {
+    "prefork, concurrency 2 (`provisioner worker`, the default)": [
+        "-m",
+        "provisioner",
+        "worker",
+        "--concurrency",
+        "2",
+    ],
+    "prefork, concurrency 1": [*CELERY, "--pool", "prefork", "--concurrency", "1"],
+    "threads, concurrency 2": [*CELERY, "--pool", "threads", "--concurrency", "2"],
+    "solo (one job at a time, in the main process)": [*CELERY, "--pool", "solo"],
+}
+
+
+def measure(settle: float, command: list[str]) -> tuple[int, int, int]:
     """Processes, RSS and PSS (KiB) of an idle worker's tree."""
     with tempfile.TemporaryDirectory(prefix="worker-memory-") as folder:
         env = os.environ | {"PROVISIONER_DATA_DIR": folder}
         log = Path(folder) / "worker.log"
         with log.open("wb") as out:
             worker = subprocess.Popen(
-                [sys.executable, "-m", "provisioner", "worker", "--concurrency", "2"],
+                [sys.executable, *command],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -85,26 +111,36 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="replace this benchmark's section of results.md")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
-    runs = [measure(args.settle) for _ in range(args.runs)]
+    figures = {
+        label: [measure(args.settle, command) for _ in range(args.runs)]
+        for label, command in VARIANTS.items()
+    }
     one = subprocess.run(
         [sys.executable, "-c", IMPORTS], capture_output=True, text=True, check=True, cwd=REPO
     )
     maxrss, modules = one.stdout.split()
-    rss = sorted(r[1] // 1024 for r in runs)
-    pss = sorted(r[2] // 1024 for r in runs)
+    rows = []
+    for label, runs in figures.items():
+        rss = sorted(r[1] // 1024 for r in runs)
+        pss = sorted(r[2] // 1024 for r in runs)
+        rows.append(
+            f"| {label} | {runs[0][0]} | {rss[len(rss) // 2]} ({rss[0]} .. {rss[-1]}) | "
+            f"{pss[len(pss) // 2]} ({pss[0]} .. {pss[-1]}) |"
+        )
+    table = "\n".join(rows)
     section = f"""## Idle worker memory
 
 Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/worker_memory.py --runs {args.runs}`: \
-`provisioner worker --concurrency 2` in embedded mode, {args.settle:.0f} s after Celery said it was ready; \
-{code_version(REPO)}; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after.
+the worker in embedded mode (SQLite, the SQL broker), {args.settle:.0f} s after Celery said it was ready, \
+with each of Celery's pool types; {code_version(REPO)}; load average {load_before:.2f} before, \
+{os.getloadavg()[0]:.2f} after. RSS counts pages a forked pool process shares with its parent once per \
+process; PSS divides shared pages among the processes sharing them (what the tree costs the machine).
 
-| | MiB, median (min .. max) of {args.runs} |
-|---|---|
-| RSS of the worker's tree ({runs[0][0]} processes; pages shared with the pool counted per process) | \
-{rss[len(rss) // 2]} ({rss[0]} .. {rss[-1]}) |
-| PSS of the same tree (shared pages divided among the processes sharing them) | \
-{pss[len(pss) // 2]} ({pss[0]} .. {pss[-1]}) |
-| one process after importing the worker's tasks (ru_maxrss; {modules} modules) | {maxrss} |
+| pool | processes | RSS of the tree, MiB: median (min .. max) of {args.runs} | PSS of the tree, MiB |
+|---|---|---|---|
+{table}
+
+One process after importing the worker's tasks: {maxrss} MiB (ru_maxrss; {modules} modules).
 """
     if args.write:
         write_section(BEGIN, END, f"{BEGIN}\n{section.rstrip()}\n{END}")

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     export_keep_hours: int = Field(default=72, ge=1)
     export_min_free_mb: int = Field(default=1024, ge=0)
     exports_dir: Path | None = None
+    # Offboarding (docs/offboarding.md): how long an association's own request waits before anything is
+    # deleted (it may be canceled meanwhile; an operator's starts at once), and how long its backups
+    # are kept after its services are gone (0: deleted with them).
+    offboarding_wait_hours: int = Field(default=72, ge=0)
+    offboarding_backup_retention_days: int = Field(default=30, ge=0)
     # Monitoring: schedules, health sweeps, server metrics, alerts (see docs/monitoring.md).
     # The lab's time zone: cron expressions of schedules are read in it.
     timezone: str = "UTC"

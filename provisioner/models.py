@@ -206,6 +206,8 @@ class Job(Base):
     requested_by: Mapped[str | None] = mapped_column(String(64))
     # For space jobs: the space worked on inside the (shared) instance the job holds.
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), index=True)
+    # For offboarding jobs (no instance): the offboarding they carry out.
+    offboarding_id: Mapped[str | None] = mapped_column(ForeignKey("offboardings.id"), index=True)
 
     instance: Mapped[Instance | None] = relationship(lazy="joined")
     space: Mapped[Space | None] = relationship(lazy="joined")
@@ -735,3 +737,53 @@ class TemplateModes(Base):
     template: Mapped[str] = mapped_column(String(63), primary_key=True)
     modes: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# Offboarding: an association leaves; what was deleted stays as its deletion record.
+ACTIVE_OFFBOARDING_STATES = ("waiting", "running", "stopped", "retaining")
+ACTIVE_OFFBOARDING = f"state IN {ACTIVE_OFFBOARDING_STATES}"
+
+
+class Offboarding(Base):
+    """One association's offboarding and, once it is done, its deletion record: the one row that
+    outlives the association. It names what was deleted, never a secret, and holds no foreign key to
+    the tenant (whose row is deleted at the end), so its tenant column is a plain id.
+
+    One offboarding per tenant is under way at a time (the partial unique index holds when two
+    requests check at once).
+    """
+
+    __tablename__ = "offboardings"
+    __table_args__ = (
+        Index(
+            "uq_offboardings_one_active_per_tenant",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text(ACTIVE_OFFBOARDING),
+            sqlite_where=text(ACTIVE_OFFBOARDING),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("off"))
+    tenant_id: Mapped[str] = mapped_column(String(32), index=True)
+    tenant_slug: Mapped[str] = mapped_column(String(40))
+    tenant_name: Mapped[str] = mapped_column(String(200))
+    # The certificate's language ("de" or "en").
+    language: Mapped[str] = mapped_column(String(5))
+    # waiting (until not_before; may be canceled), running, stopped (a step failed: resumable),
+    # retaining (all gone but the backups, deleted at backups_due_at), completed, canceled.
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    # The step it is at or stopped at, and why it stopped (no secret).
+    step: Mapped[str | None] = mapped_column(String(40))
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    delete_backups_now: Mapped[bool] = mapped_column(Boolean, default=False)
+    backups_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    canceled_by: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What was deleted, step by step (see ``provisioner.offboarding.record``): names, counts, job ids
+    # and checksums; never a password, token or address of a person.
+    deleted: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from api.monitoring import schemas
-from api.schemas import ServerMetricsOut
 from provisioner.alerts.service import AlertStatus
 from provisioner.models import Alert, Schedule, ServerMetric
 from provisioner.monitoring.metrics import latest
@@ -41,9 +40,9 @@ def alert(row: Alert) -> schemas.AlertOut:
     )
 
 
-def server_metrics(session: Session, server_id: str) -> ServerMetricsOut | None:
+def server_metrics(session: Session, server_id: str) -> schemas.ServerMetricsOut | None:
     """The latest collection from a server, for the server's own answer."""
     row: ServerMetric | None = latest(session, server_id)
     if row is None:
         return None
-    return ServerMetricsOut.model_validate(row, from_attributes=True)
+    return schemas.ServerMetricsOut.model_validate(row, from_attributes=True)

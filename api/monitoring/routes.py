@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
 from api.monitoring import convert, schemas
-from api.schemas import Page
 from provisioner.alerts import list_alerts
 from provisioner.alerts.service import AlertStatus
 from provisioner.health.sweep import recent_events

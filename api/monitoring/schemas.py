@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.schemas import Input
+from api.base_schemas import Input
 from provisioner.alerts.service import AlertKind, AlertStatus
 from provisioner.health.probe import Health
 from provisioner.schedules.service import ScheduleKind
@@ -70,3 +70,15 @@ class AlertOut(BaseModel):
     first_seen_at: datetime
     last_seen_at: datetime
     resolved_at: datetime | None
+
+
+# Monitoring: the latest collection from a server (GET /api/v1/servers/{id}).
+class ServerMetricsOut(BaseModel):
+    collected_at: datetime
+    reachable: bool
+    error: str | None
+    disk_total_mb: int | None
+    disk_used_mb: int | None
+    memory_total_mb: int | None
+    memory_available_mb: int | None
+    instances: dict[str, Any]

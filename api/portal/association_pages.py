@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from api import schemas
+from api.accounts.schemas import TokenIn
 from api.deps import SessionDep
 from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import pydantic_errors
@@ -98,7 +99,7 @@ def new_token(
     tenant = get_tenant(session, actor=viewer.actor, tenant_id=tenant_id)
     values = {key: form.get(key, "").strip() for key in TOKEN_FIELDS}
     try:
-        body = schemas.TokenIn.model_validate(values)
+        body = TokenIn.model_validate(values)
     except ValidationError as exc:
         errors = {
             "token_name" if name == "name" else name: MESSAGES["token_name" if name == "name" else name]

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from api.audit import remember_actor
+from api.audit.middleware import remember_actor
 from api.deps import SessionDep
 from api.deps import require_csrf as check_session_csrf
 from provisioner.accounts.sessions import SESSION_COOKIE, resolve_session

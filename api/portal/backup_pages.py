@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import backup_schemas
+from api.backups import schemas as backup_schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import ViewerDep, require_csrf
 from api.portal.forms import errors_by_field, pydantic_errors

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import backup_schemas
+from api.backups import schemas as backup_schemas
 from api.deps import SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import errors_by_field, pydantic_errors

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.deps import SessionDep, SettingsDep
-from api.event_streams import job_event_stream
+from api.jobs.event_streams import job_event_stream
 from api.portal.auth import ViewerDep, require_csrf
 from api.portal.rendering import render, texts_for
 from api.portal.steps import readable, stream_payload

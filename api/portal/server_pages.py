@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import pydantic_errors
 from api.portal.i18n import N_
 from api.portal.measured_charts import server_charts
 from api.portal.rendering import render, texts_for
-from api.routes.servers import create_server
+from api.servers import schemas
+from api.servers.routes import create_server
 from provisioner.errors import Conflict, DomainError, InvalidInput
 from provisioner.instances.placement import used_capacities
 from provisioner.jobs.queue import commit_and_send

@@ -9,8 +9,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api import schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.instances.schemas import InstanceIn
 from api.portal.auth import ViewerDep, require_csrf, viewer_of
 from api.portal.backup_schedule_pages import backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
@@ -128,7 +128,7 @@ async def send_request(
     template = catalog.get(name)
     parameters = parameters_from(template, form)
     try:
-        body = schemas.InstanceIn(
+        body = InstanceIn(
             template=template.name,
             name=form.get("name", ""),
             parameters=parameters,

@@ -15,7 +15,7 @@ from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import pydantic_errors
 from api.portal.i18n import N_, choose_language
 from api.portal.rendering import render
-from api.schemas import HOST
+from api.servers.schemas import HOST
 from provisioner.errors import DomainError
 from provisioner.mail_config import (
     ROW_ID,

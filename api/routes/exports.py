@@ -8,9 +8,9 @@ from pathlib import Path
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from api import convert
 from api import export_schemas as es
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.jobs import convert as job_convert
 from provisioner.config import Settings
 from provisioner.exports import service
 from provisioner.exports.sealed import opened
@@ -45,7 +45,7 @@ def request_export(
     folder, made into one archive with a manifest and a README. Its association's admins only."""
     requested = service.request_export(session, actor=actor, catalog=catalog, instance_id=instance_id)
     commit_and_send(session, dispatcher)
-    return es.ExportAccepted(export=export_out(requested.export), job=convert.job(requested.job))
+    return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
 
 
 @router.get("/api/v1/instances/{instance_id}/exports")

@@ -7,7 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from api import convert, schemas
+from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from api.instances.schemas import RejectIn
+from api.jobs import convert as job_convert
+from api.jobs.schemas import JobAccepted
 from provisioner.jobs.queue import commit_and_send
 from provisioner.spaces import service
 from provisioner.spaces.credentials import reveal_space_admin
@@ -44,10 +48,10 @@ def list_spaces(
     tenant: Annotated[str | None, Query(max_length=32)] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-) -> schemas.Page[schemas.SpaceOut]:
+) -> Page[schemas.SpaceOut]:
     """Spaces the caller may see, newest first: an association its own, an operator all (``?tenant=``)."""
     page = service.list_spaces(session, actor=actor, tenant_id=tenant, limit=limit, cursor=cursor)
-    return schemas.Page(items=[convert.space(s, catalog) for s in page.items], next=page.next)
+    return Page(items=[convert.space(s, catalog) for s in page.items], next=page.next)
 
 
 @router.get("/{space_id}")
@@ -79,7 +83,7 @@ def approve_space(
     dispatcher: DispatcherDep,
     settings: SettingsDep,
     body: schemas.SpaceApproveIn | None = None,
-) -> schemas.JobAccepted:
+) -> JobAccepted:
     """Approve a request: the space is placed into a shared instance with room, or a new one, and a job
     makes it there (deploying a new shared instance first) (operators)."""
     quota = body.quota if body else schemas.SpaceQuotaIn()
@@ -94,12 +98,12 @@ def approve_space(
         settings=settings,
     )
     commit_and_send(session, dispatcher)
-    return schemas.JobAccepted(job=convert.job(job))
+    return JobAccepted(job=job_convert.job(job))
 
 
 @router.post("/{space_id}/reject")
 def reject_space(
-    space_id: str, body: schemas.RejectIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep
+    space_id: str, body: RejectIn, actor: ActorDep, session: SessionDep, catalog: CatalogDep
 ) -> schemas.SpaceOut:
     """Reject a request, with a reason the association is shown (operators)."""
     row = service.reject_space(session, actor=actor, space_id=space_id, reason=body.reason)
@@ -116,7 +120,9 @@ def remove_space(
     job = service.remove_space(session, actor=actor, space_id=space_id)
     space = service.get_space(session, actor=actor, space_id=space_id)
     commit_and_send(session, dispatcher)
-    return schemas.SpaceRemoval(space=convert.space(space, catalog), job=convert.job(job) if job else None)
+    return schemas.SpaceRemoval(
+        space=convert.space(space, catalog), job=job_convert.job(job) if job else None
+    )
 
 
 @router.post(

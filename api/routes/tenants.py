@@ -5,6 +5,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Response, status
 
 from api import convert, schemas
+from api.accounts.schemas import TokenIn, TokenOut
+from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
 from provisioner.auth.actor import Role
 from provisioner.tenants import service
@@ -30,10 +32,10 @@ def create_tenant(body: schemas.TenantIn, actor: ActorDep, session: SessionDep) 
 @router.get("")
 def list_tenants(
     actor: ActorDep, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
-) -> schemas.Page[schemas.TenantOut]:
+) -> Page[schemas.TenantOut]:
     """Associations the caller may see."""
     page = service.list_tenants(session, actor=actor, limit=limit, cursor=cursor)
-    return schemas.Page(items=[convert.tenant(t) for t in page.items], next=page.next)
+    return Page(items=[convert.tenant(t) for t in page.items], next=page.next)
 
 
 @router.get("/{tenant_id}")
@@ -64,8 +66,8 @@ def patch_tenant(
 
 @router.post("/{tenant_id}/tokens", status_code=status.HTTP_201_CREATED)
 def create_token(
-    tenant_id: str, body: schemas.TokenIn, actor: ActorDep, session: SessionDep, response: Response
-) -> schemas.TokenOut:
+    tenant_id: str, body: TokenIn, actor: ActorDep, session: SessionDep, response: Response
+) -> TokenOut:
     """Make an API token for an association; the token is shown once in this answer."""
     response.headers["Cache-Control"] = "no-store"  # shown once: kept by no cache and no stored reply
     row, plain = service.issue_tenant_token(
@@ -77,6 +79,6 @@ def create_token(
         lifetime=timedelta(days=body.expires_in_days),
     )
     session.commit()
-    return schemas.TokenOut(
+    return TokenOut(
         id=row.id, name=row.name, role=row.role, tenant=row.tenant_id, expires_at=row.expires_at, token=plain
     )

@@ -18,6 +18,10 @@ from provisioner.models import ApiToken
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
 
+# How stale a token's last use may be: a read needs no write (and no lock on the token's row, which
+# every request of one client wants at once) while the figure is still this fresh.
+LAST_USE_ACCURACY = timedelta(minutes=1)
+
 # How long a token works unless its maker asks otherwise; a new one is made before it ends.
 DEFAULT_LIFETIME = timedelta(days=90)
 MAX_LIFETIME = timedelta(days=365)
@@ -69,7 +73,9 @@ def authenticate(session: Session, *, token: str) -> Actor:
     row = valid_token(session, token=token)
     if row is None:
         raise Unauthorized("the token is unknown, was revoked or has expired")
-    row.last_used_at = utcnow()
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USE_ACCURACY:
+        row.last_used_at = now
     return actor_of(row)
 
 

@@ -21,6 +21,7 @@ from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.models import Instance, InstanceSecret, Server
 from provisioner.notices import events as notice_events
+from provisioner.tenants.leaving import refuse_while_leaving
 
 
 def new_instance_like(
@@ -34,6 +35,8 @@ def new_instance_like(
     approved: bool = True,
 ) -> Instance:
     """The clone, approved and placed; or (``approved=False``) a request waiting for an operator."""
+    if not approved:
+        refuse_while_leaving(session, tenant_id=source.tenant_id, what="a copy of a service")
     taken = select(Instance.id).where(
         Instance.tenant_id == source.tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
     )

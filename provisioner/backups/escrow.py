@@ -12,15 +12,12 @@ see it or the means to write it.
 from __future__ import annotations
 
 import hashlib
-import json
-import shlex
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pyrage
 from pyrage import x25519
 
+from provisioner.backups.sftp import SftpFailed, quoted, run_batch
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
@@ -71,55 +68,32 @@ def write_copy(settings: Settings, repository: BackupRepository) -> None:
     """Write (or replace, atomically) the repository's password copy on its SFTP target."""
     target = repository.target
     sealed = seal(settings, decrypt(settings, repository.encrypted_password))
-    key = json.loads(decrypt(settings, target.encrypted_credentials))["ssh_private_key"]
-    host = target.address if target.port == 22 else f"[{target.address}]:{target.port}"
     final = copy_path(repository)
-    runs = settings.data_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=runs, prefix="escrow-") as folder:
-        here = Path(folder)
-        (here / "id_ed25519").touch(mode=0o600)
-        (here / "id_ed25519").write_text(key)
-        (here / "known_hosts").write_text(f"{host} {target.host_key}\n")
+
+    def batch(here: Path) -> str:
         (here / "copy").write_bytes(sealed)
         # Written under a temporary name, then renamed over the old copy (OpenSSH's posix-rename):
         # a reader never sees half a file. "-" lets a step fail that may: a folder that exists already
         # (the target's folder and those above it are made first, as restic does at its first backup).
-        (here / "batch").write_text(
-            "".join(f"-mkdir {_quoted(step)}\n" for step in _folders(target.path))
-            + f"put {_quoted(str(here / 'copy'))} {_quoted(final + '.tmp')}\n"
-            f"rename {_quoted(final + '.tmp')} {_quoted(final)}\n"
+        return (
+            "".join(f"-mkdir {quoted(step)}\n" for step in _folders(target.path))
+            + f"put {quoted(str(here / 'copy'))} {quoted(final + '.tmp')}\n"
+            f"rename {quoted(final + '.tmp')} {quoted(final)}\n"
         )
-        argv = [
-            "sftp", "-q", "-b", str(here / "batch"), "-F", "/dev/null", "-i", str(here / "id_ed25519"),
-            "-P", str(target.port), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-            "-o", f"ConnectTimeout={settings.ssh_connect_timeout_seconds}",
-            "-o", f"UserKnownHostsFile={here / 'known_hosts'}", "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "StrictHostKeyChecking=yes", f"{target.user}@{target.address}",
-        ]  # fmt: skip
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise EscrowFailed(f"the backup target {target.name} did not answer within 120 s") from exc
-    if done.returncode != 0:
-        # sftp's own words (no secret is on its command line or in its batch).
-        said = (done.stderr or done.stdout).strip().splitlines()
+
+    try:
+        run_batch(settings, target, batch)
+    except SftpFailed as exc:
+        if exc.timed_out:
+            raise EscrowFailed(str(exc)) from exc
         raise EscrowFailed(
-            f"the password's recovery copy could not be written to {target.name}: "
-            f"{said[-1] if said else f'sftp exited with {done.returncode}'}"
-        )
+            f"the password's recovery copy could not be written to {target.name}: {exc}"
+        ) from exc
 
 
 def _folders(path: str) -> list[str]:
     parts = [p for p in path.split("/") if p]
     return ["/" + "/".join(parts[: n + 1]) for n in range(len(parts))]
-
-
-def _quoted(path: str) -> str:
-    # sftp's batch syntax reads double quotes like a shell's; our paths have no quote of their own.
-    if '"' in path:
-        raise EscrowFailed(f"a path with a double quote cannot be written over SFTP: {shlex.quote(path)}")
-    return f'"{path}"'
 
 
 def ensure_copy(settings: Settings, *, repository_id: int) -> bool:

@@ -10,6 +10,7 @@ from provisioner.engine.backup_jobs import run_backup_job, run_restore_job
 from provisioner.engine.drill import run_drill_job
 from provisioner.engine.export_jobs import run_export_job
 from provisioner.engine.moves import run_move
+from provisioner.engine.offboard_jobs import run_offboard_job
 from provisioner.engine.playbook_jobs import run_playbook_job
 from provisioner.engine.server_jobs import run_bootstrap_job
 from provisioner.engine.sink import DatabaseSink
@@ -46,4 +47,6 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.EXPORT: Handler(run_export_job, breakdown_fails_instance=False),
     # A server's own job: there is no instance to fail.
     JobKind.BOOTSTRAP: Handler(run_bootstrap_job, breakdown_fails_instance=False),
+    # An association's offboarding (no instance): a breakdown stops it where it was, to be resumed.
+    JobKind.OFFBOARD: Handler(run_offboard_job, breakdown_fails_instance=False),
 }

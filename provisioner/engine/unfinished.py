@@ -26,7 +26,7 @@ from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import reap_lost_jobs
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, DrillResult, Export, Instance, Job
+from provisioner.models import Backup, DrillResult, Export, Instance, Job, Offboarding
 from provisioner.spaces.service import set_space_state
 from provisioner.spaces.states import SpaceState
 from provisioner.timeutil import utcnow
@@ -44,6 +44,10 @@ _ALERTS = {JobKind.BACKUP: AlertKind.BACKUP_FAILED, JobKind.DRILL: AlertKind.DRI
 
 def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason: str) -> None:
     """Leave the job's instance, backups and drill as its handler would have on a failure."""
+    if job.offboarding_id is not None:
+        # Stopped where it was: resumed by an operator, never left looking as if it ran on.
+        offboarding = session.get_one(Offboarding, job.offboarding_id)
+        offboarding.state, offboarding.error = "stopped", reason
     if job.instance is None:
         return  # a server's own job leaves nothing half-way but its outcome, written already
     kind = JobKind(job.kind)

@@ -1,11 +1,11 @@
 """The health sweep: every running instance asked at once over HTTP from the control plane.
 
-One asyncio loop with bounded concurrency and short timeouts over one aiohttp session; each request
-carries the SSL context of its way of checking certificates: the server proxy's own CA for internal
-TLS, the public CAs for ACME, none for plain HTTP. aiohttp rather than httpx: httpx's connection pool
-cost tens of milliseconds of CPU per request, a sweep of 5,000 instances took over a minute where
-curl needed under a second (see benchmarks/results.md). No connection is kept alive, so each
-instance's own certificate is checked. Only changes are written row by row (each with a
+One asyncio loop with bounded concurrency and short timeouts; each request carries the SSL context of
+its way of checking certificates: the server proxy's own CA for internal TLS, the public CAs for ACME,
+none for plain HTTP. The requests go over asyncio's own streams (``provisioner.health.fetch``), not a
+general HTTP client: httpx's and then aiohttp's machinery per request cost most of a sweep's time
+(see benchmarks/results.md). No connection is kept alive, so each instance's own certificate is
+checked. Only changes are written row by row (each with a
 ``health_events`` row); the rest is one UPDATE per chunk.
 """
 
@@ -17,7 +17,6 @@ import ssl
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import uvloop
 from sqlalchemy import func, select, update
@@ -30,6 +29,7 @@ from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.errors import NotFound
 from provisioner.health.check import answers_as_expected, health_request
+from provisioner.health.fetch import BadAnswer, fetch
 from provisioner.health.probe import Health
 from provisioner.health.tls import trusting
 from provisioner.instances.states import InstanceState
@@ -37,9 +37,6 @@ from provisioner.models import Alert, HealthEvent, Instance, Server, ServerCa
 from provisioner.monitoring.metrics import collect_all
 from provisioner.proxy.caddy import TlsMode, tls_mode
 from provisioner.timeutil import utcnow
-
-if TYPE_CHECKING:
-    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +97,11 @@ def targets(
     return found
 
 
-def _contexts(session: Session, trusts: Iterable[str]) -> dict[str, ssl.SSLContext | bool]:
-    contexts: dict[str, ssl.SSLContext | bool] = {}
+def _contexts(session: Session, trusts: Iterable[str]) -> dict[str, ssl.SSLContext | None]:
+    contexts: dict[str, ssl.SSLContext | None] = {}
     for trust in set(trusts):
         if trust == TlsMode.OFF.value:
-            contexts[trust] = False  # plain HTTP: nothing to verify
+            contexts[trust] = None  # plain HTTP: nothing to verify
         elif trust == TlsMode.ACME.value:
             contexts[trust] = ssl.create_default_context()
         else:
@@ -123,51 +120,54 @@ def _without_ca(session: Session, trusts: set[str]) -> list[str]:
 
 async def probe_all(
     found: Sequence[Target],
-    contexts: dict[str, ssl.SSLContext | bool],
+    contexts: dict[str, ssl.SSLContext | None],
     *,
     concurrency: int,
     timeout: float,
 ) -> dict[str, Outcome]:
-    import aiohttp  # noqa: PLC0415 - loaded when used, so an idle worker stays small
-
     semaphore = asyncio.Semaphore(concurrency)
     results: dict[str, Outcome] = {}
-    # The semaphore bounds the requests, so the timeout counts from when a request may start.
-    limit = aiohttp.ClientTimeout(total=timeout)
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=True, use_dns_cache=False)
 
-    async def one(client: aiohttp.ClientSession, target: Target) -> None:
+    async def one(target: Target) -> None:
         request = health_request(target.check, url=target.url, address=target.address)
-        async with semaphore:
+        context = contexts[target.trust]
+        if context is None and request.url.startswith("https:"):
+            context = _unverified()  # the server's TLS mode trusts nothing to check against
+        async with semaphore:  # the timeout counts from when a request may start
             try:
-                async with client.get(
+                answer = await fetch(
                     request.url,
-                    headers=request.headers,
-                    ssl=contexts[target.trust],
+                    host=request.headers["Host"],
                     server_hostname=request.extensions["sni_hostname"] or None,
-                    allow_redirects=False,
-                ) as response:
-                    status, content = response.status, await response.read()
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                    context=context,
+                    timeout=timeout,
+                )
+            except (OSError, TimeoutError, BadAnswer, ValueError) as exc:
                 results[target.instance_id] = Outcome(Health.UNHEALTHY, _why(exc))
                 return
-        if answers_as_expected(target.check, status, content):
+        if answers_as_expected(target.check, answer.status, answer.content):
             results[target.instance_id] = Outcome(Health.HEALTHY)
         else:
-            results[target.instance_id] = Outcome(Health.UNHEALTHY, f"answered {status}")
+            results[target.instance_id] = Outcome(Health.UNHEALTHY, f"answered {answer.status}")
 
-    async with aiohttp.ClientSession(connector=connector, timeout=limit, auto_decompress=True) as client:
-        await asyncio.gather(*(one(client, t) for t in found))
+    await asyncio.gather(*(one(t) for t in found))
     return results
 
 
-def _why(exc: BaseException) -> str:
-    import aiohttp  # noqa: PLC0415 - loaded when used, so an idle worker stays small
+def _unverified() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
+
+def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "no answer in time"
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+    if isinstance(exc, ssl.SSLCertVerificationError):
         return "its certificate could not be verified"
+    if isinstance(exc, BadAnswer):
+        return "its answer was not HTTP"
     return f"the request failed ({type(exc).__name__})"
 
 

@@ -30,6 +30,9 @@ class JobKind(StrEnum):
     EXPORT = "export"
     # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
     BOOTSTRAP = "bootstrap"
+    # An association leaves (no instance): its services removed by jobs of their own, then its
+    # backups, accounts and rows deleted, and its deletion record written.
+    OFFBOARD = "offboard"
 
 
 FINISHED = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.TIMED_OUT})

@@ -20,7 +20,8 @@ from provisioner.db import transaction
 from provisioner.errors import NotFound
 from provisioner.mail import MailError, mail_enabled, send_mail
 from provisioner.mail_config import mail_settings_for
-from provisioner.models import Instance, Job, OutgoingNotice
+from provisioner.models import Instance, Job, Offboarding, OutgoingNotice
+from provisioner.notices.certificate import certificate_values
 from provisioner.notices.channels import (
     NO_MAIL,
     WebhookError,
@@ -122,6 +123,8 @@ def _send(sender: Settings, recipient: str, kind: str, rendered: Rendered, value
 
 def _values(session: Session, settings: Settings, catalog: Catalog, notice: OutgoingNotice) -> dict[str, Any]:
     """What the template shows, read now: names, the service's title and address, the job's outcome."""
+    if notice.kind == NoticeKind.DELETION_RECORD:
+        return certificate_values(session.get_one(Offboarding, notice.values["offboarding_id"]))
     instance = session.get_one(Instance, notice.values["instance_id"])
     english = notice.language == "en"
     try:

@@ -33,6 +33,8 @@ class NoticeKind(StrEnum):
     SERVICE_READY = "service_ready"
     UPDATE_APPLIED = "update_applied"
     UPDATE_FAILED = "update_failed"
+    # To an association's contact, once it is offboarded: its deletion record as a certificate.
+    DELETION_RECORD = "deletion_record"
 
 
 def operator_recipients(session: Session, settings: Settings) -> list[tuple[str, str]]:

@@ -26,6 +26,8 @@ from provisioner.pagination import Page, paginate
 from provisioner.proxy import caddy
 from provisioner.spaces.placement import place_space
 from provisioner.spaces.states import LIVE, SpaceState, check_transition
+from provisioner.tenants.leaving import refuse_while_leaving
+from provisioner.tenants.quotas import hold_tenant
 from provisioner.timeutil import utcnow
 
 ADMIN_PASSWORD_LENGTH = 24
@@ -63,6 +65,8 @@ def request_space(
     owner = requested_for(session, actor=actor, tenant_id=tenant_id)
     found = shared_template(catalog, template)
     require_mode(session, found, "shared")
+    hold_tenant(session, tenant_id=owner)
+    refuse_while_leaving(session, tenant_id=owner, what="a new space")
     tenant = session.get_one(Tenant, owner)
     chosen = subdomain or default_subdomain(name, tenant.slug)
     domain = settings.base_domain
@@ -142,6 +146,8 @@ def approve_space(
     actor.require_operator()
     settings = settings or get_settings()
     space = get_space(session, actor=actor, space_id=space_id)
+    hold_tenant(session, tenant_id=space.tenant_id)
+    refuse_while_leaving(session, tenant_id=space.tenant_id, what="approving a space")
     template = shared_template(catalog, space.template)
     set_space_state(space, SpaceState.PLACED)
     instance = place_space(session, settings, catalog, space=space, template=template, server_id=server_id)

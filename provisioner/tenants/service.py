@@ -11,6 +11,7 @@ from provisioner.auth.tokens import DEFAULT_LIFETIME, create_token
 from provisioner.errors import Conflict, NotFound
 from provisioner.models import ApiToken, Tenant
 from provisioner.pagination import Page, paginate
+from provisioner.tenants.leaving import refuse_while_leaving
 
 
 def create_tenant(
@@ -59,6 +60,7 @@ def issue_tenant_token(
     """Operators issue tokens to any tenant, a tenant's admins to their own tenant."""
     tenant = get_tenant(session, actor=actor, tenant_id=tenant_id)
     actor.require_write(tenant.id, "tenant")
+    refuse_while_leaving(session, tenant_id=tenant.id, what="a new token")
     if role is Role.OPERATOR:
         raise Conflict("operator tokens are not issued to tenants")
     ratelimit.hit(session, ratelimit.TOKENS_PER_ACTOR, actor.principal)

@@ -24,6 +24,8 @@ DELIVER_NOTICES = "provisioner.deliver_notices"
 PRUNE_BACKUPS = "provisioner.prune_backups"
 # Export archives deleted once their time is up.
 EXPIRE_EXPORTS = "provisioner.expire_exports"
+# Offboardings whose waiting period is over, and kept backups whose retention is, get their job.
+START_OFFBOARDINGS = "provisioner.start_offboardings"
 
 # kombu's SQL transport (the embedded broker) maps its queue's link to the messages with
 # lazy="noload", which SQLAlchemy 2.1 deprecates. kombu never follows that link, so the warning says
@@ -75,6 +77,7 @@ def make_celery(settings: Settings) -> Celery:
             "deliver-notices": {"task": DELIVER_NOTICES, "schedule": 5.0},
             "prune-backups": {"task": PRUNE_BACKUPS, "schedule": settings.backup_prune_interval_seconds},
             "expire-exports": {"task": EXPIRE_EXPORTS, "schedule": 300.0},
+            "start-offboardings": {"task": START_OFFBOARDINGS, "schedule": 300.0},
         },
         beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
     )

@@ -13,10 +13,20 @@ from provisioner.engine.unfinished import reap_lost
 from provisioner.engine.wiring import real_context
 from provisioner.exports.service import expire_exports
 from provisioner.idempotency import purge_expired
+from provisioner.jobs.queue import commit_and_send
 from provisioner.jobs.service import stale_queued_jobs
+from provisioner.offboarding.service import start_due
 from provisioner.runner.leftovers import sweep_left_runs
 from provisioner.timeutil import utcnow
-from provisioner.worker.celery_app import EXPIRE_EXPORTS, PURGE_KEYS, REAP, REDISPATCH, RUN_JOB, app
+from provisioner.worker.celery_app import (
+    EXPIRE_EXPORTS,
+    PURGE_KEYS,
+    REAP,
+    REDISPATCH,
+    RUN_JOB,
+    START_OFFBOARDINGS,
+    app,
+)
 from provisioner.worker.dispatch import CeleryDispatcher
 
 
@@ -75,3 +85,13 @@ def expire_exports_task() -> int:
 def purge_idempotency_keys() -> int:
     with transaction(get_settings().resolved_database_url) as session:
         return purge_expired(session)
+
+
+@app.task(name=START_OFFBOARDINGS)  # type: ignore[untyped-decorator]
+def start_offboardings_task() -> int:
+    """An association's offboarding starts once its waiting period is over (and no job of it runs);
+    its kept backups are deleted once the lab's retention is over."""
+    settings = get_settings()
+    with transaction(settings.resolved_database_url) as session:
+        start_due(session)
+        return len(commit_and_send(session, CeleryDispatcher(settings.resolved_broker_url)))

@@ -23,8 +23,11 @@ def test_every_job_kind_has_one_handler() -> None:
     assert set(HANDLERS) == set(JobKind)
 
 
-# A server's bootstrap holds no instance: one per server, in test_server_jobs.py.
-@pytest.mark.parametrize("kind", [kind for kind in JobKind if kind is not JobKind.BOOTSTRAP])
+# A server's bootstrap holds no instance: one per server, in test_server_jobs.py; nor does an
+# offboarding, whose removal jobs wait as these do (test_offboard_jobs.py).
+@pytest.mark.parametrize(
+    "kind", [kind for kind in JobKind if kind not in (JobKind.BOOTSTRAP, JobKind.OFFBOARD)]
+)
 def test_a_second_job_waits_while_another_holds_the_instance(lab: EngineLab, kind: JobKind) -> None:
     blog, second = lab.job_of(kind)
     first = lab.job(blog, JobKind.BACKUP)

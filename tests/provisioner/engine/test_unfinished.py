@@ -32,8 +32,9 @@ LEFT = dict.fromkeys(JobKind, "failed") | dict.fromkeys(
     (JobKind.DRILL, JobKind.SPACE_CREATE, JobKind.SPACE_REMOVE), "running"
 )
 ALERTED = {JobKind.BACKUP: "backup_failed", JobKind.DRILL: "drill_failed"}
-# The kinds that work on an instance; a server's bootstrap is in test_server_jobs.py.
-INSTANCE_KINDS = [kind for kind in JobKind if kind is not JobKind.BOOTSTRAP]
+# The kinds that work on an instance; a server's bootstrap is in test_server_jobs.py, an offboarding
+# (the removal jobs it runs are of these kinds) in test_offboard_jobs.py.
+INSTANCE_KINDS = [kind for kind in JobKind if kind not in (JobKind.BOOTSTRAP, JobKind.OFFBOARD)]
 
 
 @dataclass

@@ -8,8 +8,11 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from provisioner.models import Offboarding
+from provisioner.notices.certificate import certificate_values
 from provisioner.notices.outbox import NoticeKind
 from provisioner.notices.render import TEMPLATES, catalogue_path, render
+from provisioner.timeutil import utcnow
 
 ROOT = Path(__file__).parents[3]
 
@@ -38,11 +41,18 @@ def test_each_kind_renders_in_both_languages_with_one_line_subjects(kind: Notice
         "reason": "Kein Platz", "url": "https://akten.example", "first_steps": ["Eins."], "version": "2",
         "kind": "update", "status": "failed", "error": "boom",
     }  # fmt: skip
+    if kind is NoticeKind.DELETION_RECORD:
+        values = certificate_values(
+            Offboarding(id="off_1", tenant_name="Verein e.V.", tenant_slug="verein", deleted={},
+                        requested_at=utcnow(), completed_at=utcnow())
+        )  # fmt: skip
     german = render(kind.value, language="de", values=values)
     english = render(kind.value, language="en", values=values)
     assert german.subject != english.subject
     assert "\n" not in german.subject
-    assert "https://portal.example/x" in german.text or kind is NoticeKind.REQUEST_REJECTED
+    # A declined request and a deletion record point nowhere: there is nothing left to look at.
+    linkless = (NoticeKind.REQUEST_REJECTED, NoticeKind.DELETION_RECORD)
+    assert "https://portal.example/x" in german.text or kind in linkless
     assert '<html lang="de">' in german.html
 
 

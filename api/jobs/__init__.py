@@ -1,0 +1,1 @@
+"""Jobs over HTTP: their outcome, their steps as they happen, and cancelling them."""

@@ -1,0 +1,1 @@
+"""An association's offboarding and its deletion record, over HTTP."""

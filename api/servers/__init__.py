@@ -1,0 +1,1 @@
+"""Servers over HTTP: adding, changing, draining, bootstrapping and removing them."""

@@ -1,0 +1,1 @@
+"""An association leaves: its services, backups, accounts and rows deleted, and a deletion record kept."""
