@@ -27,14 +27,29 @@ END_TO_END = ("tests/e2e/", "tests/playbooks/", "tests/provisioner/cli/test_smok
 # --durations): only the order of the list above, never a limit. A module not listed yet sorts as
 # UNMEASURED, among the long ones, so that a new module does not start last.
 SECONDS = {
-    "tests/e2e/test_catalog_jitsi_standin.py": 518,
-    "tests/e2e/test_backups_wordpress.py": 507,
-    "tests/e2e/test_catalog_nextcloud_standin.py": 490,
-    "tests/e2e/test_catalog_mattermost_hedgedoc_standins.py": 728,
-    "tests/e2e/test_catalog_discourse_launcher.py": 377,
-    "tests/e2e/test_updates_and_moves.py": 440,
-    "tests/e2e/test_backups_s3.py": 248,
-    "tests/e2e/test_disaster_recovery.py": 233,
+    "tests/e2e/test_catalog_mattermost_hedgedoc_standins.py": 805,
+    "tests/e2e/test_catalog_jitsi_standin.py": 559,
+    "tests/e2e/test_backups_wordpress.py": 502,
+    "tests/e2e/test_job_engine.py": 414,
+    "tests/e2e/test_catalog_nextcloud_standin.py": 382,
+    "tests/e2e/test_updates_and_moves.py": 364,
+    "tests/e2e/test_portal_accessibility.py": 323,
+    "tests/e2e/test_disaster_recovery.py": 308,
+    "tests/e2e/test_portal_story.py": 293,
+    "tests/e2e/test_monitoring.py": 227,
+    "tests/e2e/test_catalog_discourse_launcher.py": 192,
+    "tests/e2e/test_spaces_wordpress.py": 169,
+    "tests/e2e/test_catalog_wordpress.py": 164,
+    "tests/e2e/test_no_secret_anywhere.py": 129,
+    "tests/e2e/test_backups_s3.py": 120,
+    "tests/playbooks/test_backup_playbooks.py": 109,
+    "tests/e2e/test_request_to_removal.py": 80,
+    "tests/provisioner/cli/test_smoke.py": 65,
+    "tests/playbooks/test_idempotent.py": 48,
+    "tests/playbooks/test_image_volumes.py": 18,
+    "tests/e2e/test_portal_job_steps_live.py": 13,
+    "tests/playbooks/test_instance_files.py": 9,
+    "tests/playbooks/test_identity_removal.py": 6,
 }
 UNMEASURED = 240.0
 
