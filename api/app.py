@@ -16,6 +16,7 @@ from api.audit.middleware import AuditMiddleware
 from api.backups import routes as backups
 from api.backups import target_routes as backup_targets
 from api.catalog import routes as catalog
+from api.exports import routes as exports
 from api.idempotency import IdempotencyMiddleware
 from api.instances import job_routes as instance_jobs
 from api.instances import routes as instances
@@ -25,12 +26,10 @@ from api.monitoring.routes import router as monitoring_router
 from api.offboarding.routes import router as offboarding_router
 from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
-from api.routes import (
-    exports,
-    spaces,
-    tenants,
-)
+from api.routes import spaces
 from api.servers import routes as servers
+from api.settings.routes import router as settings_router
+from api.tenants import routes as tenants
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings, get_settings
@@ -80,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(backup_targets.router)
     app.include_router(exports.router)
     app.include_router(monitoring_router)
+    app.include_router(settings_router)
     app.include_router(offboarding_router)
     portal.install(app)
     logging.getLogger(__name__).info(

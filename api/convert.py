@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from sqlalchemy.orm import Session
-
 from api import schemas
 from provisioner.catalog.loader import Catalog
-from provisioner.config import Settings
-from provisioner.models import Space, Tenant
-from provisioner.tenants.quotas import quota_of, usage_of
-
-
-def tenant(row: Tenant) -> schemas.TenantOut:
-    return schemas.TenantOut.model_validate(row, from_attributes=True)
-
-
-def tenant_with_usage(
-    session: Session, catalog: Catalog, settings: Settings, row: Tenant
-) -> schemas.TenantOut:
-    out = tenant(row)
-    out.quota = schemas.Quota(**asdict(quota_of(settings, row)))
-    out.usage = schemas.Quota(**asdict(usage_of(session, catalog, row.id)))
-    return out
+from provisioner.models import Space, SpaceBackup
 
 
 def space(row: Space, catalog: Catalog) -> schemas.SpaceOut:
@@ -47,4 +28,19 @@ def space(row: Space, catalog: Catalog) -> schemas.SpaceOut:
         ),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        separable_data=said is not None and said.shared is not None and said.shared.data.separable,
+    )
+
+
+def space_backup(row: SpaceBackup) -> schemas.SpaceBackupOut:
+    return schemas.SpaceBackupOut(
+        id=row.id,
+        space=row.space_id,
+        job=row.job_id,
+        status=row.status,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+        snapshot_id=row.snapshot_id,
+        size_bytes=row.size_bytes,
+        error=row.error,
     )

@@ -3,56 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.backups.schemas import BackupState
 from api.base_schemas import Input
+from api.instances.schemas import InstanceOut
 from api.jobs.schemas import JobOut
 from provisioner.catalog.base import NAME_PATTERN
 from provisioner.health.probe import Health
 from provisioner.spaces.states import SpaceState
-from provisioner.tenants.rules import EMAIL, SLUG
-
-
-class TenantIn(Input):
-    slug: str = Field(pattern=SLUG, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
-    contact_email: str = Field(pattern=EMAIL, max_length=254)
-    language: Literal["de", "en"] | None = Field(
-        default=None,
-        description="what the association is written to in until its people choose (null: the lab's, German)",
-    )
-
-
-class Quota(BaseModel):
-    instances: int
-    memory_mb: int
-    disk_gb: int
-
-
-class TenantOut(BaseModel):
-    id: str
-    slug: str
-    name: str
-    contact_email: str
-    language: str | None = None
-    created_at: datetime
-    quota: Quota | None = None
-    # What the tenant's instances (not removed or rejected) reserve; on single reads only.
-    usage: Quota | None = None
-
-
-class QuotaIn(Input):
-    """Leave a field out to keep it; null goes back to the lab's default."""
-
-    instances: int | None = Field(default=None, ge=0, le=100_000)
-    memory_mb: int | None = Field(default=None, ge=0)
-    disk_gb: int | None = Field(default=None, ge=0)
-
-
-class TenantPatch(Input):
-    quota: QuotaIn | None = None
 
 
 class SpaceIn(Input):
@@ -110,6 +70,10 @@ class SpaceOut(BaseModel):
     quota: SpaceQuotaOut
     created_at: datetime
     updated_at: datetime
+    separable_data: bool = Field(
+        description="true: the space can be backed up, restored and moved out on its own; false: only the "
+        "whole shared instance is backed up, and its restore brings back every space"
+    )
     # Shown for one space (GET /api/v1/spaces/{id}), not in lists.
     footprint: SpaceShareOut | None = Field(
         default=None, description="its share of the shared instance's use, split evenly between its spaces"
@@ -119,6 +83,45 @@ class SpaceOut(BaseModel):
 class SpaceRemoval(BaseModel):
     space: SpaceOut
     job: JobOut | None = Field(description="the removal job; none for a request withdrawn before approval")
+
+
+class SpaceBackupOut(BaseModel):
+    id: str
+    space: str
+    job: str | None
+    status: BackupState
+    created_at: datetime
+    finished_at: datetime | None
+    snapshot_id: str | None
+    size_bytes: int | None = Field(description="bytes of the space's data the snapshot holds")
+    error: str | None
+
+
+class SpaceBackupList(BaseModel):
+    items: list[SpaceBackupOut]
+
+
+class SpaceRestoreIn(Input):
+    backup: str = Field(max_length=32, description="a succeeded backup from the space's list")
+
+
+class SpaceMoveOutIn(Input):
+    name: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="the dedicated instance's name; the space's when left out",
+    )
+    subdomain: str | None = Field(
+        default=None,
+        max_length=63,
+        description="the dedicated instance answers at <subdomain>.<domain>; <the space's subdomain>-site "
+        "when left out (the space keeps its own address until it is removed, at the end of the move)",
+    )
+
+
+class SpaceMoveAccepted(BaseModel):
+    instance: InstanceOut = Field(description="the association's new dedicated instance")
+    job: JobOut
 
 
 class SpaceAdminOut(BaseModel):

@@ -26,11 +26,15 @@ def configure_mail(
     username: str,
     password: str | None,
     from_address: str,
+    keep_password: bool = False,
 ) -> MailSettings:
+    """``keep_password``: a ``password`` of None keeps the stored one while there is a username (a page or
+    an API answer never shows it back, so a change of the host alone must not drop it)."""
     row = session.get(MailSettings, ROW_ID) or MailSettings(id=ROW_ID)
+    kept = row.password_encrypted if keep_password and password is None and username else None
     row.host, row.port, row.starttls = host, port, starttls
     row.username, row.from_address = username, from_address
-    row.password_encrypted = encrypt(settings, password) if password else None
+    row.password_encrypted = encrypt(settings, password) if password else kept
     session.add(row)
     session.flush()
     return row

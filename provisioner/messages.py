@@ -33,8 +33,12 @@ STATES = {
     "removed": N_("removed"),
 }
 SCHEDULED = {"backup": N_("backup"), "update": N_("update"), "drill": N_("restore drill")}
-# Named parts of a message written with their own words; a part named "why" is itself a message.
-NAMED = {"state": STATES, "kind": SCHEDULED}
+# What a quota counts, as a quota refusal names it.
+QUOTA_PARTS = {"instances": N_("services"), "memory": N_("memory"), "disk": N_("disk space")}
+# Named parts of a message written with their own words; a part named "why" (or "why_…") is itself a
+# message.
+NAMED = {"state": STATES, "kind": SCHEDULED, "what": QUOTA_PARTS}
+_QUOTA_PART = r"(?:instances|memory|disk): [^;]+"
 # The core's refusals of an action on an instance not deployed: "the instance is <state>; <rule>".
 NOT_DEPLOYED = {
     "only deployed instances can be deployed again": N_(
@@ -119,6 +123,10 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
         N_("Your association already has a service called %(name)s."),
     ),
     (
+        re.compile(r"this association already has a space called '(?P<name>[^']+)'"),
+        N_("Your association already has a space called %(name)s."),
+    ),
+    (
         re.compile(r"(?P<address>\S+) is taken( already|; choose another)"),
         N_("%(address)s is taken already."),
     ),
@@ -137,6 +145,18 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
             "or ask the lab to raise the quota."
         ),
     ),
+    # The parts of a quota refusal, one by one: "memory: 900 MB in use, 256 MB more asked, quota 1024 MB".
+    (
+        re.compile(rf"(?P<why>{_QUOTA_PART}); (?P<why_more>{_QUOTA_PART}(?:; {_QUOTA_PART})*)"),
+        N_("%(why)s; also %(why_more)s"),
+    ),
+    (
+        re.compile(
+            r"(?P<what>instances|memory|disk): (?P<used>\d+)(?P<unit>(?: [MG]B)?) in use, "
+            r"(?P<more>\d+)(?: [MG]B)? more asked, quota (?P<limit>\d+)(?: [MG]B)?"
+        ),
+        N_("%(what)s: %(used)s%(unit)s in use, %(more)s%(unit)s more asked, the quota is %(limit)s%(unit)s"),
+    ),
     (re.compile(r"canceled before it started"), N_("Canceled before it started.")),
     (re.compile(r"canceled while running"), N_("Canceled while it ran.")),
     (
@@ -150,6 +170,14 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
     (
         re.compile(r"the new instance could not be deployed"),
         N_("The new service could not be set up."),
+    ),
+    (
+        re.compile(r"the bootstrap did not finish: (?P<why>.*)", re.S),
+        N_("The server's bootstrap did not finish: %(why)s"),
+    ),
+    (
+        re.compile(r"the [\w ]+ broke down inside the control plane: (?P<error>\w+)"),
+        N_("It broke down inside the control plane (%(error)s): the control plane's own log tells more."),
     ),
     (
         re.compile(r"the backup playbook reported no snapshot"),
@@ -178,7 +206,7 @@ def reworded(
         if found:
             parts: dict[str, str] = {}
             for name, value in found.groupdict().items():
-                if name == "why":
+                if name == "why" or name.startswith("why_"):
                     parts[name] = reworded(value, gettext, known=known, foreign=foreign)
                 else:
                     words = NAMED.get(name, {})

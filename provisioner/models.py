@@ -206,11 +206,14 @@ class Job(Base):
     requested_by: Mapped[str | None] = mapped_column(String(64))
     # For space jobs: the space worked on inside the (shared) instance the job holds.
     space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), index=True)
+    # For an association's own job, with no instance (the export of all its services).
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
     # For offboarding jobs (no instance): the offboarding they carry out.
     offboarding_id: Mapped[str | None] = mapped_column(ForeignKey("offboardings.id"), index=True)
 
     instance: Mapped[Instance | None] = relationship(lazy="joined")
     space: Mapped[Space | None] = relationship(lazy="joined")
+    tenant: Mapped[Tenant | None] = relationship(lazy="joined")
 
     @property
     def subject(self) -> Instance:
@@ -336,6 +339,41 @@ class BackupRestore(Base):
     backup_id: Mapped[str] = mapped_column(ForeignKey("backups.id"), index=True)
 
     backup: Mapped[Backup] = relationship(lazy="joined")
+
+
+class SpaceBackup(Base):
+    """A backup of one space alone (its own data inside the shared instance), kept in its association's
+    own repository."""
+
+    __tablename__ = "space_backups"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("sbk"))
+    space_id: Mapped[str] = mapped_column(ForeignKey("spaces.id"), index=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("backup_repositories.id"))
+    job_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running, succeeded, failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    snapshot_id: Mapped[str | None] = mapped_column(String(64))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    space: Mapped[Space] = relationship(lazy="joined")
+    repository: Mapped[BackupRepository] = relationship(lazy="joined")
+
+
+class SpaceRestore(Base):
+    """What a space's restore job puts back (a backup of the space), or, for a move out of the shared
+    instance, the dedicated instance the space's data goes into (its backup taken by the move itself)."""
+
+    __tablename__ = "space_restores"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    backup_id: Mapped[str | None] = mapped_column(ForeignKey("space_backups.id"))
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"))
+
+    backup: Mapped[SpaceBackup | None] = relationship(lazy="joined")
+    instance: Mapped[Instance | None] = relationship(lazy="joined")
 
 
 class DrillResult(Base):
@@ -631,13 +669,16 @@ class WebhookSettings(Base):
 
 
 ACTIVE_EXPORT = "state IN ('queued', 'running')"
+ACTIVE_ASSOCIATION_EXPORT = "instance_id IS NULL AND state IN ('queued', 'running')"
 
 
 class Export(Base):
-    """An archive of a service's data in open formats, made for its association to take with it.
+    """An archive of a service's data in open formats, or of all an association's services (no
+    instance), made for the association to take with it.
 
-    One export per service runs at a time (the index holds when two requests check at once); once one
-    is ready, the one before is deleted, and each is deleted when it expires.
+    One export per service, and one of the whole association, runs at a time (the indexes hold when two
+    requests check at once); once one is ready, the one before of the same service (or of the whole
+    association) is deleted, and each is deleted when it expires.
     """
 
     __tablename__ = "exports"
@@ -649,11 +690,19 @@ class Export(Base):
             postgresql_where=text(ACTIVE_EXPORT),
             sqlite_where=text(ACTIVE_EXPORT),
         ),
+        Index(
+            "uq_exports_one_running_per_association",
+            "tenant_id",
+            unique=True,
+            postgresql_where=text(ACTIVE_ASSOCIATION_EXPORT),
+            sqlite_where=text(ACTIVE_ASSOCIATION_EXPORT),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("exp"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    # None for an export of the whole association.
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), index=True)
     job_id: Mapped[str | None] = mapped_column(String(32), index=True)
     # queued, running, ready, failed, replaced (by a newer one), expired
     state: Mapped[str] = mapped_column(String(20), index=True)
@@ -668,8 +717,11 @@ class Export(Base):
     backup_id: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str | None] = mapped_column(String(64))
+    # Of an association's export: each service, exported (its files' count and checksum) or skipped
+    # with the reason; what a deletion record lists as taken away.
+    services: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
-    instance: Mapped[Instance] = relationship(lazy="joined")
+    instance: Mapped[Instance | None] = relationship(lazy="joined")
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 
 
@@ -709,6 +761,8 @@ class Space(Base):
     state_reason: Mapped[str | None] = mapped_column(Text)
     health: Mapped[str] = mapped_column(String(20), default="unknown")
     health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Since when the health sweep has found it unhealthy (None while healthy): its alert waits the grace.
+    unhealthy_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     subdomain: Mapped[str] = mapped_column(String(63))
     domain: Mapped[str] = mapped_column(String(253))
     url: Mapped[str | None] = mapped_column(String(500))

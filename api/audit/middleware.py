@@ -5,6 +5,7 @@ the target's id when the path has none (a creation) and for the problem's title.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -22,6 +23,13 @@ CHANGING_READS = ("/credentials",)
 # Enough for the id and title of any JSON answer worth reading; longer answers are not parsed.
 MAX_READ = 64 * 1024
 ACTOR_KEY = "audit_actor"
+# What an id looks like (``provisioner.ids``): a known prefix, an underscore, the random part.
+_ID_IN_ADDRESS = re.compile(r"\b(?:ten|srv|bkt|ins|spc|job|usr|tok|sch|exp|bak)_[0-9a-z]{8,}\b")
+# The problem titles of the API (``provisioner.errors``), for refusals answered with a page.
+TITLES = {
+    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
+    410: "Gone", 422: "Invalid input", 429: "Too many requests", 503: "Service unavailable",
+}  # fmt: skip
 
 
 def remember_actor(scope_state: MutableMapping[str, Any], actor: Actor) -> None:
@@ -46,6 +54,19 @@ def _path_target(scope: Scope) -> str | None:
     return next((str(v) for k, v in params.items() if k.endswith("_id")), None)
 
 
+def _redirect_target(location: str | None) -> str | None:
+    """A portal form that made something redirects to it: the first id in the address it sends to."""
+    found = _ID_IN_ADDRESS.search(location or "")
+    return found.group(0) if found else None
+
+
+def _outcome(status: int | None, answer: dict[str, Any]) -> str:
+    """The problem's title; for a portal page's refusal (HTML), the title the API gives its status."""
+    if isinstance(answer.get("title"), str):
+        return str(answer["title"])
+    return TITLES.get(status or 500, "Internal error")
+
+
 def _answer(body: bytes, content_type: str | None) -> dict[str, Any]:
     if not content_type or "json" not in content_type or len(body) > MAX_READ:
         return {}
@@ -68,14 +89,16 @@ class AuditMiddleware:
         scope.setdefault("state", {})
         status: int | None = None
         content_type: str | None = None
+        location: str | None = None
         chunks: list[bytes] = []
         size = 0
 
         async def watch(message: Message) -> None:
-            nonlocal status, content_type, size
+            nonlocal status, content_type, location, size
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                content_type = Headers(raw=message.get("headers", [])).get("content-type")
+                headers = Headers(raw=message.get("headers", []))
+                content_type, location = headers.get("content-type"), headers.get("location")
             elif message["type"] == "http.response.body" and size <= MAX_READ:
                 chunk = message.get("body", b"")
                 size += len(chunk)
@@ -86,13 +109,17 @@ class AuditMiddleware:
             await self.app(scope, receive, watch)
         finally:
             answer = _answer(b"".join(chunks), content_type) if status is not None else {}
-            await to_thread.run_sync(self._record, scope, status, answer)
+            await to_thread.run_sync(self._record, scope, status, answer, location)
 
-    def _record(self, scope: Scope, status: int | None, answer: dict[str, Any]) -> None:
+    def _record(self, scope: Scope, status: int | None, answer: dict[str, Any], location: str | None) -> None:
         actor: Actor | None = scope["state"].get(ACTOR_KEY)
-        target = _path_target(scope) or (str(answer["id"]) if isinstance(answer.get("id"), str) else None)
+        target = (
+            _path_target(scope)
+            or (str(answer["id"]) if isinstance(answer.get("id"), str) else None)
+            or _redirect_target(location)
+        )
         failed = status is None or status >= 400
-        outcome = str(answer.get("title") or "Internal error") if failed else SUCCESS
+        outcome = _outcome(status, answer) if failed else SUCCESS
         client = scope.get("client")
         with transaction(self.database_url) as session:
             tenant = actor.tenant_id if actor and actor.tenant_id else tenant_of(session, target)

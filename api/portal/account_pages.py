@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import SessionDep, SettingsDep, client_address, wait_out_failed_logins
-from api.portal.auth import check_form_token, issue_form_token, require_csrf, safe_next, viewer_of
+from api.portal.auth import FORM_TOKEN_CHECKED, FormSender, issue_form_token, safe_next, viewer_of
 from api.portal.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.portal.i18n import choose_language as language_of
 from api.portal.rendering import render
@@ -56,7 +56,7 @@ def login_form(request: Request, session: SessionDep, settings: SettingsDep, nex
     )
 
 
-@router.post("/login")
+@router.post("/login", dependencies=[FORM_TOKEN_CHECKED])
 async def login(
     request: Request,
     *,
@@ -64,10 +64,8 @@ async def login(
     settings: SettingsDep,
     email: FormText,
     password: Password,
-    csrf_token: FormText = "",
     next: FormText = "/",
 ) -> Response:
-    check_form_token(request, csrf_token)
     await wait_out_failed_logins(session, email)
 
     def checked() -> Response:
@@ -91,12 +89,8 @@ async def login(
 
 
 @router.post("/logout")
-def logout(
-    request: Request, session: SessionDep, settings: SettingsDep, csrf_token: FormText = ""
-) -> Response:
-    viewer = viewer_of(request, session)
+def logout(viewer: FormSender, session: SessionDep, settings: SettingsDep) -> Response:
     if viewer is not None:
-        require_csrf(viewer, csrf_token)
         end_session(session, cookie=viewer.cookie)
         session.commit()
     response = RedirectResponse("/login", status_code=303)
@@ -122,7 +116,7 @@ def invitation_form(request: Request, token: str, session: SessionDep, settings:
     return render(request, "invitation.html", {"invitation": invitation, "errors": {}, "name": ""})
 
 
-@router.post("/invitations/{token}")
+@router.post("/invitations/{token}", dependencies=[FORM_TOKEN_CHECKED])
 def accept_invitation(
     request: Request,
     token: str,
@@ -131,9 +125,7 @@ def accept_invitation(
     settings: SettingsDep,
     name: FormText,
     password: Password,
-    csrf_token: FormText = "",
 ) -> Response:
-    check_form_token(request, csrf_token)
     invitation = accounts.invitation_for_token(session, token=token)
     try:
         user = accounts.accept_invitation(session, token=token, name=name, password=password)
@@ -154,11 +146,8 @@ def reset_request_form(request: Request, session: SessionDep, settings: Settings
     )
 
 
-@router.post("/password-reset")
-def request_reset(
-    request: Request, session: SessionDep, settings: SettingsDep, email: FormText, csrf_token: FormText = ""
-) -> Response:
-    check_form_token(request, csrf_token)
+@router.post("/password-reset", dependencies=[FORM_TOKEN_CHECKED])
+def request_reset(request: Request, session: SessionDep, settings: SettingsDep, email: FormText) -> Response:
     accounts.request_password_reset(session, settings, email=email, client_address=client_address(request))
     session.commit()
     return render(
@@ -172,7 +161,7 @@ def reset_form(request: Request, token: str, settings: SettingsDep) -> Response:
     return render(request, "reset.html", {"errors": {}})
 
 
-@router.post("/password-reset/{token}")
+@router.post("/password-reset/{token}", dependencies=[FORM_TOKEN_CHECKED])
 def reset(
     request: Request,
     token: str,
@@ -180,9 +169,7 @@ def reset(
     session: SessionDep,
     settings: SettingsDep,
     password: Password,
-    csrf_token: FormText = "",
 ) -> Response:
-    check_form_token(request, csrf_token)
     try:
         user = accounts.reset_password(session, token=token, password=password)
     except (InvalidInput, NotFound) as exc:

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from api import schemas
 from api.accounts.schemas import TokenIn
 from api.deps import SessionDep
 from api.portal.auth import OperatorDep, SignedForm
 from api.portal.forms import pydantic_errors
 from api.portal.i18n import N_
 from api.portal.rendering import render
+from api.tenants import schemas
 from provisioner.auth.actor import Role
 from provisioner.auth.tokens import list_tokens, revoke_token
 from provisioner.errors import Conflict

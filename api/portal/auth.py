@@ -1,4 +1,10 @@
-"""Who looks at a page: the web session behind the cookie, and the CSRF checks of every form."""
+"""Who looks at a page: the web session behind the cookie, and the CSRF checks of every form.
+
+Every form a page sends is read and checked here, once, as a dependency: a handler declares `SignedForm`
+(a signed-in person's form), `AnonymousForm` (a form sent before anyone is signed in), `FORM_TOKEN_CHECKED`
+(the same check for a form whose fields are typed form parameters) or `FormSender` (signing out, which
+works signed in or not).
+"""
 
 from __future__ import annotations
 
@@ -131,5 +137,15 @@ async def _anonymous_form(request: Request) -> dict[str, str]:
     return form
 
 
+async def _form_sender(request: Request, session: SessionDep) -> Viewer | None:
+    """Whoever sends a form that works signed out too: a signed-in person's is checked as any other."""
+    viewer = viewer_of(request, session)
+    if viewer is not None:
+        require_csrf(viewer, (await _fields_of(request)).get("csrf_token"))
+    return viewer
+
+
 SignedForm = Annotated[dict[str, str], Depends(_signed_form)]
 AnonymousForm = Annotated[dict[str, str], Depends(_anonymous_form)]
+FORM_TOKEN_CHECKED = Depends(_anonymous_form)
+FormSender = Annotated[Viewer | None, Depends(_form_sender)]

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from api.backups import schemas as backup_schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
-from api.portal.auth import ViewerDep, require_csrf
+from api.portal.auth import SignedForm, ViewerDep
 from api.portal.forms import errors_by_field, pydantic_errors
 from api.portal.rendering import render
 from api.portal.service_pages import detail_page
@@ -21,11 +21,6 @@ from provisioner.models import Backup, Instance
 router = APIRouter(include_in_schema=False)
 
 
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
 def _backup(session: SessionDep, viewer: ViewerDep, instance: Instance, backup_id: str) -> Backup:
     for backup in list_backups(session, actor=viewer.actor, instance_id=instance.id):
         if backup.id == backup_id:
@@ -34,16 +29,16 @@ def _backup(session: SessionDep, viewer: ViewerDep, instance: Instance, backup_i
 
 
 @router.post("/services/{instance_id}/backups")
-async def back_up_now(
+def back_up_now(
     request: Request,
     instance_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    require_csrf(viewer, (await _form(request)).get("csrf_token"))
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     try:
         job = request_backup(session, actor=viewer.actor, instance_id=instance.id, catalog=catalog)
@@ -85,19 +80,18 @@ def confirm_restore(
 
 
 @router.post("/services/{instance_id}/backups/{backup_id}/restore")
-async def restore(
+def restore(
     request: Request,
     instance_id: str,
     backup_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     settings: SettingsDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     backup = _backup(session, viewer, instance, backup_id)
     into = "new" if form.get("into") == "new" else "place"

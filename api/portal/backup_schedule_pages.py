@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from api.deps import CatalogDep, SessionDep, SettingsDep
-from api.portal.auth import ViewerDep, require_csrf
+from api.portal.auth import SignedForm, ViewerDep
 from api.portal.i18n import Texts
 from api.portal.rendering import render, texts_for
 from api.portal.timetable import DEFAULT_TIME, WEEKDAYS, Chosen, Timing, chosen, describe, read
@@ -172,17 +172,16 @@ def apply(
 
 
 @router.post("/services/{instance_id}/backup-schedule")
-async def change_backup_schedule(
+def change_backup_schedule(
     request: Request,
     instance_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     settings: SettingsDep,
     catalog: CatalogDep,
 ) -> Response:
-    form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-    require_csrf(viewer, form.get("csrf_token"))
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     # Going back to the default may change nothing; members are refused all the same.
     viewer.actor.require_write(instance.tenant_id, "schedule")

@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
-from api.portal.auth import ViewerDep, require_csrf
+from api.exports.routes import archive_response
+from api.portal.auth import SignedForm, ViewerDep
 from api.portal.service_pages import detail_page
-from api.routes.exports import archive_response
 from provisioner.errors import Conflict
 from provisioner.exports.service import downloadable, request_export
 from provisioner.instances.service import get_instance
@@ -18,18 +18,16 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.post("/services/{instance_id}/exports")
-async def export_now(
+def export_now(
     request: Request,
     instance_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    form = await request.form()
-    token = form.get("csrf_token")
-    require_csrf(viewer, token if isinstance(token, str) else None)
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     try:
         requested = request_export(session, actor=viewer.actor, catalog=catalog, instance_id=instance.id)

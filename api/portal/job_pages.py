@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.jobs.event_streams import job_event_stream
-from api.portal.auth import ViewerDep, require_csrf
+from api.portal.auth import SignedForm, ViewerDep
 from api.portal.rendering import render, texts_for
 from api.portal.steps import readable, stream_payload
 from provisioner.instances import operations
@@ -35,9 +35,8 @@ def job_page(
         "finished": JobStatus(job.status) in FINISHED,
         "last_seq": events[-1].seq if events else 0,
         "log": "\n".join(e.stdout for e in events if e.stdout) if viewer.is_operator else None,
-        # Only say the lab was told when a notice can reach someone there; a server's bootstrap tells
-        # no one but the operator following it here.
-        "lab_told": job.instance is not None and operators_hear_of_failures(session, settings),
+        # Only say the lab was told when a notice can reach someone there.
+        "lab_told": operators_hear_of_failures(session, settings),
         "server_name": server.name if (server := session.get(Server, job.target_server_id or "")) else "",
     }
     return render(request, "job.html", context)
@@ -63,8 +62,7 @@ def job_stream(
 
 
 @router.post("/jobs/{job_id}/cancel")
-async def cancel(request: Request, job_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
-    require_csrf(viewer, (await request.form()).get("csrf_token"))  # type: ignore[arg-type]
+def cancel(job_id: str, viewer: ViewerDep, form: SignedForm, session: SessionDep) -> Response:
     operations.cancel_job(session, actor=viewer.actor, job_id=job_id)
     session.commit()
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from api.deps import CatalogDep, SessionDep, SettingsDep
+from api.portal import audit_words
 from api.portal.auth import OperatorDep, SignedForm
-from api.portal.rendering import render
+from api.portal.rendering import render, texts_for
 from provisioner.audit.export import csv_lines
 from provisioner.audit.log import export_query, list_entries
 from provisioner.db import session_factory
@@ -34,7 +35,14 @@ def audit_log(
 ) -> Response:
     page = list_entries(session, actor=viewer.actor, tenant_id=tenant or None, limit=100, cursor=cursor)
     tenants = list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
-    context = {"page": page, "tenant": tenant or "", "tenants": tenants}
+    texts = texts_for(request)
+    context = {
+        "page": page,
+        "tenant": tenant or "",
+        "tenants": tenants,
+        "described": lambda entry: audit_words.described(texts, entry.action, entry.target_id),
+        "ended": lambda entry: audit_words.outcome(texts, entry.outcome),
+    }
     return render(request, "operator/audit.html", context)
 
 

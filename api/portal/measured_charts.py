@@ -1,4 +1,4 @@
-"""The charts of the portal's pages: a service's health and footprint, each server's memory and disk, over
+"""The charts of the portal's pages: a service's health and footprint, each server's use, over
 the days the lab keeps its measurements."""
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def service_charts(session: Session, texts: Texts, *, instance: Instance, now: d
 def server_charts(
     session: Session, texts: Texts, *, servers: Sequence[Server], now: datetime
 ) -> dict[str, list[Chart]]:
-    """Server id -> its memory and disk in use, each drawn against the capacity the server reports."""
+    """Server id -> its services' processor use, its memory and disk in use, the latter two drawn against
+    the capacity the server reports."""
     start = now - KEEP
     histories = server_histories(session, [server.id for server in servers], since=start)
     found: dict[str, list[Chart]] = {}
@@ -60,6 +61,15 @@ def server_charts(
         history = histories[server.id]
         window = Window(texts, start, now)
         found[server.id] = [
+            line_chart(
+                history.services_cpu,
+                chart_id=f"chart-{server.id}-cpu",
+                title=texts.gettext("Processor cores used by the services on %(name)s", name=server.name),
+                value_heading=texts.gettext("Processor cores"),
+                shown=lambda value: texts.number(value, 2),
+                ceiling=server.cpu or None,
+                window=window,
+            ),
             line_chart(
                 history.memory_used_mb,
                 chart_id=f"chart-{server.id}-memory",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
-from api.portal.auth import OperatorDep, require_csrf
+from api.portal.auth import OperatorDep, SignedForm
 from api.portal.rendering import render
 from provisioner.backups.service import backup_statuses
 from provisioner.errors import DomainError
@@ -27,10 +27,6 @@ router = APIRouter(prefix="/operator", include_in_schema=False)
 Filter = Annotated[str | None, Query(max_length=63)]
 PAGE = 100
 QUEUE_PAGE = 25
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 @router.get("/requests")
@@ -63,18 +59,16 @@ def approval_queue(
 
 
 @router.post("/requests/{instance_id}/approve")
-async def approve(
-    request: Request,
+def approve(
     instance_id: str,
     *,
     viewer: OperatorDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
     settings: SettingsDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     try:
         job = approve_instance(
             session,
@@ -92,11 +86,9 @@ async def approve(
 
 
 @router.post("/requests/{instance_id}/reject")
-async def reject(
-    request: Request, instance_id: str, viewer: OperatorDep, session: SessionDep, settings: SettingsDep
+def reject(
+    instance_id: str, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     reason = form.get("reason", "").strip()[:1000]
     if not reason:
         return RedirectResponse(f"/operator/requests?notice=reason-{instance_id}", status_code=303)

@@ -20,6 +20,7 @@ from api.servers.routes import create_server
 from provisioner.errors import Conflict, DomainError, InvalidInput
 from provisioner.instances.placement import used_capacities
 from provisioner.jobs.queue import commit_and_send
+from provisioner.monitoring.metrics import collect_all
 from provisioner.pagination import MAX_LIMIT
 from provisioner.servers import service
 from provisioner.servers.bootstrap import bootstrap_server
@@ -30,7 +31,11 @@ from provisioner.servers.sshkey import ensure_key
 from provisioner.timeutil import utcnow
 
 router = APIRouter(prefix="/operator/servers", include_in_schema=False)
-FIELDS = ("name", "address", "port", "user", "cpu", "memory_mb", "disk_gb", "base_domain")
+DEFAULT_ROOT = schemas.ServerIn.model_fields["root_dir"].default
+FIELDS = (
+    "name", "address", "port", "user", "cpu", "memory_mb", "disk_gb", "base_domain", "public_address",
+    "root_dir",
+)  # fmt: skip
 MESSAGES = {
     "name": N_("Lower-case letters, digits and hyphens, starting with a letter."),
     "address": N_("A host name or IP address this machine reaches the server at."),
@@ -40,10 +45,12 @@ MESSAGES = {
     "memory_mb": N_("A whole number of megabytes, at least 1."),
     "disk_gb": N_("A whole number of gigabytes, at least 1."),
     "base_domain": N_("A domain name such as apps.lab.example, or empty."),
+    "public_address": N_("A host name or IP address visitors reach the server at, or empty."),
+    "root_dir": N_("An absolute folder on the server, e.g. /srv/provisioner."),
     "taken": N_("A server with this name exists already."),
     "unreachable": N_("No SSH host key could be read from this address and port. Is sshd running there?"),
 }
-NOTICES = {"added", "drained", "undrained", "removed", "no-room", "bootstrap-busy"}
+NOTICES = {"added", "drained", "undrained", "removed", "no-room", "bootstrap-busy", "checked", "check-failed"}
 Notice = Annotated[str | None, Query(max_length=20)]
 
 
@@ -57,6 +64,8 @@ def _server_in(form: dict[str, str], host_key: str | None) -> schemas.ServerIn:
             "user": form.get("user", "").strip() or "root",
             "capacity": {key: form.get(key, "").strip() for key in ("cpu", "memory_mb", "disk_gb")},
             "base_domain": form.get("base_domain", "").strip() or None,
+            "public_address": form.get("public_address", "").strip() or None,
+            "root_dir": form.get("root_dir", "").strip() or DEFAULT_ROOT,
             "host_key": host_key,
         }
     )
@@ -100,7 +109,7 @@ def _add_page(
 
 @router.get("/new")
 def add_form(request: Request, viewer: OperatorDep, settings: SettingsDep) -> Response:
-    values = {"port": "22", "user": "root"}
+    values = {"port": "22", "user": "root", "root_dir": DEFAULT_ROOT}
     return _add_page(request, settings, values=values, errors={})
 
 
@@ -177,6 +186,19 @@ def bootstrap(
         return RedirectResponse("/operator/servers?notice=bootstrap-busy", status_code=303)
     commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.post("/{server_id}/check")
+def check_now(
+    server_id: str, *, viewer: OperatorDep, form: SignedForm, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """Ask the server now, as the next collection would (SSH, bounded by the connect timeout), instead of
+    waiting for it: a new server is "not checked yet" until then."""
+    server = service.get_server(session, actor=viewer.actor, server_id=server_id)
+    session.close()  # the collection writes in a transaction of its own
+    found = collect_all(settings, server_ids=[server.id]).get(server.id)
+    notice = "checked" if found is not None and found.reachable else "check-failed"
+    return RedirectResponse(f"/operator/servers?notice={notice}#srv-{server_id}", status_code=303)
 
 
 @router.post("/{server_id}/undrain")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
 from api.instances.schemas import InstanceIn
-from api.portal.auth import ViewerDep, require_csrf, viewer_of
+from api.portal.auth import SignedForm, ViewerDep, viewer_of
 from api.portal.backup_schedule_pages import backup_summary
 from api.portal.forms import errors_by_field, parameter_fields, parameters_from, pydantic_errors
 from api.portal.i18n import choose_language
@@ -54,11 +54,6 @@ HOLDING = frozenset(
         InstanceState.REMOVING,
     }
 )
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
 
 
 @router.get("/")
@@ -114,17 +109,16 @@ def request_form(
 
 
 @router.post("/catalog/{name}/request")
-async def send_request(
+def send_request(
     request: Request,
     name: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     template = catalog.get(name)
     parameters = parameters_from(template, form)
     try:
@@ -261,16 +255,16 @@ def service_page(
 
 
 @router.post("/services/{instance_id}/credentials")
-async def show_credentials(
+def show_credentials(
     request: Request,
     instance_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> Response:
-    require_csrf(viewer, (await _form(request)).get("csrf_token"))
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     try:
         shown = reveal_credentials(
@@ -299,15 +293,15 @@ def confirm_removal(
 
 
 @router.post("/services/{instance_id}/remove")
-async def remove(
+def remove(
     request: Request,
     instance_id: str,
+    *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     instance = get_instance(session, actor=viewer.actor, instance_id=instance_id)
     if form.get("confirm_name") != instance.name:
         context = {"instance": instance, "confirm_error": True}

@@ -118,16 +118,11 @@ def save_mail(
     except ValidationError as exc:
         errors = {name: MESSAGES[name] for name in pydantic_errors(exc) if name in MESSAGES}
         return _page(request, session, settings, values=values, errors=errors, status_code=422)
-    stored = session.get(MailSettings, ROW_ID)
     # An empty password field keeps the stored password (a page never shows it back).
-    kept = stored.password_encrypted if stored is not None and body.username else None
-    password = form.get("password") or None
-    row = configure_mail(
-        session, settings, host=body.host, port=body.port, starttls=body.starttls,
-        username=body.username, password=password if body.username else None, from_address=body.from_address,
+    configure_mail(
+        session, settings, host=body.host, port=body.port, starttls=body.starttls, username=body.username,
+        password=form.get("password") or None, from_address=body.from_address, keep_password=True,
     )  # fmt: skip
-    if password is None and kept is not None:
-        row.password_encrypted = kept
     session.commit()
     return RedirectResponse("/operator/settings?notice=saved", status_code=303)
 

@@ -3,6 +3,8 @@ its first admin shown once; operators approve the requests and choose which mode
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -18,10 +20,10 @@ from provisioner.catalog.modes import allowed_modes, set_modes
 from provisioner.catalog.sharing import Mode, offered_modes
 from provisioner.errors import Conflict, DomainError, InvalidInput
 from provisioner.instances.credentials import CredentialsGone
-from provisioner.jobs.queue import commit_and_send
-from provisioner.models import Space
+from provisioner.jobs.queue import Dispatcher, commit_and_send
+from provisioner.models import Job, Space
 from provisioner.pagination import MAX_LIMIT
-from provisioner.spaces import service
+from provisioner.spaces import data, service
 from provisioner.spaces.credentials import reveal_space_admin
 from provisioner.spaces.footprint import space_share
 from provisioner.spaces.states import SpaceState
@@ -91,8 +93,11 @@ async def send_space_request(
         )
     except ValidationError as exc:
         errors = pydantic_errors(exc)
-    except (InvalidInput, Conflict) as exc:
+    except InvalidInput as exc:
         errors = errors_by_field(exc.errors) or {"": exc.detail}
+    except Conflict as exc:
+        # The whole refusal, as a service request shows it: it names the name taken, in the viewer's words.
+        errors = {"name": exc.detail}
     else:
         session.commit()
         return RedirectResponse(f"/spaces/{space.id}", status_code=303)
@@ -103,9 +108,14 @@ async def send_space_request(
 def space_page(
     request: Request, session: Session, viewer: Viewer, catalog: Catalog, space: Space, **extra: object
 ) -> Response:
+    template = catalog.get(space.template)
+    kept = template.sharing.shared.data if template.sharing and template.sharing.shared else None
     context = {
         "space": space,
-        "service": catalog.get(space.template),
+        "service": template,
+        "separable": kept is not None and kept.separable,
+        "restore_note": kept.restore if kept is not None else None,
+        "backups": data.list_space_backups(session, actor=viewer.actor, space_id=space.id),
         "quota": convert.space(space, catalog).quota,
         "jobs": service.space_jobs(session, space=space),
         "share": space_share(session, request.app.state.settings, catalog, space=space),
@@ -167,6 +177,91 @@ async def remove_space(
         return RedirectResponse(f"/spaces/{space_id}", status_code=303)
     commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}" if job else "/services", status_code=303)
+
+
+@router.post("/spaces/{space_id}/backups")
+async def back_up_space(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> Response:
+    require_csrf(viewer, (await _form(request)).get("csrf_token"))
+    return _space_data_job(
+        request, session, viewer=viewer, catalog=catalog, dispatcher=dispatcher, space_id=space_id,
+        make=lambda: data.request_space_backup(
+            session, actor=viewer.actor, catalog=catalog, space_id=space_id
+        ),
+    )  # fmt: skip
+
+
+@router.post("/spaces/{space_id}/restores")
+async def restore_space(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: ViewerDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    backup_id = form.get("backup", "")[:32]
+    return _space_data_job(
+        request, session, viewer=viewer, catalog=catalog, dispatcher=dispatcher, space_id=space_id,
+        make=lambda: data.request_space_restore(
+            session, actor=viewer.actor, catalog=catalog, space_id=space_id, backup_id=backup_id
+        ),
+    )  # fmt: skip
+
+
+@router.post("/spaces/{space_id}/move-to-dedicated")
+async def move_space_to_dedicated(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: OperatorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
+) -> Response:
+    form = await _form(request)
+    require_csrf(viewer, form.get("csrf_token"))
+    subdomain = form.get("subdomain", "").strip()[:63] or None
+    return _space_data_job(
+        request, session, viewer=viewer, catalog=catalog, dispatcher=dispatcher, space_id=space_id,
+        make=lambda: data.request_move_out(
+            session, actor=viewer.actor, catalog=catalog, settings=settings, space_id=space_id,
+            subdomain=subdomain,
+        ).job,
+    )  # fmt: skip
+
+
+def _space_data_job(
+    request: Request,
+    session: Session,
+    *,
+    viewer: Viewer,
+    catalog: Catalog,
+    dispatcher: Dispatcher,
+    space_id: str,
+    make: Callable[[], Job],
+) -> Response:
+    """Queue a job on the space's data and follow it; what stops it is said on the space's page."""
+    try:
+        job = make()
+    except DomainError as exc:
+        session.rollback()
+        space = service.get_space(session, actor=viewer.actor, space_id=space_id)
+        said = "; ".join(error["message"] for error in exc.errors) if exc.errors else exc.detail
+        return space_page(request, session, viewer, catalog, space, data_error=said)
+    commit_and_send(session, dispatcher)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.get("/operator/spaces")

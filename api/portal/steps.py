@@ -19,7 +19,8 @@ from provisioner.models import JobEvent
 
 STEP_PREFIX = "Step: "
 SOURCE_LANGUAGE = "en"
-# The progress notes of provisioner/engine/steps.py, updates.py, moves.py and space_jobs.py;
+# The progress notes of provisioner/engine/steps.py, updates.py, moves.py, space_jobs.py,
+# space_data_jobs.py and the exports';
 # keep in step with their wording.
 NOTES = (
     (re.compile(r"taking a backup first"), N_("Taking a backup first")),
@@ -44,6 +45,24 @@ NOTES = (
         re.compile(r"that was the shared instance's last space: removing the shared instance"),
         N_("That was the last space: removing the shared service"),
     ),
+    # provisioner/engine/space_data_jobs.py
+    (
+        re.compile(r"backing the space up into the association's own repository"),
+        N_("Backing the space up into your association's own backup storage"),
+    ),
+    (
+        re.compile(r"putting the space's backup back into its place in the shared instance"),
+        N_("Putting the space's backup back into the shared service"),
+    ),
+    (re.compile(r"deploying the association's dedicated instance"), N_("Setting up the service of your own")),
+    (
+        re.compile(r"loading the space's data into the dedicated instance, at its own address"),
+        N_("Loading the space's content into the service of your own"),
+    ),
+    (
+        re.compile(r"the dedicated instance holds the space's data: removing the space"),
+        N_("The service of your own holds the content: removing the space"),
+    ),
     # provisioner/engine/export_jobs.py
     (
         re.compile(r"making the export from the backup taken at (?P<at>.+ UTC)"),
@@ -51,6 +70,20 @@ NOTES = (
     ),
     (re.compile(r"making the export"), N_("Making the export")),
     (re.compile(r"export ready: (?P<size>[0-9.]+) MB"), N_("Export ready: %(size)s MB")),
+    # provisioner/engine/association_export_jobs.py
+    (re.compile(r"exporting the service (?P<name>\S+)"), N_("Exporting the service %(name)s")),
+    (
+        re.compile(r"left out: the service is (?P<state>\S+); only a running service is exported"),
+        N_("Left out: the service is %(state)s; only a running service is exported"),
+    ),
+    (
+        re.compile(r"left out: its template does not say how its data is exported"),
+        N_("Left out: its template does not say how its data is exported"),
+    ),
+    (
+        re.compile(r"left out: another job was working on the service"),
+        N_("Left out: another job was working on the service"),
+    ),
 )
 
 

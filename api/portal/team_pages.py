@@ -22,6 +22,7 @@ from provisioner.accounts.service import (
 )
 from provisioner.auth.actor import Role
 from provisioner.errors import DomainError, InvalidInput
+from provisioner.exports.association import association_exports
 from provisioner.pagination import MAX_LIMIT
 from provisioner.tenants.service import get_tenant, list_tenants
 
@@ -30,7 +31,7 @@ TenantQuery = Annotated[str | None, Query(max_length=32)]
 ROLES = (Role.ADMIN, Role.MEMBER)
 
 
-def _tenant_of(viewer: Viewer, chosen: str | None) -> str | None:
+def tenant_of(viewer: Viewer, chosen: str | None) -> str | None:
     return chosen if viewer.is_operator else viewer.actor.tenant_id
 
 
@@ -46,14 +47,14 @@ def team(
     tenant: TenantQuery = None,
     notice: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    tenant_id = _tenant_of(viewer, tenant)
+    tenant_id = tenant_of(viewer, tenant)
     if tenant_id is None:  # an operator who has not chosen an association yet
         tenants = list_tenants(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
         return render(request, "team_choose.html", {"tenants": tenants})
-    return _team_page(request, viewer, session, tenant_id=tenant_id, notice=notice)
+    return team_page(request, viewer, session, tenant_id=tenant_id, notice=notice)
 
 
-def _team_page(
+def team_page(
     request: Request,
     viewer: Viewer,
     session: Session,
@@ -61,6 +62,7 @@ def _team_page(
     tenant_id: str,
     notice: str | None,
     handed: Handed | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Response:
     context = {
         "tenant": get_tenant(session, actor=viewer.actor, tenant_id=tenant_id),
@@ -69,6 +71,9 @@ def _team_page(
         "notice": notice,
         # Shown in this answer only (never in an address): the one-time link to pass on without mail.
         "handed_link": handed.link if handed is not None else None,
+        "association_exports": association_exports(session, actor=viewer.actor, tenant_id=tenant_id)[:1],
+        "export_keep_hours": request.app.state.settings.export_keep_hours,
+        **(extra or {}),
     }
     return render(request, "team.html", context)
 
@@ -77,7 +82,7 @@ def _team_page(
 def send_invitation(
     request: Request, viewer: ViewerDep, form: SignedForm, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    tenant_id = _tenant_of(viewer, form.get("tenant"))
+    tenant_id = tenant_of(viewer, form.get("tenant"))
     if tenant_id is None:
         raise InvalidInput("choose an association")
     try:
@@ -95,7 +100,7 @@ def send_invitation(
     session.commit()
     if invited.handed.mailed:
         return _back(tenant_id, "invited")
-    return _team_page(
+    return team_page(
         request, viewer, session, tenant_id=tenant_id, notice="invited-unmailed", handed=invited.handed
     )
 
@@ -110,12 +115,12 @@ def reset_password(
     session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    tenant_id = _tenant_of(viewer, form.get("tenant")) or ""
+    tenant_id = tenant_of(viewer, form.get("tenant")) or ""
     handed = reset_password_for(session, settings, actor=viewer.actor, user_id=user_id)
     session.commit()
     if handed.mailed:
         return _back(tenant_id, "reset-mailed")
-    return _team_page(request, viewer, session, tenant_id=tenant_id, notice="reset-unmailed", handed=handed)
+    return team_page(request, viewer, session, tenant_id=tenant_id, notice="reset-unmailed", handed=handed)
 
 
 @router.post("/team/{user_id}/role")
@@ -135,7 +140,7 @@ def change_role(user_id: str, viewer: ViewerDep, form: SignedForm, session: Sess
 
 @router.post("/team/{user_id}/remove")
 def remove(user_id: str, viewer: ViewerDep, form: SignedForm, session: SessionDep) -> Response:
-    tenant_id = _tenant_of(viewer, form.get("tenant")) or ""
+    tenant_id = tenant_of(viewer, form.get("tenant")) or ""
     try:
         remove_member(session, actor=viewer.actor, user_id=user_id)
     except DomainError as exc:

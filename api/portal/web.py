@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.portal import (
     account_pages,
     alert_pages,
+    association_export_pages,
     association_pages,
     backup_pages,
     backup_schedule_pages,
@@ -24,6 +25,7 @@ from api.portal import (
     instance_action_pages,
     job_pages,
     lab_pages,
+    offboarding_pages,
     operator_pages,
     schedule_pages,
     server_pages,
@@ -81,6 +83,7 @@ def install(app: FastAPI) -> None:
     for module in (
         account_pages,
         association_pages,
+        association_export_pages,
         service_pages,
         space_pages,
         backup_pages,
@@ -91,6 +94,7 @@ def install(app: FastAPI) -> None:
         instance_action_pages,
         job_pages,
         operator_pages,
+        offboarding_pages,
         alert_pages,
         lab_pages,
         schedule_pages,

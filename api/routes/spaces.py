@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Response, status
 from api import convert, schemas
 from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
+from api.instances import convert as instance_convert
 from api.instances.schemas import RejectIn
 from api.jobs import convert as job_convert
 from api.jobs.schemas import JobAccepted
 from provisioner.jobs.queue import commit_and_send
-from provisioner.spaces import service
+from provisioner.spaces import data, service
 from provisioner.spaces.credentials import reveal_space_admin
 from provisioner.spaces.footprint import space_share
 
@@ -138,3 +139,69 @@ def show_space_admin(
     session.commit()
     response.headers["Cache-Control"] = "no-store"
     return schemas.SpaceAdminOut(url=shown.url, user=shown.user, password=shown.password)
+
+
+@router.post("/{space_id}/backups", status_code=status.HTTP_202_ACCEPTED)
+def back_up_space(
+    space_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> JobAccepted:
+    """Back the space up alone, into its association's own backup repository (409 where the service
+    cannot take one space's data apart from the others')."""
+    job = data.request_space_backup(session, actor=actor, catalog=catalog, space_id=space_id)
+    commit_and_send(session, dispatcher)
+    return JobAccepted(job=job_convert.job(job))
+
+
+@router.get("/{space_id}/backups")
+def list_space_backups(space_id: str, actor: ActorDep, session: SessionDep) -> schemas.SpaceBackupList:
+    """The space's own backups, newest first."""
+    rows = data.list_space_backups(session, actor=actor, space_id=space_id)
+    return schemas.SpaceBackupList(items=[convert.space_backup(row) for row in rows])
+
+
+@router.post("/{space_id}/restores", status_code=status.HTTP_202_ACCEPTED)
+def restore_space(
+    space_id: str,
+    body: schemas.SpaceRestoreIn,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> JobAccepted:
+    """Put one of the space's backups back into the space; the other spaces of its shared instance stay
+    as they are (422 naming ``body.backup`` for a backup not of this space)."""
+    job = data.request_space_restore(
+        session, actor=actor, catalog=catalog, space_id=space_id, backup_id=body.backup
+    )
+    commit_and_send(session, dispatcher)
+    return JobAccepted(job=job_convert.job(job))
+
+
+@router.post("/{space_id}/move-to-dedicated", status_code=status.HTTP_202_ACCEPTED)
+def move_space_to_dedicated(
+    space_id: str,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+    settings: SettingsDep,
+    body: schemas.SpaceMoveOutIn | None = None,
+) -> schemas.SpaceMoveAccepted:
+    """Move the space into a dedicated instance of its association's own, with its content, at the
+    instance's own address; the space is removed once its data is there (operators)."""
+    chosen = body or schemas.SpaceMoveOutIn()
+    accepted = data.request_move_out(
+        session,
+        actor=actor,
+        catalog=catalog,
+        settings=settings,
+        space_id=space_id,
+        name=chosen.name,
+        subdomain=chosen.subdomain,
+    )
+    commit_and_send(session, dispatcher)
+    return schemas.SpaceMoveAccepted(
+        instance=instance_convert.instance(accepted.instance), job=job_convert.job(accepted.job)
+    )

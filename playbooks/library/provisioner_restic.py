@@ -16,6 +16,11 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
   each dump a file of its own there;
 - ``replace``: the containers stopped, the volumes emptied, the file volumes filled from the copy;
 - ``load``: each new database waited for, then its dump loaded, stopping at the first error;
+- ``space_backup``: one space of a shared instance alone: the service's export command writes the
+  space's data into a folder inside its container, the folder is copied out beside the volumes and
+  backed up, the snapshot's full id reported;
+- ``space_restore``: that folder restored from a snapshot, copied into the container (the shared
+  instance's, or the dedicated instance's the space moves into) and read by the service's import command;
 - ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, and
   the run's restored copy.
 
@@ -149,6 +154,19 @@ def backup(phase):
         _, out, _ = phase.restic(*backup_options, "--", *p["backup_paths"], what="restic backup", cwd=root)
     finally:
         phase.steps(p["after_steps"], "a step after the backup")
+    summary, snapshot_id = reported(phase, out)
+    # Not on a target whose servers may only append (no keep options): the control plane prunes there.
+    if p["keep_options"] and prune_due(p["prune_marker"], p["prune_every_seconds"]):
+        phase.restic("forget", "--prune", "--tag", p["instance_id"], *p["keep_options"], what="restic forget")
+        if p["prune_marker"]:
+            os.makedirs(os.path.dirname(p["prune_marker"]), mode=0o700, exist_ok=True)
+            place(p["prune_marker"], f"{time.time()}\n", 0o600)
+        phase.done.append("retention policy applied")
+    return {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+
+
+def reported(phase, out):
+    """The backup's summary and its snapshot's full id, from restic's JSON lines."""
     summaries = [line for line in out.splitlines() if '"message_type":"summary"' in line]
     if not summaries:
         phase.fail("restic reported no summary of the backup")
@@ -159,14 +177,62 @@ def backup(phase):
     )
     snapshot_id = (json.loads(listed) or [{}])[0].get("id")
     phase.done.append("backed up")
-    # Not on a target whose servers may only append (no keep options): the control plane prunes there.
-    if p["keep_options"] and prune_due(p["prune_marker"], p["prune_every_seconds"]):
-        phase.restic("forget", "--prune", "--tag", p["instance_id"], *p["keep_options"], what="restic forget")
-        if p["prune_marker"]:
-            os.makedirs(os.path.dirname(p["prune_marker"]), mode=0o700, exist_ok=True)
-            place(p["prune_marker"], f"{time.time()}\n", 0o600)
-        phase.done.append("retention policy applied")
+    return summary, snapshot_id
+
+
+def space_command(phase, argv, what):
+    """The service's own export or import command, the space's facts on its standard input."""
+    p = phase.p
+    rc, out, err = phase.module.run_command(
+        ["docker", "exec", "-i", p["container"], *argv], data=p["space_input"], binary_data=True
+    )
+    if rc != 0:
+        last = (err.strip().splitlines() or out.strip().splitlines() or ["no output"])[-1]
+        phase.fail(f"{what} exited {rc}: {last[:400]}")
+    phase.done.append(f"{what}: {(out.strip().splitlines() or [''])[-1][:200]}")
+
+
+def space_backup(phase):
+    p, work = phase.p, phase.p["work_dir"]
+    os.makedirs(work, mode=0o700, exist_ok=True)
+    inside = f"{p['container']}:{p['folder']}"
+    try:
+        space_command(phase, p["export_argv"], "the space's export")
+        # The copy is named by us (space-<id>), so the snapshot's one path is ours too.
+        phase.run(
+            ["docker", "cp", "--", inside, f"{work}/{p['in_snapshot']}"], "copying the space's data out"
+        )
+    finally:
+        phase.run(
+            ["docker", "exec", p["container"], "rm", "-rf", "--", p["folder"]], "docker exec", check=False
+        )
+    backup_options = ["backup", "--json", "--quiet", "--host", p["instance_id"], *p["tag_options"]]
+    _, out, _ = phase.restic(*backup_options, "--", p["in_snapshot"], what="restic backup", cwd=work)
+    summary, snapshot_id = reported(phase, out)
     return {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+
+
+def space_restore(phase):
+    p, work = phase.p, phase.p["work_dir"]
+    name = p["in_snapshot"]
+    phase.restic(
+        "restore", "--target", work, f"--include=/{name}", "--", p["snapshot"], what="restic restore"
+    )
+    # The snapshot was written by a server: the space's folder must be one of its own, no link.
+    if not own(work, f"/{name}", os.path.isdir):
+        phase.fail("the snapshot does not hold the space's data as a folder of its own")
+    phase.done.append("the space's data restored")
+    remove = ["docker", "exec", p["container"], "rm", "-rf", "--", p["folder"]]
+    phase.run(remove, "clearing the space's folder in the container")
+    try:
+        phase.run(
+            ["docker", "cp", "--", f"{work}/{name}", f"{p['container']}:{p['folder']}"],
+            "copying the space's data in",
+        )
+        space_command(phase, p["import_argv"], "the space's import")
+    finally:
+        phase.run(remove, "docker exec", check=False)
+    return {}
 
 
 def prune_due(marker, every):
@@ -274,6 +340,8 @@ PHASES = {
     "restore": restore,
     "replace": replace,
     "load": load,
+    "space_backup": space_backup,
+    "space_restore": space_restore,
     "cleanup": cleanup,
 }
 
@@ -302,6 +370,12 @@ def main():
             "databases": {"type": "list", "elements": "dict", "default": []},
             "containers": {"type": "list", "elements": "str", "default": []},
             "remove": {"type": "list", "elements": "str", "default": []},
+            "container": {"type": "str"},
+            "folder": {"type": "str"},
+            "in_snapshot": {"type": "str"},
+            "export_argv": {"type": "list", "elements": "str", "default": []},
+            "import_argv": {"type": "list", "elements": "str", "default": []},
+            "space_input": {"type": "str"},
         },
     )
     phase = Phase(module)

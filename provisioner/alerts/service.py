@@ -22,6 +22,7 @@ WEBHOOK = "webhook"
 
 class AlertKind(StrEnum):
     INSTANCE_UNHEALTHY = "instance_unhealthy"
+    SPACE_UNHEALTHY = "space_unhealthy"
     BACKUP_FAILED = "backup_failed"
     DRILL_FAILED = "drill_failed"
     UPDATE_ROLLED_BACK = "update_rolled_back"

@@ -1,4 +1,5 @@
-"""A new instance made from an existing one, for a restore into a new instance or a drill.
+"""A new instance made from an existing one, for a restore into a new instance or a drill, or for the
+data of a space moved out of its shared instance.
 
 The clone has the same tenant, template, version and parameters, a name and subdomain of its own, and
 a server with room (the source's own when it has some). It takes over the source's generated secrets:
@@ -35,10 +36,45 @@ def new_instance_like(
     approved: bool = True,
 ) -> Instance:
     """The clone, approved and placed; or (``approved=False``) a request waiting for an operator."""
+    return new_instance(
+        session,
+        settings,
+        catalog,
+        tenant_id=source.tenant_id,
+        template=source.template,
+        version=source.version,
+        parameters=dict(source.parameters),
+        name=name,
+        subdomain=subdomain,
+        near=source,
+        secrets_of=source,
+        approved=approved,
+        reason=f"made from {source.id}",
+    )
+
+
+def new_instance(
+    session: Session,
+    settings: Settings,
+    catalog: Catalog,
+    *,
+    tenant_id: str,
+    template: str,
+    version: str,
+    parameters: dict[str, object],
+    name: str,
+    subdomain: str,
+    near: Instance,
+    reason: str,
+    secrets_of: Instance | None = None,
+    approved: bool = True,
+) -> Instance:
+    """A new instance of ``tenant_id`` made for data of another (a backup's copy, a space moved out):
+    approved and placed on ``near``'s server when it has room, or (``approved=False``) a request."""
     if not approved:
-        refuse_while_leaving(session, tenant_id=source.tenant_id, what="a copy of a service")
+        refuse_while_leaving(session, tenant_id=tenant_id, what="a copy of a service")
     taken = select(Instance.id).where(
-        Instance.tenant_id == source.tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
+        Instance.tenant_id == tenant_id, Instance.name == name, Instance.state != InstanceState.REMOVED
     )
     if session.scalar(taken) is not None:
         raise Conflict(
@@ -46,32 +82,32 @@ def new_instance_like(
             errors=[{"field": "body.name", "message": "choose a name not in use"}],
         )
     check_subdomain_free(session, subdomain=subdomain, domain=settings.base_domain, instance_id=None)
-    template = catalog.get(source.template)
-    clone = Instance(
-        tenant_id=source.tenant_id,
-        template=source.template,
-        version=source.version,
+    found = catalog.get(template)
+    made = Instance(
+        tenant_id=tenant_id,
+        template=template,
+        version=version,
         name=name,
-        parameters=dict(source.parameters),
+        parameters=parameters,
         subdomain=subdomain,
         domain=settings.base_domain,
         state=InstanceState.REQUESTED.value,
     )
-    session.add(clone)
-    for secret in source.secrets:
-        clone.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
-    flush_live_instance(session, clone)
+    session.add(made)
+    for secret in secrets_of.secrets if secrets_of is not None else []:
+        made.secrets.append(InstanceSecret(name=secret.name, encrypted=secret.encrypted, shown=secret.shown))
+    flush_live_instance(session, made)
     if not approved:
-        notice_events.request_waiting(session, instance=clone)
-        return clone
-    set_state(clone, InstanceState.APPROVED, reason=f"made from {source.id}")
-    server = _server_with_room(session, catalog, source, template)
-    clone.server_id = server.id
-    clone.server = server
-    assign_domain(session, settings, clone, server)
-    allocate_host_ports(session, template, clone, server)
-    flush_live_instance(session, clone)
-    return clone
+        notice_events.request_waiting(session, instance=made)
+        return made
+    set_state(made, InstanceState.APPROVED, reason=reason)
+    server = _server_with_room(session, catalog, near, found)
+    made.server_id = server.id
+    made.server = server
+    assign_domain(session, settings, made, server)
+    allocate_host_ports(session, found, made, server)
+    flush_live_instance(session, made)
+    return made
 
 
 def _server_with_room(session: Session, catalog: Catalog, source: Instance, template: Template) -> Server:

@@ -3,7 +3,8 @@
 Every answer is one of a few findings in our own words: what a backup server or S3 service prints is
 untrusted and may echo a credential, so none of it is passed on.
 
-- SFTP: the target's own key, its pinned host key, then a folder made and removed under its path.
+- SFTP: the target's own key, its pinned host key, its folder made where missing (so an operator need not
+  make it by hand first), then a folder made and removed under it.
 - REST: the full-access listener with the admin's credentials (the control plane prunes through it),
   the servers' listener answering at all, and the htpasswd file the control plane keeps being writable.
 - S3: a signed listing of the bucket (AWS Signature Version 4).
@@ -95,8 +96,7 @@ def _sftp(target: BackupTarget, private_key: str, connect_timeout: int) -> Findi
             "-o", f"UserKnownHostsFile={known}", "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", "StrictHostKeyChecking=yes", f"{target.user}@{target.address}",
         ]  # fmt: skip
-        # Each line stops the batch when it fails; the last one that ran says where it stopped.
-        batch = f'cd "{target.path}"\nmkdir "{probe}"\nrmdir "{probe}"\n'
+        batch = sftp_batch(target.path, probe)
         try:
             done = subprocess.run(
                 argv, input=batch, capture_output=True, text=True, timeout=TIMEOUT_S + connect_timeout,
@@ -105,6 +105,17 @@ def _sftp(target: BackupTarget, private_key: str, connect_timeout: int) -> Findi
         except subprocess.TimeoutExpired:
             return Finding.UNREACHABLE
     return Finding.REACHED if done.returncode == 0 else _sftp_failure(done.stdout, done.stderr)
+
+
+def sftp_batch(path: str, probe: str) -> str:
+    """Make the target's folder where it is missing (each level in turn, as sftp's mkdir makes one), then
+    a folder made and removed in it. A line with a leading "-" may fail (a level that exists, or one the
+    user may not make); any other line stops the batch when it fails, so the last one that ran says
+    where it stopped."""
+    parts = [part for part in path.split("/") if part]
+    levels = ["/" + "/".join(parts[: n + 1]) for n in range(len(parts))]
+    made = "".join(f'-mkdir "{level}"\n' for level in levels)
+    return f'{made}cd "{path}"\nmkdir "{probe}"\nrmdir "{probe}"\n'
 
 
 SSH_SAYS = {

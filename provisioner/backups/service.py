@@ -25,7 +25,7 @@ from provisioner.instances.service import get_instance, restore_job
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind, JobStatus
-from provisioner.models import Backup, BackupRestore, DrillResult, Instance, Job
+from provisioner.models import Backup, BackupRestore, DrillResult, Instance, Job, SpaceBackup
 from provisioner.tenants.quotas import check_quota, hold_tenant
 from provisioner.timeutil import utcnow
 
@@ -69,14 +69,20 @@ def list_backups(session: Session, *, actor: Actor, instance_id: str) -> Sequenc
 
 def _backup_of(session: Session, instance: Instance, backup_id: str) -> Backup:
     backup = session.get(Backup, backup_id)
-    if backup is None or backup.instance_id != instance.id:
+    check_restorable(backup, ours=backup is not None and backup.instance_id == instance.id, owner="instance")
+    assert backup is not None  # noqa: S101 - checked above
+    return backup
+
+
+def check_restorable(backup: Backup | SpaceBackup | None, *, ours: bool, owner: str) -> None:
+    """A backup named in a restore request: of this ``owner`` (an instance, a space), and succeeded."""
+    if backup is None or not ours:
         raise InvalidInput(
-            "no such backup of this instance",
-            errors=[{"field": "body.backup", "message": "a backup id from this instance's list"}],
+            f"no such backup of this {owner}",
+            errors=[{"field": "body.backup", "message": f"a backup id from this {owner}'s list"}],
         )
     if backup.status != "succeeded":
         raise Conflict(f"that backup {backup.status}; only a succeeded backup can be restored")
-    return backup
 
 
 @dataclass(frozen=True)

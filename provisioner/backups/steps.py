@@ -60,7 +60,7 @@ class BackupStepFailed(Exception):
     """A backup or restore step failed; the message is one line for people, without secrets."""
 
 
-class _ReportReader:
+class ReportReader:
     """Passes events on, and keeps what the backup playbook reports about the snapshot (unchecked)."""
 
     def __init__(self, sink: StepSink) -> None:
@@ -81,7 +81,7 @@ class _ReportReader:
         return self._sink.should_cancel()
 
 
-def run_step(ctx: Context, spec: RunSpec, sink: StepSink, reader: _ReportReader | None = None) -> RunOutcome:
+def run_step(ctx: Context, spec: RunSpec, sink: StepSink, reader: ReportReader | None = None) -> RunOutcome:
     """One playbook run inside the calling job, its events numbered after those before."""
     sink.continue_numbering()
     outcome = ctx.runner.run(spec, reader or sink)
@@ -118,7 +118,7 @@ def take_backup(ctx: Context, *, instance_id: str, job_id: str, sink: StepSink) 
             failed = session.get_one(Backup, backup_id)
             failed.status, failed.error, failed.finished_at = "failed", str(exc), utcnow()
         raise BackupStepFailed(f"the backup failed: {exc}") from exc
-    reader = _ReportReader(sink)
+    reader = ReportReader(sink)
     started = time.monotonic()
     outcome = run_step(ctx, spec, sink, reader)
     with transaction(url) as session:

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from provisioner.catalog.base import Localized
+
 Mode = Literal["dedicated", "shared"]
 ARGV = Field(min_length=1)
 
@@ -39,6 +41,36 @@ class SpaceQuota(Strict):
     storage: bool = False
 
 
+class SpaceData(Strict):
+    """Whether one space's data can be taken apart from the other spaces' (a backup of the space alone,
+    its restore inside the shared instance, its move into a dedicated instance), and how.
+
+    ``export`` writes the space's data into the folder its facts name (``"folder"``) inside the
+    commands' container; ``import`` reads it back from there, into the space's place in the shared
+    instance, or with ``"into": "single"`` into a dedicated instance of the service. Where the service
+    cannot separate a space's data, ``separable`` is false and ``restore`` tells the association, in
+    plain words, what restoring would do instead (the shared instance's backup brings back every space).
+    """
+
+    separable: bool
+    export: list[str] | None = Field(default=None, min_length=1)
+    import_: list[str] | None = Field(default=None, min_length=1, alias="import")
+    restore: Localized | None = None
+
+    @model_validator(mode="after")
+    def _said_how(self) -> SpaceData:
+        if self.separable and (self.export is None or self.import_ is None):
+            raise ValueError(
+                "sharing.shared.data: a separable space's data needs its export and import commands"
+            )
+        if not self.separable and self.restore is None:
+            raise ValueError(
+                "sharing.shared.data: where a space's data cannot be separated, restore says (de, en) "
+                "what a restore would do"
+            )
+        return self
+
+
 class SharedMode(Strict):
     # "server": at most one shared instance per server, a new one on another server when all are full;
     # "lab": one for the whole lab, which refuses new spaces when it is full.
@@ -52,6 +84,9 @@ class SharedMode(Strict):
     quota: SpaceQuota = Field(default_factory=SpaceQuota)
     # The account name the space's first admin signs in with; "{space}" becomes the space's subdomain.
     admin_user: str = Field(default="admin-{space}", pattern=r"^[a-z0-9{}._@-]{1,60}$")
+    # Whether a space's data can be backed up, restored and moved out on its own; every shared
+    # template says so, since the portal tells associations what a restore of their space does.
+    data: SpaceData
 
 
 class Sharing(Strict):

@@ -30,14 +30,14 @@ def run_export_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         if instance.state != S.RUNNING:
             # Asked for while it ran; a failure or an update came first.
             error = f"the service is {instance.state}; only a running service can be exported"
-            _end(ctx, job_id, error=error)
+            end_job(ctx, job_id, error=error)
             return
         set_state(instance, S.BACKING_UP)
     try:
         taken = backup_first(ctx, instance_id=instance_id, job_id=job_id, sink=sink)
     except BackupStepFailed as exc:
         _back_to_running(ctx, instance_id)
-        _end(ctx, job_id, error=str(exc))
+        end_job(ctx, job_id, error=str(exc))
         return
     _back_to_running(ctx, instance_id)
     made_from = f" from the backup taken at {stamp(taken.created_at)}" if taken else ""
@@ -45,12 +45,9 @@ def run_export_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     try:
         make_export(ctx.settings, ctx.catalog, job_id=job_id, backup_id=taken.id if taken else None)
     except ExportFailed as exc:
-        _end(ctx, job_id, error=str(exc))
+        end_job(ctx, job_id, error=str(exc))
         return
-    with transaction(ctx.database_url) as session:
-        size = export_of_job(session, job_id=job_id).size_bytes or 0
-    note(sink, f"export ready: {size / 1_000_000:.1f} MB")
-    _end(ctx, job_id, error=None)
+    end_export_job(ctx, job_id, sink)
 
 
 def _back_to_running(ctx: Context, instance_id: str) -> None:
@@ -60,8 +57,16 @@ def _back_to_running(ctx: Context, instance_id: str) -> None:
             set_state(instance, S.RUNNING)
 
 
-def _end(ctx: Context, job_id: str, *, error: str | None) -> None:
-    """The job's end; a failed export's row says why, its files are gone already (``make_export``)."""
+def end_export_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
+    """A made export's job ends: its size said, the job succeeded."""
+    with transaction(ctx.database_url) as session:
+        size = export_of_job(session, job_id=job_id).size_bytes or 0
+    note(sink, f"export ready: {size / 1_000_000:.1f} MB")
+    end_job(ctx, job_id, error=None)
+
+
+def end_job(ctx: Context, job_id: str, *, error: str | None) -> None:
+    """The job's end; a failed export's row says why, its files are gone already (``write_sealed``)."""
     if error is not None:
         fail_export(ctx.settings, job_id=job_id, error=error)
     with transaction(ctx.database_url) as session:

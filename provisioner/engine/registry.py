@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from provisioner.context import Context
+from provisioner.engine.association_export_jobs import run_association_export_job
 from provisioner.engine.backup_jobs import run_backup_job, run_restore_job
 from provisioner.engine.drill import run_drill_job
 from provisioner.engine.export_jobs import run_export_job
@@ -14,6 +15,7 @@ from provisioner.engine.offboard_jobs import run_offboard_job
 from provisioner.engine.playbook_jobs import run_playbook_job
 from provisioner.engine.server_jobs import run_bootstrap_job
 from provisioner.engine.sink import DatabaseSink
+from provisioner.engine.space_data_jobs import run_space_data_job
 from provisioner.engine.space_jobs import run_space_job
 from provisioner.engine.updates import run_update
 from provisioner.jobs.states import JobKind
@@ -43,10 +45,15 @@ HANDLERS: dict[JobKind, Handler] = {
     # A space's job fails its space; the shared instance fails only with its own deploy or removal.
     JobKind.SPACE_CREATE: Handler(run_space_job, breakdown_fails_instance=False),
     JobKind.SPACE_REMOVE: Handler(run_space_job, breakdown_fails_instance=False),
+    JobKind.SPACE_BACKUP: Handler(run_space_data_job, breakdown_fails_instance=False),
+    JobKind.SPACE_RESTORE: Handler(run_space_data_job, breakdown_fails_instance=False),
+    JobKind.SPACE_MOVE_OUT: Handler(run_space_data_job, breakdown_fails_instance=False),
     # Reads a backup: the instance is as it was whatever becomes of the export.
     JobKind.EXPORT: Handler(run_export_job, breakdown_fails_instance=False),
     # A server's own job: there is no instance to fail.
     JobKind.BOOTSTRAP: Handler(run_bootstrap_job, breakdown_fails_instance=False),
+    # An association's own job: it fails only a service it left half-way (backing up).
+    JobKind.ASSOCIATION_EXPORT: Handler(run_association_export_job, breakdown_fails_instance=False),
     # An association's offboarding (no instance): a breakdown stops it where it was, to be resumed.
     JobKind.OFFBOARD: Handler(run_offboard_job, breakdown_fails_instance=False),
 }

@@ -13,6 +13,8 @@ does, so one association's broken space never marks the others' as broken.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from provisioner.catalog.model import HealthCheck
 from provisioner.catalog.sharing import shared_mode
 from provisioner.context import Context
@@ -50,7 +52,7 @@ def run_space_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         if kind is JobKind.SPACE_CREATE:
             _create(ctx, job_id, sink)
         else:
-            _remove(ctx, job_id, sink)
+            remove_space_now(ctx, job_id, sink)
     except SpaceStepFailed as exc:
         _fail(ctx, job_id, str(exc))
 
@@ -58,7 +60,7 @@ def run_space_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
 def _create(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        space, instance = _space_of(job), job.subject
+        space, instance = space_of(job), job.subject
         set_space_state(space, S.CREATING)
         new_instance = instance.state == I.APPROVED
         if not new_instance and instance.state != I.RUNNING:
@@ -69,21 +71,26 @@ def _create(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
             deploy = build_run_spec(ctx.settings, ctx.catalog, instance, JobKind.DEPLOY)
     if new_instance:
         note(sink, "deploying the shared instance the space goes into")
-        _settle_deploy(ctx, job_id, _run(ctx, deploy, sink))
+        _settle_deploy(ctx, job_id, run_in_job(ctx, deploy, sink))
     _space_step(ctx, job_id, sink, "create")
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        space = _space_of(job)
-        template = ctx.catalog.get(space.template)
-        if space.url is None or job.subject.server is None:
-            raise SpaceStepFailed("the space has no address or its shared instance no server")
-        said = shared_mode(template.sharing, template.name).health
-        check = HealthCheck(path=said.path, expect_status=said.expect_status)
-        health = ctx.health(session, ctx.settings, check, url=space.url, server=job.subject.server)
-        space.health = health.value
-        space.health_checked_at = ctx.clock.now()
+        space = space_of(job)
+        check_space_health(ctx, session, space)
         set_space_state(space, S.RUNNING)
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
+
+
+def check_space_health(ctx: Context, session: Session, space: Space) -> None:
+    """Ask the space's own address, through the proxy, as a visitor would."""
+    template = ctx.catalog.get(space.template)
+    server = space.instance.server if space.instance else None
+    if space.url is None or server is None:
+        raise SpaceStepFailed("the space has no address or its shared instance no server")
+    said = shared_mode(template.sharing, template.name).health
+    check = HealthCheck(path=said.path, expect_status=said.expect_status)
+    space.health = ctx.health(session, ctx.settings, check, url=space.url, server=server).value
+    space.health_checked_at = ctx.clock.now()
 
 
 def _settle_deploy(ctx: Context, job_id: str, outcome: RunOutcome) -> None:
@@ -100,17 +107,18 @@ def _settle_deploy(ctx: Context, job_id: str, outcome: RunOutcome) -> None:
         raise SpaceStepFailed(error)
 
 
-def _remove(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
+def remove_space_now(ctx: Context, job_id: str, sink: DatabaseSink, *, reason: str | None = None) -> None:
+    """The space's removal, in its own job or at the end of its move out (``reason``: where it went)."""
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        space = _space_of(job)
+        space = space_of(job)
         set_space_state(space, S.REMOVING)
         deployed = job.subject.state in (I.RUNNING, I.FAILED) and job.subject.server is not None
     if deployed:
         _space_step(ctx, job_id, sink, "remove")
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        set_space_state(_space_of(job), S.REMOVED)
+        set_space_state(space_of(job), S.REMOVED, reason=reason)
         instance = job.subject
         # Decided while holding the placements: no space is placed into it from now on.
         hold_placements(session, ctx.settings)
@@ -127,7 +135,7 @@ def _remove(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
             build_run_spec(ctx.settings, ctx.catalog, instance, JobKind.REMOVE) if instance.server else None
         )
     note(sink, "that was the shared instance's last space: removing the shared instance")
-    outcome = _run(ctx, removal, sink) if removal is not None else RunOutcome("successful", 0, None)
+    outcome = run_in_job(ctx, removal, sink) if removal is not None else RunOutcome("successful", 0, None)
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
         instance = job.subject
@@ -146,23 +154,23 @@ def _remove(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
 def _space_step(ctx: Context, job_id: str, sink: DatabaseSink, action: Action) -> None:
     with transaction(ctx.database_url) as session:
         job = session.get_one(Job, job_id)
-        space = _space_of(job)
+        space = space_of(job)
         template = ctx.catalog.get(space.template)
         spec = space_run_spec(ctx.settings, template, space=space, instance=job.subject, action=action)
     note(sink, f"{'making' if action == 'create' else 'removing'} the space with the service's own command")
-    outcome = _run(ctx, spec, sink)
+    outcome = run_in_job(ctx, spec, sink)
     if outcome.status != "successful":
         raise SpaceStepFailed(f"the space's {action} failed: {outcome.error}")
 
 
-def _run(ctx: Context, spec: RunSpec, sink: DatabaseSink) -> RunOutcome:
+def run_in_job(ctx: Context, spec: RunSpec, sink: DatabaseSink) -> RunOutcome:
     sink.continue_numbering()
     outcome = ctx.runner.run(spec, sink)
     sink.flush()
     return outcome
 
 
-def _space_of(job: Job) -> Space:
+def space_of(job: Job) -> Space:
     if job.space is None:
         raise RuntimeError(f"job {job.id} is a space job without a space")
     return job.space
@@ -171,7 +179,7 @@ def _space_of(job: Job) -> Space:
 def _fail(ctx: Context, job_id: str, error: str) -> None:
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
-        space = _space_of(job)
+        space = space_of(job)
         if space.state not in (S.FAILED, S.REMOVED):
             set_space_state(space, S.FAILED, reason=error)
         finish_job(session, job=job, status=JobStatus.FAILED, error=error)

@@ -26,7 +26,16 @@ from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import reap_lost_jobs
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, DrillResult, Export, Instance, Job, Offboarding
+from provisioner.models import (
+    Backup,
+    DrillResult,
+    Export,
+    Instance,
+    Job,
+    Offboarding,
+    SpaceBackup,
+    SpaceRestore,
+)
 from provisioner.spaces.service import set_space_state
 from provisioner.spaces.states import SpaceState
 from provisioner.timeutil import utcnow
@@ -44,6 +53,9 @@ _ALERTS = {JobKind.BACKUP: AlertKind.BACKUP_FAILED, JobKind.DRILL: AlertKind.DRI
 
 def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason: str) -> None:
     """Leave the job's instance, backups and drill as its handler would have on a failure."""
+    if job.tenant_id is not None:
+        _settle_association_job(session, job, reason=reason)
+        return
     if job.offboarding_id is not None:
         # Stopped where it was: resumed by an operator, never left looking as if it ran on.
         offboarding = session.get_one(Offboarding, job.offboarding_id)
@@ -52,8 +64,19 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
         return  # a server's own job leaves nothing half-way but its outcome, written already
     kind = JobKind(job.kind)
     _fail(job.subject, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
-    if job.space is not None and job.space.state not in SPACE_SETTLED:
+    # A backup of a space, or a move that had not yet removed it, leaves the space as it was.
+    space_untouched = kind in (JobKind.SPACE_BACKUP, JobKind.SPACE_MOVE_OUT) and (
+        job.space is None or job.space.state == SpaceState.RUNNING
+    )
+    if job.space is not None and job.space.state not in SPACE_SETTLED and not space_untouched:
         set_space_state(job.space, SpaceState.FAILED, reason=reason)
+    moved_into = session.get(SpaceRestore, job.id)
+    if moved_into is not None and moved_into.instance is not None:
+        _fail(moved_into.instance, reason, half_way_only=True)
+    for space_backup in session.scalars(
+        select(SpaceBackup).where(SpaceBackup.job_id == job.id, SpaceBackup.status == "running")
+    ):
+        space_backup.status, space_backup.error, space_backup.finished_at = "failed", reason, utcnow()
     begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
     for backup in session.scalars(begun):
         backup.status = "failed"
@@ -67,8 +90,22 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
             _fail(session.get_one(Instance, drill.throwaway_instance_id), reason, half_way_only=True)
     if kind in _ALERTS:
         alert(session, settings, job.subject, _ALERTS[kind], reason)
-    # An export the job had begun ends failed, so the service's next export may start; what a lost
-    # worker left of it in the exports folder goes with the next sweep (``expire_exports``).
+    _fail_exports(session, job, reason=reason)
+
+
+def _settle_association_job(session: Session, job: Job, *, reason: str) -> None:
+    """An association's export: the service whose backup it was taking is failed, as a service's own
+    export would leave it, with that backup; the export ends failed."""
+    begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
+    for backup in session.scalars(begun):
+        backup.status, backup.error = "failed", reason
+        _fail(session.get_one(Instance, backup.instance_id), reason, half_way_only=True)
+    _fail_exports(session, job, reason=reason)
+
+
+def _fail_exports(session: Session, job: Job, *, reason: str) -> None:
+    # An export the job had begun ends failed, so the next export may start; what a lost worker left of
+    # it in the exports folder goes with the next sweep (``expire_exports``).
     for export in session.scalars(select(Export).where(Export.job_id == job.id, Export.state.in_(ACTIVE))):
         export.state, export.error, export.finished_at = "failed", reason, utcnow()
 

@@ -51,6 +51,22 @@ class ServiceExport:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A service of an association's export left out, with the reason (it is not running, say): one
+    of ``provisioner.exports.readme``'s texts, said in the README in the association's language."""
+
+    name: str
+    template: str
+    version: str
+    why: str
+    state: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.why % {"state": self.state}
+
+
+@dataclass(frozen=True)
 class Built:
     sha256: str
     size_bytes: int
@@ -104,7 +120,11 @@ def build_archive(
     services: list[ServiceExport],
     language: str,
     created_at: datetime,
+    skipped: tuple[Skipped, ...] = (),
 ) -> Built:
+    """Write the archive of ``services`` into ``out``; the manifest lists each with its files and
+    their checksums (and the SHA-256 of its lines in SHA256SUMS, one value standing for all its
+    files), and each of ``skipped`` with its reason."""
     counted = _Counted(out)
     manifest: dict[str, Any] = {
         "format": FORMAT,
@@ -120,13 +140,15 @@ def build_archive(
                 "name": service.name,
                 "template": service.template,
                 "version": service.version,
+                "state": "exported",
                 "parts": [],
             }
+            own_sums: list[str] = []
             config = json.dumps(service.configuration, indent=2, sort_keys=True).encode() + b"\n"
             config_path = f"{service.name}/configuration.json"
             _add_bytes(tar, f"{root}/{config_path}", config, created_at)
             config_sum = hashlib.sha256(config).hexdigest()
-            sums.append(f"{config_sum}  {config_path}")
+            own_sums.append(f"{config_sum}  {config_path}")
             entry["parts"].append(
                 {
                     "name": "configuration",
@@ -137,10 +159,22 @@ def build_archive(
             )
             for restored in service.parts:
                 part_entry = _add_part(tar, root, service.name, restored, secrets)
-                sums += [f"{f['sha256']}  {f['path']}" for f in part_entry["files"] if "sha256" in f]
+                own_sums += [f"{f['sha256']}  {f['path']}" for f in part_entry["files"] if "sha256" in f]
                 entry["parts"].append(part_entry)
+            entry["sha256"] = hashlib.sha256(("\n".join(own_sums) + "\n").encode()).hexdigest()
+            sums += own_sums
             manifest["services"].append(entry)
-        readme = readme_text(manifest, services, language=language).encode()
+        manifest["services"] += [
+            {
+                "name": s.name,
+                "template": s.template,
+                "version": s.version,
+                "state": "skipped",
+                "reason": s.reason,
+            }
+            for s in skipped
+        ]
+        readme = readme_text(manifest, services, skipped, language=language).encode()
         _add_bytes(tar, f"{root}/README.txt", readme, created_at)
         _add_bytes(tar, f"{root}/SHA256SUMS", ("\n".join(sums) + "\n").encode(), created_at)
         body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"

@@ -13,14 +13,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 
+from provisioner.catalog.exports import ExportPart
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
-from provisioner.exports.archive import RestoredPart, SecretInExport, ServiceExport, build_archive
+from provisioner.exports.archive import Built, RestoredPart, SecretInExport, ServiceExport, build_archive
 from provisioner.exports.restored import RestoreFailed, restore_for_export
 from provisioner.exports.sealed import SealedWriter
 from provisioner.exports.service import drop_archive, export_of_job
@@ -39,6 +41,33 @@ def sealed_name(export_id: str) -> str:
     return f"{export_id}.tar.gz.sealed"
 
 
+def service_export(settings: Settings, catalog: Catalog, instance: Instance) -> ServiceExport:
+    """What the archive says of a service before its parts are restored: its configuration without
+    the lab's secrets, and those secrets, which no file of the archive may hold."""
+    template = catalog.get(instance.template)
+    return ServiceExport(
+        name=instance.name,
+        template=instance.template,
+        version=instance.version,
+        configuration={
+            "service": instance.template,
+            "version": instance.version,
+            "software": template.versions[instance.version].images
+            if instance.version in template.versions
+            else {},
+            "address": instance.url,
+            "parameters": instance.parameters,
+        },
+        parts=[],
+        secrets=[decrypt(settings, s.encrypted) for s in instance.secrets],
+    )
+
+
+def export_parts(catalog: Catalog, instance: Instance) -> list[ExportPart]:
+    exports = catalog.get(instance.template).exports
+    return exports.parts if exports else []
+
+
 def make_export(
     settings: Settings,
     catalog: Catalog,
@@ -49,58 +78,57 @@ def make_export(
 ) -> None:
     """Make the archive of the job's export from ``backup_id`` (None: a service without data), record
     it as ready and delete the service's archive before it. Raises ``ExportFailed``."""
-    url = settings.resolved_database_url
-    folder = settings.resolved_exports_dir
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with transaction(url) as session:
+    folder = exports_folder(settings)
+    with transaction(settings.resolved_database_url) as session:
         export = export_of_job(session, job_id=job_id)
         export.state = "running"
         export.backup_id = backup_id
         export_id = export.id
         instance = session.get_one(Instance, export.instance_id)
-        template = catalog.get(instance.template)
         backup = session.get_one(Backup, backup_id) if backup_id else None
         if backup is not None:
             session.expunge(backup)  # read after this session: its repository and target came joined
         language = known_language(instance.tenant.language) or DEFAULT_LANGUAGE
         association = {"slug": instance.tenant.slug, "name": instance.tenant.name}
-        service = ServiceExport(
-            name=instance.name,
-            template=instance.template,
-            version=instance.version,
-            configuration={
-                "service": instance.template,
-                "version": instance.version,
-                "software": template.versions[instance.version].images
-                if instance.version in template.versions
-                else {},
-                "address": instance.url,
-                "parameters": instance.parameters,
-            },
-            parts=[],
-            secrets=[decrypt(settings, s.encrypted) for s in instance.secrets],
-        )
+        service = service_export(settings, catalog, instance)
+        parts = export_parts(catalog, instance)
         root = f"{instance.tenant.slug}-{instance.name}-{utcnow():%Y-%m-%d}"
-    parts = template.exports.parts if template.exports else []
-    _check_free_space(settings, folder, backup)
-    work, partial, final = (
-        folder / f"work-{export_id}",
-        folder / f"{export_id}.part",
-        folder / sealed_name(export_id),
-    )
-    try:
+    check_free_space(settings, folder, backup.size_bytes or 0 if backup is not None else 0)
+    work = folder / f"work-{export_id}"
+
+    def write(out: BinaryIO) -> Built:
         restorer = restore or restore_for_export
         restored = restorer(settings, backup, parts, into=work) if backup is not None and parts else []
+        return build_archive(
+            out,
+            root=root,
+            association=association,
+            services=[replace(service, parts=restored)],
+            language=language,
+            created_at=utcnow(),
+        )
+
+    built = write_sealed(settings, export_id, write, work=work)
+    record_ready(settings, export_id, built)
+
+
+def exports_folder(settings: Settings) -> Path:
+    folder = settings.resolved_exports_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return folder
+
+
+def write_sealed(
+    settings: Settings, export_id: str, write: Callable[[BinaryIO], Built], *, work: Path
+) -> Built:
+    """The archive ``write`` makes, sealed into the exports folder under the export's name; on any
+    failure nothing of it is left, and the throwaway folder ``work`` goes in every case."""
+    folder = settings.resolved_exports_dir
+    partial, final = folder / f"{export_id}.part", folder / sealed_name(export_id)
+    try:
         with partial.open("wb") as out:
             sealer = SealedWriter(out, settings.secret_key)
-            built = build_archive(
-                sealer,  # type: ignore[arg-type]
-                root=root,
-                association=association,
-                services=[replace(service, parts=restored)],
-                language=language,
-                created_at=utcnow(),
-            )
+            built = write(sealer)  # type: ignore[arg-type]
             sealer.close()
             os.fsync(out.fileno())
         os.replace(partial, final)
@@ -114,13 +142,12 @@ def make_export(
     finally:
         partial.unlink(missing_ok=True)
         shutil.rmtree(work, ignore_errors=True)
-    _ready(settings, export_id, built.sha256, built.size_bytes, sealed_name(export_id))
+    return built
 
 
-def _check_free_space(settings: Settings, folder: Path, backup: Backup | None) -> None:
+def check_free_space(settings: Settings, folder: Path, backed_up_bytes: int) -> None:
     # The restored copy and the archive (no larger than what it holds) side by side, and a margin.
-    size = backup.size_bytes or 0 if backup is not None else 0
-    need = 2 * size + settings.export_min_free_mb * _MB
+    need = 2 * backed_up_bytes + settings.export_min_free_mb * _MB
     free = shutil.disk_usage(folder).free
     if free < need:
         raise ExportFailed(
@@ -128,17 +155,25 @@ def _check_free_space(settings: Settings, folder: Path, backup: Backup | None) -
         )
 
 
-def _ready(settings: Settings, export_id: str, sha256: str, size: int, file: str) -> None:
+def record_ready(
+    settings: Settings, export_id: str, built: Built, *, services: list[dict[str, Any]] | None = None
+) -> None:
+    """The export is ready until it expires; the one before it of the same service (or of the whole
+    association) is deleted: one archive is kept of each."""
     with transaction(settings.resolved_database_url) as session:
         export = session.get_one(Export, export_id)
         now = utcnow()
-        export.state, export.file, export.sha256, export.size_bytes = "ready", file, sha256, size
+        export.state, export.file = "ready", sealed_name(export_id)
+        export.sha256, export.size_bytes = built.sha256, built.size_bytes
+        export.services = services
         export.finished_at = now
         export.expires_at = now + timedelta(hours=settings.export_keep_hours)
-        # One archive kept per service: the one before goes once this one is there.
-        older = select(Export).where(
-            Export.instance_id == export.instance_id, Export.id != export.id, Export.state == "ready"
+        same = (
+            Export.instance_id == export.instance_id
+            if export.instance_id is not None
+            else (Export.instance_id.is_(None)) & (Export.tenant_id == export.tenant_id)
         )
+        older = select(Export).where(same, Export.id != export.id, Export.state == "ready")
         for before in session.scalars(older):
             drop_archive(settings, before)
             before.state = "replaced"

@@ -1,69 +1,68 @@
 """The README of an export archive, in the association's language: what each part is and how to bring
-it into the same software elsewhere (the template's words), and how to check the files."""
+it into the same software elsewhere (the template's words), which services were left out and why, and
+how to check the files.
+
+German comes from the notices' catalogue (``babel-notices.cfg`` extracts this module), as mails do.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from provisioner.i18n import compiled_translations
+from provisioner.messages import N_, STATES
+from provisioner.notices.render import catalogue_path
+
 if TYPE_CHECKING:
-    from provisioner.exports.archive import ServiceExport
+    from provisioner.exports.archive import ServiceExport, Skipped
 
-_TEXT = {
-    "de": {
-        "title": "Export der Daten von {association}",
-        "made": (
-            "Erstellt am {created} (UTC) aus der letzten Sicherung, die dafür in einem Wegwerf-Ordner "
-            "wiederhergestellt wurde."
-        ),
-        "service": "Dienst „{name}“ ({template}, Version {version})",
-        "configuration": (
-            "configuration.json: die Einstellungen des Dienstes (ohne Passwörter und Schlüssel des Labs); "
-            "tragt sie bei der neuen Installation von Hand ein."
-        ),
-        "where": "Im Archiv: {path}",
-        "how": "So bringt ihr ihn woanders hin:",
-        "check": (
-            "Prüfen, ob alles vollständig ist: „sha256sum -c SHA256SUMS“ in diesem Ordner. manifest.json "
-            "nennt jeden Teil, jede Datei und ihre Prüfsumme (SHA-256)."
-        ),
-    },
-    "en": {
-        "title": "Export of the data of {association}",
-        "made": "Made on {created} (UTC) from the latest backup, restored for it into a throwaway folder.",
-        "service": 'Service "{name}" ({template}, version {version})',
-        "configuration": (
-            "configuration.json: the service's settings (without the lab's passwords and keys); enter "
-            "them by hand in the new installation."
-        ),
-        "where": "In the archive: {path}",
-        "how": "How to bring it elsewhere:",
-        "check": (
-            'To check that everything is complete: "sha256sum -c SHA256SUMS" in this folder. manifest.json '
-            "names every part, every file and its checksum (SHA-256)."
-        ),
-    },
-}
+TITLE = N_("Export of the data of %(association)s")
+MADE = N_("Made on %(created)s (UTC) from the latest backup, restored for it into a throwaway folder.")
+SERVICE = N_("Service “%(name)s” (%(template)s, version %(version)s)")
+CONFIGURATION = N_(
+    "configuration.json: the service's settings (without the lab's passwords and keys); enter them by "
+    "hand in the new installation."
+)
+WHERE = N_("In the archive: %(path)s")
+HOW = N_("How to bring it elsewhere:")
+SKIPPED = N_("Not in this archive: “%(name)s” (%(template)s): %(reason)s.")
+# Why a service of an association's export was left out (``Skipped.why``).
+NOT_RUNNING = N_("the service is %(state)s; only a running service is exported")
+NO_EXPORTS = N_("its template does not say how its data is exported")
+BUSY = N_("another job was working on the service")
+SPACE = N_("a space in one of the lab's shared services; its data is not part of this export")
+CHECK = N_(
+    "To check that everything is complete: “sha256sum -c SHA256SUMS” in this folder. manifest.json "
+    "names every part, every file and its checksum (SHA-256)."
+)
 
 
-def readme_text(manifest: dict[str, Any], services: list[ServiceExport], *, language: str) -> str:
-    text = _TEXT[language if language in _TEXT else "en"]
+def readme_text(
+    manifest: dict[str, Any], services: list[ServiceExport], skipped: tuple[Skipped, ...], *, language: str
+) -> str:
+    shown = language if language in ("de", "en") else "en"
+    say = compiled_translations(catalogue_path(shown), shown).gettext
     lines = [
-        text["title"].format(association=manifest["association"]["name"]),
+        say(TITLE) % {"association": manifest["association"]["name"]},
         "",
-        text["made"].format(created=manifest["created_at"].replace("T", " ").rstrip("Z")),
+        say(MADE) % {"created": manifest["created_at"].replace("T", " ").rstrip("Z")},
         "",
     ]
-    for entry, service in zip(manifest["services"], services, strict=True):
-        heading = text["service"].format(
-            name=entry["name"], template=entry["template"], version=entry["version"]
-        )
-        lines += [heading, "=" * len(heading), "", f"- {text['configuration']}", ""]
+    exported = [entry for entry in manifest["services"] if entry.get("state") != "skipped"]
+    for entry, service in zip(exported, services, strict=True):
+        heading = say(SERVICE) % entry
+        lines += [heading, "=" * len(heading), "", f"- {say(CONFIGURATION)}", ""]
         for restored, part in zip(service.parts, entry["parts"][1:], strict=True):
             lines += [
-                f"- {getattr(restored.part.title, language if language in _TEXT else 'en')}",
-                f"  {text['where'].format(path=part['path'])}",
-                f"  {text['how']} {getattr(restored.part.restore, language if language in _TEXT else 'en')}",
+                f"- {getattr(restored.part.title, shown)}",
+                f"  {say(WHERE) % {'path': part['path']}}",
+                f"  {say(HOW)} {getattr(restored.part.restore, shown)}",
                 "",
             ]
-    lines += [text["check"], ""]
+    for left_out in skipped:
+        state = say(STATES.get(left_out.state or "", left_out.state or ""))
+        reason = say(left_out.why) % {"state": state}
+        values = {"name": left_out.name, "template": left_out.template, "reason": reason}
+        lines += [say(SKIPPED) % values, ""]
+    lines += [say(CHECK), ""]
     return "\n".join(lines)

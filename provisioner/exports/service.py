@@ -118,9 +118,11 @@ def downloadable(
 
 
 def archive_name(export: Export) -> str:
-    """What the download is saved as: the association, the service and the day, never a stored path."""
+    """What the download is saved as: the association, the service (none for the whole association)
+    and the day, never a stored path."""
     day = (export.finished_at or export.created_at).strftime("%Y-%m-%d")
-    return f"{export.tenant.slug}-{export.instance.name}-{day}.tar.gz"
+    service = f"-{export.instance.name}" if export.instance is not None else ""
+    return f"{export.tenant.slug}{service}-{day}.tar.gz"
 
 
 def expire_exports(session: Session, settings: Settings) -> int:

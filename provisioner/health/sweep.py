@@ -1,4 +1,5 @@
-"""The health sweep: every running instance asked at once over HTTP from the control plane.
+"""The health sweep: every running instance (and space, ``health.spaces``) asked at once over HTTP from
+the control plane.
 
 One asyncio loop with bounded concurrency and short timeouts; each request carries the SSL context of
 its way of checking certificates: the server proxy's own CA for internal TLS, the public CAs for ACME,
@@ -31,6 +32,7 @@ from provisioner.errors import NotFound
 from provisioner.health.check import answers_as_expected, health_request
 from provisioner.health.fetch import BadAnswer, fetch
 from provisioner.health.probe import Health
+from provisioner.health.spaces import record_spaces, space_targets
 from provisioner.health.tls import trusting
 from provisioner.instances.states import InstanceState
 from provisioner.models import Alert, HealthEvent, Instance, Server, ServerCa
@@ -48,7 +50,8 @@ LOOP_FACTORY: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_
 
 @dataclass(frozen=True)
 class Target:
-    instance_id: str
+    # An instance's id, or a space's (``health.spaces``): the key of its outcome.
+    subject_id: str
     url: str
     address: str
     check: HealthCheck
@@ -65,7 +68,7 @@ class Outcome:
 @dataclass(frozen=True)
 class SweepReport:
     checked: int
-    changed: list[tuple[str, str, str]]  # instance id, previous, current
+    changed: list[tuple[str, str, str]]  # instance or space id, previous, current
     seconds: float
 
 
@@ -143,12 +146,12 @@ async def probe_all(
                     timeout=timeout,
                 )
             except (OSError, TimeoutError, BadAnswer, ValueError) as exc:
-                results[target.instance_id] = Outcome(Health.UNHEALTHY, _why(exc))
+                results[target.subject_id] = Outcome(Health.UNHEALTHY, _why(exc))
                 return
         if answers_as_expected(target.check, answer.status, answer.content):
-            results[target.instance_id] = Outcome(Health.HEALTHY)
+            results[target.subject_id] = Outcome(Health.HEALTHY)
         else:
-            results[target.instance_id] = Outcome(Health.UNHEALTHY, f"answered {answer.status}")
+            results[target.subject_id] = Outcome(Health.UNHEALTHY, f"answered {answer.status}")
 
     await asyncio.gather(*(one(t) for t in found))
     return results
@@ -177,25 +180,39 @@ def sweep(settings: Settings, catalog: Catalog, *, instance_ids: Sequence[str] |
     url = settings.resolved_database_url
     with transaction(url) as session:
         found = targets(session, settings, catalog, instance_ids=instance_ids)
-        uncollected = _without_ca(session, {t.trust for t in found})
+        spaces = [] if instance_ids is not None else _space_targets(session, settings, catalog)
+        uncollected = _without_ca(session, {t.trust for t in found + spaces})
     if uncollected:
         # A server's CA is fetched with its first metrics collection; a new server need not wait for it.
         collect_all(settings, server_ids=uncollected)
     with transaction(url) as session:
-        contexts = _contexts(session, (t.trust for t in found))
-        previous = _health_of(session, [t.instance_id for t in found])
+        contexts = _contexts(session, (t.trust for t in found + spaces))
+        previous = _health_of(session, [t.subject_id for t in found])
     with asyncio.Runner(loop_factory=LOOP_FACTORY) as runner:
         outcomes = runner.run(
             probe_all(
-                found,
+                found + spaces,
                 contexts,
                 concurrency=settings.health_concurrency,
                 timeout=settings.health_timeout_seconds,
             )
         )
+    of_spaces = {t.subject_id: outcomes.pop(t.subject_id) for t in spaces if t.subject_id in outcomes}
     with transaction(url) as session:
         changed = record(session, settings, outcomes, previous)
-    return SweepReport(checked=len(outcomes), changed=changed, seconds=(utcnow() - started).total_seconds())
+        changed += record_spaces(
+            session, settings, {i: (o.health, o.detail) for i, o in of_spaces.items()}, now=utcnow()
+        )
+    checked = len(outcomes) + len(of_spaces)
+    return SweepReport(checked=checked, changed=changed, seconds=(utcnow() - started).total_seconds())
+
+
+def _space_targets(session: Session, settings: Settings, catalog: Catalog) -> list[Target]:
+    """Each running space at its own address, through its shared instance's server and proxy."""
+    return [
+        Target(t.space_id, t.url, t.server.public_address, t.check, _trust(settings, t.server))
+        for t in space_targets(session, catalog)
+    ]
 
 
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -14,7 +14,7 @@ from provisioner.auth.actor import Actor
 from provisioner.errors import Conflict, NotFound
 from provisioner.jobs.queue import note_created
 from provisioner.jobs.states import FINISHED, JobKind, JobStatus
-from provisioner.models import Instance, Job, JobEvent, Server, Space
+from provisioner.models import Instance, Job, JobEvent, Server, Space, Tenant
 from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
@@ -50,6 +50,10 @@ def create_job(
         target_server_id=target_server_id,
         requested_by=requested_by,
     )
+    return _queued(session, job)
+
+
+def _queued(session: Session, job: Job) -> Job:
     session.add(job)
     session.flush()
     note_created(session, job.id)
@@ -76,15 +80,27 @@ def create_server_job(session: Session, *, server: Server, kind: JobKind, reques
         target_server_id=server.id,
         requested_by=requested_by,
     )
-    session.add(job)
-    session.flush()
-    note_created(session, job.id)
-    return job
+    return _queued(session, job)
+
+
+def create_tenant_job(session: Session, *, tenant: Tenant, kind: JobKind, requested_by: str | None) -> Job:
+    """A job of an association as a whole, on none of its instances (the export of all its services);
+    the caller makes sure of how many may run at once."""
+    job = Job(
+        instance_id=None,
+        tenant_id=tenant.id,
+        kind=kind.value,
+        status=JobStatus.QUEUED.value,
+        requested_by=requested_by,
+    )
+    return _queued(session, job)
 
 
 def _tenant_of(job: Job) -> str | None:
     """The association a job belongs to (a space's, not the lab's that owns the shared instance); None
     for a server's own job, which is the lab's."""
+    if job.tenant_id is not None:
+        return job.tenant_id
     if job.space is not None:
         return job.space.tenant_id
     return job.instance.tenant_id if job.instance is not None else None
@@ -115,6 +131,7 @@ def list_jobs(
             or_(
                 and_(Job.space_id.is_(None), Instance.tenant_id == actor.tenant_id),
                 Space.tenant_id == actor.tenant_id,
+                Job.tenant_id == actor.tenant_id,
             )
         )
     if instance_id is not None:

@@ -26,10 +26,17 @@ class JobKind(StrEnum):
     # new), or remove it (and the instance with its last space).
     SPACE_CREATE = "space_create"
     SPACE_REMOVE = "space_remove"
+    # One space's own data: backed up into its association's repository, put back into the space
+    # (the other spaces untouched), or moved into a dedicated instance of its own (the space removed).
+    SPACE_BACKUP = "space_backup"
+    SPACE_RESTORE = "space_restore"
+    SPACE_MOVE_OUT = "space_move_out"
     # A backup taken, restored into a throwaway folder and made into an archive in open formats.
     EXPORT = "export"
     # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
     BOOTSTRAP = "bootstrap"
+    # An association's own job (no instance): every running service of it exported into one archive.
+    ASSOCIATION_EXPORT = "association_export"
     # An association leaves (no instance): its services removed by jobs of their own, then its
     # backups, accounts and rows deleted, and its deletion record written.
     OFFBOARD = "offboard"

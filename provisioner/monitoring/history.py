@@ -1,5 +1,6 @@
 """What the lab measured over the last days, as series to draw: each instance's footprint and health, each
-server's memory and disk. Read from the collections and health changes the lab keeps (``KEEP``)."""
+server's memory, disk and its services' processor use. Read from the collections and health changes the
+lab keeps (``KEEP``)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class InstanceHistory:
 
 @dataclass
 class ServerHistory:
+    # Processor cores its services' containers used, summed (the collection measures containers, not the
+    # whole machine: the server's own processes are not counted).
+    services_cpu: list[Sample] = field(default_factory=list)
     memory_used_mb: list[Sample] = field(default_factory=list)
     memory_total_mb: int | None = None
     disk_used_mb: list[Sample] = field(default_factory=list)
@@ -73,6 +77,7 @@ def server_histories(
             ServerMetric.memory_available_mb,
             ServerMetric.disk_total_mb,
             ServerMetric.disk_used_mb,
+            ServerMetric.instances,
         )
         .where(
             ServerMetric.server_id.in_(list(server_ids)),
@@ -81,8 +86,12 @@ def server_histories(
         )
         .order_by(ServerMetric.collected_at, ServerMetric.id)
     )
-    for server_id, at, memory_total, memory_available, disk_total, disk_used in session.execute(query):
+    for server_id, at, memory_total, memory_available, disk_total, disk_used, footprints in session.execute(
+        query
+    ):
         history = found[server_id]
+        cpu_percent = sum(float(used.get("cpu_percent") or 0) for used in (footprints or {}).values())
+        history.services_cpu.append(Sample(at, cpu_percent / 100))
         if memory_total is not None and memory_available is not None:
             history.memory_used_mb.append(Sample(at, memory_total - memory_available))
             history.memory_total_mb = memory_total

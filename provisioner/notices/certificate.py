@@ -19,23 +19,29 @@ def _when(value: datetime | str | None) -> str:
 
 
 def certificate_values(offboarding: Offboarding) -> dict[str, Any]:
+    """The record's parts, each a small dict the template words in the reader's language."""
     deleted = offboarding.deleted
     services = [
-        f"{s['name']} ({s['template']}{', ' + s['url'] if s.get('url') else ''}), job {s['job']}"
-        for s in deleted.get("services", [])
-    ]
-    spaces = [
-        f"{s['name']} ({s['template']}{', ' + s['url'] if s.get('url') else ''}), job {s['job'] or NONE}"
-        for s in deleted.get("spaces", [])
+        {"name": s["name"], "template": s["template"], "url": s.get("url") or "", "job": s.get("job") or NONE}
+        for s in [*deleted.get("services", []), *deleted.get("spaces", [])]
     ]
     repositories = [
-        f"{r['target']} ({r['kind']}): {r['backups']} backup(s), deleted {_when(r['deleted_at'])}"
+        {
+            "target": r["target"],
+            "kind": r["kind"],
+            "backups": r["backups"],
+            "deleted_at": _when(r["deleted_at"]),
+        }
         for r in deleted.get("repositories", [])
     ]
     final = [
-        f"{e['service']}: {e['sha256']} ({e['size_bytes']} bytes, {_when(e['finished_at'])})"
+        {"service": e["service"], "sha256": e["sha256"], "size_bytes": e["size_bytes"],
+         "finished_at": _when(e["finished_at"]),
+         # An export of everything (no service): each service in it with its files' checksum.
+         "services": [{"name": x["name"], "sha256": x["sha256"]}
+                      for x in e.get("services", []) if x.get("sha256")]}
         for e in deleted.get("final_export", [])
-    ]
+    ]  # fmt: skip
     return {
         "tenant": offboarding.tenant_name,
         "slug": offboarding.tenant_slug,
@@ -43,10 +49,9 @@ def certificate_values(offboarding: Offboarding) -> dict[str, Any]:
         "requested_at": _when(offboarding.requested_at),
         "completed_at": _when(offboarding.completed_at),
         "jobs": ", ".join(j["job"] for j in deleted.get("jobs", [])) or NONE,
-        "services": services or [NONE],
-        "spaces": spaces or [NONE],
-        "repositories": repositories or [NONE],
-        "final_export": final or [NONE],
+        "services": services,
+        "repositories": repositories,
+        "final_export": final,
         "accounts": deleted.get("accounts", 0),
         "invitations": deleted.get("invitations", 0),
         "tokens": deleted.get("tokens", 0),

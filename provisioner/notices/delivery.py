@@ -20,7 +20,7 @@ from provisioner.db import transaction
 from provisioner.errors import NotFound
 from provisioner.mail import MailError, mail_enabled, send_mail
 from provisioner.mail_config import mail_settings_for
-from provisioner.models import Instance, Job, Offboarding, OutgoingNotice
+from provisioner.models import Instance, Job, Offboarding, OutgoingNotice, Server
 from provisioner.notices.certificate import certificate_values
 from provisioner.notices.channels import (
     NO_MAIL,
@@ -112,6 +112,19 @@ def _deliver_one(settings: Settings, catalog: Catalog, notice_id: int) -> int:
     return 1
 
 
+def _server_values(session: Session, settings: Settings, notice: OutgoingNotice) -> dict[str, Any]:
+    """A server's own job: its name and address, what the job said, and its page."""
+    server = session.get_one(Server, notice.values["server_id"])
+    job = session.get_one(Job, notice.values["job_id"])
+    return {
+        "server": server.name,
+        "address": server.address,
+        "status": job.status,
+        "error": job.error or "",
+        "link": lab_link(settings, f"/jobs/{job.id}"),
+    }
+
+
 def _send(sender: Settings, recipient: str, kind: str, rendered: Rendered, values: dict[str, Any]) -> None:
     if recipient == WEBHOOK:
         post_webhook(sender, webhook_payload(kind, rendered, values))
@@ -125,6 +138,8 @@ def _values(session: Session, settings: Settings, catalog: Catalog, notice: Outg
     """What the template shows, read now: names, the service's title and address, the job's outcome."""
     if notice.kind == NoticeKind.DELETION_RECORD:
         return certificate_values(session.get_one(Offboarding, notice.values["offboarding_id"]))
+    if "server_id" in notice.values:
+        return _server_values(session, settings, notice)
     instance = session.get_one(Instance, notice.values["instance_id"])
     english = notice.language == "en"
     try:

@@ -52,8 +52,14 @@ def _first_good_deploy(session: Session, job: Job) -> bool:
 def job_finished(session: Session, *, job: Job) -> None:
     """The one place a job's outcome turns into notices (called as the outcome is written)."""
     if job.instance_id is None:
-        # A server's bootstrap is started and followed live by an operator on its job page; the
-        # notices' texts speak of an association's service.
+        # A server's own job (its bootstrap): only the operators hear of it, and only when it failed,
+        # since whoever started it may have left its page long before it ended.
+        if job.status in FAILED:
+            queue_for_operators(
+                session,
+                kind=NoticeKind.SERVER_BOOTSTRAP_FAILED,
+                values={"server_id": job.target_server_id, "job_id": job.id},
+            )
         return
     values = {"instance_id": job.instance_id, "job_id": job.id}
     tenant_id = session.get_one(Instance, job.instance_id).tenant_id

@@ -27,6 +27,7 @@ class NoticeKind(StrEnum):
     # To the lab's operators (and its webhook).
     REQUEST_WAITING = "request_waiting"
     JOB_FAILED = "job_failed"
+    SERVER_BOOTSTRAP_FAILED = "server_bootstrap_failed"
     # To an association's admins.
     REQUEST_APPROVED = "request_approved"
     REQUEST_REJECTED = "request_rejected"

@@ -71,13 +71,18 @@ def erase_exports(session: Session, *, tenant_id: str) -> None:
 
 
 def erase_rest(session: Session, *, tenant_id: str) -> None:
-    """Everything left: the services' and spaces' rows with their jobs and history, the backups' and
+    """Everything left: the services' and spaces' rows with their jobs and history (and the
+    association's own jobs), the backups' and
     the repositories' rows, the alerts, and the tenant's row."""
     instance_ids = list(session.scalars(select(Instance.id).where(Instance.tenant_id == tenant_id)))
     space_ids = list(session.scalars(select(Space.id).where(Space.tenant_id == tenant_id)))
     job_ids = list(
         session.scalars(
-            select(Job.id).where(or_(Job.instance_id.in_(instance_ids), Job.space_id.in_(space_ids)))
+            select(Job.id).where(
+                or_(
+                    Job.instance_id.in_(instance_ids), Job.space_id.in_(space_ids), Job.tenant_id == tenant_id
+                )
+            )
         )
     )
     backup_ids = list(session.scalars(select(Backup.id).where(Backup.instance_id.in_(instance_ids))))

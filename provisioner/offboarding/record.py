@@ -21,7 +21,8 @@ def append(offboarding: Offboarding, key: str, item: dict[str, Any]) -> None:
 
 
 def final_exports(session: Session, *, tenant_id: str) -> list[dict[str, Any]]:
-    """The association's ready exports (its final export): which service, size and SHA-256."""
+    """The association's ready exports (its final export): which service (none for an export of
+    everything, which lists each service with its checksum), size and SHA-256."""
     ready = session.scalars(
         select(Export)
         .where(Export.tenant_id == tenant_id, Export.state == "ready")
@@ -30,11 +31,12 @@ def final_exports(session: Session, *, tenant_id: str) -> list[dict[str, Any]]:
     return [
         {
             "export": e.id,
-            "service": e.instance.name,
+            "service": e.instance.name if e.instance is not None else None,
             "finished_at": e.finished_at.isoformat() if e.finished_at else None,
             "size_bytes": e.size_bytes,
             "sha256": e.sha256,
         }
+        | ({} if e.instance is not None else {"services": e.services or []})
         for e in ready
     ]
 

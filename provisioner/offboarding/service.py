@@ -30,7 +30,8 @@ UNDER_WAY = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 
 def jobs_under_way(session: Session, *, tenant_id: str) -> Sequence[Job]:
-    """Jobs of the association's services and spaces that are queued or running."""
+    """Jobs of the association's services and spaces, and its own (an export of everything), that are
+    queued or running."""
     query = (
         select(Job)
         .outerjoin(Instance, Job.instance_id == Instance.id)
@@ -41,6 +42,7 @@ def jobs_under_way(session: Session, *, tenant_id: str) -> Sequence[Job]:
             or_(
                 (Job.space_id.is_(None)) & (Instance.tenant_id == tenant_id),
                 Space.tenant_id == tenant_id,
+                Job.tenant_id == tenant_id,
             ),
         )
         .order_by(Job.created_at)

@@ -7,9 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from provisioner.backups.repository import repository_for
+from provisioner.config import get_settings
 from provisioner.db import session_factory
-from provisioner.models import AuditEntry
+from provisioner.models import AuditEntry, Space, SpaceBackup
 from tests.api.conftest import Api
+from tests.support.factories import HOST_KEY
 
 
 def _offer_shared(api: Api, modes: list[str] | None = None) -> dict[str, Any]:
@@ -177,3 +180,103 @@ def test_rejection_keeps_the_reason_and_frees_the_address(api: Api) -> None:
         "ask for a dedicated one",
     )
     assert _request(api, admin).status_code == 201
+
+
+def _running_space(api: Api, headers: dict[str, str]) -> dict[str, Any]:
+    """A space approved, and (as its job would leave it) running in its shared instance."""
+    space = _request(api, headers).json()
+    approved = api.client.post(f"/api/v1/spaces/{space['id']}/approve", headers=api.operator)
+    assert approved.status_code == 202, approved.text
+    with session_factory(api.db_url)() as session:
+        row = session.get_one(Space, space["id"])
+        row.state = "running"
+        assert row.instance is not None
+        row.instance.state = "running"
+        session.commit()
+    return space
+
+
+def _backup_target(api: Api) -> None:
+    sftp = {"name": "lab", "kind": "sftp", "path": "/srv", "address": "192.0.2.20", "user": "restic"}
+    added = api.client.post(
+        "/api/v1/backup-targets", json=sftp | {"host_key": HOST_KEY}, headers=api.operator
+    )
+    assert added.status_code == 201, added.text
+
+
+def _succeeded_backup(api: Api, space_id: str) -> str:
+    with session_factory(api.db_url)() as session:
+        space = session.get_one(Space, space_id)
+        repository = repository_for(session, get_settings(), tenant_id=space.tenant_id)
+        backup = SpaceBackup(
+            space_id=space_id, repository_id=repository.id, status="succeeded", snapshot_id="cd" * 32
+        )
+        session.add(backup)
+        session.commit()
+        return backup.id
+
+
+def test_a_spaces_backups_and_restores_belong_to_its_association_alone(api: Api) -> None:
+    _, admin_a = api.tenant("verein-a")
+    _, admin_b = api.tenant("verein-b")
+    api.server()
+    _offer_shared(api)
+    space = _running_space(api, admin_a)
+    path = f"/api/v1/spaces/{space['id']}"
+    assert api.client.get(path, headers=admin_a).json()["separable_data"] is True
+    assert api.client.post(f"{path}/backups", headers=admin_a).status_code == 409  # no backup target yet
+    _backup_target(api)
+
+    accepted = api.client.post(f"{path}/backups", headers=admin_a)
+    assert accepted.status_code == 202, accepted.text
+    assert (accepted.json()["job"]["kind"], accepted.json()["job"]["space"]) == ("space_backup", space["id"])
+    assert api.client.get(f"{path}/backups", headers=admin_a).json() == {"items": []}  # not run yet
+    for method, suffix in (("POST", "/backups"), ("GET", "/backups"), ("POST", "/restores")):
+        assert (
+            api.client.request(method, f"{path}{suffix}", headers=admin_b, json={"backup": "x"}).status_code
+            == 404
+        )
+
+    missing = api.client.post(f"{path}/restores", json={}, headers=admin_a)
+    assert missing.status_code == 422
+    assert missing.json()["errors"][0]["field"] == "body.backup"
+    unknown = api.client.post(f"{path}/restores", json={"backup": "sbk_unknown"}, headers=admin_a)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "body.backup"
+    backup_id = _succeeded_backup(api, space["id"])
+    assert [b["id"] for b in api.client.get(f"{path}/backups", headers=admin_a).json()["items"]] == [
+        backup_id
+    ]
+    restore = api.client.post(f"{path}/restores", json={"backup": backup_id}, headers=admin_a)
+    assert restore.status_code == 202, restore.text
+    assert restore.json()["job"]["kind"] == "space_restore"
+    # Another association's space cannot be given this space's backup.
+    other = _running_space(api, admin_b)
+    foreign = api.client.post(
+        f"/api/v1/spaces/{other['id']}/restores", json={"backup": backup_id}, headers=admin_b
+    )
+    assert foreign.status_code == 422
+
+
+def test_moving_a_space_out_is_for_operators_and_makes_the_associations_own_instance(api: Api) -> None:
+    tenant_a, admin_a = api.tenant("verein-a")
+    api.server()
+    _offer_shared(api)
+    space = _running_space(api, admin_a)
+    path = f"/api/v1/spaces/{space['id']}/move-to-dedicated"
+    _backup_target(api)
+    assert api.client.post(path, headers=admin_a).status_code == 403
+
+    moved = api.client.post(path, headers=api.operator)
+    assert moved.status_code == 202, moved.text
+    instance, job = moved.json()["instance"], moved.json()["job"]
+    assert (instance["tenant"], instance["state"], instance["hostname"]) == (
+        tenant_a,
+        "approved",
+        f"{space['subdomain']}-site.localhost",
+    )
+    assert (job["kind"], job["space"]) == ("space_move_out", space["id"])
+    assert api.client.get(f"/api/v1/instances/{instance['id']}", headers=admin_a).status_code == 200
+    again = api.client.post(path, headers=api.operator)
+    assert again.status_code == 409
+    assert api.client.post(f"/api/v1/spaces/{space['id']}/backups", headers=admin_a).status_code == 409

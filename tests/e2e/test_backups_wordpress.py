@@ -1,7 +1,9 @@
 """Backups of a WordPress instance with real restic over SFTP to a second sshd test server, restored
 into a new instance and in place, restore drills passing and (after a pack file is damaged on the
 backup server) failing, an export whose SQL loads into a fresh MariaDB and whose files are the
-site's byte for byte, and tenants kept apart.
+site's byte for byte, the whole association's export holding both its sites, tenants kept apart, and
+at the end the association offboarded: a check lists what it looked for on the server, the backup
+target and in the database, and finds nothing of it but its deletion record.
 
 Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
 is the backup server restic reaches over SFTP with the target's own identity and pinned host key),
@@ -18,12 +20,13 @@ from pathlib import Path
 
 import docker
 import pytest
+from pyrage import x25519
 from sqlalchemy import select
 
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
-from provisioner.models import BackupRepository, JobEvent
+from provisioner.models import BackupRepository, JobEvent, OutgoingNotice
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.exports import loaded_into_fresh_mariadb, unpacked
 from tests.support.lab import (
@@ -31,10 +34,12 @@ from tests.support.lab import (
     add_sftp_target,
     approve,
     job_succeeded,
+    leftovers,
     remove_every_instance,
     request_instance,
     succeeded,
 )
+from tests.support.offboarding import KEPT, left_in_database
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
@@ -46,8 +51,8 @@ ROW_SQL = "SELECT body FROM notes WHERE id = 1"
 
 
 # Six deploy-sized jobs in a row (deploy, backup, restore into a new instance, restore in place, two
-# drills): longer than the suite's default limit on a busy machine.
-@pytest.mark.timeout(1800)
+# drills), an export and an offboarding: longer than the suite's default limit on a busy machine.
+@pytest.mark.timeout(2400)
 def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolation(
     tmp_path: Path,
     ssh_servers: list[TestServer],
@@ -58,7 +63,12 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
     server, backup_server = ssh_servers
     repositories = backup_server.root_dir / "backups"
     with ExitStack() as cleanup:
-        stack = cleanup.enter_context(embedded_stack(tmp_path, ssh_key=server.client_key, registry=registry))
+        # A recovery recipient: each repository's password is also kept, sealed, beside it on the target.
+        recipient = str(x25519.Identity.generate().to_public())
+        lab_env = {"PROVISIONER_BACKUP_RECOVERY_RECIPIENTS": recipient}
+        stack = cleanup.enter_context(
+            embedded_stack(tmp_path, ssh_key=server.client_key, registry=registry, env=lab_env)
+        )
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
         server_id = add_server(operator, server, cpu=4)
         cleanup.callback(remove_proxies, docker_client, [server_id])
@@ -194,6 +204,27 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert password.encode() not in archive
         assert "Datenbank" in (top / "README.txt").read_text()  # the association's language: German
 
+        # The whole association in one archive: each running service from a fresh backup of its own,
+        # restored by restic on the control plane, written with the same builder; nobody else reaches it.
+        whole = verein_a.call("POST", f"/api/v1/tenants/{tenant_a}/exports", expect=202)
+        assert verein_b.http.post(f"/api/v1/tenants/{tenant_a}/exports").status_code == 404
+        job_succeeded(verein_a, whole)
+        everything = verein_a.call("GET", f"/api/v1/exports/{whole['export']['id']}", expect=200)
+        assert (everything["scope"], everything["state"]) == ("association", "ready")
+        assert verein_b.http.get(everything["download"]).status_code == 404
+        archive = verein_a.http.get(everything["download"]).content
+        assert hashlib.sha256(archive).hexdigest() == everything["sha256"]
+        top, manifest = unpacked(archive, tmp_path / "unpacked-everything")
+        assert [(s["name"], s["state"]) for s in manifest["services"]] == [
+            ("blog", "exported"),
+            ("blog-copy", "exported"),
+        ]
+        assert [s["sha256"] for s in everything["services"]] == [s["sha256"] for s in manifest["services"]]
+        exported_upload = top / "blog/content/uploads/2026/11" / UPLOAD_NAME
+        assert hashlib.sha256(exported_upload.read_bytes()).hexdigest() == checksum
+        assert b"Vereinsfest am Samstag" in (top / "blog/database.sql").read_bytes()
+        assert password.encode() not in archive
+
         # A drill restores into a throwaway, checks it, and removes it again.
         job_succeeded(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))
         drills = verein_a.call("GET", f"/api/v1/drills?instance={blog_id}", expect=200)["items"]
@@ -228,3 +259,53 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         status = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["backup_status"]
         assert status["flag"] == "the last restore drill failed"
         assert verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["state"] == "running"
+
+        # Offboarding: the export above is its final export; the operator deletes everything now.
+        instances = operator.call("GET", f"/api/v1/instances?tenant={tenant_a}", expect=200)["items"]
+        instance_ids = [i["id"] for i in instances]
+        assert (repositories / f"{tenant_a}.password.age").is_file()
+        offboarding = operator.call(
+            "POST",
+            f"/api/v1/tenants/{tenant_a}/offboarding",
+            expect=202,
+            json={"confirm": "verein-a", "delete_backups_now": True},
+        )
+        job_succeeded(operator, offboarding, timeout=900)
+        record = operator.call("GET", f"/api/v1/tenants/{tenant_a}/deletion-record", expect=200)
+        assert sorted(s["name"] for s in record["services"] if not s["name"].startswith("drill-")) == [
+            "blog",
+            "blog-copy",
+        ]
+        assert [(e["service"], e["sha256"]) for e in record["final_export"]] == [("blog", export["sha256"])]
+        assert [(r["target"], r["kind"]) for r in record["repositories"]] == [("lab", "sftp")]
+        assert record["tokens"] == 1
+        assert record["jobs"] == [offboarding["job"]["id"]]
+        assert password not in str(record)
+
+        # What the check looked for, and found of it: nothing, but the record (and the audit log).
+        looked_for: dict[str, object] = {}
+        for instance_id in instance_ids:
+            looked_for[f"containers, networks, volumes of {instance_id}"] = leftovers(
+                docker_client, instance_id
+            )
+            folder = server.root_dir / "instances" / instance_id
+            looked_for[f"files in {folder.name} on the server"] = folder.exists()
+            route = server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy"
+            looked_for[f"proxy route {route.name}"] = route.exists()
+        looked_for["the repository on the backup target"] = (repositories / tenant_a).exists()
+        looked_for["its password's recovery copy"] = (repositories / f"{tenant_a}.password.age").exists()
+        looked_for["its export archive"] = list((tmp_path / "exports").glob(f"{export['id']}*"))
+        with transaction(settings.resolved_database_url) as session:
+            looked_for |= left_in_database(session, tenant_a, instance_ids)
+            certificates = session.scalars(
+                select(OutgoingNotice).where(OutgoingNotice.kind == "deletion_record")
+            ).all()
+        print("offboarding: looked for", *looked_for, f"(kept: {', '.join(KEPT.values())})", sep="\n  ")
+        assert {what: left for what, left in looked_for.items() if left} == {}
+        assert "rows of instances for the tenant" in looked_for
+        assert "rows of jobs for its services" in looked_for
+        assert len(looked_for) > 3 * len(instance_ids) + 10
+        assert [n.recipient for n in certificates] == ["board@verein-a.example.org"]
+        # Its token is gone; the other association goes on as before.
+        assert verein_a.http.get("/api/v1/instances").status_code == 401
+        assert verein_b.call("GET", "/api/v1/instances", expect=200)["items"] == []

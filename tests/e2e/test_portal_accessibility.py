@@ -28,13 +28,15 @@ from provisioner.config import Settings
 from provisioner.db import session_factory
 from provisioner.instances.service import approve_instance, reject_instance
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.service import EventRecord, add_events, claim_job, finish_job
-from provisioner.jobs.states import JobStatus
-from provisioner.models import HealthEvent, Instance, InstanceMetric, Job, ServerMetric
+from provisioner.jobs.service import EventRecord, add_events, claim_job, create_tenant_job, finish_job
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Export, HealthEvent, Instance, InstanceMetric, Job, ServerMetric, Tenant
 from provisioner.servers.hostkeys import fingerprint
+from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
 from tests.support.db import migrated
+from tests.support.offboarding import offboarded_record
 from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import plain_text, smtp_sink
@@ -63,6 +65,8 @@ class Seeded:
     invitation_token: str = ""
     server: str = ""
     space: str = ""
+    association_export_job: str = ""
+    offboarded: str = ""  # an association offboarded before: only its deletion record is left
 
 
 def _seed(db_url: str, settings: Settings) -> Seeded:
@@ -155,6 +159,10 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         # A space in the shared WordPress, approved and placed (its job waits for a worker).
         offer_shared(session)
         seeded.space = approved_space(session, settings, tenant, "gemeinsam")[0].id
+        # The association's export of everything, ready (its page shows size, expiry and the link),
+        # and its job's page.
+        seeded.association_export_job = _ready_association_export(session, tenant)
+        seeded.offboarded = offboarded_record(session).tenant_id
         session.commit()
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
@@ -175,6 +183,25 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
     assert found
     seeded.invitation_token = found.group(1)
     return seeded
+
+
+def _ready_association_export(session: Session, tenant: Tenant) -> str:
+    job = create_tenant_job(session, tenant=tenant, kind=JobKind.ASSOCIATION_EXPORT, requested_by="t")
+    job.status, job.started_at, job.finished_at = JobStatus.SUCCEEDED.value, utcnow(), utcnow()
+    session.add(
+        Export(
+            tenant_id=tenant.id,
+            instance_id=None,
+            job_id=job.id,
+            state="ready",
+            size_bytes=3_400_000,
+            sha256="0" * 64,
+            file="not-downloaded-here.tar.gz.sealed",
+            finished_at=utcnow(),
+            expires_at=utcnow() + timedelta(hours=72),
+        )
+    )
+    return job.id
 
 
 @pytest.fixture(scope="module")
@@ -253,9 +280,11 @@ def _association_paths(seeded: Seeded) -> list[str]:
         f"/services/{seeded.blog}/backups/{seeded.backup}/restore",
         f"/jobs/{seeded.finished_job}",
         f"/jobs/{seeded.queued_job}",
+        f"/jobs/{seeded.association_export_job}",
         "/team",
         "/catalog/wordpress/space",
         f"/spaces/{seeded.space}",
+        f"/associations/{seeded.tenant}/offboarding",
     ]
 
 
@@ -298,6 +327,7 @@ def test_every_page_passes_axe(
                 f"/team?tenant={seeded.tenant}",
                 f"/operator/tenants/{seeded.tenant}/tokens",
                 f"/operator/servers/{seeded.server}/remove",
+                f"/operator/deletion-records/{seeded.offboarded}",
             ],
         ),
     ):
@@ -335,6 +365,13 @@ def test_every_page_passes_axe(
             assert page.locator("figure.chart details[open] table").count() == 4
             if violations := accessibility_violations(page):
                 found["charts with their numbers shown"] = violations
+            # The offboarding form with the short name mistyped: nothing is asked for, the error says why.
+            page.goto(f"{base_url}/associations/{seeded.tenant}/offboarding")
+            page.fill("#field-confirm", "verein")
+            page.click("button.danger")
+            assert page.locator('[role="alert"]').count() == 1
+            if violations := accessibility_violations(page):
+                found["offboarding form with an error"] = violations
         context.close()
     assert found == {}
 
@@ -347,6 +384,7 @@ def test_the_pages_visited_are_every_page_of_the_portal(portal: tuple[str, FastA
         *OPERATOR,
         f"/operator/tenants/{seeded.tenant}/tokens",
         f"/operator/servers/{seeded.server}/remove",
+        f"/operator/deletion-records/{seeded.offboarded}",
     }
     portal_pages = {
         route.path

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from provisioner.backups.repository import repository_for
 from provisioner.backups.steps import REPORT_TASK
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
@@ -20,9 +22,10 @@ from provisioner.instances.credentials import store_secrets
 from provisioner.instances.service import approve_instance, request_instance, restore_job
 from provisioner.jobs.service import create_job, request_cancel
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, Instance, Job, JobEvent, Server, Tenant
+from provisioner.models import Backup, Instance, Job, JobEvent, Server, Space, SpaceBackup, Tenant
 from provisioner.runner.scripted import ScriptedRun, ScriptedRunner
 from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
+from provisioner.spaces.data import request_move_out, request_space_backup, request_space_restore
 from provisioner.spaces.service import remove_space
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -140,7 +143,7 @@ class EngineLab:
             job_id = self.restore()
             with transaction(self.url) as session:
                 return session.get_one(Job, job_id).instance_id, job_id
-        if kind in (JobKind.SPACE_CREATE, JobKind.SPACE_REMOVE):
+        if kind.value.startswith("space_"):
             return self.space_job(kind)
         blog, _ = self.backed_up()
         details = {
@@ -151,7 +154,8 @@ class EngineLab:
 
     def space_job(self, kind: JobKind) -> tuple[str, str]:
         """A shared WordPress running with one space, and a queued job of ``kind``: a second space's
-        making, or the first space's removal. The shared instance's id and the job's."""
+        making, or the first space's removal, backup, restore or move out. The shared instance's id and
+        the job's."""
         with transaction(self.url) as session:
             offer_shared(session)
             space, job = approved_space(session, self.settings, session.get_one(Tenant, self.tenant_id))
@@ -162,9 +166,11 @@ class EngineLab:
                 second = factories.tenant(session, "verein-b")
                 return instance_id, approved_space(session, self.settings, second)[1].id
             owner = session.get_one(Tenant, self.tenant_id)
-            removal = remove_space(session, actor=factories.admin_of(owner), space_id=space_id)
-            assert removal is not None
-            return instance_id, removal.id
+            if kind is JobKind.SPACE_REMOVE:
+                removal = remove_space(session, actor=factories.admin_of(owner), space_id=space_id)
+                assert removal is not None
+                return instance_id, removal.id
+            return instance_id, space_data_job(session, self.settings, kind, space_id=space_id).id
 
     def job(self, instance_id: str, kind: JobKind, **details: str) -> str:
         with transaction(self.url) as session:
@@ -197,3 +203,24 @@ class EngineLab:
     def cancel(self, job_id: str) -> None:
         with transaction(self.url) as session:
             request_cancel(session, actor=factories.OPERATOR, job_id=job_id)
+
+
+def space_data_job(session: Session, settings: Settings, kind: JobKind, *, space_id: str) -> Job:
+    """A queued backup, restore (of a backup recorded as taken) or move out of a running space."""
+    space = session.get_one(Space, space_id)
+    admin = factories.admin_of(space.tenant)
+    if kind is JobKind.SPACE_BACKUP:
+        return request_space_backup(session, actor=admin, catalog=factories.CATALOG, space_id=space_id)
+    if kind is JobKind.SPACE_RESTORE:
+        repository = repository_for(session, settings, tenant_id=space.tenant_id)
+        backup = SpaceBackup(
+            space_id=space_id, repository_id=repository.id, status="succeeded", snapshot_id="ab" * 32
+        )
+        session.add(backup)
+        session.flush()
+        return request_space_restore(
+            session, actor=admin, catalog=factories.CATALOG, space_id=space_id, backup_id=backup.id
+        )
+    return request_move_out(
+        session, actor=factories.OPERATOR, catalog=factories.CATALOG, settings=settings, space_id=space_id
+    ).job

@@ -21,7 +21,7 @@ def unpacked(archive: bytes, into: Path) -> tuple[Path, dict[str, Any]]:
     [top] = list(into.iterdir())
     manifest = json.loads((top / "manifest.json").read_text())
     for service in manifest["services"]:
-        for part in service["parts"]:
+        for part in service.get("parts", []):
             for entry in part["files"]:
                 if "sha256" in entry:
                     digest = hashlib.sha256((top / entry["path"]).read_bytes()).hexdigest()

@@ -17,13 +17,34 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from provisioner.config import Settings
+
+
+def sweep_settings(db_url: str, folder: Path, *, smtp: tuple[str, int], after_minutes: float = 0) -> Settings:
+    """The lab's settings for a sweep against stubs: alerts by mail to ``smtp`` at once (or after
+    ``after_minutes``), short timeouts."""
+    return Settings(
+        data_dir=folder,
+        database_url=db_url,
+        smtp_host=smtp[0],
+        smtp_port=smtp[1],
+        alert_operator_emails="ops@lab.example",
+        alert_digest_seconds=0,
+        alert_unhealthy_after_minutes=after_minutes,
+        health_timeout_seconds=2,
+        # The servers' SSH address is unroutable: fetching a proxy's CA fails fast.
+        ssh_connect_timeout_seconds=1,
+    )
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: _StubServer
 
     def do_GET(self) -> None:
-        well = self.server.healthy
-        self.server.hosts.append(self.headers.get("Host", ""))
+        host = self.headers.get("Host", "")
+        well = self.server.healthy and host not in self.server.sick_hosts
+        self.server.hosts.append(host)
+        self.server.asked.append((host, self.path))
         body = b"ok" if well else b"sick"
         self.send_response(200 if well else 503)
         self.send_header("Content-Length", str(len(body)))
@@ -38,6 +59,9 @@ class _StubServer(ThreadingHTTPServer):
     daemon_threads = True
     healthy = True
     hosts: list[str]
+    # (Host, path) of each request; hosts answered as sick while the rest is well.
+    asked: list[tuple[str, str]]
+    sick_hosts: set[str]
 
 
 @dataclass
@@ -52,6 +76,14 @@ class Stub:
     def set_healthy(self, healthy: bool) -> None:
         self.server.healthy = healthy
 
+    def set_host_healthy(self, host: str, healthy: bool) -> None:
+        """One address (one space in a shared instance, say) sick or well while the others answer."""
+        (self.server.sick_hosts.discard if healthy else self.server.sick_hosts.add)(host)
+
+    @property
+    def asked(self) -> list[tuple[str, str]]:
+        return self.server.asked
+
     @property
     def hosts(self) -> list[str]:
         return self.server.hosts
@@ -60,7 +92,7 @@ class Stub:
 @contextmanager
 def health_stub(tls: ssl.SSLContext | None = None) -> Iterator[Stub]:
     server = _StubServer(("127.0.0.1", 0), _Handler)
-    server.hosts = []
+    server.hosts, server.asked, server.sick_hosts = [], [], set()
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

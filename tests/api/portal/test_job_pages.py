@@ -6,6 +6,7 @@ from provisioner.db import session_factory
 from provisioner.instances.service import approve_instance
 from provisioner.jobs.service import claim_job, finish_job, owned_job
 from provisioner.jobs.states import JobStatus
+from provisioner.servers.bootstrap import bootstrap_server
 from tests.support import factories
 from tests.support.portal import People, request_homepage
 from tests.support.webhook_sink import webhook_sink
@@ -34,3 +35,26 @@ def test_a_failed_job_says_who_was_told(people: People, api) -> None:  # type: i
     with webhook_sink() as (url, _received):
         app.state.settings = app.state.settings.model_copy(update={"alert_webhook_url": url})
         assert "The lab has been told and will look at it." in people.admin_a.get(f"/jobs/{job_id}").text
+
+
+def test_a_failed_bootstrap_says_what_failed_and_what_to_do(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    server_id = api.server()
+    with session_factory(api.db_url)() as session:
+        job = bootstrap_server(session, actor=factories.OPERATOR, server_id=server_id)
+        session.commit()
+        claim_job(session, job_id=job.id, worker="w1")
+        session.commit()
+        error = "the bootstrap did not finish: fatal: [s1]: FAILED! => no apt source"
+        finish_job(session, job=owned_job(session, job_id=job.id), status=JobStatus.FAILED, error=error)
+        session.commit()
+        job_id = job.id
+    page = people.operator.get(f"/jobs/{job_id}").text
+    assert "The bootstrap of the server s1 did not finish." in page
+    assert (
+        "What failed: The server&#39;s bootstrap did not finish: fatal: [s1]: FAILED! =&gt; no apt source"
+        in page
+    )
+    assert "start the bootstrap again on the servers page" in page
+    assert "tell the lab" not in page
+    german = people.operator.get(f"/jobs/{job_id}", headers={"Accept-Language": "de"}).text
+    assert "Die Einrichtung (Bootstrap) des Servers s1 wurde nicht fertig." in german

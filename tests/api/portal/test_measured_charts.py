@@ -1,5 +1,6 @@
-"""Charts on the portal's pages: a service's health and footprint for its association, each server's memory
-and disk for the operator, in the viewer's language, with their numbers behind a disclosure."""
+"""Charts on the portal's pages: a service's health and footprint for its association, each server's use
+(its services' processor cores, memory, disk) for the operator, in the viewer's language, with their
+numbers behind a disclosure."""
 
 from __future__ import annotations
 
@@ -59,7 +60,10 @@ def _running_with_history(api, people: People) -> tuple[str, str]:  # type: igno
                     memory_available_mb=1024,
                     disk_total_mb=40960,
                     disk_used_mb=10240,
-                    instances={},
+                    instances={
+                        instance_id: {"cpu_percent": 25.0, "memory_mb": memory},
+                        "gone": {"cpu_percent": 50.0},
+                    },
                 )
             )
         session.commit()
@@ -113,9 +117,7 @@ def test_a_service_not_measured_yet_says_so_and_a_request_has_no_charts(people: 
         assert "<details>" not in figure
 
 
-def test_the_servers_page_draws_each_servers_memory_and_disk_against_its_capacity(
-    people: People, api
-) -> None:  # type: ignore[no-untyped-def]
+def test_the_servers_page_draws_each_servers_use_against_its_capacity(people: People, api) -> None:  # type: ignore[no-untyped-def]
     server_id, _ = _running_with_history(api, people)
     page = people.operator.get("/operator/servers", headers={"Accept-Language": "de"}).text
     memory = _figure(page, f"chart-{server_id}-memory")
@@ -123,3 +125,8 @@ def test_the_servers_page_draws_each_servers_memory_and_disk_against_its_capacit
     assert ">4.096 MB</text>" in memory, "the value axis ends at the server's memory"
     assert "zuletzt 3.072 MB" in memory
     assert "zuletzt 10,0 GB" in _figure(page, f"chart-{server_id}-disk")
+    # The processor cores its services' containers used, summed, against the cores the server offers.
+    cpu = _figure(page, f"chart-{server_id}-cpu")
+    assert "Von den Diensten auf s1 genutzte Prozessorkerne" in cpu
+    assert "zuletzt 0,75 (" in cpu
+    assert ">4,00</text>" in cpu, "the value axis ends at the server's cores"

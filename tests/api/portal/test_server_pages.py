@@ -19,6 +19,8 @@ FORM = {
     "cpu": "4",
     "memory_mb": "8192",
     "disk_gb": "100",
+    "public_address": "203.0.113.20",
+    "root_dir": "/srv/lab",
 }
 
 
@@ -41,6 +43,7 @@ def test_a_server_is_added_only_with_the_host_key_the_operator_saw(people: Peopl
     with session_factory(api.db_url)() as session:
         server = session.scalars(select(Server)).one()
         assert (server.name, server.host_key, server.cpu, server.memory_mb) == ("server-1", HOST_KEY, 4, 8192)
+        assert (server.public_address, server.root_dir) == ("203.0.113.20", "/srv/lab")
     assert keyscan == [("192.0.2.20", 22)], "the confirmed key is stored, none read anew"
     listed = people.operator.get(confirmed.headers["location"]).text
     assert "The server was added." in listed
@@ -59,11 +62,13 @@ def test_wrong_fields_are_marked_as_the_api_would_refuse_them(people: People, ke
         "cpu": "0",
         "memory_mb": "viel",
         "base_domain": "not a domain",
+        "public_address": "not an address",
+        "root_dir": "srv/relative",
     }
     refused = people.operator.post("/operator/servers/new", data={"csrf_token": token, **wrong})
     assert refused.status_code == 422
     states = {field: field_state(refused.text, f"field-{field}") for field in (*FORM, "base_domain")}
-    wrong_fields = {"name", "port", "cpu", "memory_mb", "base_domain"}
+    wrong_fields = {"name", "port", "cpu", "memory_mb", "base_domain", "public_address", "root_dir"}
     assert states == {field: "invalid" if field in wrong_fields else "valid" for field in states}
     assert keyscan == [], "nothing is scanned for a form with errors"
     api_refused = people.operator.post("/operator/servers/new", data=FORM)
@@ -117,6 +122,7 @@ def test_only_operators_reach_the_server_forms(people: People, api) -> None:  # 
     for path in (
         "/operator/servers/new",
         f"/operator/servers/{server_id}/drain",
+        f"/operator/servers/{server_id}/check",
         f"/operator/servers/{server_id}/remove",
     ):
         assert people.admin_a.post(path, data={"csrf_token": token, **FORM}).status_code == 403, path
@@ -144,3 +150,16 @@ def test_a_bootstrap_is_started_from_the_servers_page_and_followed_on_its_job_pa
     assert people.admin_a.get(f"/jobs/{job_id}").status_code == 404
     jobs = people.operator.get("/operator/jobs").text
     assert job_id in jobs
+
+
+def test_a_new_server_can_be_checked_at_once(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    server_id = api.server()  # at 192.0.2.10, which no one answers: the check says so at once
+    page = people.operator.get("/operator/servers").text
+    assert "Not checked yet" in page
+    assert "Check it now to see at once whether the lab reaches it." in page
+    token = csrf_of(page)
+    checked = people.operator.post(f"/operator/servers/{server_id}/check", data={"csrf_token": token})
+    assert "could not be reached over SSH" in checked.text
+    assert "Not checked yet" not in checked.text
+    with session_factory(api.db_url)() as session:
+        assert session.get_one(Server, server_id).reachable is False

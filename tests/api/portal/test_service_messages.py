@@ -80,8 +80,17 @@ def test_the_core_refuses_a_backup_of_an_instance_not_deployed_as_the_portal_kno
             "Verein A e.V. would go beyond its quota with this homepage — instances: 3 in use, 1 more asked, "
             "quota 3. Remove an instance, or ask the lab's operators to raise the quota.",
             "Verein A e.V. würde mit diesem homepage sein Kontingent überschreiten "
-            '(<span lang="en">instances: 3 in use, 1 more asked, quota 3</span>). Entfernen Sie einen Dienst '
+            "(Dienste: 3 belegt, 1 zusätzlich angefragt, das Kontingent ist 3). Entfernen Sie einen Dienst "
             "oder bitten Sie das Lab, das Kontingent zu erhöhen.",
+        ),
+        (
+            "Verein A e.V. would go beyond its quota with this nextcloud — memory: 900 MB in use, 256 MB "
+            "more asked, quota 1024 MB; disk: 9 GB in use, 2 GB more asked, quota 10 GB. Remove an instance, "
+            "or ask the lab's operators to raise the quota.",
+            "Verein A e.V. würde mit diesem nextcloud sein Kontingent überschreiten (Arbeitsspeicher: 900 MB "
+            "belegt, 256 MB zusätzlich angefragt, das Kontingent ist 1024 MB; außerdem Speicherplatz: 9 GB "
+            "belegt, 2 GB zusätzlich angefragt, das Kontingent ist 10 GB). Entfernen Sie einen Dienst oder "
+            "bitten Sie das Lab, das Kontingent zu erhöhen.",
         ),
     ],
 )

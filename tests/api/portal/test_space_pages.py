@@ -4,6 +4,9 @@ another association never reaches it."""
 
 from __future__ import annotations
 
+from provisioner.db import session_factory
+from provisioner.models import Space
+from tests.support.factories import HOST_KEY
 from tests.support.portal import People, csrf_of
 
 GERMAN = {"Accept-Language": "de"}
@@ -103,3 +106,70 @@ def test_declining_needs_a_reason(people: People) -> None:
     )
     assert declined.status_code == 303
     assert "ask for a dedicated one" in people.admin_a.get(f"/spaces/{space_id}").text
+
+
+def _running(api, space_id: str) -> None:  # type: ignore[no-untyped-def]
+    """The space as its making job leaves it: running in its shared instance."""
+    with session_factory(api.db_url)() as session:
+        space = session.get_one(Space, space_id)
+        space.state = "running"
+        assert space.instance is not None
+        space.instance.state = "running"
+        session.commit()
+
+
+def test_a_space_is_backed_up_restored_and_moved_out_from_its_page(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    api.server()
+    _offer_shared(people)
+    space_id = _ask_for_space(people)
+    queue = people.operator.get("/operator/spaces").text
+    people.operator.post(f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue)})
+    _running(api, space_id)
+    page = people.admin_a.get(f"/spaces/{space_id}").text
+    assert "own backup storage" in page
+    assert "move-to-dedicated" not in page  # the operator's decision
+    # No backup target yet: said on the page, nothing queued.
+    refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": csrf_of(page)})
+    assert "no backup target is configured" in refused.text
+    api.client.post(
+        "/api/v1/backup-targets",
+        json={"name": "lab", "kind": "sftp", "path": "/srv", "address": "192.0.2.20", "user": "restic",
+              "host_key": HOST_KEY},
+        headers=api.operator,
+    )  # fmt: skip
+    backed_up = people.admin_a.post(
+        f"/spaces/{space_id}/backups", data={"csrf_token": csrf_of(page)}, follow_redirects=False
+    )
+    assert backed_up.status_code == 303
+    b_token = csrf_of(people.admin_b.get("/services").text)
+    assert people.admin_b.post(f"/spaces/{space_id}/backups", data={"csrf_token": b_token}).status_code == 404
+    unknown = people.admin_a.post(
+        f"/spaces/{space_id}/restores", data={"csrf_token": csrf_of(page), "backup": "x"}
+    )
+    assert "a backup id from this space" in unknown.text
+    german = people.admin_a.get(f"/spaces/{space_id}", headers=GERMAN).text
+    assert "Diesen Bereich jetzt sichern" in german
+    assert "Sicherung des Bereichs" in german  # the job's kind
+
+    operator_page = people.operator.get(f"/spaces/{space_id}").text
+    moved = people.operator.post(
+        f"/spaces/{space_id}/move-to-dedicated",
+        data={"csrf_token": csrf_of(operator_page), "subdomain": "web-own"},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303
+    assert moved.headers["location"].startswith("/jobs/")
+
+
+def test_a_name_in_use_is_refused_in_the_viewers_language(people: People) -> None:
+    _offer_shared(people)
+    _ask_for_space(people)
+    form = people.admin_a.get("/catalog/wordpress/space", headers=GERMAN)
+    again = people.admin_a.post(
+        "/catalog/wordpress/space", data={"csrf_token": csrf_of(form.text), "name": "web"}, headers=GERMAN
+    )
+    assert again.status_code == 422
+    # Its default address is the first space's: the refusal names it, in German as for a service.
+    assert (
+        "Bitte wählen Sie einen anderen Kurznamen. web-verein-a.localhost ist schon vergeben." in again.text
+    )

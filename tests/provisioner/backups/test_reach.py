@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.backups.reach import Finding, _sftp_failure, check_target
+from provisioner.backups.reach import Finding, _sftp_failure, check_target, sftp_batch
 from provisioner.backups.targets import add_target
 from provisioner.config import Settings
 from provisioner.db import transaction
@@ -88,3 +88,10 @@ def test_what_sftp_prints_becomes_a_finding_in_our_own_words(
     stdout: str, stderr: str, finding: Finding
 ) -> None:
     assert _sftp_failure(stdout, stderr) is finding
+
+
+def test_an_sftp_check_makes_the_targets_folder_level_by_level_where_it_is_missing() -> None:
+    assert sftp_batch("/srv/backups/lab", "/srv/backups/lab/.p") == (
+        '-mkdir "/srv"\n-mkdir "/srv/backups"\n-mkdir "/srv/backups/lab"\n'
+        'cd "/srv/backups/lab"\nmkdir "/srv/backups/lab/.p"\nrmdir "/srv/backups/lab/.p"\n'
+    )

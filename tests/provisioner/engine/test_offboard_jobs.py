@@ -14,8 +14,20 @@ from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.engine import offboard_jobs
 from provisioner.errors import Conflict
+from provisioner.exports.association import request_association_export
 from provisioner.instances.service import request_instance
-from provisioner.models import BackupTarget, Instance, Job, Offboarding, OutgoingNotice, Server
+from provisioner.jobs.service import create_tenant_job
+from provisioner.jobs.states import JobKind
+from provisioner.models import (
+    BackupTarget,
+    Export,
+    Instance,
+    Job,
+    Offboarding,
+    OutgoingNotice,
+    Server,
+    Tenant,
+)
 from provisioner.notices.certificate import certificate_values
 from provisioner.notices.render import render
 from provisioner.offboarding.repositories import RepositoryNotDeleted
@@ -227,3 +239,53 @@ def test_a_breakdown_inside_the_control_plane_stops_the_offboarding(
     record = _record(lab, leaving)
     assert (record.state, record.step) == ("stopped", "people")
     assert record.error == "the offboard broke down inside the control plane: RuntimeError"
+
+
+def test_an_export_of_everything_is_a_final_export_and_its_job_goes_with_the_association(
+    lab: EngineLab, targets: Targets
+) -> None:
+    leaving, blog, _ = _two_associations(lab)
+    exported = {"name": "blog", "template": "wordpress", "version": "6.1", "state": "exported"}
+    with transaction(lab.url) as session:
+        tenant = session.get_one(Tenant, leaving)
+        made = create_tenant_job(session, tenant=tenant, kind=JobKind.ASSOCIATION_EXPORT, requested_by="t")
+        made.status = "succeeded"
+        made_id = made.id
+        session.add(
+            Export(
+                tenant_id=leaving,
+                instance_id=None,
+                job_id=made.id,
+                state="ready",
+                size_bytes=99,
+                sha256="cd" * 32,
+                finished_at=utcnow(),
+                expires_at=utcnow() + timedelta(hours=72),
+                services=[{**exported, "instance": blog, "files": 3, "sha256": "ef" * 32}],
+            )
+        )
+    job_id = _offboard(lab, leaving)
+
+    lab.run(job_id, ScriptedRunner(succeeds("Remove the containers")))
+
+    record = _record(lab, leaving)
+    assert [(e["service"], e["sha256"]) for e in record.deleted["final_export"]] == [
+        ("blog", "ab" * 32),
+        (None, "cd" * 32),
+    ]
+    assert record.deleted["final_export"][1]["services"][0]["sha256"] == "ef" * 32
+    with transaction(lab.url) as session:
+        assert session.get(Job, made_id) is None
+        assert {name: n for name, n in rows_of(session, leaving).items() if n} == {"offboardings": 1}
+    mail = render("deletion_record", language="en", values=certificate_values(record))
+    assert f"all services: {'cd' * 32}" in mail.text
+    assert f"blog: {'ef' * 32}" in mail.text
+
+
+def test_no_export_of_everything_starts_while_the_association_is_offboarded(lab: EngineLab) -> None:
+    leaving, _, _ = _two_associations(lab)
+    _offboard(lab, leaving, now=False)
+    with transaction(lab.url) as session, pytest.raises(Conflict, match="an export is not possible"):
+        request_association_export(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, tenant_id=leaving
+        )

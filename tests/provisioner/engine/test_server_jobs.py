@@ -1,5 +1,6 @@
 """A server's bootstrap as a job: queued by an operator, one at a time per server, run with the
-server's own playbook, its steps recorded like any job's, its outcome on the job alone."""
+server's own playbook, its steps recorded like any job's, its outcome on the job, and the operators told
+when it failed."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_a_bootstrap_runs_the_servers_playbook_and_ends_on_its_job_alone(lab: En
         )  # fmt: skip
 
 
-def test_a_failed_bootstrap_says_why_and_tells_no_association(lab: EngineLab) -> None:
+def test_a_failed_bootstrap_says_why_and_tells_the_operators_alone(lab: EngineLab) -> None:
     job_id = _bootstrap(lab)
 
     lab.run(job_id, ScriptedRunner(fails("fatal: [s1]: FAILED! => no apt source", "Install Docker")))
@@ -52,6 +53,15 @@ def test_a_failed_bootstrap_says_why_and_tells_no_association(lab: EngineLab) ->
         job = session.get_one(Job, job_id)
         assert job.status == "failed"
         assert job.error == "the bootstrap did not finish: fatal: [s1]: FAILED! => no apt source"
+        [notice] = session.query(OutgoingNotice).all()
+        assert (notice.kind, notice.recipient, notice.values) == (
+            "server_bootstrap_failed", "operators", {"server_id": lab.server_id, "job_id": job_id},
+        )  # fmt: skip
+
+
+def test_a_bootstrap_that_went_well_tells_nobody(lab: EngineLab) -> None:
+    lab.run(_bootstrap(lab), ScriptedRunner(succeeds("Install Docker")))
+    with transaction(lab.url) as session:
         assert session.query(OutgoingNotice).count() == 0
 
 

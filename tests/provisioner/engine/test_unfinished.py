@@ -28,13 +28,15 @@ from tests.support.engine_lab import EngineLab, backup_reported
 # The state each kind leaves its instance in when it ends unsettled: a drill never changes the
 # instance it drills (its throwaway is another), every other kind is half-way through changing it.
 # A space job leaves its running shared instance as it was: its space fails instead (test_space_jobs).
-LEFT = dict.fromkeys(JobKind, "failed") | dict.fromkeys(
-    (JobKind.DRILL, JobKind.SPACE_CREATE, JobKind.SPACE_REMOVE), "running"
-)
+SPACE_KINDS = [kind for kind in JobKind if kind.value.startswith("space_")]
+LEFT = dict.fromkeys(JobKind, "failed") | dict.fromkeys((JobKind.DRILL, *SPACE_KINDS), "running")
 ALERTED = {JobKind.BACKUP: "backup_failed", JobKind.DRILL: "drill_failed"}
 # The kinds that work on an instance; a server's bootstrap is in test_server_jobs.py, an offboarding
-# (the removal jobs it runs are of these kinds) in test_offboard_jobs.py.
-INSTANCE_KINDS = [kind for kind in JobKind if kind not in (JobKind.BOOTSTRAP, JobKind.OFFBOARD)]
+# (the removal jobs it runs are of these kinds) in test_offboard_jobs.py, an association's export in
+# test_association_export_jobs.py.
+INSTANCE_KINDS = [
+    kind for kind in JobKind if kind not in (JobKind.BOOTSTRAP, JobKind.OFFBOARD, JobKind.ASSOCIATION_EXPORT)
+]
 
 
 @dataclass

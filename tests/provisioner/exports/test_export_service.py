@@ -3,7 +3,6 @@ database when two requests come at once), and archives deleted when they expire 
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from provisioner.jobs.states import JobKind
 from provisioner.models import Export, Instance, Tenant
 from provisioner.timeutil import utcnow
 from tests.support import factories
+from tests.support.races import at_once
 
 S = InstanceState
 
@@ -97,25 +97,11 @@ def test_two_requests_at_the_same_moment_make_one_export(db_url: str) -> None:
     """All find none running; the partial unique index lets one through (PostgreSQL, a connection each)."""
     pg_url = db_url
     tenant_id, instance_id = _running(pg_url)
-    start = threading.Barrier(4)
-    outcomes: list[object] = [None] * 4
 
-    def one(n: int) -> None:
-        with session_factory(pg_url)() as session:
-            actor = _admin(session, tenant_id)
-            start.wait()
-            try:
-                outcomes[n] = _ask(session, actor, instance_id)
-                session.commit()
-            except Conflict as exc:
-                session.rollback()
-                outcomes[n] = exc
+    def ask(_n: int, session: Session) -> service.Requested:
+        return _ask(session, _admin(session, tenant_id), instance_id)
 
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(pg_url, 4, ask)
     assert sum(isinstance(o, service.Requested) for o in outcomes) == 1
     assert all(isinstance(o, (Conflict, service.Requested)) for o in outcomes)
     with session_factory(pg_url)() as session:

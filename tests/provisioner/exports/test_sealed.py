@@ -31,7 +31,8 @@ def test_what_goes_in_comes_out_at_every_segment_boundary(size: int) -> None:
     plain = os.urandom(size)
     sealed = _sealed(plain)
     assert _opened(sealed) == plain
-    assert plain[:64] not in sealed or size == 0  # the plaintext is nowhere in the file
+    # The plaintext is nowhere in the file (a run of a few random bytes may turn up by chance).
+    assert plain[:64] not in sealed or size < 16
 
 
 def test_the_previous_key_still_opens_it_during_a_rotation() -> None:

@@ -16,7 +16,7 @@ from provisioner.health.sweep import sweep
 from provisioner.models import HealthEvent, Instance, Server
 from provisioner.monitoring.metrics import store_ca
 from tests.support import factories
-from tests.support.health_stub import Stub, health_stub, make_ca, server_context
+from tests.support.health_stub import Stub, health_stub, make_ca, server_context, sweep_settings
 from tests.support.running import running_homepage
 from tests.support.smtp_sink import SmtpSink, smtp_sink
 
@@ -30,18 +30,7 @@ def sink() -> Iterator[SmtpSink]:
 
 
 def _settings(db_url: str, tmp_path: Path, sink: SmtpSink, after_minutes: float = 0) -> Settings:
-    return Settings(
-        data_dir=tmp_path,
-        database_url=db_url,
-        smtp_host=sink.host,
-        smtp_port=sink.port,
-        alert_operator_emails="ops@lab.example",
-        alert_digest_seconds=0,
-        alert_unhealthy_after_minutes=after_minutes,
-        health_timeout_seconds=2,
-        # The servers' SSH address is unroutable: fetching a proxy's CA fails fast.
-        ssh_connect_timeout_seconds=1,
-    )
+    return sweep_settings(db_url, tmp_path, smtp=(sink.host, sink.port), after_minutes=after_minutes)
 
 
 def _place(settings: Settings, stub: Stub, *, tls: str, count: int = 3) -> tuple[str, list[str]]:

@@ -7,8 +7,6 @@ embedded default, one writer at a time).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,31 +17,7 @@ from provisioner.instances.service import request_instance
 from provisioner.models import Instance, Tenant
 from provisioner.tenants.quotas import QuotaExceeded
 from tests.support import factories
-
-Request = Callable[[int, Any], object]
-
-
-def _at_once(db_url: str, count: int, request: Request) -> list[object]:
-    """Run ``request(n, session)`` in ``count`` threads released together; each outcome or error."""
-    start = threading.Barrier(count)
-    outcomes: list[object] = [None] * count
-
-    def one(n: int) -> None:
-        with session_factory(db_url)() as session:
-            start.wait()
-            try:
-                outcomes[n] = request(n, session)
-                session.commit()
-            except Conflict as exc:
-                session.rollback()
-                outcomes[n] = exc
-
-    threads = [threading.Thread(target=one, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcomes
+from tests.support.races import Request, at_once
 
 
 def _tenants(db_url: str, *slugs: str, quota: int = 100) -> list[str]:
@@ -81,7 +55,7 @@ def _live(db_url: str) -> int:
 
 def test_thirty_requests_at_once_stay_within_a_quota_of_ten(db_url: str) -> None:
     (tenant_id,) = _tenants(db_url, "verein-a", quota=10)
-    outcomes = _at_once(db_url, 30, _homepage(tenant_id, "site-{n}"))
+    outcomes = at_once(db_url, 30, _homepage(tenant_id, "site-{n}"))
     assert sum(isinstance(o, Instance) for o in outcomes) == 10
     assert sum(isinstance(o, QuotaExceeded) for o in outcomes) == 20
     assert _live(db_url) == 10
@@ -89,7 +63,7 @@ def test_thirty_requests_at_once_stay_within_a_quota_of_ten(db_url: str) -> None
 
 def test_five_requests_for_one_name_make_one_instance(db_url: str) -> None:
     (tenant_id,) = _tenants(db_url, "verein-a")
-    outcomes = _at_once(db_url, 5, _homepage(tenant_id, "site", subdomain=None))
+    outcomes = at_once(db_url, 5, _homepage(tenant_id, "site", subdomain=None))
     assert sum(isinstance(o, Instance) for o in outcomes) == 1
     refused = [o for o in outcomes if isinstance(o, Conflict)]
     assert len(refused) == 4
@@ -103,7 +77,7 @@ def test_three_associations_asking_for_one_hostname_get_it_once(db_url: str) -> 
     def request(n: int, session: Any) -> object:
         return _homepage(tenants[n], "site", subdomain="fest")(n, session)
 
-    outcomes = _at_once(db_url, 3, request)
+    outcomes = at_once(db_url, 3, request)
     assert sum(isinstance(o, Instance) for o in outcomes) == 1
     refused = [o for o in outcomes if isinstance(o, Conflict)]
     assert [r.errors for r in refused] == [

@@ -52,6 +52,7 @@ def test_each_collection_keeps_each_instances_footprint_for_its_page(db_url: str
     assert [s.value for s in history.cpu] == [0.5, 1.5]
     assert [s.value for s in history.memory_mb] == [100.0, 300.0]
     assert [s.value for s in history.disk_mb] == [1024.0]
+    assert [s.value for s in servers[server_id].services_cpu] == [0.5, 1.5]
     assert [s.value for s in servers[server_id].memory_used_mb] == [1024, 1024]
     assert [s.value for s in servers[server_id].disk_used_mb] == [1000, 1000]
     assert (servers[server_id].memory_total_mb, servers[server_id].disk_total_mb) == (2048, 4000)

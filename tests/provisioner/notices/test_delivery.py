@@ -25,6 +25,7 @@ from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, OutgoingNotice, User
 from provisioner.notices.channels import NO_MAIL
 from provisioner.notices.delivery import MAX_ATTEMPTS, deliver_due
+from provisioner.servers.bootstrap import bootstrap_server
 from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.smtp_sink import SmtpSink, smtp_sink, store_account
@@ -258,3 +259,33 @@ def test_two_deliveries_at_once_send_each_notice_once(make_settings: MakeSetting
         queued = len(_rows(session, OutgoingNotice.recipient != "operators"))
     assert sum(counts) == queued
     assert len(sink.wait_for(queued)) == queued
+
+
+def test_operators_hear_of_a_failed_server_bootstrap_with_what_failed_and_what_to_do(
+    make_settings: MakeSettings, sink: SmtpSink
+) -> None:
+    with webhook_sink() as (hook_url, received):
+        settings = make_settings(alert_operator_emails="ops@lab.example", alert_webhook_url=hook_url)
+        store_account(settings, sink)
+        url = settings.resolved_database_url
+        with transaction(url) as session:
+            server = factories.server(session)
+            job = bootstrap_server(session, actor=factories.OPERATOR, server_id=server.id)
+            job_id, server_id = job.id, server.id
+        with transaction(url) as session:
+            claim_job(session, job_id=job_id, worker="w1")
+        with transaction(url) as session:
+            error = "the bootstrap did not finish: fatal: [s1]: FAILED! => no apt source"
+            finish_job(session, job=owned_job(session, job_id=job_id), status=JobStatus.FAILED, error=error)
+        deliver_due(settings, CATALOG)
+        (message,) = sink.wait_for(1)
+        posted = [json.loads(body) for _headers, body in received]
+    assert str(message["Subject"]) == "Fehlgeschlagen: Einrichtung des Servers s1"
+    text, html = _parts(message)
+    assert "Die Einrichtung des Servers wurde nicht fertig: fatal: [s1]: FAILED! => no apt source" in text
+    assert "Was zu tun ist:" in text
+    assert f"https://portal.lab.example/jobs/{job_id}" in text
+    assert f'<a href="https://portal.lab.example/jobs/{job_id}">' in html
+    [hook] = posted
+    assert (hook["kind"], hook["server_id"], hook["job_id"]) == ("server_bootstrap_failed", server_id, job_id)
+    assert hook["text"].startswith("Fehlgeschlagen: Einrichtung des Servers s1")

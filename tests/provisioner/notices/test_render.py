@@ -39,7 +39,7 @@ def test_each_kind_renders_in_both_languages_with_one_line_subjects(kind: Notice
     values = {
         "instance": "Akten", "service": "Ablage", "tenant": "Verein e.V.", "link": "https://portal.example/x",
         "reason": "Kein Platz", "url": "https://akten.example", "first_steps": ["Eins."], "version": "2",
-        "kind": "update", "status": "failed", "error": "boom",
+        "kind": "update", "status": "failed", "error": "boom", "server": "s1", "address": "192.0.2.1",
     }  # fmt: skip
     if kind is NoticeKind.DELETION_RECORD:
         values = certificate_values(

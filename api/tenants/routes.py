@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Response, status
 
-from api import convert, schemas
 from api.accounts.schemas import TokenIn, TokenOut
 from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
+from api.tenants import convert, schemas
 from provisioner.auth.actor import Role
 from provisioner.tenants import service
 

@@ -101,3 +101,32 @@ def test_its_admins_and_operators_download_it_until_it_expires(api: Api, tmp_pat
     gone = api.client.get(shown["download"], headers=admin)
     assert (gone.status_code, gone.headers["content-type"]) == (410, PROBLEM)
     assert "expired" in gone.json()["detail"]
+
+
+def test_an_admin_asks_for_an_export_of_the_whole_association(api: Api) -> None:
+    tenant_id, admin = api.tenant("verein-a")
+    _, other = api.tenant("verein-b")
+    member = api.token(role=Role.MEMBER, tenant_id=tenant_id)
+    forbidden = api.client.post(f"/api/v1/tenants/{tenant_id}/exports", headers=member)
+    assert (forbidden.status_code, forbidden.headers["content-type"]) == (403, PROBLEM)
+    hidden = api.client.post(f"/api/v1/tenants/{tenant_id}/exports", headers=other)
+    assert (hidden.status_code, hidden.headers["content-type"]) == (404, PROBLEM)
+
+    accepted = api.client.post(f"/api/v1/tenants/{tenant_id}/exports", headers=admin)
+    assert accepted.status_code == 202, accepted.text
+    body = accepted.json()
+    assert (body["job"]["kind"], body["job"]["instance"]) == ("association_export", None)
+    assert api.dispatcher.sent == [body["job"]["id"]]
+    export = api.client.get(f"/api/v1/exports/{body['export']['id']}", headers=member).json()
+    assert (export["scope"], export["instance"], export["tenant"]) == ("association", None, tenant_id)
+    assert api.client.get(f"/api/v1/exports/{export['id']}", headers=other).status_code == 404
+    assert api.client.get(f"/api/v1/jobs/{body['job']['id']}", headers=member).status_code == 200
+    assert api.client.get(f"/api/v1/jobs/{body['job']['id']}", headers=other).status_code == 404
+    again = api.client.post(f"/api/v1/tenants/{tenant_id}/exports", headers=api.operator)
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        "an export of the whole association is being made already; wait for it",
+    )
+    listed = api.client.get(f"/api/v1/tenants/{tenant_id}/exports", headers=admin).json()["items"]
+    assert [e["id"] for e in listed] == [export["id"]]
+    assert api.client.get(f"/api/v1/tenants/{tenant_id}/exports", headers=other).status_code == 404

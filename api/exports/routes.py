@@ -8,33 +8,17 @@ from pathlib import Path
 from fastapi import APIRouter, status
 from fastapi.responses import StreamingResponse
 
-from api import export_schemas as es
 from api.deps import ActorDep, CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.exports import schemas as es
+from api.exports.convert import export_out
 from api.jobs import convert as job_convert
 from provisioner.config import Settings
-from provisioner.exports import service
+from provisioner.exports import association, service
 from provisioner.exports.sealed import opened
 from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Export
 
 router = APIRouter(tags=["exports"])
-
-
-def export_out(row: Export) -> es.ExportOut:
-    return es.ExportOut(
-        id=row.id,
-        instance=row.instance_id,
-        tenant=row.tenant_id,
-        job=row.job_id,
-        state=row.state,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        expires_at=row.expires_at,
-        size_bytes=row.size_bytes,
-        sha256=row.sha256,
-        download=f"/api/v1/exports/{row.id}/archive" if row.state == "ready" else None,
-        error=row.error,
-    )
 
 
 @router.post("/api/v1/instances/{instance_id}/exports", status_code=status.HTTP_202_ACCEPTED)
@@ -46,6 +30,26 @@ def request_export(
     requested = service.request_export(session, actor=actor, catalog=catalog, instance_id=instance_id)
     commit_and_send(session, dispatcher)
     return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
+
+
+@router.post("/api/v1/tenants/{tenant_id}/exports", status_code=status.HTTP_202_ACCEPTED)
+def request_association_export(
+    tenant_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> es.ExportAccepted:
+    """Export all the association's services into one archive (a job with a step per service): each
+    running one from a fresh backup, the others listed as skipped with the reason. Its admins only."""
+    requested = association.request_association_export(
+        session, actor=actor, catalog=catalog, tenant_id=tenant_id
+    )
+    commit_and_send(session, dispatcher)
+    return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
+
+
+@router.get("/api/v1/tenants/{tenant_id}/exports")
+def list_association_exports(tenant_id: str, actor: ActorDep, session: SessionDep) -> es.ExportList:
+    """The association's exports of all its services, newest first."""
+    rows = association.association_exports(session, actor=actor, tenant_id=tenant_id)
+    return es.ExportList(items=[export_out(r) for r in rows])
 
 
 @router.get("/api/v1/instances/{instance_id}/exports")

@@ -1,0 +1,1 @@
+"""Associations over HTTP: added by operators, with their quotas and use, and the tokens made for them."""
