@@ -56,8 +56,11 @@ class Docker:
         if self.inspect(kind, name) is not None:
             return False
         flags = [f"--label={key}={value}" for key, value in sorted(labels.items())]
-        self.run(kind, "create", *flags, name)
-        return True
+        if self.run(kind, "create", *flags, name, check=False)[0] == 0:
+            return True
+        if self.inspect(kind, name) is None:  # not made by a run beside this one: fail in docker's words
+            self.run(kind, "create", *flags, name)
+        return False
 
 
 def ensure_folder(path, mode):
@@ -154,7 +157,12 @@ def proxy_container(module, docker, proxy, done):
         attached = list(((container or {}).get("NetworkSettings") or {}).get("Networks") or {})
         if container is not None:
             docker.run("rm", "--force", proxy["name"])
-        docker.run("run", "--detach", *args, f"--label={CONFIG_LABEL}={wanted}", proxy["image"])
+        command = ["run", "--detach", *args, f"--label={CONFIG_LABEL}={wanted}", proxy["image"]]
+        if docker.run(*command, check=False)[0] != 0:
+            # Two first deploys on one server at once: the other run made the same proxy a moment ago.
+            made = docker.inspect("container", proxy["name"])
+            if made is None or (made["Config"]["Labels"] or {}).get(CONFIG_LABEL) != wanted:
+                docker.run(*command)  # fails in docker's own words
         for network in attached:
             if network != proxy["network"] and docker.inspect("network", network) is not None:
                 docker.run("network", "connect", network, proxy["name"])
