@@ -26,9 +26,9 @@ from api.monitoring.routes import router as monitoring_router
 from api.offboarding.routes import router as offboarding_router
 from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
-from api.routes import spaces
 from api.servers import routes as servers
 from api.settings.routes import router as settings_router
+from api.spaces import routes as spaces
 from api.tenants import routes as tenants
 from provisioner import __version__
 from provisioner.catalog.loader import Catalog

@@ -38,6 +38,7 @@ from provisioner.models import Backup, BackupRepository, Server
 from tests.conftest import REGISTRY
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import build_all
+from tests.support.lab import add_server, add_sftp_target, approve, job_succeeded, request_instance, succeeded
 from tests.support.sshd import free_address_pair, running_servers
 from tests.support.stack import embedded_stack
 
@@ -49,10 +50,9 @@ DOCKER_VOLUMES = "/var/lib/docker/volumes"  # Debian's Docker keeps named volume
 
 
 def _succeeded(client: ApiClient, accepted: dict[str, dict[str, str]]) -> float:
+    """How long the accepted job took to succeed, as its client sees it."""
     started = time.monotonic()
-    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=900)
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"{job['kind']} job ended {job['status']}: {job['error']}")
+    job_succeeded(client, accepted)
     return time.monotonic() - started
 
 
@@ -117,43 +117,12 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
         embedded_stack(work / "data", ssh_key=server.client_key, registry=REGISTRY, env=playbooks)
     )
     operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-    capacity = {"cpu": 2, "memory_mb": 2048, "disk_gb": 20}
-    server_ids.append(
-        operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "root_dir": str(server.root_dir),
-                "capacity": capacity,
-            },
-        )["id"]
-    )
-    target = operator.call(
-        "POST",
-        "/api/v1/backup-targets",
-        expect=201,
-        json={"name": "bench", "kind": "sftp", "path": str(backup_server.root_dir / "restic"),
-              "address": backup_server.address, "user": "root", "host_key": backup_server.host_key},
-    )  # fmt: skip
-    with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
-        keys.write(target["public_key"] + "\n")
+    server_ids.append(add_server(operator, server))
+    add_sftp_target(operator, backup_server, backup_server.root_dir / "restic")
     tenant = cleanup.enter_context(new_tenant(operator, stack.base_url, "bench")[1])
-    instance_id = tenant.call(
-        "POST",
-        "/api/v1/instances",
-        expect=201,
-        json={"template": "wordpress", "name": "blog", "parameters": {}},
-    )["id"]
+    instance_id = request_instance(tenant, template="wordpress", name="blog")["id"]
     instance_ids.append(instance_id)
-    _succeeded(
-        operator,
-        operator.call(
-            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": server_ids[0]}
-        ),
-    )
+    succeeded(operator, approve(operator, instance_id, server_ids[0]))
     settings = Settings(data_dir=work / "data")
     results: dict[str, list[float]] = {}
     steps: Steps = {}

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `tests.suppor
 import docker
 from sqlalchemy import select
 
-from benchmarks.deploy_overhead import build_images, wait_job
+from benchmarks.deploy_overhead import build_images
 from benchmarks.deploy_support import (
     BenchError,
     code_version,
@@ -42,8 +42,9 @@ from benchmarks.results_file import publish
 from provisioner.db import transaction
 from provisioner.models import Job
 from tests.conftest import REGISTRY
-from tests.support.api_client import ApiClient
-from tests.support.sshd import TestServer, free_address_pair, running_servers
+from tests.support.api_client import ApiClient, new_tenant
+from tests.support.lab import add_server, approve, job_succeeded, request_instance, succeeded
+from tests.support.sshd import free_address_pair, running_servers
 from tests.support.stack import _tail, production_stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,36 +81,25 @@ class Lab:
             )
         )
         self.operator = cleanup.enter_context(ApiClient(self.stack.base_url, self.stack.operator_token))
-        self.server_ids += [self.onboard(s) for s in servers]
-        tenant = {"slug": "bench", "name": "Benchmark e.V.", "contact_email": "board@bench.example.org"}
-        tenant_id = self.operator.call("POST", "/api/v1/tenants", expect=201, json=tenant)["id"]
-        token = self.operator.call(
-            "POST", f"/api/v1/tenants/{tenant_id}/tokens", expect=201, json={"role": "admin", "name": "bench"}
-        )["token"]
-        self.tenant = cleanup.enter_context(ApiClient(self.stack.base_url, token))
-
-    def onboard(self, s: TestServer) -> str:
-        server = {"name": s.name, "address": s.address, "port": s.port, "user": s.user}
-        server |= {"root_dir": str(s.root_dir), "capacity": {"cpu": 16, "memory_mb": 16384, "disk_gb": 200}}
-        server_id: str = self.operator.call("POST", "/api/v1/servers", expect=201, json=server)["id"]
-        return server_id
+        self.server_ids += [add_server(self.operator, s, cpu=16) for s in servers]
+        self.tenant = cleanup.enter_context(new_tenant(self.operator, self.stack.base_url, "bench")[1])
 
     def request(self) -> str:
-        body = {"template": "homepage", "name": f"b{len(self.instance_ids)}", "parameters": {"title": "B"}}
-        instance_id: str = self.tenant.call("POST", "/api/v1/instances", expect=201, json=body)["id"]
+        name, parameters = f"b{len(self.instance_ids)}", {"title": "B"}
+        instance_id: str = request_instance(
+            self.tenant, template="homepage", name=name, parameters=parameters
+        )["id"]
         self.instance_ids.append(instance_id)
         return instance_id
 
     def approve(self, instance_id: str, server_id: str) -> str:
-        path = f"/api/v1/instances/{instance_id}/approve"
-        job_id: str = self.operator.call("POST", path, expect=202, json={"server": server_id})["job"]["id"]
-        return job_id
+        return approve(self.operator, instance_id, server_id)
 
     def deploy_one(self, server_id: str) -> tuple[float, str]:
         instance_id = self.request()
         started = time.monotonic()
         job_id = self.approve(instance_id, server_id)
-        wait_job(self.operator, job_id)
+        succeeded(self.operator, job_id)
         return time.monotonic() - started, job_id
 
     def deploy_many(self, count: int) -> tuple[float, list[str]]:
@@ -118,17 +108,14 @@ class Lab:
         jobs = [self.approve(i, self.server_ids[n % 2]) for n, i in enumerate(requested)]
         # One thread per job, each polling its own job, as a client watching them would.
         with ThreadPoolExecutor(max_workers=count) as pool:
-            list(pool.map(lambda job_id: wait_job(self.operator, job_id), jobs))
+            list(pool.map(lambda job_id: succeeded(self.operator, job_id), jobs))
         return time.monotonic() - started, jobs
 
     def remove_all(self) -> float:
         started = time.monotonic()
-        jobs = [
-            self.tenant.call("DELETE", f"/api/v1/instances/{i}", expect=202)["job"]["id"]
-            for i in self.instance_ids
-        ]
-        for job_id in jobs:
-            wait_job(self.operator, job_id)
+        jobs = [self.tenant.call("DELETE", f"/api/v1/instances/{i}", expect=202) for i in self.instance_ids]
+        for accepted in jobs:
+            job_succeeded(self.operator, accepted)
         return time.monotonic() - started
 
     def job_spans(self, job_ids: list[str]) -> list[float]:

@@ -49,9 +49,10 @@ from provisioner.images import build_image, load_recipe
 from provisioner.jobs.states import JobKind
 from provisioner.models import Instance
 from tests.conftest import REGISTRY
-from tests.support.api_client import ApiClient
+from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import IMAGE_CACHE
-from tests.support.sshd import TestServer, free_address_pair, running_servers
+from tests.support.lab import add_server, approve, remove_through_api, request_instance, succeeded
+from tests.support.sshd import free_address_pair, running_servers
 from tests.support.stack import _tail, production_stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,25 +73,6 @@ def build_images(client: docker.DockerClient) -> None:
             build_image(
                 folder, name=name, version=number, registry=REGISTRY, cache_dir=IMAGE_CACHE, client=client
             )
-
-
-def onboard(operator: ApiClient, s: TestServer) -> tuple[str, str]:
-    """Adds the server and a tenant through the API; returns the server id and a tenant admin token."""
-    server = {"name": s.name, "address": s.address, "port": s.port, "user": s.user}
-    server |= {"root_dir": str(s.root_dir), "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20}}
-    server_id = operator.call("POST", "/api/v1/servers", expect=201, json=server)["id"]
-    tenant = {"slug": "bench", "name": "Benchmark e.V.", "contact_email": "board@bench.example.org"}
-    tenant_id = operator.call("POST", "/api/v1/tenants", expect=201, json=tenant)["id"]
-    tokens = f"/api/v1/tenants/{tenant_id}/tokens"
-    return server_id, operator.call("POST", tokens, expect=201, json={"role": "admin", "name": "bench"})[
-        "token"
-    ]
-
-
-def wait_job(client: ApiClient, job_id: str) -> None:
-    job, _ = client.wait_for_job(job_id, timeout=600)
-    if job["status"] != "succeeded":
-        raise BenchError(f"job {job_id} ended {job['status']}: {job.get('error')}")
 
 
 class Bench:
@@ -120,9 +102,8 @@ class Bench:
         self.settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
         self.worker = find_worker()
         self.operator = cleanup.enter_context(ApiClient(self.stack.base_url, self.stack.operator_token))
-        server_id, token = onboard(self.operator, self.server)
-        self.server_ids.append(server_id)
-        self.tenant = cleanup.enter_context(ApiClient(self.stack.base_url, token))
+        self.server_ids.append(add_server(self.operator, self.server))
+        self.tenant = cleanup.enter_context(new_tenant(self.operator, self.stack.base_url, "bench")[1])
 
     def record(self, counted: bool, **figures: float) -> None:
         for name, value in figures.items() if counted else ():
@@ -130,15 +111,13 @@ class Bench:
 
     def provisioner_round(self, counted: bool) -> Instance:
         """Request, approve and wait; probe; remove and wait. Returns the approved row, detached."""
-        body = {"template": TEMPLATE, "name": f"bench-{len(self.instance_ids)}", "parameters": {"title": "B"}}
-        instance_id = self.tenant.call("POST", "/api/v1/instances", expect=201, json=body)["id"]
+        name, parameters = f"bench-{len(self.instance_ids)}", {"title": "B"}
+        instance_id = request_instance(self.tenant, template=TEMPLATE, name=name, parameters=parameters)["id"]
         self.instance_ids.append(instance_id)
         idle = tree_rss(self.worker)
         with peak_rss(self.worker) as peak:
             started = time.monotonic()
-            approve = f"/api/v1/instances/{instance_id}/approve"
-            job = self.operator.call("POST", approve, expect=202, json={"server": self.server_ids[0]})["job"]
-            wait_job(self.operator, job["id"])
+            job = succeeded(self.operator, approve(self.operator, instance_id, self.server_ids[0]))
             deploy_s = time.monotonic() - started
         url = self.tenant.call("GET", f"/api/v1/instances/{instance_id}", expect=200)["url"]
         # The worker's own probe: through the proxy by hostname, at the server's public address.
@@ -151,8 +130,7 @@ class Bench:
             session.expunge(row)
         facts = deploy_facts(self.db, job["id"])
         started = time.monotonic()
-        removal = self.tenant.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)["job"]
-        wait_job(self.operator, removal["id"])
+        removal = remove_through_api(self.tenant, instance_id)
         remove_s, seen_s = time.monotonic() - started, deploy_s - facts["server_s"]
         self.steps = {"deploy": step_times(self.db, job["id"]), "removal": step_times(self.db, removal["id"])}
         self.record(

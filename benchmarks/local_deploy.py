@@ -40,6 +40,7 @@ from provisioner.servers.local import LOCAL_NAME
 from tests.conftest import REGISTRY
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import build_all
+from tests.support.lab import job_succeeded, request_instance
 from tests.support.stack import _tail, embedded_stack
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,10 +50,9 @@ Steps = dict[str, list[tuple[str, float]]]
 
 
 def wait(client: ApiClient, accepted: dict[str, dict[str, str]]) -> tuple[float, str]:
+    """How long the accepted job took to succeed, as its client sees it, and the job's id."""
     started = time.monotonic()
-    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=600)
-    if job["status"] != "succeeded":
-        raise BenchError(f"{job['kind']} job ended {job['status']}: {job['error']}")
+    job = job_succeeded(client, accepted)
     return time.monotonic() - started, job["id"]
 
 
@@ -116,12 +116,10 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
     steps: Steps = {}
     try:
         for number in range(-args.warmup, args.runs):  # below zero: warm-up, which starts the proxy
-            body = {
-                "template": "homepage",
-                "name": f"bench-{len(instance_ids)}",
-                "parameters": {"title": "B"},
-            }
-            instance_id = tenant.call("POST", "/api/v1/instances", expect=201, json=body)["id"]
+            name, parameters = f"bench-{len(instance_ids)}", {"title": "B"}
+            instance_id = request_instance(tenant, template="homepage", name=name, parameters=parameters)[
+                "id"
+            ]
             instance_ids.append(instance_id)
             raw_first = number % 2 == 1
             raw_s = raw_run(client, image, local["address"], instance_id) if raw_first else 0.0

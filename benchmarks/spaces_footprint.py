@@ -30,7 +30,15 @@ from benchmarks.results_file import publish
 from tests.conftest import REGISTRY
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import build_all
-from tests.support.lab import INSTANCE_LABEL, add_server, remove_every_instance, remove_instance
+from tests.support.lab import (
+    INSTANCE_LABEL,
+    add_server,
+    approve,
+    remove_every_instance,
+    remove_instance,
+    request_instance,
+    succeeded,
+)
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer, free_address_pair, running_servers
 from tests.support.stack import _tail, embedded_stack
@@ -71,19 +79,15 @@ class Lab:
         return self.cleanup.enter_context(new_tenant(self.operator, self.stack.base_url, slug)[1])
 
     def wait(self, client: ApiClient, job: dict[str, Any]) -> None:
-        done, _ = client.wait_for_job(job["id"], timeout=1200)
-        if done["status"] != "succeeded":
-            raise BenchError(f"{done['kind']} job ended {done['status']}: {done['error']}")
+        succeeded(client, job["id"], timeout=1200)
 
     def dedicated(self, slugs: list[str]) -> list[str]:
         """A dedicated WordPress for each new association, approved at once; their instance ids."""
         accepted = []
         for slug in slugs:
             admin = self.association(slug)
-            body = {"template": "wordpress", "name": "web", "subdomain": slug, "parameters": {}}
-            requested = admin.call("POST", "/api/v1/instances", expect=201, json=body)
-            approve = f"/api/v1/instances/{requested['id']}/approve"
-            job = self.operator.call("POST", approve, expect=202, json={"server": self.server_id})["job"]
+            requested = request_instance(admin, template="wordpress", name="web", subdomain=slug)
+            job = {"id": approve(self.operator, requested["id"], self.server_id)}
             accepted.append((admin, job, requested["id"]))
             if not self.proxy_started:  # the server's first deploy starts its proxy, before any other
                 self.wait(admin, job)

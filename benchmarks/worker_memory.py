@@ -56,6 +56,7 @@ CELERY = [
     "-Q",
     "provisioner",
     "--without-gossip",
+    "--loglevel=INFO",  # its "ready." line, which the measurement waits for
 ]
 VARIANTS = {
     "prefork, concurrency 2 (`provisioner worker`, the default)": [

@@ -20,7 +20,7 @@ from tests.support import need
 from tests.support.db import PG_ADMIN, fresh_postgres, migrated
 from tests.support.images import build_all
 from tests.support.redis_server import REDIS_SERVER, private_redis
-from tests.support.schedule import END_TO_END, EndToEndOnOneWorker
+from tests.support.schedule import END_TO_END, LongestEndToEndFirst
 from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
 from tests.support.stack import free_port
 
@@ -66,7 +66,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeSch
     """``--dist loadscope`` (scripts/test) with the scopes of tests/support/schedule.py."""
     if config.getvalue("dist") != "loadscope":
         return None
-    return EndToEndOnOneWorker(config, log)
+    return LongestEndToEndFirst(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -7,13 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Select
 
 from api.audit import schemas
 from api.base_schemas import Page
 from api.deps import ActorDep, CursorQuery, LimitQuery, SessionDep, SettingsDep
 from provisioner.audit.export import csv_lines
 from provisioner.audit.log import export_query, list_entries
+from provisioner.config import Settings
 from provisioner.db import session_factory
+from provisioner.models import AuditEntry
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 # The id's own alphabet: checked before the CSV starts streaming, where a value the database cannot
@@ -43,6 +46,11 @@ def list_audit(
 def export_audit(actor: ActorDep, settings: SettingsDep, tenant: TenantQuery = None) -> StreamingResponse:
     """The same entries as CSV (all of them, oldest first), safe to open in a spreadsheet."""
     query = export_query(actor, tenant)  # a refusal is answered here, before the CSV starts
+    return csv_download(settings, query)
+
+
+def csv_download(settings: Settings, query: Select[AuditEntry]) -> StreamingResponse:
+    """The entries ``query`` selects as a CSV file (the API's export and the portal's)."""
 
     def lines() -> Iterator[str]:
         # A session of its own: the request's closes before a long answer is streamed.

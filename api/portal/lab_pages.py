@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
+from api.audit.routes import csv_download
 from api.deps import CatalogDep, SessionDep, SettingsDep
 from api.portal import audit_words
 from api.portal.auth import OperatorDep, SignedForm
 from api.portal.rendering import render, texts_for
-from provisioner.audit.export import csv_lines
 from provisioner.audit.log import export_query, list_entries
-from provisioner.db import session_factory
 from provisioner.instances import footprint
 from provisioner.pagination import MAX_LIMIT
 from provisioner.tenants.quotas import quota_of, usage_by_tenant
@@ -48,18 +46,7 @@ def audit_log(
 
 @router.get("/audit.csv")
 def audit_export(viewer: OperatorDep, settings: SettingsDep, tenant: TenantFilter = None) -> Response:
-    query = export_query(viewer.actor, tenant or None)
-
-    def lines() -> Iterator[str]:
-        # A session of its own: the request's closes before a long answer is streamed.
-        with session_factory(settings.resolved_database_url)() as session:
-            yield from csv_lines(session.scalars(query))
-
-    return StreamingResponse(
-        lines(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="audit.csv"'},
-    )
+    return csv_download(settings, export_query(viewer.actor, tenant or None))
 
 
 def _tenants_page(

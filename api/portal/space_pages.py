@@ -10,11 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from api import convert, schemas
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
-from api.portal.auth import OperatorDep, Viewer, ViewerDep, require_csrf
+from api.portal.auth import OperatorDep, SignedForm, Viewer, ViewerDep
 from api.portal.forms import errors_by_field, pydantic_errors
 from api.portal.rendering import render
+from api.spaces import convert, schemas
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.modes import allowed_modes, set_modes
 from provisioner.catalog.sharing import Mode, offered_modes
@@ -30,10 +30,6 @@ from provisioner.spaces.states import SpaceState
 from provisioner.tenants.service import list_tenants
 
 router = APIRouter(include_in_schema=False)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 def modes_by_service(session: Session, catalog: Catalog) -> dict[str, list[Mode]]:
@@ -69,17 +65,16 @@ def space_form(
 
 
 @router.post("/catalog/{name}/space")
-async def send_space_request(
+def send_space_request(
     request: Request,
     name: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     try:
         body = schemas.SpaceIn(template=name, name=form.get("name", ""), tenant=form.get("tenant") or None)
         space = service.request_space(
@@ -133,16 +128,16 @@ def show_space(
 
 
 @router.post("/spaces/{space_id}/credentials")
-async def show_space_admin(
+def show_space_admin(
     request: Request,
     space_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     settings: SettingsDep,
 ) -> Response:
-    require_csrf(viewer, (await _form(request)).get("csrf_token"))
     space = service.get_space(session, actor=viewer.actor, space_id=space_id)
     try:
         shown = reveal_space_admin(session, settings, actor=viewer.actor, space=space)
@@ -156,17 +151,16 @@ async def show_space_admin(
 
 
 @router.post("/spaces/{space_id}/remove")
-async def remove_space(
+def remove_space(
     request: Request,
     space_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     space = service.get_space(session, actor=viewer.actor, space_id=space_id)
     if form.get("confirm_name") != space.name:
         return space_page(request, session, viewer, catalog, space, confirm_error=True)
@@ -180,16 +174,16 @@ async def remove_space(
 
 
 @router.post("/spaces/{space_id}/backups")
-async def back_up_space(
+def back_up_space(
     request: Request,
     space_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    require_csrf(viewer, (await _form(request)).get("csrf_token"))
     return _space_data_job(
         request, session, viewer=viewer, catalog=catalog, dispatcher=dispatcher, space_id=space_id,
         make=lambda: data.request_space_backup(
@@ -199,17 +193,16 @@ async def back_up_space(
 
 
 @router.post("/spaces/{space_id}/restores")
-async def restore_space(
+def restore_space(
     request: Request,
     space_id: str,
     *,
     viewer: ViewerDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     backup_id = form.get("backup", "")[:32]
     return _space_data_job(
         request, session, viewer=viewer, catalog=catalog, dispatcher=dispatcher, space_id=space_id,
@@ -220,18 +213,17 @@ async def restore_space(
 
 
 @router.post("/spaces/{space_id}/move-to-dedicated")
-async def move_space_to_dedicated(
+def move_space_to_dedicated(
     request: Request,
     space_id: str,
     *,
     viewer: OperatorDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
     settings: SettingsDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     subdomain = form.get("subdomain", "").strip()[:63] or None
     return _space_data_job(
         request, session, viewer=viewer, catalog=catalog, dispatcher=dispatcher, space_id=space_id,
@@ -288,11 +280,13 @@ NOTICES = frozenset({"modes", "modes-422", "approve-409", "approve-422", "reason
 
 
 @router.post("/operator/spaces/modes/{name}")
-async def choose_modes(
-    request: Request, name: str, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep
+def choose_modes(
+    name: str,
+    viewer: OperatorDep,
+    form: SignedForm,
+    session: SessionDep,
+    catalog: CatalogDep,
 ) -> Response:
-    form = await request.form()
-    require_csrf(viewer, str(form.get("csrf_token") or ""))
     chosen: list[Mode] = [mode for mode in ("dedicated", "shared") if form.get(f"mode-{mode}") == "on"]
     try:
         set_modes(session, actor=viewer.actor, template=catalog.get(name), modes=chosen)
@@ -304,18 +298,16 @@ async def choose_modes(
 
 
 @router.post("/operator/spaces/{space_id}/approve")
-async def approve_space(
-    request: Request,
+def approve_space(
     space_id: str,
     *,
     viewer: OperatorDep,
+    form: SignedForm,
     session: SessionDep,
     catalog: CatalogDep,
     dispatcher: DispatcherDep,
     settings: SettingsDep,
 ) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
     storage = form.get("storage_mb", "").strip()
     if storage and (not storage.isdigit() or int(storage) < 1):
         return RedirectResponse("/operator/spaces?notice=approve-422", status_code=303)
@@ -336,9 +328,7 @@ async def approve_space(
 
 
 @router.post("/operator/spaces/{space_id}/reject")
-async def reject_space(request: Request, space_id: str, viewer: OperatorDep, session: SessionDep) -> Response:
-    form = await _form(request)
-    require_csrf(viewer, form.get("csrf_token"))
+def reject_space(space_id: str, viewer: OperatorDep, form: SignedForm, session: SessionDep) -> Response:
     reason = form.get("reason", "").strip()[:1000]
     if not reason:
         return RedirectResponse("/operator/spaces?notice=reason", status_code=303)

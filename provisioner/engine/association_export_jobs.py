@@ -20,9 +20,9 @@ from provisioner.engine.sink import DatabaseSink, note
 from provisioner.engine.steps import backup_first
 from provisioner.exports import readme
 from provisioner.exports.archive import Skipped
-from provisioner.exports.association import association_services, association_spaces
+from provisioner.exports.association import association_services, association_spaces, latest_backups_bytes
 from provisioner.exports.association_making import Taken, make_association_export
-from provisioner.exports.making import ExportFailed
+from provisioner.exports.making import ExportFailed, check_free_space, exports_folder
 from provisioner.exports.service import export_of_job
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
@@ -41,6 +41,13 @@ def run_association_export_job(ctx: Context, job_id: str, sink: DatabaseSink) ->
             Skipped(space.name, space.template, "", readme.SPACE)
             for space in association_spaces(session, tenant_id=export.tenant_id)
         ]
+        expected = latest_backups_bytes(session, instance_ids=[instance_id for instance_id, _ in services])
+    try:
+        # Before any backup is taken, from the last ones' sizes; checked again once they are taken.
+        check_free_space(ctx.settings, exports_folder(ctx.settings), expected)
+    except ExportFailed as exc:
+        end_job(ctx, job_id, error=str(exc))
+        return
     taken: list[Taken] = []
     for instance_id, name in services:
         note(sink, f"exporting the service {name}")

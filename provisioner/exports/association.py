@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +22,7 @@ from provisioner.exports.service import ACTIVE, Requested
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_tenant_job
 from provisioner.jobs.states import JobKind
-from provisioner.models import Export, Instance, Space
+from provisioner.models import Backup, Export, Instance, Space
 from provisioner.tenants.leaving import refuse_while_leaving
 from provisioner.tenants.quotas import hold_tenant
 from provisioner.tenants.service import get_tenant
@@ -36,6 +36,20 @@ def association_services(session: Session, *, tenant_id: str) -> Sequence[Instan
     """The association's own services an export lists, by name: all but the removed and the declined."""
     query = select(Instance).where(Instance.tenant_id == tenant_id, Instance.state.not_in(GONE))
     return session.scalars(query.order_by(Instance.name, Instance.id)).unique().all()
+
+
+def latest_backups_bytes(session: Session, *, instance_ids: list[str]) -> int:
+    """The size of each service's latest succeeded backup, added up: what its export will restore."""
+    latest = (
+        select(Backup.instance_id, func.max(Backup.created_at).label("at"))
+        .where(Backup.instance_id.in_(instance_ids), Backup.status == "succeeded")
+        .group_by(Backup.instance_id)
+        .subquery()
+    )
+    sizes = select(func.coalesce(func.sum(Backup.size_bytes), 0)).join(
+        latest, (Backup.instance_id == latest.c.instance_id) & (Backup.created_at == latest.c.at)
+    )
+    return int(session.scalar(sizes) or 0)
 
 
 def association_spaces(session: Session, *, tenant_id: str) -> Sequence[Space]:

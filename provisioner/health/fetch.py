@@ -38,6 +38,18 @@ def _request(path: str, host: str) -> bytes:
     ).encode("ascii")
 
 
+def _complete(raw: bytes) -> bool:
+    """Whether the answer so far holds its headers and as much body as its Content-Length says."""
+    head, found, body = raw.partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+    return False
+
+
 def parse(raw: bytes) -> Answer:
     head, found, body = raw.partition(b"\r\n\r\n")
     if not found:
@@ -86,6 +98,8 @@ async def fetch(
                 if not chunk:
                     break
                 raw += chunk
+                if _complete(raw):
+                    break  # a server that keeps the connection open anyway has said all it will
         finally:
             # No TLS close_notify exchange: the answer is in, and a peer that never confirms it would
             # hold the connection open until the timeout.

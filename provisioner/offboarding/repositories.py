@@ -39,9 +39,10 @@ def delete_repository(settings: Settings, target: BackupTarget, *, tenant_id: st
     copy = f"{base}/{tenant_id}{SUFFIX}"
 
     def removal(_: Path) -> str:
-        lines = [f"-rm {quoted(folder + '/data/*/*')}"]
+        # Inside quotes sftp takes * literally, so each glob stands outside its folder's quotes.
+        lines = [f"-rm {quoted(folder + '/data')}/*/*"]
         lines += [f"-rmdir {quoted(folder + '/' + d)}" for d in DATA_FOLDERS]
-        lines += [f"-rm {quoted(folder + '/' + d + '/*')}" for d in RESTIC_FOLDERS]
+        lines += [f"-rm {quoted(folder + '/' + d)}/*" for d in RESTIC_FOLDERS]
         lines += [f"-rmdir {quoted(folder + '/' + d)}" for d in (*RESTIC_FOLDERS, "data")]
         lines += [f"-rm {quoted(folder + '/config')}", f"-rmdir {quoted(folder)}"]
         lines += [f"-rm {quoted(copy)}", f"-rm {quoted(copy + '.tmp')}", f"ls -1a {quoted(base)}"]

@@ -18,7 +18,16 @@ import docker
 import pytest
 
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.lab import add_server, leftovers, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    approve,
+    job_succeeded,
+    leftovers,
+    remove_every_instance,
+    remove_through_api,
+    request_instance,
+    succeeded,
+)
 from tests.support.proxy import remove_proxies
 from tests.support.s3_standin import S3Endpoint, s3_standin
 from tests.support.sshd import TestServer
@@ -29,12 +38,6 @@ pytestmark = pytest.mark.e2e
 
 ROW_SQL = "SELECT body FROM notes WHERE id = 1"
 PREFIX = "lab"  # the target's folder in the bucket; each tenant's repository lies below it
-
-
-def _succeeds(client: ApiClient, accepted: dict[str, Any], timeout: float = 400) -> dict[str, Any]:
-    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
-    assert job["status"] == "succeeded", job["error"]
-    return job
 
 
 def _add_s3_target(operator: ApiClient, s3: S3Endpoint) -> dict[str, Any]:
@@ -88,17 +91,8 @@ def test_wordpress_backup_to_s3_standin_restored_into_new_instance(
         assert (target["kind"], target["default"], target["s3_endpoint"]) == ("s3", True, s3.url)
         assert s3.secret_access_key not in str(target)
 
-        blog = verein.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "wordpress", "name": "blog", "parameters": {}},
-        )
-        blog_id = blog["id"]
-        deploy = operator.call(
-            "POST", f"/api/v1/instances/{blog_id}/approve", expect=202, json={"server": server_id}
-        )
-        _succeeds(operator, deploy)
+        blog_id = request_instance(verein, template="wordpress", name="blog")["id"]
+        succeeded(operator, approve(operator, blog_id, server_id))
 
         upload = os.urandom(300_000)
         put_upload(docker_client, blog_id, upload)
@@ -106,7 +100,7 @@ def test_wordpress_backup_to_s3_standin_restored_into_new_instance(
         assert sql(docker_client, blog_id, "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")[0] == 0
         assert sql(docker_client, blog_id, "INSERT INTO notes VALUES (1, 'Vereinsfest am Samstag')")[0] == 0
 
-        backup_job = _succeeds(
+        backup_job = job_succeeded(
             verein, verein.call("POST", f"/api/v1/instances/{blog_id}/backups", expect=202)
         )
         backups = verein.call("GET", f"/api/v1/instances/{blog_id}/backups", expect=200)["items"]
@@ -134,10 +128,7 @@ def test_wordpress_backup_to_s3_standin_restored_into_new_instance(
         # The association's copy waits for approval like any request; approving it restores into it.
         assert asked["job"] is None
         copy_id = asked["instance"]["id"]
-        approved = operator.call(
-            "POST", f"/api/v1/instances/{copy_id}/approve", expect=202, json={"server": server_id}
-        )
-        restore_job = _succeeds(operator, approved)
+        restore_job = succeeded(operator, approve(operator, copy_id, server_id))
         assert restore_job["kind"] == "restore"
         assert copy_id != blog_id
         copy = verein.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
@@ -152,7 +143,7 @@ def test_wordpress_backup_to_s3_standin_restored_into_new_instance(
             assert s3.secret_access_key not in text
 
         for instance_id in (blog_id, copy_id):
-            _succeeds(verein, verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202))
+            remove_through_api(verein, instance_id)
             assert leftovers(docker_client, instance_id) == []
         # Removing the instances keeps their backups: the repository stays in the bucket.
         assert f"{repository}config" in s3.keys(repository)

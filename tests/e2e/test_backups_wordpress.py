@@ -29,7 +29,16 @@ from provisioner.db import transaction
 from provisioner.models import BackupRepository, JobEvent, OutgoingNotice
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.exports import loaded_into_fresh_mariadb, unpacked
-from tests.support.lab import add_server, add_sftp_target, leftovers, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    job_succeeded,
+    leftovers,
+    remove_every_instance,
+    request_instance,
+    succeeded,
+)
 from tests.support.offboarding import KEPT, left_in_database
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
@@ -39,13 +48,6 @@ from tests.support.wordpress import UPLOAD_FOLDER, UPLOAD_NAME, put_upload, sql,
 pytestmark = pytest.mark.e2e
 
 ROW_SQL = "SELECT body FROM notes WHERE id = 1"
-
-
-def _succeeds(client: ApiClient, accepted: dict[str, object], timeout: float = 400) -> dict[str, object]:
-    job_id = accepted["job"]["id"]  # type: ignore[index]
-    job, _ = client.wait_for_job(job_id, timeout=timeout)
-    assert job["status"] == "succeeded", job["error"]
-    return job
 
 
 # Six deploy-sized jobs in a row (deploy, backup, restore into a new instance, restore in place, two
@@ -88,19 +90,9 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert target["default"] is True
         assert verein_a.http.get("/api/v1/backup-targets").status_code == 403
 
-        blog = verein_a.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "wordpress", "name": "blog", "parameters": {}},
-        )
+        blog = request_instance(verein_a, template="wordpress", name="blog")
         blog_id = blog["id"]
-        _succeeds(
-            operator,
-            operator.call(
-                "POST", f"/api/v1/instances/{blog_id}/approve", expect=202, json={"server": server_id}
-            ),
-        )
+        succeeded(operator, approve(operator, blog_id, server_id))
 
         # Data written into it: an uploaded file and a database row.
         upload = os.urandom(300_000)
@@ -109,7 +101,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert sql(docker_client, blog_id, "CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")[0] == 0
         assert sql(docker_client, blog_id, "INSERT INTO notes VALUES (1, 'Vereinsfest am Samstag')")[0] == 0
 
-        backup_job = _succeeds(
+        backup_job = job_succeeded(
             verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/backups", expect=202)
         )
         assert backup_job["kind"] == "backup"
@@ -155,10 +147,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         # The association's copy waits for approval like any request; approving it restores into it.
         assert asked["job"] is None
         copy_id = asked["instance"]["id"]
-        approved = operator.call(
-            "POST", f"/api/v1/instances/{copy_id}/approve", expect=202, json={"server": server_id}
-        )
-        assert _succeeds(operator, approved)["kind"] == "restore"
+        assert succeeded(operator, approve(operator, copy_id, server_id))["kind"] == "restore"
         copy = verein_a.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"], copy["name"]) == ("running", "healthy", "blog-copy")
         assert copy["hostname"] != blog["hostname"]
@@ -175,7 +164,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         )
         assert sql(docker_client, blog_id, "DROP TABLE notes")[0] == 0
         assert upload_sha256(docker_client, blog_id) is None
-        restored = _succeeds(
+        restored = job_succeeded(
             verein_a,
             verein_a.call(
                 "POST", f"/api/v1/instances/{blog_id}/restore", expect=202, json={"backup": backup["id"]}
@@ -192,7 +181,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         # (Its backup is the day's latest now: the retention policy keeps one a day, so it comes after
         # the restores of the first backup above.)
         exported = verein_a.call("POST", f"/api/v1/instances/{blog_id}/exports", expect=202)
-        _succeeds(verein_a, exported)
+        job_succeeded(verein_a, exported)
         export = verein_a.call("GET", f"/api/v1/exports/{exported['export']['id']}", expect=200)
         assert export["state"] == "ready"
         assert verein_b.http.get(f"/api/v1/exports/{export['id']}").status_code == 404
@@ -219,7 +208,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         # restored by restic on the control plane, written with the same builder; nobody else reaches it.
         whole = verein_a.call("POST", f"/api/v1/tenants/{tenant_a}/exports", expect=202)
         assert verein_b.http.post(f"/api/v1/tenants/{tenant_a}/exports").status_code == 404
-        _succeeds(verein_a, whole)
+        job_succeeded(verein_a, whole)
         everything = verein_a.call("GET", f"/api/v1/exports/{whole['export']['id']}", expect=200)
         assert (everything["scope"], everything["state"]) == ("association", "ready")
         assert verein_b.http.get(everything["download"]).status_code == 404
@@ -237,7 +226,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         assert password.encode() not in archive
 
         # A drill restores into a throwaway, checks it, and removes it again.
-        _succeeds(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))
+        job_succeeded(verein_a, verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202))
         drills = verein_a.call("GET", f"/api/v1/drills?instance={blog_id}", expect=200)["items"]
         assert [d["status"] for d in drills] == ["passed"]
         status = verein_a.call("GET", f"/api/v1/instances/{blog_id}", expect=200)["backup_status"]
@@ -261,7 +250,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             pack.seek(pack.seek(0, 2) // 2)
             pack.write(os.urandom(64))
         drill_job, _ = verein_a.wait_for_job(
-            verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202)["job"]["id"], timeout=300
+            verein_a.call("POST", f"/api/v1/instances/{blog_id}/drills", expect=202)["job"]["id"]
         )
         assert drill_job["status"] == "failed"
         assert "restic check --read-data" in drill_job["error"]
@@ -281,7 +270,7 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             expect=202,
             json={"confirm": "verein-a", "delete_backups_now": True},
         )
-        _succeeds(operator, offboarding, timeout=900)
+        job_succeeded(operator, offboarding, timeout=900)
         record = operator.call("GET", f"/api/v1/tenants/{tenant_a}/deletion-record", expect=200)
         assert sorted(s["name"] for s in record["services"] if not s["name"].startswith("drill-")) == [
             "blog",

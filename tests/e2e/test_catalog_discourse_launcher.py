@@ -34,7 +34,17 @@ from provisioner.config import Settings
 from provisioner.images import build_image
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import IMAGE_CACHE, TWINS
-from tests.support.lab import add_server, add_sftp_target, leftovers, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    job_succeeded,
+    leftovers,
+    remove_every_instance,
+    remove_through_api,
+    request_instance,
+    succeeded,
+)
 from tests.support.proxy import get_by_hostname, remove_proxies, request_by_hostname, root_ca
 from tests.support.smtp_sink import smtp_sink
 from tests.support.sshd import TestServer
@@ -131,12 +141,6 @@ def mail_sink(bridge_address: str) -> Iterator[Any]:
         yield sink
 
 
-def _done(client: ApiClient, accepted: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
-    job, seen = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
-    assert job["status"] == "succeeded", (job["error"], seen)
-    return job
-
-
 # Eight deploy-sized jobs (deploy, backup, restore in place, restore into a copy with its deploy,
 # update with its backup, two removals): longer than the suite's default limit on a busy machine.
 @pytest.mark.timeout(1800)
@@ -184,19 +188,9 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         verein = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-forum")[1])
 
         # Deploy: built by the launcher at the pinned commit, healthy through the proxy.
-        requested = verein.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "discourse", "name": "forum", "parameters": {"admin_email": ADMIN}},
-        )
-        forum_id = requested["id"]
-        _done(
-            operator,
-            operator.call(
-                "POST", f"/api/v1/instances/{forum_id}/approve", expect=202, json={"server": server_id}
-            ),
-        )
+        parameters = {"admin_email": ADMIN}
+        forum_id = request_instance(verein, template="discourse", name="forum", parameters=parameters)["id"]
+        succeeded(operator, approve(operator, forum_id, server_id))
         forum = verein.call("GET", f"/api/v1/instances/{forum_id}", expect=200)
         assert (forum["state"], forum["health"], forum["version"]) == ("running", "healthy", "2026.6")
         ca = root_ca(docker_client, server_id)
@@ -228,7 +222,7 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         assert "Restores are not allowed" in output
 
         # Backup: upstream's archive in /shared/backups/default, then the volume to restic.
-        _done(verein, verein.call("POST", f"/api/v1/instances/{forum_id}/backups", expect=202))
+        job_succeeded(verein, verein.call("POST", f"/api/v1/instances/{forum_id}/backups", expect=202))
         code, listing = in_app(docker_client, forum_id, "ls", "/shared/backups/default")
         assert code == 0
         assert [name for name in listing.split() if name.endswith(".tar.gz")]
@@ -241,7 +235,7 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         assert login(forum, address=server.address, ca=ca, password=password) == 403
 
         # Restore in place: the volume back, then upstream's restore of the newest archive.
-        _done(
+        job_succeeded(
             verein,
             verein.call(
                 "POST", f"/api/v1/instances/{forum_id}/restore", expect=202, json={"backup": backup["id"]}
@@ -260,13 +254,7 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
             expect=202,
             json={"backup": backup["id"], "into": "new", "name": "forum-copy"},
         )
-        approved = operator.call(
-            "POST",
-            f"/api/v1/instances/{asked['instance']['id']}/approve",
-            expect=202,
-            json={"server": server_id},
-        )
-        assert _done(operator, approved)["kind"] == "restore"
+        assert succeeded(operator, approve(operator, asked["instance"]["id"], server_id))["kind"] == "restore"
         cloned = {"instance": asked["instance"]["id"]}
         copy = verein.call("GET", f"/api/v1/instances/{cloned['instance']}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
@@ -279,7 +267,7 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         assert login(forum, address=server.address, ca=ca, password=password) == 200
 
         # Update: the launcher rebuilds with the next release; the data stays. No way back.
-        _done(
+        job_succeeded(
             verein,
             verein.call(
                 "POST", f"/api/v1/instances/{forum_id}/update", expect=202, json={"version": "2026.7"}
@@ -296,7 +284,7 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
 
         # Removal leaves nothing: containers, network, volumes, the launcher's image and folder, route.
         for instance_id in (forum_id, copy["id"]):
-            _done(verein, verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202))
+            remove_through_api(verein, instance_id)
             assert leftovers(docker_client, instance_id) == []
             assert docker_client.images.list(name=f"local_discourse/prv-{instance_id}-app") == []
             assert not (server.root_dir / "instances" / instance_id).exists()

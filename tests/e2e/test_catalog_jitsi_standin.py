@@ -37,7 +37,17 @@ import yaml
 from provisioner.config import Settings
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import jitsi_standins
-from tests.support.lab import add_server, add_sftp_target, leftovers, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    job_succeeded,
+    leftovers,
+    remove_every_instance,
+    remove_through_api,
+    request_instance,
+    succeeded,
+)
 from tests.support.proxy import get_by_hostname, remove_proxies, request_by_hostname, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
@@ -63,12 +73,6 @@ def templates_starting_old(root: Path) -> Path:
     document["default_version"] = OLD
     path.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     return templates
-
-
-def _succeeds(client: ApiClient, accepted: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
-    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
-    assert job["status"] == "succeeded", job["error"]
-    return job
 
 
 def sign_in(instance: dict[str, Any], *, address: str, ca: str, user: str, password: str) -> bool:
@@ -173,19 +177,8 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
         add_sftp_target(operator, backup_server, backup_server.root_dir / "backups")
         verein = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-meet")[1])
 
-        requested = verein.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "jitsi", "name": "treffen", "subdomain": "treffen", "parameters": {}},
-        )
-        meet_id = requested["id"]
-        _succeeds(
-            operator,
-            operator.call(
-                "POST", f"/api/v1/instances/{meet_id}/approve", expect=202, json={"server": server_id}
-            ),
-        )
+        meet_id = request_instance(verein, template="jitsi", name="treffen", subdomain="treffen")["id"]
+        succeeded(operator, approve(operator, meet_id, server_id))
         meet = verein.call("GET", f"/api/v1/instances/{meet_id}", expect=200)
         assert (meet["state"], meet["health"], meet["version"]) == ("running", "healthy", OLD)
         ca = root_ca(docker_client, server_id)
@@ -224,11 +217,11 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
         assert stun_binding(server.address, media_port)
 
         # Backup; then the accounts are lost and a restore in place brings the moderator back.
-        _succeeds(verein, verein.call("POST", f"/api/v1/instances/{meet_id}/backups", expect=202))
+        job_succeeded(verein, verein.call("POST", f"/api/v1/instances/{meet_id}/backups", expect=202))
         backup = verein.call("GET", f"/api/v1/instances/{meet_id}/backups", expect=200)["items"][0]
         run_in(docker_client, f"prv-{meet_id}-prosody", "rm", "-r", "/var/lib/prosody/meet%2ejitsi")
         assert not sign_in(meet, address=server.address, ca=ca, user="moderator", password=password)
-        restored = _succeeds(
+        restored = job_succeeded(
             verein,
             verein.call(
                 "POST", f"/api/v1/instances/{meet_id}/restore", expect=202, json={"backup": backup["id"]}
@@ -249,8 +242,7 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
         )
         assert asked["job"] is None
         copy_id = asked["instance"]["id"]
-        approve = f"/api/v1/instances/{copy_id}/approve"
-        _succeeds(operator, operator.call("POST", approve, expect=202, json={"server": server_id}))
+        succeeded(operator, approve(operator, copy_id, server_id))
         copy = verein.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
         assert copy["hostname"] != meet["hostname"]
@@ -266,7 +258,7 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
 
         # Update to the next release: prosody's data folder moves (upstream commit 65c08f7e) and the
         # deploy step registers the moderator again; a downgrade is refused.
-        updated = _succeeds(
+        updated = job_succeeded(
             verein,
             verein.call("POST", f"/api/v1/instances/{meet_id}/update", expect=202, json={"version": NEW}),
         )
@@ -284,7 +276,7 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
 
         # Removal leaves nothing: containers, network, volumes, route; the media port is closed.
         for instance_id in (meet_id, copy["id"]):
-            _succeeds(verein, verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202))
+            remove_through_api(verein, instance_id)
             assert leftovers(docker_client, instance_id) == []
             assert not (server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy").exists()
             assert not (server.root_dir / "instances" / instance_id).exists()

@@ -30,7 +30,16 @@ import yaml
 
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import TEMPLATES, TWINS, build_all
-from tests.support.lab import add_server, add_sftp_target, leftovers, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    job_succeeded,
+    leftovers,
+    remove_every_instance,
+    request_instance,
+    succeeded,
+)
 from tests.support.proxy import remove_proxies, request_by_hostname, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
@@ -230,12 +239,6 @@ def _admin_account(folder: Path) -> str:
     return str(raw["secrets"]["admin_password"]["user"])
 
 
-def _succeeded(client: ApiClient, accepted: dict[str, Any], timeout: float = 400) -> dict[str, Any]:
-    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
-    assert job["status"] == "succeeded", job["error"]
-    return job
-
-
 # Deploy, backup, two restores (one a deploy too), an update and two removals in a row.
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("service", [MATTERMOST, HEDGEDOC], ids=lambda s: s.template)
@@ -265,12 +268,8 @@ def test_standin_lifecycle_from_deploy_to_removal(
         add_sftp_target(operator, backup_server, backup_server.root_dir / f"backups-{service.template}")
         verein = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein")[1])
 
-        requested = verein.call(
-            "POST", "/api/v1/instances", expect=201, json={"template": service.template, "name": "team"}
-        )
-        instance_id = requested["id"]
-        approve = f"/api/v1/instances/{instance_id}/approve"
-        _succeeded(operator, operator.call("POST", approve, expect=202, json={"server": server_id}))
+        instance_id = request_instance(verein, template=service.template, name="team")["id"]
+        succeeded(operator, approve(operator, instance_id, server_id))
         running = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
         assert (running["state"], running["health"], running["version"]) == (
             "running",
@@ -291,14 +290,14 @@ def test_standin_lifecycle_from_deploy_to_removal(
         service.write_data(docker_client, instance_id)
         assert service.data_present(docker_client, instance_id)
         backups = f"/api/v1/instances/{instance_id}/backups"
-        _succeeded(verein, verein.call("POST", backups, expect=202))
+        job_succeeded(verein, verein.call("POST", backups, expect=202))
         backup = verein.call("GET", backups, expect=200)["items"][0]
 
         # In place: what was lost after the backup comes back, and the admin still signs in.
         service.remove_data(docker_client, instance_id)
         assert not service.data_present(docker_client, instance_id)
         restore = f"/api/v1/instances/{instance_id}/restore"
-        _succeeded(verein, verein.call("POST", restore, expect=202, json={"backup": backup["id"]}))
+        job_succeeded(verein, verein.call("POST", restore, expect=202, json={"backup": backup["id"]}))
         assert _eventually(lambda: _healthy(site, folder))
         assert service.data_present(docker_client, instance_id)
         assert service.signs_in(site, account, password)
@@ -309,8 +308,7 @@ def test_standin_lifecycle_from_deploy_to_removal(
             "POST", restore, expect=202, json={"backup": backup["id"], "into": "new", "name": "copy"}
         )
         assert asked["job"] is None
-        copy_approval = f"/api/v1/instances/{asked['instance']['id']}/approve"
-        _succeeded(operator, operator.call("POST", copy_approval, expect=202, json={"server": server_id}))
+        succeeded(operator, approve(operator, asked["instance"]["id"], server_id))
         copy = verein.call("GET", f"/api/v1/instances/{asked['instance']['id']}", expect=200)
         assert copy["state"] == "running"
         assert copy["hostname"] != running["hostname"]
@@ -319,7 +317,7 @@ def test_standin_lifecycle_from_deploy_to_removal(
 
         # An update to the next version keeps the data; going back is refused.
         update = f"/api/v1/instances/{instance_id}/update"
-        _succeeded(verein, verein.call("POST", update, expect=202, json={"version": service.then}))
+        job_succeeded(verein, verein.call("POST", update, expect=202, json={"version": service.then}))
         updated = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
         assert updated["version"] == service.then
         assert _eventually(lambda: _healthy(site, folder))
@@ -335,7 +333,7 @@ def test_standin_lifecycle_from_deploy_to_removal(
             )
 
         for removed in (copy["id"], instance_id):
-            _succeeded(verein, verein.call("DELETE", f"/api/v1/instances/{removed}", expect=202))
+            job_succeeded(verein, verein.call("DELETE", f"/api/v1/instances/{removed}", expect=202))
             assert leftovers(docker_client, removed) == []
             assert not (server.root_dir / "instances" / removed).exists()
             assert not (server.root_dir / "proxy" / "sites" / f"{removed}.caddy").exists()

@@ -28,7 +28,17 @@ import yaml
 
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import TEMPLATES, TWINS, build_all
-from tests.support.lab import add_server, add_sftp_target, deploy_instance, leftovers, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    deploy_instance,
+    job_succeeded,
+    leftovers,
+    remove_every_instance,
+    remove_through_api,
+    succeeded,
+)
 from tests.support.proxy import remove_proxies, request_by_hostname, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
@@ -58,12 +68,6 @@ def _catalog(root: Path) -> Path:
     raw["versions"]["35"] = raw["versions"]["34"]
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     return root
-
-
-def _succeeds(client: ApiClient, accepted: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
-    job, _ = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
-    assert job["status"] == "succeeded", job["error"]
-    return job
 
 
 def _occ(client: docker.DockerClient, instance_id: str, command: str) -> str:
@@ -140,7 +144,7 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         assert _occ(docker_client, cloud_id, "config:app:get core backgroundjobs_mode") == "cron"
 
         # Backup: maintenance mode around pg_dump; the instance is usable again afterwards.
-        _succeeds(verein, verein.call("POST", f"/api/v1/instances/{cloud_id}/backups", expect=202))
+        job_succeeded(verein, verein.call("POST", f"/api/v1/instances/{cloud_id}/backups", expect=202))
         [backup] = verein.call("GET", f"/api/v1/instances/{cloud_id}/backups", expect=200)["items"]
         assert dav(cloud, "GET", admin).content == minutes
 
@@ -154,10 +158,7 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         )
         # The copy waits for the operator's approval like any request; approving it restores into it.
         copy_id = asked["instance"]["id"]
-        approved = operator.call(
-            "POST", f"/api/v1/instances/{copy_id}/approve", expect=202, json={"server": server_id}
-        )
-        assert _succeeds(operator, approved)["kind"] == "restore"
+        assert succeeded(operator, approve(operator, copy_id, server_id))["kind"] == "restore"
         copy = verein.call("GET", f"/api/v1/instances/{copy_id}", expect=200)
         assert (copy["state"], copy["health"]) == ("running", "healthy")
         assert copy["hostname"] != cloud["hostname"]
@@ -171,7 +172,7 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         )
         assert emptied.exit_code == 0, emptied.output
         assert dav(cloud, "GET", admin).status_code == 404
-        _succeeds(
+        job_succeeded(
             verein,
             verein.call(
                 "POST", f"/api/v1/instances/{cloud_id}/restore", expect=202, json={"backup": backup["id"]}
@@ -185,7 +186,7 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         skip = verein.http.post(f"/api/v1/instances/{cloud_id}/update", json={"version": "35"})
         assert skip.status_code == 422, skip.text
         assert skip.json()["errors"][0]["field"] == "body.version"
-        _succeeds(
+        job_succeeded(
             verein,
             verein.call("POST", f"/api/v1/instances/{cloud_id}/update", expect=202, json={"version": "34"}),
         )
@@ -214,7 +215,7 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
 
         # Removal leaves no container, network or volume, and no route in the proxy.
         for instance_id in (cloud_id, copy["id"]):
-            _succeeds(verein, verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202))
+            remove_through_api(verein, instance_id)
             assert leftovers(docker_client, instance_id) == []
             assert not (server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy").exists()
             assert not (server.root_dir / "instances" / instance_id).exists()

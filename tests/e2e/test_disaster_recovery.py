@@ -37,7 +37,13 @@ from provisioner.db import forget_engine, session_factory
 from provisioner.models import Base
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import TEMPLATES
-from tests.support.lab import add_server, add_sftp_target, deploy_instance, remove_every_instance
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    deploy_instance,
+    job_succeeded,
+    remove_every_instance,
+)
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 from tests.support.stack import Stack, embedded_stack, provisioner, start_again
@@ -120,9 +126,7 @@ def _the_lab(operator: ApiClient, verein: ApiClient, instance_id: str) -> dict[s
 
 
 def _back_up(verein: ApiClient, instance_id: str) -> dict[str, Any]:
-    accepted = verein.call("POST", f"/api/v1/instances/{instance_id}/backups", expect=202)
-    job, _ = verein.wait_for_job(accepted["job"]["id"], timeout=400)
-    assert job["status"] == "succeeded", job["error"]
+    job = job_succeeded(verein, verein.call("POST", f"/api/v1/instances/{instance_id}/backups", expect=202))
     newest: dict[str, Any] = verein.call("GET", f"/api/v1/instances/{instance_id}/backups", expect=200)[
         "items"
     ][0]

@@ -1,5 +1,9 @@
-"""The job engine under real conditions: live event streams, cancel, a killed worker, a restarted broker,
-jobs on one instance that wait their turn, idempotent requests, and a server that does not answer.
+"""The job engine under real conditions: live event streams, two deploys at once, cancel, a killed
+worker, a restarted broker, and a server that does not answer.
+
+What the engine decides (locks and turns, timeouts, rollbacks, a lost worker's job settled) is proven over
+a scripted runner in tests/provisioner/engine; idempotent requests in tests/api/test_jobs.py. These tests
+keep what only the real chain shows: real processes, signals, Redis and SSH.
 
 Real parts: PostgreSQL, Redis, the provisioner's api, worker and beat as separate processes (production
 mode), sshd servers on their own loopback addresses, Docker Engine, and the homepage images pulled from
@@ -28,6 +32,15 @@ import yaml
 
 from tests.support.api_client import FINISHED, ApiClient, new_tenant
 from tests.support.db import fresh_postgres
+from tests.support.lab import (
+    JOB_TIMEOUT,
+    add_server,
+    approve,
+    leftovers,
+    remove_instance,
+    remove_through_api,
+    request_instance,
+)
 from tests.support.processes import alive, descendants
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.redis_server import RedisServer, private_redis
@@ -37,7 +50,6 @@ from tests.support.stack import Stack, free_port, production_stack
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-LABEL = "org.provisioner.instance"
 QUEUE = "provisioner"  # the Celery queue the jobs travel on
 T = TypeVar("T")
 
@@ -78,24 +90,13 @@ class Engine:
         return get_by_hostname(instance["url"], address=self.addresses[server_id], ca_pem=ca_pem, path=path)
 
     def request(self, name: str, template: str = "homepage") -> str:
-        instance = self.tenant.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": template, "name": name, "parameters": {"title": f"Verein {name}"}},
-        )
+        parameters = {"title": f"Verein {name}"}
+        instance = request_instance(self.tenant, template=template, name=name, parameters=parameters)
         self.created.append(instance["id"])
         return str(instance["id"])
 
     def approve(self, instance_id: str, server: str = "server1") -> str:
-        accepted = self.operator.call(
-            "POST",
-            f"/api/v1/instances/{instance_id}/approve",
-            expect=202,
-            json={"server": self.servers[server]},
-        )
-        assert accepted["job"]["status"] == "queued"
-        return str(accepted["job"]["id"])
+        return approve(self.operator, instance_id, self.servers[server])
 
     def job(self, job_id: str) -> dict[str, Any]:
         job: dict[str, Any] = self.operator.call("GET", f"/api/v1/jobs/{job_id}", expect=200)
@@ -111,7 +112,7 @@ class Engine:
         instance: dict[str, Any] = self.operator.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
         return instance
 
-    def wait(self, job_id: str, timeout: float = 180) -> dict[str, Any]:
+    def wait(self, job_id: str, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
         job, _ = self.operator.wait_for_job(job_id, timeout=timeout)
         return job
 
@@ -126,25 +127,12 @@ class Engine:
 
         return wait_for(seen, timeout=timeout, what=f"event {line!r} of job {job_id}")
 
-    def owned(self, instance_id: str) -> dict[str, list[str]]:
-        label = {"label": f"{LABEL}={instance_id}"}
-        return {
-            "containers": sorted(c.name for c in self.docker.containers.list(all=True, filters=label)),
-            "networks": sorted(n.name for n in self.docker.networks.list(filters=label)),
-            "volumes": sorted(v.name for v in self.docker.volumes.list(filters=label)),
-        }
-
     def remove(self, *instance_ids: str) -> None:
-        """Remove through the API, all at once, and check that nothing of them is left in Docker."""
-        jobs = [
-            self.operator.call("DELETE", f"/api/v1/instances/{i}", expect=202)["job"]["id"]
-            for i in instance_ids
-        ]
-        for job_id, instance_id in zip(jobs, instance_ids, strict=True):
-            job = self.wait(job_id)
-            assert job["status"] == "succeeded", job["error"]
+        """Remove through the API and check that nothing of them is left in Docker."""
+        for instance_id in instance_ids:
+            remove_through_api(self.operator, instance_id)
             assert self.instance(instance_id)["state"] == "removed"
-            assert self.owned(instance_id) == {"containers": [], "networks": [], "volumes": []}
+            assert leftovers(self.docker, instance_id) == []
 
     def sweep(self, instance_ids: list[str]) -> None:
         """What the instances left on the servers goes: Docker objects by label, and their folders.
@@ -152,39 +140,9 @@ class Engine:
         Quicker than a removal job, for tests about something else than removal.
         """
         for instance_id in instance_ids:
-            label = {"label": f"{LABEL}={instance_id}"}
-            for container in self.docker.containers.list(all=True, filters=label):
-                container.remove(force=True)
-            for network in self.docker.networks.list(filters=label):
-                network.reload()
-                for attached in network.containers:  # the server's proxy joins each instance network
-                    network.disconnect(attached, force=True)
-                network.remove()
-            for volume in self.docker.volumes.list(filters=label):
-                volume.remove(force=True)
+            remove_instance(self.docker, instance_id)
             for root in self.root_dirs:
                 shutil.rmtree(root / "instances" / instance_id, ignore_errors=True)
-            assert self.owned(instance_id) == {"containers": [], "networks": [], "volumes": []}
-
-
-def _register_servers(operator: ApiClient, servers: list[TestServer]) -> dict[str, str]:
-    ids = {}
-    for server in servers:
-        added = operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "port": server.port,
-                "user": server.user,
-                "root_dir": str(server.root_dir),
-                "capacity": {"cpu": 4, "memory_mb": 4096, "disk_gb": 50},
-            },
-        )
-        ids[server.name] = added["id"]
-    return ids
 
 
 @contextmanager
@@ -210,7 +168,7 @@ def running_engine(
             )
         )
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-        server_ids = _register_servers(operator, servers)
+        server_ids = {server.name: add_server(operator, server, cpu=4) for server in servers}
         tenant_id, tenant = new_tenant(operator, stack.base_url, "verein-engine")
         cleanup.enter_context(tenant)
         engine = Engine(
@@ -337,8 +295,10 @@ def read_sse(response: httpx.Response, *, until: Callable[[list[Sse]], bool] | N
 
 
 def test_event_stream_is_live_and_resumes_without_gaps_or_duplicates(engine: Engine) -> None:
-    instance_id = engine.request("live")
+    """One deploy's events streamed live, while a second deploy runs at once on the other server."""
+    instance_id, beside_id = engine.request("live"), engine.request("beside")
     job_id = engine.approve(instance_id)
+    beside_job_id = engine.approve(beside_id, server="server2")
     url = f"/api/v1/jobs/{job_id}/events"
     sse = {"Accept": "text/event-stream"}
     timeout = httpx.Timeout(30)
@@ -371,7 +331,18 @@ def test_event_stream_is_live_and_resumes_without_gaps_or_duplicates(engine: Eng
     assert [e["seq"] for e in listed] == sorted({e["seq"] for e in listed})
     assert listed[-1]["line"] == "Finished"
 
+    beside = engine.wait(beside_job_id)
+    assert beside["status"] == "succeeded", beside["error"]
+    # The worker (concurrency 2) ran both deploys at once: each started before the other ended.
+    (start_a, end_a), (start_b, end_b) = map(_interval, (job, beside))
+    assert start_a < end_b
+    assert start_b < end_a
+
     assert_no_secrets(engine)
+
+
+def _interval(job: dict[str, Any]) -> tuple[datetime, datetime]:
+    return datetime.fromisoformat(job["started_at"]), datetime.fromisoformat(job["finished_at"])
 
 
 # --- Secrets ------------------------------------------------------------------------------------------------
@@ -501,87 +472,14 @@ def test_killed_worker_job_is_reaped_and_instance_freed(
     assert job["status"] == "succeeded", job["error"]
     instance = engine.instance(instance_id)
     assert (instance["state"], instance["health"]) == ("running", "healthy")
-    assert engine.owned(instance_id) == {
-        "containers": [f"prv-{instance_id}-web"],
-        "networks": [f"prv-{instance_id}"],
-        "volumes": [f"prv-{instance_id}-site"],
-    }
+    assert sorted(leftovers(engine.docker, instance_id)) == [
+        f"prv-{instance_id}",
+        f"prv-{instance_id}-site",
+        f"prv-{instance_id}-web",
+    ]
     assert engine.page(instance_id).status_code == 200
 
     assert_no_secrets(engine)
-
-
-# --- Jobs that wait their turn, and jobs that do not need to ------------------------------------------------
-
-
-def _interval(job: dict[str, Any]) -> tuple[datetime, datetime]:
-    return datetime.fromisoformat(job["started_at"]), datetime.fromisoformat(job["finished_at"])
-
-
-def test_jobs_on_one_instance_take_turns_while_two_instances_deploy_in_parallel(engine: Engine) -> None:
-    first, second = engine.request("turns"), engine.request("parallel")
-    deploys = [engine.approve(first, server="server1"), engine.approve(second, server="server2")]
-    done = [engine.wait(job_id) for job_id in deploys]
-    assert [job["status"] for job in done] == ["succeeded", "succeeded"], [job["error"] for job in done]
-    (start_a, end_a), (start_b, end_b) = map(_interval, done)
-    # The worker (concurrency 2) ran both deploys at once: each started before the other ended.
-    assert start_a < end_b
-    assert start_b < end_a
-
-    # An update and a redeploy back to back on one instance: the second waits until the first ended.
-    up = engine.operator.call(
-        "POST", f"/api/v1/instances/{first}/update", expect=202, json={"version": "1.1"}
-    )
-    back = engine.operator.call("POST", f"/api/v1/instances/{first}/redeploy", expect=202)
-    up_id, back_id = up["job"]["id"], back["job"]["id"]
-    seen: list[tuple[str, str]] = []
-
-    def both_ended() -> bool:
-        # Both from one answer, so the pair is what the database held at one moment.
-        jobs = engine.operator.call("GET", f"/api/v1/jobs?instance={first}", expect=200)["items"]
-        status = {job["id"]: job["status"] for job in jobs}
-        pair = (status[up_id], status[back_id])
-        if not seen or seen[-1] != pair:
-            seen.append(pair)
-        return pair[0] in FINISHED and pair[1] in FINISHED
-
-    wait_for(both_ended, timeout=240, what="both jobs to end")
-    assert ("running", "queued") in seen, seen
-    assert ("running", "running") not in seen, seen
-    up_job, back_job = engine.job(up_id), engine.job(back_id)
-    assert (up_job["status"], back_job["status"]) == ("succeeded", "succeeded"), seen
-    assert _interval(up_job)[1] <= _interval(back_job)[0]
-    up_events, back_events = engine.events(up_id), engine.events(back_id)
-    assert max(e["time"] for e in up_events) < min(e["time"] for e in back_events), "no event interleaves"
-    assert any(e["line"].startswith("ok: Pull images") and ":1.1" in e["line"] for e in up_events)
-    # The redeploy runs the version the update left behind.
-    assert any(e["line"].startswith("ok: Pull images") and ":1.1" in e["line"] for e in back_events)
-
-    instance = engine.instance(first)
-    assert (instance["state"], instance["version"], instance["health"]) == ("running", "1.1", "healthy")
-    assert engine.page(first, "/version").text.strip() == "1.1"
-
-
-# --- Idempotency keys ---------------------------------------------------------------------------------------
-
-
-def test_one_idempotency_key_creates_one_instance(engine: Engine) -> None:
-    body = {"template": "homepage", "name": "once", "parameters": {"title": "Verein once"}}
-    headers = {"Idempotency-Key": f"create-once-{time.time_ns()}"}
-    first = engine.tenant.http.post("/api/v1/instances", json=body, headers=headers)
-    second = engine.tenant.http.post("/api/v1/instances", json=body, headers=headers)
-    assert (first.status_code, second.status_code) == (201, 201), second.text
-    assert second.json() == first.json()
-    assert second.headers["idempotent-replayed"] == "true"
-    engine.created.append(first.json()["id"])
-    named = [
-        i for i in engine.tenant.call("GET", "/api/v1/instances", expect=200)["items"] if i["name"] == "once"
-    ]
-    assert [i["id"] for i in named] == [first.json()["id"]]
-    # The same key with another request is refused, not replayed.
-    other = engine.tenant.http.post("/api/v1/instances", json={**body, "name": "twice"}, headers=headers)
-    assert other.status_code == 422
-    engine.remove(first.json()["id"])
 
 
 # --- A server that does not answer --------------------------------------------------------------------------
@@ -630,7 +528,7 @@ def test_an_unreachable_server_fails_its_job_in_one_line_and_others_still_deploy
     assert instance["state"] == "failed"
     assert failed["error"] in instance["state_reason"]
     assert "\n" not in instance["state_reason"]
-    assert engine.owned(stranded) == {"containers": [], "networks": [], "volumes": []}
+    assert leftovers(engine.docker, stranded) == []
 
     assert succeeded["status"] == "succeeded", succeeded["error"]
     assert (engine.instance(fine)["state"], engine.instance(fine)["health"]) == ("running", "healthy")

@@ -31,7 +31,14 @@ from provisioner.models import Instance, Job, Schedule
 from provisioner.notices.render import catalogue_path
 from provisioner.timeutil import utcnow
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.lab import add_server, add_sftp_target
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    remove_through_api,
+    request_instance,
+    succeeded,
+)
 from tests.support.processes import kill_tree
 from tests.support.proxy import remove_proxies
 from tests.support.smtp_sink import SmtpSink, smtp_sink
@@ -114,17 +121,9 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         cleanup.callback(remove_proxies, docker_client, [server_id])
         _, verein = new_tenant(operator, stack.base_url, "verein-watch")
         cleanup.enter_context(verein)
-        instance_id = verein.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "homepage", "name": "site", "parameters": {"title": "Verein"}},
-        )["id"]
-        approved = operator.call(
-            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": server_id}
-        )
-        job, _ = verein.wait_for_job(approved["job"]["id"])
-        assert job["status"] == "succeeded", job["error"]
+        parameters = {"title": "Verein"}
+        instance_id = request_instance(verein, template="homepage", name="site", parameters=parameters)["id"]
+        job = succeeded(verein, approve(operator, instance_id, server_id))
         cleanup.callback(_remove_containers, docker_client, instance_id)
         _assert_json_logs(stack, job_id=job["id"])
 
@@ -187,8 +186,7 @@ def test_a_stopped_instance_alerts_once_and_its_recovery_once(
         health = verein.call("GET", f"/api/v1/instances/{instance_id}/health", expect=200)
         assert health["footprint"]["disk_mb"] > 0
 
-        removal = verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
-        assert verein.wait_for_job(removal["job"]["id"])[0]["status"] == "succeeded"
+        remove_through_api(verein, instance_id)
 
 
 def _remove_containers(client: docker.DockerClient, instance_id: str) -> None:

@@ -27,6 +27,7 @@ from provisioner.crypto import DecryptionFailed, decrypt
 from provisioner.db import Base, session_factory
 from provisioner.models import InstanceSecret
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.lab import add_server, approve, remove_through_api, request_instance, succeeded
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 from tests.support.stack import production_stack
@@ -113,30 +114,13 @@ def test_no_secret_in_database_dump_logs_runner_files_or_answers(
         )
         settings = Settings(secret_key=stack.env["PROVISIONER_SECRET_KEY"])
         operator = recorder.attach(cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token)))
-        added = operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "root_dir": str(server.root_dir),
-                "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20},
-            },
-        )
-        cleanup.callback(remove_proxies, docker_client, [added["id"]])
+        server_id = add_server(operator, server)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
         verein = recorder.attach(cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-s")[1]))
         tenant_token = verein.http.headers["Authorization"].split()[1]
 
-        requested = verein.call(
-            "POST", "/api/v1/instances", expect=201, json={"template": "wordpress", "name": "blog"}
-        )
-        instance_id = requested["id"]
-        accepted = operator.call(
-            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": added["id"]}
-        )
-        deploy, _ = verein.wait_for_job(accepted["job"]["id"], timeout=400)
-        assert deploy["status"] == "succeeded", deploy["error"]
+        instance_id = request_instance(verein, template="wordpress", name="blog")["id"]
+        deploy = succeeded(verein, approve(operator, instance_id, server_id))
         generated = _generated_secrets(pg_url, settings, instance_id)
         assert len(generated) >= 5, "WordPress gets its database password and keys generated"
         # The secrets did reach the server, where they belong.
@@ -145,9 +129,7 @@ def test_no_secret_in_database_dump_logs_runner_files_or_answers(
 
         shown_at = len(recorder.answers)
         shown = verein.call("GET", f"/api/v1/instances/{instance_id}/credentials", expect=200)["credentials"]
-        removal = verein.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
-        removed, _ = verein.wait_for_job(removal["job"]["id"])
-        assert removed["status"] == "succeeded", removed["error"]
+        removed = remove_through_api(verein, instance_id)
         for job_id in (deploy["id"], removed["id"]):
             for client in (verein, operator):
                 events = client.call("GET", f"/api/v1/jobs/{job_id}/events", expect=200)["items"]

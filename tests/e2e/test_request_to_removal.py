@@ -1,8 +1,9 @@
-"""One real request travels the whole chain, through HTTP only, in both modes.
+"""One real request travels the whole chain, through HTTP only, in embedded mode (one command).
 
-Real parts: PostgreSQL and Redis (production mode) or SQLite and the SQL broker transport (embedded mode),
-the provisioner processes, sshd servers on their own loopback addresses, Docker Engine, and an image built
-from Debian packages and pulled from the local registry.
+Real parts: SQLite and the SQL broker transport, the provisioner processes, an sshd server on its own
+loopback address, Docker Engine, and an image built from Debian packages and pulled from the local
+registry. Production mode (PostgreSQL, Redis, API, worker and scheduler as separate processes) runs the
+same chain in tests/e2e/test_job_engine.py and tests/e2e/test_no_secret_anywhere.py.
 """
 
 from __future__ import annotations
@@ -16,63 +17,43 @@ import httpx
 import pytest
 
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.lab import (
+    JOB_TIMEOUT,
+    add_server,
+    approve,
+    leftovers,
+    remove_through_api,
+    request_instance,
+)
 from tests.support.payloads import WORST
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
-from tests.support.stack import Stack, embedded_stack, production_stack
+from tests.support.stack import Stack, embedded_stack
 
 pytestmark = pytest.mark.e2e
 
 # Jinja, an Ansible lookup, shell substitutions, YAML: all must arrive on the page as plain text.
 INJECTION_TITLE = WORST
-LABEL = "org.provisioner.instance"
-
-
-def _owned_by(client: docker.DockerClient, instance_id: str) -> dict[str, list[str]]:
-    label = {"label": f"{LABEL}={instance_id}"}
-    return {
-        "containers": [c.name for c in client.containers.list(all=True, filters=label)],
-        "networks": [n.name for n in client.networks.list(filters=label)],
-        "volumes": [v.name for v in client.volumes.list(filters=label)],
-    }
 
 
 def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker.DockerClient) -> None:
     with ExitStack() as cleanup:
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-        added = operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "port": server.port,
-                "user": server.user,
-                "root_dir": str(server.root_dir),
-                "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20},
-            },
-        )
+        server_id = add_server(operator, server)
+        added = operator.call("GET", f"/api/v1/servers/{server_id}", expect=200)
         assert added["host_key"] == server.host_key, "the host key recorded at onboarding is the server's own"
-        cleanup.callback(remove_proxies, client, [added["id"]])
+        cleanup.callback(remove_proxies, client, [server_id])
         verein_a = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-a")[1])
         verein_b = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein-b")[1])
 
-        requested = verein_a.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "homepage", "name": "site", "parameters": {"title": INJECTION_TITLE}},
+        requested = request_instance(
+            verein_a, template="homepage", name="site", parameters={"title": INJECTION_TITLE}
         )
         assert requested["state"] == "requested"
         assert requested["parameters"]["title"] == INJECTION_TITLE
         instance_id = requested["id"]
 
-        accepted = operator.call(
-            "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": added["id"]}
-        )
-        assert accepted["job"]["status"] == "queued"
-        job, seen = verein_a.wait_for_job(accepted["job"]["id"])
+        job, seen = verein_a.wait_for_job(approve(operator, instance_id, server_id), timeout=JOB_TIMEOUT)
         assert job["status"] == "succeeded", job["error"]
         statuses = ["queued"] + [s for s in seen if s != "queued"]
         assert statuses == ["queued", "running", "succeeded"]
@@ -89,7 +70,7 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         assert running["checked_at"] is not None
         # Through the server's proxy by hostname, over TLS from the proxy's own CA.
         assert running["url"] == f"https://{running['hostname']}/"
-        page = get_by_hostname(running["url"], address=server.address, ca_pem=root_ca(client, added["id"]))
+        page = get_by_hostname(running["url"], address=server.address, ca_pem=root_ca(client, server_id))
         assert page.status_code == 200
         assert INJECTION_TITLE in html.unescape(page.text)
         # On the server too, the file holds the text as typed; `id` never ran anywhere.
@@ -97,7 +78,8 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         assert INJECTION_TITLE in html.unescape(seed.read_text())
         stdout = verein_a.http.get(f"/api/v1/jobs/{job['id']}/stdout").text
         assert all("uid=" not in text for text in (page.text, seed.read_text(), stdout))
-        assert _owned_by(client, instance_id)["containers"] == [f"prv-{instance_id}-web"]
+        owned = [f"prv-{instance_id}", f"prv-{instance_id}-site", f"prv-{instance_id}-web"]
+        assert sorted(leftovers(client, instance_id)) == owned
 
         # Another association sees none of it, exactly as if it did not exist.
         verein_b.call("GET", f"/api/v1/instances/{instance_id}", expect=404)
@@ -108,31 +90,10 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         assert verein_b.call("GET", "/api/v1/jobs", expect=200)["items"] == []
         assert verein_b.call("GET", f"/api/v1/jobs?instance={instance_id}", expect=200)["items"] == []
 
-        removal = verein_a.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
-        job, _ = verein_a.wait_for_job(removal["job"]["id"])
-        assert job["status"] == "succeeded", job["error"]
+        remove_through_api(verein_a, instance_id)
         assert verein_a.call("GET", f"/api/v1/instances/{instance_id}", expect=200)["state"] == "removed"
-        assert _owned_by(client, instance_id) == {"containers": [], "networks": [], "volumes": []}
+        assert leftovers(client, instance_id) == []
         assert not (Path(server.root_dir) / "instances" / instance_id).exists()
-
-
-def test_production_mode_postgres_redis_separate_processes(
-    tmp_path: Path,
-    pg_url: str,
-    redis_url: str,
-    ssh_servers: list[TestServer],
-    homepage_images: dict[str, str],
-    registry: str,
-    docker_client: docker.DockerClient,
-) -> None:
-    with production_stack(
-        tmp_path,
-        database_url=pg_url,
-        broker_url=redis_url,
-        ssh_key=ssh_servers[0].client_key,
-        registry=registry,
-    ) as stack:
-        request_deploy_check_remove(stack, ssh_servers[0], docker_client)
 
 
 def test_embedded_mode_sqlite_one_command(

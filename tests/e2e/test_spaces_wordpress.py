@@ -21,7 +21,13 @@ import httpx
 import pytest
 
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.lab import INSTANCE_LABEL, add_server, add_sftp_target, remove_every_instance
+from tests.support.lab import (
+    INSTANCE_LABEL,
+    add_server,
+    add_sftp_target,
+    job_succeeded,
+    remove_every_instance,
+)
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
@@ -39,11 +45,6 @@ from tests.support.wordpress import (
 pytestmark = pytest.mark.e2e
 
 FLYER = "2026/11/flyer.bin"
-
-
-def _succeeds(client: ApiClient, accepted: dict[str, Any], timeout: float = 500) -> None:
-    done, _ = client.wait_for_job(accepted["job"]["id"], timeout=timeout)
-    assert done["status"] == "succeeded", done["error"]
 
 
 def _write_content(client: docker.DockerClient, shared_id: str, slug: str, url: str) -> tuple[str, str]:
@@ -142,7 +143,7 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
         before = posts(docker_client, shared_id, "verein-a.localhost")
 
         # Space a is backed up alone, into its association's own repository, then changed (b too).
-        _succeeds(
+        job_succeeded(
             admins["verein-a"], admins["verein-a"].call("POST", f"/api/v1/spaces/{a_id}/backups", expect=202)
         )
         backups = admins["verein-a"].call("GET", f"/api/v1/spaces/{a_id}/backups", expect=200)["items"]
@@ -160,7 +161,7 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
         restore = admins["verein-a"].call(
             "POST", f"/api/v1/spaces/{a_id}/restores", expect=202, json={"backup": backups[0]["id"]}
         )
-        _succeeds(admins["verein-a"], restore)
+        job_succeeded(admins["verein-a"], restore)
         assert posts(docker_client, shared_id, "verein-a.localhost") == before
         assert file_sha256(docker_client, shared_id, f"{a_folder}/{FLYER}") == a_flyer
         assert posts(docker_client, shared_id, b_host) == b_before_restore
@@ -178,7 +179,7 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
             expect=202,
             json={"subdomain": "verein-a-site"},
         )
-        _succeeds(operator, moved)
+        job_succeeded(operator, moved)
         dedicated = admins["verein-a"].call("GET", f"/api/v1/instances/{moved['instance']['id']}", expect=200)
         assert (dedicated["state"], dedicated["url"]) == ("running", "https://verein-a-site.localhost/")
         there = posts(docker_client, dedicated["id"], "localhost")

@@ -21,13 +21,17 @@ import docker
 import pytest
 import yaml
 
-from provisioner.auth.actor import SYSTEM_ACTOR
-from provisioner.backups.targets import add_target
-from provisioner.config import Settings
-from provisioner.db import transaction
 from provisioner.images import build_image
 from tests.support.api_client import ApiClient, new_tenant
 from tests.support.images import IMAGE_CACHE, TEMPLATES, build_all
+from tests.support.lab import (
+    add_server,
+    add_sftp_target,
+    approve,
+    remove_every_instance,
+    request_instance,
+    succeeded,
+)
 from tests.support.proxy import get_by_hostname, remove_proxies, root_ca
 from tests.support.sshd import TestServer
 from tests.support.stack import Stack, embedded_stack
@@ -81,32 +85,13 @@ class Lab:
         self.server_ids: list[str] = []
 
     def add_server(self, server: TestServer) -> str:
-        added = self.operator.call(
-            "POST",
-            "/api/v1/servers",
-            expect=201,
-            json={
-                "name": server.name,
-                "address": server.address,
-                "root_dir": str(server.root_dir),
-                "capacity": {"cpu": 2, "memory_mb": 2048, "disk_gb": 20},
-            },
-        )
-        self.server_ids.append(added["id"])
-        return str(added["id"])
+        server_id = add_server(self.operator, server)
+        self.server_ids.append(server_id)
+        return server_id
 
     def wordpress(self, name: str, server_id: str) -> dict[str, Any]:
-        requested = self.tenant.call(
-            "POST",
-            "/api/v1/instances",
-            expect=201,
-            json={"template": "wordpress", "name": name, "parameters": {}},
-        )
-        accepted = self.operator.call(
-            "POST", f"/api/v1/instances/{requested['id']}/approve", expect=202, json={"server": server_id}
-        )
-        job, _ = self.tenant.wait_for_job(accepted["job"]["id"], timeout=400)
-        assert job["status"] == "succeeded", job["error"]
+        requested = request_instance(self.tenant, template="wordpress", name=name)
+        succeeded(self.tenant, approve(self.operator, requested["id"], server_id))
         return self.instance(requested["id"])
 
     def instance(self, instance_id: str) -> dict[str, Any]:
@@ -137,55 +122,17 @@ def lab(
                 env={"PROVISIONER_TEMPLATES_DIR": str(catalog)},
             )
         )
-        _backup_target(tmp_path / "data", backup_server)
         operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+        # The lab's backups go over SFTP to a folder of the second test server.
+        folder = backup_server.root_dir.parent / "backups"
+        folder.mkdir(exist_ok=True)
+        add_sftp_target(operator, backup_server, folder)
         _, tenant = new_tenant(operator, stack.base_url, "verein-a")
         cleanup.enter_context(tenant)
         lab = Lab(stack, operator, tenant, ssh_servers)
         cleanup.callback(lambda: remove_proxies(docker_client, lab.server_ids))
-        cleanup.callback(_remove_instances, docker_client, lab)
+        cleanup.callback(remove_every_instance, docker_client, operator)
         yield lab
-
-
-def _backup_target(data_dir: Path, backup_server: TestServer) -> None:
-    """The lab's backups go over SFTP to a folder of the second test server, its host key pinned."""
-    settings = Settings(data_dir=data_dir)
-    folder = backup_server.root_dir.parent / "backups"
-    folder.mkdir(exist_ok=True)
-    with transaction(settings.resolved_database_url) as session:
-        target = add_target(
-            session,
-            actor=SYSTEM_ACTOR,
-            settings=settings,
-            name="backup-server",
-            kind="sftp",
-            path=str(folder),
-            address=backup_server.address,
-            user=backup_server.user,
-            host_key=backup_server.host_key,
-        )
-        public_key = target.public_key
-    with (backup_server.root_dir.parent / "authorized_keys").open("a") as keys:
-        keys.write(f"{public_key}\n")
-
-
-def _remove_instances(client: docker.DockerClient, lab: Lab) -> None:
-    """What a failed test leaves behind: the instances' containers, networks and volumes."""
-    for instance_id in _instance_ids(lab):
-        label = {"label": f"org.provisioner.instance={instance_id}"}
-        for container in client.containers.list(all=True, filters=label):
-            container.remove(force=True)
-        for network in client.networks.list(filters=label):
-            network.reload()
-            for attached in network.containers:  # the servers' proxies
-                network.disconnect(attached, force=True)
-            network.remove()
-        for volume in client.volumes.list(filters=label):
-            volume.remove(force=True)
-
-
-def _instance_ids(lab: Lab) -> list[str]:
-    return [row["id"] for row in lab.tenant.call("GET", "/api/v1/instances", expect=200)["items"]]
 
 
 def _write_data(client: docker.DockerClient, instance_id: str) -> tuple[str, list[str]]:
@@ -226,15 +173,23 @@ def _version_page(client: docker.DockerClient, instance: dict[str, Any], server:
     return page.text.strip()
 
 
-# Five jobs with WordPress deploys and backups: longer than the suite's default limit on a busy machine.
-@pytest.mark.timeout(1800)
-def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
+# Six jobs with WordPress deploys, backups and a move: longer than the suite's default limit on a busy
+# machine.
+@pytest.mark.timeout(2400)
+def test_a_broken_release_rolls_back_a_good_one_keeps_the_data_and_a_drain_moves_it(
     lab: Lab, docker_client: docker.DockerClient
 ) -> None:
+    """One WordPress with real data lives through both: the updates first, then its server's drain."""
+    instance = lab.wordpress("blog", lab.add_server(lab.servers[0]))
+    written = _write_data(docker_client, instance["id"])
+    _rolled_back_then_updated(lab, docker_client, instance["id"], written)
+    _drained(lab, docker_client, lab.instance(instance["id"]), written)
+
+
+def _rolled_back_then_updated(
+    lab: Lab, docker_client: docker.DockerClient, instance_id: str, written: tuple[str, list[str]]
+) -> None:
     server = lab.servers[0]
-    instance = lab.wordpress("blog", lab.add_server(server))
-    instance_id = instance["id"]
-    written = _write_data(docker_client, instance_id)
 
     downgrade = lab.tenant.http.post(f"/api/v1/instances/{instance_id}/update", json={"version": "5.0"})
     assert downgrade.status_code == 422
@@ -249,7 +204,7 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     broken = lab.tenant.call(
         "POST", f"/api/v1/instances/{instance_id}/update", expect=202, json={"version": BROKEN}
     )
-    job, seen = lab.tenant.wait_for_job(broken["job"]["id"], timeout=600)
+    job, seen = lab.tenant.wait_for_job(broken["job"]["id"])
     assert job["status"] == "failed", seen
     assert job["error"].startswith(
         f"version {BROKEN} did not become healthy within {WINDOW} s; rolled back to 6.1, "
@@ -275,7 +230,7 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     good = lab.tenant.call(
         "POST", f"/api/v1/instances/{instance_id}/update", expect=202, json={"version": "6.1-r2"}
     )
-    job, seen = lab.tenant.wait_for_job(good["job"]["id"], timeout=600)
+    job, seen = lab.tenant.wait_for_job(good["job"]["id"])
     assert job["status"] == "succeeded", (job["error"], seen)
     after = lab.instance(instance_id)
     assert (after["state"], after["version"], after["health"]) == ("running", "6.1-r2", "healthy")
@@ -283,15 +238,12 @@ def test_a_broken_release_is_rolled_back_with_the_data_and_a_good_one_keeps_it(
     assert _read_data(docker_client, instance_id) == written
 
 
-@pytest.mark.timeout(1800)
-def test_draining_a_server_moves_its_wordpress_with_the_data(
-    lab: Lab, docker_client: docker.DockerClient
+def _drained(
+    lab: Lab, docker_client: docker.DockerClient, instance: dict[str, Any], written: tuple[str, list[str]]
 ) -> None:
+    """Draining the instance's server moves it, with its data and its address, to the other server."""
     source, target = lab.servers
-    source_id = lab.add_server(source)
-    instance = lab.wordpress("site", source_id)
-    instance_id = instance["id"]
-    written = _write_data(docker_client, instance_id)
+    source_id, instance_id = instance["server"], instance["id"]
     target_id = lab.add_server(target)
     # Embedded mode registers the control plane's own machine too; it is not to take instances here.
     for other in lab.operator.call("GET", "/api/v1/servers", expect=200)["items"]:
@@ -307,13 +259,13 @@ def test_draining_a_server_moves_its_wordpress_with_the_data(
     # While it travels, the target holds the instance's room.
     assert lab.operator.call("GET", f"/api/v1/servers/{target_id}", expect=200)["used"]["memory_mb"] == 512
 
-    job, seen = lab.operator.wait_for_job(move["job"]["id"], timeout=600)
+    job, seen = lab.operator.wait_for_job(move["job"]["id"])
     assert job["status"] == "succeeded", (job["error"], seen)
     moved = lab.instance(instance_id)
     assert (moved["state"], moved["health"], moved["server"]) == ("running", "healthy", target_id)
     # The lab's domain stays: the URL is the same, now answered by the target's proxy.
     assert moved["url"] == instance["url"]
-    assert _version_page(docker_client, moved, target) == "6.1"
+    assert _version_page(docker_client, moved, target) == instance["version"]
     assert _read_data(docker_client, instance_id) == written
     assert not (source.root_dir / "instances" / instance_id).exists()
     assert (target.root_dir / "instances" / instance_id).is_dir()

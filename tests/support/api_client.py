@@ -8,6 +8,9 @@ from typing import Any
 import httpx
 
 FINISHED = {"succeeded", "failed", "canceled", "timed_out"}
+# How long a test waits for one job. Generous: two deploys at once on two busy cores take several
+# times as long as one on an idle machine, and a slow job is not what these tests are about.
+JOB_TIMEOUT = 900.0
 
 
 class ApiClient:
@@ -25,7 +28,7 @@ class ApiClient:
         assert response.status_code == expect, f"{method} {path}: {response.status_code} {response.text}"
         return response.json() if response.content else None
 
-    def wait_for_job(self, job_id: str, *, timeout: float = 240) -> tuple[dict[str, Any], list[str]]:
+    def wait_for_job(self, job_id: str, *, timeout: float = JOB_TIMEOUT) -> tuple[dict[str, Any], list[str]]:
         """Poll until the job ends; return it and the statuses seen on the way."""
         seen: list[str] = []
         deadline = time.monotonic() + timeout

@@ -1,5 +1,7 @@
-"""A lab set up through the operator API for the end-to-end tests: a server to deploy on, an SFTP
-backup target on a second test server, and tidying away whatever instances the lab made."""
+"""The lab as the end-to-end tests and the benchmarks drive it, through the public API only: servers to
+deploy on, an SFTP backup target on a second test server, instances requested, approved and waited
+for, removed, and tidying away whatever instances the lab made. An association and its client come
+from ``tests.support.api_client.new_tenant``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 import docker
 
-from tests.support.api_client import ApiClient
+from tests.support.api_client import JOB_TIMEOUT, ApiClient
 from tests.support.sshd import TestServer
 
 INSTANCE_LABEL = "org.provisioner.instance"
@@ -53,6 +55,45 @@ def add_sftp_target(operator: ApiClient, backup_server: TestServer, folder: Path
     return target
 
 
+def request_instance(
+    tenant: ApiClient,
+    *,
+    template: str,
+    name: str,
+    subdomain: str | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The tenant's request for an instance; returns it as the API answered."""
+    body: dict[str, Any] = {"template": template, "name": name, "parameters": parameters or {}}
+    if subdomain is not None:
+        body["subdomain"] = subdomain
+    requested: dict[str, Any] = tenant.call("POST", "/api/v1/instances", expect=201, json=body)
+    return requested
+
+
+def approve(operator: ApiClient, instance_id: str, server_id: str) -> str:
+    """The operator approves the instance onto the server; returns the id of its deploy job."""
+    accepted = operator.call(
+        "POST", f"/api/v1/instances/{instance_id}/approve", expect=202, json={"server": server_id}
+    )
+    assert accepted["job"]["status"] == "queued"
+    return str(accepted["job"]["id"])
+
+
+def succeeded(client: ApiClient, job_id: str, *, timeout: float = JOB_TIMEOUT) -> dict[str, Any]:
+    """The job once it ended, which it did with success."""
+    job, _ = client.wait_for_job(job_id, timeout=timeout)
+    assert job["status"] == "succeeded", job["error"]
+    return job
+
+
+def job_succeeded(
+    client: ApiClient, accepted: dict[str, Any], *, timeout: float = JOB_TIMEOUT
+) -> dict[str, Any]:
+    """The job an accepted request (its 202 answer) started, once it ended with success."""
+    return succeeded(client, str(accepted["job"]["id"]), timeout=timeout)
+
+
 def deploy_instance(
     operator: ApiClient,
     tenant: ApiClient,
@@ -60,24 +101,23 @@ def deploy_instance(
     template: str,
     name: str,
     server_id: str,
-    timeout: float = 900,
+    timeout: float = JOB_TIMEOUT,
     parameters: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An instance the tenant requests (at ``name``'s subdomain) and the operator approves onto the
     server; returns it as the tenant sees it once its deploy succeeded."""
-    requested = tenant.call(
-        "POST",
-        "/api/v1/instances",
-        expect=201,
-        json={"template": template, "name": name, "subdomain": name, "parameters": parameters or {}},
-    )
-    accepted = operator.call(
-        "POST", f"/api/v1/instances/{requested['id']}/approve", expect=202, json={"server": server_id}
-    )
-    job, _ = tenant.wait_for_job(accepted["job"]["id"], timeout=timeout)
-    assert job["status"] == "succeeded", job["error"]
+    requested = request_instance(tenant, template=template, name=name, subdomain=name, parameters=parameters)
+    succeeded(tenant, approve(operator, requested["id"], server_id), timeout=timeout)
     found: dict[str, Any] = tenant.call("GET", f"/api/v1/instances/{requested['id']}", expect=200)
     return found
+
+
+def remove_through_api(
+    client: ApiClient, instance_id: str, *, timeout: float = JOB_TIMEOUT
+) -> dict[str, Any]:
+    """The instance removed by a removal job, which succeeded; returns that job."""
+    removal = client.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)
+    return succeeded(client, removal["job"]["id"], timeout=timeout)
 
 
 def leftovers(client: docker.DockerClient, instance_id: str) -> list[str]:

@@ -20,10 +20,11 @@ from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.exports import association_making
 from provisioner.exports.archive import RestoredPart
-from provisioner.exports.association import request_association_export
+from provisioner.exports.association import latest_backups_bytes, request_association_export
 from provisioner.exports.sealed import opened
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
+from provisioner.jobs.states import JobKind
 from provisioner.models import Backup, Export, Instance, Job, Tenant
 from provisioner.runner.scripted import ScriptedRunner, fails, succeeds
 from provisioner.runner.spec import RunSpec
@@ -195,12 +196,23 @@ def test_too_little_free_space_fails_before_anything_is_restored(
     monkeypatch.setattr(lab.settings, "export_min_free_mb", 1 << 40)
     job = _asked(lab)
 
-    lab.run(job, ScriptedRunner(backup_reported()))
+    runner = lab.run(job, ScriptedRunner(backup_reported()))
 
+    assert runner.playbooks == []  # checked before any backup is taken
     status, error = _job(lab, job)
     assert status == "failed"
     assert str(error).startswith("not enough free space for the export")
     assert _left_in_exports(lab) == []
+
+
+def test_the_check_before_the_backups_counts_each_service_s_latest_backup(lab: EngineLab) -> None:
+    blog, first = lab.backed_up()
+    lab.run(lab.job(blog, JobKind.BACKUP), ScriptedRunner(backup_reported()))
+    site = lab.instance(blog=False)
+    with transaction(lab.url) as session:
+        for backup in session.scalars(select(Backup).where(Backup.instance_id == blog)):
+            backup.size_bytes = 10**12 if backup.id == first else 5
+        assert latest_backups_bytes(session, instance_ids=[blog, site]) == 5
 
 
 def test_the_next_association_export_replaces_the_one_before(lab: EngineLab) -> None:

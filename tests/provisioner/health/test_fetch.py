@@ -18,11 +18,15 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 async def _ask(handler: Handler, path: str = "/health") -> tuple[Answer, bytes]:
     """What fetch makes of ``handler``'s answer, and the request the handler read."""
     seen = bytearray()
+    served = asyncio.Event()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        seen.extend(await reader.readuntil(b"\r\n\r\n"))
-        await handler(reader, writer)
-        writer.close()
+        try:
+            seen.extend(await reader.readuntil(b"\r\n\r\n"))
+            await handler(reader, writer)
+        finally:
+            writer.close()
+            served.set()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -31,6 +35,7 @@ async def _ask(handler: Handler, path: str = "/health") -> tuple[Answer, bytes]:
             f"http://127.0.0.1:{port}{path}", host="site.example.test", server_hostname=None, context=None,
             timeout=5,
         )  # fmt: skip
+        await asyncio.wait_for(served.wait(), 5)  # the server's side closed too, before the loop ends
     return answer, bytes(seen)
 
 
@@ -95,3 +100,13 @@ def test_a_certificate_for_another_name_is_refused(tmp_path: Path) -> None:
 
 def test_parse_takes_the_status_and_headers_in_any_case() -> None:
     assert parse(b"HTTP/1.0 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nsick") == Answer(503, b"sick")
+
+
+def test_an_answer_of_known_length_ends_there_though_the_server_keeps_the_connection_open() -> None:
+    async def keeps_open(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+        await reader.read()  # until the client goes: it never closes on its own
+
+    answer, _ = asyncio.run(_ask(keeps_open))
+    assert answer == Answer(200, b"ok")

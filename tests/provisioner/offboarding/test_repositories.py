@@ -42,10 +42,10 @@ def test_the_batch_removes_restics_layout_and_the_copy_then_lists_the_folder(
     delete_repository(Settings(data_dir=tmp_path), _target(), tenant_id=TENANT)
 
     lines = sftp.batch.splitlines()
-    assert lines[0] == f'-rm "/srv/restic/{TENANT}/data/*/*"'
+    assert lines[0] == f'-rm "/srv/restic/{TENANT}/data"/*/*'  # a glob in quotes is literal to sftp
     assert f'-rmdir "/srv/restic/{TENANT}/data/00"' in lines
     assert f'-rmdir "/srv/restic/{TENANT}/data/ff"' in lines
-    assert f'-rm "/srv/restic/{TENANT}/keys/*"' in lines
+    assert f'-rm "/srv/restic/{TENANT}/keys"/*' in lines
     assert f'-rm "/srv/restic/{TENANT}/config"' in lines
     assert f'-rm "/srv/restic/{TENANT}.password.age"' in lines
     assert lines[-1] == 'ls -1a "/srv/restic"'

@@ -1,4 +1,5 @@
-"""The worker's start and the reaper sweep the runs a killed worker left (its secrets on disk)."""
+"""The worker's start and the reaper sweep the runs a killed worker left (its secrets on disk); a job
+whose instance another job holds goes back to the queue."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery.exceptions import Retry
 from celery.signals import worker_process_init, worker_ready
 from celery.utils.dispatch import Signal
 
 from provisioner.config import get_settings
 from provisioner.db import session_factory
+from provisioner.engine.execute import InstanceBusy
 from provisioner.jobs.service import claim_job
 from provisioner.models import Job
 from provisioner.runner.leftovers import OWNER_FILE
@@ -57,3 +60,25 @@ def test_the_reaper_sweeps_the_run_of_the_job_it_reaps(data_dir: Path, db_url: s
     private = _left_run(data_dir)
     assert tasks.reap_lost_jobs_task() == 1
     assert not private.exists()
+
+
+def test_a_job_whose_instance_is_busy_waits_its_turn_in_the_queue(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine says another job holds the instance (tests/provisioner/engine/test_execute.py); the
+    task hands the message back to the broker to be tried again a few seconds later."""
+
+    def busy(*_args: object, **_kwargs: object) -> None:
+        raise InstanceBusy
+
+    asked: list[dict[str, object]] = []
+
+    def retry(**kwargs: object) -> Retry:
+        asked.append(kwargs)
+        return Retry()
+
+    monkeypatch.setattr(tasks, "execute_job", busy)
+    monkeypatch.setattr(tasks.run_job, "retry", retry)
+    with pytest.raises(Retry):
+        tasks.run_job("job-1")
+    assert asked == [{"countdown": 3}]

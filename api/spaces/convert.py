@@ -1,8 +1,8 @@
-"""Rows to response bodies."""
+"""Space rows to response bodies."""
 
 from __future__ import annotations
 
-from api import schemas
+from api.spaces import schemas
 from provisioner.catalog.loader import Catalog
 from provisioner.models import Space, SpaceBackup
 

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api import convert, schemas
 from api.base_schemas import Page
 from api.deps import ActorDep, CatalogDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from api.instances import convert as instance_convert
 from api.instances.schemas import RejectIn
 from api.jobs import convert as job_convert
 from api.jobs.schemas import JobAccepted
+from api.spaces import convert, schemas
 from provisioner.jobs.queue import commit_and_send
 from provisioner.spaces import data, service
 from provisioner.spaces.credentials import reveal_space_admin

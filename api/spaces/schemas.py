@@ -1,4 +1,4 @@
-"""Request and response bodies of the HTTP contract (see the API design document)."""
+"""Bodies of the spaces endpoints."""
 
 from __future__ import annotations
 
