@@ -412,6 +412,7 @@ WALK_TEXTS = {
         "confirm": "Der Fingerabdruck stimmt",
         "added": "Der Server wurde hinzugefügt.",
         "add association": "Verein hinzufügen",
+        "invite people": "Seinen ersten Admin einladen",
         "make token": "Schlüssel erstellen",
         "approve": "Freigeben",
         "save mail": "Mailkonto speichern",
@@ -435,6 +436,7 @@ WALK_TEXTS = {
         "confirm": "The fingerprint matches",
         "added": "The server was added.",
         "add association": "Add the association",
+        "invite people": "Invite its first admin",
         "make token": "Make the token",
         "approve": "Approve",
         "save mail": "Save the mail account",
@@ -554,7 +556,8 @@ def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
             # A backup target on the sshd over SFTP: its host key confirmed, its connection tested.
             page.goto(f"{base_url}/operator/backup-targets/new")
             page.locator("#field-name").fill("backup-1")
-            page.locator("#field-path").fill(str(backups))
+            # A folder not made yet: the connection test makes it, as the form says.
+            page.locator("#field-path").fill(str(backups / "lab"))
             page.locator("#field-address").fill(sshd.address)
             page.locator("#field-port").fill(str(sshd.port))
             page.locator("#field-user").fill(sshd.user)
@@ -572,10 +575,14 @@ def test_a_new_lab_from_the_printed_first_start_link_to_its_first_approval(
             card.get_by_role("button", name=texts["test connection"]).click()
             expect(card.get_by_role("status")).to_contain_text(texts["reached"])
             check("a backup target reached")
-            assert list(backups.iterdir()) == [], "the probe folder was removed again"
+            assert [p.name for p in backups.iterdir()] == ["lab"], "the target's folder was made"
+            assert list((backups / "lab").iterdir()) == [], "the probe folder was removed again"
 
-            # The association's admin is invited; the mail is in the association's language.
-            page.goto(f"{base_url}/team?tenant={tenant_id.group(1)}")
+            # The association's admin is invited, from the link its token page offers; the mail is in the
+            # association's language.
+            page.goto(f"{base_url}/operator/tenants/{tenant_id.group(1)}/tokens?created=1")
+            page.get_by_role("link", name=texts["invite people"]).click()
+            expect(page).to_have_url(f"{base_url}/team?tenant={tenant_id.group(1)}")
             check("the association's team")
             page.locator("#invite-email").fill("vorstand@verein-a.example")
             page.locator("#invite-role").select_option("admin")
