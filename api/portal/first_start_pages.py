@@ -47,7 +47,7 @@ def create_first_operator(
 ) -> Response:
     values = {"email": form.get("email", "").strip(), "name": form.get("name", "").strip()}
     errors = {}
-    if len(values["email"]) > 254 or not re.match(EMAIL, values["email"]):
+    if len(values["email"]) > 254 or not re.fullmatch(EMAIL, values["email"]):
         errors["email"] = MESSAGES["email"]
     if not values["name"] or len(values["name"]) > 200:
         errors["name"] = MESSAGES["name"]

@@ -6,7 +6,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 SLUG = r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$"
-EMAIL = r"^[^@\s]{1,64}@[^@\s]{1,252}\.[^@\s]{2,}$"
+# No control characters: Python reads \x1c-\x1e and \x85 as line breaks, which a mail header refuses.
+_PART = r"[^@\s\x00-\x1f\x7f-\x9f]"
+EMAIL = rf"^{_PART}{{1,64}}@{_PART}{{1,252}}\.{_PART}{{2,}}$"
 
 
 class NewTenant(BaseModel):
