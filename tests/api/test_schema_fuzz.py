@@ -8,12 +8,14 @@ The number of examples per operation is bounded, so the whole run stays within a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -28,6 +30,9 @@ from tests.support import factories
 from tests.support.db import fresh_postgres
 
 EXAMPLES_PER_OPERATION = 6
+# Sending a test through the mail server or webhook the fuzzer itself stored (an address that does not
+# resolve) answers 503 with that server's words, as the contract says: the outside server failed, not ours.
+OUTSIDE_SERVER_TESTS = {"/api/v1/settings/mail/test", "/api/v1/settings/webhook/test"}
 TOKENS: dict[str, str] = {}
 
 
@@ -50,6 +55,14 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, postgres: None) -> Iter
         yield app
 
 
+def _left_out(path: str) -> list[Any]:
+    # The services refuse more than the schema can say (a template that does not exist, a NUL
+    # character), with 422 and the field: that is not a schema-valid request rejected.
+    if path in OUTSIDE_SERVER_TESTS:
+        return [positive_data_acceptance, not_a_server_error]
+    return [positive_data_acceptance]
+
+
 def test_no_server_error_and_answers_fit_the_schema(fuzzed_app: FastAPI) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzzed_app)
     # Each call carries a real token of its own (below): a generated or negated Authorization header for
@@ -68,12 +81,10 @@ def test_no_server_error_and_answers_fit_the_schema(fuzzed_app: FastAPI) -> None
                 suppress_health_check=list(HealthCheck),
             )
             def answers_well(case: schemathesis.Case) -> None:
-                # The services refuse more than the schema can say (a template that does not exist, a
-                # NUL character), with 422 and the field: that is not a schema-valid request rejected.
                 for token in TOKENS.values():
                     case.call_and_validate(
                         headers={"Authorization": f"Bearer {token}"},
-                        excluded_checks=[positive_data_acceptance],
+                        excluded_checks=_left_out(case.operation.path),
                         # Adding a server reads its host key, waiting up to 15 s for an address that
                         # never answers (provisioner/servers/hostkeys.py): longer than the default 10 s.
                         timeout=30,
