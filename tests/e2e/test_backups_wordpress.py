@@ -276,7 +276,10 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             "blog",
             "blog-copy",
         ]
-        assert [(e["service"], e["sha256"]) for e in record["final_export"]] == [("blog", export["sha256"])]
+        assert [(e["service"], e["sha256"]) for e in record["final_export"]] == [
+            ("blog", export["sha256"]),
+            (None, everything["sha256"]),  # the export of everything, each service's checksum inside
+        ]
         assert [(r["target"], r["kind"]) for r in record["repositories"]] == [("lab", "sftp")]
         assert record["tokens"] == 1
         assert record["jobs"] == [offboarding["job"]["id"]]
@@ -294,7 +297,9 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             looked_for[f"proxy route {route.name}"] = route.exists()
         looked_for["the repository on the backup target"] = (repositories / tenant_a).exists()
         looked_for["its password's recovery copy"] = (repositories / f"{tenant_a}.password.age").exists()
-        looked_for["its export archive"] = list((tmp_path / "exports").glob(f"{export['id']}*"))
+        looked_for["its export archives"] = [
+            path for made in (export, everything) for path in (tmp_path / "exports").glob(f"{made['id']}*")
+        ]
         with transaction(settings.resolved_database_url) as session:
             looked_for |= left_in_database(session, tenant_a, instance_ids)
             certificates = session.scalars(

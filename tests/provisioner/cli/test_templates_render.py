@@ -37,6 +37,7 @@ def test_render_writes_every_file_and_the_containers_with_secrets_as_placeholder
     assert written == [
         "containers.yaml",
         "instance/admin/admin.php",
+        "instance/admin/space-data.php",
         "instance/admin/space.php",
         "instance/config/config-default.php",
         "instance/db.env",
