@@ -16,6 +16,7 @@ from provisioner.accounts.sessions import SESSION_COOKIE
 from provisioner.auth.actor import Role
 from provisioner.config import Settings
 from provisioner.db import session_factory
+from provisioner.models import User
 from tests.api.conftest import Api, RecordingDispatcher
 from tests.support.portal import make_user
 from tests.support.smtp_sink import SmtpSink, plain_text, smtp_sink
@@ -60,6 +61,23 @@ def _log_in(client: TestClient, email: str, password: str = PASSWORD) -> dict[st
     response = client.post("/api/v1/session", json={"email": email, "password": password})
     assert response.status_code == 200, response.text
     return {"X-CSRF-Token": response.json()["csrf_token"]}
+
+
+def _member_signed_in(api: Api, tenant_id: str) -> tuple[User, TestClient]:
+    """Ben, a member of the association, and a client with his session."""
+    with session_factory(api.db_url)() as session:
+        ben = create_user(
+            session,
+            email="ben@a.example",
+            name="Ben",
+            password=PASSWORD,
+            role=Role.MEMBER,
+            tenant_id=tenant_id,
+        )
+        session.commit()
+    client = TestClient(api.client.app)
+    _log_in(client, "ben@a.example")
+    return ben, client
 
 
 def _token_in(sink: SmtpSink, count: int, kind: str) -> str:
@@ -248,18 +266,7 @@ def test_another_tenants_people_answer_404(mailing_api: Api) -> None:
 
 def test_an_admin_changes_a_role_and_removes_a_person_whose_session_then_ends(api: Api) -> None:
     tenant_id, admin = api.tenant("verein-a")
-    with session_factory(api.db_url)() as session:
-        ben = create_user(
-            session,
-            email="ben@a.example",
-            name="Ben",
-            password=PASSWORD,
-            role=Role.MEMBER,
-            tenant_id=tenant_id,
-        )
-        session.commit()
-    ben_client = TestClient(api.client.app)
-    _log_in(ben_client, "ben@a.example")
+    ben, ben_client = _member_signed_in(api, tenant_id)
     assert ben_client.get(f"/api/v1/tenants/{tenant_id}/members").status_code == 200
 
     changed = api.client.patch(f"/api/v1/users/{ben.id}", json={"role": "admin"}, headers=admin)
@@ -303,18 +310,7 @@ def test_password_reset_requests_are_rate_limited(api: Api) -> None:
 
 def test_a_disabled_person_is_logged_out_and_cannot_log_in_until_enabled(api: Api) -> None:
     tenant_id, admin = api.tenant("verein-a")
-    with session_factory(api.db_url)() as session:
-        ben = create_user(
-            session,
-            email="ben@a.example",
-            name="Ben",
-            password=PASSWORD,
-            role=Role.MEMBER,
-            tenant_id=tenant_id,
-        )
-        session.commit()
-    ben_client = TestClient(api.client.app)
-    _log_in(ben_client, "ben@a.example")
+    ben, ben_client = _member_signed_in(api, tenant_id)
     assert api.client.patch(f"/api/v1/users/{ben.id}", json={}, headers=admin).status_code == 422
 
     disabled = api.client.patch(f"/api/v1/users/{ben.id}", json={"disabled": True}, headers=admin)
