@@ -7,37 +7,100 @@ cost more than the work itself. The phases:
 - ``proxy``: the server's reverse proxy runs (its folders and configuration, no proxy of an earlier
   registration holding the server's ports, its network, data volume, image and container);
 - ``instance``: the instance's folder and rendered files, its network and volumes;
+- ``images``: the containers' images pulled where missing, and a deploy refused whose image keeps
+  data in a folder the template does not mount;
+- ``start``: the containers created (or made anew when their settings or image changed) and started;
+- ``health``: the service asked through the proxy until it answers, then each component's own endpoint;
 - ``route``: the instance's route in the proxy (a stale route for its address removed), the proxy
   attached to the instance network, the proxy reloaded when its configuration changed;
 - ``unroute``: one route less, for a space of a shared instance that goes;
 - ``remove``: the route, every container, network and volume labelled with the instance, its folder.
 
-It runs with the server's Python standard library and the Docker command line (server-bootstrap.yml
-installs both), and reports changed only when something changed, so a second run converges. The action
-plugin of the same name passes the run's rendered files in ``contents``, which never leave the server
-again: results name files, never their contents.
+It runs with the server's Python standard library, Docker Engine's API on its local socket and the
+Docker command line for pulls and commands inside containers (server-bootstrap.yml installs both), and
+reports changed only when something changed, so a second run converges. The API, not the command line,
+creates the containers: their environment holds secrets, which a command line shows to every process.
+The action plugin of the same name passes the run's rendered files in ``contents``, which never leave
+the server again: results name files, never their contents.
 """
 
 from __future__ import annotations
 
 import grp
 import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
+import socket
+import time
+from urllib.parse import quote, urlencode
 
 from ansible.module_utils.basic import AnsibleModule
 
 # The proxy container's settings, hashed into a label: a container whose label differs is made anew.
 CONFIG_LABEL = "org.provisioner.proxy.config"
 RELOAD = ["caddy", "reload", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]
+# An instance container's settings, hashed the same way.
+CONTAINER_LABEL = "org.provisioner.config"
+INSPECT = {
+    "container": "/containers/{}/json",
+    "image": "/images/{}/json",
+    "network": "/networks/{}",
+    "volume": "/volumes/{}",
+}
+# Each component's own endpoint, as the deploy's task for it asked: 30 retries, 2 s apart.
+PROBE_TRIES, PROBE_DELAY = 31, 2
+UNITS = {"b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+class Socket(http.client.HTTPConnection):
+    """HTTP to Docker Engine over its Unix socket; every call a few milliseconds, no process started."""
+
+    def __init__(self, path):
+        super().__init__("localhost", timeout=600)
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
 
 
 class Docker:
     def __init__(self, module):
         self.module = module
         self.binary = module.get_bin_path("docker", required=True)
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        if not host.startswith("unix://"):
+            module.fail_json(msg=f"DOCKER_HOST: only a local socket (unix://) is supported, not {host}")
+        self.socket_path = host[len("unix://") :]
+
+    def api(self, method, path, body=None, *, missing=False, query=None):
+        """One call to Docker Engine's API; None for a 404 when ``missing`` allows it."""
+        connection = Socket(self.socket_path)
+        try:
+            payload = None if body is None else json.dumps(body)
+            headers = {} if body is None else {"Content-Type": "application/json"}
+            url = path + (f"?{urlencode(query)}" if query else "")
+            connection.request(method, url, body=payload, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
+        if response.status == 404 and missing:
+            return None
+        if response.status >= 400:
+            try:
+                message = json.loads(data).get("message", "")
+            except ValueError:
+                message = data.decode(errors="replace")
+            self.module.fail_json(msg=f"docker {method} {path}: {message.strip()[:500]}")
+        return json.loads(data) if data.strip() else {}
+
+    def labelled(self, path, label):
+        return self.api("GET", path, query={"all": "1", "filters": json.dumps({"label": [label]})})
 
     def run(self, *args, check=True):
         rc, out, err = self.module.run_command([self.binary, *args])
@@ -46,8 +109,7 @@ class Docker:
         return rc, out
 
     def inspect(self, kind, name):
-        rc, out = self.run(kind, "inspect", name, check=False)
-        return json.loads(out)[0] if rc == 0 else None
+        return self.api("GET", INSPECT[kind].format(quote(name, safe="/:@")), missing=True)
 
     def listed(self, *args):
         return self.run(*args)[1].split()
@@ -245,19 +307,22 @@ def remove_phase(module, docker, p):
     if os.path.lexists(route):
         os.remove(route)
         done.append("route")
-    containers = docker.listed("ps", "--all", "--quiet", "--no-trunc", "--filter", f"label={label}")
+    containers = docker.labelled("/containers/json", label)
+    for container in containers:
+        docker.api("DELETE", f"/containers/{container['Id']}", query={"force": "1"}, missing=True)
     if containers:
-        docker.run("rm", "--force", *containers)
         done.append(f"{len(containers)} container(s)")
-    for network in docker.listed("network", "ls", "--quiet", "--no-trunc", "--filter", f"label={label}"):
+    for network in docker.labelled("/networks", label):
         # The proxy (and anything else still attached) is detached first, as docker_network's force did.
-        for attached in (docker.inspect("network", network) or {}).get("Containers") or {}:
-            docker.run("network", "disconnect", "--force", network, attached, check=False)
-        docker.run("network", "rm", network)
-        done.append(f"network {network}")
-    volumes = docker.listed("volume", "ls", "--quiet", "--filter", f"label={label}")
+        path = f"/networks/{network['Id']}"
+        for attached in (docker.api("GET", path, missing=True) or {}).get("Containers") or {}:
+            docker.api("POST", f"{path}/disconnect", {"Container": attached, "Force": True}, missing=True)
+        docker.api("DELETE", path)
+        done.append(f"network {network['Name']}")
+    volumes = docker.api("GET", "/volumes", query={"filters": json.dumps({"label": [label]})})["Volumes"]
+    for volume in volumes or []:
+        docker.api("DELETE", f"/volumes/{quote(volume['Name'])}")
     if volumes:
-        docker.run("volume", "rm", *volumes)
         done.append(f"{len(volumes)} volume(s)")
     if os.path.lexists(p["instance_dir"]):
         shutil.rmtree(p["instance_dir"])
@@ -268,12 +333,159 @@ def remove_phase(module, docker, p):
     return {"changed": bool(done), "done": done}
 
 
+def image_of(module, docker, name):
+    """The image's details, pulled first where the server lacks it (a present tag is not pulled again)."""
+    image = docker.inspect("image", name)
+    if image is None:
+        docker.run("pull", "--quiet", name)
+        image = docker.inspect("image", name) or module.fail_json(msg=f"not pulled: {name}")
+    return image
+
+
+def images_phase(module, docker, p):
+    done, refused = [], []
+    for container in p["containers"]:
+        if docker.inspect("image", container["image"]) is None:
+            done.append(f"pulled {container['image']}")
+        image = image_of(module, docker, container["image"])
+        # A folder the image keeps as a volume where the template mounts nothing gets an anonymous volume:
+        # data no backup copies, no restore brings back and no removal finds.
+        declared = {v.rstrip("/") for v in (image.get("Config") or {}).get("Volumes") or {}}
+        mounted = {m["target"].rstrip("/") for m in container["mounts"]}
+        if declared - mounted:
+            refused.append(
+                f"{container['alias']}: the image {container['image']} keeps data in"
+                f" {', '.join(sorted(declared - mounted))}, which the template does not mount as a volume;"
+                " that data would escape backups, restores and removal"
+                " (list it under the container's volumes)"
+            )
+    if refused:
+        module.fail_json(msg="; ".join(refused), done=done)
+    return {"changed": bool(done), "done": done}
+
+
+def read_env_file(path):
+    """KEY=VALUE lines, as docker_container read them: # lines and blank lines skipped."""
+    found = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("#") or not line.strip():
+                continue
+            key, equals, value = line.strip().partition("=")
+            if not equals:
+                raise ValueError(f"{path}: a line without '='")
+            found[key] = value
+    return found
+
+
+def byte_size(text):
+    number, unit = re.fullmatch(r"(\d+)([bkmgBKMG]?)", str(text)).groups()
+    return int(number) * UNITS[(unit or "b").lower()]
+
+
+def container_body(container, network, labels):
+    """What Docker Engine's API is asked to create: one container in the instance network under its
+    alias, with its mounts, environment (its env file's, then the template's), limits and ports."""
+    env = {**(read_env_file(container["env_file"]) if container.get("env_file") else {}), **container["env"]}
+    bindings = {}
+    for published in container["published_ports"]:
+        address, host_port, inner = published.rsplit(":", 2)
+        inner = inner if "/" in inner else f"{inner}/tcp"
+        bindings.setdefault(inner, []).append({"HostIp": address.strip("[]"), "HostPort": host_port})
+    body = {
+        "Image": container["image"],
+        "Env": [f"{key}={value}" for key, value in env.items()],
+        "Labels": dict(labels),
+        "ExposedPorts": {port: {} for port in bindings},
+        "HostConfig": {
+            "Mounts": [
+                {
+                    "Type": m["type"],
+                    "Source": m["source"],
+                    "Target": m["target"],
+                    "ReadOnly": bool(m.get("read_only")),
+                }
+                for m in container["mounts"]
+            ],
+            "NetworkMode": network,
+            "RestartPolicy": {"Name": "unless-stopped"},
+            "Memory": byte_size(container["memory"]),
+            "NanoCpus": int(float(container["cpus"]) * 1e9),
+            "PortBindings": bindings,
+        },
+        "NetworkingConfig": {"EndpointsConfig": {network: {"Aliases": [container["alias"]]}}},
+    }
+    if container.get("command"):
+        body["Cmd"] = list(container["command"])
+    return body
+
+
+def start_phase(module, docker, p):
+    done = []
+    for container in p["containers"]:
+        name, image = container["name"], image_of(module, docker, container["image"])
+        try:
+            body = container_body(container, p["network"], p["labels"])
+        except (OSError, ValueError) as error:
+            module.fail_json(msg=f"{container['alias']}: {error}")
+        # The hash stands for every setting; the image's id for what its tag points at now.
+        wanted = hashlib.sha256(json.dumps([body, image["Id"]], sort_keys=True).encode()).hexdigest()
+        body["Labels"][CONTAINER_LABEL] = wanted
+        found = docker.inspect("container", name)
+        if found is not None and (found["Config"]["Labels"] or {}).get(CONTAINER_LABEL) == wanted:
+            if not found["State"]["Running"]:
+                docker.api("POST", f"/containers/{found['Id']}/start")
+                done.append(f"started {name}")
+            continue
+        if found is not None:
+            # Stopped in its own time (a database flushes its files), then made anew.
+            docker.api("POST", f"/containers/{found['Id']}/stop", missing=True)
+            docker.api("DELETE", f"/containers/{found['Id']}", query={"force": "1"}, missing=True)
+        made = docker.api("POST", "/containers/create", body, query={"name": name})
+        docker.api("POST", f"/containers/{made['Id']}/start")
+        done.append(f"{'made anew' if found is not None else 'created'} {name}")
+    return {"changed": bool(done), "done": done}
+
+
+def answers(docker, container, argv, status):
+    rc, out, err = docker.module.run_command([docker.binary, "exec", container, *argv])
+    return rc == 0 and out.strip() == str(status), out.strip()[:200], err.strip()[:200]
+
+
+def health_phase(module, docker, p):
+    """Asks the way a visitor comes in (curl inside the proxy, through its listener) until the answer
+    is the template's status, every ``delay`` seconds for ``retries`` more tries: the tries cost a
+    command each on the server, not a round trip each. Then each component's own endpoint the same way."""
+    proxy, tries = p["proxy"]["name"], int(p["retries"]) + 1
+    for attempt in range(tries):
+        ok, out, err = answers(docker, proxy, p["argv"], p["status"])
+        if ok:
+            break
+        if attempt + 1 < tries:
+            time.sleep(p["delay"])
+    else:
+        module.fail_json(msg=f"the service did not answer {p['status']} through the proxy: {out} {err}")
+    for probe in p["probes"]:
+        for attempt in range(PROBE_TRIES):
+            rc, _out, err = module.run_command([docker.binary, "exec", proxy, *probe])
+            if rc == 0:
+                break
+            if attempt + 1 < PROBE_TRIES:
+                time.sleep(PROBE_DELAY)
+        else:
+            module.fail_json(msg=f"{probe[-1]} did not answer: {err.strip()[:200]}")
+    return {"changed": False, "done": [], "tries": attempt + 1}
+
+
 PHASES = {
     "proxy": proxy_phase,
     "instance": instance_phase,
     "route": route_phase,
     "unroute": unroute_phase,
     "remove": remove_phase,
+    "images": images_phase,
+    "start": start_phase,
+    "health": health_phase,
 }
 
 
@@ -292,6 +504,12 @@ def main():
             "site_file": {"type": "str"},
             "label": {"type": "str"},
             "proxy_config_changed": {"type": "bool", "default": False},
+            "containers": {"type": "list", "elements": "dict", "default": []},
+            "argv": {"type": "list", "elements": "str", "default": []},
+            "status": {"type": "int", "default": 200},
+            "retries": {"type": "int", "default": 0},
+            "delay": {"type": "int", "default": 2},
+            "probes": {"type": "list", "elements": "list", "default": []},
         },
     )
     phase = module.params["phase"]

@@ -12,7 +12,6 @@ from typing import Any
 import docker
 import pytest
 
-from provisioner.config import Settings
 from provisioner.runner.adapter import run_playbook
 from provisioner.runner.spec import HostSpec, RunSpec
 from tests.support.sinks import CollectingSink
@@ -25,8 +24,10 @@ PLAY = """---
   hosts: all
   gather_facts: false
   tasks:
-    - name: The check deploy.yml runs before starting containers
-      ansible.builtin.import_tasks: tasks/image_volumes.yml
+    - name: The check deploy.yml runs with the pull, before starting containers
+      provisioner_step:
+        phase: images
+        containers: "{{ containers }}"
 """
 
 
@@ -49,8 +50,6 @@ def _check(tmp_path: Path, server: TestServer, image: str, targets: list[str]) -
     playbooks = tmp_path / "playbooks"
     playbooks.mkdir(exist_ok=True)
     (playbooks / "check.yml").write_text(PLAY)
-    if not (playbooks / "tasks").exists():
-        (playbooks / "tasks").symlink_to(Settings().resolved_playbooks_dir / "tasks")
     mounts = [{"type": "volume", "source": f"v{i}", "target": t} for i, t in enumerate(targets)]
     spec = RunSpec(
         playbook="check.yml",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -94,3 +95,163 @@ def test_a_network_the_other_run_made_is_taken_as_made() -> None:
     docker = DockerAfterAnotherRun(step, label=None)
     assert docker.create("network", "prv-proxy-srv_a", {"org.provisioner.proxy": "srv_a"}) is False
     assert docker.made
+
+
+# --- the containers' phases -------------------------------------------------------------------------
+CONTAINER = {
+    "name": "prv-i1-web", "alias": "web", "image": "registry.example/homepage:1",
+    "command": ["serve", "--port=80"],
+    "mounts": [
+        {"type": "volume", "source": "prv-i1-data", "target": "/data"},
+        {"type": "bind", "source": "/srv/i1/site.conf", "target": "/etc/site.conf", "read_only": True},
+    ],
+    "env": {"TITLE": "Café; rm -rf /", "SHARED": "from the template"},
+    "env_file": None, "memory": "256M", "cpus": 0.5,
+    "published_ports": ["192.0.2.1:8443:8443/tcp", "[2001:db8::1]:3478:3478/udp"],
+}  # fmt: skip
+
+
+class DockerStandIn:
+    """Docker Engine as the containers' phases see it: images by name, containers by name, each call kept."""
+
+    def __init__(self, step: ModuleType, *, volumes: dict[str, Any] | None = None) -> None:
+        self.step, self.binary, self.module = step, "docker", self
+        self.images = {"registry.example/homepage:1": {"Id": "sha256:one", "Config": {"Volumes": volumes}}}
+        self.containers: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.answers: list[tuple[int, str, str]] = []
+
+    def inspect(self, kind: str, name: str) -> dict[str, Any] | None:
+        return (self.images if kind == "image" else self.containers).get(name)
+
+    def run(self, *args: str, check: bool = True) -> tuple[int, str]:
+        self.calls.append(("run", " ".join(args)))
+        self.images[args[-1]] = {"Id": "sha256:pulled", "Config": {}}
+        return 0, ""
+
+    def api(self, method: str, path: str, body: Any = None, **_: Any) -> dict[str, Any]:
+        self.calls.append((method, path))
+        if path == "/containers/create":
+            self.containers[CONTAINER["name"]] = {
+                "Id": "c2", "Config": {"Labels": body["Labels"]}, "State": {"Running": False}
+            }  # fmt: skip
+            return {"Id": "c2"}
+        if path.endswith("/start"):
+            next(iter(self.containers.values()))["State"]["Running"] = True
+        return {}
+
+    def run_command(self, argv: list[str]) -> tuple[int, str, str]:
+        self.calls.append(("exec", " ".join(argv[2:])))
+        return self.answers.pop(0)
+
+    def fail_json(self, **result: Any) -> None:
+        raise Failed(result["msg"])
+
+
+def test_a_container_is_asked_of_the_api_with_its_env_file_under_the_templates_environment(
+    tmp_path: Path,
+) -> None:
+    step = _module()
+    env_file = tmp_path / "app.env"
+    env_file.write_text("# the rendered file\nSECRET=s3cr=t with spaces\n\nSHARED=from the file\n")
+    body = step.container_body(
+        {**CONTAINER, "env_file": str(env_file)}, "prv-i1", {"org.provisioner.instance": "i1"}
+    )
+    assert body["Env"] == ["SECRET=s3cr=t with spaces", "SHARED=from the template", "TITLE=Café; rm -rf /"]
+    assert body["Cmd"] == ["serve", "--port=80"]
+    assert body["HostConfig"]["Memory"] == 256 * 1024 * 1024
+    assert body["HostConfig"]["NanoCpus"] == 500_000_000
+    assert body["HostConfig"]["PortBindings"] == {
+        "8443/tcp": [{"HostIp": "192.0.2.1", "HostPort": "8443"}],
+        "3478/udp": [{"HostIp": "2001:db8::1", "HostPort": "3478"}],
+    }
+    assert body["HostConfig"]["Mounts"][1] == {
+        "Type": "bind", "Source": "/srv/i1/site.conf", "Target": "/etc/site.conf", "ReadOnly": True
+    }  # fmt: skip
+    assert body["NetworkingConfig"] == {"EndpointsConfig": {"prv-i1": {"Aliases": ["web"]}}}
+
+
+def test_an_env_file_line_without_a_value_fails_naming_the_container(tmp_path: Path) -> None:
+    step = _module()
+    (tmp_path / "app.env").write_text("NOT A SETTING\n")
+    docker = DockerStandIn(step)
+    with pytest.raises(Failed, match=r"web: .*app\.env: a line without '='"):
+        step.start_phase(docker, docker, _start_params({**CONTAINER, "env_file": str(tmp_path / "app.env")}))
+
+
+def _start_params(container: dict[str, Any]) -> dict[str, Any]:
+    return {"containers": [container], "network": "prv-i1", "labels": {"org.provisioner.instance": "i1"}}
+
+
+def test_start_creates_then_converges_starts_a_stopped_one_and_makes_a_changed_one_anew() -> None:
+    step = _module()
+    docker = DockerStandIn(step)
+    assert step.start_phase(docker, docker, _start_params(CONTAINER))["done"] == ["created prv-i1-web"]
+    assert docker.calls == [("POST", "/containers/create"), ("POST", "/containers/c2/start")]
+    docker.calls.clear()
+    assert step.start_phase(docker, docker, _start_params(CONTAINER)) == {"changed": False, "done": []}
+    assert docker.calls == []
+    docker.containers["prv-i1-web"]["State"]["Running"] = False
+    assert step.start_phase(docker, docker, _start_params(CONTAINER))["done"] == ["started prv-i1-web"]
+    docker.calls.clear()
+    changed = {**CONTAINER, "env": {**CONTAINER["env"], "TITLE": "new"}}
+    assert step.start_phase(docker, docker, _start_params(changed))["done"] == ["made anew prv-i1-web"]
+    assert [c[1] for c in docker.calls] == [
+        "/containers/c2/stop", "/containers/c2", "/containers/create", "/containers/c2/start"
+    ]  # fmt: skip
+    docker.calls.clear()
+    docker.images[CONTAINER["image"]]["Id"] = "sha256:two"  # the tag now points at another image
+    assert step.start_phase(docker, docker, _start_params(changed))["done"] == ["made anew prv-i1-web"]
+
+
+def test_images_pulls_only_a_missing_image_and_refuses_an_unmounted_image_volume_by_name() -> None:
+    step = _module()
+    docker = DockerStandIn(step, volumes={"/data/": {}, "/cache": {}})
+    with pytest.raises(Failed) as refused:
+        step.images_phase(docker, docker, {"containers": [CONTAINER]})
+    assert str(refused.value).startswith(
+        "web: the image registry.example/homepage:1 keeps data in /cache, which the template does not mount"
+    )
+    assert docker.calls == [], "a present image is not pulled again"
+    mounted = {
+        **CONTAINER,
+        "mounts": [*CONTAINER["mounts"], {"type": "volume", "source": "c", "target": "/cache/"}],
+    }
+    assert step.images_phase(docker, docker, {"containers": [mounted]}) == {"changed": False, "done": []}
+    missing = {**CONTAINER, "image": "registry.example/other:2", "mounts": []}
+    assert step.images_phase(docker, docker, {"containers": [missing]})["done"] == [
+        "pulled registry.example/other:2"
+    ]
+    assert docker.calls == [("run", "pull --quiet registry.example/other:2")]
+
+
+HEALTH = {
+    "proxy": {"name": "prv-proxy"},
+    "argv": ["curl", "https://site.example/"],
+    "status": 200,
+    "delay": 0,
+}
+
+
+def test_health_asks_again_on_the_server_until_the_status_then_each_component() -> None:
+    step = _module()
+    docker = DockerStandIn(step)
+    docker.answers = [(7, "000", "refused"), (0, "502", ""), (0, "200", ""), (22, "", "503"), (0, "", "")]
+    result = step.health_phase(
+        docker, docker, {**HEALTH, "retries": 5, "probes": [["curl", "http://db:8080/"]]}
+    )
+    assert result["changed"] is False
+    assert [c[1] for c in docker.calls] == ["prv-proxy curl https://site.example/"] * 3 + [
+        "prv-proxy curl http://db:8080/"
+    ] * 2
+
+
+def test_health_fails_with_the_last_answer_once_the_tries_are_spent() -> None:
+    step = _module()
+    docker = DockerStandIn(step)
+    docker.answers = [(0, "502", ""), (0, "503", "upstream down")]
+    with pytest.raises(
+        Failed, match=r"^the service did not answer 200 through the proxy: 503 upstream down$"
+    ):
+        step.health_phase(docker, docker, {**HEALTH, "retries": 1, "probes": []})
+    assert not docker.answers
