@@ -7,7 +7,8 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
 - ``ready``: restic installed, the run's identity for the backup server with its pinned host key, the
   tenant's repository opened (made on first use with ``create``); with ``volumes``, the instance's
   volumes found and the free disk space under them checked;
-- ``backup``: the template's steps before, restic's backup of the volumes, the steps after (also when
+- ``backup``: with ``prepare``, first what ``ready`` does and at the end what ``cleanup`` does, so a
+  backup is one task; the template's steps before, restic's backup of the volumes, the steps after (also when
   the backup failed), the snapshot's full id, the retention policy where the server may delete, when
   it is due (at most once per ``prune_every_seconds`` for each instance, its time kept in
   ``prune_marker``): ``forget --prune`` reads and rewrites the repository, which cost as much as
@@ -141,7 +142,15 @@ def ready(phase):
 
 
 def backup(phase):
-    p, found = phase.p, phase.p["mountpoints"]
+    p = phase.p
+    if p["prepare"]:
+        # Made ready in the same task (one round trip for the whole backup), then the identity removed
+        # at its end; a failure on the way leaves that to the playbook's ``always``.
+        opened = ready(phase)
+        if opened["rc"]:
+            phase.fail(f"the tenant's backup repository does not open: {opened['stderr']}")
+        p["mountpoints"] = opened["mountpoints"]
+    found = p["mountpoints"]
     # restic runs in Docker's volumes folder and is given <volume>/_data, so the snapshot holds each
     # volume under a path the control plane derives from its own names (never one the server reports).
     root = os.path.dirname(os.path.dirname(next(iter(found.values()))))
@@ -162,7 +171,11 @@ def backup(phase):
             os.makedirs(os.path.dirname(p["prune_marker"]), mode=0o700, exist_ok=True)
             place(p["prune_marker"], f"{time.time()}\n", 0o600)
         phase.done.append("retention policy applied")
-    return {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+    result = {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+    if p["prepare"]:
+        cleanup(phase)
+        result["identity_removed"] = True
+    return result
 
 
 def reported(phase, out):
@@ -354,6 +367,7 @@ def main():
             "identity": {"type": "dict"},
             "identity_key": {"type": "str", "no_log": True},
             "create": {"type": "bool", "default": False},
+            "prepare": {"type": "bool", "default": False},
             "volumes": {"type": "list", "elements": "dict", "default": []},
             "min_free_mb": {"type": "int", "default": 0},
             "mountpoints": {"type": "dict", "default": {}},
