@@ -111,9 +111,6 @@ class Docker:
     def inspect(self, kind, name):
         return self.api("GET", INSPECT[kind].format(quote(name, safe="/:@")), missing=True)
 
-    def listed(self, *args):
-        return self.run(*args)[1].split()
-
     def create(self, kind, name, labels):
         if self.inspect(kind, name) is not None:
             return False
@@ -180,7 +177,8 @@ def proxy_phase(module, docker, p):
     if config_changed:
         done.append("configuration")
     address = proxy["address_label"]
-    for name in docker.listed("ps", "--all", "--filter", f"label={address}", "--format", "{{.Names}}"):
+    for found in docker.labelled("/containers/json", address):
+        name = found["Names"][0].lstrip("/")
         if name != proxy["name"]:  # a proxy of an earlier registration of this server holds its ports
             docker.run("rm", "--force", name)
             done.append(f"removed the earlier proxy {name}")
@@ -281,7 +279,7 @@ def route_phase(module, docker, p):
         msg=f"missing: {proxy['name']}"
     )
     if container["Id"] not in (attached.get("Containers") or {}):
-        docker.run("network", "connect", p["network"], proxy["name"])
+        docker.api("POST", f"/networks/{attached['Id']}/connect", {"Container": container["Id"]})
         done.append("proxy attached to the instance network")
     if done or p["proxy_config_changed"]:
         reload_proxy(docker, proxy)
