@@ -101,8 +101,9 @@ def run(args: argparse.Namespace, cleanup: ExitStack) -> tuple[dict[str, list[fl
     server_ids: list[str] = []
     # After the stack has stopped: this run's instances, then the local server's proxy.
     cleanup.callback(remove_leftovers, client, instance_ids, server_ids)
+    playbooks = {"PROVISIONER_PLAYBOOKS_DIR": str(args.playbooks)} if args.playbooks else None
     stack = cleanup.enter_context(
-        embedded_stack(work / "data", ssh_key=work / "unused-key", registry=REGISTRY)
+        embedded_stack(work / "data", ssh_key=work / "unused-key", registry=REGISTRY, env=playbooks)
     )
     database = Settings(data_dir=work / "data").resolved_database_url
     operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
@@ -181,7 +182,9 @@ def report(r: dict[str, list[float]], steps: Steps, args: argparse.Namespace, lo
         "`provisioner up` (SQLite, embedded broker) deploying `homepage` to server `local`, this machine's "
         "Docker Engine without SSH; the client polls the job every 0.2 s. The raw side runs in the same "
         "round, "
-        "before or after the provisioner's by turns.",
+        "before or after the provisioner's by turns"
+        + (f"; the playbooks of {args.playbooks_label or args.playbooks}" if args.playbooks else "")
+        + ".",
         "",
         f"- Machine: {os.cpu_count()} cores; load average {load[0]:.2f} before, {load[1]:.2f} after; {code}",
         "",
@@ -208,6 +211,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="measured rounds (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="rounds first, not counted (default 1)")
     parser.add_argument("--write", action="store_true", help="replace this section of results.md")
+    parser.add_argument("--playbooks", type=Path, help="another playbooks folder (an earlier version's, say)")
+    parser.add_argument("--playbooks-label", help="how the report names that folder (a commit, say)")
     args = parser.parse_args()
     if args.runs < 1 or args.warmup < 1:  # the warm-up starts the proxy, which no measured round should
         parser.error("--runs and --warmup must be at least 1")
