@@ -10,7 +10,8 @@ cost more than the work itself. The phases:
 - ``images``: the containers' images pulled where missing, and a deploy refused whose image keeps
   data in a folder the template does not mount;
 - ``start``: the containers created (or made anew when their settings or image changed) and started;
-- ``health``: the service asked through the proxy until it answers, then each component's own endpoint;
+- ``health``: the service asked through the proxy until it answers (for up to ``window`` seconds a
+  call), then each component's own endpoint;
 - ``route``: the instance's route in the proxy (a stale route for its address removed), the proxy
   attached to the instance network, the proxy reloaded when its configuration changed;
 - ``unroute``: one route less, for a space of a shared instance that goes;
@@ -451,18 +452,20 @@ def answers(docker, container, argv, status):
 
 
 def health_phase(module, docker, p):
-    """Asks the way a visitor comes in (curl inside the proxy, through its listener) until the answer
-    is the template's status, every ``delay`` seconds for ``retries`` more tries: the tries cost a
-    command each on the server, not a round trip each. Then each component's own endpoint the same way."""
-    proxy, tries = p["proxy"]["name"], int(p["retries"]) + 1
-    for attempt in range(tries):
+    """Asks the way a visitor comes in (curl inside the proxy, through its listener) every ``delay``
+    seconds for up to ``window`` seconds: those tries cost a command each on the server, not a round
+    trip each. Not answered by then, it says so (``answered`` false) and the task's ``until`` calls it
+    again, so a long start still shows in the job's log as Ansible's retries. Once answered, each
+    component's own endpoint is asked the same way."""
+    proxy, started = p["proxy"]["name"], time.monotonic()
+    while True:
         ok, out, err = answers(docker, proxy, p["argv"], p["status"])
         if ok:
             break
-        if attempt + 1 < tries:
-            time.sleep(p["delay"])
-    else:
-        module.fail_json(msg=f"the service did not answer {p['status']} through the proxy: {out} {err}")
+        if time.monotonic() - started + p["delay"] > p["window"]:
+            message = f"the service did not answer {p['status']} through the proxy: {out} {err}"
+            return {"changed": False, "answered": False, "msg": message}
+        time.sleep(p["delay"])
     for probe in p["probes"]:
         for attempt in range(PROBE_TRIES):
             rc, _out, err = module.run_command([docker.binary, "exec", proxy, *probe])
@@ -472,7 +475,7 @@ def health_phase(module, docker, p):
                 time.sleep(PROBE_DELAY)
         else:
             module.fail_json(msg=f"{probe[-1]} did not answer: {err.strip()[:200]}")
-    return {"changed": False, "done": [], "tries": attempt + 1}
+    return {"changed": False, "answered": True}
 
 
 PHASES = {
@@ -505,7 +508,7 @@ def main():
             "containers": {"type": "list", "elements": "dict", "default": []},
             "argv": {"type": "list", "elements": "str", "default": []},
             "status": {"type": "int", "default": 200},
-            "retries": {"type": "int", "default": 0},
+            "window": {"type": "int", "default": 10},
             "delay": {"type": "int", "default": 2},
             "probes": {"type": "list", "elements": "list", "default": []},
         },

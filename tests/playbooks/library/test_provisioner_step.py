@@ -238,20 +238,21 @@ def test_health_asks_again_on_the_server_until_the_status_then_each_component() 
     docker = DockerStandIn(step)
     docker.answers = [(7, "000", "refused"), (0, "502", ""), (0, "200", ""), (22, "", "503"), (0, "", "")]
     result = step.health_phase(
-        docker, docker, {**HEALTH, "retries": 5, "probes": [["curl", "http://db:8080/"]]}
+        docker, docker, {**HEALTH, "window": 60, "probes": [["curl", "http://db:8080/"]]}
     )
-    assert result["changed"] is False
+    assert result == {"changed": False, "answered": True}
     assert [c[1] for c in docker.calls] == ["prv-proxy curl https://site.example/"] * 3 + [
         "prv-proxy curl http://db:8080/"
     ] * 2
 
 
-def test_health_fails_with_the_last_answer_once_the_tries_are_spent() -> None:
+def test_health_says_when_its_window_is_over_so_the_task_calls_it_again() -> None:
     step = _module()
     docker = DockerStandIn(step)
-    docker.answers = [(0, "502", ""), (0, "503", "upstream down")]
-    with pytest.raises(
-        Failed, match=r"^the service did not answer 200 through the proxy: 503 upstream down$"
-    ):
-        step.health_phase(docker, docker, {**HEALTH, "retries": 1, "probes": []})
-    assert not docker.answers
+    docker.answers = [(0, "503", "upstream down")]
+    result = step.health_phase(
+        docker, docker, {**HEALTH, "window": 0, "probes": [["curl", "http://db:8080/"]]}
+    )
+    said = "the service did not answer 200 through the proxy: 503 upstream down"
+    assert result == {"changed": False, "answered": False, "msg": said}
+    assert len(docker.calls) == 1, "one try, no component asked"
