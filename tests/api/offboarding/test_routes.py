@@ -50,3 +50,21 @@ def test_an_admin_asks_waits_and_cancels_then_an_operator_offboards_at_once(api:
     assert record.status_code == 404
     assert "its record is written when done" in record.json()["detail"]
     assert api.client.get(f"/api/v1/tenants/{tenant_id}/deletion-record", headers=admin).status_code == 403
+
+
+def test_the_backups_go_now_when_asked_and_the_records_are_listed_for_operators(api: Api) -> None:
+    tenant_id, admin = api.tenant("verein-a")
+    path = f"/api/v1/tenants/{tenant_id}/offboarding"
+    now = f"{path}/delete-backups-now"
+    assert api.client.post(now, headers=admin).status_code == 404  # nothing asked for yet
+    assert api.client.post(path, json={"confirm": "verein-a"}, headers=admin).status_code == 202
+    member = api.token(role=Role.MEMBER, tenant_id=tenant_id)
+    assert api.client.post(now, headers=member).status_code == 403
+    asked = api.client.post(now, headers=admin)
+    assert asked.status_code == 202, asked.text
+    assert (asked.json()["offboarding"]["delete_backups_now"], asked.json()["job"]) == (True, None)
+    assert api.client.get(path, headers=admin).json()["delete_backups_now"] is True
+
+    listed = api.client.get("/api/v1/deletion-records", headers=api.operator)
+    assert (listed.status_code, listed.json()) == (200, {"items": []})
+    assert api.client.get("/api/v1/deletion-records", headers=admin).status_code == 403

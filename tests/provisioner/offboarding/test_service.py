@@ -23,6 +23,7 @@ from provisioner.tenants.leaving import TenantLeaving
 from provisioner.tenants.service import issue_tenant_token
 from provisioner.timeutil import utcnow
 from tests.support import factories
+from tests.support.offboarding import offboarded_record
 
 
 def _tenant(db_url: str) -> str:
@@ -173,3 +174,40 @@ def test_two_offboardings_at_the_same_moment_make_one(db_url: str) -> None:
     with session_factory(db_url)() as session:
         assert len(session.scalars(select(Offboarding)).all()) == 1
         assert len(session.scalars(select(Job).where(Job.kind == JobKind.OFFBOARD.value)).all()) == 1
+
+
+def test_an_admin_may_ask_while_it_waits_for_the_backups_to_go_with_the_rest(db_url: str) -> None:
+    tenant_id = _tenant(db_url)
+    _ask(db_url, _admin(tenant_id), tenant_id)
+    with session_factory(db_url)() as session:
+        member = Actor(token_id="tok_m", role=Role.MEMBER, tenant_id=tenant_id)
+        with pytest.raises(Forbidden):
+            service.delete_backups_now(session, actor=member, tenant_id=tenant_id)
+        other = Actor(token_id="tok_o", role=Role.ADMIN, tenant_id="ten_other")
+        with pytest.raises(NotFound):
+            service.delete_backups_now(session, actor=other, tenant_id=tenant_id)
+        found, job = service.delete_backups_now(session, actor=_admin(tenant_id), tenant_id=tenant_id)
+        session.commit()
+        # Nothing starts earlier: the job, after the wait, deletes them with the rest.
+        assert (found.state, found.delete_backups_now, found.backups_due_at, job) == (
+            "waiting",
+            True,
+            None,
+            None,
+        )
+        assert session.scalars(select(Job)).all() == []
+
+
+def test_the_deletion_records_are_listed_for_operators_the_latest_first(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        older = offboarded_record(session)
+        newer = offboarded_record(session)
+        newer.completed_at = utcnow()
+        waiting = factories.tenant(session, "verein-w")
+        session.commit()
+        assert [r.id for r in service.deletion_records(session, actor=factories.OPERATOR)] == [
+            newer.id,
+            older.id,
+        ]
+        with pytest.raises(Forbidden):
+            service.deletion_records(session, actor=_admin(waiting.id))
