@@ -155,8 +155,13 @@ def record(
     with transaction(get_settings().resolved_database_url) as session:
         row = service.deletion_record(session, actor=CONSOLE, tenant_id=_tenant_id(session, tenant))
         values = certificate_values(row)
+        document = {
+            "id": row.id, "tenant": row.tenant_id, "slug": row.tenant_slug, "name": row.tenant_name,
+            "requested_by": row.requested_by, "requested_at": row.requested_at,
+            "completed_at": row.completed_at, **row.deleted,
+        }  # fmt: skip
     if as_json:
-        print_json({"id": row.id, "tenant": row.tenant_id} | values)
+        print_json(document)
         return
     certificate = render("deletion_record", language=language, values=values)
     typer.echo(certificate.subject)

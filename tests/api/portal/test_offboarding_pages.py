@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from provisioner.db import session_factory
 from tests.support.offboarding import offboarded_record
-from tests.support.portal import People, csrf_of
+from tests.support.portal import People, csrf_of, request_homepage
 
 
 def test_an_admin_asks_for_the_offboarding_sees_it_waiting_and_cancels_it(people: People) -> None:
@@ -48,6 +48,8 @@ def test_the_operator_reads_the_deletion_record_in_both_languages(people: People
 
 def test_the_page_offers_the_export_of_everything_and_says_how_long_it_waits(people: People) -> None:
     path = f"/associations/{people.tenant_a}/offboarding"
+    assert 'action="/team/exports"' not in people.admin_a.get(path).text  # nothing to export yet
+    request_homepage(people.admin_a, title="T")
     page = people.admin_a.get(path).text
     assert 'action="/team/exports"' in page
     assert "nothing is deleted for 72 hours" in page
@@ -81,6 +83,7 @@ def test_the_operator_finds_every_deletion_record_in_a_list(people: People, api)
     listed = people.operator.get("/operator/deletion-records")
     assert f'href="/operator/deletion-records/{gone}"' in listed.text
     assert "Verein Alt e.V." in listed.text
-    assert "Löschnachweise" in people.operator.get("/operator/deletion-records", headers={"Accept-Language": "de"}).text
+    german = people.operator.get("/operator/deletion-records", headers={"Accept-Language": "de"})
+    assert "Löschnachweise" in german.text
     assert 'href="/operator/deletion-records"' in people.operator.get("/operator/tenants").text
     assert people.admin_a.get("/operator/deletion-records").status_code == 403
