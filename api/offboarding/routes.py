@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import ActorDep, DispatcherDep, SessionDep, SettingsDep
+from api.base_schemas import Page
+from api.deps import ActorDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from api.jobs import convert as job_convert
 from api.offboarding import schemas as os
 from provisioner.jobs.queue import commit_and_send
@@ -107,11 +108,13 @@ def get_deletion_record(tenant_id: str, actor: ActorDep, session: SessionDep) ->
 
 
 @records_router.get("")
-def list_deletion_records(actor: ActorDep, session: SessionDep) -> os.DeletionRecordList:
-    """The deletion records of every offboarded association, the latest first (operators)."""
-    return os.DeletionRecordList(
-        items=[deletion_record_out(row) for row in service.deletion_records(session, actor=actor)]
-    )
+def list_deletion_records(
+    actor: ActorDep, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Page[os.DeletionRecordOut]:
+    """The deletion records of every offboarded association, in the order they were completed
+    (operators)."""
+    page = service.deletion_records_page(session, actor=actor, limit=limit, cursor=cursor)
+    return Page(items=[deletion_record_out(row) for row in page.items], next=page.next)
 
 
 def deletion_record_out(row: Offboarding) -> os.DeletionRecordOut:

@@ -62,7 +62,3 @@ class DeletionRecordOut(BaseModel):
     tokens: int
     exports: int
     final_export: list[dict[str, Any]] = Field(description="each archive's service, size and SHA-256")
-
-
-class DeletionRecordList(BaseModel):
-    items: list[DeletionRecordOut]

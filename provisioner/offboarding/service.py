@@ -22,6 +22,8 @@ from provisioner.i18n import DEFAULT_LANGUAGE, known_language
 from provisioner.jobs.queue import note_created
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job, Offboarding, Space, Tenant
+from provisioner.notices.outbox import NoticeKind, queue_for_admins, queue_for_operators
+from provisioner.pagination import Page, paginate
 from provisioner.tenants.leaving import active_offboarding
 from provisioner.tenants.quotas import hold_tenant
 from provisioner.timeutil import utcnow
@@ -108,6 +110,11 @@ def request_offboarding(
         raise Conflict("the association is being offboarded already") from exc
     if wait == timedelta(0):
         start_job(session, offboarding, requested_by=actor.principal)
+    else:
+        # The waiting period is for others to notice: the association's admins and the lab hear of it.
+        told = {"offboarding_id": offboarding.id}
+        queue_for_admins(session, tenant_id=tenant.id, kind=NoticeKind.OFFBOARDING_ASKED, values=told)
+        queue_for_operators(session, kind=NoticeKind.OFFBOARDING_ASKED, values=told)
     return offboarding
 
 
@@ -206,6 +213,15 @@ def deletion_records(session: Session, *, actor: Actor) -> Sequence[Offboarding]
     actor.require_operator()
     query = select(Offboarding).where(Offboarding.state == "completed")
     return session.scalars(query.order_by(Offboarding.completed_at.desc(), Offboarding.id.desc())).all()
+
+
+def deletion_records_page(
+    session: Session, *, actor: Actor, limit: int, cursor: str | None
+) -> Page[Offboarding]:
+    """The completed offboardings a page at a time, in the order they were completed (operators)."""
+    actor.require_operator()
+    query = select(Offboarding).where(Offboarding.state == "completed")
+    return paginate(session, query, Offboarding, limit=limit, cursor=cursor, by="completed_at")
 
 
 def start_due(session: Session) -> list[str]:

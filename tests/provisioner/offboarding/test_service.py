@@ -17,7 +17,7 @@ from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
 from provisioner.exports.service import request_export
 from provisioner.instances.service import request_instance
 from provisioner.jobs.states import JobKind
-from provisioner.models import Instance, Job, Offboarding, Tenant
+from provisioner.models import Instance, Job, Offboarding, OutgoingNotice, Tenant
 from provisioner.offboarding import service
 from provisioner.tenants.leaving import TenantLeaving
 from provisioner.tenants.service import issue_tenant_token
@@ -70,6 +70,11 @@ def test_an_admin_confirms_with_the_slug_and_waits_and_may_cancel(db_url: str) -
     with session_factory(db_url)() as session:
         assert session.scalars(select(Job)).all() == []  # nothing runs while it waits
         assert service.start_due(session) == []
+        # Others hear of it while it may be canceled: its admins (here its contact: it has no admin
+        # account) and the lab's operators.
+        told = session.scalars(select(OutgoingNotice).where(OutgoingNotice.kind == "offboarding_asked")).all()
+        assert sorted(n.recipient for n in told) == ["a@verein-x.org", "operators"]
+        assert {n.values["offboarding_id"] for n in told} == {asked.id}
         with pytest.raises(Conflict, match="being offboarded already"):
             _ask(db_url, factories.OPERATOR, tenant_id)
         canceled = service.cancel_offboarding(session, actor=_admin(tenant_id), tenant_id=tenant_id)
