@@ -35,7 +35,12 @@ TIMEOUT_S = 60
 def delete_on_rest(settings: Settings, target: BackupTarget, *, tenant_id: str) -> None:
     admin = json.loads(decrypt(settings, target.encrypted_credentials))
     if target.htpasswd_file:
-        remove_user(Path(target.htpasswd_file), user=tenant_id)
+        try:
+            remove_user(Path(target.htpasswd_file), user=tenant_id)
+        except OSError as exc:
+            raise RepositoryNotDeleted(
+                f"the htpasswd file of {target.name} could not be written: {exc.strerror}"
+            ) from exc
     base = f"{target.rest_admin_url}/{tenant_id}"
     auth = (admin["admin_user"], admin["admin_password"])
     try:

@@ -216,3 +216,32 @@ def test_the_deletion_records_are_listed_for_operators_the_latest_first(db_url: 
         ]
         with pytest.raises(Forbidden):
             service.deletion_records(session, actor=_admin(waiting.id))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_backups_asked_to_go_now_twice_at_once_get_one_job(db_url: str) -> None:
+    """Each request holds the offboarding's row: the second finds the first's job under way."""
+    tenant_id = _tenant(db_url)
+    asked = _ask(db_url, _admin(tenant_id), tenant_id)
+    with session_factory(db_url)() as session:
+        kept = session.get_one(Offboarding, asked.id)
+        kept.state, kept.backups_due_at = "retaining", utcnow() + timedelta(days=30)
+        session.commit()
+    start = threading.Barrier(4)
+    made: list[object] = [None] * 4
+
+    def one(n: int) -> None:
+        start.wait()
+        with session_factory(db_url)() as session:
+            made[n] = service.delete_backups_now(session, actor=factories.OPERATOR, tenant_id=tenant_id)[1]
+            session.commit()
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(job is not None for job in made) == 1
+    with session_factory(db_url)() as session:
+        assert len(session.scalars(select(Job).where(Job.offboarding_id == asked.id)).all()) == 1
+        assert service.start_due(session) == []  # the sweep leaves it to that job
