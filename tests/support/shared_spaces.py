@@ -12,11 +12,18 @@ ASSOCIATIONS = ("verein-a", "verein-b")
 
 
 def two_spaces_in_one_instance(
-    cleanup: ExitStack, base_url: str, operator: ApiClient, *, template: str, name: str, server_id: str
+    cleanup: ExitStack,
+    base_url: str,
+    operator: ApiClient,
+    *,
+    template: str,
+    name: str,
+    server_id: str,
+    quota: dict[str, int] | None = None,
 ) -> tuple[dict[str, ApiClient], dict[str, dict[str, Any]], str]:
     """The operator offers ``template``'s shared mode; two associations each request a space (at
-    ``<name>-<association>``), both approved onto ``server_id`` and made. Returns each association's
-    client and space (by slug) and the one shared instance's id."""
+    ``<name>-<association>``), both approved onto ``server_id`` with ``quota`` and made. Returns each
+    association's client and space (by slug) and the one shared instance's id."""
     operator.call(
         "PUT", f"/api/v1/catalog/{template}/modes", expect=200, json={"modes": ["dedicated", "shared"]}
     )
@@ -32,7 +39,10 @@ def two_spaces_in_one_instance(
         )
     jobs = [
         operator.call(
-            "POST", f"/api/v1/spaces/{spaces[slug]['id']}/approve", expect=202, json={"server": server_id}
+            "POST",
+            f"/api/v1/spaces/{spaces[slug]['id']}/approve",
+            expect=202,
+            json={"server": server_id, "quota": quota or {}},
         )["job"]
         for slug in ASSOCIATIONS
     ]
