@@ -1,8 +1,10 @@
 """Mattermost and HedgeDoc, each through its whole life on stand-in images: deploy → healthy → the first
 admin's credentials accepted through the proxy (and open sign-up refused) → backup → restore in place
-and into a copy → update to the next version (a downgrade refused) → remove leaving nothing. And
-Mattermost's shared mode: two associations each get a space (a private team) in one shared instance,
-each admin sees only its own team, and the last space's removal takes the shared instance with it.
+and into a copy → an export whose SQL loads into a fresh PostgreSQL holding the account written and
+whose files are the service's byte for byte → update to the next version (a downgrade refused) →
+remove leaving nothing. And Mattermost's shared mode: two associations each get a space (a private
+team) in one shared instance, each admin sees only its own team, and the last space's removal takes
+the shared instance with it.
 
 Stand-ins: the upstream images (Docker Hub, quay.io) cannot be pulled here, so `tests/twins/mattermost`,
 `tests/twins/hedgedoc` and `tests/twins/postgres` are built from Debian packages, reproduce the upstream
@@ -31,6 +33,7 @@ import pytest
 import yaml
 
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import exported_service, loaded_into_fresh_postgresql
 from tests.support.images import TEMPLATES, TWINS, build_all
 from tests.support.lab import (
     add_server,
@@ -85,6 +88,11 @@ class Service:
     write_data: Callable[[docker.DockerClient, str], None]
     data_present: Callable[[docker.DockerClient, str], bool]
     remove_data: Callable[[docker.DockerClient, str], None]
+    # Its export: the parts after the configuration, the one holding the file written (the file's
+    # place in it), and a query answering 1 on the database part where the account written is in it.
+    exported_parts: tuple[str, ...] = ()
+    written_file: str = ""
+    account_query: str = ""
     # The earlier release's image, when upstream refuses to start it on a database a later one wrote.
     refusing_image: str | None = None
 
@@ -181,11 +189,15 @@ def _hedgedoc_remove(client: docker.DockerClient, instance_id: str) -> None:
 MATTERMOST = Service(
     "mattermost", "10.11", "11.7", _mattermost_signs_in, _mattermost_signup_refused,
     _mattermost_write, _mattermost_present, _mattermost_remove,
+    ("database", "files", "plugins", "client-plugins"), "files/minutes.txt",
+    "SELECT count(*) FROM users WHERE username = 'kassenwart'",
     "mattermost/mattermost-team-edition:10.11.23",
 )  # fmt: skip
 HEDGEDOC = Service(
     "hedgedoc", "1.10", "1.11", _hedgedoc_signs_in, _hedgedoc_signup_refused,
     _hedgedoc_write, _hedgedoc_present, _hedgedoc_remove,
+    ("database", "uploads"), "uploads/minutes.txt",
+    """SELECT count(*) FROM "Users" WHERE email = 'kassenwart@verein.example'""",
 )  # fmt: skip
 
 
@@ -332,6 +344,21 @@ def test_standin_lifecycle_from_deploy_to_removal(
         assert copy["hostname"] != running["hostname"]
         assert _eventually(lambda: _healthy(replace(site, url=copy["url"]), folder))
         assert service.data_present(docker_client, copy["id"])
+
+        # An export (from a fresh backup, after the restores above: retention keeps one a day): its
+        # database loads into a fresh PostgreSQL with the account written, its files are the service's.
+        exported = exported_service(
+            verein,
+            running,
+            data_dir=tmp_path / "lab",
+            into=tmp_path / "export",
+            parts=[*service.exported_parts],
+        )
+        assert (exported.top / "team" / service.written_file).read_bytes() == b"minutes\n"
+        assert exported.parts["database"]["dialect"] == "postgresql"
+        dump = (exported.top / exported.parts["database"]["path"]).read_bytes()
+        fresh = f"{registry}/{POSTGRES.removeprefix('docker.io/')}"
+        assert loaded_into_fresh_postgresql(docker_client, fresh, dump, service.account_query) == "1"
 
         # An update to the next version keeps the data; going back is refused.
         update = f"/api/v1/instances/{instance_id}/update"

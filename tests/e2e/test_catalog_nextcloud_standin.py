@@ -1,6 +1,7 @@
 """Nextcloud's shipped template through its whole life, against stand-ins of its upstream images:
 deploy → healthy → the first admin signs in through the proxy → backup → restore into a copy and in
-place → a refused skip of a major → update to the next major → a refused downgrade → removal that
+place → an export whose SQL loads into a fresh PostgreSQL and whose files are the account's byte for
+byte → a refused skip of a major → update to the next major → a refused downgrade → removal that
 leaves nothing. And Nextcloud's shared mode: two associations each get a space (a group with its own
 Team folder and storage quota) in one shared instance, each admin reaches only its own folder, and the
 last space's removal takes the shared instance with it.
@@ -29,6 +30,7 @@ import pytest
 import yaml
 
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import exported_service, loaded_into_fresh_postgresql
 from tests.support.images import TEMPLATES, TWINS, build_all
 from tests.support.lab import (
     add_server,
@@ -50,6 +52,7 @@ pytestmark = pytest.mark.e2e
 
 FILE = "protokoll.txt"
 OCC = "php /var/www/html/occ"
+POSTGRES = "library/postgres:17.9-bookworm"
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +187,20 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         restored = verein.call("GET", f"/api/v1/instances/{cloud_id}", expect=200)
         assert (restored["state"], restored["health"]) == ("running", "healthy")
         assert dav(cloud, "GET", admin).content == minutes
+
+        # An export (from a fresh backup, after the restores above: retention keeps one a day): the
+        # database loads into a fresh PostgreSQL and lists the file, the file is the account's.
+        parts = ["database", "files"]
+        exported = exported_service(
+            verein, restored, data_dir=tmp_path / "data", into=tmp_path / "export", parts=parts
+        )
+        in_export = exported.top / "cloud" / "files" / "admin" / "files" / FILE
+        assert in_export.read_bytes() == minutes
+        assert not list((exported.top / "cloud" / "files").glob("nextcloud.log"))
+        assert exported.parts["database"]["dialect"] == "postgresql"
+        dump = (exported.top / exported.parts["database"]["path"]).read_bytes()
+        listed = "SELECT size FROM oc_filecache WHERE path = 'files/admin/protokoll.txt'"
+        assert loaded_into_fresh_postgresql(docker_client, twins[POSTGRES], dump, listed) == str(len(minutes))
 
         # Updates: one major at a time and never back, refused at the API naming the field.
         skip = verein.http.post(f"/api/v1/instances/{cloud_id}/update", json={"version": "35"})
