@@ -167,8 +167,9 @@ def test_a_backup_refuses_to_start_without_free_disk_space(
     tmp_path: Path, ssh_servers: list[TestServer], volume: Any
 ) -> None:
     variables = _variables(
-        tmp_path, volume, "pw", instance_id="ins_test", tag_options=[], keep_options=[], min_free_mb=10**9
-    )
+        tmp_path, volume, "pw", instance_id="ins_test", tag_options=[], keep_options=[], min_free_mb=10**9,
+        backup_paths=[f"{volume.name}/_data"],
+    )  # fmt: skip
     sink = CollectingSink()
     outcome = run_playbook(_spec(ssh_servers[0], "backup.yml", variables), sink, work_root=tmp_path / "runs")
     assert outcome.status == "failed"
