@@ -173,3 +173,39 @@ def test_a_name_in_use_is_refused_in_the_viewers_language(people: People) -> Non
     assert (
         "Bitte wählen Sie einen anderen Kurznamen. web-verein-a.localhost ist schon vergeben." in again.text
     )
+
+
+def test_the_operator_changes_a_spaces_storage_limit_on_its_page(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    api.server()
+    _offer_shared(people)
+    space_id = _ask_for_space(people)
+    queue = people.operator.get("/operator/spaces").text
+    people.operator.post(
+        f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue), "storage_mb": "100"}
+    )
+    _running(api, space_id)
+    assert "/quota" not in people.admin_a.get(f"/spaces/{space_id}").text  # the lab's decision
+    page = people.operator.get(f"/spaces/{space_id}").text
+    assert 'name="storage_mb"' in page
+    assert 'name="members"' not in page  # WordPress limits no members
+    token = csrf_of(page)
+    assert people.admin_a.post(f"/spaces/{space_id}/quota", data={"csrf_token": token}).status_code == 403
+
+    wrong = people.operator.post(f"/spaces/{space_id}/quota", data={"csrf_token": token, "storage_mb": "0"})
+    assert wrong.status_code == 422
+    assert 'id="quota-storage_mb-error"' in wrong.text
+    assert 'value="0"' in wrong.text  # what was typed stays
+    sent_before = list(api.dispatcher.sent)
+
+    changed = people.operator.post(
+        f"/spaces/{space_id}/quota",
+        data={"csrf_token": token, "storage_mb": "250"},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    job_id = str(changed.headers["location"]).rsplit("/", 1)[1]
+    assert api.dispatcher.sent == [*sent_before, job_id]
+    german = people.operator.get(f"/spaces/{space_id}", headers=GERMAN).text
+    assert "Grenzen des Bereichs" in german  # the job's kind, in the space's history
+    job_page = people.operator.get(f"/jobs/{job_id}", headers=GERMAN).text
+    assert "Änderung der Grenzen des Bereichs" in job_page
