@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from provisioner.accounts.service import invite
 from provisioner.auth.actor import Role
+from provisioner.catalog.loader import Catalog
+from provisioner.catalog.modes import set_modes
 from provisioner.cli import embedded
 from provisioner.config import Settings
 from provisioner.db import session_factory
@@ -32,6 +34,7 @@ from provisioner.jobs.service import EventRecord, add_events, claim_job, create_
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Export, HealthEvent, Instance, InstanceMetric, Job, ServerMetric, Tenant
 from provisioner.servers.hostkeys import fingerprint
+from provisioner.spaces.service import request_space
 from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
@@ -40,7 +43,7 @@ from tests.support.offboarding import offboarded_record
 from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import plain_text, smtp_sink
-from tests.support.spaces import approved_space, offer_shared
+from tests.support.spaces import WHOLE, approved_space, offer_shared, with_whole_service
 from tests.support.sshd import free_address_pair, running_servers
 from tests.support.webhook_sink import webhook_sink
 
@@ -65,11 +68,12 @@ class Seeded:
     invitation_token: str = ""
     server: str = ""
     space: str = ""
+    whole_space: str = ""  # a space of a service that cannot take one space's data apart
     association_export_job: str = ""
     offboarded: str = ""  # an association offboarded before: only its deletion record is left
 
 
-def _seed(db_url: str, settings: Settings) -> Seeded:
+def _seed(db_url: str, settings: Settings, catalog: Catalog) -> Seeded:
     with session_factory(db_url)() as session:
         tenant = factories.tenant(session, "verein-a")
         server = factories.server(session, "s1", memory_mb=4096)
@@ -156,9 +160,20 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
         seeded.blog, seeded.backup = blog_with_backups(session, settings, tenant, server)
         seeded.server = server.id
-        # A space in the shared WordPress, approved and placed (its job waits for a worker).
+        # A space in the shared WordPress, approved, placed and (as its job leaves it) running: its
+        # page shows the operator the form for its limits.
         offer_shared(session)
-        seeded.space = approved_space(session, settings, tenant, "gemeinsam")[0].id
+        space = approved_space(session, settings, tenant, "gemeinsam")[0]
+        space.state = "running"
+        seeded.space = space.id
+        # A space of a service whose spaces' data is saved only all together (a stand-in): its page
+        # tells the association what a restore would do instead.
+        whole = catalog.get(WHOLE)
+        set_modes(session, actor=factories.OPERATOR, template=whole, modes=["dedicated", "shared"])
+        seeded.whole_space = request_space(
+            session, actor=factories.admin_of(tenant), catalog=catalog, template=WHOLE, name="ganz",
+            tenant_id=None, settings=settings,
+        ).id  # fmt: skip
         # The association's export of everything, ready (its page shows size, expiry and the link),
         # and its job's page.
         seeded.association_export_job = _ready_association_export(session, tenant)
@@ -211,7 +226,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Fast
         settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://")
         app = create_app(settings)
         app.state.dispatcher = NoBroker()
-        seeded = _seed(db_url, settings)
+        app.state.catalog = with_whole_service(app.state.catalog)
+        seeded = _seed(db_url, settings, app.state.catalog)
         with serving(app) as base_url:
             yield base_url, app, seeded
 
@@ -284,6 +300,7 @@ def _association_paths(seeded: Seeded) -> list[str]:
         "/team",
         "/catalog/wordpress/space",
         f"/spaces/{seeded.space}",
+        f"/spaces/{seeded.whole_space}",
         f"/associations/{seeded.tenant}/offboarding",
     ]
 
@@ -328,6 +345,8 @@ def test_every_page_passes_axe(
                 f"/operator/tenants/{seeded.tenant}/tokens",
                 f"/operator/servers/{seeded.server}/remove",
                 f"/operator/deletion-records/{seeded.offboarded}",
+                f"/spaces/{seeded.space}",
+                f"/spaces/{seeded.whole_space}",
             ],
         ),
     ):

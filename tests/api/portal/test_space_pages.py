@@ -8,6 +8,7 @@ from provisioner.db import session_factory
 from provisioner.models import Space
 from tests.support.factories import HOST_KEY
 from tests.support.portal import People, csrf_of
+from tests.support.spaces import WHOLE, WHOLE_RESTORE, with_whole_service
 
 GERMAN = {"Accept-Language": "de"}
 
@@ -209,3 +210,45 @@ def test_the_operator_changes_a_spaces_storage_limit_on_its_page(people: People,
     assert "Grenzen des Bereichs" in german  # the job's kind, in the space's history
     job_page = people.operator.get(f"/jobs/{job_id}", headers=GERMAN).text
     assert "Änderung der Grenzen des Bereichs" in job_page
+
+
+def test_a_space_whose_data_cannot_be_separated_says_plainly_what_a_restore_would_do(
+    people: People,
+    api,  # type: ignore[no-untyped-def]
+) -> None:
+    api.client.app.state.catalog = with_whole_service()
+    api.server()
+    page = people.operator.get("/operator/spaces")
+    people.operator.post(
+        f"/operator/spaces/modes/{WHOLE}",
+        data={"csrf_token": csrf_of(page.text), "mode-dedicated": "on", "mode-shared": "on"},
+    )
+    form = people.admin_a.get(f"/catalog/{WHOLE}/space")
+    sent = people.admin_a.post(
+        f"/catalog/{WHOLE}/space",
+        data={"csrf_token": csrf_of(form.text), "name": "web"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    space_id = str(sent.headers["location"]).rsplit("/", 1)[1]
+    queue = people.operator.get("/operator/spaces").text
+    people.operator.post(f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue)})
+    _running(api, space_id)
+
+    for headers, said in (({}, WHOLE_RESTORE.en), (GERMAN, WHOLE_RESTORE.de)):
+        shown = people.admin_a.get(f"/spaces/{space_id}", headers=headers)
+        assert shown.status_code == 200
+        assert said in shown.text
+        assert f"/spaces/{space_id}/backups" not in shown.text  # nothing offered that cannot be done
+        assert "own backup storage" not in shown.text
+        operator_page = people.operator.get(f"/spaces/{space_id}", headers=headers).text
+        assert said in operator_page
+        assert "move-to-dedicated" not in operator_page
+    german = people.admin_a.get(f"/spaces/{space_id}", headers=GERMAN).text
+    assert '<html lang="de"' in german
+    assert "Sicherungen dieses Bereichs" in german
+    # A backup asked for all the same is refused, naming why, and nothing is queued.
+    sent_before = list(api.dispatcher.sent)
+    refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": csrf_of(german)})
+    assert "cannot take one space" in refused.text
+    assert api.dispatcher.sent == sent_before
