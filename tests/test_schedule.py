@@ -29,8 +29,9 @@ def test_the_lead_takes_the_longest_end_to_end_module_first_and_then_the_rest() 
     assert pick(UNITS, lead=True) == UNITS[0]
 
 
-def test_the_other_worker_takes_the_other_tests_then_the_shortest_end_to_end_module() -> None:
+def test_the_other_worker_takes_the_other_tests_then_the_longest_end_to_end_module_left() -> None:
     assert pick([LONG, SHORT, *UNITS], lead=False) == UNITS[0]
-    assert pick([LONG, SHORT], lead=False) == SHORT
+    assert pick([SHORT, LONG], lead=False) == LONG
+    assert pick([SHORT], lead=False) == SHORT
     assert pick([LONG, SHORT], lead=False, e2e_on_lead_only=True) is None
     assert pick([], lead=False) is None

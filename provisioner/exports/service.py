@@ -28,6 +28,7 @@ from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Export, Job
 from provisioner.tenants.leaving import refuse_while_leaving
+from provisioner.tenants.quotas import hold_tenant
 from provisioner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class Requested:
 def request_export(session: Session, *, actor: Actor, catalog: Catalog, instance_id: str) -> Requested:
     instance = get_instance(session, actor=actor, instance_id=instance_id)
     actor.require_write(instance.tenant_id, "instance")
+    # Held until the commit, so an offboarding asked for at the same moment sees this export's job.
+    hold_tenant(session, tenant_id=instance.tenant_id)
     refuse_while_leaving(session, tenant_id=instance.tenant_id, what="an export")
     removing = select(Job.id).where(
         Job.instance_id == instance.id,

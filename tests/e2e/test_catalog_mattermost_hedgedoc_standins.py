@@ -1,6 +1,10 @@
 """Mattermost and HedgeDoc, each through its whole life on stand-in images: deploy → healthy → the first
 admin's credentials accepted through the proxy (and open sign-up refused) → backup → restore in place
-and into a copy → update to the next version (a downgrade refused) → remove leaving nothing.
+and into a copy → an export whose SQL loads into a fresh PostgreSQL holding the account written and
+whose files are the service's byte for byte → update to the next version (a downgrade refused) →
+remove leaving nothing. And Mattermost's shared mode: two associations each get a space (a private
+team) in one shared instance, each admin sees only its own team, and the last space's removal takes
+the shared instance with it.
 
 Stand-ins: the upstream images (Docker Hub, quay.io) cannot be pulled here, so `tests/twins/mattermost`,
 `tests/twins/hedgedoc` and `tests/twins/postgres` are built from Debian packages, reproduce the upstream
@@ -29,6 +33,7 @@ import pytest
 import yaml
 
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import exported_service, loaded_into_fresh_postgresql
 from tests.support.images import TEMPLATES, TWINS, build_all
 from tests.support.lab import (
     add_server,
@@ -41,8 +46,9 @@ from tests.support.lab import (
     succeeded,
 )
 from tests.support.proxy import remove_proxies, request_by_hostname, root_ca
+from tests.support.shared_spaces import two_spaces_in_one_instance
 from tests.support.sshd import TestServer
-from tests.support.stack import embedded_stack
+from tests.support.stack import Stack, embedded_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +88,11 @@ class Service:
     write_data: Callable[[docker.DockerClient, str], None]
     data_present: Callable[[docker.DockerClient, str], bool]
     remove_data: Callable[[docker.DockerClient, str], None]
+    # Its export: the parts after the configuration, the one holding the file written (the file's
+    # place in it), and a query answering 1 on the database part where the account written is in it.
+    exported_parts: tuple[str, ...] = ()
+    written_file: str = ""
+    account_query: str = ""
     # The earlier release's image, when upstream refuses to start it on a database a later one wrote.
     refusing_image: str | None = None
 
@@ -178,11 +189,15 @@ def _hedgedoc_remove(client: docker.DockerClient, instance_id: str) -> None:
 MATTERMOST = Service(
     "mattermost", "10.11", "11.7", _mattermost_signs_in, _mattermost_signup_refused,
     _mattermost_write, _mattermost_present, _mattermost_remove,
+    ("database", "files", "plugins", "client-plugins"), "files/minutes.txt",
+    "SELECT count(*) FROM users WHERE username = 'kassenwart'",
     "mattermost/mattermost-team-edition:10.11.23",
 )  # fmt: skip
 HEDGEDOC = Service(
     "hedgedoc", "1.10", "1.11", _hedgedoc_signs_in, _hedgedoc_signup_refused,
     _hedgedoc_write, _hedgedoc_present, _hedgedoc_remove,
+    ("database", "uploads"), "uploads/minutes.txt",
+    """SELECT count(*) FROM "Users" WHERE email = 'kassenwart@verein.example'""",
 )  # fmt: skip
 
 
@@ -196,6 +211,31 @@ def _test_catalog(root: Path, service: Service) -> Path:
         version["images"]["db"] = POSTGRES
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     return root
+
+
+def _lab(
+    cleanup: ExitStack,
+    tmp_path: Path,
+    service: Service,
+    server: TestServer,
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> tuple[Path, Stack, ApiClient, str]:
+    """The test catalog, a lab on it and the test server: (catalog, stack, operator, server id)."""
+    catalog = _test_catalog(tmp_path / "catalog", service)
+    stack = cleanup.enter_context(
+        embedded_stack(
+            tmp_path / "lab",
+            ssh_key=server.client_key,
+            registry=registry,
+            env={"PROVISIONER_TEMPLATES_DIR": str(catalog)},
+        )
+    )
+    operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+    server_id = add_server(operator, server, cpu=4)
+    cleanup.callback(remove_proxies, docker_client, [server_id])
+    cleanup.callback(remove_every_instance, docker_client, operator)
+    return catalog, stack, operator, server_id
 
 
 def _eventually(check: Callable[[], bool], *, within: float = 90) -> bool:
@@ -251,20 +291,10 @@ def test_standin_lifecycle_from_deploy_to_removal(
     docker_client: docker.DockerClient,
 ) -> None:
     server, backup_server = ssh_servers
-    catalog = _test_catalog(tmp_path / "catalog", service)
     with ExitStack() as cleanup:
-        stack = cleanup.enter_context(
-            embedded_stack(
-                tmp_path / "lab",
-                ssh_key=server.client_key,
-                registry=registry,
-                env={"PROVISIONER_TEMPLATES_DIR": str(catalog)},
-            )
+        catalog, stack, operator, server_id = _lab(
+            cleanup, tmp_path, service, server, registry, docker_client
         )
-        operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-        server_id = add_server(operator, server, cpu=4)
-        cleanup.callback(remove_proxies, docker_client, [server_id])
-        cleanup.callback(remove_every_instance, docker_client, operator)
         add_sftp_target(operator, backup_server, backup_server.root_dir / f"backups-{service.template}")
         verein = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein")[1])
 
@@ -315,6 +345,21 @@ def test_standin_lifecycle_from_deploy_to_removal(
         assert _eventually(lambda: _healthy(replace(site, url=copy["url"]), folder))
         assert service.data_present(docker_client, copy["id"])
 
+        # An export (from a fresh backup, after the restores above: retention keeps one a day): its
+        # database loads into a fresh PostgreSQL with the account written, its files are the service's.
+        exported = exported_service(
+            verein,
+            running,
+            data_dir=tmp_path / "lab",
+            into=tmp_path / "export",
+            parts=[*service.exported_parts],
+        )
+        assert (exported.top / "team" / service.written_file).read_bytes() == b"minutes\n"
+        assert exported.parts["database"]["dialect"] == "postgresql"
+        dump = (exported.top / exported.parts["database"]["path"]).read_bytes()
+        fresh = f"{registry}/{POSTGRES.removeprefix('docker.io/')}"
+        assert loaded_into_fresh_postgresql(docker_client, fresh, dump, service.account_query) == "1"
+
         # An update to the next version keeps the data; going back is refused.
         update = f"/api/v1/instances/{instance_id}/update"
         job_succeeded(verein, verein.call("POST", update, expect=202, json={"version": service.then}))
@@ -337,3 +382,78 @@ def test_standin_lifecycle_from_deploy_to_removal(
             assert leftovers(docker_client, removed) == []
             assert not (server.root_dir / "instances" / removed).exists()
             assert not (server.root_dir / "proxy" / "sites" / f"{removed}.caddy").exists()
+
+
+def _sign_in(site: Site, account: str, password: str) -> tuple[dict[str, str], str]:
+    """The session header and the account's id, from Mattermost's own sign-in through the proxy."""
+    answer = site.request("POST", "/api/v4/users/login", json={"login_id": account, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.headers['Token']}"}, str(answer.json()["id"])
+
+
+def _mmctl(client: docker.DockerClient, instance_id: str, *argv: str) -> tuple[int, str]:
+    return _exec(client, instance_id, "app", ["/mattermost/bin/mmctl", "--local", *argv])
+
+
+# The shared instance's deploy, two spaces made in it and two removed, the last with the instance.
+@pytest.mark.timeout(1200)
+def test_two_associations_each_get_a_team_in_one_shared_mattermost_standin(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    standin_images: None,
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    server = ssh_servers[0]
+    with ExitStack() as cleanup:
+        _, stack, operator, server_id = _lab(cleanup, tmp_path, MATTERMOST, server, registry, docker_client)
+        admins, spaces, shared_id = two_spaces_in_one_instance(
+            cleanup, stack.base_url, operator, template="mattermost", name="chat", server_id=server_id
+        )
+        ca = root_ca(docker_client, server_id)
+
+        # Each space's admin, shown once, signs in at the space's address and finds one team: its
+        # own, private, with itself as the team's admin.
+        signed_in: dict[str, tuple[Site, dict[str, str], str]] = {}
+        shown: dict[str, dict[str, Any]] = {}
+        for slug, admin in admins.items():
+            space = admin.call("GET", f"/api/v1/spaces/{spaces[slug]['id']}", expect=200)
+            assert (space["state"], space["health"], space["separable_data"]) == ("running", "healthy", False)
+            shown[slug] = admin.call("POST", f"/api/v1/spaces/{space['id']}/credentials", expect=200)
+            site = Site(space["url"], server.address, ca)
+            auth, user_id = _sign_in(site, shown[slug]["user"], shown[slug]["password"])
+            signed_in[slug] = (site, auth, user_id)
+            teams = site.request("GET", "/api/v4/users/me/teams", headers=auth).json()
+            assert [(t["name"], t["type"]) for t in teams] == [(f"chat-{slug}", "I")]
+            members = site.request("GET", "/api/v4/users/me/teams/members", headers=auth).json()
+            assert [m["roles"] for m in members] == ["team_user team_admin"]
+
+        # The other association's team stays closed to it: not shown, not administered.
+        site_a, auth_a, _ = signed_in["verein-a"]
+        site_b, auth_b, b_user = signed_in["verein-b"]
+        assert site_a.request("GET", "/api/v4/teams/name/chat-verein-b", headers=auth_a).status_code == 403
+        team_b = site_b.request("GET", "/api/v4/teams/name/chat-verein-b", headers=auth_b).json()
+        demote = site_a.request(
+            "PUT",
+            f"/api/v4/teams/{team_b['id']}/members/{b_user}/roles",
+            headers=auth_a,
+            json={"roles": "team_user"},
+        )
+        assert demote.status_code == 403
+
+        # Removing space a takes its team and its admin; space b and the shared instance stay.
+        removal = admins["verein-a"].call("DELETE", f"/api/v1/spaces/{spaces['verein-a']['id']}", expect=202)
+        done, _ = admins["verein-a"].wait_for_job(removal["job"]["id"])
+        assert done["status"] == "succeeded", done["error"]
+        assert _mmctl(docker_client, shared_id, "team", "list") == (0, "chat-verein-b")
+        assert _mmctl(docker_client, shared_id, "user", "search", shown["verein-a"]["user"])[0] != 0
+        assert operator.call("GET", f"/api/v1/instances/{shared_id}", expect=200)["state"] == "running"
+        assert _mattermost_signs_in(site_b, shown["verein-b"]["user"], shown["verein-b"]["password"])
+
+        # The last space takes the shared instance with it.
+        removal = admins["verein-b"].call("DELETE", f"/api/v1/spaces/{spaces['verein-b']['id']}", expect=202)
+        done, _ = admins["verein-b"].wait_for_job(removal["job"]["id"])
+        assert done["status"] == "succeeded", done["error"]
+        assert operator.call("GET", f"/api/v1/instances/{shared_id}", expect=200)["state"] == "removed"
+        assert leftovers(docker_client, shared_id) == []
+        assert not (server.root_dir / "proxy" / "sites" / f"{shared_id}.caddy").exists()

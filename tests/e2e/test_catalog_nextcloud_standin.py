@@ -1,7 +1,10 @@
 """Nextcloud's shipped template through its whole life, against stand-ins of its upstream images:
 deploy → healthy → the first admin signs in through the proxy → backup → restore into a copy and in
-place → a refused skip of a major → update to the next major → a refused downgrade → removal that
-leaves nothing.
+place → an export whose SQL loads into a fresh PostgreSQL and whose files are the account's byte for
+byte → a refused skip of a major → update to the next major → a refused downgrade → removal that
+leaves nothing. And Nextcloud's shared mode: two associations each get a space (a group with its own
+Team folder and storage quota) in one shared instance, each admin reaches only its own folder, and the
+last space's removal takes the shared instance with it.
 
 Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
 holds the restic repositories over SFTP), Docker Engine, the server's Caddy proxy with its own CA, and
@@ -27,6 +30,7 @@ import pytest
 import yaml
 
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import exported_service, loaded_into_fresh_postgresql
 from tests.support.images import TEMPLATES, TWINS, build_all
 from tests.support.lab import (
     add_server,
@@ -40,6 +44,7 @@ from tests.support.lab import (
     succeeded,
 )
 from tests.support.proxy import remove_proxies, request_by_hostname, root_ca
+from tests.support.shared_spaces import two_spaces_in_one_instance
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
 
@@ -47,6 +52,7 @@ pytestmark = pytest.mark.e2e
 
 FILE = "protokoll.txt"
 OCC = "php /var/www/html/occ"
+POSTGRES = "library/postgres:17.9-bookworm"
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +188,20 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
         assert (restored["state"], restored["health"]) == ("running", "healthy")
         assert dav(cloud, "GET", admin).content == minutes
 
+        # An export (from a fresh backup, after the restores above: retention keeps one a day): the
+        # database loads into a fresh PostgreSQL and lists the file, the file is the account's.
+        parts = ["database", "files"]
+        exported = exported_service(
+            verein, restored, data_dir=tmp_path / "data", into=tmp_path / "export", parts=parts
+        )
+        in_export = exported.top / "cloud" / "files" / "admin" / "files" / FILE
+        assert in_export.read_bytes() == minutes
+        assert not list((exported.top / "cloud" / "files").glob("nextcloud.log"))
+        assert exported.parts["database"]["dialect"] == "postgresql"
+        dump = (exported.top / exported.parts["database"]["path"]).read_bytes()
+        listed = "SELECT size FROM oc_filecache WHERE path = 'files/admin/protokoll.txt'"
+        assert loaded_into_fresh_postgresql(docker_client, twins[POSTGRES], dump, listed) == str(len(minutes))
+
         # Updates: one major at a time and never back, refused at the API naming the field.
         skip = verein.http.post(f"/api/v1/instances/{cloud_id}/update", json={"version": "35"})
         assert skip.status_code == 422, skip.text
@@ -219,3 +239,103 @@ def test_nextcloud_standin_deploy_sign_in_backup_restore_update_and_remove(
             assert leftovers(docker_client, instance_id) == []
             assert not (server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy").exists()
             assert not (server.root_dir / "instances" / instance_id).exists()
+
+
+def _rows(client: docker.DockerClient, instance_id: str, sql: str) -> list[str]:
+    """Rows of the shared instance's database, one per line, columns joined by |."""
+    db = client.containers.get(f"prv-{instance_id}-db")
+    result = db.exec_run(["psql", "-U", "nextcloud", "-d", "nextcloud", "-tA", "-c", sql])
+    assert result.exit_code == 0, result.output.decode(errors="replace")
+    return [line for line in result.output.decode().splitlines() if line]
+
+
+# The shared instance's deploy, two spaces made in it and two removed, the last with the instance.
+@pytest.mark.timeout(1500)
+def test_two_associations_each_get_a_group_folder_in_one_shared_nextcloud_standin(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    twins: dict[str, str],
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    server = ssh_servers[0]
+    with ExitStack() as cleanup:
+        stack = cleanup.enter_context(
+            embedded_stack(
+                tmp_path / "data",
+                ssh_key=server.client_key,
+                registry=registry,
+                templates=_catalog(tmp_path / "catalog"),
+            )
+        )
+        operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+        server_id = add_server(operator, server, cpu=4)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
+        cleanup.callback(remove_every_instance, docker_client, operator)
+        admins, spaces, shared_id = two_spaces_in_one_instance(
+            cleanup,
+            stack.base_url,
+            operator,
+            template="nextcloud",
+            name="cloud",
+            server_id=server_id,
+            quota={"storage_mb": 1},
+        )
+        ca = root_ca(docker_client, server_id)
+
+        def dav(slug: str, method: str, path: str, body: bytes | None = None) -> httpx.Response:
+            """WebDAV at the space's own address, signed in as the space's admin."""
+            user, password = logins[slug]
+            return request_by_hostname(
+                method,
+                spaces[slug]["url"],
+                address=server.address,
+                ca_pem=ca,
+                path=f"/remote.php/dav/files/{user}/{path}",
+                auth=(user, password),
+                content=body,
+            )
+
+        # Each space's admin, shown once, signs in at the space's address and writes into its
+        # association's Team folder, within the space's quota (1 MB) and not past it.
+        logins: dict[str, tuple[str, str]] = {}
+        for slug, admin in admins.items():
+            space = spaces[slug] = admin.call("GET", f"/api/v1/spaces/{spaces[slug]['id']}", expect=200)
+            assert (space["state"], space["health"], space["separable_data"]) == ("running", "healthy", False)
+            assert space["quota"]["enforced"] == ["storage"]
+            shown = admin.call("POST", f"/api/v1/spaces/{space['id']}/credentials", expect=200)
+            logins[slug] = (shown["user"], shown["password"])
+            assert (
+                dav(slug, "PUT", f"cloud-{slug}/protokoll.txt", f"minutes of {slug}".encode()).status_code
+                == 201
+            )
+            assert dav(slug, "GET", f"cloud-{slug}/protokoll.txt").content == f"minutes of {slug}".encode()
+            assert dav(slug, "PUT", f"cloud-{slug}/video.bin", os.urandom(1536 * 1024)).status_code == 507
+        # Neither reaches the other's folder; each is the admin of its own group only.
+        assert dav("verein-a", "GET", "cloud-verein-b/protokoll.txt").status_code == 404
+        assert dav("verein-b", "PUT", "cloud-verein-a/note.txt", b"not mine").status_code == 404
+        assert _rows(docker_client, shared_id, "SELECT gid, uid FROM oc_group_admin ORDER BY gid") == [
+            "cloud-verein-a|admin-cloud-verein-a",
+            "cloud-verein-b|admin-cloud-verein-b",
+        ]
+
+        # Removing space a takes its group, its folder with the files and its admin; b stays.
+        removal = admins["verein-a"].call("DELETE", f"/api/v1/spaces/{spaces['verein-a']['id']}", expect=202)
+        done, _ = admins["verein-a"].wait_for_job(removal["job"]["id"])
+        assert done["status"] == "succeeded", done["error"]
+        assert _rows(docker_client, shared_id, "SELECT mount_point FROM oc_group_folders") == [
+            "cloud-verein-b"
+        ]
+        assert _rows(
+            docker_client, shared_id, "SELECT count(*) FROM oc_users WHERE uid = 'admin-cloud-verein-a'"
+        ) == ["0"]
+        assert "cloud-verein-a" not in _occ(docker_client, shared_id, "group:list --output=json")
+        assert operator.call("GET", f"/api/v1/instances/{shared_id}", expect=200)["state"] == "running"
+        assert dav("verein-b", "GET", "cloud-verein-b/protokoll.txt").status_code == 200
+
+        # The last space takes the shared instance with it.
+        removal = admins["verein-b"].call("DELETE", f"/api/v1/spaces/{spaces['verein-b']['id']}", expect=202)
+        done, _ = admins["verein-b"].wait_for_job(removal["job"]["id"])
+        assert done["status"] == "succeeded", done["error"]
+        assert operator.call("GET", f"/api/v1/instances/{shared_id}", expect=200)["state"] == "removed"
+        assert leftovers(docker_client, shared_id) == []

@@ -1,5 +1,5 @@
 """An export archive taken apart as the association would: unpacked, its checksums checked, and its
-SQL loaded into a fresh MariaDB of its own."""
+SQL loaded into a fresh MariaDB or PostgreSQL of its own."""
 
 from __future__ import annotations
 
@@ -8,10 +8,22 @@ import io
 import json
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
+from sqlalchemy import select
+
+from provisioner.config import Settings
+from provisioner.crypto import decrypt
+from provisioner.db import transaction
+from provisioner.models import InstanceSecret
+from tests.support.api_client import ApiClient
+from tests.support.lab import job_succeeded
+
+# The README's first line in German, the language associations get unless they chose another.
+GERMAN_TITLE = "Export der Daten von "
 
 
 def unpacked(archive: bytes, into: Path) -> tuple[Path, dict[str, Any]]:
@@ -39,12 +51,7 @@ def loaded_into_fresh_mariadb(client: docker.DockerClient, image: str, dump: byt
         while container.exec_run(["mariadb-admin", "ping"]).exit_code != 0:
             assert time.monotonic() < deadline, "the fresh MariaDB did not start"
             time.sleep(1)
-        packed = io.BytesIO()
-        with tarfile.open(fileobj=packed, mode="w") as tar:
-            info = tarfile.TarInfo("database.sql")
-            info.size = len(dump)
-            tar.addfile(info, io.BytesIO(dump))
-        assert container.put_archive("/tmp", packed.getvalue())
+        _put(container, "database.sql", dump)
         loaded = container.exec_run(["sh", "-c", "mariadb imported < /tmp/database.sql"])
         assert loaded.exit_code == 0, loaded.output.decode()[-500:]
         answer = container.exec_run(["mariadb", "-N", "-B", "imported", "-e", query])
@@ -52,3 +59,93 @@ def loaded_into_fresh_mariadb(client: docker.DockerClient, image: str, dump: byt
         return str(answer.output.decode().strip())
     finally:
         container.remove(force=True, v=True)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A service's export as its association downloaded and unpacked it."""
+
+    top: Path
+    manifest: dict[str, Any]
+    # The service's parts by name, as the manifest lists them.
+    parts: dict[str, dict[str, Any]]
+
+
+def exported_service(
+    client: ApiClient, instance: dict[str, Any], *, data_dir: Path, into: Path, parts: list[str]
+) -> Exported:
+    """Export the running ``instance`` through the API as its association's admin, download the archive
+    and take it apart: its size and checksum are the export's, every file's checksum the manifest's
+    and SHA256SUMS's, the manifest names the service, its version and ``parts`` (after the
+    configuration), the README is German, and no file holds any of the lab's secrets of the service."""
+    asked = client.call("POST", f"/api/v1/instances/{instance['id']}/exports", expect=202)
+    job_succeeded(client, asked)
+    export = client.call("GET", f"/api/v1/exports/{asked['export']['id']}", expect=200)
+    assert (export["state"], export["scope"]) == ("ready", "service")
+    archive = client.http.get(export["download"]).content
+    assert (len(archive), hashlib.sha256(archive).hexdigest()) == (export["size_bytes"], export["sha256"])
+    top, manifest = unpacked(archive, into)
+    [service] = manifest["services"]
+    assert (service["name"], service["template"], service["version"], service["state"]) == (
+        instance["name"],
+        instance["template"],
+        instance["version"],
+        "exported",
+    )
+    assert [part["name"] for part in service["parts"]] == ["configuration", *parts]
+    for line in (top / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        assert hashlib.sha256((top / name).read_bytes()).hexdigest() == digest, name
+    readme = (top / "README.txt").read_text()
+    assert readme.startswith(GERMAN_TITLE), readme[:200]
+    assert all(part["path"] in readme for part in service["parts"][1:])
+    configuration = json.loads((top / instance["name"] / "configuration.json").read_text())
+    assert (configuration["service"], configuration["version"]) == (instance["template"], instance["version"])
+    secrets = lab_secrets(data_dir, instance["id"])
+    assert secrets
+    for path in top.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            content = path.read_bytes()
+            assert not [name for name, value in secrets.items() if value.encode() in content], path
+    return Exported(top, manifest, {part["name"]: part for part in service["parts"]})
+
+
+def lab_secrets(data_dir: Path, instance_id: str) -> dict[str, str]:
+    """The values the lab generated for the instance (passwords, keys), read from its database."""
+    settings = Settings(data_dir=data_dir)
+    with transaction(settings.resolved_database_url) as session:
+        rows = session.scalars(select(InstanceSecret).where(InstanceSecret.instance_id == instance_id))
+        return {row.name: decrypt(settings, row.encrypted) for row in rows}
+
+
+def loaded_into_fresh_postgresql(client: docker.DockerClient, image: str, dump: bytes, query: str) -> str:
+    """Start a PostgreSQL of its own (the image's entrypoint makes an empty database owned by a user of
+    its own, as an association's new host would), load ``dump`` with psql stopping at the first error,
+    in one transaction, and answer ``query``."""
+    env = {"POSTGRES_USER": "imported", "POSTGRES_PASSWORD": "imported-pw", "POSTGRES_DB": "imported"}
+    container = client.containers.run(image, detach=True, environment=env, network_mode="none")
+    try:
+        # Ready once it listens on TCP: the entrypoint's first start, to make the database, takes only
+        # the socket, and is stopped again right after.
+        deadline = time.monotonic() + 120
+        while container.exec_run(["pg_isready", "-q", "-h", "127.0.0.1"]).exit_code != 0:
+            assert time.monotonic() < deadline, "the fresh PostgreSQL did not start"
+            time.sleep(1)
+        _put(container, "database.sql", dump)
+        psql = ["psql", "-U", "imported", "-d", "imported", "-v", "ON_ERROR_STOP=1"]
+        loaded = container.exec_run([*psql, "--single-transaction", "-q", "-f", "/tmp/database.sql"])
+        assert loaded.exit_code == 0, loaded.output.decode()[-500:]
+        answer = container.exec_run([*psql, "-tA", "-c", query])
+        assert answer.exit_code == 0, answer.output.decode()
+        return str(answer.output.decode().strip())
+    finally:
+        container.remove(force=True, v=True)
+
+
+def _put(container: Any, name: str, content: bytes) -> None:
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size, info.mode = len(content), 0o644
+        tar.addfile(info, io.BytesIO(content))
+    assert container.put_archive("/tmp", packed.getvalue())

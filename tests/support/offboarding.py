@@ -12,7 +12,8 @@ from provisioner.auth.actor import Role
 from provisioner.auth.tokens import create_token
 from provisioner.backups.repository import repository_for
 from provisioner.config import Settings
-from provisioner.db import Base
+from provisioner.db import Base, session_factory
+from provisioner.errors import Conflict
 from provisioner.models import Backup, Export, Invitation, Offboarding, Server, Tenant
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -139,3 +140,13 @@ def offboarded_record(session: Session) -> Offboarding:
     session.add(record)
     session.flush()
     return record
+
+
+def export_or_offboarding_went_through(db_url: str, outcomes: list[object]) -> None:
+    """Of an export and an offboarding asked for at the same moment, exactly one was refused, and the
+    database holds only the other."""
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 1, outcomes
+    with session_factory(db_url)() as session:
+        exports = session.scalars(select(Export)).all()
+        offboardings = session.scalars(select(Offboarding)).all()
+        assert len(exports) + len(offboardings) == 1

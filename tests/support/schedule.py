@@ -2,11 +2,12 @@
 
 The end-to-end tests (real deploys over SSH into Docker) take most of the suite's time. The first worker
 (the lead) runs the end-to-end modules one after another, the longest first; the other runs every other
-test, then takes end-to-end modules from the short end of the same list until none are left. Both end
-at about the same time, and two deploys run at once only for the last stretch. Each worker has test
-servers on addresses of its own and a Redis of its own, each test a database of its own; the tests of
-one module stay together (some share the module's stack). ``E2E_ONE_WORKER=1`` keeps every
-end-to-end test on the lead.
+test (each a unit of its own), then takes the longest end-to-end module left, until none are left. Both
+end on the shortest modules, so at about the same time (a worker that took the shortest module left
+would leave the other alone on a long one at the end), and two deploys run at once only for the last
+stretch. Each worker has test servers on addresses of its own and a Redis of its own, each test a
+database of its own; the tests of one module stay together (some share the module's stack).
+``E2E_ONE_WORKER=1`` keeps every end-to-end test on the lead.
 
 xdist's own ``--dist loadgroup`` would say the same with markers, but it renames test ids to do it,
 which pytest 9 no longer allows: its groups are silently ignored. The scheduler below groups by path.
@@ -67,14 +68,14 @@ def is_end_to_end(unit: str) -> bool:
 
 def pick(units: Sequence[str], *, lead: bool, e2e_on_lead_only: bool = False) -> str | None:
     """The unit a worker takes next: the lead the longest end-to-end module, any other worker the
-    first other test, then the shortest end-to-end module. None when nothing is left for it."""
+    first other test, then the longest end-to-end module left. None when nothing is left for it."""
     e2e = sorted((u for u in units if is_end_to_end(u)), key=lambda u: SECONDS.get(u, UNMEASURED))
     if lead and e2e:
         return e2e[-1]
     rest = next((u for u in units if not is_end_to_end(u)), None)
     if rest is not None or lead:
         return rest
-    return e2e[0] if e2e and not e2e_on_lead_only else None
+    return e2e[-1] if e2e and not e2e_on_lead_only else None
 
 
 class LongestEndToEndFirst(LoadScopeScheduling):

@@ -1,6 +1,7 @@
 """The export endpoints: asked for by an association's admin, read back with state, size, checksum,
 expiry and link, the archive downloaded by its admins and operators only, and answers in
-problem+json for a service that does not run, a member, a second export at once and an expired link."""
+problem+json for a service that does not run, a member, a second export at once, an expired link and an
+association being offboarded."""
 
 from __future__ import annotations
 
@@ -130,3 +131,26 @@ def test_an_admin_asks_for_an_export_of_the_whole_association(api: Api) -> None:
     listed = api.client.get(f"/api/v1/tenants/{tenant_id}/exports", headers=admin).json()["items"]
     assert [e["id"] for e in listed] == [export["id"]]
     assert api.client.get(f"/api/v1/tenants/{tenant_id}/exports", headers=other).status_code == 404
+
+
+def test_no_export_while_the_association_is_offboarded_and_none_is_written(api: Api) -> None:
+    """Its admin asked to leave: during the lab's waiting period neither a service's export nor the whole
+    association's is accepted, with the reason and the moment its data goes."""
+    tenant_id, admin = api.tenant("verein-a")
+    api.server()
+    site = api.homepage(admin)
+    _running(api, site)
+    leaving = api.client.post(
+        f"/api/v1/tenants/{tenant_id}/offboarding", json={"confirm": "verein-a"}, headers=admin
+    )
+    assert leaving.status_code == 202, leaving.text
+    for path in (f"/api/v1/instances/{site}/exports", f"/api/v1/tenants/{tenant_id}/exports"):
+        refused = api.client.post(path, headers=admin)
+        assert (refused.status_code, refused.headers["content-type"]) == (409, PROBLEM), path
+        assert refused.json()["detail"].startswith(
+            "an export is not possible: the association verein-a is being offboarded (its data is deleted "
+            "from "
+        )
+    assert api.client.get(f"/api/v1/tenants/{tenant_id}/exports", headers=admin).json()["items"] == []
+    assert api.client.get(f"/api/v1/instances/{site}/exports", headers=admin).json()["items"] == []
+    assert api.dispatcher.sent == []

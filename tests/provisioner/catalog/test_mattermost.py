@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from provisioner.catalog.parameters import validate_parameters
 from provisioner.config import Settings
+from provisioner.crypto import encrypt
 from provisioner.deployments.check import SAMPLE_SERVER, sample_placement
 from provisioner.deployments.plan import deploy_files, deploy_variables
+from provisioner.models import Space
+from provisioner.spaces.runs import space_facts
 from tests.support import factories
 
 MATTERMOST = factories.CATALOG.get("mattermost")
@@ -91,3 +96,108 @@ def test_mail_goes_through_the_labs_smtp_account_when_it_has_one() -> None:
         "MM_EMAILSETTINGS_SMTPPASSWORD": "s3cret",
         "MM_EMAILSETTINGS_FEEDBACKEMAIL": "noreply@lab.example",
     }.items() <= env.items()
+
+
+def test_a_shared_mattermost_gives_each_space_a_team_and_says_a_team_cannot_be_restored_alone() -> None:
+    assert MATTERMOST.sharing is not None
+    assert MATTERMOST.sharing.modes == ["dedicated", "shared"]
+    shared = MATTERMOST.sharing.shared
+    assert shared is not None
+    assert shared.commands.container == "app"
+    assert shared.commands.create == shared.commands.remove == ["sh", "/etc/provisioner/space.sh"]
+    # One limit on members for every team, none on storage: nothing is enforced per space.
+    assert (shared.quota.members, shared.quota.storage) == (False, False)
+    assert not shared.data.separable
+    assert shared.data.restore is not None
+    assert "anderer Vereine" in shared.data.restore.de
+    assert "other associations' teams" in shared.data.restore.en
+
+
+def _space_facts(action: str) -> str:
+    settings = Settings(secret_key="k" * 40)
+    space = Space(
+        id="spc_a",
+        name="chat",
+        subdomain="chat-verein-a",
+        domain="lab.example",
+        url="https://chat-verein-a.lab.example/",
+        admin_user="admin-chat-verein-a",
+        encrypted_admin_password=encrypt(settings, "Pw0rd0fTheSpace"),
+    )
+    return space_facts(settings, space, action)  # type: ignore[arg-type]
+
+
+def _run_space_script(tmp_path: Path, action: str, *, known: bool) -> list[str]:
+    """The rendered script run by sh with stand-ins for mmctl and curl that write down what they are
+    asked; ``known``: whether mmctl finds the space's team and account already."""
+    script = _files()["admin/space.sh"]
+    tmp_path.mkdir(exist_ok=True)
+    log = tmp_path / "calls"
+    (tmp_path / "admin_password").write_text("instance-admin-pw")
+    fake_mmctl = tmp_path / "mmctl"
+    fake_mmctl.write_text(
+        f'#!/bin/sh\necho "mmctl $*" >> {log}\n'
+        f'case "$*" in *"team list"*) {"echo chat-verein-a" if known else "true"};;\n'
+        f'*"user search"*) {"exit 0" if known else "exit 1"};; esac\n'
+    )
+    fake_curl = tmp_path / "curl"
+    fake_curl.write_text(
+        f'#!/bin/sh\necho "curl $*" >> {log}\ncase "$*" in\n'
+        '*users/login*) cat >> /dev/null; printf "HTTP/1.1 200 OK\\r\\nToken: tok123\\r\\n\\r\\n";;\n'
+        '*teams/name/*) echo \'{"id": "team1", "name": "chat-verein-a"}\';;\n'
+        '*users/username/*) echo \'{"id": "user1", "username": "admin-chat-verein-a"}\';;\nesac\n'
+    )
+    for fake in (fake_mmctl, fake_curl):
+        fake.chmod(0o755)
+    runnable = script.replace("/mattermost/bin/mmctl", str(fake_mmctl)).replace(
+        "/etc/provisioner/admin_password", str(tmp_path / "admin_password")
+    )
+    done = subprocess.run(
+        ["sh", "-c", runnable],
+        input=_space_facts(action),
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{tmp_path}:/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_the_space_script_makes_a_private_team_with_its_own_admin_as_team_admin(tmp_path: Path) -> None:
+    calls = _run_space_script(tmp_path, "create", known=False)
+    mmctl = [call for call in calls if call.startswith("mmctl")]
+    assert mmctl == [
+        "mmctl --local user search admin-chat-verein-a",
+        "mmctl --local user create --username admin-chat-verein-a --email "
+        "admin-chat-verein-a@chat-verein-a.lab.example --password Pw0rd0fTheSpace --email-verified "
+        "--disable-welcome-email",
+        "mmctl --local team list",
+        "mmctl --local team create --name chat-verein-a --display-name chat --private",
+        "mmctl --local team users add chat-verein-a admin-chat-verein-a",
+    ]
+    curl = [call for call in calls if call.startswith("curl")]
+    # The instance admin's password goes on standard input, never on a command line.
+    assert not any("instance-admin-pw" in call for call in calls)
+    assert "Authorization: Bearer tok123" in curl[1]
+    roles = next(call for call in curl if "-X PUT" in call)
+    assert roles.endswith("/api/v4/teams/team1/members/user1/roles")
+    assert '{"roles":"team_user team_admin"}' in roles
+    assert curl[-1].endswith("/api/v4/users/logout")
+
+
+def test_the_space_script_keeps_what_exists_and_removes_the_team_and_its_admin(tmp_path: Path) -> None:
+    again = _run_space_script(tmp_path / "again", "create", known=True)
+    assert not any("user create" in call or "team create" in call for call in again)
+    assert "mmctl --local team users add chat-verein-a admin-chat-verein-a" in again
+    assert _run_space_script(tmp_path / "remove", "remove", known=True) == [
+        "mmctl --local team list",
+        "mmctl --local team delete chat-verein-a --confirm",
+        "mmctl --local user search admin-chat-verein-a",
+        "mmctl --local user delete admin-chat-verein-a --confirm",
+    ]
+    # A space that is gone already is not missed.
+    assert _run_space_script(tmp_path / "gone", "remove", known=False) == [
+        "mmctl --local team list",
+        "mmctl --local user search admin-chat-verein-a",
+    ]

@@ -102,3 +102,35 @@ def test_anything_but_an_integer_from_1_to_1000_is_refused_naming_the_field(valu
     with pytest.raises(InvalidInput) as caught:
         validate_parameters(NEXTCLOUD, {"default_quota_gb": value})
     assert [e["field"] for e in caught.value.errors or []] == ["body.parameters.default_quota_gb"]
+
+
+def test_a_shared_nextcloud_gives_each_space_a_group_folder_with_its_quota() -> None:
+    assert NEXTCLOUD.sharing is not None
+    shared = NEXTCLOUD.sharing.shared
+    assert shared is not None
+    # As the owner of config.php, the only user occ runs as; the facts come on standard input.
+    run = ["su", "-s", "/bin/sh", "www-data", "-c", "php /etc/nextcloud-instance/space.php"]
+    assert shared.commands.create == shared.commands.remove == run
+    assert (shared.quota.members, shared.quota.storage) == (False, True)
+    # Asked at the space's own address: 401 only where Nextcloud trusts the address.
+    assert (shared.health.path, shared.health.expect_status) == ("/remote.php/dav/", 401)
+    assert not shared.data.separable
+    assert shared.data.restore is not None
+    assert "anderer Vereine" in shared.data.restore.de
+
+
+def test_the_space_script_calls_occ_without_a_shell_and_keeps_passwords_off_its_command_lines() -> None:
+    files, variables = _rendered({})
+    script = files["settings/space.php"]
+    assert "proc_open(\n        ['php', '/var/www/html/occ', ...$args]" in script
+    assert "shell_exec" not in script
+    assert "exec(" not in script.replace("proc_open", "")
+    # The space admin's password reaches occ in OC_PASS, the instance admin's through the container's
+    # environment; neither is ever an argument.
+    assert "'--password-from-env'" in script
+    assert "['OC_PASS' => $space['admin_password']]" in script
+    assert "getenv('NEXTCLOUD_ADMIN_PASSWORD')" in script
+    for command in ("groupfolders:create", "groupfolders:group", "groupfolders:quota", "groupfolders:delete"):
+        assert f"'{command}'" in script
+    placed = next(f for f in variables["files"] if f["dest"] == "settings/space.php")  # type: ignore[attr-defined]
+    assert (placed["mode"], placed["group"]) == ("0640", 33)

@@ -5,9 +5,11 @@ restic's restore included, is in tests/e2e/test_backups_wordpress.py)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,10 @@ from sqlalchemy import select
 from provisioner.catalog.exports import ExportPart
 from provisioner.config import Settings
 from provisioner.db import transaction
-from provisioner.exports import association_making
+from provisioner.exports import association_making, making
 from provisioner.exports.archive import RestoredPart
 from provisioner.exports.association import latest_backups_bytes, request_association_export
-from provisioner.exports.sealed import opened
+from provisioner.exports.sealed import SealedWriter, opened
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.states import JobKind
@@ -203,6 +205,49 @@ def test_too_little_free_space_fails_before_anything_is_restored(
     assert status == "failed"
     assert str(error).startswith("not enough free space for the export")
     assert _left_in_exports(lab) == []
+
+
+def test_a_disk_filling_up_while_the_second_service_is_written_leaves_nothing(
+    lab: EngineLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The space checked before was taken by something else meanwhile: the write fails half-way through
+    the archive, the export fails with the reason, and neither the part written nor either throwaway
+    folder is left; the services run on, unlocked."""
+    blog, wiki = lab.instance(), lab.instance(name="wiki")
+
+    def big_restore(
+        settings: Settings, backup: Backup, parts: list[ExportPart], *, into: Path
+    ) -> list[RestoredPart]:
+        restored = _restored(settings, backup, parts, into=into)
+        if backup.instance_id == wiki:  # the second in the archive: its name comes after "blog"
+            (into / "content" / "uploads" / "film.bin").write_bytes(os.urandom(1024 * 1024))
+        return restored
+
+    monkeypatch.setattr(association_making, "restore_for_export", big_restore)
+    monkeypatch.setattr(making, "SealedWriter", _FillsUpAfterOneMegabyte)
+    job = _asked(lab)
+
+    lab.run(job, ScriptedRunner(backup_reported(), backup_reported()))
+
+    error = "the disk filled up during the export; nothing of it was kept"
+    assert _job(lab, job) == ("failed", error)
+    assert (_export(lab, job).state, _export(lab, job).error, _export(lab, job).file) == (
+        "failed",
+        error,
+        None,
+    )
+    assert _states(lab, blog, wiki) == [("running", None), ("running", None)]
+    assert _left_in_exports(lab) == []
+
+
+class _FillsUpAfterOneMegabyte(SealedWriter):
+    """A disk with room for the first service's files and part of the second's."""
+
+    def write(self, data: bytes) -> int:
+        self.taken = getattr(self, "taken", 0) + len(data)
+        if self.taken > 1024 * 1024:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
 
 
 def test_the_check_before_the_backups_counts_each_service_s_latest_backup(lab: EngineLab) -> None:

@@ -15,9 +15,10 @@ from provisioner.db import session_factory
 from provisioner.errors import Conflict, Forbidden, NotFound
 from provisioner.exports.association import request_association_export
 from provisioner.exports.service import Requested, get_export
-from provisioner.models import Export, Job, Offboarding, Tenant
+from provisioner.models import Export, Job, Tenant
 from provisioner.offboarding.service import request_offboarding
 from tests.support import factories
+from tests.support.offboarding import export_or_offboarding_went_through
 from tests.support.races import at_once
 
 
@@ -97,9 +98,4 @@ def test_an_export_and_an_offboarding_asked_for_at_the_same_moment_do_not_both_g
             delete_backups_now=False,
         )
 
-    outcomes = at_once(db_url, 2, ask)
-    assert sum(isinstance(o, Conflict) for o in outcomes) == 1, outcomes
-    with session_factory(db_url)() as session:
-        exports = session.scalars(select(Export)).all()
-        offboardings = session.scalars(select(Offboarding)).all()
-        assert len(exports) + len(offboardings) == 1
+    export_or_offboarding_went_through(db_url, at_once(db_url, 2, ask))

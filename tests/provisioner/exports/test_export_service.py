@@ -1,5 +1,6 @@
 """Who may ask for an export and download it, in which states, one at a time per service (held by the
-database when two requests come at once), and archives deleted when they expire or are replaced."""
+database when two requests come at once), none while its association is offboarded, and archives
+deleted when they expire or are replaced."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor, Role
@@ -18,10 +19,12 @@ from provisioner.exports import service
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_job
-from provisioner.jobs.states import JobKind
-from provisioner.models import Export, Instance, Tenant
+from provisioner.jobs.states import JobKind, JobStatus
+from provisioner.models import Export, Instance, Job, Offboarding, Tenant
+from provisioner.offboarding.service import request_offboarding
 from provisioner.timeutil import utcnow
 from tests.support import factories
+from tests.support.offboarding import export_or_offboarding_went_through
 from tests.support.races import at_once
 
 S = InstanceState
@@ -106,6 +109,61 @@ def test_two_requests_at_the_same_moment_make_one_export(db_url: str) -> None:
     assert all(isinstance(o, (Conflict, service.Requested)) for o in outcomes)
     with session_factory(pg_url)() as session:
         assert len(session.scalars(select(Export)).all()) == 1
+
+
+def _deployed(db_url: str) -> tuple[str, str]:
+    """A running service whose deploy job ended, so an operator's offboarding may start at once."""
+    tenant_id, instance_id = _running(db_url)
+    with session_factory(db_url)() as session:
+        session.execute(update(Job).values(status=JobStatus.SUCCEEDED.value))
+        session.commit()
+    return tenant_id, instance_id
+
+
+def _offboard(session: Session, settings: Settings, *, tenant_id: str, actor: Actor) -> Offboarding:
+    return request_offboarding(
+        session, settings, actor=actor, tenant_id=tenant_id, confirm_slug="verein-a", delete_backups_now=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        ("waiting", "its data is deleted from .* UTC unless it is canceled"),
+        ("running", "its services and data are being deleted"),
+        ("retaining", "its services and data are being deleted"),
+    ],
+)
+def test_no_export_of_a_service_while_its_association_is_offboarded(
+    db_url: str, tmp_path: Path, state: str, message: str
+) -> None:
+    """Waiting out the lab's period, under way, or keeping its backups for the lab's retention."""
+    tenant_id, instance_id = _deployed(db_url)
+    settings = Settings(data_dir=tmp_path)
+    with session_factory(db_url)() as session:
+        _offboard(session, settings, tenant_id=tenant_id, actor=factories.OPERATOR).state = state
+        session.commit()
+        with pytest.raises(Conflict, match=f"an export is not possible: the association verein-a is being "
+                                           f"offboarded \\({message}\\)"):  # fmt: skip
+            _ask(session, _admin(session, tenant_id), instance_id)
+        assert session.scalars(select(Export)).all() == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_an_export_of_a_service_and_an_offboarding_at_the_same_moment_do_not_both_go_through(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Both hold the association's row first: the later one sees the export's job (an offboarding that
+    starts now waits for none under way) or the offboarding (no export while it leaves)."""
+    tenant_id, instance_id = _deployed(db_url)
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+
+    def ask(n: int, session: Session) -> object:
+        if n == 0:
+            return _ask(session, _admin(session, tenant_id), instance_id)
+        return _offboard(session, settings, tenant_id=tenant_id, actor=factories.OPERATOR)
+
+    export_or_offboarding_went_through(db_url, at_once(db_url, 2, ask))
 
 
 def _ready(db_url: str, settings: Settings, *, expires_in: timedelta) -> tuple[str, str, Path]:
