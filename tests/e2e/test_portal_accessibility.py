@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from provisioner.accounts.service import invite
 from provisioner.auth.actor import Role
-from provisioner.catalog.loader import Catalog
 from provisioner.catalog.modes import set_modes
 from provisioner.cli import embedded
 from provisioner.config import Settings
@@ -43,7 +42,7 @@ from tests.support.offboarding import offboarded_record
 from tests.support.portal import PASSWORD, make_user
 from tests.support.running import blog_with_backups
 from tests.support.smtp_sink import plain_text, smtp_sink
-from tests.support.spaces import WHOLE, approved_space, offer_shared, with_whole_service
+from tests.support.spaces import approved_space, offer_shared
 from tests.support.sshd import free_address_pair, running_servers
 from tests.support.webhook_sink import webhook_sink
 
@@ -68,12 +67,12 @@ class Seeded:
     invitation_token: str = ""
     server: str = ""
     space: str = ""
-    whole_space: str = ""  # a space of a service that cannot take one space's data apart
+    whole_space: str = ""  # a Mattermost team: a space whose data cannot be taken apart from the others'
     association_export_job: str = ""
     offboarded: str = ""  # an association offboarded before: only its deletion record is left
 
 
-def _seed(db_url: str, settings: Settings, catalog: Catalog) -> Seeded:
+def _seed(db_url: str, settings: Settings) -> Seeded:
     with session_factory(db_url)() as session:
         tenant = factories.tenant(session, "verein-a")
         server = factories.server(session, "s1", memory_mb=4096)
@@ -166,13 +165,13 @@ def _seed(db_url: str, settings: Settings, catalog: Catalog) -> Seeded:
         space = approved_space(session, settings, tenant, "gemeinsam")[0]
         space.state = "running"
         seeded.space = space.id
-        # A space of a service whose spaces' data is saved only all together (a stand-in): its page
-        # tells the association what a restore would do instead.
-        whole = catalog.get(WHOLE)
-        set_modes(session, actor=factories.OPERATOR, template=whole, modes=["dedicated", "shared"])
+        # A team in a shared Mattermost, whose teams are saved only all together: its page tells the
+        # association what a restore would do instead.
+        mattermost = factories.CATALOG.get("mattermost")
+        set_modes(session, actor=factories.OPERATOR, template=mattermost, modes=["dedicated", "shared"])
         seeded.whole_space = request_space(
-            session, actor=factories.admin_of(tenant), catalog=catalog, template=WHOLE, name="ganz",
-            tenant_id=None, settings=settings,
+            session, actor=factories.admin_of(tenant), catalog=factories.CATALOG, template="mattermost",
+            name="chat", tenant_id=None, settings=settings,
         ).id  # fmt: skip
         # The association's export of everything, ready (its page shows size, expiry and the link),
         # and its job's page.
@@ -226,8 +225,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Fast
         settings = Settings(data_dir=tmp_path, database_url=db_url, broker_url="memory://")
         app = create_app(settings)
         app.state.dispatcher = NoBroker()
-        app.state.catalog = with_whole_service(app.state.catalog)
-        seeded = _seed(db_url, settings, app.state.catalog)
+        seeded = _seed(db_url, settings)
         with serving(app) as base_url:
             yield base_url, app, seeded
 

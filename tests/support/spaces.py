@@ -1,16 +1,13 @@
 """Spaces in a lab that exists only in a database: WordPress offered shared, spaces requested and
-approved through the services, as the API does; and a catalog with a shared service whose spaces'
-data cannot be separated."""
+approved through the services, as the API does."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from provisioner.catalog.base import Localized
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.modes import set_modes
-from provisioner.catalog.sharing import SpaceData
 from provisioner.config import Settings
 from provisioner.models import Job, Space, Tenant
 from provisioner.spaces.service import approve_space, request_space
@@ -54,27 +51,3 @@ def jobs_of(session: Session, space_id: str) -> list[Job]:
     return list(
         session.scalars(select(Job).where(Job.space_id == space_id).order_by(Job.created_at)).unique()
     )
-
-
-# A stand-in for a service whose spaces' data cannot be taken apart: WordPress's template, declared so.
-WHOLE = "wordpress-whole"
-WHOLE_RESTORE = Localized(
-    de="Eine Wiederherstellung setzt den ganzen gemeinsamen Dienst zurück, mit jedem Bereich darin: "
-    "Was Sie seit der Sicherung geändert haben, geht dabei verloren.",
-    en="A restore puts the whole shared service back as it was, every space in it: what you changed "
-    "since the backup is lost.",
-)
-
-
-def with_whole_service(catalog: Catalog = factories.CATALOG) -> Catalog:
-    """``catalog`` and a shared service (``WHOLE``) that backs up and restores its spaces only all
-    together, as the shared instance's own backup."""
-    wordpress = catalog.get("wordpress")
-    assert wordpress.sharing is not None
-    assert wordpress.sharing.shared is not None
-    data = SpaceData(separable=False, restore=WHOLE_RESTORE)
-    shared = wordpress.sharing.shared.model_copy(update={"data": data})
-    whole = wordpress.model_copy(
-        update={"name": WHOLE, "sharing": wordpress.sharing.model_copy(update={"shared": shared})}
-    )
-    return Catalog({**{t.name: t for t in catalog.all()}, WHOLE: whole})

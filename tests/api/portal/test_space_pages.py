@@ -4,11 +4,12 @@ another association never reaches it."""
 
 from __future__ import annotations
 
+from markupsafe import escape
+
 from provisioner.db import session_factory
 from provisioner.models import Space
-from tests.support.factories import HOST_KEY
+from tests.support.factories import CATALOG, HOST_KEY
 from tests.support.portal import People, csrf_of
-from tests.support.spaces import WHOLE, WHOLE_RESTORE, with_whole_service
 
 GERMAN = {"Accept-Language": "de"}
 
@@ -216,17 +217,19 @@ def test_a_space_whose_data_cannot_be_separated_says_plainly_what_a_restore_woul
     people: People,
     api,  # type: ignore[no-untyped-def]
 ) -> None:
-    api.client.app.state.catalog = with_whole_service()
+    """Mattermost's teams are saved only with the whole shared Mattermost (its template says so)."""
+    restore = CATALOG.get("mattermost").sharing.shared.data.restore  # type: ignore[union-attr]
+    assert restore is not None
     api.server()
     page = people.operator.get("/operator/spaces")
     people.operator.post(
-        f"/operator/spaces/modes/{WHOLE}",
+        "/operator/spaces/modes/mattermost",
         data={"csrf_token": csrf_of(page.text), "mode-dedicated": "on", "mode-shared": "on"},
     )
-    form = people.admin_a.get(f"/catalog/{WHOLE}/space")
+    form = people.admin_a.get("/catalog/mattermost/space")
     sent = people.admin_a.post(
-        f"/catalog/{WHOLE}/space",
-        data={"csrf_token": csrf_of(form.text), "name": "web"},
+        "/catalog/mattermost/space",
+        data={"csrf_token": csrf_of(form.text), "name": "chat"},
         follow_redirects=False,
     )
     assert sent.status_code == 303, sent.text
@@ -235,20 +238,20 @@ def test_a_space_whose_data_cannot_be_separated_says_plainly_what_a_restore_woul
     people.operator.post(f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue)})
     _running(api, space_id)
 
-    for headers, said in (({}, WHOLE_RESTORE.en), (GERMAN, WHOLE_RESTORE.de)):
+    for headers, said, language in (({}, restore.en, "en"), (GERMAN, restore.de, "de")):
         shown = people.admin_a.get(f"/spaces/{space_id}", headers=headers)
         assert shown.status_code == 200
-        assert said in shown.text
+        assert f'<html lang="{language}"' in shown.text
+        assert str(escape(said)) in shown.text
         assert f"/spaces/{space_id}/backups" not in shown.text  # nothing offered that cannot be done
-        assert "own backup storage" not in shown.text
         operator_page = people.operator.get(f"/spaces/{space_id}", headers=headers).text
-        assert said in operator_page
+        assert str(escape(said)) in operator_page
         assert "move-to-dedicated" not in operator_page
-    german = people.admin_a.get(f"/spaces/{space_id}", headers=GERMAN).text
-    assert '<html lang="de"' in german
-    assert "Sicherungen dieses Bereichs" in german
+        # Mattermost enforces no limit per team: there is nothing to change after approval.
+        assert f"/spaces/{space_id}/quota" not in operator_page
     # A backup asked for all the same is refused, naming why, and nothing is queued.
     sent_before = list(api.dispatcher.sent)
-    refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": csrf_of(german)})
+    token = csrf_of(people.admin_a.get(f"/spaces/{space_id}").text)
+    refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": token})
     assert "cannot take one space" in refused.text
     assert api.dispatcher.sent == sent_before

@@ -18,6 +18,7 @@ from provisioner.accounts.service import create_user
 from provisioner.alerts import AlertKind
 from provisioner.alerts.delivery import deliver_pending
 from provisioner.auth.actor import Role
+from provisioner.catalog.modes import set_modes
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.instances.states import InstanceState
@@ -25,6 +26,7 @@ from provisioner.jobs.states import JobKind
 from provisioner.models import Alert, AuditEntry, Job, Schedule, Space
 from provisioner.schedules.runner import run_due
 from provisioner.schedules.service import ScheduleKind, create_schedule
+from provisioner.spaces.service import approve_space, request_space
 from provisioner.spaces.states import SpaceState
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -223,3 +225,35 @@ def test_two_schedulers_at_once_start_one_backup_of_each_space(
             session.execute(update(Job).values(status="succeeded"))  # let the next round start new ones
     backed_up = [j.space_id for j in _jobs(lab, JobKind.SPACE_BACKUP)]
     assert sorted(backed_up) == sorted(lab.spaces * 5)
+
+
+def test_a_service_that_cannot_separate_its_spaces_saves_them_with_its_shared_instance_only(
+    db_url: str, tmp_path: Path, sink: SmtpSink
+) -> None:
+    """Mattermost's teams (its template: not separable) are in the shared Mattermost's own backup."""
+    lab = _lab(db_url, tmp_path, sink)
+    with transaction(lab.settings.resolved_database_url) as session:
+        factories.server(session, "s2", memory_mb=4096)
+        mattermost = CATALOG.get("mattermost")
+        set_modes(session, actor=factories.OPERATOR, template=mattermost, modes=["dedicated", "shared"])
+        owner = factories.tenant(session, "verein-d")
+        team = request_space(
+            session, actor=factories.admin_of(owner), catalog=CATALOG, template="mattermost", name="chat",
+            tenant_id=None, settings=lab.settings,
+        )  # fmt: skip
+        approve_space(
+            session, actor=factories.OPERATOR, catalog=CATALOG, space_id=team.id, settings=lab.settings
+        )
+        team.state = SpaceState.RUNNING.value
+        assert team.instance is not None
+        team.instance.state = InstanceState.RUNNING.value
+        shared_id = team.instance.id
+        create_schedule(
+            session, actor=factories.OPERATOR, settings=lab.settings, catalog=CATALOG,
+            kind=ScheduleKind.BACKUP, instance_id=shared_id, template=None, cron="0 3 * * *",
+            interval_seconds=None,
+        )  # fmt: skip
+        session.execute(update(Schedule).values(next_run_at=utcnow() - timedelta(days=1)))
+    run_due(lab.settings, CATALOG)
+    assert shared_id in [j.instance_id for j in _jobs(lab, JobKind.BACKUP)]
+    assert team.id not in [j.space_id for j in _jobs(lab, JobKind.SPACE_BACKUP)]
