@@ -43,6 +43,7 @@ ACTIONS = {
     "offboard_tenant": N_("Offboarding of an association started"),
     "cancel_offboarding": N_("Offboarding of an association canceled"),
     "resume_offboarding": N_("Offboarding of an association resumed"),
+    "delete_offboarded_backups_now": N_("Backups of an association being offboarded deleted now"),
     "offboard": N_("Offboarding of an association started"),
     "resume": N_("Offboarding of an association resumed"),
     "request_association_export": N_("Export of an association's data started"),

@@ -17,10 +17,12 @@ backups over SFTP to a second test server, and remove.yml.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import shlex
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -33,6 +35,7 @@ import yaml
 from provisioner.config import Settings
 from provisioner.images import build_image
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import exported_service
 from tests.support.images import IMAGE_CACHE, TWINS
 from tests.support.lab import (
     add_server,
@@ -265,6 +268,24 @@ def test_discourse_stand_in_lives_through_deploy_admin_backup_restores_update_an
         assert login(copy, address=server.address, ca=ca, password=copy_password) == 200
         assert login(copy, address=server.address, ca=ca, password=password) == 403
         assert login(forum, address=server.address, ca=ca, password=password) == 200
+
+        # An export (from a fresh backup, after the restores above: retention keeps one a day) holds
+        # Discourse's own backup files, the format another Discourse restores, each the forum's byte for
+        # byte; the newest holds the database with the admin's account.
+        exported = exported_service(
+            verein, forum, data_dir=tmp_path / "data", into=tmp_path / "export", parts=["backups"]
+        )
+        in_export = sorted((exported.top / "forum" / "backups").glob("*.tar.gz"))
+        code, on_server = in_app(
+            docker_client, forum_id, "sh", "-c", "cd /shared/backups/default && sha256sum *.tar.gz"
+        )
+        assert code == 0
+        assert sorted(on_server.split()[1::2]) == [path.name for path in in_export]
+        assert all(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}" in on_server for p in in_export)
+        with tarfile.open(in_export[-1]) as newest:
+            dump = newest.extractfile("dump.sql")
+            assert dump is not None
+            assert ADMIN in dump.read().decode()
 
         # Update: the launcher rebuilds with the next release; the data stays. No way back.
         job_succeeded(

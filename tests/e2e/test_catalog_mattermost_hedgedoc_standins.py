@@ -1,10 +1,10 @@
 """Mattermost and HedgeDoc, each through its whole life on stand-in images: deploy → healthy → the first
 admin's credentials accepted through the proxy (and open sign-up refused) → backup → restore in place
-and into a copy → an export whose SQL loads into a fresh PostgreSQL holding the account written and
-whose files are the service's byte for byte → update to the next version (a downgrade refused) →
-remove leaving nothing. And Mattermost's shared mode: two associations each get a space (a private
-team) in one shared instance, each admin sees only its own team, and the last space's removal takes
-the shared instance with it.
+and into a copy → an export whose SQL loads into a fresh PostgreSQL holding the account written,
+whose files are the service's byte for byte and (Mattermost) whose bulk export lists the account →
+update to the next version (a downgrade refused) → remove leaving nothing. And Mattermost's shared
+mode: two associations each get a space (a private team) in one shared instance, each admin sees only
+its own team, and the last space's removal takes the shared instance with it.
 
 Stand-ins: the upstream images (Docker Hub, quay.io) cannot be pulled here, so `tests/twins/mattermost`,
 `tests/twins/hedgedoc` and `tests/twins/postgres` are built from Debian packages, reproduce the upstream
@@ -19,6 +19,7 @@ holds the restic repository over SFTP), Docker Engine, the server's Caddy proxy 
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ import pytest
 import yaml
 
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.exports import exported_service, loaded_into_fresh_postgresql
+from tests.support.exports import Exported, exported_service, loaded_into_fresh_postgresql
 from tests.support.images import TEMPLATES, TWINS, build_all
 from tests.support.lab import (
     add_server,
@@ -93,6 +94,8 @@ class Service:
     exported_parts: tuple[str, ...] = ()
     written_file: str = ""
     account_query: str = ""
+    # What the export's part in the service's own format (if it has one) must hold.
+    own_format: Callable[[Exported], None] | None = None
     # The earlier release's image, when upstream refuses to start it on a database a later one wrote.
     refusing_image: str | None = None
 
@@ -186,11 +189,22 @@ def _hedgedoc_remove(client: docker.DockerClient, instance_id: str) -> None:
     assert _exec(client, instance_id, "app", ["rm", "/hedgedoc/public/uploads/minutes.txt"])[0] == 0
 
 
+def _mattermost_bulk_export(exported: Exported) -> None:
+    """Mattermost's bulk export format: JSON Lines, the version object first, then a line per user
+    (server/channels/app/export.go, export_converters.go), no password in it."""
+    lines = [json.loads(line) for line in (exported.top / "team" / "bulk.jsonl").read_text().splitlines()]
+    assert (lines[0]["type"], lines[0]["version"]) == ("version", 1)
+    users = {line["user"]["username"]: line["user"] for line in lines if line["type"] == "user"}
+    assert users["kassenwart"]["email"] == "kassenwart@verein.example"
+    assert not any("password" in user for user in users.values())
+    assert not list((exported.top / "team" / "files").glob("bulk-export"))  # a part of its own
+
+
 MATTERMOST = Service(
     "mattermost", "10.11", "11.7", _mattermost_signs_in, _mattermost_signup_refused,
     _mattermost_write, _mattermost_present, _mattermost_remove,
-    ("database", "files", "plugins", "client-plugins"), "files/minutes.txt",
-    "SELECT count(*) FROM users WHERE username = 'kassenwart'",
+    ("database", "bulk", "files", "plugins", "client-plugins"), "files/minutes.txt",
+    "SELECT count(*) FROM users WHERE username = 'kassenwart'", _mattermost_bulk_export,
     "mattermost/mattermost-team-edition:10.11.23",
 )  # fmt: skip
 HEDGEDOC = Service(
@@ -359,6 +373,8 @@ def test_standin_lifecycle_from_deploy_to_removal(
         dump = (exported.top / exported.parts["database"]["path"]).read_bytes()
         fresh = f"{registry}/{POSTGRES.removeprefix('docker.io/')}"
         assert loaded_into_fresh_postgresql(docker_client, fresh, dump, service.account_query) == "1"
+        if service.own_format is not None:
+            service.own_format(exported)
 
         # An update to the next version keeps the data; going back is refused.
         update = f"/api/v1/instances/{instance_id}/update"

@@ -32,6 +32,7 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import EventRecord, add_events, claim_job, create_tenant_job, finish_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Export, HealthEvent, Instance, InstanceMetric, Job, ServerMetric, Tenant
+from provisioner.offboarding.service import request_offboarding
 from provisioner.servers.hostkeys import fingerprint
 from provisioner.spaces.service import request_space
 from provisioner.timeutil import utcnow
@@ -70,6 +71,7 @@ class Seeded:
     whole_space: str = ""  # a Mattermost team: a space whose data cannot be taken apart from the others'
     association_export_job: str = ""
     offboarded: str = ""  # an association offboarded before: only its deletion record is left
+    leaving: str = ""  # an association whose admin asked to leave: its offboarding waits
 
 
 def _seed(db_url: str, settings: Settings) -> Seeded:
@@ -177,6 +179,12 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         # and its job's page.
         seeded.association_export_job = _ready_association_export(session, tenant)
         seeded.offboarded = offboarded_record(session).tenant_id
+        leaving = factories.tenant(session, "verein-geht")
+        request_offboarding(
+            session, settings, actor=factories.admin_of(leaving), tenant_id=leaving.id,
+            confirm_slug="verein-geht", delete_backups_now=False,
+        )  # fmt: skip
+        seeded.leaving = leaving.id
         session.commit()
     make_user(db_url, email="admin@verein-a.org", role="admin", tenant_id=tenant_id)
     make_user(db_url, email="op@lab.example", role="operator", tenant_id=None)
@@ -319,6 +327,7 @@ OPERATOR = [
     "/operator/tenants",
     "/operator/schedules",
     "/operator/spaces",
+    "/operator/deletion-records",
 ]
 
 
@@ -345,6 +354,8 @@ def test_every_page_passes_axe(
                 f"/operator/deletion-records/{seeded.offboarded}",
                 f"/spaces/{seeded.space}",
                 f"/spaces/{seeded.whole_space}",
+                # Waiting: the way to cancel it, and to have its backups deleted now.
+                f"/associations/{seeded.leaving}/offboarding",
             ],
         ),
     ):

@@ -62,6 +62,18 @@ def test_the_shipped_wordpress_exports_its_dump_and_wp_content() -> None:
     ]
 
 
+def test_the_shipped_mattermost_exports_its_bulk_export_apart_from_the_files() -> None:
+    exports = load_template(SHIPPED / "mattermost").exports
+    assert exports is not None
+    parts = {p.name: p for p in exports.parts}
+    assert (parts["bulk"].kind, parts["bulk"].volume, parts["bulk"].path) == (
+        "file",
+        "data",
+        "bulk-export/export.jsonl",
+    )
+    assert parts["files"].exclude == ["bulk-export"]
+
+
 @pytest.mark.parametrize(
     ("exports", "problem"),
     [
