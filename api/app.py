@@ -23,6 +23,7 @@ from api.instances import routes as instances
 from api.jobs import routes as jobs
 from api.jobs.event_streams import StreamSlots
 from api.monitoring.routes import router as monitoring_router
+from api.offboarding.routes import records_router as deletion_records_router
 from api.offboarding.routes import router as offboarding_router
 from api.portal import web as portal
 from api.request_ids import RequestIdMiddleware
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(monitoring_router)
     app.include_router(settings_router)
     app.include_router(offboarding_router)
+    app.include_router(deletion_records_router)
     portal.install(app)
     logging.getLogger(__name__).info(
         "API ready with %d services in the catalog", len(app.state.catalog.all())

@@ -45,9 +45,17 @@ def _decode(cursor: str) -> tuple[datetime, str]:
 
 
 def paginate(
-    session: Session, query: Select[Any], model: type[Any], *, limit: int, cursor: str | None
+    session: Session,
+    query: Select[Any],
+    model: type[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+    by: str = "created_at",
 ) -> Page[Any]:
-    created: InstrumentedAttribute[datetime] = model.created_at
+    """``by`` names the time column the keyset follows (with the id), for rows that have no
+    ``created_at``, or are listed by another moment."""
+    created: InstrumentedAttribute[datetime] = getattr(model, by)
     ident: InstrumentedAttribute[str] = model.id
     if cursor:
         after_created, after_id = _decode(cursor)
@@ -55,5 +63,5 @@ def paginate(
     rows = list(session.scalars(query.order_by(created, ident).limit(limit + 1)).unique())
     if len(rows) > limit:
         last = rows[limit - 1]
-        return Page(items=rows[:limit], next=_encode(last.created_at, last.id))
+        return Page(items=rows[:limit], next=_encode(getattr(last, by), last.id))
     return Page(items=rows, next=None)

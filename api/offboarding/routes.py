@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import ActorDep, DispatcherDep, SessionDep, SettingsDep
+from api.base_schemas import Page
+from api.deps import ActorDep, CursorQuery, DispatcherDep, LimitQuery, SessionDep, SettingsDep
 from api.jobs import convert as job_convert
 from api.offboarding import schemas as os
 from provisioner.jobs.queue import commit_and_send
@@ -13,6 +14,7 @@ from provisioner.models import Job, Offboarding
 from provisioner.offboarding import service
 
 router = APIRouter(prefix="/api/v1/tenants/{tenant_id}", tags=["offboarding"])
+records_router = APIRouter(prefix="/api/v1/deletion-records", tags=["offboarding"])
 
 
 def offboarding_out(row: Offboarding) -> os.OffboardingOut:
@@ -87,10 +89,35 @@ def resume_offboarding(
     return _accepted(row, job)
 
 
+@router.post("/offboarding/delete-backups-now", status_code=status.HTTP_202_ACCEPTED)
+def delete_offboarded_backups_now(
+    tenant_id: str, actor: ActorDep, session: SessionDep, dispatcher: DispatcherDep
+) -> os.OffboardingAccepted:
+    """Delete the association's backups now instead of after the lab's retention: at once when they
+    are kept already (the job is returned), otherwise when the offboarding gets to them. Operators,
+    and its admin while the offboarding waits."""
+    row, job = service.delete_backups_now(session, actor=actor, tenant_id=tenant_id)
+    commit_and_send(session, dispatcher)
+    return _accepted(row, job)
+
+
 @router.get("/deletion-record")
 def get_deletion_record(tenant_id: str, actor: ActorDep, session: SessionDep) -> os.DeletionRecordOut:
     """What was deleted of an offboarded association, when, and by which jobs (operators)."""
-    row = service.deletion_record(session, actor=actor, tenant_id=tenant_id)
+    return deletion_record_out(service.deletion_record(session, actor=actor, tenant_id=tenant_id))
+
+
+@records_router.get("")
+def list_deletion_records(
+    actor: ActorDep, session: SessionDep, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Page[os.DeletionRecordOut]:
+    """The deletion records of every offboarded association, in the order they were completed
+    (operators)."""
+    page = service.deletion_records_page(session, actor=actor, limit=limit, cursor=cursor)
+    return Page(items=[deletion_record_out(row) for row in page.items], next=page.next)
+
+
+def deletion_record_out(row: Offboarding) -> os.DeletionRecordOut:
     deleted = row.deleted
     assert row.completed_at is not None  # noqa: S101 - a completed offboarding has its time
     return os.DeletionRecordOut(

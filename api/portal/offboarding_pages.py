@@ -13,10 +13,11 @@ from sqlalchemy import select
 from api.deps import DispatcherDep, SessionDep, SettingsDep
 from api.portal.auth import OperatorDep, SignedForm, ViewerDep
 from api.portal.rendering import render
+from provisioner.config import Settings
 from provisioner.errors import DomainError, NotFound
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.queue import commit_and_send
-from provisioner.models import Instance, Offboarding, Tenant
+from provisioner.models import Export, Instance, Offboarding, Tenant
 from provisioner.notices.certificate import certificate_values
 from provisioner.offboarding import service
 from provisioner.tenants.service import get_tenant
@@ -26,7 +27,12 @@ GONE = (InstanceState.REMOVED.value, InstanceState.REJECTED.value)
 
 
 def _page(
-    request: Request, session: SessionDep, viewer: ViewerDep, tenant: Tenant, **extra: object
+    request: Request,
+    session: SessionDep,
+    viewer: ViewerDep,
+    tenant: Tenant,
+    settings: Settings,
+    **extra: object,
 ) -> Response:
     try:
         current: Offboarding | None = service.get_offboarding(
@@ -44,17 +50,27 @@ def _page(
         .all()
     )
     under_way = current is not None and current.state not in ("completed", "canceled")
+    # What goes into the record as its final export: the ready ones, newest first.
+    ready = session.scalars(
+        select(Export)
+        .where(Export.tenant_id == tenant.id, Export.state == "ready")
+        .order_by(Export.created_at.desc())
+    ).unique()
     context = {"tenant": tenant, "offboarding": current, "under_way": under_way, "services": services,
+               "ready_exports": list(ready), "wait_hours": settings.offboarding_wait_hours,
+               "retention_days": settings.offboarding_backup_retention_days,
                "error": None, "values": {}, **extra}  # fmt: skip
     status_code = 422 if extra.get("error") else 200
     return render(request, "offboarding.html", context, status_code=status_code)
 
 
 @router.get("/associations/{tenant_id}/offboarding")
-def offboarding_page(request: Request, tenant_id: str, viewer: ViewerDep, session: SessionDep) -> Response:
+def offboarding_page(
+    request: Request, tenant_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> Response:
     tenant = get_tenant(session, actor=viewer.actor, tenant_id=tenant_id)
     viewer.actor.require_write(tenant.id, "tenant")
-    return _page(request, session, viewer, tenant)
+    return _page(request, session, viewer, tenant, settings)
 
 
 @router.post("/associations/{tenant_id}/offboarding")
@@ -84,7 +100,7 @@ def offboard(
         )
     except DomainError as exc:
         session.rollback()
-        return _page(request, session, viewer, tenant, error=exc.detail, values=values)
+        return _page(request, session, viewer, tenant, settings, error=exc.detail, values=values)
     commit_and_send(session, dispatcher)
     return RedirectResponse(f"/associations/{tenant.id}/offboarding", status_code=303)
 
@@ -103,6 +119,21 @@ def resume(
     service.resume_offboarding(session, actor=viewer.actor, tenant_id=tenant_id)
     commit_and_send(session, dispatcher)
     return RedirectResponse(f"/associations/{tenant_id}/offboarding", status_code=303)
+
+
+@router.post("/associations/{tenant_id}/offboarding/delete-backups-now")
+def delete_offboarded_backups_now(
+    tenant_id: str, *, viewer: ViewerDep, form: SignedForm, session: SessionDep, dispatcher: DispatcherDep
+) -> Response:
+    service.delete_backups_now(session, actor=viewer.actor, tenant_id=tenant_id)
+    commit_and_send(session, dispatcher)
+    return RedirectResponse(f"/associations/{tenant_id}/offboarding", status_code=303)
+
+
+@router.get("/operator/deletion-records")
+def deletion_records(request: Request, viewer: OperatorDep, session: SessionDep) -> Response:
+    records = service.deletion_records(session, actor=viewer.actor)
+    return render(request, "operator/deletion_records.html", {"records": records})
 
 
 @router.get("/operator/deletion-records/{tenant_id}")

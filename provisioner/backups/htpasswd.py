@@ -32,18 +32,29 @@ def ensure_user(path: Path, *, user: str, password: str) -> None:
     """
     if not _USER.match(user):
         raise ValueError(f"not a user name for htpasswd: {user!r}")
-    wanted = entry(user, password)
+    _rewrite(path, user=user, wanted=entry(user, password))
+
+
+def remove_user(path: Path, *, user: str) -> None:
+    """Drop ``user``'s line (an offboarded association's): the REST server refuses it from then on."""
+    if not _USER.match(user):
+        raise ValueError(f"not a user name for htpasswd: {user!r}")
+    if path.exists():
+        _rewrite(path, user=user, wanted=None)
+
+
+def _rewrite(path: Path, *, user: str, wanted: str | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         lines = path.read_text().splitlines() if path.exists() else []
-        if wanted in lines:
-            return
         kept = [line for line in lines if line and not line.startswith(f"{user}:")]
+        if (wanted is not None and wanted in lines) or (wanted is None and kept == lines):
+            return
         aside = path.with_name(f".{path.name}.{os.getpid()}")
         # Readable by the REST server's group, never by everyone: a digest is not a secret, but no
         # need to show who has an account.
         descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         with os.fdopen(descriptor, "w") as out:
-            out.write("\n".join([*kept, wanted]) + "\n")
+            out.write("".join(f"{line}\n" for line in [*kept, *([wanted] if wanted else [])]))
         os.replace(aside, path)

@@ -12,9 +12,6 @@ untrusted and may echo a credential, so none of it is passed on.
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -23,10 +20,10 @@ import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import httpx
 
+from provisioner.backups.s3 import signed_headers
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.models import BackupTarget
@@ -171,7 +168,7 @@ def _s3(target: BackupTarget, key_id: str, secret: str) -> Finding:
         "GET",
         f"{target.s3_endpoint}/{bucket}",
         params=query,
-        headers=_signed_headers(f"{target.s3_endpoint}/{bucket}", query, key_id, secret, region="us-east-1"),
+        headers=signed_headers("GET", f"{target.s3_endpoint}/{bucket}", query, key_id, secret),
     )
     if answer is None:
         return Finding.UNREACHABLE
@@ -182,45 +179,3 @@ def _s3(target: BackupTarget, key_id: str, secret: str) -> Finding:
     if answer.status_code in (401, 403):
         return Finding.CREDENTIALS_REFUSED
     return Finding.FAILED
-
-
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-
-def _signed_headers(
-    url: str, query: dict[str, str], key_id: str, secret: str, *, region: str
-) -> dict[str, str]:
-    """AWS Signature Version 4 of a GET without a body (docs.aws.amazon.com, "Signature Version 4 signing
-    process"): canonical request → string to sign → a key derived from date, region and service."""
-    now = dt.datetime.now(dt.UTC)
-    stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-    parts = urlsplit(url)
-    empty = hashlib.sha256(b"").hexdigest()
-    headers = {"host": parts.netloc, "x-amz-content-sha256": empty, "x-amz-date": stamp}
-    canonical_query = "&".join(
-        f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(query.items())
-    )
-    names = ";".join(sorted(headers))
-    canonical = "\n".join(
-        [
-            "GET",
-            quote(parts.path or "/", safe="/-_.~"),
-            canonical_query,
-            "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
-            names,
-            empty,
-        ]
-    )
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    key = _hmac(_hmac(_hmac(_hmac(f"AWS4{secret}".encode(), day), region), "s3"), "aws4_request")
-    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-    authorization = (
-        f"AWS4-HMAC-SHA256 Credential={key_id}/{scope}, SignedHeaders={names}, Signature={signature}"
-    )
-    return {
-        "x-amz-content-sha256": empty,
-        "x-amz-date": stamp,
-        "Authorization": authorization,
-    }

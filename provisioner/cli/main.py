@@ -19,6 +19,7 @@ from provisioner.cli import (
     healthcheck,
     keys,
     mail,
+    offboarding,
     schedules,
     servers,
     templates,
@@ -49,6 +50,7 @@ app.add_typer(schedules.app, name="schedules")
 app.add_typer(users.app, name="users")
 app.add_typer(healthcheck.app, name="healthcheck")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(offboarding.app, name="offboarding")
 
 
 def _print_version(wanted: bool) -> None:

@@ -57,3 +57,12 @@ def certificate_values(offboarding: Offboarding) -> dict[str, Any]:
         "tokens": deleted.get("tokens", 0),
         "exports": deleted.get("exports", 0),
     }
+
+
+def asked_values(offboarding: Offboarding) -> dict[str, Any]:
+    """An offboarding still waiting: who leaves, and until when it may be canceled."""
+    return {
+        "tenant": offboarding.tenant_name,
+        "slug": offboarding.tenant_slug,
+        "not_before": _when(offboarding.not_before),
+    }

@@ -21,7 +21,7 @@ from provisioner.errors import NotFound
 from provisioner.mail import MailError, mail_enabled, send_mail
 from provisioner.mail_config import mail_settings_for
 from provisioner.models import Instance, Job, Offboarding, OutgoingNotice, Server
-from provisioner.notices.certificate import certificate_values
+from provisioner.notices.certificate import asked_values, certificate_values
 from provisioner.notices.channels import (
     NO_MAIL,
     WebhookError,
@@ -138,6 +138,10 @@ def _values(session: Session, settings: Settings, catalog: Catalog, notice: Outg
     """What the template shows, read now: names, the service's title and address, the job's outcome."""
     if notice.kind == NoticeKind.DELETION_RECORD:
         return certificate_values(session.get_one(Offboarding, notice.values["offboarding_id"]))
+    if notice.kind == NoticeKind.OFFBOARDING_ASKED:
+        asked = session.get_one(Offboarding, notice.values["offboarding_id"])
+        link = lab_link(settings, f"/associations/{asked.tenant_id}/offboarding")
+        return asked_values(asked) | {"link": link}
     if "server_id" in notice.values:
         return _server_values(session, settings, notice)
     instance = session.get_one(Instance, notice.values["instance_id"])

@@ -36,6 +36,8 @@ class NoticeKind(StrEnum):
     UPDATE_FAILED = "update_failed"
     # To an association's contact, once it is offboarded: its deletion record as a certificate.
     DELETION_RECORD = "deletion_record"
+    # To an association's admins and the operators: an admin asked to leave; it may still be canceled.
+    OFFBOARDING_ASKED = "offboarding_asked"
 
 
 def operator_recipients(session: Session, settings: Settings) -> list[tuple[str, str]]:

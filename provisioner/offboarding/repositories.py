@@ -1,4 +1,6 @@
-"""Deleting an association's restic repository, and its password's recovery copy, on a backup target.
+"""Deleting an association's restic repository, and its password's recovery copy, on a backup target:
+over SFTP here, on REST and S3 targets through their own protocols (``rest_repository``,
+``s3_repository``; neither kind holds a recovery copy, ``provisioner.backups.escrow``).
 
 On an SFTP target the repository is the folder ``<path>/<tenant id>/`` with restic's layout (``config``,
 ``keys/``, ``index/``, ``snapshots/``, ``locks/``, ``data/00`` … ``data/ff``), and the copy is
@@ -7,8 +9,6 @@ remove, so the batch removes restic's files and folders by that layout; then the
 listed, and anything of the tenant's still there fails the step (a file restic does not make, say),
 which leaves the offboarding stopped, to be resumed once it is looked at. Every removal may fail (a
 second try after a stop finds part of it gone), the listing may not.
-
-REST and S3 targets are not deleted from here yet (docs/offboarding.md): the step stops saying so.
 """
 
 from __future__ import annotations
@@ -19,21 +19,27 @@ from provisioner.backups.escrow import SUFFIX
 from provisioner.backups.sftp import SftpFailed, quoted, run_batch
 from provisioner.config import Settings
 from provisioner.models import BackupTarget
+from provisioner.offboarding.errors import RepositoryNotDeleted
+from provisioner.offboarding.rest_repository import delete_on_rest
+from provisioner.offboarding.s3_repository import delete_on_s3
 
 RESTIC_FOLDERS = ("keys", "index", "snapshots", "locks")
 DATA_FOLDERS = [f"data/{n:02x}" for n in range(256)]
 
 
-class RepositoryNotDeleted(Exception):
-    """One line for people, naming the target and what is left; no secret."""
+__all__ = ["RepositoryNotDeleted", "delete_repository"]
 
 
 def delete_repository(settings: Settings, target: BackupTarget, *, tenant_id: str) -> None:
-    if target.kind != "sftp":
-        raise RepositoryNotDeleted(
-            f"the repository on {target.name} ({target.kind}) must be deleted by the lab: the control "
-            f"plane deletes repositories on SFTP targets only so far (the folder {tenant_id} there)"
-        )
+    if target.kind == "rest":
+        delete_on_rest(settings, target, tenant_id=tenant_id)
+    elif target.kind == "s3":
+        delete_on_s3(settings, target, tenant_id=tenant_id)
+    else:
+        _delete_on_sftp(settings, target, tenant_id=tenant_id)
+
+
+def _delete_on_sftp(settings: Settings, target: BackupTarget, *, tenant_id: str) -> None:
     base = target.path.rstrip("/")
     folder = f"{base}/{tenant_id}"
     copy = f"{base}/{tenant_id}{SUFFIX}"

@@ -22,6 +22,8 @@ from provisioner.i18n import DEFAULT_LANGUAGE, known_language
 from provisioner.jobs.queue import note_created
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job, Offboarding, Space, Tenant
+from provisioner.notices.outbox import NoticeKind, queue_for_admins, queue_for_operators
+from provisioner.pagination import Page, paginate
 from provisioner.tenants.leaving import active_offboarding
 from provisioner.tenants.quotas import hold_tenant
 from provisioner.timeutil import utcnow
@@ -108,6 +110,11 @@ def request_offboarding(
         raise Conflict("the association is being offboarded already") from exc
     if wait == timedelta(0):
         start_job(session, offboarding, requested_by=actor.principal)
+    else:
+        # The waiting period is for others to notice: the association's admins and the lab hear of it.
+        told = {"offboarding_id": offboarding.id}
+        queue_for_admins(session, tenant_id=tenant.id, kind=NoticeKind.OFFBOARDING_ASKED, values=told)
+        queue_for_operators(session, kind=NoticeKind.OFFBOARDING_ASKED, values=told)
     return offboarding
 
 
@@ -177,6 +184,46 @@ def resume_offboarding(session: Session, *, actor: Actor, tenant_id: str) -> Job
     return start_job(session, found, requested_by=actor.principal)
 
 
+def delete_backups_now(session: Session, *, actor: Actor, tenant_id: str) -> tuple[Offboarding, Job | None]:
+    """The association's backups go now instead of after the lab's retention ("immediately on
+    request"): an operator asks at any point before the end, its admin while its accounts exist.
+    Kept backups are deleted by a job started here; otherwise the job's backups step sees the flag
+    when it gets there. The job made, if one was."""
+    found = _visible(session, actor, tenant_id)
+    actor.require_write(tenant_id, "tenant")
+    session.refresh(found, with_for_update=True)
+    if found.state in ("completed", "canceled"):
+        raise Conflict(f"the offboarding is {found.state}; there are no kept backups to delete")
+    found.delete_backups_now = True
+    if found.state == "retaining":
+        found.backups_due_at = utcnow()
+        if not _has_job_under_way(session, found):
+            return found, start_job(session, found, requested_by=actor.principal)
+    session.flush()
+    return found, None
+
+
+def _has_job_under_way(session: Session, offboarding: Offboarding) -> bool:
+    pending = select(Job.id).where(Job.offboarding_id == offboarding.id, Job.status.in_(UNDER_WAY))
+    return session.scalar(pending.limit(1)) is not None
+
+
+def deletion_records(session: Session, *, actor: Actor) -> Sequence[Offboarding]:
+    """Every completed offboarding, the latest first (operators)."""
+    actor.require_operator()
+    query = select(Offboarding).where(Offboarding.state == "completed")
+    return session.scalars(query.order_by(Offboarding.completed_at.desc(), Offboarding.id.desc())).all()
+
+
+def deletion_records_page(
+    session: Session, *, actor: Actor, limit: int, cursor: str | None
+) -> Page[Offboarding]:
+    """The completed offboardings a page at a time, in the order they were completed (operators)."""
+    actor.require_operator()
+    query = select(Offboarding).where(Offboarding.state == "completed")
+    return paginate(session, query, Offboarding, limit=limit, cursor=cursor, by="completed_at")
+
+
 def start_due(session: Session) -> list[str]:
     """Offboardings whose wait is over, and retained backups whose time is up, get their job (the
     worker's periodic task); the ids of the jobs made. Rows another sweep holds are skipped."""
@@ -186,15 +233,16 @@ def start_due(session: Session) -> list[str]:
         .where(
             or_(
                 (Offboarding.state == "waiting") & (Offboarding.not_before <= now),
-                (Offboarding.state == "retaining") & (Offboarding.backups_due_at <= now),
+                # Asked to delete them now while a job was on its way to keeping them: done here.
+                (Offboarding.state == "retaining")
+                & ((Offboarding.backups_due_at <= now) | Offboarding.delete_backups_now.is_(True)),
             )
         )
         .with_for_update(skip_locked=True)
     ).all()
     made = []
     for offboarding in due:
-        pending = select(Job.id).where(Job.offboarding_id == offboarding.id, Job.status.in_(UNDER_WAY))
-        if session.scalar(pending.limit(1)) is not None:
+        if _has_job_under_way(session, offboarding):
             continue
         if offboarding.state == "waiting" and jobs_under_way(session, tenant_id=offboarding.tenant_id):
             continue  # waits for the association's jobs to end, then starts at the next sweep

@@ -164,6 +164,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /associations/{tenant_id}/offboarding": ("confirm", "delete_backups_now", "csrf_token"),
     "POST /associations/{tenant_id}/offboarding/cancel": ("csrf_token",),
     "POST /associations/{tenant_id}/offboarding/resume": ("csrf_token",),
+    "POST /associations/{tenant_id}/offboarding/delete-backups-now": ("csrf_token",),
     "POST /services/{instance_id}/backups/{backup_id}/restore": ("into", "name", "confirm", "csrf_token"),
     "POST /operator/tenants/{tenant_id}/quota": ("instances", "memory_mb", "disk_gb", "csrf_token"),
     "POST /operator/schedules": ("kind", "instance", "cron", "enabled", "csrf_token"),

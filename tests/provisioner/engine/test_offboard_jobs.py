@@ -31,7 +31,12 @@ from provisioner.models import (
 from provisioner.notices.certificate import certificate_values
 from provisioner.notices.render import render
 from provisioner.offboarding.repositories import RepositoryNotDeleted
-from provisioner.offboarding.service import request_offboarding, resume_offboarding, start_due
+from provisioner.offboarding.service import (
+    delete_backups_now,
+    request_offboarding,
+    resume_offboarding,
+    start_due,
+)
 from provisioner.runner.scripted import ScriptedRunner, fails, succeeds
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -220,6 +225,44 @@ def test_backups_are_kept_for_the_retention_then_a_later_job_deletes_them(
         [later] = start_due(session)
     lab.run(later)
 
+    assert _record(lab, leaving).state == "completed"
+    assert targets.deleted == [("lab", leaving)]
+
+
+def test_kept_backups_are_deleted_at_once_when_an_operator_asks(lab: EngineLab, targets: Targets) -> None:
+    leaving, _, _ = _two_associations(lab)
+    lab.run(_offboard(lab, leaving, now=False), ScriptedRunner(succeeds("Remove the containers")))
+    assert _record(lab, leaving).state == "retaining"
+    with transaction(lab.url) as session:
+        record, job = delete_backups_now(session, actor=factories.OPERATOR, tenant_id=leaving)
+        assert job is not None
+        assert record.delete_backups_now
+        assert record.backups_due_at is not None
+        assert record.backups_due_at <= utcnow()
+        now_job = job.id
+    with transaction(lab.url) as session:
+        # Asked twice: the job under way does it, no second one, and the sweep leaves it alone.
+        assert delete_backups_now(session, actor=factories.OPERATOR, tenant_id=leaving)[1] is None
+        assert start_due(session) == []
+    lab.run(now_job)
+    assert _record(lab, leaving).state == "completed"
+    assert targets.deleted == [("lab", leaving)]
+    with transaction(lab.url) as session, pytest.raises(Conflict, match="no kept backups to delete"):
+        delete_backups_now(session, actor=factories.OPERATOR, tenant_id=leaving)
+
+
+def test_a_request_to_delete_now_that_a_job_missed_is_carried_out_by_the_sweep(
+    lab: EngineLab, targets: Targets
+) -> None:
+    """Asked while the job ran, after its backups step had read the flag: it then keeps them; the
+    periodic sweep starts the job that deletes them instead of waiting for the retention."""
+    leaving, _, _ = _two_associations(lab)
+    lab.run(_offboard(lab, leaving, now=False), ScriptedRunner(succeeds("Remove the containers")))
+    with transaction(lab.url) as session:
+        session.get_one(Offboarding, _record(lab, leaving).id).delete_backups_now = True
+    with transaction(lab.url) as session:
+        [swept] = start_due(session)
+    lab.run(swept)
     assert _record(lab, leaving).state == "completed"
     assert targets.deleted == [("lab", leaving)]
 

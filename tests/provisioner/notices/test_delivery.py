@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from provisioner.accounts.service import create_user
-from provisioner.auth.actor import Role
+from provisioner.auth.actor import Actor, Role
 from provisioner.catalog.base import Localized
 from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
@@ -25,6 +25,7 @@ from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, OutgoingNotice, User
 from provisioner.notices.channels import NO_MAIL
 from provisioner.notices.delivery import MAX_ATTEMPTS, deliver_due
+from provisioner.offboarding.service import request_offboarding
 from provisioner.servers.bootstrap import bootstrap_server
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -289,3 +290,30 @@ def test_operators_hear_of_a_failed_server_bootstrap_with_what_failed_and_what_t
     [hook] = posted
     assert (hook["kind"], hook["server_id"], hook["job_id"]) == ("server_bootstrap_failed", server_id, job_id)
     assert hook["text"].startswith("Fehlgeschlagen: Einrichtung des Servers s1")
+
+
+def test_an_admins_request_to_leave_reaches_the_admins_and_operators_with_the_date_and_the_way_back(
+    make_settings: MakeSettings, sink: SmtpSink
+) -> None:
+    settings = make_settings(alert_operator_emails="ops@lab.example", offboarding_wait_hours=72)
+    store_account(settings, sink)
+    tenant_id, _ = _association(settings)
+    with transaction(settings.resolved_database_url) as session:
+        admin = Actor(token_id="tok_admin", role=Role.ADMIN, tenant_id=tenant_id)
+        asked = request_offboarding(
+            session, settings, actor=admin, tenant_id=tenant_id, confirm_slug="verein-a",
+            delete_backups_now=False,
+        )  # fmt: skip
+        until = f"{asked.not_before:%Y-%m-%d %H:%M} UTC"
+    deliver_due(settings, CATALOG)
+    messages = sink.wait_for(3)
+    english = _by_recipient(messages, "Offboarding asked for: verein-a e.V.")
+    german = _by_recipient(messages, "Abmeldung beantragt: verein-a e.V.")
+    # The operators' address belongs to no account: the lab's language.
+    assert (sorted(english), sorted(german)) == (
+        ["kim@verein-a.org"],
+        ["ops@lab.example", "uli@verein-a.org"],
+    )
+    text, _html = _parts(german["uli@verein-a.org"])
+    assert f"Vor {until} wird nichts gelöscht" in text
+    assert f"https://portal.lab.example/associations/{tenant_id}/offboarding" in text

@@ -9,7 +9,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from provisioner.models import Offboarding
-from provisioner.notices.certificate import certificate_values
+from provisioner.notices.certificate import asked_values, certificate_values
 from provisioner.notices.outbox import NoticeKind
 from provisioner.notices.render import TEMPLATES, catalogue_path, render
 from provisioner.timeutil import utcnow
@@ -46,6 +46,9 @@ def test_each_kind_renders_in_both_languages_with_one_line_subjects(kind: Notice
             Offboarding(id="off_1", tenant_name="Verein e.V.", tenant_slug="verein", deleted={},
                         requested_at=utcnow(), completed_at=utcnow())
         )  # fmt: skip
+    if kind is NoticeKind.OFFBOARDING_ASKED:
+        asked = Offboarding(tenant_name="Verein e.V.", tenant_slug="verein", not_before=utcnow())
+        values = asked_values(asked) | {"link": "https://portal.example/x"}
     german = render(kind.value, language="de", values=values)
     english = render(kind.value, language="en", values=values)
     assert german.subject != english.subject

@@ -17,12 +17,13 @@ from provisioner.errors import Conflict, Forbidden, InvalidInput, NotFound
 from provisioner.exports.service import request_export
 from provisioner.instances.service import request_instance
 from provisioner.jobs.states import JobKind
-from provisioner.models import Instance, Job, Offboarding, Tenant
+from provisioner.models import Instance, Job, Offboarding, OutgoingNotice, Tenant
 from provisioner.offboarding import service
 from provisioner.tenants.leaving import TenantLeaving
 from provisioner.tenants.service import issue_tenant_token
 from provisioner.timeutil import utcnow
 from tests.support import factories
+from tests.support.offboarding import offboarded_record
 
 
 def _tenant(db_url: str) -> str:
@@ -69,6 +70,11 @@ def test_an_admin_confirms_with_the_slug_and_waits_and_may_cancel(db_url: str) -
     with session_factory(db_url)() as session:
         assert session.scalars(select(Job)).all() == []  # nothing runs while it waits
         assert service.start_due(session) == []
+        # Others hear of it while it may be canceled: its admins (here its contact: it has no admin
+        # account) and the lab's operators.
+        told = session.scalars(select(OutgoingNotice).where(OutgoingNotice.kind == "offboarding_asked")).all()
+        assert sorted(n.recipient for n in told) == ["a@verein-x.org", "operators"]
+        assert {n.values["offboarding_id"] for n in told} == {asked.id}
         with pytest.raises(Conflict, match="being offboarded already"):
             _ask(db_url, factories.OPERATOR, tenant_id)
         canceled = service.cancel_offboarding(session, actor=_admin(tenant_id), tenant_id=tenant_id)
@@ -173,3 +179,69 @@ def test_two_offboardings_at_the_same_moment_make_one(db_url: str) -> None:
     with session_factory(db_url)() as session:
         assert len(session.scalars(select(Offboarding)).all()) == 1
         assert len(session.scalars(select(Job).where(Job.kind == JobKind.OFFBOARD.value)).all()) == 1
+
+
+def test_an_admin_may_ask_while_it_waits_for_the_backups_to_go_with_the_rest(db_url: str) -> None:
+    tenant_id = _tenant(db_url)
+    _ask(db_url, _admin(tenant_id), tenant_id)
+    with session_factory(db_url)() as session:
+        member = Actor(token_id="tok_m", role=Role.MEMBER, tenant_id=tenant_id)
+        with pytest.raises(Forbidden):
+            service.delete_backups_now(session, actor=member, tenant_id=tenant_id)
+        other = Actor(token_id="tok_o", role=Role.ADMIN, tenant_id="ten_other")
+        with pytest.raises(NotFound):
+            service.delete_backups_now(session, actor=other, tenant_id=tenant_id)
+        found, job = service.delete_backups_now(session, actor=_admin(tenant_id), tenant_id=tenant_id)
+        session.commit()
+        # Nothing starts earlier: the job, after the wait, deletes them with the rest.
+        assert (found.state, found.delete_backups_now, found.backups_due_at, job) == (
+            "waiting",
+            True,
+            None,
+            None,
+        )
+        assert session.scalars(select(Job)).all() == []
+
+
+def test_the_deletion_records_are_listed_for_operators_the_latest_first(db_url: str) -> None:
+    with session_factory(db_url)() as session:
+        older = offboarded_record(session)
+        newer = offboarded_record(session)
+        newer.completed_at = utcnow()
+        waiting = factories.tenant(session, "verein-w")
+        session.commit()
+        assert [r.id for r in service.deletion_records(session, actor=factories.OPERATOR)] == [
+            newer.id,
+            older.id,
+        ]
+        with pytest.raises(Forbidden):
+            service.deletion_records(session, actor=_admin(waiting.id))
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_backups_asked_to_go_now_twice_at_once_get_one_job(db_url: str) -> None:
+    """Each request holds the offboarding's row: the second finds the first's job under way."""
+    tenant_id = _tenant(db_url)
+    asked = _ask(db_url, _admin(tenant_id), tenant_id)
+    with session_factory(db_url)() as session:
+        kept = session.get_one(Offboarding, asked.id)
+        kept.state, kept.backups_due_at = "retaining", utcnow() + timedelta(days=30)
+        session.commit()
+    start = threading.Barrier(4)
+    made: list[object] = [None] * 4
+
+    def one(n: int) -> None:
+        start.wait()
+        with session_factory(db_url)() as session:
+            made[n] = service.delete_backups_now(session, actor=factories.OPERATOR, tenant_id=tenant_id)[1]
+            session.commit()
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(job is not None for job in made) == 1
+    with session_factory(db_url)() as session:
+        assert len(session.scalars(select(Job).where(Job.offboarding_id == asked.id)).all()) == 1
+        assert service.start_due(session) == []  # the sweep leaves it to that job
