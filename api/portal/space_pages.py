@@ -202,17 +202,21 @@ def change_space_quota(
             given=body.model_dump(include=body.model_fields_set),
         ).job
     except ValidationError as exc:
-        errors = pydantic_errors(exc)
+        errors, status_code = pydantic_errors(exc), 422
     except InvalidInput as exc:
-        errors = errors_by_field(exc.errors) or {"": exc.detail}
+        errors, status_code = errors_by_field(exc.errors) or {"": exc.detail}, 422
     except Conflict as exc:
-        errors = {"": exc.detail}
+        errors, status_code = {"": exc.detail}, 409
     else:
         commit_and_send(session, dispatcher)
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
     session.rollback()
+    # A limit the form does not show (the service does not enforce it) is said above the form.
+    enforced = convert.space(space, catalog).quota.enforced
+    shown = {name for name, limit in (("storage_mb", "storage"), ("members", "members")) if limit in enforced}
+    errors = {(name if name in shown else ""): message for name, message in errors.items()}
     response = space_page(request, session, viewer, catalog, space, quota_errors=errors, quota_values=values)
-    response.status_code = 422 if "" not in errors else 409
+    response.status_code = status_code
     return response
 
 

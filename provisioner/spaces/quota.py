@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from provisioner.auth.actor import Actor
@@ -21,6 +22,16 @@ from provisioner.spaces.states import SpaceState
 _LIMITS = {"members": "members", "storage_mb": "storage"}  # the body's name -> the template's
 
 
+def _hold_space(session: Session, space_id: str) -> None:
+    """Hold the space's row while looking for a change waiting: of two changes at once, the second
+    sees the first's job. PostgreSQL locks the row; SQLite has one writer at a time, and a write as
+    the transaction's first statement makes it that writer (as ``hold_tenant`` does)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(Space).where(Space.id == space_id).values(id=Space.id))
+    else:
+        session.execute(select(Space.id).where(Space.id == space_id).with_for_update())
+
+
 @dataclass(frozen=True)
 class QuotaChanged:
     space: Space
@@ -33,6 +44,7 @@ def change_space_quota(
     """``given``: the limits to change (``members``, ``storage_mb``), None for the service's default;
     a limit not given keeps its value."""
     actor.require_operator()
+    _hold_space(session, space_id)
     space = get_space(session, actor=actor, space_id=space_id)
     template = shared_template(catalog, space.template)
     shared = shared_mode(template.sharing, template.name)

@@ -197,6 +197,11 @@ def test_the_operator_changes_a_spaces_storage_limit_on_its_page(people: People,
     assert wrong.status_code == 422
     assert 'id="quota-storage_mb-error"' in wrong.text
     assert 'value="0"' in wrong.text  # what was typed stays
+    members = people.operator.post(
+        f"/spaces/{space_id}/quota", data={"csrf_token": token, "members": "5"}, headers=GERMAN
+    )
+    assert members.status_code == 422
+    assert "Dieser Dienst setzt diese Grenze nicht durch." in members.text  # WordPress limits no members
     sent_before = list(api.dispatcher.sent)
 
     changed = people.operator.post(
