@@ -183,6 +183,19 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"the backup playbook reported no snapshot"),
         N_("The backup ended without saving anything."),
     ),
+    # A change of a space's limits (provisioner/spaces/quota.py, provisioner/engine/space_jobs.py).
+    (
+        re.compile(r"the [\w-]+ service does not enforce this limit"),
+        N_("This service does not enforce this limit."),
+    ),
+    (
+        re.compile(r"the space has a change of its limits, a removal or a move waiting already"),
+        N_("A change of the space's limits, its removal or its move is waiting already."),
+    ),
+    (
+        re.compile(r"the space's limits could not be changed: (?P<why>.*)", re.S),
+        N_("The space's limits could not be changed: %(why)s"),
+    ),
 ]
 
 

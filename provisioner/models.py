@@ -376,6 +376,17 @@ class SpaceRestore(Base):
     instance: Mapped[Instance | None] = relationship(lazy="joined")
 
 
+class SpaceQuotaChange(Base):
+    """The limits a space's quota change job gives it: the space's own columns take them once the
+    service applied them, so they always say what the service enforces."""
+
+    __tablename__ = "space_quota_changes"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    quota_members: Mapped[int | None] = mapped_column(Integer)
+    quota_storage_mb: Mapped[int | None] = mapped_column(Integer)
+
+
 class DrillResult(Base):
     """A restore drill: the latest backup restored into a throwaway instance and checked there."""
 

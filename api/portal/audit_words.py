@@ -78,6 +78,8 @@ ACTIONS = {
     "request_space": N_("Space requested"),
     "send_space_request": N_("Space requested"),
     "approve_space": N_("Space approved"),
+    "patch_space": N_("Limits of a space changed"),
+    "change_space_quota": N_("Limits of a space changed"),
     "reject_space": N_("Space request declined"),
     "remove_space": N_("Space removal started"),
     "show_space_admin": N_("First admin access of a space shown"),

@@ -23,7 +23,7 @@ from provisioner.instances.credentials import CredentialsGone
 from provisioner.jobs.queue import Dispatcher, commit_and_send
 from provisioner.models import Job, Space
 from provisioner.pagination import MAX_LIMIT
-from provisioner.spaces import data, service
+from provisioner.spaces import data, quota, service
 from provisioner.spaces.credentials import reveal_space_admin
 from provisioner.spaces.footprint import space_share
 from provisioner.spaces.states import SpaceState
@@ -104,8 +104,13 @@ def space_page(
     request: Request, session: Session, viewer: Viewer, catalog: Catalog, space: Space, **extra: object
 ) -> Response:
     template = catalog.get(space.template)
-    kept = template.sharing.shared.data if template.sharing and template.sharing.shared else None
+    shared = template.sharing.shared if template.sharing else None
+    kept = shared.data if shared is not None else None
     context = {
+        # Operators change the limits the service enforces, where it has a command for it.
+        "quota_changeable": shared is not None and shared.commands.change is not None,
+        "quota_errors": {},
+        "quota_values": {},
         "space": space,
         "service": template,
         "separable": kept is not None and kept.separable,
@@ -171,6 +176,48 @@ def remove_space(
         return RedirectResponse(f"/spaces/{space_id}", status_code=303)
     commit_and_send(session, dispatcher)
     return RedirectResponse(f"/jobs/{job.id}" if job else "/services", status_code=303)
+
+
+@router.post("/spaces/{space_id}/quota")
+def change_space_quota(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: OperatorDep,
+    form: SignedForm,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> Response:
+    """The limits form: an empty field is the service's own default; only the limits shown are sent."""
+    space = service.get_space(session, actor=viewer.actor, space_id=space_id)
+    values = {name: form.get(name, "").strip() for name in ("members", "storage_mb") if name in form}
+    try:
+        body = schemas.SpaceQuotaIn.model_validate({name: value or None for name, value in values.items()})
+        job = quota.change_space_quota(
+            session,
+            actor=viewer.actor,
+            catalog=catalog,
+            space_id=space_id,
+            given=body.model_dump(include=body.model_fields_set),
+        ).job
+    except ValidationError as exc:
+        errors, status_code = pydantic_errors(exc), 422
+    except InvalidInput as exc:
+        errors, status_code = errors_by_field(exc.errors) or {"": exc.detail}, 422
+    except Conflict as exc:
+        errors, status_code = {"": exc.detail}, 409
+    else:
+        commit_and_send(session, dispatcher)
+        return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+    session.rollback()
+    # A limit the form does not show (the service does not enforce it) is said above the form.
+    enforced = convert.space(space, catalog).quota.enforced
+    shown = {name for name, limit in (("storage_mb", "storage"), ("members", "members")) if limit in enforced}
+    errors = {(name if name in shown else ""): message for name, message in errors.items()}
+    response = space_page(request, session, viewer, catalog, space, quota_errors=errors, quota_values=values)
+    response.status_code = status_code
+    return response
 
 
 @router.post("/spaces/{space_id}/backups")

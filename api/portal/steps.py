@@ -42,6 +42,10 @@ NOTES = (
         N_("Removing the space from the service"),
     ),
     (
+        re.compile(r"changing the space's limits with the service's own command"),
+        N_("Changing the space's limits in the service"),
+    ),
+    (
         re.compile(r"that was the shared instance's last space: removing the shared instance"),
         N_("That was the last space: removing the shared service"),
     ),

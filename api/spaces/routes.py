@@ -17,6 +17,7 @@ from provisioner.jobs.queue import commit_and_send
 from provisioner.spaces import data, service
 from provisioner.spaces.credentials import reveal_space_admin
 from provisioner.spaces.footprint import space_share
+from provisioner.spaces.quota import change_space_quota
 
 router = APIRouter(prefix="/api/v1/spaces", tags=["spaces"])
 
@@ -72,6 +73,31 @@ def get_space(
             spaces=share.spaces,
         )
     return out
+
+
+@router.patch("/{space_id}", status_code=status.HTTP_202_ACCEPTED)
+def patch_space(
+    space_id: str,
+    body: schemas.SpacePatchIn,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> schemas.SpaceChangeAccepted:
+    """Change a running space's limits (operators): a job runs the service's own change command, and
+    the space's quota reads the new limits once it succeeded. Only limits the service enforces."""
+    changed = change_space_quota(
+        session,
+        actor=actor,
+        catalog=catalog,
+        space_id=space_id,
+        given=body.quota.model_dump(include=body.quota.model_fields_set),
+    )
+    commit_and_send(session, dispatcher)
+    return schemas.SpaceChangeAccepted(
+        space=convert.space(changed.space, catalog), job=job_convert.job(changed.job)
+    )
 
 
 @router.post("/{space_id}/approve", status_code=status.HTTP_202_ACCEPTED)

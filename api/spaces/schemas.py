@@ -31,6 +31,17 @@ class SpaceQuotaIn(Input):
     storage_mb: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
+class SpacePatchIn(Input):
+    quota: SpaceQuotaIn = Field(
+        description="the limits to change; a limit left out keeps its value, null is the service's default"
+    )
+
+
+class SpaceChangeAccepted(BaseModel):
+    space: SpaceOut = Field(description="the space as it is: its quota changes when the job succeeds")
+    job: JobOut
+
+
 class SpaceApproveIn(Input):
     quota: SpaceQuotaIn = Field(default_factory=SpaceQuotaIn)
     server: str | None = Field(

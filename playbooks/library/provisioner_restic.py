@@ -19,7 +19,7 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
 - ``load``: each new database waited for, then its dump loaded, stopping at the first error;
 - ``space_backup``: one space of a shared instance alone: the service's export command writes the
   space's data into a folder inside its container, the folder is copied out beside the volumes and
-  backed up, the snapshot's full id reported;
+  backed up, the snapshot's full id reported, and the space's retention applied as an instance's is;
 - ``space_restore``: that folder restored from a snapshot, copied into the container (the shared
   instance's, or the dedicated instance's the space moves into) and read by the service's import command;
 - ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, and
@@ -164,18 +164,24 @@ def backup(phase):
     finally:
         phase.steps(p["after_steps"], "a step after the backup")
     summary, snapshot_id = reported(phase, out)
-    # Not on a target whose servers may only append (no keep options): the control plane prunes there.
+    apply_retention(phase)
+    result = {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+    if p["prepare"]:
+        cleanup(phase)
+        result["identity_removed"] = True
+    return result
+
+
+def apply_retention(phase):
+    """The keep rules for the snapshots of this run's instance or space (its tag), when they are due.
+    Not on a target whose servers may only append (no keep options): the control plane prunes there."""
+    p = phase.p
     if p["keep_options"] and prune_due(p["prune_marker"], p["prune_every_seconds"]):
         phase.restic("forget", "--prune", "--tag", p["instance_id"], *p["keep_options"], what="restic forget")
         if p["prune_marker"]:
             os.makedirs(os.path.dirname(p["prune_marker"]), mode=0o700, exist_ok=True)
             place(p["prune_marker"], f"{time.time()}\n", 0o600)
         phase.done.append("retention policy applied")
-    result = {"report": {"snapshot_id": snapshot_id, "summary": summary}}
-    if p["prepare"]:
-        cleanup(phase)
-        result["identity_removed"] = True
-    return result
 
 
 def reported(phase, out):
@@ -222,6 +228,7 @@ def space_backup(phase):
     backup_options = ["backup", "--json", "--quiet", "--host", p["instance_id"], *p["tag_options"]]
     _, out, _ = phase.restic(*backup_options, "--", p["in_snapshot"], what="restic backup", cwd=work)
     summary, snapshot_id = reported(phase, out)
+    apply_retention(phase)
     return {"report": {"snapshot_id": snapshot_id, "summary": summary}}
 
 

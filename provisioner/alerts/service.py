@@ -24,6 +24,7 @@ class AlertKind(StrEnum):
     INSTANCE_UNHEALTHY = "instance_unhealthy"
     SPACE_UNHEALTHY = "space_unhealthy"
     BACKUP_FAILED = "backup_failed"
+    SPACE_BACKUP_FAILED = "space_backup_failed"
     DRILL_FAILED = "drill_failed"
     UPDATE_ROLLED_BACK = "update_rolled_back"
     SERVER_UNREACHABLE = "server_unreachable"

@@ -1,9 +1,9 @@
 """The retention policy of REST targets, applied from the control plane on its own schedule.
 
 The instance servers may only append there, so ``restic forget --prune`` runs here, through the
-target's full-access listener that no server reaches. Each instance keeps its own daily, weekly and
-monthly snapshots (restic's "host" is the instance id): the same rules a backup applied on the
-server before.
+target's full-access listener that no server reaches. Each instance, and each space backed up on its
+own, keeps its own daily, weekly and monthly snapshots (restic's "host" is the instance's or the
+space's id): the same rules a backup applies on the server where the server may delete.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from provisioner.backups.repository import with_user
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
-from provisioner.models import BackupRepository, BackupTarget
+from provisioner.models import BackupRepository, BackupTarget, Server
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,20 @@ def keep_options(settings: Settings) -> list[str]:
         "--keep-monthly": settings.backup_keep_monthly,
     }
     return [part for option, n in keep.items() if n for part in (option, str(n))]
+
+
+def retention_variables(
+    settings: Settings, repository: BackupRepository, server: Server, owner_id: str
+) -> dict[str, object]:
+    """What a backup run on a server needs to apply the keep rules to ``owner_id``'s snapshots (an
+    instance's, or a space's) itself: when it is due, at most once per prune interval for each owner
+    (a marker on the server keeps the time). A REST target's servers cannot delete: the control plane
+    prunes there (``prune_rest_targets``), so they get no rules."""
+    return {
+        "prune_marker": f"{server.root_dir}/backup/pruned/{owner_id}",
+        "prune_every_seconds": settings.backup_prune_interval_seconds,
+        "keep_options": [] if repository.target.kind == "rest" else keep_options(settings),
+    }
 
 
 def pruning_of(settings: Settings, repository: BackupRepository) -> Pruning:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+from provisioner.backups.prune import retention_variables
 from provisioner.backups.reported import backup_paths, paths_in_snapshot, usable_snapshot_id
 from provisioner.backups.repository import restic_variables
 from provisioner.catalog.model import Hook, Template, Timeouts
@@ -91,11 +92,6 @@ def backup_spec(
     if hook is None or not hook.volumes:
         raise ValueError(f"the {template.name} template declares nothing to back up")
     server = _server(instance)
-    keep = {
-        "--keep-daily": settings.backup_keep_daily,
-        "--keep-weekly": settings.backup_keep_weekly,
-        "--keep-monthly": settings.backup_keep_monthly,
-    }
     return _spec(
         settings,
         template,
@@ -110,14 +106,7 @@ def backup_spec(
             "before_steps": step_variables(instance.id, hook.before),
             "after_steps": step_variables(instance.id, hook.after),
             "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
-            # Elsewhere the server applies the retention policy after a backup when it is due: at most
-            # once per prune interval for each instance (a marker on the server keeps the time).
-            "prune_marker": f"{server.root_dir}/backup/pruned/{instance.id}",
-            "prune_every_seconds": settings.backup_prune_interval_seconds,
-            # A REST target's servers cannot delete: the control plane prunes there (prune.py).
-            "keep_options": []
-            if repository.target.kind == "rest"
-            else [part for option, n in keep.items() if n for part in (option, str(n))],
+            **retention_variables(settings, repository, server, instance.id),
         },
     )
 

@@ -1,6 +1,7 @@
 """What ``sharing:`` in template.yaml declares: the modes a service offers (a dedicated instance per
 association, or a space for each association inside one shared instance), how the shared instance is
-deployed, and how a space is made, changed and removed through the service's own admin command.
+deployed, and how a space is made, changed (its limits) and removed through the service's own admin
+command.
 
 The commands run in one container of the shared instance (``docker exec``); the space's facts (its
 address, its first admin's name and password, its quota) arrive as one JSON document on the command's
@@ -32,6 +33,9 @@ class SpaceCommands(Strict):
     container: str
     create: list[str] = ARGV
     remove: list[str] = ARGV
+    # Applies a space's changed limits (its facts' "quota") to the space as it is; without it a space
+    # keeps the limits it was made with.
+    change: list[str] | None = Field(default=None, min_length=1)
 
 
 class SpaceQuota(Strict):

@@ -45,6 +45,7 @@ HANDLERS: dict[JobKind, Handler] = {
     # A space's job fails its space; the shared instance fails only with its own deploy or removal.
     JobKind.SPACE_CREATE: Handler(run_space_job, breakdown_fails_instance=False),
     JobKind.SPACE_REMOVE: Handler(run_space_job, breakdown_fails_instance=False),
+    JobKind.SPACE_QUOTA: Handler(run_space_job, breakdown_fails_instance=False),
     JobKind.SPACE_BACKUP: Handler(run_space_data_job, breakdown_fails_instance=False),
     JobKind.SPACE_RESTORE: Handler(run_space_data_job, breakdown_fails_instance=False),
     JobKind.SPACE_MOVE_OUT: Handler(run_space_data_job, breakdown_fails_instance=False),

@@ -31,6 +31,7 @@ from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Instance, Job, SpaceBackup
+from provisioner.spaces.backup_alerts import space_backup_outcome
 from provisioner.spaces.data import restore_of_space
 from provisioner.spaces.data_runs import space_backup_spec, space_restore_spec
 from provisioner.spaces.service import set_space_state
@@ -182,7 +183,10 @@ def _fail_instance(ctx: Context, instance_id: str, error: str) -> NoReturn:
 
 
 def _finish(ctx: Context, job_id: str, error: str | None) -> None:
-    """A backup or a move that failed before the space was touched leaves the space as it was."""
+    """A backup or a move that failed before the space was touched leaves the space as it was; a
+    backup's end opens or clears the space's backup alert."""
     with transaction(ctx.database_url) as session:
         job = owned_job(session, job_id=job_id)
+        if job.kind == JobKind.SPACE_BACKUP:
+            space_backup_outcome(session, ctx.settings, space=space_of(job), error=error)
         finish_job(session, job=job, status=JobStatus.FAILED if error else JobStatus.SUCCEEDED, error=error)

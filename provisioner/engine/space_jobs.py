@@ -6,6 +6,9 @@ spaces of one instance are made and removed one after another, never during its 
   its own address.
 - ``space_remove``: the route goes, the service's command removes the space; when it was the last
   space of its shared instance, the instance is removed in the same job.
+- ``space_quota``: the service's change command gives the running space its new limits; the space's
+  row takes them when it succeeded. A failure fails the job alone: the space keeps working, with the
+  limits its row still names.
 
 A failure fails the space and the job; the shared instance fails only when its own deploy or removal
 does, so one association's broken space never marks the others' as broken.
@@ -28,12 +31,13 @@ from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
-from provisioner.models import Job, Space
+from provisioner.models import Job, Space, SpaceQuotaChange
 from provisioner.runner.spec import RunOutcome, RunSpec
 from provisioner.spaces.placement import hold_placements, live_spaces_in
-from provisioner.spaces.runs import Action, space_run_spec
+from provisioner.spaces.runs import Action, Quota, space_run_spec
 from provisioner.spaces.service import set_space_state
 from provisioner.spaces.states import SpaceState
+from provisioner.timeutil import utcnow
 
 I = InstanceState  # noqa: E741 - read as the instance's state beside S, the space's
 S = SpaceState
@@ -51,6 +55,8 @@ def run_space_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     try:
         if kind is JobKind.SPACE_CREATE:
             _create(ctx, job_id, sink)
+        elif kind is JobKind.SPACE_QUOTA:
+            _change_quota(ctx, job_id, sink)
         else:
             remove_space_now(ctx, job_id, sink)
     except SpaceStepFailed as exc:
@@ -78,6 +84,34 @@ def _create(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         space = space_of(job)
         check_space_health(ctx, session, space)
         set_space_state(space, S.RUNNING)
+        finish_job(session, job=job, status=JobStatus.SUCCEEDED)
+
+
+def _change_quota(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        space = space_of(job)
+        change = session.get_one(SpaceQuotaChange, job_id)
+        quota = Quota(members=change.quota_members, storage_mb=change.quota_storage_mb)
+        spec = space_run_spec(
+            ctx.settings,
+            ctx.catalog.get(space.template),
+            space=space,
+            instance=job.subject,
+            action="change",
+            quota=quota,
+        )
+    note(sink, "changing the space's limits with the service's own command")
+    outcome = run_in_job(ctx, spec, sink)
+    with transaction(ctx.database_url) as session:
+        job = owned_job(session, job_id=job_id)
+        if outcome.status != "successful":
+            error = f"the space's limits could not be changed: {outcome.error}"
+            finish_job(session, job=job, status=JobStatus.FAILED, error=error)
+            return
+        space = space_of(job)
+        space.quota_members, space.quota_storage_mb = quota.members, quota.storage_mb
+        space.updated_at = utcnow()
         finish_job(session, job=job, status=JobStatus.SUCCEEDED)
 
 

@@ -36,6 +36,7 @@ from provisioner.models import (
     SpaceBackup,
     SpaceRestore,
 )
+from provisioner.spaces.backup_alerts import space_backup_outcome
 from provisioner.spaces.service import set_space_state
 from provisioner.spaces.states import SpaceState
 from provisioner.timeutil import utcnow
@@ -64,8 +65,9 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
         return  # a server's own job leaves nothing half-way but its outcome, written already
     kind = JobKind(job.kind)
     _fail(job.subject, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
-    # A backup of a space, or a move that had not yet removed it, leaves the space as it was.
-    space_untouched = kind in (JobKind.SPACE_BACKUP, JobKind.SPACE_MOVE_OUT) and (
+    # A backup of a space, a move that had not yet removed it, or a change of its limits (one setting
+    # of the service's, the old one or the new) leaves the space working as it was.
+    space_untouched = kind in (JobKind.SPACE_BACKUP, JobKind.SPACE_MOVE_OUT, JobKind.SPACE_QUOTA) and (
         job.space is None or job.space.state == SpaceState.RUNNING
     )
     if job.space is not None and job.space.state not in SPACE_SETTLED and not space_untouched:
@@ -90,6 +92,8 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
             _fail(session.get_one(Instance, drill.throwaway_instance_id), reason, half_way_only=True)
     if kind in _ALERTS:
         alert(session, settings, job.subject, _ALERTS[kind], reason)
+    if kind is JobKind.SPACE_BACKUP and job.space is not None:
+        space_backup_outcome(session, settings, space=job.space, error=reason)
     _fail_exports(session, job, reason=reason)
 
 

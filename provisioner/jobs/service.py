@@ -53,6 +53,20 @@ def create_job(
     return _queued(session, job)
 
 
+def has_unfinished(
+    session: Session, *, kind: JobKind, instance_id: str | None = None, space_id: str | None = None
+) -> bool:
+    """Whether a job of ``kind`` on the instance (or on the space) still waits or runs."""
+    query = select(Job.id).where(
+        Job.kind == kind.value, Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+    )
+    if instance_id is not None:
+        query = query.where(Job.instance_id == instance_id)
+    if space_id is not None:
+        query = query.where(Job.space_id == space_id)
+    return session.scalar(query.limit(1)) is not None
+
+
 def _queued(session: Session, job: Job) -> Job:
     session.add(job)
     session.flush()

@@ -31,6 +31,8 @@ class JobKind(StrEnum):
     SPACE_BACKUP = "space_backup"
     SPACE_RESTORE = "space_restore"
     SPACE_MOVE_OUT = "space_move_out"
+    # A running space's limits changed by an operator, through the service's own command.
+    SPACE_QUOTA = "space_quota"
     # A backup taken, restored into a throwaway folder and made into an archive in open formats.
     EXPORT = "export"
     # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.

@@ -25,9 +25,11 @@ from provisioner.db import transaction
 from provisioner.errors import DomainError
 from provisioner.instances.operations import update_instance
 from provisioner.instances.states import InstanceState
-from provisioner.jobs.states import JobStatus
+from provisioner.jobs.service import has_unfinished
+from provisioner.jobs.states import JobKind
 from provisioner.models import Instance, Job, Schedule
 from provisioner.schedules.service import ScheduleKind
+from provisioner.schedules.spaces import back_up_spaces
 from provisioner.schedules.timing import lab_zone, next_run
 from provisioner.timeutil import utcnow
 
@@ -43,15 +45,6 @@ class Due:
     claimed: int = 0
 
 
-def _unfinished(session: Session, instance: Instance, kind: str) -> bool:
-    query = select(Job.id).where(
-        Job.instance_id == instance.id,
-        Job.kind == kind,
-        Job.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]),
-    )
-    return session.scalar(query.limit(1)) is not None
-
-
 def request_update(session: Session, catalog: Catalog, instance: Instance) -> Job | None:
     """In the maintenance window: move to the next version the template allows, if there is one."""
     later = catalog.get(instance.template).update_targets(instance.version)
@@ -62,11 +55,30 @@ def request_update(session: Session, catalog: Catalog, instance: Instance) -> Jo
     )
 
 
-def _start(session: Session, catalog: Catalog, kind: ScheduleKind, instance: Instance, due: Due) -> None:
+def _start(
+    session: Session,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    kind: ScheduleKind,
+    instance: Instance,
+    due: Due,
+) -> None:
     if kind is ScheduleKind.HEALTH:
         due.sweep_ids.append(instance.id)
         return
-    if _unfinished(session, instance, kind.value):
+    if kind is ScheduleKind.BACKUP:
+        # A shared instance's spaces, each alone into its association's repository, beside its own backup.
+        due.job_ids += back_up_spaces(
+            session,
+            settings,
+            catalog,
+            instance=instance,
+            audit=lambda tenant_id, target_id, outcome: _audit(
+                session, "scheduled backup", tenant_id, target_id=target_id, outcome=outcome
+            ),
+        )
+    if has_unfinished(session, kind=JobKind(kind.value), instance_id=instance.id):
         log.info("%s of %s is still waiting or running; not starting another", kind.value, instance.id)
         return
     job: Job | None
@@ -78,17 +90,15 @@ def _start(session: Session, catalog: Catalog, kind: ScheduleKind, instance: Ins
         job = request_update(session, catalog, instance)
     if job is not None:
         due.job_ids.append(job.id)
-        _audit(session, f"scheduled {kind.value}", instance, target_id=job.id)
+        _audit(session, f"scheduled {kind.value}", instance.tenant_id, target_id=job.id)
 
 
-def _audit(
-    session: Session, action: str, instance: Instance, *, target_id: str, outcome: str = SUCCESS
-) -> None:
+def _audit(session: Session, action: str, tenant_id: str, *, target_id: str, outcome: str = SUCCESS) -> None:
     """What the lab's schedules did in an association's name is on its audit log, like a person's act."""
     who = SYSTEM_ACTOR.principal
     record(
         session,
-        Action(actor=who, action=action, tenant_id=instance.tenant_id, target_id=target_id, outcome=outcome),
+        Action(actor=who, action=action, tenant_id=tenant_id, target_id=target_id, outcome=outcome),
     )
 
 
@@ -149,7 +159,14 @@ def run_due(settings: Settings, catalog: Catalog, *, now: datetime | None = None
             for instance in _instances(session, schedule):
                 try:
                     # One refusal (an update no longer possible) must not cost the other instances.
-                    _start(session, catalog, ScheduleKind(schedule.kind), instance, due)
+                    _start(
+                        session,
+                        settings=settings,
+                        catalog=catalog,
+                        kind=ScheduleKind(schedule.kind),
+                        instance=instance,
+                        due=due,
+                    )
                 except DomainError as exc:
                     _refused(session, settings, schedule, instance, exc)
     return due
@@ -166,7 +183,11 @@ def _refused(
     log.warning("schedule %s could not start for %s: %s", schedule.id, instance.id, exc.detail)
     kind = ScheduleKind(schedule.kind)
     _audit(
-        session, f"scheduled {kind.value}", instance, target_id=instance.id, outcome=f"refused: {exc.detail}"
+        session,
+        f"scheduled {kind.value}",
+        instance.tenant_id,
+        target_id=instance.id,
+        outcome=f"refused: {exc.detail}",
     )
     alert = _ALERT_ON_REFUSAL.get(kind)
     if alert is None:

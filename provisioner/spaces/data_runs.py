@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
+from provisioner.backups.prune import retention_variables
 from provisioner.backups.reported import usable_snapshot_id
 from provisioner.backups.repository import restic_variables
 from provisioner.catalog.model import Template
@@ -90,6 +91,8 @@ def space_backup_spec(
             "work_dir": f"{instance.server.root_dir}/backup/space-{job_id}",
             "host_tag": space.id,
             "tag_options": ["--tag", space.id, "--tag", f"{template.name}-space"],
+            # The keep rules of an instance's snapshots, for the space's own.
+            **retention_variables(settings, repository, instance.server, space.id),
         },
     )
 

@@ -4,6 +4,7 @@ space's facts as JSON on its standard input, and the space's route in the server
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -16,14 +17,22 @@ from provisioner.models import Instance, Space
 from provisioner.proxy import caddy
 from provisioner.runner.spec import RunSpec
 
-Action = Literal["create", "remove"]
+Action = Literal["create", "remove", "change"]
 # How long a new space has to answer at its own address once its route is in place.
 SPACE_HEALTH_SECONDS = 60
 
 
-def space_facts(settings: Settings, space: Space, action: Action) -> str:
+@dataclass(frozen=True)
+class Quota:
+    members: int | None
+    storage_mb: int | None
+
+
+def space_facts(settings: Settings, space: Space, action: Action, quota: Quota | None = None) -> str:
     """What the service's admin command learns about the space, as one JSON document. Every value
-    is ours: ids, the validated subdomain, the address made from it, a generated password."""
+    is ours: ids, the validated subdomain, the address made from it, a generated password; the quota
+    is the space's own, or for a change the one it gets."""
+    quota = quota or Quota(members=space.quota_members, storage_mb=space.quota_storage_mb)
     password = decrypt(settings, space.encrypted_admin_password) if space.encrypted_admin_password else ""
     return json.dumps(
         {
@@ -36,14 +45,20 @@ def space_facts(settings: Settings, space: Space, action: Action) -> str:
                 "admin_user": space.admin_user,
                 "admin_password": password,
                 "admin_email": f"{space.admin_user}@{space.subdomain}.{space.domain}",
-                "quota": {"members": space.quota_members, "storage_mb": space.quota_storage_mb},
+                "quota": {"members": quota.members, "storage_mb": quota.storage_mb},
             },
         }
     )
 
 
 def space_run_spec(
-    settings: Settings, template: Template, *, space: Space, instance: Instance, action: Action
+    settings: Settings,
+    template: Template,
+    *,
+    space: Space,
+    instance: Instance,
+    action: Action,
+    quota: Quota | None = None,
 ) -> RunSpec:
     shared = shared_mode(template.sharing, template.name)
     server = instance.server
@@ -54,11 +69,14 @@ def space_run_spec(
     site_src = f"{PROXY_FILES}/{space.id}.caddy"
     web = template.published_container
     upstream = f"{docker_name(instance.id, web.name)}:{web.port}"
-    command = shared.commands.create if action == "create" else shared.commands.remove
+    command = {"create": shared.commands.create, "remove": shared.commands.remove}.get(action)
+    command = command or shared.commands.change
+    if command is None:
+        raise ValueError(f"the {template.name} service cannot change a space's limits")
     variables = {
         "action": action,
         "step": {"container": docker_name(instance.id, shared.commands.container), "argv": command},
-        "space_input": space_facts(settings, space, action),
+        "space_input": space_facts(settings, space, action, quota),
         "proxy": caddy.proxy_variables(settings, server),
         "network": docker_name(instance.id),
         "site": {"src": site_src, "file": f"{space.id}.caddy", "hostname": hostname, "upstream": upstream},

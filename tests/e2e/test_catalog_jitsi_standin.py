@@ -36,6 +36,7 @@ import yaml
 
 from provisioner.config import Settings
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import exported_service
 from tests.support.images import jitsi_standins
 from tests.support.lab import (
     add_server,
@@ -255,6 +256,19 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
         assert sign_in(meet, address=server.address, ca=ca, user="moderator", password=password)
         copy_jvb = docker_client.containers.get(f"prv-{copy['id']}-jvb")
         assert [*copy_jvb.attrs["HostConfig"]["PortBindings"]] != [inside]
+
+        # An export (from a fresh backup, after the restores above: retention keeps one a day): the
+        # moderator's account file is prosody's byte for byte (keys derived from the password, never
+        # the password itself, which no file of the archive holds).
+        exported = exported_service(
+            verein, meet, data_dir=tmp_path / "data", into=tmp_path / "export", parts=["accounts"]
+        )
+        account = "meet%2ejitsi/accounts/moderator.dat"
+        kept = docker_client.containers.get(f"prv-{meet_id}-prosody").exec_run(
+            ["cat", f"/var/lib/prosody/{account}"]
+        )
+        assert kept.exit_code == 0
+        assert (exported.top / "treffen" / "accounts" / account).read_bytes() == kept.output
 
         # Update to the next release: prosody's data folder moves (upstream commit 65c08f7e) and the
         # deploy step registers the moderator again; a downgrade is refused.

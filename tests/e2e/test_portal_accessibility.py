@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from provisioner.accounts.service import invite
 from provisioner.auth.actor import Role
+from provisioner.catalog.modes import set_modes
 from provisioner.cli import embedded
 from provisioner.config import Settings
 from provisioner.db import session_factory
@@ -33,6 +34,7 @@ from provisioner.jobs.states import JobKind, JobStatus
 from provisioner.models import Export, HealthEvent, Instance, InstanceMetric, Job, ServerMetric, Tenant
 from provisioner.offboarding.service import request_offboarding
 from provisioner.servers.hostkeys import fingerprint
+from provisioner.spaces.service import request_space
 from provisioner.timeutil import utcnow
 from tests.support import factories
 from tests.support.browser import accessibility_violations, chromium, serving
@@ -66,6 +68,7 @@ class Seeded:
     invitation_token: str = ""
     server: str = ""
     space: str = ""
+    whole_space: str = ""  # a Mattermost team: a space whose data cannot be taken apart from the others'
     association_export_job: str = ""
     offboarded: str = ""  # an association offboarded before: only its deletion record is left
     leaving: str = ""  # an association whose admin asked to leave: its offboarding waits
@@ -158,9 +161,20 @@ def _seed(db_url: str, settings: Settings) -> Seeded:
         seeded = Seeded(requested.id, running.id, rejected.id, job.id, queued_job.id, tenant_id)
         seeded.blog, seeded.backup = blog_with_backups(session, settings, tenant, server)
         seeded.server = server.id
-        # A space in the shared WordPress, approved and placed (its job waits for a worker).
+        # A space in the shared WordPress, approved, placed and (as its job leaves it) running: its
+        # page shows the operator the form for its limits.
         offer_shared(session)
-        seeded.space = approved_space(session, settings, tenant, "gemeinsam")[0].id
+        space = approved_space(session, settings, tenant, "gemeinsam")[0]
+        space.state = "running"
+        seeded.space = space.id
+        # A team in a shared Mattermost, whose teams are saved only all together: its page tells the
+        # association what a restore would do instead.
+        mattermost = factories.CATALOG.get("mattermost")
+        set_modes(session, actor=factories.OPERATOR, template=mattermost, modes=["dedicated", "shared"])
+        seeded.whole_space = request_space(
+            session, actor=factories.admin_of(tenant), catalog=factories.CATALOG, template="mattermost",
+            name="chat", tenant_id=None, settings=settings,
+        ).id  # fmt: skip
         # The association's export of everything, ready (its page shows size, expiry and the link),
         # and its job's page.
         seeded.association_export_job = _ready_association_export(session, tenant)
@@ -292,6 +306,7 @@ def _association_paths(seeded: Seeded) -> list[str]:
         "/team",
         "/catalog/wordpress/space",
         f"/spaces/{seeded.space}",
+        f"/spaces/{seeded.whole_space}",
         f"/associations/{seeded.tenant}/offboarding",
     ]
 
@@ -337,6 +352,8 @@ def test_every_page_passes_axe(
                 f"/operator/tenants/{seeded.tenant}/tokens",
                 f"/operator/servers/{seeded.server}/remove",
                 f"/operator/deletion-records/{seeded.offboarded}",
+                f"/spaces/{seeded.space}",
+                f"/spaces/{seeded.whole_space}",
                 # Waiting: the way to cancel it, and to have its backups deleted now.
                 f"/associations/{seeded.leaving}/offboarding",
             ],

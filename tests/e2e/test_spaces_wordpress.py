@@ -1,6 +1,7 @@
 """Two associations, one WordPress: each gets a space (a site of a shared WordPress network) at its own
 address, its admin signs in there and cannot administer the other's; one space is backed up alone,
-changed and restored while the other's content stays as it is; it then moves into a dedicated
+changed and restored while the other's content stays as it is; the other's upload space is changed by
+the operator, which WordPress enforces for that site alone; the first then moves into a dedicated
 WordPress of its association's own, content and files at the new address, its admin signing in there;
 and the shared instance goes with its last space.
 
@@ -171,6 +172,20 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
         assert sign_in(
             spaces["verein-a"]["url"], shown["user"], shown["password"], address=server.address, ca_pem=ca
         )
+
+        # The operator gives space b a smaller upload space: WordPress's own check reads it at once.
+        b_id = spaces["verein-b"]["id"]
+        allowed = "echo get_space_allowed();"
+        # Neither was given a limit: the network's default (populate_network's blog_upload_space).
+        network_default = site_php(docker_client, shared_id, b_host, allowed)
+        assert network_default == "100"
+        changed = operator.call(
+            "PATCH", f"/api/v1/spaces/{b_id}", expect=202, json={"quota": {"storage_mb": 5}}
+        )
+        job_succeeded(operator, changed)
+        assert site_php(docker_client, shared_id, b_host, allowed) == "5"
+        assert site_php(docker_client, shared_id, "verein-a.localhost", allowed) == network_default
+        assert operator.call("GET", f"/api/v1/spaces/{b_id}", expect=200)["quota"]["storage_mb"] == 5
 
         # Space a moves into a dedicated WordPress of its association's own, at a new address.
         moved = operator.call(

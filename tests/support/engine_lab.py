@@ -26,6 +26,7 @@ from provisioner.models import Backup, Instance, Job, JobEvent, Server, Space, S
 from provisioner.runner.scripted import ScriptedRun, ScriptedRunner
 from provisioner.runner.spec import RunnerEvent, RunOutcome, RunSpec
 from provisioner.spaces.data import request_move_out, request_space_backup, request_space_restore
+from provisioner.spaces.quota import change_space_quota
 from provisioner.spaces.service import remove_space
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -154,8 +155,8 @@ class EngineLab:
 
     def space_job(self, kind: JobKind) -> tuple[str, str]:
         """A shared WordPress running with one space, and a queued job of ``kind``: a second space's
-        making, or the first space's removal, backup, restore or move out. The shared instance's id and
-        the job's."""
+        making, or the first space's removal, backup, restore, change of limits or move out. The shared
+        instance's id and the job's."""
         with transaction(self.url) as session:
             offer_shared(session)
             space, job = approved_space(session, self.settings, session.get_one(Tenant, self.tenant_id))
@@ -206,9 +207,15 @@ class EngineLab:
 
 
 def space_data_job(session: Session, settings: Settings, kind: JobKind, *, space_id: str) -> Job:
-    """A queued backup, restore (of a backup recorded as taken) or move out of a running space."""
+    """A queued backup, restore (of a backup recorded as taken), change of limits (500 MB of storage)
+    or move out of a running space."""
     space = session.get_one(Space, space_id)
     admin = factories.admin_of(space.tenant)
+    if kind is JobKind.SPACE_QUOTA:
+        given: dict[str, int | None] = {"storage_mb": 500}
+        return change_space_quota(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, space_id=space_id, given=given
+        ).job
     if kind is JobKind.SPACE_BACKUP:
         return request_space_backup(session, actor=admin, catalog=factories.CATALOG, space_id=space_id)
     if kind is JobKind.SPACE_RESTORE:

@@ -4,7 +4,13 @@ operator reads the deletion record, in English and German."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import select
+
 from provisioner.db import session_factory
+from provisioner.models import Job, Offboarding
+from provisioner.timeutil import utcnow
 from tests.support.offboarding import offboarded_record
 from tests.support.portal import People, csrf_of, request_homepage
 
@@ -87,3 +93,23 @@ def test_the_operator_finds_every_deletion_record_in_a_list(people: People, api)
     assert "Löschnachweise" in german.text
     assert 'href="/operator/deletion-records"' in people.operator.get("/operator/tenants").text
     assert people.admin_a.get("/operator/deletion-records").status_code == 403
+
+
+def test_an_operator_has_kept_backups_deleted_now(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    path = f"/associations/{people.tenant_a}/offboarding"
+    page = people.admin_a.get(path)
+    people.admin_a.post(path, data={"csrf_token": csrf_of(page.text), "confirm": "verein-a"})
+    with session_factory(api.db_url)() as session:
+        kept = session.scalars(select(Offboarding)).one()
+        kept.state, kept.backups_due_at = "retaining", utcnow() + timedelta(days=30)
+        session.commit()
+    shown = people.operator.get(path)
+    assert "The backups are kept until" in shown.text
+    done = people.operator.post(
+        f"{path}/delete-backups-now", data={"csrf_token": csrf_of(shown.text)}, follow_redirects=True
+    )
+    assert "The backups are being deleted now." in done.text
+    assert "Delete the backups now" not in done.text
+    with session_factory(api.db_url)() as session:
+        [job] = session.scalars(select(Job).where(Job.kind == "offboard")).all()
+    assert api.dispatcher.sent == [job.id]

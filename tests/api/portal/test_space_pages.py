@@ -4,9 +4,11 @@ another association never reaches it."""
 
 from __future__ import annotations
 
+from markupsafe import escape
+
 from provisioner.db import session_factory
 from provisioner.models import Space
-from tests.support.factories import HOST_KEY
+from tests.support.factories import CATALOG, HOST_KEY
 from tests.support.portal import People, csrf_of
 
 GERMAN = {"Accept-Language": "de"}
@@ -173,3 +175,88 @@ def test_a_name_in_use_is_refused_in_the_viewers_language(people: People) -> Non
     assert (
         "Bitte wählen Sie einen anderen Kurznamen. web-verein-a.localhost ist schon vergeben." in again.text
     )
+
+
+def test_the_operator_changes_a_spaces_storage_limit_on_its_page(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    api.server()
+    _offer_shared(people)
+    space_id = _ask_for_space(people)
+    queue = people.operator.get("/operator/spaces").text
+    people.operator.post(
+        f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue), "storage_mb": "100"}
+    )
+    _running(api, space_id)
+    assert "/quota" not in people.admin_a.get(f"/spaces/{space_id}").text  # the lab's decision
+    page = people.operator.get(f"/spaces/{space_id}").text
+    assert 'name="storage_mb"' in page
+    assert 'name="members"' not in page  # WordPress limits no members
+    token = csrf_of(page)
+    assert people.admin_a.post(f"/spaces/{space_id}/quota", data={"csrf_token": token}).status_code == 403
+
+    wrong = people.operator.post(f"/spaces/{space_id}/quota", data={"csrf_token": token, "storage_mb": "0"})
+    assert wrong.status_code == 422
+    assert 'id="quota-storage_mb-error"' in wrong.text
+    assert 'value="0"' in wrong.text  # what was typed stays
+    members = people.operator.post(
+        f"/spaces/{space_id}/quota", data={"csrf_token": token, "members": "5"}, headers=GERMAN
+    )
+    assert members.status_code == 422
+    assert "Dieser Dienst setzt diese Grenze nicht durch." in members.text  # WordPress limits no members
+    sent_before = list(api.dispatcher.sent)
+
+    changed = people.operator.post(
+        f"/spaces/{space_id}/quota",
+        data={"csrf_token": token, "storage_mb": "250"},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    job_id = str(changed.headers["location"]).rsplit("/", 1)[1]
+    assert api.dispatcher.sent == [*sent_before, job_id]
+    german = people.operator.get(f"/spaces/{space_id}", headers=GERMAN).text
+    assert "Grenzen des Bereichs" in german  # the job's kind, in the space's history
+    job_page = people.operator.get(f"/jobs/{job_id}", headers=GERMAN).text
+    assert "Änderung der Grenzen des Bereichs" in job_page
+
+
+def test_a_space_whose_data_cannot_be_separated_says_plainly_what_a_restore_would_do(
+    people: People,
+    api,  # type: ignore[no-untyped-def]
+) -> None:
+    """Mattermost's teams are saved only with the whole shared Mattermost (its template says so)."""
+    restore = CATALOG.get("mattermost").sharing.shared.data.restore  # type: ignore[union-attr]
+    assert restore is not None
+    api.server()
+    page = people.operator.get("/operator/spaces")
+    people.operator.post(
+        "/operator/spaces/modes/mattermost",
+        data={"csrf_token": csrf_of(page.text), "mode-dedicated": "on", "mode-shared": "on"},
+    )
+    form = people.admin_a.get("/catalog/mattermost/space")
+    sent = people.admin_a.post(
+        "/catalog/mattermost/space",
+        data={"csrf_token": csrf_of(form.text), "name": "chat"},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    space_id = str(sent.headers["location"]).rsplit("/", 1)[1]
+    queue = people.operator.get("/operator/spaces").text
+    people.operator.post(f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue)})
+    _running(api, space_id)
+
+    for headers, said, language in (({}, restore.en, "en"), (GERMAN, restore.de, "de")):
+        shown = people.admin_a.get(f"/spaces/{space_id}", headers=headers)
+        assert shown.status_code == 200
+        assert f'<html lang="{language}"' in shown.text
+        assert str(escape(said)) in shown.text
+        assert f"/spaces/{space_id}/backups" not in shown.text  # nothing offered that cannot be done
+        operator_page = people.operator.get(f"/spaces/{space_id}", headers=headers).text
+        assert str(escape(said)) in operator_page
+        assert "move-to-dedicated" not in operator_page
+        # Mattermost enforces no limit per team: there is nothing to change after approval.
+        assert f"/spaces/{space_id}/quota" not in operator_page
+    # A backup asked for all the same is refused, naming why, and nothing is queued.
+    sent_before = list(api.dispatcher.sent)
+    token = csrf_of(people.admin_a.get(f"/spaces/{space_id}").text)
+    refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": token})
+    assert "cannot take one space" in refused.text
+    assert api.dispatcher.sent == sent_before

@@ -280,3 +280,41 @@ def test_moving_a_space_out_is_for_operators_and_makes_the_associations_own_inst
     again = api.client.post(path, headers=api.operator)
     assert again.status_code == 409
     assert api.client.post(f"/api/v1/spaces/{space['id']}/backups", headers=admin_a).status_code == 409
+
+
+def test_an_operator_changes_a_running_spaces_limits_through_a_job(api: Api) -> None:
+    tenant_a, admin_a = api.tenant("verein-a")
+    _, admin_b = api.tenant("verein-b")
+    api.server()
+    _offer_shared(api)
+    requested = _request(api, admin_b, name="later").json()
+    space = _running_space(api, admin_a)
+    path = f"/api/v1/spaces/{space['id']}"
+    storage = {"quota": {"storage_mb": 500}}
+    assert api.client.patch(path, json=storage, headers=admin_a).status_code == 403
+    assert api.client.patch(path, json=storage, headers=admin_b).status_code == 403
+    refused = {
+        # WordPress limits a site's upload space, not its members.
+        "body.quota.members": {"quota": {"members": 10}},
+        "body.quota.storage_mb": {"quota": {"storage_mb": 0}},
+        "body.quota": {"quota": {}},
+    }
+    for field, body in refused.items():
+        answer = api.client.patch(path, json=body, headers=api.operator)
+        assert answer.status_code == 422, (field, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["errors"][0]["field"] == field
+    not_running = api.client.patch(f"/api/v1/spaces/{requested['id']}", json=storage, headers=api.operator)
+    assert not_running.status_code == 409
+
+    accepted = api.client.patch(path, json=storage, headers=api.operator)
+    assert accepted.status_code == 202, accepted.text
+    job = accepted.json()["job"]
+    assert (job["kind"], job["space"]) == ("space_quota", space["id"])
+    # The space's quota says what the service enforces: the new limit once the job applied it.
+    assert accepted.json()["space"]["quota"]["storage_mb"] is None
+    assert api.client.patch(path, json=storage, headers=api.operator).status_code == 409  # one at a time
+    with session_factory(api.db_url)() as session:
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "patch_space")).all()
+        done = [(e.tenant_id, e.target_id) for e in entries if e.outcome == "success"]
+        assert done == [(tenant_a, space["id"])]  # on the association's own audit log

@@ -1,12 +1,17 @@
-"""The backup module's decision whether an instance's retention is due, without a server."""
+"""The backup module's retention, without a server: when an instance's or a space's keep rules are due,
+and what they forget (with real restic on a local repository)."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
 import time
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 from provisioner.config import Settings
 
@@ -33,3 +38,70 @@ def test_retention_is_due_once_per_interval_and_always_without_a_marker(tmp_path
     a_day_ago = time.time() - 86400
     os.utime(marker, (a_day_ago, a_day_ago))
     assert prune_due(str(marker), 86400)
+
+
+class _Module:
+    """What a phase uses of Ansible's module: its parameters and its way of running a command."""
+
+    def __init__(self, params: dict[str, object]) -> None:
+        self.params = params
+
+    def run_command(
+        self, argv: list[str], cwd: str | None = None, environ_update: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
+        done = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=os.environ | (environ_update or {}),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    def fail_json(self, **said: object) -> None:
+        raise AssertionError(said)
+
+
+def _hosts(restic: list[str]) -> list[str]:
+    listed = subprocess.run([*restic, "snapshots", "--json"], capture_output=True, text=True, check=True)
+    return sorted(s["hostname"] for s in json.loads(listed.stdout))
+
+
+def _back_up(restic: list[str], owner: str) -> None:
+    """A snapshot as a backup run makes it: the owner's id as restic's host and as a tag."""
+    backup = [*restic, "backup", "--host", owner, "--tag", owner, "--", "/etc/hostname"]
+    subprocess.run(backup, check=True, capture_output=True)
+
+
+def test_a_spaces_backup_applies_the_keep_rules_to_that_space_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With real restic on a local repository: a space's run forgets that space's older snapshots,
+    once per interval, and leaves the other space's and the instance's as they are."""
+    monkeypatch.setenv("RESTIC_REPOSITORY", str(tmp_path / "repository"))
+    monkeypatch.setenv("RESTIC_PASSWORD", "only-for-this-test")
+    restic = ["restic", "--no-cache", "--quiet"]
+    subprocess.run([*restic, "init"], check=True, capture_output=True)
+    for owner in ("spc_a", "spc_a", "spc_b", "spc_b", "ins_c"):
+        _back_up(restic, owner)
+    module = _module()
+    marker = tmp_path / "pruned" / "spc_a"
+    params = {
+        "restic_argv": restic,
+        "instance_id": "spc_a",
+        "keep_options": ["--keep-daily", "1"],
+        "prune_marker": str(marker),
+        "prune_every_seconds": 86400.0,
+    }
+
+    module.apply_retention(module.Phase(_Module(params)))
+
+    assert _hosts(restic) == ["ins_c", "spc_a", "spc_b", "spc_b"]
+    assert marker.exists()
+    _back_up(restic, "spc_a")
+    module.apply_retention(module.Phase(_Module(params)))  # pruned a moment ago: not due
+    assert _hosts(restic) == ["ins_c", "spc_a", "spc_a", "spc_b", "spc_b"]
+    # A target whose servers may only append gets no keep rules: nothing is forgotten there.
+    module.apply_retention(module.Phase(_Module(params | {"keep_options": [], "prune_marker": None})))
+    assert len(_hosts(restic)) == 5

@@ -94,17 +94,19 @@ def test_a_tenants_credential_reaches_neither_another_repository_nor_deletes_its
     assert answer.status_code == 401
 
 
-def test_the_control_plane_prunes_each_instances_snapshots_by_the_keep_rules(lab: Lab) -> None:
+def test_the_control_plane_prunes_each_instances_and_spaces_snapshots_by_the_keep_rules(lab: Lab) -> None:
     mine, theirs = lab.variables
     first = snapshots(mine)[0]
     restic(mine, "backup", "--quiet", "--host", "ins_a", "--", "/etc/hostname")
     restic(mine, "backup", "--quiet", "--host", "ins_a2", "--", "/etc/hostname")  # another instance of A
+    for _ in range(2):  # A's space in a shared instance, backed up alone (its id is restic's host)
+        restic(mine, "backup", "--quiet", "--host", "spc_a", "--", "/etc/hostname")
     report = prune_rest_targets(lab.settings)
     assert sorted(report.pruned) == sorted(lab.tenants)
     assert report.failed == {}
     left = json.loads(restic(mine, "snapshots", "--json").stdout)
-    # One a day per instance (keep-daily 1): ins_a's newer one and ins_a2's.
-    assert sorted(s["hostname"] for s in left) == ["ins_a", "ins_a2"]
+    # One a day per instance and per space (keep-daily 1): ins_a's newer one, ins_a2's, spc_a's newer.
+    assert sorted(s["hostname"] for s in left) == ["ins_a", "ins_a2", "spc_a"]
     assert first not in [s["id"] for s in left]
     assert len(snapshots(theirs)) == 1
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from provisioner.db import transaction
 from provisioner.jobs.states import JobKind
-from provisioner.models import BackupRepository, Instance, Space, SpaceBackup, SpaceRestore, Tenant
+from provisioner.models import Alert, BackupRepository, Instance, Space, SpaceBackup, SpaceRestore, Tenant
 from provisioner.runner.scripted import ScriptedRunner, fails, succeeds
 from tests.support import factories
 from tests.support.engine_lab import EngineLab, backup_reported, space_data_job
@@ -77,6 +77,9 @@ def test_a_space_backup_goes_into_its_associations_own_repository_with_the_servi
     assert facts["action"] == "export"
     assert (facts["space"]["id"], facts["folder"]) == (a, "/tmp/provisioner-space-data")
     assert "admin_password" not in facts["space"]  # the data carries its own accounts
+    # The keep rules of an instance's snapshots apply to the space's own, where the server may delete.
+    assert spec["keep_options"] == ["--keep-daily", "7", "--keep-weekly", "4", "--keep-monthly", "6"]
+    assert str(spec["prune_marker"]).endswith(f"/backup/pruned/{a}")
     assert _state(lab, a) == "running"
 
 
@@ -91,6 +94,17 @@ def test_a_failed_space_backup_is_recorded_and_leaves_the_space_running(lab: Eng
     assert error == "the space's backup failed: the space's export exited 1: mariadb-dump failed"
     assert [b.status for b in _backups(lab, a)] == ["failed"]
     assert _state(lab, a) == "running"
+    # Told as a failed backup of a service is: the association's admins and the operators hear.
+    assert _alerts(lab) == [("space_backup_failed", a, lab.tenant_id, "open")]
+
+    # The space's next good backup clears it.
+    lab.run(_job(lab, JobKind.SPACE_BACKUP, a), ScriptedRunner(backup_reported()))
+    assert _alerts(lab) == [("space_backup_failed", a, lab.tenant_id, "resolved")]
+
+
+def _alerts(lab: EngineLab) -> list[tuple[str, str, str | None, str]]:
+    with transaction(lab.url) as session:
+        return [(x.kind, x.subject_id, x.tenant_id, x.status) for x in session.scalars(select(Alert))]
 
 
 def test_a_space_restore_imports_into_the_space_alone(lab: EngineLab) -> None:

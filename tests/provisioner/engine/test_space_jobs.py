@@ -11,6 +11,7 @@ from provisioner.db import transaction
 from provisioner.engine.execute import execute_job
 from provisioner.models import Instance, Space, Tenant
 from provisioner.runner.scripted import ScriptedRunner, fails
+from provisioner.spaces.quota import change_space_quota
 from provisioner.spaces.service import remove_space
 from tests.support import factories
 from tests.support.engine import scripted_context
@@ -168,3 +169,50 @@ def test_a_space_job_that_breaks_down_fails_its_space_and_leaves_a_running_share
     assert error == "the space_create broke down inside the control plane: RuntimeError"
     assert _space(lab, second).state == "failed"
     assert _space(lab, first).state == "running"
+
+
+def _quota_change(lab: EngineLab, space_id: str, given: dict[str, int | None]) -> str:
+    with transaction(lab.url) as session:
+        return change_space_quota(
+            session, actor=factories.OPERATOR, catalog=factories.CATALOG, space_id=space_id, given=given
+        ).job.id
+
+
+def test_a_quota_change_runs_the_services_change_command_and_the_space_takes_it(lab: EngineLab) -> None:
+    space_id, job = _approved(lab, "verein-a")
+    lab.run(job)
+    change = _quota_change(lab, space_id, {"storage_mb": 500})
+
+    runner = lab.run(change)
+
+    assert runner.playbooks == ["space.yml"]
+    assert lab.ended(change) == ("succeeded", None, "running")
+    spec = runner.ran[0].variables
+    assert spec["action"] == "change"
+    assert spec["step"]["argv"] == ["php", "/etc/provisioner/space.php"]
+    facts = json.loads(spec["space_input"])
+    assert (facts["action"], facts["space"]["quota"]) == ("change", {"members": None, "storage_mb": 500})
+    space = _space(lab, space_id)
+    assert (space.state, space.quota_storage_mb) == ("running", 500)
+    assert "changing the space's limits with the service's own command" in lab.lines(change)
+
+    # Back to the service's own default.
+    lab.run(_quota_change(lab, space_id, {"storage_mb": None}))
+    assert _space(lab, space_id).quota_storage_mb is None
+
+
+def test_a_quota_change_that_fails_keeps_the_old_limit_and_the_space_working(lab: EngineLab) -> None:
+    space_id, job = _approved(lab, "verein-a")
+    lab.run(job)
+    change = _quota_change(lab, space_id, {"storage_mb": 50})
+
+    lab.run(change, ScriptedRunner(fails("php exited 1: the space x.example.test is not a site")))
+
+    status, error, instance_state = lab.ended(change)
+    assert (status, instance_state) == ("failed", "running")
+    assert (
+        error
+        == "the space's limits could not be changed: php exited 1: the space x.example.test is not a site"
+    )
+    space = _space(lab, space_id)
+    assert (space.state, space.quota_storage_mb) == ("running", 200)  # what the service still enforces

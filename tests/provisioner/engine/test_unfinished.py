@@ -1,7 +1,7 @@
 """Jobs of every kind that end without their handler's say: the handler broken down inside the control
 plane, or the worker lost (the reaper gives the job up while it runs). Nothing is left waiting on a job
-that has ended: the instance a job left half-way is failed, a backup or drill it had begun is failed
-and raises its alert, and an instance a drill never changed keeps running."""
+that has ended: the instance a job left half-way is failed, a backup or drill it had begun (also a
+space's backup) is failed and raises its alert, and an instance a drill never changed keeps running."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ from tests.support.engine_lab import EngineLab, backup_reported
 # A space job leaves its running shared instance as it was: its space fails instead (test_space_jobs).
 SPACE_KINDS = [kind for kind in JobKind if kind.value.startswith("space_")]
 LEFT = dict.fromkeys(JobKind, "failed") | dict.fromkeys((JobKind.DRILL, *SPACE_KINDS), "running")
-ALERTED = {JobKind.BACKUP: "backup_failed", JobKind.DRILL: "drill_failed"}
+ALERTED = {
+    JobKind.BACKUP: "backup_failed",
+    JobKind.DRILL: "drill_failed",
+    JobKind.SPACE_BACKUP: "space_backup_failed",
+}
 # The kinds that work on an instance; a server's bootstrap is in test_server_jobs.py, an offboarding
 # (the removal jobs it runs are of these kinds) in test_offboard_jobs.py, an association's export in
 # test_association_export_jobs.py.

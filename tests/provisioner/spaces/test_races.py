@@ -1,5 +1,6 @@
 """Guarantees that hold when requests arrive at the same moment, on SQLite and on PostgreSQL: the first
-admin of a space is shown once, and approvals at once share one new shared instance."""
+admin of a space is shown once, approvals at once share one new shared instance, and changes of a
+space's limits at once make one job."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from provisioner.config import Settings
 from provisioner.db import session_factory
+from provisioner.errors import Conflict
 from provisioner.instances.credentials import CredentialsGone
-from provisioner.models import Instance, Space
+from provisioner.models import Instance, Job, Space
 from provisioner.spaces.credentials import reveal_space_admin
 from provisioner.spaces.placement import lab_tenant
+from provisioner.spaces.quota import change_space_quota
 from provisioner.spaces.service import approve_space
 from tests.support import factories
 from tests.support.spaces import approved_space, offer_shared, requested_space
@@ -100,3 +103,36 @@ def test_a_named_server_gets_a_shared_instance_of_its_own(db_url: str, tmp_path:
         )  # fmt: skip
         assert job.instance_id != space.instance_id
         assert job.subject.server_id == other.id
+
+
+def test_limits_changed_at_once_by_several_operators_make_one_job(db_url: str, tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    with session_factory(db_url)() as session:
+        factories.server(session)
+        offer_shared(session)
+        space, _ = approved_space(session, settings, factories.tenant(session))
+        space.state = "running"
+        session.execute(update(Job).values(status="succeeded"))  # its making is done
+        session.commit()
+        space_id = space.id
+    start = threading.Barrier(RACERS)
+
+    def change(storage_mb: int) -> str:
+        with session_factory(db_url)() as session:
+            start.wait()
+            try:
+                job = change_space_quota(
+                    session, actor=factories.OPERATOR, catalog=factories.CATALOG, space_id=space_id,
+                    given={"storage_mb": storage_mb},
+                ).job  # fmt: skip
+            except Conflict:
+                return "refused"
+            session.commit()
+            return job.id
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        outcomes = list(pool.map(change, range(100, 100 + RACERS)))
+    assert outcomes.count("refused") == RACERS - 1
+    with session_factory(db_url)() as session:
+        changes = session.scalars(select(Job).where(Job.kind == "space_quota")).all()
+        assert [j.id for j in changes] == [o for o in outcomes if o != "refused"]
