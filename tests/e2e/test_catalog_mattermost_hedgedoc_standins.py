@@ -1,8 +1,9 @@
-"""Mattermost and HedgeDoc, each through its whole life on stand-in images: deploy → healthy → the first
-admin's credentials accepted through the proxy (and open sign-up refused) → backup → restore in place
-and into a copy → an export whose SQL loads into a fresh PostgreSQL holding the account written,
-whose files are the service's byte for byte and (Mattermost) whose bulk export lists the account →
-update to the next version (a downgrade refused) → remove leaving nothing. And Mattermost's shared
+"""Mattermost and HedgeDoc side by side in one lab, each through its whole life on stand-in images, their
+jobs two at a time as the worker runs them: deploy → healthy → the first admin's credentials accepted
+through the proxy (and open sign-up refused) → backup → restore in place and into a copy → an export
+whose SQL loads into a fresh PostgreSQL holding the account written, whose files are the service's
+byte for byte and (Mattermost) whose bulk export lists the account → update to the next version (a
+downgrade refused) → remove leaving nothing. Each has an association of its own. And Mattermost's shared
 mode: two associations each get a space (a private team) in one shared instance, each admin sees only
 its own team, and the last space's removal takes the shared instance with it.
 
@@ -24,7 +25,7 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,13 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.api_client import ApiClient, new_tenant
+from tests.support.api_client import FINISHED, JOB_TIMEOUT, ApiClient, new_tenant
 from tests.support.exports import Exported, exported_service, loaded_into_fresh_postgresql
 from tests.support.images import TEMPLATES, TWINS, build_all
 from tests.support.lab import (
     add_server,
     add_sftp_target,
     approve,
-    job_succeeded,
     leftovers,
     remove_every_instance,
     request_instance,
@@ -213,6 +213,7 @@ HEDGEDOC = Service(
     ("database", "uploads"), "uploads/minutes.txt",
     """SELECT count(*) FROM "Users" WHERE email = 'kassenwart@verein.example'""",
 )  # fmt: skip
+SERVICES = (MATTERMOST, HEDGEDOC)
 
 
 def _test_catalog(root: Path, service: Service) -> Path:
@@ -230,13 +231,18 @@ def _test_catalog(root: Path, service: Service) -> Path:
 def _lab(
     cleanup: ExitStack,
     tmp_path: Path,
-    service: Service,
+    services: tuple[Service, ...],
     server: TestServer,
     registry: str,
     docker_client: docker.DockerClient,
+    *,
+    cpu: int = 4,
 ) -> tuple[Path, Stack, ApiClient, str]:
-    """The test catalog, a lab on it and the test server: (catalog, stack, operator, server id)."""
-    catalog = _test_catalog(tmp_path / "catalog", service)
+    """The test catalog, a lab on it and the test server with room for ``cpu`` one-core services:
+    (catalog, stack, operator, server id)."""
+    catalog = tmp_path / "catalog"
+    for service in services:
+        _test_catalog(catalog, service)
     stack = cleanup.enter_context(
         embedded_stack(
             tmp_path / "lab",
@@ -246,7 +252,7 @@ def _lab(
         )
     )
     operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
-    server_id = add_server(operator, server, cpu=4)
+    server_id = add_server(operator, server, cpu=cpu)
     cleanup.callback(remove_proxies, docker_client, [server_id])
     cleanup.callback(remove_every_instance, docker_client, operator)
     return catalog, stack, operator, server_id
@@ -293,11 +299,66 @@ def _admin_account(folder: Path) -> str:
     return str(raw["secrets"]["admin_password"]["user"])
 
 
-# Deploy, backup, two restores (one a deploy too), an update and two removals in a row.
+@dataclass
+class Life:
+    """One service's instance through the test, as its association sees it."""
+
+    service: Service
+    tenant: ApiClient
+    folder: Path  # the template in the test catalog
+    instance_id: str = ""
+    site: Site | None = None
+    account: str = ""
+    password: str = ""
+    backup_id: str = ""
+    copy: dict[str, Any] = field(default_factory=dict)
+
+    def start(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
+        """Asks for a job on the instance; returns the job's id."""
+        path = f"/api/v1/instances/{self.instance_id}{path}"
+        accepted = self.tenant.call(method, path, expect=202, json=body)
+        return str(accepted["job"]["id"])
+
+    def comes_up(self, url: str | None = None) -> bool:
+        """Whether the instance (or its copy at ``url``) answers the template's health check soon."""
+        site = _site(self) if url is None else replace(_site(self), url=url)
+        return _eventually(lambda: _healthy(site, self.folder))
+
+    def instance(self, instance_id: str | None = None) -> dict[str, Any]:
+        found: dict[str, Any] = self.tenant.call(
+            "GET", f"/api/v1/instances/{instance_id or self.instance_id}", expect=200
+        )
+        return found
+
+
+def _removal(tenant: ApiClient, instance_id: str) -> str:
+    return str(tenant.call("DELETE", f"/api/v1/instances/{instance_id}", expect=202)["job"]["id"])
+
+
+def _past_the_proxy(client: ApiClient, job_id: str) -> None:
+    """Waits until the deploy has made sure of its server's proxy."""
+    done = ("ok: Make sure the server's proxy runs", "changed: Make sure the server's proxy runs")
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while True:
+        events = client.call("GET", f"/api/v1/jobs/{job_id}/events", expect=200)["items"]
+        if any(event["line"].startswith(done) for event in events):
+            return
+        job = client.call("GET", f"/api/v1/jobs/{job_id}", expect=200)
+        assert job["status"] not in FINISHED, job["error"]
+        assert time.monotonic() < deadline, f"deploy {job_id} is not past the proxy in {JOB_TIMEOUT} s"
+        time.sleep(0.5)
+
+
+def _all_succeed(client: ApiClient, job_ids: list[str]) -> None:
+    """The jobs, started together (the worker runs two at once), each ended with success."""
+    for job_id in job_ids:
+        succeeded(client, job_id)
+
+
+# Both services side by side in one lab, their jobs two at a time: deploy, backup, two restores (one a
+# deploy too), an export, an update and two removals each.
 @pytest.mark.timeout(1800)
-@pytest.mark.parametrize("service", [MATTERMOST, HEDGEDOC], ids=lambda s: s.template)
-def test_standin_lifecycle_from_deploy_to_removal(
-    service: Service,
+def test_standins_live_from_deploy_to_removal(
     tmp_path: Path,
     ssh_servers: list[TestServer],
     standin_images: None,
@@ -306,98 +367,139 @@ def test_standin_lifecycle_from_deploy_to_removal(
 ) -> None:
     server, backup_server = ssh_servers
     with ExitStack() as cleanup:
+        # Room for both instances and their copies.
         catalog, stack, operator, server_id = _lab(
-            cleanup, tmp_path, service, server, registry, docker_client
+            cleanup, tmp_path, SERVICES, server, registry, docker_client, cpu=8
         )
-        add_sftp_target(operator, backup_server, backup_server.root_dir / f"backups-{service.template}")
-        verein = cleanup.enter_context(new_tenant(operator, stack.base_url, "verein")[1])
+        add_sftp_target(operator, backup_server, backup_server.root_dir / "backups")
+        # An association each: each has a restic repository of its own, as two associations would.
+        lives = [
+            Life(
+                service,
+                cleanup.enter_context(new_tenant(operator, stack.base_url, f"verein-{service.template}")[1]),
+                catalog / service.template,
+            )
+            for service in SERVICES
+        ]
 
-        instance_id = request_instance(verein, template=service.template, name="team")["id"]
-        succeeded(operator, approve(operator, instance_id, server_id))
-        running = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
-        assert (running["state"], running["health"], running["version"]) == (
-            "running",
-            "healthy",
-            service.first,
+        for life in lives:
+            requested = request_instance(life.tenant, template=life.service.template, name="team")
+            life.instance_id = requested["id"]
+        # The first deploy makes the server's proxy alone: two first deploys on a new server at once can
+        # each make the proxy's network, and Docker then holds two of that name (a race of its own, not
+        # what this test is about). The rest of both deploys runs at once.
+        first = approve(operator, lives[0].instance_id, server_id)
+        _past_the_proxy(operator, first)
+        _all_succeed(
+            operator, [first, *(approve(operator, life.instance_id, server_id) for life in lives[1:])]
         )
-        site = Site(running["url"], server.address, root_ca(docker_client, server_id))
+        ca = root_ca(docker_client, server_id)
+        for life in lives:
+            service = life.service
+            running = life.instance()
+            assert (running["state"], running["health"], running["version"]) == (
+                "running",
+                "healthy",
+                service.first,
+            )
+            life.site = site = Site(running["url"], server.address, ca)
+            # The first admin's password is shown once, with the account it signs in.
+            shown = life.tenant.call("GET", f"/api/v1/instances/{life.instance_id}/credentials", expect=200)
+            life.password = shown["credentials"]["admin_password"]
+            life.account = _admin_account(life.folder)
+            assert service.signs_in(site, life.account, life.password)
+            assert not service.signs_in(site, life.account, life.password + "x")
+            assert service.signup_refused(site)
+            service.write_data(docker_client, life.instance_id)
+            assert service.data_present(docker_client, life.instance_id)
 
-        # The first admin's password is shown once, with the account it signs in.
-        shown = verein.call("GET", f"/api/v1/instances/{instance_id}/credentials", expect=200)
-        password = shown["credentials"]["admin_password"]
-        folder = catalog / service.template
-        account = _admin_account(folder)
-        assert service.signs_in(site, account, password)
-        assert not service.signs_in(site, account, password + "x")
-        assert service.signup_refused(site)
-
-        service.write_data(docker_client, instance_id)
-        assert service.data_present(docker_client, instance_id)
-        backups = f"/api/v1/instances/{instance_id}/backups"
-        job_succeeded(verein, verein.call("POST", backups, expect=202))
-        backup = verein.call("GET", backups, expect=200)["items"][0]
+        _all_succeed(operator, [life.start("POST", "/backups") for life in lives])
+        for life in lives:
+            backups = life.tenant.call("GET", f"/api/v1/instances/{life.instance_id}/backups", expect=200)
+            life.backup_id = backups["items"][0]["id"]
+            life.service.remove_data(docker_client, life.instance_id)
+            assert not life.service.data_present(docker_client, life.instance_id)
 
         # In place: what was lost after the backup comes back, and the admin still signs in.
-        service.remove_data(docker_client, instance_id)
-        assert not service.data_present(docker_client, instance_id)
-        restore = f"/api/v1/instances/{instance_id}/restore"
-        job_succeeded(verein, verein.call("POST", restore, expect=202, json={"backup": backup["id"]}))
-        assert _eventually(lambda: _healthy(site, folder))
-        assert service.data_present(docker_client, instance_id)
-        assert service.signs_in(site, account, password)
+        _all_succeed(operator, [life.start("POST", "/restore", {"backup": life.backup_id}) for life in lives])
+        for life in lives:
+            assert life.comes_up()
+            assert life.service.data_present(docker_client, life.instance_id)
+            assert life.service.signs_in(_site(life), life.account, life.password)
 
         # Into a copy: a second instance with the same data, healthy on its own address.
         # The association's copy waits for approval like any request; approving it restores into it.
-        asked = verein.call(
-            "POST", restore, expect=202, json={"backup": backup["id"], "into": "new", "name": "copy"}
-        )
-        assert asked["job"] is None
-        succeeded(operator, approve(operator, asked["instance"]["id"], server_id))
-        copy = verein.call("GET", f"/api/v1/instances/{asked['instance']['id']}", expect=200)
-        assert copy["state"] == "running"
-        assert copy["hostname"] != running["hostname"]
-        assert _eventually(lambda: _healthy(replace(site, url=copy["url"]), folder))
-        assert service.data_present(docker_client, copy["id"])
+        copies = []
+        for life in lives:
+            asked = life.tenant.call(
+                "POST",
+                f"/api/v1/instances/{life.instance_id}/restore",
+                expect=202,
+                json={"backup": life.backup_id, "into": "new", "name": "copy"},
+            )
+            assert asked["job"] is None
+            copies.append(approve(operator, asked["instance"]["id"], server_id))
+            life.copy = asked["instance"]
+        _all_succeed(operator, copies)
+        for life in lives:
+            life.copy = copy = life.instance(life.copy["id"])
+            assert copy["state"] == "running"
+            assert copy["hostname"] != life.instance()["hostname"]
+            assert life.comes_up(copy["url"])
+            assert life.service.data_present(docker_client, copy["id"])
 
-        # An export (from a fresh backup, after the restores above: retention keeps one a day): its
+        # An export each (from a fresh backup, after the restores above: retention keeps one a day): its
         # database loads into a fresh PostgreSQL with the account written, its files are the service's.
-        exported = exported_service(
-            verein,
-            running,
-            data_dir=tmp_path / "lab",
-            into=tmp_path / "export",
-            parts=[*service.exported_parts],
-        )
-        assert (exported.top / "team" / service.written_file).read_bytes() == b"minutes\n"
-        assert exported.parts["database"]["dialect"] == "postgresql"
-        dump = (exported.top / exported.parts["database"]["path"]).read_bytes()
-        fresh = f"{registry}/{POSTGRES.removeprefix('docker.io/')}"
-        assert loaded_into_fresh_postgresql(docker_client, fresh, dump, service.account_query) == "1"
-        if service.own_format is not None:
-            service.own_format(exported)
+        for life in lives:
+            service = life.service
+            exported = exported_service(
+                life.tenant,
+                life.instance(),
+                data_dir=tmp_path / "lab",
+                into=tmp_path / f"export-{service.template}",
+                parts=[*service.exported_parts],
+            )
+            assert (exported.top / "team" / service.written_file).read_bytes() == b"minutes\n"
+            assert exported.parts["database"]["dialect"] == "postgresql"
+            dump = (exported.top / exported.parts["database"]["path"]).read_bytes()
+            fresh = f"{registry}/{POSTGRES.removeprefix('docker.io/')}"
+            assert loaded_into_fresh_postgresql(docker_client, fresh, dump, service.account_query) == "1"
+            if service.own_format is not None:
+                service.own_format(exported)
 
         # An update to the next version keeps the data; going back is refused.
-        update = f"/api/v1/instances/{instance_id}/update"
-        job_succeeded(verein, verein.call("POST", update, expect=202, json={"version": service.then}))
-        updated = verein.call("GET", f"/api/v1/instances/{instance_id}", expect=200)
-        assert updated["version"] == service.then
-        assert _eventually(lambda: _healthy(site, folder))
-        assert service.data_present(docker_client, instance_id)
-        assert service.signs_in(site, account, password)
-        downgrade = verein.http.post(update, json={"version": service.first})
-        assert downgrade.status_code == 422
-        assert downgrade.json()["errors"][0]["field"] == "body.version"
-        if service.refusing_image:
-            env_file = server.root_dir / "instances" / instance_id / "app.env"
-            assert "newer than this server" in _start_refused(
-                docker_client, f"{registry}/{service.refusing_image}", env_file, f"prv-{instance_id}"
+        _all_succeed(
+            operator, [life.start("POST", "/update", {"version": life.service.then}) for life in lives]
+        )
+        for life in lives:
+            service = life.service
+            assert life.instance()["version"] == service.then
+            assert life.comes_up()
+            assert service.data_present(docker_client, life.instance_id)
+            assert service.signs_in(_site(life), life.account, life.password)
+            downgrade = life.tenant.http.post(
+                f"/api/v1/instances/{life.instance_id}/update", json={"version": service.first}
             )
+            assert downgrade.status_code == 422
+            assert downgrade.json()["errors"][0]["field"] == "body.version"
+            if service.refusing_image:
+                env_file = server.root_dir / "instances" / life.instance_id / "app.env"
+                assert "newer than this server" in _start_refused(
+                    docker_client, f"{registry}/{service.refusing_image}", env_file, f"prv-{life.instance_id}"
+                )
 
-        for removed in (copy["id"], instance_id):
-            job_succeeded(verein, verein.call("DELETE", f"/api/v1/instances/{removed}", expect=202))
-            assert leftovers(docker_client, removed) == []
-            assert not (server.root_dir / "instances" / removed).exists()
-            assert not (server.root_dir / "proxy" / "sites" / f"{removed}.caddy").exists()
+        # Removal leaves nothing: the copies, then the originals.
+        for ids in ([life.copy["id"] for life in lives], [life.instance_id for life in lives]):
+            _all_succeed(operator, [_removal(life.tenant, i) for life, i in zip(lives, ids, strict=True)])
+            for instance_id in ids:
+                assert leftovers(docker_client, instance_id) == []
+                assert not (server.root_dir / "instances" / instance_id).exists()
+                assert not (server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy").exists()
+
+
+def _site(life: Life) -> Site:
+    assert life.site is not None
+    return life.site
 
 
 def _sign_in(site: Site, account: str, password: str) -> tuple[dict[str, str], str]:
@@ -422,7 +524,9 @@ def test_two_associations_each_get_a_team_in_one_shared_mattermost_standin(
 ) -> None:
     server = ssh_servers[0]
     with ExitStack() as cleanup:
-        _, stack, operator, server_id = _lab(cleanup, tmp_path, MATTERMOST, server, registry, docker_client)
+        _, stack, operator, server_id = _lab(
+            cleanup, tmp_path, (MATTERMOST,), server, registry, docker_client
+        )
         admins, spaces, shared_id = two_spaces_in_one_instance(
             cleanup, stack.base_url, operator, template="mattermost", name="chat", server_id=server_id
         )
