@@ -27,6 +27,7 @@ the server again: results name files, never their contents.
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import hashlib
 import http.client
@@ -126,7 +127,8 @@ class Docker:
 def ensure_folder(path, mode):
     changed = False
     if not os.path.isdir(path):
-        os.makedirs(path, mode=mode)
+        # A run beside this one (two first deploys on one server) may make it between the look and here.
+        os.makedirs(path, mode=mode, exist_ok=True)
         changed = True
     if os.stat(path).st_mode & 0o7777 != mode:
         os.chmod(path, mode)
@@ -174,6 +176,18 @@ def proxy_phase(module, docker, p):
     for folder in (proxy["dir"], f"{proxy['dir']}/sites"):
         if ensure_folder(folder, 0o755):
             done.append(f"folder {folder}")
+    # One proxy phase at a time per server. Docker looks for a network's name before it makes one, not
+    # atomically: two first deploys at once each made the proxy's network, and every later "network
+    # connect" by that name failed as ambiguous.
+    with open(f"{proxy['dir']}/.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config_changed = proxy_runs(module, docker, p, done)
+    return {"changed": bool(done), "done": done, "config_changed": config_changed}
+
+
+def proxy_runs(module, docker, p, done):
+    """The proxy's configuration, network, volume and container; True when its configuration changed."""
+    proxy = p["proxy"]
     config_changed = place_file(f"{proxy['dir']}/Caddyfile", p["contents"]["_proxy/Caddyfile"], 0o644)
     if config_changed:
         done.append("configuration")
@@ -190,7 +204,7 @@ def proxy_phase(module, docker, p):
     if config_changed and not started:
         reload_proxy(docker, proxy)
         done.append("reloaded")
-    return {"changed": bool(done), "done": done, "config_changed": config_changed}
+    return config_changed
 
 
 def proxy_container(module, docker, proxy, done):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -95,6 +97,65 @@ def test_a_network_the_other_run_made_is_taken_as_made() -> None:
     docker = DockerAfterAnotherRun(step, label=None)
     assert docker.create("network", "prv-proxy-srv_a", {"org.provisioner.proxy": "srv_a"}) is False
     assert docker.made
+
+
+class DockerThatRaces:
+    """Docker as two runs on one server see it: a name looked up, then made a moment later, so two
+    runs that both looked before either made it both make it (Docker does not refuse the second)."""
+
+    def __init__(self, step: ModuleType) -> None:
+        self.step = step
+        self.made: list[tuple[str, str]] = []
+        self.proxy: dict[str, Any] | None = None
+        self.guard = threading.Lock()
+
+    def labelled(self, path: str, label: str) -> list[dict[str, Any]]:
+        return []
+
+    def inspect(self, kind: str, name: str) -> dict[str, Any] | None:
+        if kind == "image":
+            return {"Id": "sha256:proxy"}
+        if kind == "container":
+            return self.proxy
+        return {"Name": name} if (kind, name) in self.made else None
+
+    def create(self, kind: str, name: str, labels: dict[str, str]) -> bool:
+        return bool(self.step.Docker.create(self, kind, name, labels))
+
+    def run(self, *args: str, check: bool = True) -> tuple[int, str]:
+        if args[1] == "create":
+            time.sleep(0.2)  # the other run looks now
+            with self.guard:
+                self.made.append((args[0], args[-1]))
+        elif args[:2] == ("run", "--detach"):
+            label = next(a for a in args if a.startswith(f"--label={self.step.CONFIG_LABEL}="))
+            labels = {self.step.CONFIG_LABEL: label.split("=", 2)[2]}
+            self.proxy = {"Config": {"Labels": labels}, "Image": "sha256:proxy", "State": {"Running": True}}
+        return 0, ""
+
+
+def test_two_first_deploys_at_once_make_one_proxy_folder_network_and_volume(tmp_path: Path) -> None:
+    step, answers = _module(), []
+    docker = DockerThatRaces(step)
+    phase = {
+        "proxy": {
+            **PROXY,
+            "dir": str(tmp_path / "proxy"),
+            "address_label": "org.provisioner.address=192.0.2.1",
+        },
+        "contents": {"_proxy/Caddyfile": "import sites/*\n"},
+    }
+    runs = [
+        threading.Thread(target=lambda: answers.append(step.proxy_phase(None, docker, phase))) for _ in "ab"
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert docker.made.count(("network", PROXY["network"])) == 1
+    assert docker.made.count(("volume", PROXY["data_volume"])) == 1
+    made_here = [f"network {PROXY['network']}" in answer["done"] for answer in answers]
+    assert sorted(made_here) == [False, True], "the second run took the network the first made"
 
 
 # --- the containers' phases -------------------------------------------------------------------------
