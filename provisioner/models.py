@@ -680,16 +680,17 @@ class WebhookSettings(Base):
 
 
 ACTIVE_EXPORT = "state IN ('queued', 'running')"
-ACTIVE_ASSOCIATION_EXPORT = "instance_id IS NULL AND state IN ('queued', 'running')"
+ACTIVE_ASSOCIATION_EXPORT = "instance_id IS NULL AND space_id IS NULL AND state IN ('queued', 'running')"
+ACTIVE_SPACE_EXPORT = "space_id IS NOT NULL AND state IN ('queued', 'running')"
 
 
 class Export(Base):
-    """An archive of a service's data in open formats, or of all an association's services (no
-    instance), made for the association to take with it.
+    """An archive of a service's data in open formats, of one space's data (no instance), or of all an
+    association's services (neither), made for the association to take with it.
 
-    One export per service, and one of the whole association, runs at a time (the indexes hold when two
-    requests check at once); once one is ready, the one before of the same service (or of the whole
-    association) is deleted, and each is deleted when it expires.
+    One export per service, per space, and one of the whole association, runs at a time (the indexes
+    hold when two requests check at once); once one is ready, the one before of the same service (or
+    space, or of the whole association) is deleted, and each is deleted when it expires.
     """
 
     __tablename__ = "exports"
@@ -708,12 +709,21 @@ class Export(Base):
             postgresql_where=text(ACTIVE_ASSOCIATION_EXPORT),
             sqlite_where=text(ACTIVE_ASSOCIATION_EXPORT),
         ),
+        Index(
+            "uq_exports_one_running_per_space",
+            "space_id",
+            unique=True,
+            postgresql_where=text(ACTIVE_SPACE_EXPORT),
+            sqlite_where=text(ACTIVE_SPACE_EXPORT),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("exp"))
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
-    # None for an export of the whole association.
+    # None for an export of one space or of the whole association.
     instance_id: Mapped[str | None] = mapped_column(ForeignKey("instances.id"), index=True)
+    # The space exported: its own data, apart from the other spaces' of its shared instance.
+    space_id: Mapped[str | None] = mapped_column(ForeignKey("spaces.id"), index=True)
     job_id: Mapped[str | None] = mapped_column(String(32), index=True)
     # queued, running, ready, failed, replaced (by a newer one), expired
     state: Mapped[str] = mapped_column(String(20), index=True)
@@ -733,6 +743,7 @@ class Export(Base):
     services: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     instance: Mapped[Instance | None] = relationship(lazy="joined")
+    space: Mapped[Space | None] = relationship(lazy="joined")
     tenant: Mapped[Tenant] = relationship(lazy="joined")
 
 

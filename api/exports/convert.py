@@ -9,8 +9,9 @@ from provisioner.models import Export
 def export_out(row: Export) -> es.ExportOut:
     return es.ExportOut(
         id=row.id,
-        scope="service" if row.instance_id is not None else "association",
+        scope="service" if row.instance_id else "space" if row.space_id else "association",
         instance=row.instance_id,
+        space=row.space_id,
         tenant=row.tenant_id,
         job=row.job_id,
         state=row.state,

@@ -13,7 +13,7 @@ from api.exports import schemas as es
 from api.exports.convert import export_out
 from api.jobs import convert as job_convert
 from provisioner.config import Settings
-from provisioner.exports import association, service
+from provisioner.exports import association, service, space
 from provisioner.exports.sealed import opened
 from provisioner.jobs.queue import commit_and_send
 from provisioner.models import Export
@@ -30,6 +30,25 @@ def request_export(
     requested = service.request_export(session, actor=actor, catalog=catalog, instance_id=instance_id)
     commit_and_send(session, dispatcher)
     return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
+
+
+@router.post("/api/v1/spaces/{space_id}/exports", status_code=status.HTTP_202_ACCEPTED)
+def request_space_export(
+    space_id: str, actor: ActorDep, session: SessionDep, catalog: CatalogDep, dispatcher: DispatcherDep
+) -> es.ExportAccepted:
+    """Export one space's own data (a job on its shared instance): a fresh backup of the space, restored
+    into a throwaway folder, made into one archive with a manifest and a README. Its association's
+    admins only; a service that cannot take one space's data apart from the others' answers 409."""
+    requested = space.request_space_export(session, actor=actor, catalog=catalog, space_id=space_id)
+    commit_and_send(session, dispatcher)
+    return es.ExportAccepted(export=export_out(requested.export), job=job_convert.job(requested.job))
+
+
+@router.get("/api/v1/spaces/{space_id}/exports")
+def list_space_exports(space_id: str, actor: ActorDep, session: SessionDep) -> es.ExportList:
+    """The space's exports, newest first."""
+    rows = space.space_exports(session, actor=actor, space_id=space_id)
+    return es.ExportList(items=[export_out(r) for r in rows])
 
 
 @router.post("/api/v1/tenants/{tenant_id}/exports", status_code=status.HTTP_202_ACCEPTED)

@@ -11,13 +11,17 @@ from api.jobs.schemas import JobOut
 
 
 class ExportedService(BaseModel):
-    """A service of an association's export: in the archive, or left out with the reason."""
+    """A service (or space) of an association's export: in the archive, or left out with the reason."""
 
     name: str
+    kind: Literal["service", "space"] = Field(
+        default="service", description="one of its services, or one of its spaces in a shared service"
+    )
     template: str
     version: str
     state: Literal["exported", "skipped"]
     instance: str | None = Field(default=None, description="the service's instance, when exported")
+    space: str | None = Field(default=None, description="the space, when a space was exported")
     files: int | None = Field(default=None, description="how many files of it the archive holds")
     sha256: str | None = Field(
         default=None,
@@ -28,10 +32,12 @@ class ExportedService(BaseModel):
 
 class ExportOut(BaseModel):
     id: str
-    scope: Literal["service", "association"] = Field(
-        description="one service's export (see instance) or the whole association's (instance is null)"
+    scope: Literal["service", "space", "association"] = Field(
+        description="one service's export (see instance), one space's (see space) or the whole "
+        "association's (both null)"
     )
-    instance: str | None = Field(description="the service exported; null for the whole association's export")
+    instance: str | None = Field(description="the service exported; null for a space's or the association's")
+    space: str | None = Field(default=None, description="the space exported; null unless scope is space")
     tenant: str
     job: str | None
     state: Literal["queued", "running", "ready", "failed", "replaced", "expired"] = Field(

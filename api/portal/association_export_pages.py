@@ -51,6 +51,6 @@ def download(
     export_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
     export, path = downloadable(session, settings, actor=viewer.actor, export_id=export_id)
-    if export.instance_id is not None:
-        raise Conflict("this export is of one service; download it from the service's page")
+    if export.instance_id is not None or export.space_id is not None:
+        raise Conflict("this export is of one service or space; download it from its page")
     return archive_response(settings, export, path)

@@ -85,6 +85,8 @@ ACTIONS = {
     "show_space_admin": N_("First admin access of a space shown"),
     "back_up_space": N_("Backup of a space started"),
     "restore_space": N_("Restore of a space started"),
+    "export_space": N_("Export of a space started"),
+    "request_space_export": N_("Export of a space started"),
     "move_space_to_dedicated": N_("Move of a space into a service of its own started"),
     "set_template_modes": N_("Modes a service may be requested in changed"),
     "choose_modes": N_("Modes a service may be requested in changed"),

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.deps import CatalogDep, DispatcherDep, SessionDep, SettingsDep
+from api.exports.routes import archive_response
 from api.portal.auth import OperatorDep, SignedForm, Viewer, ViewerDep
 from api.portal.forms import errors_by_field, pydantic_errors
 from api.portal.rendering import render
@@ -19,6 +20,8 @@ from provisioner.catalog.loader import Catalog
 from provisioner.catalog.modes import allowed_modes, set_modes
 from provisioner.catalog.sharing import Mode, offered_modes
 from provisioner.errors import Conflict, DomainError, InvalidInput
+from provisioner.exports.service import downloadable
+from provisioner.exports.space import request_space_export, space_exports, unexportable
 from provisioner.instances.credentials import CredentialsGone
 from provisioner.jobs.queue import Dispatcher, commit_and_send
 from provisioner.models import Job, Space
@@ -116,6 +119,9 @@ def space_page(
         "separable": kept is not None and kept.separable,
         "restore_note": kept.restore if kept is not None else None,
         "backups": data.list_space_backups(session, actor=viewer.actor, space_id=space.id),
+        "exportable": kept is not None and unexportable(catalog, space) is None,
+        "exports": space_exports(session, actor=viewer.actor, space_id=space.id)[:1],
+        "export_keep_hours": request.app.state.settings.export_keep_hours,
         "quota": convert.space(space, catalog).quota,
         "jobs": service.space_jobs(session, space=space),
         "share": space_share(session, request.app.state.settings, catalog, space=space),
@@ -237,6 +243,36 @@ def back_up_space(
             session, actor=viewer.actor, catalog=catalog, space_id=space_id
         ),
     )  # fmt: skip
+
+
+@router.post("/spaces/{space_id}/exports")
+def export_space(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: ViewerDep,
+    form: SignedForm,
+    session: SessionDep,
+    catalog: CatalogDep,
+    dispatcher: DispatcherDep,
+) -> Response:
+    return _space_data_job(
+        request, session, viewer=viewer, catalog=catalog, dispatcher=dispatcher, space_id=space_id,
+        make=lambda: request_space_export(
+            session, actor=viewer.actor, catalog=catalog, space_id=space_id
+        ).job,
+    )  # fmt: skip
+
+
+@router.get("/spaces/{space_id}/exports/{export_id}/archive")
+def download_space_export(
+    space_id: str, export_id: str, viewer: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
+    space = service.get_space(session, actor=viewer.actor, space_id=space_id)
+    export, path = downloadable(session, settings, actor=viewer.actor, export_id=export_id)
+    if export.space_id != space.id:
+        raise Conflict("this export is of another space or service")
+    return archive_response(settings, export, path)
 
 
 @router.post("/spaces/{space_id}/restores")

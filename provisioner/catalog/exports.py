@@ -22,11 +22,13 @@ from pydantic import Field, field_validator
 from provisioner.catalog.base import NAME_PATTERN, Localized, Strict
 
 
-class ExportPart(Strict):
+class Part(Strict):
+    """One part of an export; where it lies is said by the caller (a volume of a backup, or a space's
+    data folder as the service's export command writes it: ``sharing.shared.data.parts``)."""
+
     name: str = Field(pattern=NAME_PATTERN)
     kind: Literal["files", "sql", "file"]
-    volume: str
-    # Inside the volume: a folder for files ("" is the whole volume), the file itself otherwise.
+    # Inside its place: a folder for files ("" is the whole place), the file itself otherwise.
     path: str = ""
     # For sql: the database that reads the dump back.
     dialect: Literal["mariadb", "postgresql"] | None = None
@@ -44,6 +46,10 @@ class ExportPart(Strict):
         if value.startswith("/") or ".." in parts or re.search(r"[\x00-\x1f\\*?\[]", value):
             raise ValueError(f"{value!r} must be a path inside the volume")
         return value.rstrip("/")
+
+
+class ExportPart(Part):
+    volume: str
 
 
 class Exports(Strict):

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from provisioner.catalog.base import Localized
+from provisioner.catalog.exports import Part
 
 Mode = Literal["dedicated", "shared"]
 ARGV = Field(min_length=1)
@@ -60,6 +61,9 @@ class SpaceData(Strict):
     export: list[str] | None = Field(default=None, min_length=1)
     import_: list[str] | None = Field(default=None, min_length=1, alias="import")
     restore: Localized | None = None
+    # What of the folder ``export`` writes goes into an export of the space, in open formats (paths
+    # inside that folder): without parts, a space's data is backed up but not exported.
+    parts: list[Part] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _said_how(self) -> SpaceData:
@@ -72,6 +76,8 @@ class SpaceData(Strict):
                 "sharing.shared.data: where a space's data cannot be separated, restore says (de, en) "
                 "what a restore would do"
             )
+        if self.parts and not self.separable:
+            raise ValueError("sharing.shared.data: only a separable space's data has parts to export")
         return self
 
 

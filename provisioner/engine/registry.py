@@ -49,6 +49,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.SPACE_BACKUP: Handler(run_space_data_job, breakdown_fails_instance=False),
     JobKind.SPACE_RESTORE: Handler(run_space_data_job, breakdown_fails_instance=False),
     JobKind.SPACE_MOVE_OUT: Handler(run_space_data_job, breakdown_fails_instance=False),
+    JobKind.SPACE_EXPORT: Handler(run_space_data_job, breakdown_fails_instance=False),
     # Reads a backup: the instance is as it was whatever becomes of the export.
     JobKind.EXPORT: Handler(run_export_job, breakdown_fails_instance=False),
     # A server's own job: there is no instance to fail.

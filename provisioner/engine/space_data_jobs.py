@@ -4,6 +4,9 @@
   restic keeps it in the association's own repository; the space goes on running meanwhile.
 - ``space_restore``: a backup of the space put back into its place in the shared instance by the
   service's import command; the other spaces are not touched. A failed restore fails the space alone.
+- ``space_export``: the space backed up as above, that backup restored into a throwaway folder on the
+  control plane and the parts the template names made into one sealed archive
+  (``provisioner.exports.space_making``); the space goes on running meanwhile.
 - ``space_move_out``: the space backed up, the association's new dedicated instance deployed, the
   backup loaded into it (at the instance's own address), then the space removed, and the shared
   instance with it when it was the last. Until the data is in the new instance the space stays as it
@@ -22,15 +25,19 @@ from provisioner.backups.steps import ReportReader, run_step
 from provisioner.context import Context
 from provisioner.db import transaction
 from provisioner.deployments.plan import build_run_spec
+from provisioner.engine.export_jobs import end_export_job, end_job
 from provisioner.engine.sink import DatabaseSink, note
 from provisioner.engine.space_jobs import check_space_health, remove_space_now, space_of
 from provisioner.engine.steps import mark_running
+from provisioner.exports.making import ExportFailed
+from provisioner.exports.service import export_of_job
+from provisioner.exports.space_making import make_space_export
 from provisioner.instances.credentials import store_secrets
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import finish_job, owned_job
 from provisioner.jobs.states import JobKind, JobStatus
-from provisioner.models import Instance, Job, SpaceBackup
+from provisioner.models import Instance, Job, Space, SpaceBackup
 from provisioner.spaces.backup_alerts import space_backup_outcome
 from provisioner.spaces.data import restore_of_space
 from provisioner.spaces.data_runs import space_backup_spec, space_restore_spec
@@ -51,8 +58,10 @@ def run_space_data_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         kind = JobKind(session.get_one(Job, job_id).kind)
     try:
         if kind is JobKind.SPACE_BACKUP:
-            _back_up(ctx, job_id, sink)
+            back_up_space(ctx, job_id, sink)
             _finish(ctx, job_id, None)
+        elif kind is JobKind.SPACE_EXPORT:
+            _export(ctx, job_id, sink)
         elif kind is JobKind.SPACE_RESTORE:
             _restore(ctx, job_id, sink)
         else:
@@ -61,12 +70,13 @@ def run_space_data_job(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
         _finish(ctx, job_id, str(exc))
 
 
-def _back_up(ctx: Context, job_id: str, sink: DatabaseSink) -> str:
-    """Back the job's space up into its association's repository; the backup's id."""
+def back_up_space(ctx: Context, job_id: str, sink: DatabaseSink, *, space_id: str | None = None) -> str:
+    """Back the job's space (or ``space_id``, for an association's export) up into its association's
+    repository; the backup's id. Raises ``SpaceDataFailed``."""
     url = ctx.database_url
     with transaction(url) as session:
         job = owned_job(session, job_id=job_id)
-        space = space_of(job)
+        space = session.get_one(Space, space_id) if space_id is not None else space_of(job)
         repository = repository_for(session, ctx.settings, tenant_id=space.tenant_id)
         backup = SpaceBackup(space_id=space.id, repository_id=repository.id, job_id=job_id, status="running")
         session.add(backup)
@@ -99,6 +109,26 @@ def _back_up(ctx: Context, job_id: str, sink: DatabaseSink) -> str:
         backup.status, backup.finished_at = "succeeded", utcnow()
         backup.snapshot_id, backup.size_bytes = checked.snapshot_id, checked.size_bytes
     return backup_id
+
+
+def _export(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
+    """A fresh backup of the space, made into its export; a failure of either fails the export alone."""
+    with transaction(ctx.database_url) as session:
+        export_of_job(session, job_id=job_id).state = "running"
+        space = space_of(owned_job(session, job_id=job_id))
+        # Asked for while it ran; a failure or a removal came first.
+        stopped = space.state if space.state != SpaceState.RUNNING else None
+    if stopped is not None:
+        end_job(ctx, job_id, error=f"the space is {stopped}; only a running space can be exported")
+        return
+    try:
+        backup_id = back_up_space(ctx, job_id, sink)
+        note(sink, "making the export of the space from its backup")
+        make_space_export(ctx.settings, ctx.catalog, job_id=job_id, backup_id=backup_id)
+    except (SpaceDataFailed, ExportFailed) as exc:
+        end_job(ctx, job_id, error=str(exc))
+        return
+    end_export_job(ctx, job_id, sink)
 
 
 def _failed_backup(ctx: Context, backup_id: str, error: str) -> NoReturn:
@@ -140,7 +170,7 @@ def _restore(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
 
 def _move_out(ctx: Context, job_id: str, sink: DatabaseSink) -> None:
     url = ctx.database_url
-    backup_id = _back_up(ctx, job_id, sink)
+    backup_id = back_up_space(ctx, job_id, sink)
     with transaction(url) as session:
         move = restore_of_space(session, job_id=job_id)
         move.backup_id = backup_id

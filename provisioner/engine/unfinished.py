@@ -65,20 +65,16 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
         return  # a server's own job leaves nothing half-way but its outcome, written already
     kind = JobKind(job.kind)
     _fail(job.subject, reason, half_way_only=not HANDLERS[kind].breakdown_fails_instance)
-    # A backup of a space, a move that had not yet removed it, or a change of its limits (one setting
-    # of the service's, the old one or the new) leaves the space working as it was.
-    space_untouched = kind in (JobKind.SPACE_BACKUP, JobKind.SPACE_MOVE_OUT, JobKind.SPACE_QUOTA) and (
-        job.space is None or job.space.state == SpaceState.RUNNING
-    )
+    # A backup or an export of a space, a move that had not yet removed it, or a change of its limits
+    # (one setting of the service's, the old one or the new) leaves the space working as it was.
+    untouching = (JobKind.SPACE_BACKUP, JobKind.SPACE_EXPORT, JobKind.SPACE_MOVE_OUT, JobKind.SPACE_QUOTA)
+    space_untouched = kind in untouching and (job.space is None or job.space.state == SpaceState.RUNNING)
     if job.space is not None and job.space.state not in SPACE_SETTLED and not space_untouched:
         set_space_state(job.space, SpaceState.FAILED, reason=reason)
     moved_into = session.get(SpaceRestore, job.id)
     if moved_into is not None and moved_into.instance is not None:
         _fail(moved_into.instance, reason, half_way_only=True)
-    for space_backup in session.scalars(
-        select(SpaceBackup).where(SpaceBackup.job_id == job.id, SpaceBackup.status == "running")
-    ):
-        space_backup.status, space_backup.error, space_backup.finished_at = "failed", reason, utcnow()
+    _fail_space_backups(session, job, reason=reason)
     begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
     for backup in session.scalars(begun):
         backup.status = "failed"
@@ -99,12 +95,21 @@ def settle_unfinished(session: Session, settings: Settings, job: Job, *, reason:
 
 def _settle_association_job(session: Session, job: Job, *, reason: str) -> None:
     """An association's export: the service whose backup it was taking is failed, as a service's own
-    export would leave it, with that backup; the export ends failed."""
+    export would leave it, with that backup; a space's backup it was taking is failed (the space runs
+    on, as after its own backup); the export ends failed."""
     begun = select(Backup).where(Backup.job_id == job.id, Backup.status == "running")
     for backup in session.scalars(begun):
         backup.status, backup.error = "failed", reason
         _fail(session.get_one(Instance, backup.instance_id), reason, half_way_only=True)
+    _fail_space_backups(session, job, reason=reason)
     _fail_exports(session, job, reason=reason)
+
+
+def _fail_space_backups(session: Session, job: Job, *, reason: str) -> None:
+    for space_backup in session.scalars(
+        select(SpaceBackup).where(SpaceBackup.job_id == job.id, SpaceBackup.status == "running")
+    ):
+        space_backup.status, space_backup.error, space_backup.finished_at = "failed", reason, utcnow()
 
 
 def _fail_exports(session: Session, job: Job, *, reason: str) -> None:

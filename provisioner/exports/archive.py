@@ -21,7 +21,8 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
-from provisioner.catalog.exports import ExportPart
+from provisioner.catalog.base import Localized
+from provisioner.catalog.exports import Part
 from provisioner.exports.readme import readme_text
 
 FORMAT = "provisioner-export/1"
@@ -34,7 +35,7 @@ class SecretInExport(Exception):
 
 @dataclass(frozen=True)
 class RestoredPart:
-    part: ExportPart
+    part: Part
     # The part's folder (files) or file (sql, file) in the restored copy.
     source: Path
 
@@ -48,6 +49,8 @@ class ServiceExport:
     parts: list[RestoredPart]
     # The lab's generated values of the service (passwords, keys): none may be in the archive.
     secrets: list[str] = field(default_factory=list, repr=False)
+    # A space of the lab's shared service: its own data, apart from the other spaces'.
+    space: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,14 @@ class Skipped:
     version: str
     why: str
     state: str | None = None
+    # A space of the lab's shared service, and the template's own words on why its data stays there.
+    space: bool = False
+    said: Localized | None = None
 
     @property
     def reason(self) -> str:
-        return self.why % {"state": self.state}
+        reason = self.why % {"state": self.state}
+        return f"{reason}: {self.said.en}" if self.said is not None else reason
 
 
 @dataclass(frozen=True)
@@ -143,9 +150,13 @@ def build_archive(
                 "state": "exported",
                 "parts": [],
             }
+            if service.space:
+                entry["space"] = True
             own_sums: list[str] = []
+            # A space's folder apart from the services': a space may share a service's name.
+            folder = f"spaces/{service.name}" if service.space else service.name
             config = json.dumps(service.configuration, indent=2, sort_keys=True).encode() + b"\n"
-            config_path = f"{service.name}/configuration.json"
+            config_path = f"{folder}/configuration.json"
             _add_bytes(tar, f"{root}/{config_path}", config, created_at)
             config_sum = hashlib.sha256(config).hexdigest()
             own_sums.append(f"{config_sum}  {config_path}")
@@ -158,7 +169,7 @@ def build_archive(
                 }
             )
             for restored in service.parts:
-                part_entry = _add_part(tar, root, service.name, restored, secrets)
+                part_entry = _add_part(tar, root, folder, restored, secrets)
                 own_sums += [f"{f['sha256']}  {f['path']}" for f in part_entry["files"] if "sha256" in f]
                 entry["parts"].append(part_entry)
             entry["sha256"] = hashlib.sha256(("\n".join(own_sums) + "\n").encode()).hexdigest()
@@ -172,6 +183,7 @@ def build_archive(
                 "state": "skipped",
                 "reason": s.reason,
             }
+            | ({"space": True} if s.space else {})
             for s in skipped
         ]
         readme = readme_text(manifest, services, skipped, language=language).encode()

@@ -11,18 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from provisioner.auth.actor import Actor
 from provisioner.backups.targets import default_target
 from provisioner.catalog.loader import Catalog
 from provisioner.errors import Conflict, NotFound
-from provisioner.exports.service import ACTIVE, Requested
+from provisioner.exports.service import ACTIVE, Requested, queued
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.service import create_tenant_job
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, Export, Instance, Space
+from provisioner.models import Backup, Export, Instance, Space, SpaceBackup
 from provisioner.tenants.leaving import refuse_while_leaving
 from provisioner.tenants.quotas import hold_tenant
 from provisioner.tenants.service import get_tenant
@@ -38,22 +37,37 @@ def association_services(session: Session, *, tenant_id: str) -> Sequence[Instan
     return session.scalars(query.order_by(Instance.name, Instance.id)).unique().all()
 
 
-def latest_backups_bytes(session: Session, *, instance_ids: list[str]) -> int:
-    """The size of each service's latest succeeded backup, added up: what its export will restore."""
+def latest_backups_bytes(session: Session, *, instance_ids: list[str], space_ids: Sequence[str] = ()) -> int:
+    """The size of each service's (and space's) latest succeeded backup, added up: what its export
+    will restore."""
+    return _latest_bytes(session, Backup, Backup.instance_id, instance_ids) + _latest_bytes(
+        session, SpaceBackup, SpaceBackup.space_id, space_ids
+    )
+
+
+def _latest_bytes(
+    session: Session,
+    model: type[Backup] | type[SpaceBackup],
+    owner: InstrumentedAttribute[str],
+    ids: Sequence[str],
+) -> int:
+    if not ids:
+        return 0
     latest = (
-        select(Backup.instance_id, func.max(Backup.created_at).label("at"))
-        .where(Backup.instance_id.in_(instance_ids), Backup.status == "succeeded")
-        .group_by(Backup.instance_id)
+        select(owner.label("owner"), func.max(model.created_at).label("at"))
+        .where(owner.in_(ids), model.status == "succeeded")
+        .group_by(owner)
         .subquery()
     )
-    sizes = select(func.coalesce(func.sum(Backup.size_bytes), 0)).join(
-        latest, (Backup.instance_id == latest.c.instance_id) & (Backup.created_at == latest.c.at)
+    sizes = select(func.coalesce(func.sum(model.size_bytes), 0)).join(
+        latest, (owner == latest.c.owner) & (model.created_at == latest.c.at)
     )
     return int(session.scalar(sizes) or 0)
 
 
 def association_spaces(session: Session, *, tenant_id: str) -> Sequence[Space]:
-    """Its spaces in the lab's shared services, listed in the export as not part of it."""
+    """Its spaces in the lab's shared services: in the export where their service can take one space's
+    data apart, listed with the reason otherwise."""
     query = select(Space).where(Space.tenant_id == tenant_id, Space.state.not_in(("removed", "rejected")))
     return session.scalars(query.order_by(Space.name, Space.id)).unique().all()
 
@@ -76,7 +90,10 @@ def request_association_export(
     if any(known[i.template].keeps_data for i in running if i.template in known):
         default_target(session)  # each service's part starts from a fresh backup: a target must exist
     being_made = select(Export.id).where(
-        Export.tenant_id == tenant.id, Export.instance_id.is_(None), Export.state.in_(ACTIVE)
+        Export.tenant_id == tenant.id,
+        Export.instance_id.is_(None),
+        Export.space_id.is_(None),
+        Export.state.in_(ACTIVE),
     )
     if session.scalar(being_made.limit(1)) is not None:
         raise Conflict(BEING_MADE)
@@ -86,18 +103,13 @@ def request_association_export(
     export = Export(
         tenant_id=tenant.id, instance_id=None, job_id=job.id, state="queued", requested_by=actor.principal
     )
-    session.add(export)
-    try:
-        # The partial unique index decides between two requests that both found none being made.
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:
-        raise Conflict(BEING_MADE) from exc
-    return Requested(export=export, job=job)
+    return queued(session, export, job, being_made=BEING_MADE)
 
 
 def association_exports(session: Session, *, actor: Actor, tenant_id: str) -> Sequence[Export]:
     """The association's exports of all its services, newest first."""
     tenant = get_tenant(session, actor=actor, tenant_id=tenant_id)
-    query = select(Export).where(Export.tenant_id == tenant.id, Export.instance_id.is_(None))
+    query = select(Export).where(
+        Export.tenant_id == tenant.id, Export.instance_id.is_(None), Export.space_id.is_(None)
+    )
     return session.scalars(query.order_by(Export.created_at.desc(), Export.id.desc())).unique().all()

@@ -10,7 +10,7 @@ import errno
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -27,7 +27,7 @@ from provisioner.exports.restored import RestoreFailed, restore_for_export
 from provisioner.exports.sealed import SealedWriter
 from provisioner.exports.service import drop_archive, export_of_job
 from provisioner.i18n import DEFAULT_LANGUAGE, known_language
-from provisioner.models import Backup, Export, Instance
+from provisioner.models import Backup, Export, Instance, Tenant
 from provisioner.timeutil import utcnow
 
 _MB = 1024 * 1024
@@ -78,7 +78,6 @@ def make_export(
 ) -> None:
     """Make the archive of the job's export from ``backup_id`` (None: a service without data), record
     it as ready and delete the service's archive before it. Raises ``ExportFailed``."""
-    folder = exports_folder(settings)
     with transaction(settings.resolved_database_url) as session:
         export = export_of_job(session, job_id=job_id)
         export.state = "running"
@@ -88,28 +87,64 @@ def make_export(
         backup = session.get_one(Backup, backup_id) if backup_id else None
         if backup is not None:
             session.expunge(backup)  # read after this session: its repository and target came joined
-        language = known_language(instance.tenant.language) or DEFAULT_LANGUAGE
-        association = {"slug": instance.tenant.slug, "name": instance.tenant.name}
         service = service_export(settings, catalog, instance)
         parts = export_parts(catalog, instance)
-        root = f"{instance.tenant.slug}-{instance.name}-{utcnow():%Y-%m-%d}"
-    check_free_space(settings, folder, backup.size_bytes or 0 if backup is not None else 0)
-    work = folder / f"work-{export_id}"
+        made = Making.of(export_id, instance.tenant, instance.name)
+    restorer = restore or restore_for_export
+
+    def restored(work: Path) -> list[RestoredPart]:
+        return restorer(settings, backup, parts, into=work) if backup is not None and parts else []
+
+    seal_one(settings, made, service, restored, backed_up_bytes=backup.size_bytes or 0 if backup else 0)
+
+
+@dataclass(frozen=True)
+class Making:
+    """An export being made: its row, the archive's top folder, the association as the archive names
+    it, and the language its README is in."""
+
+    export_id: str
+    root: str
+    association: dict[str, str]
+    language: str
+
+    @classmethod
+    def of(cls, export_id: str, tenant: Tenant, name: str | None) -> Making:
+        """Of one service or space named ``name``, or of the whole association (None)."""
+        return cls(
+            export_id=export_id,
+            root="-".join([tenant.slug, *([name] if name else []), f"{utcnow():%Y-%m-%d}"]),
+            association={"slug": tenant.slug, "name": tenant.name},
+            language=known_language(tenant.language) or DEFAULT_LANGUAGE,
+        )
+
+
+def seal_one(
+    settings: Settings,
+    made: Making,
+    service: ServiceExport,
+    restored: Callable[[Path], list[RestoredPart]],
+    *,
+    backed_up_bytes: int,
+) -> None:
+    """The archive of one service (or space), its parts restored into the throwaway folder by
+    ``restored``, sealed and recorded ready. Raises ``ExportFailed``."""
+    folder = exports_folder(settings)
+    check_free_space(settings, folder, backed_up_bytes)
+    work = folder / f"work-{made.export_id}"
 
     def write(out: BinaryIO) -> Built:
-        restorer = restore or restore_for_export
-        restored = restorer(settings, backup, parts, into=work) if backup is not None and parts else []
         return build_archive(
             out,
-            root=root,
-            association=association,
-            services=[replace(service, parts=restored)],
-            language=language,
+            root=made.root,
+            association=made.association,
+            services=[replace(service, parts=restored(work))],
+            language=made.language,
             created_at=utcnow(),
         )
 
-    built = write_sealed(settings, export_id, write, work=work)
-    record_ready(settings, export_id, built)
+    built = write_sealed(settings, made.export_id, write, work=work)
+    record_ready(settings, made.export_id, built)
 
 
 def exports_folder(settings: Settings) -> Path:
@@ -158,8 +193,8 @@ def check_free_space(settings: Settings, folder: Path, backed_up_bytes: int) -> 
 def record_ready(
     settings: Settings, export_id: str, built: Built, *, services: list[dict[str, Any]] | None = None
 ) -> None:
-    """The export is ready until it expires; the one before it of the same service (or of the whole
-    association) is deleted: one archive is kept of each."""
+    """The export is ready until it expires; the one before it of the same service (or space, or of the
+    whole association) is deleted: one archive is kept of each."""
     with transaction(settings.resolved_database_url) as session:
         export = session.get_one(Export, export_id)
         now = utcnow()
@@ -168,11 +203,13 @@ def record_ready(
         export.services = services
         export.finished_at = now
         export.expires_at = now + timedelta(hours=settings.export_keep_hours)
-        same = (
-            Export.instance_id == export.instance_id
-            if export.instance_id is not None
-            else (Export.instance_id.is_(None)) & (Export.tenant_id == export.tenant_id)
-        )
+        if export.instance_id is not None:
+            same = Export.instance_id == export.instance_id
+        elif export.space_id is not None:
+            same = Export.space_id == export.space_id
+        else:
+            whole = Export.instance_id.is_(None) & Export.space_id.is_(None)
+            same = whole & (Export.tenant_id == export.tenant_id)
         older = select(Export).where(same, Export.id != export.id, Export.state == "ready")
         for before in session.scalars(older):
             drop_archive(settings, before)

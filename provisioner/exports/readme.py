@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 TITLE = N_("Export of the data of %(association)s")
 MADE = N_("Made on %(created)s (UTC) from the latest backup, restored for it into a throwaway folder.")
 SERVICE = N_("Service “%(name)s” (%(template)s, version %(version)s)")
+SPACE_OF = N_("Space “%(name)s” in the lab's shared %(template)s (version %(version)s)")
 CONFIGURATION = N_(
     "configuration.json: the service's settings (without the lab's passwords and keys); enter them by "
     "hand in the new installation."
@@ -30,7 +31,11 @@ SKIPPED = N_("Not in this archive: “%(name)s” (%(template)s): %(reason)s.")
 NOT_RUNNING = N_("the service is %(state)s; only a running service is exported")
 NO_EXPORTS = N_("its template does not say how its data is exported")
 BUSY = N_("another job was working on the service")
-SPACE = N_("a space in one of the lab's shared services; its data is not part of this export")
+SPACE_NOT_RUNNING = N_("the space is %(state)s; only a running space is exported")
+NOT_SEPARABLE = N_(
+    "a space in the lab's shared service, which cannot take one space's data apart from the others'"
+)
+NO_SPACE_PARTS = N_("its template does not say how a space's data is exported")
 CHECK = N_(
     "To check that everything is complete: “sha256sum -c SHA256SUMS” in this folder. manifest.json "
     "names every part, every file and its checksum (SHA-256)."
@@ -50,7 +55,7 @@ def readme_text(
     ]
     exported = [entry for entry in manifest["services"] if entry.get("state") != "skipped"]
     for entry, service in zip(exported, services, strict=True):
-        heading = say(SERVICE) % entry
+        heading = say(SPACE_OF if service.space else SERVICE) % entry
         lines += [heading, "=" * len(heading), "", f"- {say(CONFIGURATION)}", ""]
         for restored, part in zip(service.parts, entry["parts"][1:], strict=True):
             lines += [
@@ -63,6 +68,9 @@ def readme_text(
         state = say(STATES.get(left_out.state or "", left_out.state or ""))
         reason = say(left_out.why) % {"state": state}
         values = {"name": left_out.name, "template": left_out.template, "reason": reason}
-        lines += [say(SKIPPED) % values, ""]
+        lines += [say(SKIPPED) % values]
+        if left_out.said is not None:
+            lines += [f"  {getattr(left_out.said, shown)}"]
+        lines += [""]
     lines += [say(CHECK), ""]
     return "\n".join(lines)

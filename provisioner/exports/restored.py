@@ -1,4 +1,5 @@
-"""A backup's volumes restored into a throwaway folder beside the exports, never from the live files.
+"""A backup's volumes (or a space's data folder) restored into a throwaway folder beside the exports,
+never from the live files.
 
 restic runs here, on the control plane (as it does to prune REST targets), with the same repository
 access a server's restore gets (``restic_variables``): the password and keys only in its environment,
@@ -15,10 +16,11 @@ from pathlib import Path
 
 from provisioner.backups.reported import UntrustedReport, paths_in_snapshot, usable_snapshot_id
 from provisioner.backups.repository import restic_variables
-from provisioner.catalog.exports import ExportPart
+from provisioner.catalog.exports import ExportPart, Part
 from provisioner.config import Settings
 from provisioner.exports.archive import RestoredPart
-from provisioner.models import Backup, Server
+from provisioner.models import Backup, BackupRepository, Server, SpaceBackup
+from provisioner.spaces.data_runs import in_snapshot as space_in_snapshot
 
 
 class RestoreFailed(Exception):
@@ -35,12 +37,38 @@ def restore_for_export(
         in_snapshot = paths_in_snapshot(backup.instance_id, volumes, backup.paths)
     except UntrustedReport as exc:
         raise RestoreFailed(f"the backup {backup.id} cannot be restored: {exc}") from exc
+    # Only what the parts read: a database volume's dump, not the database's own files beside it.
+    wanted = sorted({in_snapshot[p.volume] + (f"/{p.path}" if p.path else "") for p in parts})
+    restored = _restored(settings, backup.repository, snapshot, wanted, into=into)
+    return [
+        RestoredPart(part=part, source=_inside(restored, in_snapshot[part.volume], part)) for part in parts
+    ]
+
+
+def restore_space_for_export(
+    settings: Settings, backup: SpaceBackup, parts: list[Part], *, into: Path
+) -> list[RestoredPart]:
+    """Restore the space's data folder of ``backup`` (the one path of its snapshot, named by us) into
+    ``into``; each of ``parts`` lies inside that folder."""
+    try:
+        snapshot = usable_snapshot_id(backup.snapshot_id)
+    except UntrustedReport as exc:
+        raise RestoreFailed(f"the space's backup {backup.id} cannot be restored: {exc}") from exc
+    folder = f"/{space_in_snapshot(backup.space_id)}"
+    restored = _restored(settings, backup.repository, snapshot, [folder], into=into)
+    return [RestoredPart(part=part, source=_inside(restored, folder, part)) for part in parts]
+
+
+def _restored(
+    settings: Settings, repository: BackupRepository, snapshot: str, wanted: list[str], *, into: Path
+) -> Path:
+    """``wanted`` of ``snapshot`` restored by restic into ``into``/restored; that folder."""
     into.mkdir(mode=0o700, parents=True)
     restored, scratch = into / "restored", into / "scratch"
     scratch.mkdir(mode=0o700)
     # A stand-in server row for where restic runs: its cache and identity folders go into the scratch.
     here = Server(id="control-plane", root_dir=str(scratch), connection="local")
-    restic = restic_variables(settings, backup.repository, here)
+    restic = restic_variables(settings, repository, here)
     identity = restic["identity"]
     if identity is not None:
         folder = Path(identity["dir"])
@@ -48,8 +76,6 @@ def restore_for_export(
         for name, content in (("id_ed25519", identity["key"]), ("known_hosts", identity["known_hosts"])):
             with os.fdopen(os.open(folder / name, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
                 handle.write(content)
-    # Only what the parts read: a database volume's dump, not the database's own files beside it.
-    wanted = sorted({in_snapshot[p.volume] + (f"/{p.path}" if p.path else "") for p in parts})
     includes = [f"--include={path}" for path in wanted]
     _run(
         settings,
@@ -57,9 +83,7 @@ def restore_for_export(
         restic["env"],
         scratch,
     )
-    return [
-        RestoredPart(part=part, source=_inside(restored, in_snapshot[part.volume], part)) for part in parts
-    ]
+    return restored
 
 
 def _run(settings: Settings, argv: list[str], env: dict[str, str], home: Path) -> None:
@@ -81,7 +105,7 @@ def _run(settings: Settings, argv: list[str], env: dict[str, str], home: Path) -
         raise RestoreFailed(f"restoring the backup failed: {reason[:300]}")
 
 
-def _inside(restored: Path, volume_path: str, part: ExportPart) -> Path:
+def _inside(restored: Path, volume_path: str, part: Part) -> Path:
     """The part's place in the restored copy, refused when a link on the way leads elsewhere: the
     snapshot was written by a server."""
     relative = volume_path.lstrip("/") + (f"/{part.path}" if part.path else "")

@@ -34,6 +34,7 @@ from provisioner.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+BEING_MADE = "an export of this service is being made already; wait for it"
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def request_export(session: Session, *, actor: Actor, catalog: Catalog, instance
         default_target(session)  # the export starts from a fresh backup: a target must exist
     running = select(Export.id).where(Export.instance_id == instance.id, Export.state.in_(ACTIVE))
     if session.scalar(running.limit(1)) is not None:
-        raise Conflict("an export of this service is being made already; wait for it")
+        raise Conflict(BEING_MADE)
     job = create_job(session, instance=instance, kind=JobKind.EXPORT, requested_by=actor.principal)
     export = Export(
         tenant_id=instance.tenant_id,
@@ -72,13 +73,21 @@ def request_export(session: Session, *, actor: Actor, catalog: Catalog, instance
         state="queued",
         requested_by=actor.principal,
     )
+    return queued(
+        session, export, job, being_made="an export of this service is being made already; wait for it"
+    )
+
+
+def queued(session: Session, export: Export, job: Job, *, being_made: str) -> Requested:
+    """The export and its job, added; ``Conflict(being_made)`` when another of the same (service,
+    space or whole association) was added at the same moment: a partial unique index decides between
+    two requests that both found none being made."""
     session.add(export)
     try:
-        # The partial unique index decides between two requests that both found none running.
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise Conflict("an export of this service is being made already; wait for it") from exc
+        raise Conflict(being_made) from exc
     return Requested(export=export, job=job)
 
 
@@ -121,10 +130,11 @@ def downloadable(
 
 
 def archive_name(export: Export) -> str:
-    """What the download is saved as: the association, the service (none for the whole association)
-    and the day, never a stored path."""
+    """What the download is saved as: the association, the service or space (neither for the whole
+    association) and the day, never a stored path."""
     day = (export.finished_at or export.created_at).strftime("%Y-%m-%d")
-    service = f"-{export.instance.name}" if export.instance is not None else ""
+    of = export.instance or export.space
+    service = f"-{of.name}" if of is not None else ""
     return f"{export.tenant.slug}{service}-{day}.tar.gz"
 
 

@@ -35,6 +35,8 @@ class JobKind(StrEnum):
     SPACE_QUOTA = "space_quota"
     # A backup taken, restored into a throwaway folder and made into an archive in open formats.
     EXPORT = "export"
+    # One space's own data backed up, restored into a throwaway folder and made into an archive.
+    SPACE_EXPORT = "space_export"
     # A server's own job (no instance): Docker where missing, restic, git, the reverse proxy.
     BOOTSTRAP = "bootstrap"
     # An association's own job (no instance): every running service of it exported into one archive.

@@ -21,7 +21,7 @@ def append(offboarding: Offboarding, key: str, item: dict[str, Any]) -> None:
 
 
 def final_exports(session: Session, *, tenant_id: str) -> list[dict[str, Any]]:
-    """The association's ready exports (its final export): which service (none for an export of
+    """The association's ready exports (its final export): which service or space (neither for an export of
     everything, which lists each service with its checksum), size and SHA-256."""
     ready = session.scalars(
         select(Export)
@@ -36,7 +36,8 @@ def final_exports(session: Session, *, tenant_id: str) -> list[dict[str, Any]]:
             "size_bytes": e.size_bytes,
             "sha256": e.sha256,
         }
-        | ({} if e.instance is not None else {"services": e.services or []})
+        | ({"space": e.space.name} if e.space is not None else {})
+        | ({} if e.instance is not None or e.space is not None else {"services": e.services or []})
         for e in ready
     ]
 

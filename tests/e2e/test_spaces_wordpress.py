@@ -1,6 +1,7 @@
 """Two associations, one WordPress: each gets a space (a site of a shared WordPress network) at its own
 address, its admin signs in there and cannot administer the other's; one space is backed up alone,
-changed and restored while the other's content stays as it is; the other's upload space is changed by
+changed and restored while the other's content stays as it is, then exported alone (its site's tables
+and uploads in an archive, the other site's content not); the other's upload space is changed by
 the operator, which WordPress enforces for that site alone; the first then moves into a dedicated
 WordPress of its association's own, content and files at the new address, its admin signing in there;
 and the shared instance goes with its last space.
@@ -13,6 +14,7 @@ server's Caddy proxy with its own CA.
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import httpx
 import pytest
 
 from tests.support.api_client import ApiClient, new_tenant
+from tests.support.exports import unpacked
 from tests.support.lab import (
     INSTANCE_LABEL,
     add_server,
@@ -61,8 +64,8 @@ def _write_content(client: docker.DockerClient, shared_id: str, slug: str, url: 
     return folder, checksum
 
 
-# Three deploys (the shared instance, its two spaces; the dedicated instance), a backup, a restore and
-# a move: longer than the suite's default limit on a busy machine.
+# Three deploys (the shared instance, its two spaces; the dedicated instance), a backup, a restore, an
+# export and a move: longer than the suite's default limit on a busy machine.
 @pytest.mark.timeout(1800)
 def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_removal_takes_it(
     tmp_path: Path,
@@ -172,6 +175,29 @@ def test_two_spaces_share_one_wordpress_each_admin_only_in_its_own_and_the_last_
         assert sign_in(
             spaces["verein-a"]["url"], shown["user"], shown["password"], address=server.address, ca_pem=ca
         )
+
+        # An export of space a alone: its site's tables as SQL (its post, not b's) and its uploads byte
+        # for byte, from a fresh backup of the space; the other association reaches none of it.
+        assert admins["verein-b"].http.post(f"/api/v1/spaces/{a_id}/exports").status_code == 404
+        exported = admins["verein-a"].call("POST", f"/api/v1/spaces/{a_id}/exports", expect=202)
+        job_succeeded(admins["verein-a"], exported)
+        export = admins["verein-a"].call("GET", f"/api/v1/exports/{exported['export']['id']}", expect=200)
+        assert (export["state"], export["scope"], export["space"]) == ("ready", "space", a_id)
+        assert admins["verein-b"].http.get(export["download"]).status_code == 404
+        archive = admins["verein-a"].http.get(export["download"]).content
+        assert hashlib.sha256(archive).hexdigest() == export["sha256"]
+        top, manifest = unpacked(archive, tmp_path / "space-export")
+        [entry] = manifest["services"]
+        assert (entry["space"], [p["name"] for p in entry["parts"]]) == (
+            True,
+            ["configuration", "tables", "members", "uploads"],
+        )
+        tables = (top / "spaces/web/tables.sql").read_text()
+        assert "news of verein-a" in tables
+        assert "news of verein-b" not in tables
+        assert "b after a's backup" not in tables
+        assert hashlib.sha256((top / "spaces/web/uploads" / FLYER).read_bytes()).hexdigest() == a_flyer
+        assert "Webseite" in (top / "README.txt").read_text()  # the association's language: German
 
         # The operator gives space b a smaller upload space: WordPress's own check reads it at once.
         b_id = spaces["verein-b"]["id"]

@@ -17,6 +17,7 @@ from provisioner.catalog.loader import Catalog
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.engine.execute import execute_job
+from provisioner.exports.space import request_space_export
 from provisioner.health.probe import Health
 from provisioner.instances.credentials import store_secrets
 from provisioner.instances.service import approve_instance, request_instance, restore_job
@@ -207,8 +208,8 @@ class EngineLab:
 
 
 def space_data_job(session: Session, settings: Settings, kind: JobKind, *, space_id: str) -> Job:
-    """A queued backup, restore (of a backup recorded as taken), change of limits (500 MB of storage)
-    or move out of a running space."""
+    """A queued backup, export, restore (of a backup recorded as taken), change of limits (500 MB of
+    storage) or move out of a running space."""
     space = session.get_one(Space, space_id)
     admin = factories.admin_of(space.tenant)
     if kind is JobKind.SPACE_QUOTA:
@@ -218,6 +219,8 @@ def space_data_job(session: Session, settings: Settings, kind: JobKind, *, space
         ).job
     if kind is JobKind.SPACE_BACKUP:
         return request_space_backup(session, actor=admin, catalog=factories.CATALOG, space_id=space_id)
+    if kind is JobKind.SPACE_EXPORT:
+        return request_space_export(session, actor=admin, catalog=factories.CATALOG, space_id=space_id).job
     if kind is JobKind.SPACE_RESTORE:
         repository = repository_for(session, settings, tenant_id=space.tenant_id)
         backup = SpaceBackup(

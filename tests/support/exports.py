@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import tarfile
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,10 @@ from sqlalchemy import select
 
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
-from provisioner.db import transaction
-from provisioner.models import InstanceSecret
+from provisioner.db import session_factory, transaction
+from provisioner.exports.sealed import SealedWriter, opened
+from provisioner.models import Export, InstanceSecret
+from provisioner.timeutil import utcnow
 from tests.support.api_client import ApiClient
 from tests.support.lab import job_succeeded
 
@@ -149,3 +153,41 @@ def _put(container: Any, name: str, content: bytes) -> None:
         info.size, info.mode = len(content), 0o644
         tar.addfile(info, io.BytesIO(content))
     assert container.put_archive("/tmp", packed.getvalue())
+
+
+def unsealed(settings: Settings, export: Export) -> dict[str, bytes]:
+    """Each file of the export's sealed archive by its path below the archive's top folder."""
+    with (settings.resolved_exports_dir / str(export.file)).open("rb") as sealed:
+        plain = b"".join(opened(sealed, [settings.secret_key]))
+    with tarfile.open(fileobj=io.BytesIO(plain), mode="r:gz") as tar:
+        return {
+            m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        }
+
+
+def sealed_ready(settings: Settings, db_url: str, export_id: str) -> bytes:
+    """The export made ready with a sealed archive of random bytes; those bytes."""
+    plain = os.urandom(5000)
+    with session_factory(db_url)() as session:
+        export = session.get_one(Export, export_id)
+        export.file = f"{export.id}.tar.gz.sealed"
+        settings.resolved_exports_dir.mkdir(parents=True, exist_ok=True)
+        with (settings.resolved_exports_dir / export.file).open("wb") as out:
+            sealer = SealedWriter(out, settings.secret_key)
+            sealer.write(plain)
+            sealer.close()
+        export.state, export.size_bytes = "ready", len(plain)
+        export.sha256 = hashlib.sha256(plain).hexdigest()
+        export.finished_at, export.expires_at = utcnow(), utcnow() + timedelta(hours=72)
+        session.commit()
+    return plain
+
+
+def export_of(db_url: str, job_id: str) -> Export:
+    """The export row the job makes, read apart from any session."""
+    with transaction(db_url) as session:
+        export = session.scalars(select(Export).where(Export.job_id == job_id)).one()
+        session.expunge(export)
+        return export

@@ -1,15 +1,19 @@
 """Spaces in a lab that exists only in a database: WordPress offered shared, spaces requested and
-approved through the services, as the API does."""
+approved through the services, as the API does; and what restic's restore of a space's backup gives."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from provisioner.catalog.exports import Part
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.modes import set_modes
 from provisioner.config import Settings
-from provisioner.models import Job, Space, Tenant
+from provisioner.exports.archive import RestoredPart
+from provisioner.models import Job, Space, SpaceBackup, Tenant
 from provisioner.spaces.service import approve_space, request_space
 from tests.support import factories
 
@@ -51,3 +55,35 @@ def jobs_of(session: Session, space_id: str) -> list[Job]:
     return list(
         session.scalars(select(Job).where(Job.space_id == space_id).order_by(Job.created_at)).unique()
     )
+
+
+def space_restored(
+    settings: Settings, backup: SpaceBackup, parts: list[Part], *, into: Path
+) -> list[RestoredPart]:
+    """Stands in for restic's restore of a space's backup: the folder WordPress's space-data.php export
+    writes (the site's tables, its members, its uploads), each file naming the space."""
+    folder = into / "restored" / f"space-{backup.space_id}"
+    (folder / "uploads" / "2026" / "11").mkdir(parents=True)
+    (folder / "uploads" / "2026" / "11" / "flyer.bin").write_bytes(f"flyer of {backup.space_id}".encode())
+    (folder / "tables.sql").write_text(f"-- news of {backup.space_id}\n")
+    (folder / "network.json").write_text('{"blog_id": 2, "users": []}')
+    where = {"tables": "tables.sql", "members": "network.json", "uploads": "uploads"}
+    return [RestoredPart(part=part, source=folder / where[part.name]) for part in parts]
+
+
+def inseparable_space(session: Session, *, tenant_id: str, instance_id: str | None) -> Space:
+    """A running Nextcloud space: Nextcloud keeps every space's files and rows together, so one space's
+    data cannot leave alone (its template says so in plain words). Its row alone, placed in
+    ``instance_id``: nothing runs it."""
+    space = Space(
+        tenant_id=tenant_id,
+        template="nextcloud",
+        name="cloud",
+        state="running",
+        subdomain="cloud-a",
+        domain="localhost",
+        instance_id=instance_id,
+    )
+    session.add(space)
+    session.flush()
+    return space

@@ -1,7 +1,8 @@
 """The export endpoints: asked for by an association's admin, read back with state, size, checksum,
 expiry and link, the archive downloaded by its admins and operators only, and answers in
 problem+json for a service that does not run, a member, a second export at once, an expired link and an
-association being offboarded."""
+association being offboarded; and an export of one space, refused for a space its service cannot take
+apart."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from provisioner.db import session_factory
 from provisioner.exports.sealed import SealedWriter
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
-from provisioner.models import Export, Instance
+from provisioner.models import Export, Instance, Space
 from provisioner.timeutil import utcnow
 from tests.api.conftest import Api
+from tests.support.factories import HOST_KEY
+from tests.support.spaces import inseparable_space
 
 PROBLEM = "application/problem+json"
 
@@ -154,3 +157,74 @@ def test_no_export_while_the_association_is_offboarded_and_none_is_written(api: 
     assert api.client.get(f"/api/v1/tenants/{tenant_id}/exports", headers=admin).json()["items"] == []
     assert api.client.get(f"/api/v1/instances/{site}/exports", headers=admin).json()["items"] == []
     assert api.dispatcher.sent == []
+
+
+def _running_space(api: Api, headers: dict[str, str]) -> str:
+    """A WordPress space approved and (as its job would leave it) running in the lab's shared instance."""
+    modes = {"modes": ["dedicated", "shared"]}
+    assert (
+        api.client.put("/api/v1/catalog/wordpress/modes", json=modes, headers=api.operator).status_code == 200
+    )
+    space = api.client.post("/api/v1/spaces", json={"template": "wordpress", "name": "web"}, headers=headers)
+    assert space.status_code == 201, space.text
+    space_id: str = space.json()["id"]
+    assert api.client.post(f"/api/v1/spaces/{space_id}/approve", headers=api.operator).status_code == 202
+    with session_factory(api.db_url)() as session:
+        row = session.get_one(Space, space_id)
+        row.state = "running"
+        assert row.instance is not None
+        row.instance.state = "running"
+        session.commit()
+    return space_id
+
+
+def test_an_admin_asks_for_an_export_of_one_space(api: Api) -> None:
+    api.server()
+    tenant_id, admin = api.tenant("verein-a")
+    _, other = api.tenant("verein-b")
+    space_id = _running_space(api, admin)
+    sftp = {"name": "lab", "kind": "sftp", "path": "/srv", "address": "192.0.2.20", "user": "restic"}
+    added = api.client.post(
+        "/api/v1/backup-targets", json=sftp | {"host_key": HOST_KEY}, headers=api.operator
+    )
+    assert added.status_code == 201, added.text
+    member = api.token(role=Role.MEMBER, tenant_id=tenant_id)
+    path = f"/api/v1/spaces/{space_id}/exports"
+    forbidden = api.client.post(path, headers=member)
+    assert (forbidden.status_code, forbidden.headers["content-type"]) == (403, PROBLEM)
+    hidden = api.client.post(path, headers=other)
+    assert (hidden.status_code, hidden.headers["content-type"]) == (404, PROBLEM)
+
+    accepted = api.client.post(path, headers=admin)
+    assert accepted.status_code == 202, accepted.text
+    body = accepted.json()
+    assert (body["job"]["kind"], body["job"]["space"]) == ("space_export", space_id)
+    assert api.dispatcher.sent[-1] == body["job"]["id"]
+    export = api.client.get(f"/api/v1/exports/{body['export']['id']}", headers=member).json()
+    assert (export["scope"], export["space"], export["instance"], export["state"]) == (
+        "space",
+        space_id,
+        None,
+        "queued",
+    )
+    assert api.client.get(f"/api/v1/exports/{export['id']}", headers=other).status_code == 404
+    again = api.client.post(path, headers=api.operator)
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        "an export of this space is being made already; wait for it",
+    )
+    assert [e["id"] for e in api.client.get(path, headers=admin).json()["items"]] == [export["id"]]
+    assert api.client.get(path, headers=other).status_code == 404
+
+    # A space of a service that keeps every space's data together is refused, naming why.
+    with session_factory(api.db_url)() as session:
+        web = session.get_one(Space, space_id)
+        cloud = inseparable_space(session, tenant_id=tenant_id, instance_id=web.instance_id)
+        session.commit()
+        cloud_id = cloud.id
+    refused = api.client.post(f"/api/v1/spaces/{cloud_id}/exports", headers=admin)
+    assert (refused.status_code, refused.headers["content-type"]) == (409, PROBLEM)
+    assert refused.json()["detail"] == (
+        "the nextcloud service cannot take one space's data apart from the others'; "
+        "a space of it cannot be exported alone"
+    )

@@ -5,15 +5,11 @@ German and in English."""
 from __future__ import annotations
 
 import hashlib
-import os
-from datetime import timedelta
 
-from provisioner.config import Settings
 from provisioner.db import session_factory
-from provisioner.exports.sealed import SealedWriter
 from provisioner.instances.states import InstanceState
 from provisioner.models import Export, Instance, Job
-from provisioner.timeutil import utcnow
+from tests.support.exports import sealed_ready
 from tests.support.portal import People, csrf_of, request_homepage
 
 
@@ -49,22 +45,7 @@ def test_an_admin_exports_all_data_from_the_service_page(people: People, api) ->
 
 
 def _sealed_ready(people: People, api, export_id: str) -> bytes:  # type: ignore[no-untyped-def]
-    """The export made ready with a sealed archive of random bytes; those bytes."""
-    settings: Settings = people.admin_a.app.state.settings  # type: ignore[attr-defined]
-    plain = os.urandom(5000)
-    with session_factory(api.db_url)() as session:
-        export = session.get_one(Export, export_id)
-        export.file = f"{export.id}.tar.gz.sealed"
-        settings.resolved_exports_dir.mkdir(parents=True, exist_ok=True)
-        with (settings.resolved_exports_dir / export.file).open("wb") as out:
-            sealer = SealedWriter(out, settings.secret_key)
-            sealer.write(plain)
-            sealer.close()
-        export.state, export.size_bytes = "ready", len(plain)
-        export.sha256 = hashlib.sha256(plain).hexdigest()
-        export.finished_at, export.expires_at = utcnow(), utcnow() + timedelta(hours=72)
-        session.commit()
-    return plain
+    return sealed_ready(people.admin_a.app.state.settings, api.db_url, export_id)  # type: ignore[attr-defined]
 
 
 def test_a_ready_export_is_downloaded_by_admins_only(people: People, api) -> None:  # type: ignore[no-untyped-def]

@@ -5,9 +5,11 @@ another association never reaches it."""
 from __future__ import annotations
 
 from markupsafe import escape
+from sqlalchemy import select
 
 from provisioner.db import session_factory
-from provisioner.models import Space
+from provisioner.models import Export, Job, Space
+from tests.support.exports import sealed_ready
 from tests.support.factories import CATALOG, HOST_KEY
 from tests.support.portal import People, csrf_of
 
@@ -120,25 +122,35 @@ def _running(api, space_id: str) -> None:  # type: ignore[no-untyped-def]
         session.commit()
 
 
-def test_a_space_is_backed_up_restored_and_moved_out_from_its_page(people: People, api) -> None:  # type: ignore[no-untyped-def]
+def _running_space(people: People, api) -> str:  # type: ignore[no-untyped-def]
+    """Association a's WordPress space, asked for in the portal, approved, and running."""
     api.server()
     _offer_shared(people)
     space_id = _ask_for_space(people)
     queue = people.operator.get("/operator/spaces").text
     people.operator.post(f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue)})
     _running(api, space_id)
-    page = people.admin_a.get(f"/spaces/{space_id}").text
-    assert "own backup storage" in page
-    assert "move-to-dedicated" not in page  # the operator's decision
-    # No backup target yet: said on the page, nothing queued.
-    refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": csrf_of(page)})
-    assert "no backup target is configured" in refused.text
+    return space_id
+
+
+def _backup_target(api) -> None:  # type: ignore[no-untyped-def]
     api.client.post(
         "/api/v1/backup-targets",
         json={"name": "lab", "kind": "sftp", "path": "/srv", "address": "192.0.2.20", "user": "restic",
               "host_key": HOST_KEY},
         headers=api.operator,
     )  # fmt: skip
+
+
+def test_a_space_is_backed_up_restored_and_moved_out_from_its_page(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    space_id = _running_space(people, api)
+    page = people.admin_a.get(f"/spaces/{space_id}").text
+    assert "own backup storage" in page
+    assert "move-to-dedicated" not in page  # the operator's decision
+    # No backup target yet: said on the page, nothing queued.
+    refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": csrf_of(page)})
+    assert "no backup target is configured" in refused.text
+    _backup_target(api)
     backed_up = people.admin_a.post(
         f"/spaces/{space_id}/backups", data={"csrf_token": csrf_of(page)}, follow_redirects=False
     )
@@ -161,6 +173,42 @@ def test_a_space_is_backed_up_restored_and_moved_out_from_its_page(people: Peopl
     )
     assert moved.status_code == 303
     assert moved.headers["location"].startswith("/jobs/")
+
+
+def test_a_space_is_exported_beside_its_backup_and_downloaded_by_its_admins(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    space_id = _running_space(people, api)
+    _backup_target(api)
+    page = people.admin_a.get(f"/spaces/{space_id}").text
+    button = str(escape("Export this space's data"))
+    assert button in page
+    german = people.admin_a.get(f"/spaces/{space_id}", headers=GERMAN).text
+    assert "Die Daten dieses Bereichs exportieren" in german
+    assert button not in people.member_a.get(f"/spaces/{space_id}").text
+    b_token = csrf_of(people.admin_b.get("/services").text)
+    assert people.admin_b.post(f"/spaces/{space_id}/exports", data={"csrf_token": b_token}).status_code == 404
+
+    exported = people.admin_a.post(
+        f"/spaces/{space_id}/exports", data={"csrf_token": csrf_of(page)}, follow_redirects=False
+    )
+    assert exported.status_code == 303
+    job_id = exported.headers["location"].removeprefix("/jobs/")
+    assert api.dispatcher.sent[-1] == job_id
+    with session_factory(api.db_url)() as session:
+        export = session.scalars(select(Export).where(Export.job_id == job_id)).one()
+        assert (export.space_id, session.get_one(Job, job_id).kind) == (space_id, "space_export")
+        export_id = export.id
+    again = people.admin_a.post(f"/spaces/{space_id}/exports", data={"csrf_token": csrf_of(page)})
+    assert "being made already" in again.text
+    assert "Export des Bereichs" in people.admin_a.get(f"/spaces/{space_id}", headers=GERMAN).text  # its job
+
+    plain = sealed_ready(people.admin_a.app.state.settings, api.db_url, export_id)  # type: ignore[attr-defined]
+    link = f"/spaces/{space_id}/exports/{export_id}/archive"
+    page = people.admin_a.get(f"/spaces/{space_id}").text
+    assert link in page
+    assert people.admin_a.get(link).content == plain
+    assert link not in people.member_a.get(f"/spaces/{space_id}").text
+    assert people.member_a.get(link).status_code == 403
+    assert people.admin_b.get(link).status_code == 404
 
 
 def test_a_name_in_use_is_refused_in_the_viewers_language(people: People) -> None:
@@ -249,6 +297,7 @@ def test_a_space_whose_data_cannot_be_separated_says_plainly_what_a_restore_woul
         assert f'<html lang="{language}"' in shown.text
         assert str(escape(said)) in shown.text
         assert f"/spaces/{space_id}/backups" not in shown.text  # nothing offered that cannot be done
+        assert f"/spaces/{space_id}/exports" not in shown.text
         operator_page = people.operator.get(f"/spaces/{space_id}", headers=headers).text
         assert str(escape(said)) in operator_page
         assert "move-to-dedicated" not in operator_page

@@ -1,16 +1,15 @@
-"""An association's export over the scripted runner: a fresh backup of each running service, one step
-per service, one archive holding every exported service's folder and a manifest listing the ones left
-out with the reason; a failed backup fails the whole export and leaves nothing behind (the real chain,
-restic's restore included, is in tests/e2e/test_backups_wordpress.py)."""
+"""An association's export over the scripted runner: a fresh backup of each running service (and of each
+space whose service can take its data apart), one step per service, one archive holding every exported
+service's folder and a manifest listing the ones left out with the reason; a failed backup fails the whole
+export and leaves nothing behind (the real chain, restic's restore included, is in
+tests/e2e/test_backups_wordpress.py)."""
 
 from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import json
 import os
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,23 @@ from provisioner.db import transaction
 from provisioner.exports import association_making, making
 from provisioner.exports.archive import RestoredPart
 from provisioner.exports.association import latest_backups_bytes, request_association_export
-from provisioner.exports.sealed import SealedWriter, opened
+from provisioner.exports.sealed import SealedWriter
 from provisioner.instances.service import set_state
 from provisioner.instances.states import InstanceState
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, Export, Instance, Job, Tenant
+from provisioner.models import Backup, Export, Instance, Job, Space, SpaceBackup, Tenant
 from provisioner.runner.scripted import ScriptedRunner, fails, succeeds
 from provisioner.runner.spec import RunSpec
 from tests.support import factories
 from tests.support.engine_lab import EngineLab, backup_reported
+from tests.support.exports import unsealed
+from tests.support.spaces import (
+    approved_space,
+    inseparable_space,
+    offer_shared,
+    requested_space,
+    space_restored,
+)
 
 S = InstanceState
 
@@ -82,14 +89,7 @@ def _states(lab: EngineLab, *ids: str) -> list[tuple[str, str | None]]:
 
 
 def _unsealed(lab: EngineLab, export: Export) -> dict[str, bytes]:
-    with (lab.settings.resolved_exports_dir / str(export.file)).open("rb") as sealed:
-        plain = b"".join(opened(sealed, [lab.settings.secret_key]))
-    with tarfile.open(fileobj=io.BytesIO(plain), mode="r:gz") as tar:
-        return {
-            m.name.split("/", 1)[1]: tar.extractfile(m).read()  # type: ignore[union-attr]
-            for m in tar.getmembers()
-            if m.isfile()
-        }
+    return unsealed(lab.settings, export)
 
 
 def _left_in_exports(lab: EngineLab) -> list[str]:
@@ -295,3 +295,118 @@ def test_an_export_that_breaks_down_mid_backup_fails_that_service_as_its_own_exp
         assert session.scalars(select(Backup.status).where(Backup.job_id == job)).all() == ["failed"]
     assert _export(lab, job).state == "failed"
     assert _left_in_exports(lab) == []
+
+
+def _spaces(lab: EngineLab) -> tuple[str, str, str]:
+    """The association's WordPress space running in the lab's shared instance, a Nextcloud space (whose
+    data Nextcloud cannot take apart) and a space still waiting for approval."""
+    with transaction(lab.url) as session:
+        offer_shared(session)
+        space, job = approved_space(session, lab.settings, session.get_one(Tenant, lab.tenant_id))
+        space_id, job_id = space.id, job.id
+    lab.run(job_id)
+    with transaction(lab.url) as session:
+        shared = session.get_one(Space, space_id).instance_id
+        cloud = inseparable_space(session, tenant_id=lab.tenant_id, instance_id=shared)
+        waiting = requested_space(session, session.get_one(Tenant, lab.tenant_id), "later")
+        session.flush()
+        return space_id, cloud.id, waiting.id
+
+
+def test_each_separable_space_goes_in_from_its_own_backup_and_the_others_are_listed_with_why(
+    lab: EngineLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(association_making, "restore_space_for_export", space_restored)
+    blog = lab.instance()
+    web, cloud, later = _spaces(lab)
+    job = _asked(lab)
+
+    runner = lab.run(job, ScriptedRunner(backup_reported(), backup_reported()))
+
+    assert runner.playbooks == ["backup.yml", "space-data.yml"]
+    assert (runner.ran[1].variables["action"], runner.ran[1].variables["in_snapshot"]) == (
+        "backup",
+        f"space-{web}",
+    )
+    assert _job(lab, job) == ("succeeded", None)
+    with transaction(lab.url) as session:
+        shared = session.get_one(Space, web).instance_id
+        [backup] = session.scalars(select(SpaceBackup).where(SpaceBackup.space_id == web)).all()
+        assert (backup.status, backup.job_id) == ("succeeded", job)
+    assert _states(lab, blog, str(shared)) == [("running", None), ("running", None)]  # both locks let go
+    export = _export(lab, job)
+    files = _unsealed(lab, export)
+    assert files["spaces/web/tables.sql"] == f"-- news of {web}\n".encode()
+    assert files["spaces/web/uploads/2026/11/flyer.bin"] == f"flyer of {web}".encode()
+    assert "blog/database.sql" in files
+    listed = [(s["name"], s["state"], s.get("space")) for s in json.loads(files["manifest.json"])["services"]]
+    assert listed == [
+        ("blog", "exported", None),
+        ("web", "exported", True),
+        ("cloud", "skipped", True),
+        ("later", "skipped", True),
+    ]
+    assert export.services is not None
+    rows = {s["name"]: s for s in export.services}
+    assert (rows["web"]["kind"], rows["web"]["space"], rows["web"]["files"]) == ("space", web, 4)
+    nextcloud = factories.CATALOG.get("nextcloud").sharing
+    assert nextcloud is not None
+    assert nextcloud.shared is not None
+    assert nextcloud.shared.data.restore is not None
+    words = nextcloud.shared.data.restore
+    assert rows["cloud"]["reason"] == (
+        "a space in the lab's shared service, which cannot take one space's data apart from the others': "
+        + words.en
+    )
+    assert rows["later"]["reason"] == "the space is requested; only a running space is exported"
+    readme = files["README.txt"].decode()
+    assert "Bereich „web“ im gemeinsam genutzten wordpress des Labs" in readme
+    assert (
+        "Nicht in diesem Archiv: „cloud“ (nextcloud): ein Bereich in einem gemeinsam genutzten Dienst"
+        in readme
+    )
+    assert words.de in readme  # the template's own words, in the association's language
+    assert "„later“ (wordpress): der Bereich hat den Zustand „wartet auf Freigabe“" in readme
+    steps = [line for line in lab.lines(job) if line.startswith(("exporting the space", "left out"))]
+    assert steps[:2] == ["exporting the space cloud", f"left out: {rows['cloud']['reason']}"]
+    with transaction(lab.url) as session:  # the spaces left out are as they were
+        assert [session.get_one(Space, i).state for i in (cloud, later)] == ["running", "requested"]
+
+
+def test_a_failed_space_backup_fails_the_whole_export_and_lets_the_shared_instance_go(
+    lab: EngineLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(association_making, "restore_space_for_export", space_restored)
+    web, _, _ = _spaces(lab)
+    job = _asked(lab)
+
+    lab.run(job, ScriptedRunner(fails("the space's export exited 1: mariadb-dump failed")))
+
+    status, error = _job(lab, job)
+    assert status == "failed"
+    assert error == "web: the space's backup failed: the space's export exited 1: mariadb-dump failed"
+    assert _export(lab, job).state == "failed"
+    with transaction(lab.url) as session:
+        space = session.get_one(Space, web)
+        assert (space.state, space.instance.lock_job_id) == ("running", None)  # type: ignore[union-attr]
+    assert _left_in_exports(lab) == []
+
+
+def test_an_export_that_breaks_down_mid_space_backup_fails_that_backup_and_the_space_runs_on(
+    lab: EngineLab,
+) -> None:
+    web, _, _ = _spaces(lab)
+    job = _asked(lab)
+
+    def broken(spec: RunSpec) -> None:
+        raise RuntimeError("a bug")
+
+    lab.run(job, ScriptedRunner(succeeds(during=broken)))
+
+    assert _job(lab, job)[0] == "failed"
+    with transaction(lab.url) as session:
+        begun = select(SpaceBackup.status).where(SpaceBackup.job_id == job)
+        assert session.scalars(begun).all() == ["failed"]
+        space = session.get_one(Space, web)
+        assert (space.state, space.instance.lock_job_id) == ("running", None)  # type: ignore[union-attr]
+    assert _export(lab, job).state == "failed"

@@ -1,20 +1,36 @@
 """Jobs on one space's own data over the scripted runner: a backup into the association's own
-repository, a restore of that space alone, a move into a dedicated instance (backup, deploy, load,
-then the space's removal), and what a failure at each step leaves."""
+repository, a restore of that space alone, an export of it (from a fresh backup of it), a move into a
+dedicated instance (backup, deploy, load, then the space's removal), and what a failure at each step
+leaves."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
+from provisioner.crypto import decrypt
 from provisioner.db import transaction
+from provisioner.exports import space_making
+from provisioner.exports.archive import RestoredPart
+from provisioner.exports.restored import RestoreFailed
+from provisioner.exports.space import request_space_export
 from provisioner.jobs.states import JobKind
-from provisioner.models import Alert, BackupRepository, Instance, Space, SpaceBackup, SpaceRestore, Tenant
+from provisioner.models import (
+    Alert,
+    BackupRepository,
+    Instance,
+    Space,
+    SpaceBackup,
+    SpaceRestore,
+    Tenant,
+)
 from provisioner.runner.scripted import ScriptedRunner, fails, succeeds
 from tests.support import factories
 from tests.support.engine_lab import EngineLab, backup_reported, space_data_job
-from tests.support.spaces import approved_space, offer_shared
+from tests.support.exports import export_of, unsealed
+from tests.support.spaces import approved_space, offer_shared, space_restored
 
 
 def _running_spaces(lab: EngineLab) -> tuple[str, str]:
@@ -194,3 +210,119 @@ def test_the_last_space_moved_out_takes_its_shared_instance_with_it(lab: EngineL
     assert runner.playbooks == ["space-data.yml", "deploy.yml", "space-data.yml", "space.yml", "remove.yml"]
     assert lab.ended(job) == ("succeeded", None, "removed")
     assert _moved_into(lab, job).state == "running"
+
+
+@pytest.fixture
+def _no_restic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(space_making, "restore_space_for_export", space_restored)
+
+
+def _space_export(lab: EngineLab, space_id: str) -> str:
+    with transaction(lab.url) as session:
+        admin = factories.admin_of(session.get_one(Space, space_id).tenant)
+        return request_space_export(session, actor=admin, catalog=factories.CATALOG, space_id=space_id).job.id
+
+
+@pytest.mark.usefixtures("_no_restic")
+def test_a_space_export_is_made_from_a_fresh_backup_of_the_space_alone(lab: EngineLab) -> None:
+    a, b = _running_spaces(lab)
+    job = _space_export(lab, a)
+
+    runner = lab.run(job, ScriptedRunner(backup_reported()))
+
+    assert runner.playbooks == ["space-data.yml"]
+    assert (runner.ran[0].variables["action"], runner.ran[0].variables["in_snapshot"]) == (
+        "backup",
+        f"space-{a}",
+    )
+    assert lab.ended(job) == ("succeeded", None, "running")
+    [backup] = _backups(lab, a)
+    assert _backups(lab, b) == []
+    export = export_of(lab.url, job)
+    assert (export.state, export.space_id, export.instance_id, export.backup_id) == (
+        "ready",
+        a,
+        None,
+        backup.id,
+    )
+    files = unsealed(lab.settings, export)
+    assert sorted(files) == [
+        "README.txt",
+        "SHA256SUMS",
+        "manifest.json",
+        "spaces/web/configuration.json",
+        "spaces/web/members.json",
+        "spaces/web/tables.sql",
+        "spaces/web/uploads/2026/11/flyer.bin",
+    ]
+    assert files["spaces/web/tables.sql"] == f"-- news of {a}\n".encode()
+    assert files["spaces/web/uploads/2026/11/flyer.bin"] == f"flyer of {a}".encode()
+    [entry] = json.loads(files["manifest.json"])["services"]
+    assert (entry["name"], entry["template"], entry["space"]) == ("web", "wordpress", True)
+    assert [(p["name"], p["kind"]) for p in entry["parts"]] == [
+        ("configuration", "configuration"),
+        ("tables", "sql"),
+        ("members", "file"),
+        ("uploads", "files"),
+    ]
+    configuration = json.loads(files["spaces/web/configuration.json"])
+    with transaction(lab.url) as session:
+        space = session.get_one(Space, a)
+        assert (configuration["address"], configuration["parameters"]) == (space.url, {})
+        # None of the shared instance's secrets: its parameters are the lab's, not the association's.
+        secrets = [decrypt(lab.settings, s.encrypted) for s in space.instance.secrets]  # type: ignore[union-attr]
+    assert secrets
+    assert not any(secret.encode() in body for secret in secrets for body in files.values())
+    readme = files["README.txt"].decode()
+    assert "Bereich „web“ im gemeinsam genutzten wordpress des Labs" in readme  # the association's language
+    assert "Die Tabellen der Webseite" in readme  # the template's own words
+    assert "export ready" in " ".join(lab.lines(job))
+    assert _state(lab, a) == "running"
+
+
+@pytest.mark.usefixtures("_no_restic")
+def test_a_failed_backup_fails_the_space_export_and_leaves_nothing(lab: EngineLab) -> None:
+    a, _ = _running_spaces(lab)
+    job = _space_export(lab, a)
+
+    lab.run(job, ScriptedRunner(fails("the space's export exited 1: mariadb-dump failed")))
+
+    error = "the space's backup failed: the space's export exited 1: mariadb-dump failed"
+    assert lab.ended(job) == ("failed", error, "running")
+    export = export_of(lab.url, job)
+    assert (export.state, export.error, export.file) == ("failed", error, None)
+    assert _state(lab, a) == "running"
+    folder = lab.settings.resolved_exports_dir
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_restore_that_fails_fails_the_space_export_and_leaves_nothing(
+    lab: EngineLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> list[RestoredPart]:
+        raise RestoreFailed("restoring the backup failed: repository is locked")
+
+    monkeypatch.setattr(space_making, "restore_space_for_export", broken)
+    a, _ = _running_spaces(lab)
+    job = _space_export(lab, a)
+
+    lab.run(job, ScriptedRunner(backup_reported()))
+
+    assert lab.ended(job) == ("failed", "restoring the backup failed: repository is locked", "running")
+    assert export_of(lab.url, job).state == "failed"
+    assert [b.status for b in _backups(lab, a)] == ["succeeded"]  # the backup itself stays
+    assert list(lab.settings.resolved_exports_dir.iterdir()) == []
+
+
+def test_a_space_that_stopped_running_before_its_export_ran_is_not_exported(lab: EngineLab) -> None:
+    a, _ = _running_spaces(lab)
+    job = _space_export(lab, a)
+    with transaction(lab.url) as session:
+        session.get_one(Space, a).state = "failed"
+
+    runner = lab.run(job)
+
+    assert runner.playbooks == []
+    error = "the space is failed; only a running space can be exported"
+    assert lab.ended(job)[:2] == ("failed", error)
+    assert (export_of(lab.url, job).state, _backups(lab, a)) == ("failed", [])
