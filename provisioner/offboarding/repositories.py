@@ -20,8 +20,6 @@ from provisioner.backups.sftp import SftpFailed, quoted, run_batch
 from provisioner.config import Settings
 from provisioner.models import BackupTarget
 from provisioner.offboarding.errors import RepositoryNotDeleted
-from provisioner.offboarding.rest_repository import delete_on_rest
-from provisioner.offboarding.s3_repository import delete_on_s3
 
 RESTIC_FOLDERS = ("keys", "index", "snapshots", "locks")
 DATA_FOLDERS = [f"data/{n:02x}" for n in range(256)]
@@ -31,9 +29,14 @@ __all__ = ["RepositoryNotDeleted", "delete_repository"]
 
 
 def delete_repository(settings: Settings, target: BackupTarget, *, tenant_id: str) -> None:
+    # Loaded when used: both speak HTTP through httpx, which an idle worker does not load.
     if target.kind == "rest":
+        from provisioner.offboarding.rest_repository import delete_on_rest  # noqa: PLC0415
+
         delete_on_rest(settings, target, tenant_id=tenant_id)
     elif target.kind == "s3":
+        from provisioner.offboarding.s3_repository import delete_on_s3  # noqa: PLC0415
+
         delete_on_s3(settings, target, tenant_id=tenant_id)
     else:
         _delete_on_sftp(settings, target, tenant_id=tenant_id)

@@ -146,6 +146,8 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /spaces/{space_id}/backups": ("csrf_token",),
     "POST /spaces/{space_id}/restores": ("backup", "csrf_token"),
     "POST /spaces/{space_id}/move-to-dedicated": ("subdomain", "csrf_token"),
+    "POST /spaces/{space_id}/quota": ("storage_mb", "csrf_token"),
+    "POST /spaces/{space_id}/exports": ("csrf_token",),
     "POST /operator/spaces/modes/{name}": ("mode-dedicated", "mode-shared", "csrf_token"),
     "POST /operator/spaces/{space_id}/approve": ("storage_mb", "csrf_token"),
     "POST /operator/spaces/{space_id}/reject": ("reason", "csrf_token"),
