@@ -122,6 +122,9 @@ class SharedMode(Strict):
 class Sharing(Strict):
     modes: list[Mode] = Field(min_length=1)
     shared: SharedMode | None = None
+    # Why a service that associations might expect to share is offered dedicated only, in plain words
+    # for operators choosing what associations may request.
+    dedicated_only: Localized | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Sharing:
@@ -131,6 +134,8 @@ class Sharing(Strict):
             raise ValueError(
                 "sharing.shared describes the shared mode: give it exactly when modes has shared"
             )
+        if self.dedicated_only is not None and "shared" in self.modes:
+            raise ValueError("sharing.dedicated_only says why there is no shared mode: not beside one")
         return self
 
 

@@ -225,6 +225,17 @@ def test_a_name_in_use_is_refused_in_the_viewers_language(people: People) -> Non
     )
 
 
+def test_the_operator_reads_why_a_service_is_offered_dedicated_only(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    why = CATALOG.get("discourse").sharing.dedicated_only  # type: ignore[union-attr]
+    assert why is not None
+    page = people.operator.get("/operator/spaces", headers=GERMAN).text
+    assert "Nur als eigener Dienst angeboten" in page
+    assert str(escape(why.de)) in page
+    shown = api.client.get("/api/v1/catalog/discourse", headers=api.operator).json()
+    assert (shown["offered_modes"], shown["dedicated_only"]) == (["dedicated"], why.model_dump())
+    assert api.client.get("/api/v1/catalog/wordpress", headers=api.operator).json()["dedicated_only"] is None
+
+
 def test_a_name_the_service_would_refuse_is_refused_in_the_viewers_language(people: People) -> None:
     page = people.operator.get("/operator/spaces")
     people.operator.post(
