@@ -439,7 +439,7 @@ def test_killed_worker_job_is_reaped_and_instance_freed(
     stack = engine.stack
     instance_id = engine.request("killed")
     job_id = engine.approve(instance_id)
-    engine.wait_for_event(job_id, "Step: Pull images")
+    engine.wait_for_event(job_id, "Step: Start the instance behind the server's proxy")
     playbooks = playbooks_of(stack.processes["worker"].pid)
     assert playbooks, "a playbook runs for the job"
 

@@ -85,15 +85,15 @@ def test_live_steps_arrive_in_german(tmp_path: Path) -> None:
             expect(page.locator("#job-status")).to_have_text("wartet")
             # A worker takes the job: its first step arrives, and the status says the job runs.
             _claim(db_url, job_id)
-            _step(sink, 1, "Place the instance's files")
+            _step(sink, 1, "Start the instance behind the server's proxy")
             steps = page.locator("#job-steps li")
             expect(steps).to_have_count(1, timeout=WAIT_MS)
             expect(page.locator("#job-status")).to_have_text("läuft")
-            expect(steps.nth(0)).to_have_text("Dateien des Dienstes ablegen")
-            _step(sink, 2, "Pull images")
+            expect(steps.nth(0)).to_have_text("Den Dienst hinter dem Proxy des Servers starten")
+            _step(sink, 2, "Wait until the service answers through the proxy")
             _step(sink, 3, "Prime the search index")  # a template's own task
             expect(steps).to_have_count(3, timeout=WAIT_MS)
-            expect(steps.nth(1)).to_have_text("Images herunterladen")
+            expect(steps.nth(1)).to_have_text("Warten, bis der Dienst über den Proxy antwortet")
             expect(steps.nth(1)).to_have_attribute("lang", "de")
             expect(steps.nth(2)).to_have_text("Prime the search index")
             expect(steps.nth(2)).to_have_attribute("lang", "en")
@@ -102,5 +102,7 @@ def test_live_steps_arrive_in_german(tmp_path: Path) -> None:
                 session.commit()
             # At the end the page reloads and shows the outcome, the steps still in German.
             expect(page.locator(".outcome")).to_be_visible(timeout=WAIT_MS)
-            expect(page.locator("#job-steps li").nth(1)).to_have_text("Images herunterladen")
+            expect(page.locator("#job-steps li").nth(1)).to_have_text(
+                "Warten, bis der Dienst über den Proxy antwortet"
+            )
             context.close()

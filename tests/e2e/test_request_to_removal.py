@@ -61,7 +61,7 @@ def request_deploy_check_remove(stack: Stack, server: TestServer, client: docker
         events = verein_a.call("GET", f"/api/v1/jobs/{job['id']}/events", expect=200)["items"]
         sequence = [e["seq"] for e in events]
         assert sequence == sorted(set(sequence))
-        assert any(e["line"] == "Step: Start containers" for e in events)
+        assert any(e["line"] == "Step: Start the instance behind the server's proxy" for e in events)
         assert events[-1]["line"] == "Finished"
 
         running = verein_a.call("GET", f"/api/v1/instances/{instance_id}", expect=200)

@@ -29,7 +29,11 @@ from tests.support.portal import People, csrf_of
 ROOT = Path(__file__).parents[3]
 PLAYBOOKS = ROOT / "playbooks"
 GERMAN = {"Accept-Language": "de"}
-OURS = ["Place the instance's files", "Pull images", "Wait until the service answers through the proxy"]
+OURS = [
+    "Start the instance behind the server's proxy",
+    "Place the instance's route in the proxy",
+    "Wait until the service answers through the proxy",
+]
 THEIRS = "Prime the wiki's search index"  # a template's own task: no translation
 
 
@@ -98,8 +102,8 @@ def test_the_german_job_page_and_its_stream_name_our_steps_in_german(people: Peo
     job_id = _deploy_with_events(people, api)
     german = [
         ("de", "Zuerst wird gesichert"),
-        ("de", "Dateien des Dienstes ablegen"),
-        ("de", "Images herunterladen"),
+        ("de", "Den Dienst hinter dem Proxy des Servers starten"),
+        ("de", "Weg zum Dienst im Proxy eintragen"),
         ("de", "Warten, bis der Dienst über den Proxy antwortet"),
         ("en", THEIRS),
         ("en", FAILURE),
@@ -144,5 +148,5 @@ def test_every_step_of_our_playbooks_has_its_german_name() -> None:
 def test_pybabel_finds_the_steps_through_the_packages_extractor() -> None:
     found = extract_from_dir(ROOT, method_map=[("playbooks/**.yml", "provisioner_steps")])
     steps = {(context, message) for _path, _line, message, _comments, context in found}
-    assert (STEP_CONTEXT, "Pull images") in steps
+    assert (STEP_CONTEXT, "Start the instance behind the server's proxy") in steps
     assert {(STEP_CONTEXT, name) for name in _our_steps()} == steps
