@@ -97,7 +97,12 @@ class Bench:
         # Runs after the stack has stopped: the instances first, then the proxy they were attached to.
         cleanup.callback(remove_leftovers, client, self.instance_ids, self.server_ids)
         stack = {"database_url": self.db, "broker_url": broker, "ssh_key": self.server.client_key}
-        self.stack = cleanup.enter_context(production_stack(work / "data", **stack, registry=REGISTRY))
+        # Another playbooks folder (an earlier version's) for both sides: the stack's setting, the plain
+        # runs' specs through the settings read back from it.
+        playbooks = {"PROVISIONER_PLAYBOOKS_DIR": str(args.playbooks)} if args.playbooks else None
+        self.stack = cleanup.enter_context(
+            production_stack(work / "data", **stack, registry=REGISTRY, env=playbooks)
+        )
         env = {k.removeprefix("PROVISIONER_").lower(): v for k, v in self.stack.env.items()}
         self.settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
         self.worker = find_worker()
@@ -253,7 +258,7 @@ proxy, which then serves every later deploy on both sides), template `{TEMPLATE}
 
 - Machine: {model}, {cores} cores, {ram / 1024**2:.1f} GiB RAM, Linux {platform.release()}; \
 load average {load[0]} before the run, {load[1]} after
-- Code: {code}
+- Code: {code}{f"; the playbooks of {args.playbooks_label or args.playbooks}" if args.playbooks else ""}
 - Versions: ansible-core {version("ansible-core")}, ansible-runner {version("ansible-runner")}, \
 Python {platform.python_version()}, celery {version("celery")}
 
@@ -304,6 +309,9 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first, not counted (default 1)")
     parser.add_argument("--address", help="loopback address for the sshd test server (default: a free one)")
     parser.add_argument("--redis-db", type=int, default=7, help="an empty Redis database (default 7)")
+    parser.add_argument("--playbooks", type=Path, help="another playbooks folder (an earlier version's, say)")
+    parser.add_argument("--playbooks-label", help="how the report names that folder (a commit, say)")
+    parser.add_argument("--no-write", action="store_true", help="print the report only")
     args = parser.parse_args()
     if args.runs < 1 or args.warmup < 1:  # the warm-up also starts the proxy, which no measured round should
         parser.error("--runs and --warmup must be at least 1")
@@ -328,6 +336,8 @@ def main() -> int:
         print(f"deploy_overhead: FAILED: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(markdown)
+    if args.no_write:
+        return 0
     section = f"{BEGIN}\n{markdown.rstrip()}\n{END}"
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     if BEGIN in text and END in text:
