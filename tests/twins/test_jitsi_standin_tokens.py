@@ -19,25 +19,29 @@ import pytest
 
 STANDIN = Path(__file__).parent / "jitsi/overlay/usr/local/bin/jitsi-standin"
 SECRET = "s3cret-of-the-shared-jitsi"
-JWT_ENV = {
+JITSI_TOKEN_ENV = {
     "ENABLE_AUTH": "1",
     "AUTH_TYPE": "jwt",
     "JWT_APP_ID": "provisioner",
-    "JWT_APP_SECRET": SECRET,
     "JWT_ENABLE_DOMAIN_VERIFICATION": "true",
 }
 
 
-@pytest.fixture
-def standin(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    for name, value in JWT_ENV.items():
-        monkeypatch.setenv(name, value)
+def load_standin() -> ModuleType:
+    """The stand-in's program as a module; it reads its settings from the environment when used."""
     loader = SourceFileLoader("jitsi_standin", str(STANDIN))
     spec = spec_from_loader("jitsi_standin", loader)
     assert spec is not None
     module = module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def standin(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    for name, value in {**JITSI_TOKEN_ENV, "JWT_APP_SECRET": SECRET}.items():
+        monkeypatch.setenv(name, value)
+    return load_standin()
 
 
 def _part(data: dict[str, Any]) -> str:
