@@ -89,15 +89,11 @@ class SpaceNames(Strict):
     min_length: int = Field(default=1, ge=1, le=63)
     # A name that begins with one of these is refused (Mattermost reserves such words for its own pages).
     refused_prefixes: list[str] = Field(default_factory=list)
-    # Names refused as a whole (Jitsi serves its own folders at these paths).
-    refused: list[str] = Field(default_factory=list)
 
     def refusal(self, name: str) -> str | None:
         """Why the service would refuse ``name``, or None."""
         if len(name) < self.min_length:
             return f"a name of at least {self.min_length} characters"
-        if name in self.refused:
-            return f"a name other than {name!r}"
         for prefix in self.refused_prefixes:
             if name.startswith(prefix):
                 return f"a name not beginning with {prefix!r}"

@@ -153,4 +153,3 @@ def test_a_shared_jitsi_takes_signed_tokens_for_its_tenants_and_makes_no_account
     assert shared is not None
     assert shared.signed_links is not None
     assert (shared.signed_links.secret, shared.signed_links.issuer) == ("jwt_app_secret", "provisioner")
-    assert shared.names.refusal("lang") == "a name other than 'lang'"
