@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-# The HTTP clients and ansible-runner: about 40 MiB in each process of the worker's pool while idle.
-LOADED_WHEN_USED = ("ansible_runner", "aiohttp", "httpx")
+# The HTTP clients (pycurl is the health sweep's) and ansible-runner: about 40 MiB in each process of the
+# worker's pool while idle.
+LOADED_WHEN_USED = ("ansible_runner", "aiohttp", "httpx", "pycurl")
 
 
 def test_an_idle_worker_has_not_loaded_the_clients_its_jobs_use() -> None:
