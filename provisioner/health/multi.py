@@ -127,6 +127,9 @@ def _configure(handle: pycurl.Curl, ask: Ask, body: _Body, timeout: float) -> No
 
 def _trust(handle: pycurl.Curl, trust: Trust) -> None:
     handle.setopt(pycurl.SSLVERSION, pycurl.SSLVERSION_TLSv1_2)  # Python's default context's floor
+    # No ALPN: libcurl would offer "http/1.0" alone, which Go's TLS (Caddy, the servers' proxy) refuses
+    # as a protocol it does not speak; without ALPN every server speaks HTTP/1.x.
+    handle.setopt(pycurl.SSL_ENABLE_ALPN, 0)
     if not trust.verify:
         handle.setopt(pycurl.SSL_VERIFYPEER, 0)
         handle.setopt(pycurl.SSL_VERIFYHOST, 0)

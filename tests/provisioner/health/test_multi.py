@@ -150,3 +150,25 @@ def test_more_requests_than_the_concurrency_each_get_their_own_connection() -> N
         found = fetch_all(asks, concurrency=3, timeout=5)
         assert sorted(stub.hosts) == sorted(f"site{n}.example.test" for n in range(25))
     assert found == {f"i{n}": Answer(200, b"ok") for n in range(25)}
+
+
+def test_no_alpn_protocol_is_offered(tmp_path: Path) -> None:
+    """Go's TLS (Caddy's) refuses a client whose only ALPN protocol it does not speak, as "http/1.0"."""
+    ca = make_ca("proxy CA")
+    tls = server_context(ca, ["site.example.test"], tmp_path)
+    tls.set_alpn_protocols(["http/1.0", "http/1.1", "h2"])
+    offered: list[str | None] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with tls.wrap_socket(connection, server_side=True) as secured:
+            offered.append(secured.selected_alpn_protocol())
+            secured.recv(4096)
+            secured.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    threading.Thread(target=serve, daemon=True).start()
+    with listener:
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        assert _ask_one(address, trust=Trust(ca_pem=ca.pem)) == Answer(200, b"ok")
+    assert offered == [None]
