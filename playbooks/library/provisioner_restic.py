@@ -14,16 +14,21 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
   ``prune_marker``): ``forget --prune`` reads and rewrites the repository, which cost as much as
   the backup itself when it ran after every one;
 - ``restore``: the snapshot restored into the run's folder beside the volumes, each volume a folder and
-  each dump a file of its own there;
+  each dump a file of its own there; with ``prepare``, first what ``ready`` does and the template's
+  steps before the restore, and at the end what ``replace`` does, so all a restore does before its
+  containers start again is one task;
 - ``replace``: the containers stopped, the volumes emptied, the file volumes filled from the copy;
-- ``load``: each new database waited for, then its dump loaded, stopping at the first error;
+- ``load``: each new database waited for, then its dump loaded, stopping at the first error; with
+  ``finish``, at the end what ``cleanup`` does;
 - ``space_backup``: one space of a shared instance alone: the service's export command writes the
   space's data into a folder inside its container, the folder is copied out beside the volumes and
   backed up, the snapshot's full id reported, and the space's retention applied as an instance's is;
 - ``space_restore``: that folder restored from a snapshot, copied into the container (the shared
   instance's, or the dedicated instance's the space moves into) and read by the service's import command;
-- ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, and
-  the run's restored copy.
+- ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, the
+  run's restored copy, and the cache folders restic kept per repository when every association's runs
+  on the server shared one cache (``<cache>/<repository id>``): each association has a cache of its own
+  now (``cache_dir``, removed with its last instance or space on the server).
 
 restic's password and the repository's credentials reach this module only through the task's
 environment; they are cut out of every message it returns all the same. The identity's key arrives as
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -43,6 +49,10 @@ from ansible.module_utils.basic import AnsibleModule
 SECRET_ENV = ("RESTIC_PASSWORD", "RESTIC_REPOSITORY", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 RESTIC = "/usr/bin/restic"
 DAY = 86400
+# restic names its cache folder for a repository by the repository's id.
+REPOSITORY_ID = re.compile(r"[0-9a-f]{64}")
+# A new database is asked whether it answers every READY_DELAY seconds, for up to two minutes.
+READY_DELAY, READY_TRIES = 0.25, 480
 
 
 class Phase:
@@ -273,7 +283,17 @@ def own(work, in_snapshot, is_kind):
 
 
 def restore(phase):
-    p, work = phase.p, phase.p["work_dir"]
+    p, work, started = phase.p, phase.p["work_dir"], time.monotonic()
+    timings = []
+    if p["prepare"]:
+        # Made ready in the same task, and the volumes replaced at its end: a task costs a round trip.
+        opened = ready(phase)
+        if opened["rc"]:
+            phase.fail(f"the tenant's backup repository does not open: {opened['stderr']}")
+        p["mountpoints"] = opened["mountpoints"]
+        phase.steps(p["before_steps"], "a step before the restore")
+        timings.append(f"restic made ready in {time.monotonic() - started:.1f} s")
+    restored_from = time.monotonic()
     # Only the instance's volumes, and the snapshot id after "--": restic must never read it as an option.
     includes = [f"--include={volume['in_snapshot']}" for volume in p["volumes"]]
     phase.restic("restore", "--target", work, *includes, "--", p["snapshot"], what="restic restore")
@@ -289,7 +309,12 @@ def restore(phase):
                 "as a file of its own"
             )
     phase.done.append("restored beside the volumes")
-    return {}
+    timings.append(f"restic restore in {time.monotonic() - restored_from:.1f} s")
+    if p["prepare"]:
+        replaced_from = time.monotonic()
+        replace(phase)
+        timings.append(f"containers stopped and volumes replaced in {time.monotonic() - replaced_from:.1f} s")
+    return {"timings": timings}
 
 
 def empty(folder):
@@ -321,18 +346,28 @@ def replace(phase):
 
 
 def load(phase):
-    p = phase.p
+    p, timings = phase.p, []
     for database in p["databases"]:
+        started = time.monotonic()
+        # A database set up afresh answers after its first start's own setup (seconds); asked often, so
+        # the load begins soon after, for up to two minutes as before.
         phase.steps(
             [{"container": database["container"], "argv": database["ready"]}],
             "waiting for the new database",
-            retries=60,
+            retries=READY_TRIES,
+            delay=READY_DELAY,
         )
+        waited = time.monotonic() - started
         dump = f"{p['work_dir']}{database['in_snapshot']}/{database['dump']}"
         # The dump goes through standard input, so no file of the snapshot is copied into the container.
         phase.run(database["load_argv"], f"loading the dump into {database['container']}", env={"DUMP": dump})
+        loaded = time.monotonic() - started - waited
         phase.done.append(f"{database['container']}: {' '.join(database['load'])}")
-    return {}
+        timings.append(f"{database['container']}: answered after {waited:.1f} s, loaded in {loaded:.1f} s")
+    if p["finish"]:
+        cleanup(phase)
+        return {"identity_removed": True, "timings": timings}
+    return {"timings": timings}
 
 
 def cleanup(phase):
@@ -347,6 +382,12 @@ def cleanup(phase):
             path = os.path.join(parent, name)
             if name.startswith("run-") and os.path.isdir(path) and time.time() - os.stat(path).st_mtime > DAY:
                 paths.append(path)
+    # The shared cache of earlier versions, beside the associations' own folders (named by their ids).
+    cache = p["cache_dir"] or os.environ.get("RESTIC_CACHE_DIR")
+    shared = os.path.dirname(cache) if cache else None
+    for name in os.listdir(shared) if shared and os.path.isdir(shared) else []:
+        if REPOSITORY_ID.fullmatch(name):
+            paths.append(os.path.join(shared, name))
     for path in paths:
         if os.path.lexists(path):
             shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
@@ -375,6 +416,7 @@ def main():
             "identity_key": {"type": "str", "no_log": True},
             "create": {"type": "bool", "default": False},
             "prepare": {"type": "bool", "default": False},
+            "finish": {"type": "bool", "default": False},
             "volumes": {"type": "list", "elements": "dict", "default": []},
             "min_free_mb": {"type": "int", "default": 0},
             "mountpoints": {"type": "dict", "default": {}},
@@ -397,6 +439,7 @@ def main():
             "export_argv": {"type": "list", "elements": "str", "default": []},
             "import_argv": {"type": "list", "elements": "str", "default": []},
             "space_input": {"type": "str"},
+            "cache_dir": {"type": "str"},
         },
     )
     phase = Phase(module)
