@@ -25,8 +25,10 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
   backed up, the snapshot's full id reported, and the space's retention applied as an instance's is;
 - ``space_restore``: that folder restored from a snapshot, copied into the container (the shared
   instance's, or the dedicated instance's the space moves into) and read by the service's import command;
-- ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, and
-  the run's restored copy.
+- ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, the
+  run's restored copy, and the cache folders restic kept per repository when every association's runs
+  on the server shared one cache (``<cache>/<repository id>``): each association has a cache of its own
+  now (``cache_dir``, removed with its last instance or space on the server).
 
 restic's password and the repository's credentials reach this module only through the task's
 environment; they are cut out of every message it returns all the same. The identity's key arrives as
@@ -37,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -46,6 +49,8 @@ from ansible.module_utils.basic import AnsibleModule
 SECRET_ENV = ("RESTIC_PASSWORD", "RESTIC_REPOSITORY", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 RESTIC = "/usr/bin/restic"
 DAY = 86400
+# restic names its cache folder for a repository by the repository's id.
+REPOSITORY_ID = re.compile(r"[0-9a-f]{64}")
 # A new database is asked whether it answers every READY_DELAY seconds, for up to two minutes.
 READY_DELAY, READY_TRIES = 0.25, 480
 
@@ -377,6 +382,12 @@ def cleanup(phase):
             path = os.path.join(parent, name)
             if name.startswith("run-") and os.path.isdir(path) and time.time() - os.stat(path).st_mtime > DAY:
                 paths.append(path)
+    # The shared cache of earlier versions, beside the associations' own folders (named by their ids).
+    cache = p["cache_dir"] or os.environ.get("RESTIC_CACHE_DIR")
+    shared = os.path.dirname(cache) if cache else None
+    for name in os.listdir(shared) if shared and os.path.isdir(shared) else []:
+        if REPOSITORY_ID.fullmatch(name):
+            paths.append(os.path.join(shared, name))
     for path in paths:
         if os.path.lexists(path):
             shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
@@ -428,6 +439,7 @@ def main():
             "export_argv": {"type": "list", "elements": "str", "default": []},
             "import_argv": {"type": "list", "elements": "str", "default": []},
             "space_input": {"type": "str"},
+            "cache_dir": {"type": "str"},
         },
     )
     phase = Phase(module)

@@ -319,6 +319,28 @@ def test_health_says_when_its_window_is_over_so_the_task_calls_it_again() -> Non
     assert len(docker.calls) == 1, "one try, no component asked"
 
 
+def test_a_space_removal_deletes_what_backups_left_also_when_its_route_is_gone(tmp_path: Path) -> None:
+    step = _module()
+    backup = tmp_path / "backup"
+    (backup / "cache" / "ten_a" / ("c" * 64)).mkdir(parents=True)
+    (backup / "pruned").mkdir()
+    (backup / "pruned" / "spc_1").write_text("1765000000.0\n")
+    kept = backup / "cache" / "ten_b"
+    kept.mkdir()
+    leftovers = [str(backup / "pruned" / "spc_1"), str(backup / "cache" / "ten_a"), str(backup / "nothing")]
+    params = {
+        "proxy": {**PROXY, "dir": str(tmp_path / "proxy")},
+        "site_file": "spc_1.caddy",
+        "leftovers": leftovers,
+    }
+    assert step.unroute_phase(AnsibleStandIn(), DockerStandIn(step), params) == {
+        "changed": True,
+        "done": leftovers[:2],
+    }
+    assert sorted(p.name for p in backup.rglob("*")) == ["cache", "pruned", "ten_b"]
+    assert step.unroute_phase(AnsibleStandIn(), DockerStandIn(step), params) == {"changed": False, "done": []}
+
+
 def test_the_phases_named_in_also_run_after_the_first_in_one_task() -> None:
     """A deploy's proxy, files, images, containers and route are one task: each phase in its order, its
     changes reported together, and the route reloads the proxy whose configuration the proxy phase changed."""
@@ -341,3 +363,37 @@ def test_the_phases_named_in_also_run_after_the_first_in_one_task() -> None:
     result = step.run_phases(None, None, params)
     assert seen == [("proxy", False), ("start", True), ("route", True)]
     assert result == {"changed": True, "done": ["configuration", "reloaded"], "config_changed": True}
+
+
+class NothingLeftDocker:
+    """Docker Engine where nothing carries the instance's label any more (a removal run again)."""
+
+    def labelled(self, path: str, label: str) -> list[dict[str, Any]]:
+        return []
+
+    def api(self, method: str, path: str, body: Any = None, **more: Any) -> dict[str, Any]:
+        return {"Volumes": None}
+
+    def inspect(self, kind: str, name: str) -> None:
+        return None
+
+
+def test_a_removal_deletes_its_folder_and_what_backups_left_and_converges(tmp_path: Path) -> None:
+    step = _module()
+    folder, marker, cache = (
+        tmp_path / "instances" / "ins_1",
+        tmp_path / "pruned" / "ins_1",
+        tmp_path / "ten_a",
+    )
+    for made in (folder, cache / ("0a" * 32)):
+        made.mkdir(parents=True)
+    marker.parent.mkdir()
+    marker.write_text("1765000000.0\n")
+    params = {
+        "proxy": {**PROXY, "dir": str(tmp_path / "proxy")}, "label": "org.provisioner.instance=ins_1",
+        "site_file": "ins_1.caddy", "instance_dir": str(folder), "leftovers": [str(marker), str(cache)],
+    }  # fmt: skip
+    done = step.remove_phase(AnsibleStandIn(), NothingLeftDocker(), params)
+    assert done == {"changed": True, "done": ["instance folder", str(marker), str(cache)]}
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["instances", "pruned"]
+    assert step.remove_phase(AnsibleStandIn(), NothingLeftDocker(), params) == {"changed": False, "done": []}
