@@ -1,9 +1,10 @@
 """Backups of a WordPress instance with real restic over SFTP to a second sshd test server, restored
 into a new instance and in place, restore drills passing and (after a pack file is damaged on the
-backup server) failing, an export whose SQL loads into a fresh MariaDB and whose files are the
-site's byte for byte, the whole association's export holding both its sites, tenants kept apart, and
-at the end the association offboarded: a check lists what it looked for on the server, the backup
-target and in the database, and finds nothing of it but its deletion record.
+backup server) failing, an export whose SQL loads into a fresh MariaDB, whose files are the site's
+byte for byte and whose WXR holds the post written, the whole association's export holding both its
+sites, tenants kept apart, and at the end the association offboarded: a check lists what it looked
+for on the server, the backup target and in the database, and finds nothing of it but its deletion
+record.
 
 Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
 is the backup server restic reaches over SFTP with the target's own identity and pinned host key),
@@ -17,6 +18,7 @@ import hashlib
 import os
 from contextlib import ExitStack
 from pathlib import Path
+from xml.etree import ElementTree
 
 import docker
 import pytest
@@ -43,11 +45,12 @@ from tests.support.offboarding import KEPT, left_in_database
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
-from tests.support.wordpress import UPLOAD_FOLDER, UPLOAD_NAME, put_upload, sql, upload_sha256
+from tests.support.wordpress import UPLOAD_FOLDER, UPLOAD_NAME, add_post, put_upload, sql, upload_sha256
 
 pytestmark = pytest.mark.e2e
 
 ROW_SQL = "SELECT body FROM notes WHERE id = 1"
+WXR = "http://wordpress.org/export/1.2/"  # the namespace of WordPress's export format, version 1.2
 
 
 # Six deploy-sized jobs in a row (deploy, backup, restore into a new instance, restore in place, two
@@ -180,6 +183,8 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         # loads into a fresh MariaDB, its files are the site's byte for byte; nobody else reaches it.
         # (Its backup is the day's latest now: the retention policy keeps one a day, so it comes after
         # the restores of the first backup above.)
+        # A post written just before: the export's WXR (WordPress's own format) holds it.
+        add_post(docker_client, blog_id, "localhost", title="Sommerfest 2027", content="Grillen im Hof")
         exported = verein_a.call("POST", f"/api/v1/instances/{blog_id}/exports", expect=202)
         job_succeeded(verein_a, exported)
         export = verein_a.call("GET", f"/api/v1/exports/{exported['export']['id']}", expect=200)
@@ -195,7 +200,19 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             "configuration",
             "database",
             "content",
+            "posts",
         ]
+        # The WXR is well-formed XML that names WordPress's export format and holds the post with its
+        # text. (The WordPress Importer that reads it at another host is no Debian, PyPI or npm package,
+        # so its import is not run here.)
+        channel = ElementTree.parse(top / "blog/posts.xml").getroot().find("channel")  # noqa: S314 - ours
+        assert channel is not None
+        assert channel.findtext(f"{{{WXR}}}wxr_version") == "1.2"
+        [post] = [i for i in channel.iter("item") if i.findtext(f"{{{WXR}}}post_type") == "post"
+                  and i.findtext("title") == "Sommerfest 2027"]  # fmt: skip
+        assert post.findtext("{http://purl.org/rss/1.0/modules/content/}encoded") == "Grillen im Hof"
+        assert post.findtext(f"{{{WXR}}}status") == "publish"
+        assert not list((top / "blog/content").rglob("*.xml"))  # never beside what the site serves
         exported_upload = top / "blog/content/uploads/2026/11" / UPLOAD_NAME
         assert hashlib.sha256(exported_upload.read_bytes()).hexdigest() == checksum
         dump = (top / "blog/database.sql").read_bytes()

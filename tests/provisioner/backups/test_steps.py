@@ -139,7 +139,11 @@ def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(settin
         assert (backup.status, backup.snapshot_id) == ("succeeded", snapshot_id)
         assert (backup.size_bytes, backup.added_bytes) == (1000, 10)
         # The reported paths are ignored: each volume lies where restic was told to put it.
-        assert backup.paths == {"db": f"/prv-{blog_id}-db/_data", "content": f"/prv-{blog_id}-content/_data"}
+        assert backup.paths == {
+            "db": f"/prv-{blog_id}-db/_data",
+            "content": f"/prv-{blog_id}-content/_data",
+            "wxr": f"/prv-{blog_id}-wxr/_data",
+        }
 
 
 def _stored_backup(settings: Settings, **values: object) -> tuple[str, str]:

@@ -40,6 +40,7 @@ class Lab:
         (self.source / "content" / "uploads").mkdir(parents=True)
         (self.source / "content" / "uploads" / "plakat.pdf").write_bytes(b"%PDF-1.4 Sommerfest")
         (self.source / "backup.sql").write_text("CREATE TABLE notes (id INT);\n")
+        (self.source / "wordpress.xml").write_text("<rss><channel><title>Sommerfest</title></channel></rss>")
         with session_factory(db_url)() as session:
             owner = factories.tenant(session)
             owner.language = "en"
@@ -70,7 +71,11 @@ class Lab:
         """Stands in for the restic restore: the prepared folders copied into the throwaway folder."""
         assert backup.id == self.backup_id
         shutil.copytree(self.source, into / "restored")
-        sources = {"database": into / "restored" / "backup.sql", "content": into / "restored" / "content"}
+        sources = {
+            "database": into / "restored" / "backup.sql",
+            "content": into / "restored" / "content",
+            "posts": into / "restored" / "wordpress.xml",
+        }
         return [RestoredPart(part=part, source=sources[part.name]) for part in parts]
 
     def make(self, job_id: str, **more: Any) -> None:
@@ -117,6 +122,7 @@ def test_a_ready_archive_is_sealed_whole_and_replaces_the_one_before(lab: Lab) -
         assert b"Export of the data of verein-a e.V." in readme.read()
     assert any(n.endswith("/blog/content/uploads/plakat.pdf") for n in names)
     assert any(n.endswith("/blog/database.sql") for n in names)
+    assert any(n.endswith("/blog/posts.xml") for n in names)
     assert any(n.endswith("/blog/configuration.json") for n in names)
 
     second = lab.ask()
