@@ -6,13 +6,15 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
 
 - ``ready``: restic installed, the run's identity for the backup server with its pinned host key, the
   tenant's repository opened (made on first use with ``create``); with ``volumes``, the instance's
-  volumes found and the free disk space under them checked;
+  volumes found (an ``optional`` one may be missing: an instance deployed before its template had it)
+  and the free disk space under them checked;
 - ``backup``: with ``prepare``, first what ``ready`` does and at the end what ``cleanup`` does, so a
-  backup is one task; the template's steps before, restic's backup of the volumes, the steps after (also when
-  the backup failed), the snapshot's full id, the retention policy where the server may delete, when
-  it is due (at most once per ``prune_every_seconds`` for each instance, its time kept in
-  ``prune_marker``): ``forget --prune`` reads and rewrites the repository, which cost as much as
-  the backup itself when it ran after every one;
+  backup is one task; the template's steps before, restic's backup of the volumes, the steps after
+  (also when the backup failed), the snapshot's full id and the optional volumes left out (with the
+  steps that ``needs`` them), the retention policy where the server may delete, when it is due (at
+  most once per ``prune_every_seconds`` for each instance, its time kept in ``prune_marker``):
+  ``forget --prune`` reads and rewrites the repository, which cost as much as the backup itself when
+  it ran after every one;
 - ``restore``: the snapshot restored into the run's folder beside the volumes, each volume a folder and
   each dump a file of its own there;
 - ``replace``: the containers stopped, the volumes emptied, the file volumes filled from the copy;
@@ -22,8 +24,10 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
   backed up, the snapshot's full id reported, and the space's retention applied as an instance's is;
 - ``space_restore``: that folder restored from a snapshot, copied into the container (the shared
   instance's, or the dedicated instance's the space moves into) and read by the service's import command;
-- ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, and
-  the run's restored copy.
+- ``cleanup``: the run's identity, those killed runs left behind, where earlier versions kept one, the
+  run's restored copy, and the cache folders restic kept per repository when every association's runs
+  on the server shared one cache (``<cache>/<repository id>``): each association has a cache of its own
+  now (``cache_dir``, removed with its last instance or space on the server).
 
 restic's password and the repository's credentials reach this module only through the task's
 environment; they are cut out of every message it returns all the same. The identity's key arrives as
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -43,6 +48,8 @@ from ansible.module_utils.basic import AnsibleModule
 SECRET_ENV = ("RESTIC_PASSWORD", "RESTIC_REPOSITORY", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
 RESTIC = "/usr/bin/restic"
 DAY = 86400
+# restic names its cache folder for a repository by the repository's id.
+REPOSITORY_ID = re.compile(r"[0-9a-f]{64}")
 
 
 class Phase:
@@ -95,12 +102,16 @@ def place(path, text, mode):
 
 
 def mountpoints(phase):
+    """Each volume's folder on the server. An optional one may be missing (an instance deployed before
+    its template had it): it is left out, and the backup reports it."""
     found, missing = {}, []
     for volume in phase.p["volumes"]:
         rc, out, _ = phase.run(
             ["docker", "volume", "inspect", volume["docker"]], "docker volume", check=False
         )
-        if rc != 0:
+        if rc != 0 and volume.get("optional"):
+            phase.done.append(f"{volume['docker']} left out: the instance was deployed before it was added")
+        elif rc != 0:
             missing.append(volume["docker"])
         else:
             found[volume["name"]] = json.loads(out)[0]["Mountpoint"]
@@ -151,21 +162,29 @@ def backup(phase):
             phase.fail(f"the tenant's backup repository does not open: {opened['stderr']}")
         p["mountpoints"] = opened["mountpoints"]
     found = p["mountpoints"]
+    if not found:
+        phase.fail("none of the instance's volumes is on the server")
+    # Optional volumes the server lacks (mountpoints refused any other): left out, with the steps that
+    # write into them.
+    missing = [v for v in p["volumes"] if v["name"] not in found]
+    gone = {v["docker"] for v in missing}
     # restic runs in Docker's volumes folder and is given <volume>/_data, so the snapshot holds each
     # volume under a path the control plane derives from its own names (never one the server reports).
     root = os.path.dirname(os.path.dirname(next(iter(found.values()))))
     for volume in p["volumes"]:
-        if found[volume["name"]] != f"{root}/{volume['docker']}/_data":
+        if volume["docker"] not in gone and found[volume["name"]] != f"{root}/{volume['docker']}/_data":
             phase.fail(f"the volume {volume['docker']} is not where Docker keeps named volumes ({root})")
+    paths = [path for path in p["backup_paths"] if path.split("/", 1)[0] not in gone]
     try:
-        phase.steps(p["before_steps"], "a step before the backup")
+        phase.steps([s for s in p["before_steps"] if s.get("needs") not in gone], "a step before the backup")
         backup_options = ["backup", "--json", "--quiet", "--host", p["instance_id"], *p["tag_options"]]
-        _, out, _ = phase.restic(*backup_options, "--", *p["backup_paths"], what="restic backup", cwd=root)
+        _, out, _ = phase.restic(*backup_options, "--", *paths, what="restic backup", cwd=root)
     finally:
         phase.steps(p["after_steps"], "a step after the backup")
     summary, snapshot_id = reported(phase, out)
     apply_retention(phase)
-    result = {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+    report = {"snapshot_id": snapshot_id, "summary": summary, "missing": [v["name"] for v in missing]}
+    result = {"report": report}
     if p["prepare"]:
         cleanup(phase)
         result["identity_removed"] = True
@@ -347,6 +366,12 @@ def cleanup(phase):
             path = os.path.join(parent, name)
             if name.startswith("run-") and os.path.isdir(path) and time.time() - os.stat(path).st_mtime > DAY:
                 paths.append(path)
+    # The shared cache of earlier versions, beside the associations' own folders (named by their ids).
+    cache = p["cache_dir"] or os.environ.get("RESTIC_CACHE_DIR")
+    shared = os.path.dirname(cache) if cache else None
+    for name in os.listdir(shared) if shared and os.path.isdir(shared) else []:
+        if REPOSITORY_ID.fullmatch(name):
+            paths.append(os.path.join(shared, name))
     for path in paths:
         if os.path.lexists(path):
             shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.unlink(path)
@@ -397,6 +422,7 @@ def main():
             "export_argv": {"type": "list", "elements": "str", "default": []},
             "import_argv": {"type": "list", "elements": "str", "default": []},
             "space_input": {"type": "str"},
+            "cache_dir": {"type": "str"},
         },
     )
     phase = Phase(module)

@@ -17,6 +17,9 @@ cost more than the work itself. The phases:
 - ``unroute``: one route less, for a space of a shared instance that goes;
 - ``remove``: the route, every container, network and volume labelled with the instance, its folder.
 
+Both of the last take ``leftovers``: what backups left on the server for what goes (its prune marker,
+the association's restic cache when it was the association's last there), paths the control plane made.
+
 It runs with the server's Python standard library, Docker Engine's API on its local socket and the
 Docker command line for pulls and commands inside containers (server-bootstrap.yml installs both), and
 reports changed only when something changed, so a second run converges. The API, not the command line,
@@ -304,14 +307,27 @@ def route_phase(module, docker, p):
 
 def unroute_phase(module, docker, p):
     """One route less (a space of a shared instance that goes): the instance's own route stays."""
-    proxy = p["proxy"]
+    proxy, done = p["proxy"], remove_leftovers(p["leftovers"])
     route = f"{proxy['dir']}/sites/{p['site_file']}"
     if not os.path.lexists(route):
-        return {"changed": False, "done": []}
+        return {"changed": bool(done), "done": done}
     os.remove(route)
     if docker.inspect("container", proxy["name"]) is not None:
         reload_proxy(docker, proxy)
-    return {"changed": True, "done": ["route", "reloaded"]}
+    return {"changed": True, "done": [*done, "route", "reloaded"]}
+
+
+def remove_leftovers(paths):
+    done = []
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+        else:
+            continue
+        done.append(path)
+    return done
 
 
 def remove_phase(module, docker, p):
@@ -340,6 +356,7 @@ def remove_phase(module, docker, p):
     if os.path.lexists(p["instance_dir"]):
         shutil.rmtree(p["instance_dir"])
         done.append("instance folder")
+    done += remove_leftovers(p["leftovers"])
     # A server whose proxy is gone has no route to drop.
     if "route" in done and docker.inspect("container", proxy["name"]) is not None:
         reload_proxy(docker, proxy, check=False)
@@ -525,6 +542,7 @@ def main():
             "window": {"type": "int", "default": 10},
             "delay": {"type": "int", "default": 2},
             "probes": {"type": "list", "elements": "list", "default": []},
+            "leftovers": {"type": "list", "elements": "str", "default": []},
         },
     )
     phase = module.params["phase"]

@@ -21,6 +21,7 @@ from provisioner.backups.repository import with_user
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import transaction
+from provisioner.deployments.backup_leftovers import prune_marker
 from provisioner.models import BackupRepository, BackupTarget, Server
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def retention_variables(
     (a marker on the server keeps the time). A REST target's servers cannot delete: the control plane
     prunes there (``prune_rest_targets``), so they get no rules."""
     return {
-        "prune_marker": f"{server.root_dir}/backup/pruned/{owner_id}",
+        "prune_marker": prune_marker(server, owner_id),
         "prune_every_seconds": settings.backup_prune_interval_seconds,
         "keep_options": [] if repository.target.kind == "rest" else keep_options(settings),
     }

@@ -25,6 +25,7 @@ from provisioner.backups.htpasswd import ensure_user
 from provisioner.backups.targets import default_target
 from provisioner.config import Settings
 from provisioner.crypto import decrypt, encrypt
+from provisioner.deployments.backup_leftovers import cache_dir
 from provisioner.models import BackupRepository, BackupTarget, Server
 
 
@@ -104,7 +105,8 @@ def restic_variables(settings: Settings, repository: BackupRepository, server: S
     credentials = json.loads(decrypt(settings, target.encrypted_credentials))
     env = {
         "RESTIC_PASSWORD": decrypt(settings, repository.encrypted_password),
-        "RESTIC_CACHE_DIR": f"{server.root_dir}/backup/cache",
+        # The association's own cache on the server, deleted with its last instance or space there.
+        "RESTIC_CACHE_DIR": cache_dir(server, repository.tenant_id),
     }
     base = ["restic", "--repo", location(repository)]
     identity = None

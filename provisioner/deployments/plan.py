@@ -14,6 +14,7 @@ from provisioner.catalog.model import Step, Template, Timeouts, volume_names
 from provisioner.catalog.render import render_files, sensitive_targets
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
+from provisioner.deployments.backup_leftovers import removal_leftovers
 from provisioner.jobs.states import JobKind
 from provisioner.labels import LABEL_INSTANCE, LABEL_TENANT
 from provisioner.mail_config import mail_settings_for
@@ -314,6 +315,8 @@ def removal_variables(
         "label": f"{LABEL_INSTANCE}={instance_id}",
         "proxy": caddy.proxy_variables(settings, server),
         "site_file": f"{instance_id}.caddy",
+        # What backups left on the server beside it (build_run_spec says what, knowing the database).
+        "backup_leftovers": [],
         "launcher": (
             launcher_variables(template, instance_id, instance_dir, kind=JobKind.REMOVE) if template else None
         ),
@@ -349,6 +352,11 @@ def build_run_spec(
         files = deploy_files(mail, template, placement, server, target)
     else:
         variables = removal_variables(settings, instance.id, server, template)
+        session = object_session(instance)
+        if session is not None:
+            variables["backup_leftovers"] = removal_leftovers(
+                session, server=server, tenant_id=instance.tenant_id, instance_id=instance.id
+            )
     limits = template.timeouts.get(TIMED_AS[kind]) or Timeouts()
     return RunSpec(
         playbook=PLAYBOOKS[kind],

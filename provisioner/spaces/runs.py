@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from sqlalchemy.orm import object_session
+
 from provisioner.catalog.model import Template
 from provisioner.catalog.sharing import shared_mode
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
+from provisioner.deployments.backup_leftovers import removal_leftovers
 from provisioner.deployments.plan import HEALTH_DELAY, PROXY_FILES, docker_name, host_spec, ssh_key
 from provisioner.models import Instance, Space
 from provisioner.proxy import caddy
@@ -84,7 +87,13 @@ def space_run_spec(
         "health_status": shared.health.expect_status,
         "health_retries": -(-SPACE_HEALTH_SECONDS // HEALTH_DELAY),
         "health_delay": HEALTH_DELAY,
+        "backup_leftovers": [],
     }
+    session = object_session(space)
+    if action == "remove" and session is not None:
+        variables["backup_leftovers"] = removal_leftovers(
+            session, server=server, tenant_id=space.tenant_id, space_id=space.id
+        )
     files = {site_src: caddy.site_block(mode, hostname=hostname, upstream=upstream, instance_id=instance.id)}
     return RunSpec(
         playbook="space.yml",

@@ -1,6 +1,7 @@
 """The identity for the backup server leaves the instance server with every run that placed it, failed or
-not: the removal tasks run for real on this machine (a local connection, no server needed), and every
-playbook that makes restic ready has them in the ``always`` of the block that places the identity.
+not, and with it the cache folders restic kept when every association on a server shared one: the
+removal tasks run for real on this machine (a local connection, no server needed), and every playbook
+that makes restic ready has them in the ``always`` of the block that places the identity.
 
 The backup and restore runs over SSH with an identity are in tests/playbooks/test_backup_playbooks.py.
 """
@@ -57,17 +58,25 @@ def test_a_failed_run_removes_its_identity_what_killed_runs_left_and_the_old_fol
     kept_before = _key_folder(backup / "bkt_x")
     _key_folder(backup / "run-killed", age_days=2)
     running = _key_folder(backup / "run-running", age_days=0.5)  # another run on this server, still going
+    # restic's cache: the association's own folder stays, the one all shared before each had its own goes.
+    own_cache, shared_cache = backup / "cache" / "ten_a", backup / "cache" / ("0a" * 32)
+    for cache in (own_cache / ("0a" * 32), shared_cache):
+        cache.mkdir(parents=True)
+        (cache / "CACHEDIR.TAG").write_text("Signature: 8a477f597d28d172789f06886806bc55\n")
     for folder in ("tasks", "library"):
         (tmp_path / "playbooks" / folder).mkdir(parents=True)
     for needed in (REMOVES, MODULE):
         shutil.copy(PLAYBOOKS / needed, tmp_path / "playbooks" / needed)
     identity = {"dir": str(own), "kept_before": str(kept_before)}
-    spec = local_run(tmp_path, "run.yml", FAILING_RUN, {"restic": {"identity": identity}}, timeout=120)  # type: ignore[dict-item]
+    restic = {"identity": identity, "env": {"RESTIC_CACHE_DIR": str(own_cache)}}
+    spec = local_run(tmp_path, "run.yml", FAILING_RUN, {"restic": restic}, timeout=120)  # type: ignore[dict-item]
     outcome = run_playbook(spec, CollectingSink(), work_root=tmp_path / "runs")
     assert outcome.status == "failed"
     assert outcome.error is not None
     assert outcome.error.endswith("Fail: the run failed")
-    assert list(backup.iterdir()) == [running]
+    assert sorted(backup.iterdir()) == [backup / "cache", running]
+    assert list((backup / "cache").iterdir()) == [own_cache]
+    assert [p.name for p in own_cache.iterdir()] == ["0a" * 32]
 
 
 def _blocks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:

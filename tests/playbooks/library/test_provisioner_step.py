@@ -317,3 +317,25 @@ def test_health_says_when_its_window_is_over_so_the_task_calls_it_again() -> Non
     said = "the service did not answer 200 through the proxy: 503 upstream down"
     assert result == {"changed": False, "answered": False, "msg": said}
     assert len(docker.calls) == 1, "one try, no component asked"
+
+
+def test_a_space_removal_deletes_what_backups_left_also_when_its_route_is_gone(tmp_path: Path) -> None:
+    step = _module()
+    backup = tmp_path / "backup"
+    (backup / "cache" / "ten_a" / ("c" * 64)).mkdir(parents=True)
+    (backup / "pruned").mkdir()
+    (backup / "pruned" / "spc_1").write_text("1765000000.0\n")
+    kept = backup / "cache" / "ten_b"
+    kept.mkdir()
+    leftovers = [str(backup / "pruned" / "spc_1"), str(backup / "cache" / "ten_a"), str(backup / "nothing")]
+    params = {
+        "proxy": {**PROXY, "dir": str(tmp_path / "proxy")},
+        "site_file": "spc_1.caddy",
+        "leftovers": leftovers,
+    }
+    assert step.unroute_phase(AnsibleStandIn(), DockerStandIn(step), params) == {
+        "changed": True,
+        "done": leftovers[:2],
+    }
+    assert sorted(p.name for p in backup.rglob("*")) == ["cache", "pruned", "ten_b"]
+    assert step.unroute_phase(AnsibleStandIn(), DockerStandIn(step), params) == {"changed": False, "done": []}

@@ -119,6 +119,8 @@ def test_restic_gets_its_password_in_the_environment_and_pins_the_host_key(db_ur
         assert folder.startswith(f"{server.root_dir}/backup/run-")
         assert f"-i {folder}/id_ed25519" in sftp
         assert restic_variables(SETTINGS, repository, server)["identity"]["dir"] != folder
+        # restic's cache is the association's own on the server (its removal there deletes it).
+        assert variables["env"]["RESTIC_CACHE_DIR"] == f"{server.root_dir}/backup/cache/{owner.id}"
 
 
 def test_targets_are_for_operators_and_need_a_pinned_host_key(db_url: str) -> None:

@@ -124,3 +124,39 @@ def test_templates_check_reports_the_problem_with_its_line(wordpress: Path) -> N
     assert any(
         p.startswith(f"{wordpress / 'template.yaml'}:") and "'db' is neither exported" in p for p in problems
     )
+
+
+def test_the_shipped_wordpress_backs_up_its_wxr_only_where_the_site_has_its_volume() -> None:
+    backup = load_template(SHIPPED / "wordpress").hooks.backup
+    assert backup is not None
+    assert backup.optional == ["wxr"]
+    assert [s.needs for s in backup.before] == [None, "wxr"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"optional": ["wxr", "logs"]}, r"optional names \['logs'\], which hooks.backup.volumes does not"),
+        ({"optional": []}, r"a step needs \['wxr'\], which hooks.backup.optional does not name"),
+        ({"optional": ["wxr", "content"]}, r"\['content'\] cannot be restored, not every backup has it"),
+        ({"optional": ["wxr", "db"]}, r"\['db'\] cannot be restored, not every backup has it"),
+    ],
+)
+def test_an_optional_volume_breaking_its_rules_is_refused(
+    wordpress: Path, change: dict[str, Any], message: str
+) -> None:
+    path = wordpress / "template.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["hooks"]["backup"] |= change
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(TemplateError, match=message):
+        load_template(wordpress)
+
+
+def test_only_the_backup_has_optional_volumes(wordpress: Path) -> None:
+    path = wordpress / "template.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["hooks"]["restore"]["optional"] = ["content"]
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(TemplateError, match=r"only hooks\.backup has optional volumes"):
+        load_template(wordpress)
