@@ -183,6 +183,24 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"the backup playbook reported no snapshot"),
         N_("The backup ended without saving anything."),
     ),
+    # A space's name the service itself would refuse (sharing.shared.names in template.yaml).
+    (
+        re.compile(
+            r"(?P<template>[\w-]+) refuses the name '(?P<name>[^']+)' for a space: "
+            r"choose a name not beginning with '(?P<prefix>[^']+)'"
+        ),
+        N_(
+            "%(template)s does not take the name %(name)s: names beginning with “%(prefix)s” are reserved "
+            "there."
+        ),
+    ),
+    (
+        re.compile(
+            r"(?P<template>[\w-]+) refuses the name '(?P<name>[^']+)' for a space: "
+            r"choose a name of at least (?P<count>\d+) characters"
+        ),
+        N_("%(template)s does not take the name %(name)s: it needs at least %(count)s characters."),
+    ),
     # A change of a space's limits (provisioner/spaces/quota.py, provisioner/engine/space_jobs.py).
     (
         re.compile(r"the [\w-]+ service does not enforce this limit"),

@@ -23,6 +23,7 @@ from tests.support.redis_server import REDIS_SERVER, private_redis
 from tests.support.schedule import END_TO_END, LongestEndToEndFirst
 from tests.support.sshd import SshdError, TestServer, free_address_pair, running_servers
 from tests.support.stack import free_port
+from tests.support.timing import SuiteTimer
 
 REGISTRY = "127.0.0.1:5000"
 # A key that ``provisioner up`` generated on this machine (in the home folder) is never the tests' key:
@@ -40,6 +41,11 @@ ADDRESSES_PER_WORKER = 32
 def _worker_number() -> int:
     """0 without xdist; xdist workers each need their own addresses."""
     return int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # xdist's workers report to the process that prints
+        config.pluginmanager.register(SuiteTimer(), "suite-timer")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -11,6 +11,7 @@ from provisioner.catalog.sharing import offered_modes
 def template(row: Template, *, modes: list[str] | None = None) -> schemas.TemplateOut:
     """``modes``: those the lab lets associations request (``spaces.modes.allowed_modes``)."""
     offered = list(offered_modes(row.sharing))
+    why = row.sharing.dedicated_only if row.sharing is not None else None
     return schemas.TemplateOut(
         offered_modes=offered,
         modes=modes if modes is not None else ["dedicated"],
@@ -23,4 +24,5 @@ def template(row: Template, *, modes: list[str] | None = None) -> schemas.Templa
         default_version=row.default_version,
         parameters=row.parameters,
         resources=Capacity(**row.resources.model_dump()),
+        dedicated_only=schemas.Localized(de=why.de, en=why.en) if why is not None else None,
     )

@@ -31,6 +31,9 @@ class TemplateOut(BaseModel):
     modes: list[str] = Field(
         default=["dedicated"], description="the modes the lab lets associations request (operators choose)"
     )
+    dedicated_only: Localized | None = Field(
+        default=None, description="why the service is offered as a dedicated instance only, where it says so"
+    )
 
 
 class ModesIn(Input):

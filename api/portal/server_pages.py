@@ -52,6 +52,7 @@ MESSAGES = {
 }
 NOTICES = {"added", "drained", "undrained", "removed", "no-room", "bootstrap-busy", "checked", "check-failed"}
 Notice = Annotated[str | None, Query(max_length=20)]
+ServerId = Annotated[str | None, Query(max_length=32)]
 
 
 def _server_in(form: dict[str, str], host_key: str | None) -> schemas.ServerIn:
@@ -77,8 +78,15 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 @router.get("")
 def servers(
-    request: Request, viewer: OperatorDep, session: SessionDep, catalog: CatalogDep, notice: Notice = None
+    request: Request,
+    *,
+    viewer: OperatorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    notice: Notice = None,
+    server: ServerId = None,
 ) -> Response:
+    """``server`` names the server just added, whose bootstrap the notice offers first."""
     rows = service.list_servers(session, actor=viewer.actor, limit=MAX_LIMIT, cursor=None).items
     used = used_capacities(session, catalog, [row.id for row in rows])
     charts = server_charts(session, texts_for(request), servers=rows, now=utcnow())
@@ -87,6 +95,7 @@ def servers(
         "used": used,
         "charts": charts,
         "notice": notice if notice in NOTICES else None,
+        "added": next((row for row in rows if notice == "added" and row.id == server), None),
     }
     return render(request, "operator/servers.html", context)
 
@@ -152,7 +161,7 @@ def add(
             request, settings, values=values, errors={"name": MESSAGES["taken"]}, status_code=409
         )
     session.commit()
-    return RedirectResponse(f"/operator/servers?notice=added#srv-{row.id}", status_code=303)
+    return RedirectResponse(f"/operator/servers?notice=added&server={row.id}#srv-{row.id}", status_code=303)
 
 
 @router.post("/{server_id}/drain")

@@ -352,6 +352,7 @@ def space_requests(
             if s.state not in (SpaceState.REQUESTED, SpaceState.REMOVED, SpaceState.REJECTED)
         ],
         "shareable": [t for t in catalog.all() if "shared" in offered_modes(t.sharing)],
+        "dedicated_only": [t for t in catalog.all() if t.sharing is not None and t.sharing.dedicated_only],
         "modes": modes_by_service(session, catalog),
         "catalog": catalog,
         "notice": notice if notice in NOTICES else None,

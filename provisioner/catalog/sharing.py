@@ -81,6 +81,25 @@ class SpaceData(Strict):
         return self
 
 
+class SpaceNames(Strict):
+    """Which names of a space the service itself refuses. A space is named in the service after its
+    subdomain (a Mattermost team, a Nextcloud group, ...); a name the service would refuse is refused
+    when the space is requested, not later by a failing job."""
+
+    min_length: int = Field(default=1, ge=1, le=63)
+    # A name that begins with one of these is refused (Mattermost reserves such words for its own pages).
+    refused_prefixes: list[str] = Field(default_factory=list)
+
+    def refusal(self, name: str) -> str | None:
+        """Why the service would refuse ``name``, or None."""
+        if len(name) < self.min_length:
+            return f"a name of at least {self.min_length} characters"
+        for prefix in self.refused_prefixes:
+            if name.startswith(prefix):
+                return f"a name not beginning with {prefix!r}"
+        return None
+
+
 class SharedMode(Strict):
     # "server": at most one shared instance per server, a new one on another server when all are full;
     # "lab": one for the whole lab, which refuses new spaces when it is full.
@@ -94,6 +113,7 @@ class SharedMode(Strict):
     quota: SpaceQuota = Field(default_factory=SpaceQuota)
     # The account name the space's first admin signs in with; "{space}" becomes the space's subdomain.
     admin_user: str = Field(default="admin-{space}", pattern=r"^[a-z0-9{}._@-]{1,60}$")
+    names: SpaceNames = Field(default_factory=SpaceNames)
     # Whether a space's data can be backed up, restored and moved out on its own; every shared
     # template says so, since the portal tells associations what a restore of their space does.
     data: SpaceData
@@ -102,6 +122,9 @@ class SharedMode(Strict):
 class Sharing(Strict):
     modes: list[Mode] = Field(min_length=1)
     shared: SharedMode | None = None
+    # Why a service that associations might expect to share is offered dedicated only, in plain words
+    # for operators choosing what associations may request.
+    dedicated_only: Localized | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Sharing:
@@ -111,6 +134,8 @@ class Sharing(Strict):
             raise ValueError(
                 "sharing.shared describes the shared mode: give it exactly when modes has shared"
             )
+        if self.dedicated_only is not None and "shared" in self.modes:
+            raise ValueError("sharing.dedicated_only says why there is no shared mode: not beside one")
         return self
 
 

@@ -69,6 +69,7 @@ def request_space(
     refuse_while_leaving(session, tenant_id=owner, what="a new space")
     tenant = session.get_one(Tenant, owner)
     chosen = subdomain or default_subdomain(name, tenant.slug)
+    _refuse_a_name_the_service_refuses(found, chosen, field="body.subdomain" if subdomain else "body.name")
     domain = settings.base_domain
     check_subdomain_free(session, subdomain=chosen, domain=domain, instance_id=None)
     taken = select(Space.id).where(
@@ -90,6 +91,15 @@ def request_space(
     session.add(space)
     _flush_live(session, space)
     return space
+
+
+def _refuse_a_name_the_service_refuses(template: Template, chosen: str, *, field: str) -> None:
+    """The space is named in the service after its subdomain: a name the service would refuse is refused
+    now, naming the field it came from, rather than by the job that makes the space."""
+    why = shared_mode(template.sharing, template.name).names.refusal(chosen)
+    if why is not None:
+        said = f"{template.name} refuses the name {chosen!r} for a space: choose {why}"
+        raise InvalidInput(said, errors=[{"field": field, "message": said}])
 
 
 def _flush_live(session: Session, space: Space) -> None:

@@ -3,8 +3,8 @@ deploy → healthy → the first admin signs in through the proxy → backup →
 place → an export whose SQL loads into a fresh PostgreSQL and whose files are the account's byte for
 byte → a refused skip of a major → update to the next major → a refused downgrade → removal that
 leaves nothing. And Nextcloud's shared mode: two associations each get a space (a group with its own
-Team folder and storage quota) in one shared instance, each admin reaches only its own folder, and the
-last space's removal takes the shared instance with it.
+Team folder and storage quota, which an operator changes) in one shared instance, each admin reaches
+only its own folder, and the last space's removal takes the shared instance with it.
 
 Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
 holds the restic repositories over SFTP), Docker Engine, the server's Caddy proxy with its own CA, and
@@ -311,6 +311,15 @@ def test_two_associations_each_get_a_group_folder_in_one_shared_nextcloud_standi
             )
             assert dav(slug, "GET", f"cloud-{slug}/protokoll.txt").content == f"minutes of {slug}".encode()
             assert dav(slug, "PUT", f"cloud-{slug}/video.bin", os.urandom(1536 * 1024)).status_code == 507
+        # The operator raises space a's storage to 3 MB: the change job sets its Team folder's quota
+        # anew (groupfolders:quota); what b's quota refused stays refused for b alone.
+        space_a = f"/api/v1/spaces/{spaces['verein-a']['id']}"
+        changed = operator.call("PATCH", space_a, expect=202, json={"quota": {"storage_mb": 3}})
+        done, _ = operator.wait_for_job(changed["job"]["id"])
+        assert done["status"] == "succeeded", done["error"]
+        assert operator.call("GET", space_a, expect=200)["quota"]["storage_mb"] == 3
+        assert dav("verein-a", "PUT", "cloud-verein-a/video.bin", os.urandom(1536 * 1024)).status_code == 201
+        assert dav("verein-b", "PUT", "cloud-verein-b/video.bin", os.urandom(1536 * 1024)).status_code == 507
         # Neither reaches the other's folder; each is the admin of its own group only.
         assert dav("verein-a", "GET", "cloud-verein-b/protokoll.txt").status_code == 404
         assert dav("verein-b", "PUT", "cloud-verein-a/note.txt", b"not mine").status_code == 404

@@ -47,7 +47,10 @@ def test_a_server_is_added_only_with_the_host_key_the_operator_saw(people: Peopl
     assert keyscan == [("192.0.2.20", 22)], "the confirmed key is stored, none read anew"
     listed = people.operator.get(confirmed.headers["location"]).text
     assert "The server was added." in listed
-    assert "server-1" in listed
+    notice = listed.split('role="status"', 1)[1].split("</div>", 1)[0]
+    assert f'action="/operator/servers/{server.id}/bootstrap"' in notice, "its bootstrap is offered first"
+    other = people.operator.get(f"/operator/servers?notice=added&server={server.id}x").text
+    assert "/bootstrap" not in other.split('role="status"', 1)[1].split("</div>", 1)[0]
     again = people.operator.post("/operator/servers/new", data={"csrf_token": token, **FORM})
     assert again.status_code == 409
     assert field_state(again.text, "field-name") == "invalid"

@@ -225,6 +225,34 @@ def test_a_name_in_use_is_refused_in_the_viewers_language(people: People) -> Non
     )
 
 
+def test_the_operator_reads_why_a_service_is_offered_dedicated_only(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    why = CATALOG.get("discourse").sharing.dedicated_only  # type: ignore[union-attr]
+    assert why is not None
+    page = people.operator.get("/operator/spaces", headers=GERMAN).text
+    assert "Nur als eigener Dienst angeboten" in page
+    assert str(escape(why.de)) in page
+    shown = api.client.get("/api/v1/catalog/discourse", headers=api.operator).json()
+    assert (shown["offered_modes"], shown["dedicated_only"]) == (["dedicated"], why.model_dump())
+    assert api.client.get("/api/v1/catalog/wordpress", headers=api.operator).json()["dedicated_only"] is None
+
+
+def test_a_name_the_service_would_refuse_is_refused_in_the_viewers_language(people: People) -> None:
+    page = people.operator.get("/operator/spaces")
+    people.operator.post(
+        "/operator/spaces/modes/mattermost",
+        data={"csrf_token": csrf_of(page.text), "mode-dedicated": "on", "mode-shared": "on"},
+    )
+    form = people.admin_a.get("/catalog/mattermost/space", headers=GERMAN)
+    refused = people.admin_a.post(
+        "/catalog/mattermost/space", data={"csrf_token": csrf_of(form.text), "name": "help"}, headers=GERMAN
+    )
+    assert refused.status_code == 422
+    assert (
+        "Bitte wählen Sie einen anderen Kurznamen. mattermost nimmt den Namen help-verein-a nicht an: "
+        "Namen, die mit „help“ beginnen, sind dort reserviert." in refused.text
+    )
+
+
 def test_the_operator_changes_a_spaces_storage_limit_on_its_page(people: People, api) -> None:  # type: ignore[no-untyped-def]
     api.server()
     _offer_shared(people)

@@ -111,6 +111,35 @@ def test_request_approve_place_and_a_job_for_the_space(api: Api) -> None:
     assert (approval.tenant_id, approval.target_id) == (tenant_a, space["id"])
 
 
+def test_a_name_mattermost_would_refuse_for_its_team_is_refused_at_the_request(api: Api) -> None:
+    """A space's team is named after its subdomain, which Mattermost checks against its reserved words
+    (sharing.shared.names in its template.yaml): the request answers 422 naming the field, no job fails."""
+    _, admin = api.tenant("verein-a")
+    _offer_shared(api)
+    api.client.put(
+        "/api/v1/catalog/mattermost/modes", json={"modes": ["dedicated", "shared"]}, headers=api.operator
+    )
+    by_name = api.client.post(
+        "/api/v1/spaces", json={"template": "mattermost", "name": "postfach"}, headers=admin
+    )
+    assert by_name.status_code == 422
+    assert by_name.headers["content-type"] == "application/problem+json"
+    refusal = "mattermost refuses the name 'postfach-verein-a' for a space"
+    said = f"{refusal}: choose a name not beginning with 'post'"
+    assert by_name.json()["errors"] == [{"field": "body.name", "message": said}]
+    by_subdomain = api.client.post(
+        "/api/v1/spaces", json={"template": "mattermost", "name": "chat", "subdomain": "x"}, headers=admin
+    )
+    assert by_subdomain.status_code == 422
+    assert by_subdomain.json()["errors"][0]["field"] == "body.subdomain"
+    assert "at least 2 characters" in by_subdomain.json()["detail"]
+    assert api.client.get("/api/v1/spaces", headers=admin).json()["items"] == []
+    # WordPress names a site by its address alone and takes the same name; so does Mattermost another.
+    assert _request(api, admin, name="postfach").status_code == 201
+    fine = {"template": "mattermost", "name": "chat", "subdomain": "verein-a-posts"}
+    assert api.client.post("/api/v1/spaces", json=fine, headers=admin).status_code == 201
+
+
 def test_an_association_never_sees_another_associations_space(api: Api) -> None:
     _, admin_a = api.tenant("verein-a")
     tenant_b, admin_b = api.tenant("verein-b")

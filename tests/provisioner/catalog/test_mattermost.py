@@ -113,6 +113,20 @@ def test_a_shared_mattermost_gives_each_space_a_team_and_says_a_team_cannot_be_r
     assert "other associations' teams" in shared.data.restore.en
 
 
+def test_a_shared_mattermost_refuses_the_team_names_upstream_reserves() -> None:
+    """server/public/model/team.go: IsReservedTeamName matches reservedName (utils.go) as prefixes,
+    IsValidTeamName wants two characters at least."""
+    assert MATTERMOST.sharing is not None
+    assert MATTERMOST.sharing.shared is not None
+    names = MATTERMOST.sharing.shared.names
+    assert names.refusal("playbooks-verein") == "a name not beginning with 'playbooks'"
+    assert names.refusal("admin") == "a name not beginning with 'admin'"
+    assert names.refusal("helpdesk-verein-a") == "a name not beginning with 'help'"
+    assert names.refusal("x") == "a name of at least 2 characters"
+    for accepted in ("chat-verein-a", "verein-api", "ab", "po"):
+        assert names.refusal(accepted) is None
+
+
 def _space_facts(action: str) -> str:
     settings = Settings(secret_key="k" * 40)
     space = Space(

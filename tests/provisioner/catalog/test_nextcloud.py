@@ -110,7 +110,8 @@ def test_a_shared_nextcloud_gives_each_space_a_group_folder_with_its_quota() -> 
     assert shared is not None
     # As the owner of config.php, the only user occ runs as; the facts come on standard input.
     run = ["su", "-s", "/bin/sh", "www-data", "-c", "php /etc/nextcloud-instance/space.php"]
-    assert shared.commands.create == shared.commands.remove == run
+    # An operator's change of the storage limit sets the Team folder's quota anew, by the same script.
+    assert shared.commands.create == shared.commands.remove == shared.commands.change == run
     assert (shared.quota.members, shared.quota.storage) == (False, True)
     # Asked at the space's own address: 401 only where Nextcloud trusts the address.
     assert (shared.health.path, shared.health.expect_status) == ("/remote.php/dav/", 401)

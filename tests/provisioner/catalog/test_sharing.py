@@ -57,3 +57,22 @@ def test_a_service_that_cannot_separate_spaces_says_what_a_restore_does() -> Non
     assert sharing.shared is not None
     assert sharing.shared.data.restore is not None
     assert sharing.shared.data.restore.en == RESTORE_SAID["en"]
+
+
+def test_a_dedicated_only_service_may_say_why_but_not_beside_a_shared_mode() -> None:
+    why = {"de": "Nur als eigener Dienst.", "en": "Only as a service of its own."}
+    assert Sharing.model_validate({"modes": ["dedicated"], "dedicated_only": why}).dedicated_only is not None
+    with pytest.raises(ValidationError) as raised:
+        Sharing.model_validate(
+            {**_sharing({"separable": False, "restore": RESTORE_SAID}), "dedicated_only": why}
+        )
+    assert "dedicated_only says why there is no shared mode" in str(raised.value)
+
+
+def test_the_shipped_discourse_is_dedicated_only_and_says_why_in_both_languages() -> None:
+    sharing = factories.CATALOG.get("discourse").sharing
+    assert sharing is not None
+    assert (sharing.modes, sharing.shared) == (["dedicated"], None)
+    assert sharing.dedicated_only is not None
+    assert "ganze Forum" in sharing.dedicated_only.de
+    assert "whole forum" in sharing.dedicated_only.en

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from kombu import Connection
+
+from provisioner.config import Settings
+from provisioner.worker.celery_app import SQL_BROKER_POLL_SECONDS, QuickSqlPolling, make_celery
 
 # The HTTP clients and ansible-runner: about 40 MiB in each process of the worker's pool while idle.
 LOADED_WHEN_USED = ("ansible_runner", "aiohttp", "httpx")
@@ -16,3 +23,16 @@ def test_an_idle_worker_has_not_loaded_the_clients_its_jobs_use() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == ""
+
+
+def test_the_worker_asks_the_embedded_broker_again_within_a_tenth_of_a_second(tmp_path: Path) -> None:
+    """kombu's SQL transport only polls; at its default of a second per poll a job waited behind the
+    scheduler's ticks that piled up while two jobs ran (celery_app.SQL_BROKER_POLL_SECONDS)."""
+    app = make_celery(Settings(data_dir=tmp_path))
+    assert QuickSqlPolling in app.steps["consumer"]
+    with app.connection_for_read() as connection:
+        QuickSqlPolling(SimpleNamespace()).start(SimpleNamespace(connection=connection))
+        assert connection.transport.polling_interval == SQL_BROKER_POLL_SECONDS <= 0.1
+    with Connection("redis://127.0.0.1:6399/0") as redis:
+        QuickSqlPolling(SimpleNamespace()).start(SimpleNamespace(connection=redis))
+        assert redis.transport.polling_interval is None  # Redis hands messages over as they come
