@@ -10,11 +10,13 @@ leaves nothing of its backups behind.
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+import hashlib
+
+from sqlalchemy import exists, select, text
 from sqlalchemy.orm import Session
 
 from provisioner.instances.states import InstanceState
-from provisioner.models import Instance, Server, Space, Tenant
+from provisioner.models import Instance, Server, Space
 
 # Instances and spaces that go, or are gone: they keep no cache in use. (Space states by name: the
 # spaces package builds on this one.)
@@ -44,12 +46,12 @@ def removal_leftovers(
     """The paths a removal of ``instance_id`` (or ``space_id``) from ``server`` deletes besides it: its
     prune marker, and the association's cache when nothing else of it stays on the server.
 
-    Decided when the removal's run is made, after its instance or space was marked as going. The
-    association's row is held meanwhile: two removals at once are decided one after the other, so the
-    later one sees the first as going and deletes the cache (a removal that fails later leaves a cache
+    Decided when the removal's run is made, after its instance or space was marked as going, one
+    removal of the association at a time (``_one_at_a_time``): of two at the same moment, the later
+    sees the first as going and deletes the cache (a removal that fails afterwards leaves a cache
     deleted under an instance that stays: restic makes it again at its next run).
     """
-    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    _one_at_a_time(session, tenant_id)
     owner = instance_id or space_id
     paths = [prune_marker(server, owner)] if owner else []
     instances = exists().where(
@@ -68,3 +70,19 @@ def removal_leftovers(
     if not session.scalar(select(instances | spaces)):
         paths.append(cache_dir(server, tenant_id))
     return paths
+
+
+def _one_at_a_time(session: Session, tenant_id: str) -> None:
+    """Until the transaction ends, no other removal of the association decides.
+
+    On PostgreSQL a transaction-scoped advisory lock per association, not its row: the caller has
+    already written its instance's row, and requests hold the association's row before they write an
+    instance's (``hold_tenant``), so taking the row here could deadlock with them. SQLite has one
+    writer at a time, and the caller's write made this transaction that writer.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"backup leftovers of {tenant_id}".encode()).digest()
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"),
+            {"key": int.from_bytes(digest[:8], "big", signed=True)},
+        )
