@@ -16,9 +16,12 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
   ``forget --prune`` reads and rewrites the repository, which cost as much as the backup itself when
   it ran after every one;
 - ``restore``: the snapshot restored into the run's folder beside the volumes, each volume a folder and
-  each dump a file of its own there;
+  each dump a file of its own there; with ``prepare``, first what ``ready`` does and the template's
+  steps before the restore, and at the end what ``replace`` does, so all a restore does before its
+  containers start again is one task;
 - ``replace``: the containers stopped, the volumes emptied, the file volumes filled from the copy;
-- ``load``: each new database waited for, then its dump loaded, stopping at the first error;
+- ``load``: each new database waited for, then its dump loaded, stopping at the first error; with
+  ``finish``, at the end what ``cleanup`` does;
 - ``space_backup``: one space of a shared instance alone: the service's export command writes the
   space's data into a folder inside its container, the folder is copied out beside the volumes and
   backed up, the snapshot's full id reported, and the space's retention applied as an instance's is;
@@ -50,6 +53,8 @@ RESTIC = "/usr/bin/restic"
 DAY = 86400
 # restic names its cache folder for a repository by the repository's id.
 REPOSITORY_ID = re.compile(r"[0-9a-f]{64}")
+# A new database is asked whether it answers every READY_DELAY seconds, for up to two minutes.
+READY_DELAY, READY_TRIES = 0.25, 480
 
 
 class Phase:
@@ -292,7 +297,17 @@ def own(work, in_snapshot, is_kind):
 
 
 def restore(phase):
-    p, work = phase.p, phase.p["work_dir"]
+    p, work, started = phase.p, phase.p["work_dir"], time.monotonic()
+    timings = []
+    if p["prepare"]:
+        # Made ready in the same task, and the volumes replaced at its end: a task costs a round trip.
+        opened = ready(phase)
+        if opened["rc"]:
+            phase.fail(f"the tenant's backup repository does not open: {opened['stderr']}")
+        p["mountpoints"] = opened["mountpoints"]
+        phase.steps(p["before_steps"], "a step before the restore")
+        timings.append(f"restic made ready in {time.monotonic() - started:.1f} s")
+    restored_from = time.monotonic()
     # Only the instance's volumes, and the snapshot id after "--": restic must never read it as an option.
     includes = [f"--include={volume['in_snapshot']}" for volume in p["volumes"]]
     phase.restic("restore", "--target", work, *includes, "--", p["snapshot"], what="restic restore")
@@ -308,7 +323,12 @@ def restore(phase):
                 "as a file of its own"
             )
     phase.done.append("restored beside the volumes")
-    return {}
+    timings.append(f"restic restore in {time.monotonic() - restored_from:.1f} s")
+    if p["prepare"]:
+        replaced_from = time.monotonic()
+        replace(phase)
+        timings.append(f"containers stopped and volumes replaced in {time.monotonic() - replaced_from:.1f} s")
+    return {"timings": timings}
 
 
 def empty(folder):
@@ -340,18 +360,28 @@ def replace(phase):
 
 
 def load(phase):
-    p = phase.p
+    p, timings = phase.p, []
     for database in p["databases"]:
+        started = time.monotonic()
+        # A database set up afresh answers after its first start's own setup (seconds); asked often, so
+        # the load begins soon after, for up to two minutes as before.
         phase.steps(
             [{"container": database["container"], "argv": database["ready"]}],
             "waiting for the new database",
-            retries=60,
+            retries=READY_TRIES,
+            delay=READY_DELAY,
         )
+        waited = time.monotonic() - started
         dump = f"{p['work_dir']}{database['in_snapshot']}/{database['dump']}"
         # The dump goes through standard input, so no file of the snapshot is copied into the container.
         phase.run(database["load_argv"], f"loading the dump into {database['container']}", env={"DUMP": dump})
+        loaded = time.monotonic() - started - waited
         phase.done.append(f"{database['container']}: {' '.join(database['load'])}")
-    return {}
+        timings.append(f"{database['container']}: answered after {waited:.1f} s, loaded in {loaded:.1f} s")
+    if p["finish"]:
+        cleanup(phase)
+        return {"identity_removed": True, "timings": timings}
+    return {"timings": timings}
 
 
 def cleanup(phase):
@@ -400,6 +430,7 @@ def main():
             "identity_key": {"type": "str", "no_log": True},
             "create": {"type": "bool", "default": False},
             "prepare": {"type": "bool", "default": False},
+            "finish": {"type": "bool", "default": False},
             "volumes": {"type": "list", "elements": "dict", "default": []},
             "min_free_mb": {"type": "int", "default": 0},
             "mountpoints": {"type": "dict", "default": {}},

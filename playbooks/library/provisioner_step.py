@@ -20,6 +20,8 @@ cost more than the work itself. The phases:
 Both of the last take ``leftovers``: what backups left on the server for what goes (its prune marker,
 the association's restic cache when it was the association's last there), paths the control plane made.
 
+Phases named in ``also`` run after ``phase`` in the same task, in their order.
+
 It runs with the server's Python standard library, Docker Engine's API on its local socket and the
 Docker command line for pulls and commands inside containers (server-bootstrap.yml installs both), and
 reports changed only when something changed, so a second run converges. The API, not the command line,
@@ -521,10 +523,25 @@ PHASES = {
 }
 
 
+def run_phases(module, docker, p):
+    """``phase``, then each phase in ``also``, in one task: each task costs a round trip to the server.
+    A route after the proxy's phase reloads the proxy when that phase changed its configuration."""
+    result = {"changed": False, "done": []}
+    for name in [p["phase"], *p["also"]]:
+        outcome = PHASES[name](module, docker, p)
+        result.update({key: value for key, value in outcome.items() if key not in ("changed", "done")})
+        result["changed"] = result["changed"] or outcome["changed"]
+        result["done"] = result["done"] + outcome.get("done", [])
+        if name == "proxy":
+            p["proxy_config_changed"] = outcome["config_changed"]
+    return result
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "phase": {"type": "str", "required": True, "choices": sorted(PHASES)},
+            "also": {"type": "list", "elements": "str", "default": [], "choices": sorted(PHASES)},
             "contents": {"type": "dict", "default": {}, "no_log": True},
             "proxy": {"type": "dict"},
             "instance_dir": {"type": "str"},
@@ -545,8 +562,7 @@ def main():
             "leftovers": {"type": "list", "elements": "str", "default": []},
         },
     )
-    phase = module.params["phase"]
-    module.exit_json(**PHASES[phase](module, Docker(module), module.params))
+    module.exit_json(**run_phases(module, Docker(module), module.params))
 
 
 if __name__ == "__main__":

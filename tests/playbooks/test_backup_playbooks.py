@@ -209,7 +209,7 @@ def test_a_restore_refuses_a_snapshot_made_by_a_compromised_server(
             outcome = run_playbook(_spec(ssh_servers[0], "restore.yml", variables), sink, work_root=tmp_path)
             assert outcome.status == "failed"
             assert outcome.error is not None
-            assert "Restore the snapshot beside the volumes" in outcome.error
+            assert "Restore the snapshot and put it in place of the volumes" in outcome.error
             if shown == snapshot:
                 assert "does not hold the volume data as a folder of its own" in outcome.error
             assert list(Path(volume.attrs["Mountpoint"]).iterdir()) == []

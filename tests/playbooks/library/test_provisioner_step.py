@@ -339,3 +339,27 @@ def test_a_space_removal_deletes_what_backups_left_also_when_its_route_is_gone(t
     }
     assert sorted(p.name for p in backup.rglob("*")) == ["cache", "pruned", "ten_b"]
     assert step.unroute_phase(AnsibleStandIn(), DockerStandIn(step), params) == {"changed": False, "done": []}
+
+
+def test_the_phases_named_in_also_run_after_the_first_in_one_task() -> None:
+    """A deploy's proxy, files, images, containers and route are one task: each phase in its order, its
+    changes reported together, and the route reloads the proxy whose configuration the proxy phase changed."""
+    step = _module()
+    seen: list[tuple[str, bool]] = []
+
+    def phase(name: str, outcome: dict[str, Any]) -> Any:
+        def run(module: Any, docker: Any, p: dict[str, Any]) -> dict[str, Any]:
+            seen.append((name, p["proxy_config_changed"]))
+            return outcome
+
+        return run
+
+    step.PHASES.update(
+        proxy=phase("proxy", {"changed": True, "done": ["configuration"], "config_changed": True}),
+        start=phase("start", {"changed": False, "done": []}),
+        route=phase("route", {"changed": True, "done": ["reloaded"]}),
+    )
+    params = {"phase": "proxy", "also": ["start", "route"], "proxy_config_changed": False}
+    result = step.run_phases(None, None, params)
+    assert seen == [("proxy", False), ("start", True), ("route", True)]
+    assert result == {"changed": True, "done": ["configuration", "reloaded"], "config_changed": True}
