@@ -363,3 +363,37 @@ def test_the_phases_named_in_also_run_after_the_first_in_one_task() -> None:
     result = step.run_phases(None, None, params)
     assert seen == [("proxy", False), ("start", True), ("route", True)]
     assert result == {"changed": True, "done": ["configuration", "reloaded"], "config_changed": True}
+
+
+class NothingLeftDocker:
+    """Docker Engine where nothing carries the instance's label any more (a removal run again)."""
+
+    def labelled(self, path: str, label: str) -> list[dict[str, Any]]:
+        return []
+
+    def api(self, method: str, path: str, body: Any = None, **more: Any) -> dict[str, Any]:
+        return {"Volumes": None}
+
+    def inspect(self, kind: str, name: str) -> None:
+        return None
+
+
+def test_a_removal_deletes_its_folder_and_what_backups_left_and_converges(tmp_path: Path) -> None:
+    step = _module()
+    folder, marker, cache = (
+        tmp_path / "instances" / "ins_1",
+        tmp_path / "pruned" / "ins_1",
+        tmp_path / "ten_a",
+    )
+    for made in (folder, cache / ("0a" * 32)):
+        made.mkdir(parents=True)
+    marker.parent.mkdir()
+    marker.write_text("1765000000.0\n")
+    params = {
+        "proxy": {**PROXY, "dir": str(tmp_path / "proxy")}, "label": "org.provisioner.instance=ins_1",
+        "site_file": "ins_1.caddy", "instance_dir": str(folder), "leftovers": [str(marker), str(cache)],
+    }  # fmt: skip
+    done = step.remove_phase(AnsibleStandIn(), NothingLeftDocker(), params)
+    assert done == {"changed": True, "done": ["instance folder", str(marker), str(cache)]}
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["instances", "pruned"]
+    assert step.remove_phase(AnsibleStandIn(), NothingLeftDocker(), params) == {"changed": False, "done": []}
