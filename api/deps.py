@@ -26,17 +26,19 @@ from provisioner.pagination import MAX_LIMIT
 from provisioner.worker.dispatch import CeleryDispatcher
 
 
-def _settings(request: Request) -> Settings:
+# The app's own objects: read in the event loop (``async``), since a plain function would be run in a
+# worker thread, a thread hop for every request.
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _catalog(request: Request) -> Catalog:
+async def _catalog(request: Request) -> Catalog:
     catalog: Catalog = request.app.state.catalog
     return catalog
 
 
-def _dispatcher(request: Request) -> CeleryDispatcher:
+async def _dispatcher(request: Request) -> CeleryDispatcher:
     dispatcher: CeleryDispatcher = request.app.state.dispatcher
     return dispatcher
 
@@ -109,7 +111,8 @@ def _actor(
             require_csrf(web_session, request.headers.get("x-csrf-token"))
     else:
         raise Unauthorized("send 'Authorization: Bearer <token>' or log in")
-    session.commit()  # keeps last_used_at / last_seen_at
+    if session.dirty:
+        session.commit()  # keeps last_used_at / last_seen_at (at most once a minute: mostly nothing to keep)
     remember_actor(request.scope.setdefault("state", {}), actor)
     return actor
 

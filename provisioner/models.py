@@ -20,7 +20,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from provisioner.db import Base, UTCDateTime
 from provisioner.ids import new_id
@@ -181,6 +181,12 @@ class PortAllocation(Base):
     name: Mapped[str] = mapped_column(String(63))
     protocol: Mapped[str] = mapped_column(String(3))
     port: Mapped[int] = mapped_column(Integer)
+
+
+# Loader options for a read that shows an instance: its secrets and ports load when something asks
+# for them, not with it (an instance's page and its job's show neither; they were two of such a
+# read's queries).
+INSTANCE_EXTRAS_ON_ACCESS = (lazyload(Instance.secrets), lazyload(Instance.host_ports))
 
 
 class Job(Base):

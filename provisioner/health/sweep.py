@@ -1,51 +1,49 @@
 """The health sweep: every running instance (and space, ``health.spaces``) asked at once over HTTP from
 the control plane.
 
-One asyncio loop with bounded concurrency and short timeouts; each request carries the SSL context of
-its way of checking certificates: the server proxy's own CA for internal TLS, the public CAs for ACME,
-none for plain HTTP. The requests go over asyncio's own streams (``provisioner.health.fetch``), not a
-general HTTP client: httpx's and then aiohttp's machinery per request cost most of a sweep's time
-(see benchmarks/results.md). No connection is kept alive, so each instance's own certificate is
-checked. Only changes are written row by row (each with a
-``health_events`` row); the rest is one UPDATE per chunk.
+The requests go through libcurl's multi interface (``provisioner.health.multi``, loaded when a sweep
+runs) with bounded concurrency and short timeouts; each carries the trust of its server's TLS mode:
+the server proxy's own CA for internal TLS, the public CAs for ACME, none for plain HTTP. No
+connection is kept alive, so each instance's own certificate is checked. The database part reads
+the targets' columns in one query (no ORM object per instance) and writes only changes: one UPDATE
+per kind of change and chunk (compare-and-set), their events in one insert, and the time of the
+check in one UPDATE per chunk. See benchmarks/results.md for what each part costs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import uvloop
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from provisioner.alerts import AlertKind, raise_alert, resolve_alert
+from provisioner.alerts.service import AlertStatus
 from provisioner.catalog.loader import Catalog
 from provisioner.catalog.model import HealthCheck
 from provisioner.config import Settings
 from provisioner.db import transaction
 from provisioner.errors import NotFound
 from provisioner.health.check import answers_as_expected, health_request
-from provisioner.health.fetch import BadAnswer, fetch
 from provisioner.health.probe import Health
 from provisioner.health.spaces import record_spaces, space_targets
-from provisioner.health.tls import trusting
 from provisioner.instances.states import InstanceState
 from provisioner.models import Alert, HealthEvent, Instance, Server, ServerCa
+
+if TYPE_CHECKING:
+    from provisioner.health.multi import Trust
 from provisioner.monitoring.metrics import collect_all
-from provisioner.proxy.caddy import TlsMode, tls_mode
+from provisioner.proxy.caddy import TlsMode
 from provisioner.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
 CHUNK = 500
-# libuv's event loop: the sweep is thousands of short connections, where asyncio's own loop spends
-# most of the sweep's CPU (see benchmarks/results.md).
-LOOP_FACTORY: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,8 @@ class Target:
     check: HealthCheck
     # "internal:<server id>", "acme" or "off": which client (and CA) checks this instance.
     trust: str
+    # An instance's health as last recorded (a space keeps its own on its row).
+    health: str = Health.UNKNOWN.value
 
 
 @dataclass(frozen=True)
@@ -72,45 +72,60 @@ class SweepReport:
     seconds: float
 
 
-def _trust(settings: Settings, server: Server) -> str:
-    mode = tls_mode(settings, server)
-    return f"internal:{server.id}" if mode is TlsMode.INTERNAL else mode.value
+def _trust(settings: Settings, server_id: str, tls_mode: str | None) -> str:
+    mode = TlsMode(tls_mode or settings.tls_mode)
+    return f"internal:{server_id}" if mode is TlsMode.INTERNAL else mode.value
 
 
 def targets(
     session: Session, settings: Settings, catalog: Catalog, *, instance_ids: Sequence[str] | None = None
 ) -> list[Target]:
-    query = select(Instance).where(
-        Instance.state == InstanceState.RUNNING.value,
-        Instance.url.is_not(None),
-        Instance.server_id.is_not(None),
+    # Columns, not ORM objects: an Instance loads its association, server, secrets and ports.
+    query = (
+        select(
+            Instance.id,
+            Instance.url,
+            Instance.template,
+            Instance.health,
+            Server.id,
+            Server.public_address,
+            Server.tls_mode,
+        )
+        .join(Server, Instance.server_id == Server.id)
+        .where(Instance.state == InstanceState.RUNNING.value, Instance.url.is_not(None))
     )
     if instance_ids is not None:
         query = query.where(Instance.id.in_(instance_ids))
+    checks: dict[str, HealthCheck | None] = {}
     found = []
-    for instance in session.scalars(query).unique():
-        assert instance.server is not None  # noqa: S101 - the query says so
-        assert instance.url is not None  # noqa: S101
-        try:
-            check = catalog.get(instance.template).health
-        except NotFound:
-            continue  # a template taken out of the catalog: nothing to ask
-        address = instance.server.public_address
-        found.append(Target(instance.id, instance.url, address, check, _trust(settings, instance.server)))
+    for instance_id, url, template, health, server_id, address, tls_mode in session.execute(query):
+        if template not in checks:
+            try:
+                checks[template] = catalog.get(template).health
+            except NotFound:
+                checks[template] = None  # a template taken out of the catalog: nothing to ask
+        check = checks[template]
+        assert url is not None  # noqa: S101 - the query says so
+        if check is not None:
+            trust = _trust(settings, server_id, tls_mode)
+            found.append(Target(instance_id, url, address, check, trust, health))
     return found
 
 
-def _contexts(session: Session, trusts: Iterable[str]) -> dict[str, ssl.SSLContext | None]:
-    contexts: dict[str, ssl.SSLContext | None] = {}
+def _trusts(session: Session, trusts: Iterable[str]) -> dict[str, Trust]:
+    from provisioner.health.multi import Trust  # noqa: PLC0415 - pycurl: loaded when a sweep runs
+
+    found: dict[str, Trust] = {}
     for trust in set(trusts):
         if trust == TlsMode.OFF.value:
-            contexts[trust] = None  # plain HTTP: nothing to verify
+            found[trust] = Trust(verify=False)  # plain HTTP: nothing to verify (HTTPS: unchecked)
         elif trust == TlsMode.ACME.value:
-            contexts[trust] = ssl.create_default_context()
+            found[trust] = Trust()
         else:
             ca = session.get(ServerCa, trust.removeprefix("internal:"))
-            contexts[trust] = trusting(ca.pem if ca else None)
-    return contexts
+            # Without the CA the public roots cannot vouch for an internal certificate: it fails.
+            found[trust] = Trust(ca_pem=ca.pem) if ca and ca.pem else Trust()
+    return found
 
 
 def _without_ca(session: Session, trusts: set[str]) -> list[str]:
@@ -121,57 +136,36 @@ def _without_ca(session: Session, trusts: set[str]) -> list[str]:
     return [server_id for server_id in wanted if server_id not in known]
 
 
-async def probe_all(
-    found: Sequence[Target],
-    contexts: dict[str, ssl.SSLContext | None],
-    *,
-    concurrency: int,
-    timeout: float,
+def probe_all(
+    found: Sequence[Target], trusts: dict[str, Trust], *, concurrency: int, timeout: float
 ) -> dict[str, Outcome]:
-    semaphore = asyncio.Semaphore(concurrency)
-    results: dict[str, Outcome] = {}
+    from provisioner.health.multi import Answer, Ask, fetch_all  # noqa: PLC0415 - see _trusts
 
-    async def one(target: Target) -> None:
+    asks = []
+    for target in found:
         request = health_request(target.check, url=target.url, address=target.address)
-        context = contexts[target.trust]
-        if context is None and request.url.startswith("https:"):
-            context = _unverified()  # the server's TLS mode trusts nothing to check against
-        async with semaphore:  # the timeout counts from when a request may start
-            try:
-                answer = await fetch(
-                    request.url,
-                    host=request.headers["Host"],
-                    server_hostname=request.extensions["sni_hostname"] or None,
-                    context=context,
-                    timeout=timeout,
-                )
-            except (OSError, TimeoutError, BadAnswer, ValueError) as exc:
-                results[target.subject_id] = Outcome(Health.UNHEALTHY, _why(exc))
-                return
-        if answers_as_expected(target.check, answer.status, answer.content):
-            results[target.subject_id] = Outcome(Health.HEALTHY)
+        asks.append(Ask(target.subject_id, request.url, request.headers["Host"], trusts[target.trust]))
+    checks = {t.subject_id: t.check for t in found}
+    results: dict[str, Outcome] = {}
+    for key, answer in fetch_all(asks, concurrency=concurrency, timeout=timeout).items():
+        if not isinstance(answer, Answer):
+            results[key] = Outcome(Health.UNHEALTHY, _why(answer.kind))
+        elif answers_as_expected(checks[key], answer.status, answer.content):
+            results[key] = Outcome(Health.HEALTHY)
         else:
-            results[target.subject_id] = Outcome(Health.UNHEALTHY, f"answered {answer.status}")
-
-    await asyncio.gather(*(one(t) for t in found))
+            results[key] = Outcome(Health.UNHEALTHY, f"answered {answer.status}")
     return results
 
 
-def _unverified() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
+def _why(failure: str) -> str:
+    """What a failure kind of ``provisioner.health.multi`` means, in the words alerts and the portal use."""
+    if failure == "timeout":
         return "no answer in time"
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    if failure == "certificate":
         return "its certificate could not be verified"
-    if isinstance(exc, BadAnswer):
+    if failure == "not-http":
         return "its answer was not HTTP"
-    return f"the request failed ({type(exc).__name__})"
+    return f"the request failed ({failure})"
 
 
 def sweep(settings: Settings, catalog: Catalog, *, instance_ids: Sequence[str] | None = None) -> SweepReport:
@@ -186,18 +180,15 @@ def sweep(settings: Settings, catalog: Catalog, *, instance_ids: Sequence[str] |
         # A server's CA is fetched with its first metrics collection; a new server need not wait for it.
         collect_all(settings, server_ids=uncollected)
     with transaction(url) as session:
-        contexts = _contexts(session, (t.trust for t in found + spaces))
-        previous = _health_of(session, [t.subject_id for t in found])
-    with asyncio.Runner(loop_factory=LOOP_FACTORY) as runner:
-        outcomes = runner.run(
-            probe_all(
-                found + spaces,
-                contexts,
-                concurrency=settings.health_concurrency,
-                timeout=settings.health_timeout_seconds,
-            )
-        )
+        trusts = _trusts(session, (t.trust for t in found + spaces))
+    outcomes = probe_all(
+        found + spaces,
+        trusts,
+        concurrency=settings.health_concurrency,
+        timeout=settings.health_timeout_seconds,
+    )
     of_spaces = {t.subject_id: outcomes.pop(t.subject_id) for t in spaces if t.subject_id in outcomes}
+    previous = {t.subject_id: t.health for t in found}
     with transaction(url) as session:
         changed = record(session, settings, outcomes, previous)
         changed += record_spaces(
@@ -210,7 +201,13 @@ def sweep(settings: Settings, catalog: Catalog, *, instance_ids: Sequence[str] |
 def _space_targets(session: Session, settings: Settings, catalog: Catalog) -> list[Target]:
     """Each running space at its own address, through its shared instance's server and proxy."""
     return [
-        Target(t.space_id, t.url, t.server.public_address, t.check, _trust(settings, t.server))
+        Target(
+            t.space_id,
+            t.url,
+            t.server.public_address,
+            t.check,
+            _trust(settings, t.server.id, t.server.tls_mode),
+        )
         for t in space_targets(session, catalog)
     ]
 
@@ -220,46 +217,36 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[start : start + CHUNK]
 
 
-def _health_of(session: Session, ids: Sequence[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for chunk in _chunks(ids):
-        found |= dict(
-            session.execute(select(Instance.id, Instance.health).where(Instance.id.in_(chunk))).all()
-        )
-    return found
-
-
 def record(
     session: Session, settings: Settings, outcomes: dict[str, Outcome], previous: dict[str, str]
 ) -> list[tuple[str, str, str]]:
     now = utcnow()
     for chunk in _chunks(list(outcomes)):
         session.execute(update(Instance).where(Instance.id.in_(chunk)).values(health_checked_at=now))
-    changed = []
+    moves: dict[tuple[str, str], list[str]] = defaultdict(list)
     for instance_id, outcome in outcomes.items():
         before = previous.get(instance_id, Health.UNKNOWN.value)
-        if before == outcome.health.value:
-            continue
-        # Compare-and-set: of two sweeps seeing the same change, one records it.
-        moved = session.execute(
-            update(Instance)
-            .where(Instance.id == instance_id, Instance.health == before)
-            .values(health=outcome.health.value)
-        )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
-            session.add(
-                HealthEvent(
-                    instance_id=instance_id,
-                    previous=before,
-                    current=outcome.health.value,
-                    detail=outcome.detail,
-                    created_at=now,
-                )
-            )
-            changed.append((instance_id, before, outcome.health.value))
-    session.flush()
+        if before != outcome.health.value:
+            moves[(before, outcome.health.value)].append(instance_id)
+    changed = []
+    for (before, after), ids in moves.items():
+        for chunk in _chunks(ids):
+            # Compare-and-set: of two sweeps seeing the same change, one records it.
+            moved = session.scalars(
+                update(Instance)
+                .where(Instance.id.in_(chunk), Instance.health == before)
+                .values(health=after)
+                .returning(Instance.id)
+            ).all()
+            changed += [(instance_id, before, after) for instance_id in moved]
+    if changed:
+        events = [
+            {"instance_id": i, "previous": b, "current": a, "detail": outcomes[i].detail, "created_at": now}
+            for i, b, a in changed
+        ]
+        session.execute(insert(HealthEvent), events)
     unhealthy = [i for i, o in outcomes.items() if o.health is Health.UNHEALTHY]
-    healthy = [i for i, o in outcomes.items() if o.health is Health.HEALTHY]
+    healthy = {i for i, o in outcomes.items() if o.health is Health.HEALTHY}
     _alert_unhealthy(session, settings, unhealthy, {i: o.detail for i, o in outcomes.items()}, now)
     _resolve_recovered(session, settings, healthy)
     return changed
@@ -288,34 +275,37 @@ def _alert_unhealthy(
                 )
             )
         )
-        for instance in session.scalars(
-            select(Instance).where(Instance.id.in_([i for i in due if i not in already]))
-        ):
-            why = details.get(instance.id) or "no answer"
-            summary = f"{instance.name} ({instance.template}) is unhealthy: {why}"
+        fresh = [i for i in due if i not in already]
+        query = select(Instance.id, Instance.name, Instance.template, Instance.tenant_id)
+        for instance_id, name, template, tenant_id in session.execute(query.where(Instance.id.in_(fresh))):
+            why = details.get(instance_id) or "no answer"
             raise_alert(
                 session,
                 settings,
                 kind=AlertKind.INSTANCE_UNHEALTHY,
-                subject_id=instance.id,
-                tenant_id=instance.tenant_id,
-                summary=summary,
+                subject_id=instance_id,
+                tenant_id=tenant_id,
+                summary=f"{name} ({template}) is unhealthy: {why}",
             )
 
 
-def _resolve_recovered(session: Session, settings: Settings, ids: Sequence[str]) -> None:
-    for chunk in _chunks(ids):
-        keys = [f"{AlertKind.INSTANCE_UNHEALTHY}:{i}" for i in chunk]
-        for alert in session.scalars(select(Alert).where(Alert.open_key.in_(keys))):
-            instance = session.get(Instance, alert.subject_id)
-            name = instance.name if instance else alert.subject_id
-            resolve_alert(
-                session,
-                settings,
-                kind=AlertKind.INSTANCE_UNHEALTHY,
-                subject_id=alert.subject_id,
-                summary=f"{name} is healthy again",
-            )
+def _resolve_recovered(session: Session, settings: Settings, healthy: set[str]) -> None:
+    # The open alerts of this kind are few; one query for them, not one per chunk of healthy instances.
+    open_for = session.scalars(
+        select(Alert.subject_id).where(
+            Alert.kind == str(AlertKind.INSTANCE_UNHEALTHY), Alert.status == AlertStatus.OPEN.value
+        )
+    )
+    recovered = [i for i in open_for if i in healthy]
+    names = dict(session.execute(select(Instance.id, Instance.name).where(Instance.id.in_(recovered))).all())
+    for instance_id in recovered:
+        resolve_alert(
+            session,
+            settings,
+            kind=AlertKind.INSTANCE_UNHEALTHY,
+            subject_id=instance_id,
+            summary=f"{names.get(instance_id, instance_id)} is healthy again",
+        )
 
 
 def recent_events(session: Session, instance_id: str, *, limit: int = 20) -> Sequence[HealthEvent]:

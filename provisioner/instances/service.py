@@ -24,7 +24,7 @@ from provisioner.instances.placement import allocate_host_ports, choose_server
 from provisioner.instances.states import InstanceState, check_transition
 from provisioner.jobs.service import create_job
 from provisioner.jobs.states import JobKind
-from provisioner.models import Backup, BackupRestore, Instance, Job, Tenant
+from provisioner.models import INSTANCE_EXTRAS_ON_ACCESS, Backup, BackupRestore, Instance, Job, Tenant
 from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
 from provisioner.tenants.leaving import refuse_while_leaving
@@ -110,7 +110,7 @@ def request_instance(
 
 
 def get_instance(session: Session, *, actor: Actor, instance_id: str) -> Instance:
-    instance = session.get(Instance, instance_id)
+    instance = session.get(Instance, instance_id, options=INSTANCE_EXTRAS_ON_ACCESS)
     if instance is None or not actor.can_see_tenant(instance.tenant_id):
         raise NotFound("instance not found")
     return instance

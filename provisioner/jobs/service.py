@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from provisioner.auth.actor import Actor
 from provisioner.errors import Conflict, NotFound
 from provisioner.jobs.queue import note_created
 from provisioner.jobs.states import FINISHED, JobKind, JobStatus
-from provisioner.models import Instance, Job, JobEvent, Server, Space, Tenant
+from provisioner.models import INSTANCE_EXTRAS_ON_ACCESS, Instance, Job, JobEvent, Server, Space, Tenant
 from provisioner.notices import events as notice_events
 from provisioner.pagination import Page, paginate
 from provisioner.timeutil import utcnow
@@ -121,7 +121,8 @@ def _tenant_of(job: Job) -> str | None:
 
 
 def get_job(session: Session, *, actor: Actor, job_id: str) -> Job:
-    job = session.get(Job, job_id)
+    # The job's instance comes with it (its association decides who may see it), not its secrets and ports.
+    job = session.get(Job, job_id, options=[defaultload(Job.instance).options(*INSTANCE_EXTRAS_ON_ACCESS)])
     if job is None:
         raise NotFound("job not found")
     tenant_id = _tenant_of(job)

@@ -50,7 +50,7 @@ def _transport_options(settings: Settings) -> dict[str, int]:
 # again. kombu's 1 s applies also each time the worker holds as many unacknowledged messages as its
 # prefetch allows, which with late acks is the case while a job runs: the scheduler's ticks then came
 # in at about one a second, and a job sent after two long jobs waited behind their backlog (17 s
-# seen). A query of the broker's SQLite file every 0.1 s costs next to nothing.
+# seen). Asking every 0.1 s costs the idle worker about 2 % of a core (0.6 % at 1 s).
 SQL_BROKER_POLL_SECONDS = 0.1
 
 

@@ -55,7 +55,7 @@ def test_every_known_message_has_its_german_translation() -> None:
     [
         _fallback_error("timeout", 254, ""),
         _fallback_error("canceled", None, ""),
-        _why(TimeoutError()),
+        _why("timeout"),
     ],
 )
 def test_the_core_writes_these_messages_as_the_portal_knows_them(written: str) -> None:

@@ -12,8 +12,9 @@ from kombu import Connection
 from provisioner.config import Settings
 from provisioner.worker.celery_app import SQL_BROKER_POLL_SECONDS, QuickSqlPolling, make_celery
 
-# The HTTP clients and ansible-runner: about 40 MiB in each process of the worker's pool while idle.
-LOADED_WHEN_USED = ("ansible_runner", "aiohttp", "httpx")
+# The HTTP clients (pycurl is the health sweep's) and ansible-runner: about 40 MiB in each process of the
+# worker's pool while idle.
+LOADED_WHEN_USED = ("ansible_runner", "aiohttp", "httpx", "pycurl")
 
 
 def test_an_idle_worker_has_not_loaded_the_clients_its_jobs_use() -> None:
