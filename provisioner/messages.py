@@ -201,6 +201,10 @@ KNOWN: list[tuple[re.Pattern[str], str]] = [
         ),
         N_("%(template)s does not take the name %(name)s: it needs at least %(count)s characters."),
     ),
+    (
+        re.compile(r"a link of the [\w-]+ service is valid for (?P<days>\d+) days at most"),
+        N_("A moderator link is valid for %(days)s days at most."),
+    ),
     # A change of a space's limits (provisioner/spaces/quota.py, provisioner/engine/space_jobs.py).
     (
         re.compile(r"the [\w-]+ service does not enforce this limit"),

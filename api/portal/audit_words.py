@@ -83,6 +83,7 @@ ACTIONS = {
     "reject_space": N_("Space request declined"),
     "remove_space": N_("Space removal started"),
     "show_space_admin": N_("First admin access of a space shown"),
+    "make_moderator_link": N_("Moderator link of a space made"),
     "back_up_space": N_("Backup of a space started"),
     "restore_space": N_("Restore of a space started"),
     "export_space": N_("Export of a space started"),

@@ -29,6 +29,7 @@ from provisioner.pagination import MAX_LIMIT
 from provisioner.spaces import data, quota, service
 from provisioner.spaces.credentials import reveal_space_admin
 from provisioner.spaces.footprint import space_share
+from provisioner.spaces.links import moderator_link
 from provisioner.spaces.states import SpaceState
 from provisioner.tenants.service import list_tenants
 
@@ -110,6 +111,7 @@ def space_page(
     shared = template.sharing.shared if template.sharing else None
     kept = shared.data if shared is not None else None
     context = {
+        "signed_links": shared.signed_links if shared is not None else None,
         # Operators change the limits the service enforces, where it has a command for it.
         "quota_changeable": shared is not None and shared.commands.change is not None,
         "quota_errors": {},
@@ -138,6 +140,36 @@ def show_space(
     return space_page(request, session, viewer, catalog, space)
 
 
+@router.post("/spaces/{space_id}/moderator-links")
+def make_moderator_link(
+    request: Request,
+    space_id: str,
+    *,
+    viewer: ViewerDep,
+    form: SignedForm,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+) -> Response:
+    space = service.get_space(session, actor=viewer.actor, space_id=space_id)
+    try:
+        days = int(form.get("days", "7"))
+    except ValueError:
+        days = 0
+    try:
+        link = moderator_link(
+            session, settings, catalog, actor=viewer.actor, space_id=space.id, room="*", days=max(days, 1),
+            name="Moderation",
+        )  # fmt: skip
+    except (InvalidInput, Conflict) as exc:
+        session.rollback()
+        return space_page(request, session, viewer, catalog, space, link_refused=exc.detail)
+    session.commit()
+    response = space_page(request, session, viewer, catalog, space, moderator_link=link)
+    response.headers["Cache-Control"] = "no-store"  # the page holds the link
+    return response
+
+
 @router.post("/spaces/{space_id}/credentials")
 def show_space_admin(
     request: Request,
@@ -151,7 +183,7 @@ def show_space_admin(
 ) -> Response:
     space = service.get_space(session, actor=viewer.actor, space_id=space_id)
     try:
-        shown = reveal_space_admin(session, settings, actor=viewer.actor, space=space)
+        shown = reveal_space_admin(session, settings, actor=viewer.actor, space=space, catalog=catalog)
     except (CredentialsGone, Conflict) as exc:
         session.rollback()
         return space_page(request, session, viewer, catalog, space, credentials_gone=exc.status_code)

@@ -17,6 +17,7 @@ from provisioner.jobs.queue import commit_and_send
 from provisioner.spaces import data, service
 from provisioner.spaces.credentials import reveal_space_admin
 from provisioner.spaces.footprint import space_share
+from provisioner.spaces.links import moderator_link
 from provisioner.spaces.quota import change_space_quota
 
 router = APIRouter(prefix="/api/v1/spaces", tags=["spaces"])
@@ -157,14 +158,49 @@ def remove_space(
     responses={409: {"description": "not approved yet"}, 410: {"description": "shown once already"}},
 )
 def show_space_admin(
-    space_id: str, *, actor: ActorDep, session: SessionDep, settings: SettingsDep, response: Response
+    space_id: str,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    catalog: CatalogDep,
+    response: Response,
 ) -> schemas.SpaceAdminOut:
-    """The space's first admin and password, once: later calls answer 410 Gone."""
+    """The space's first admin and password, once: later calls answer 410 Gone (409 where the service's
+    moderators come in by signed links instead)."""
     space = service.get_space(session, actor=actor, space_id=space_id)
-    shown = reveal_space_admin(session, settings, actor=actor, space=space)
+    shown = reveal_space_admin(session, settings, actor=actor, space=space, catalog=catalog)
     session.commit()
     response.headers["Cache-Control"] = "no-store"
     return schemas.SpaceAdminOut(url=shown.url, user=shown.user, password=shown.password)
+
+
+@router.post("/{space_id}/moderator-links", responses={409: {"description": "the service takes accounts"}})
+def make_moderator_link(
+    space_id: str,
+    body: schemas.ModeratorLinkIn,
+    *,
+    actor: ActorDep,
+    session: SessionDep,
+    catalog: CatalogDep,
+    settings: SettingsDep,
+    response: Response,
+) -> schemas.ModeratorLinkOut:
+    """A signed link that lets a moderator open meetings of the space, where the service takes tokens
+    instead of accounts (a shared Jitsi): valid for ``days``, kept nowhere."""
+    link = moderator_link(
+        session,
+        settings,
+        catalog,
+        actor=actor,
+        space_id=space_id,
+        room=body.room,
+        days=body.days,
+        name=body.name,
+    )
+    session.commit()
+    response.headers["Cache-Control"] = "no-store"
+    return schemas.ModeratorLinkOut(url=link.url, expires_at=link.expires_at)
 
 
 @router.post("/{space_id}/backups", status_code=status.HTTP_202_ACCEPTED)

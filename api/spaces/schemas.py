@@ -139,3 +139,18 @@ class SpaceAdminOut(BaseModel):
     url: str | None
     user: str
     password: str = Field(description="shown once; store it now")
+
+
+class ModeratorLinkIn(Input):
+    room: str = Field(
+        default="*",
+        pattern=r"^(\*|[a-z0-9][a-z0-9-]{0,62})$",
+        description="the meeting room, or * for any room of the space",
+    )
+    days: int = Field(default=7, ge=1, le=366, description="how long the link opens meetings")
+    name: str = Field(default="Moderation", min_length=1, max_length=64, description="shown in the meeting")
+
+
+class ModeratorLinkOut(BaseModel):
+    url: str = Field(description="shown once and kept nowhere: whoever has it moderates until it expires")
+    expires_at: datetime

@@ -450,6 +450,12 @@ def _check_sharing(template: Template) -> None:
         raise ValueError(f"sharing.shared.commands runs in unknown container {shared.commands.container!r}")
     if template.launcher is not None:
         raise ValueError("sharing: a service deployed by its upstream launcher cannot be shared")
+    links = shared.signed_links
+    if links is not None and (links.secret not in template.secrets or template.secrets[links.secret].show):
+        raise ValueError(
+            f"sharing.shared.signed_links.secret {links.secret!r} is not one of the template's secrets "
+            "kept from its users"
+        )
 
 
 def volume_names(template: Template) -> list[str]:

@@ -100,6 +100,22 @@ class SpaceNames(Strict):
         return None
 
 
+class SignedLinks(Strict):
+    """Links that let a space's moderators in with a token the service checks (a JWT, RFC 7519, signed
+    with HS256 by a secret the shared instance and the control plane share), where the service has no
+    accounts of its own to give: ``sub`` names the space (its subdomain), ``room`` the room or ``*``."""
+
+    # One of the template's secrets: the shared instance is deployed with it, and it signs the links.
+    secret: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    issuer: str = Field(min_length=1, max_length=64)
+    audience: str = Field(min_length=1, max_length=64)
+    # Where a link leads under the space's address; "{space}" and "{room}" are filled in.
+    path: str = Field(default="/{space}/{room}", pattern=r"^/")
+    # The query parameter that carries the token.
+    parameter: str = Field(default="jwt", pattern=r"^[a-z_]{1,20}$")
+    max_days: int = Field(default=30, ge=1, le=366)
+
+
 class SharedMode(Strict):
     # "server": at most one shared instance per server, a new one on another server when all are full;
     # "lab": one for the whole lab, which refuses new spaces when it is full.
@@ -114,6 +130,8 @@ class SharedMode(Strict):
     # The account name the space's first admin signs in with; "{space}" becomes the space's subdomain.
     admin_user: str = Field(default="admin-{space}", pattern=r"^[a-z0-9{}._@-]{1,60}$")
     names: SpaceNames = Field(default_factory=SpaceNames)
+    # For a service whose spaces' moderators come in by signed links rather than accounts.
+    signed_links: SignedLinks | None = None
     # Whether a space's data can be backed up, restored and moved out on its own; every shared
     # template says so, since the portal tells associations what a restore of their space does.
     data: SpaceData

@@ -142,6 +142,7 @@ FORMS: dict[str, tuple[str, ...]] = {
     "POST /catalog/{name}/request": ("name", "tenant", "csrf_token"),
     "POST /catalog/{name}/space": ("name", "tenant", "csrf_token"),
     "POST /spaces/{space_id}/credentials": ("csrf_token",),
+    "POST /spaces/{space_id}/moderator-links": ("days", "csrf_token"),
     "POST /spaces/{space_id}/remove": ("confirm_name", "csrf_token"),
     "POST /spaces/{space_id}/backups": ("csrf_token",),
     "POST /spaces/{space_id}/restores": ("backup", "csrf_token"),
@@ -260,6 +261,7 @@ FORM_VALUES: dict[str, Callable[[Association], str]] = {
     "mode-dedicated": lambda a: "on",
     "mode-shared": lambda a: "on",
     "storage_mb": lambda a: "100",
+    "days": lambda a: "3",
 }
 # Logging out ends the portal session: asked last, so the session asks every other route first.
 LOGS_OUT = {"DELETE /api/v1/session", "POST /logout"}

@@ -12,7 +12,8 @@ holds the restic repository over SFTP), Docker Engine, the server's Caddy proxy 
 The flow: deploy → healthy (web through the proxy, prosody/jicofo/jvb health inside) → the first
 moderator signs in over BOSH through the proxy, a wrong password does not → the media port answers
 STUN → backup → restore in place and into a copy → update to the next release, a downgrade refused →
-remove leaving nothing.
+remove leaving nothing. And Jitsi's shared mode: two associations each get a tenant of one shared
+instance, whose moderators come in by signed links that open their own tenant's meetings only.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from tests.support.lab import (
     succeeded,
 )
 from tests.support.proxy import get_by_hostname, remove_proxies, request_by_hostname, root_ca
+from tests.support.shared_spaces import two_spaces_in_one_instance
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
 
@@ -296,3 +298,108 @@ def test_jitsi_standin_deploy_sign_in_backup_restore_update_remove(
             assert not (server.root_dir / "instances" / instance_id).exists()
         with pytest.raises(TimeoutError):
             stun_binding(server.address, media_port)
+
+
+def joins(space: dict[str, Any], tenant: str, room: str, *, token: str | None, address: str, ca: str) -> str:
+    """A browser at the space's address: BOSH at /<tenant>/http-bind with the link's token, SASL
+    ANONYMOUS, then into the room (as the client names it: room@muc.<tenant>.meet.jitsi). "signed in
+    refused", "refused" (the room) or "joined"."""
+    query = f"?token={token}" if token else ""
+
+    def post(body: str) -> ElementTree.Element:
+        answer = request_by_hostname(
+            "POST",
+            space["url"],
+            address=address,
+            ca_pem=ca,
+            path=f"/{tenant}/http-bind{query}",
+            content=body.encode(),
+        )
+        assert answer.status_code == 200, answer.text
+        return ElementTree.fromstring(answer.text)  # noqa: S314 - the stand-in answers, on loopback
+
+    opened = post(f"<body xmlns='{BOSH}' rid='1' to='meet.jitsi' wait='60' hold='1'/>")
+    assert [m.text for m in opened.iter(f"{{{SASL}}}mechanism")] == ["ANONYMOUS"]  # token auth
+    sid = opened.get("sid")
+    signed_in = post(
+        f"<body xmlns='{BOSH}' rid='2' sid='{sid}'><auth xmlns='{SASL}' mechanism='ANONYMOUS'/></body>"
+    )
+    if signed_in.find(f"{{{SASL}}}success") is None:
+        return "signed in refused"
+    entered = post(
+        f"<body xmlns='{BOSH}' rid='3' sid='{sid}'>"
+        f"<presence xmlns='jabber:client' to='{room}@muc.{tenant}.meet.jitsi/moderator'/></body>"
+    )
+    return "refused" if "not-allowed" in ElementTree.tostring(entered).decode() else "joined"
+
+
+# The shared instance's deploy, two tenants made in it, moderator links, and both removed with it.
+@pytest.mark.timeout(1500)
+def test_two_associations_each_get_a_tenant_of_one_shared_jitsi_standin(
+    tmp_path: Path,
+    ssh_servers: list[TestServer],
+    standins: dict[str, str],
+    registry: str,
+    docker_client: docker.DockerClient,
+) -> None:
+    server = ssh_servers[0]
+    with ExitStack() as cleanup:
+        stack = cleanup.enter_context(
+            embedded_stack(tmp_path / "data", ssh_key=server.client_key, registry=registry)
+        )
+        operator = cleanup.enter_context(ApiClient(stack.base_url, stack.operator_token))
+        server_id = add_server(operator, server, cpu=6)
+        cleanup.callback(remove_proxies, docker_client, [server_id])
+        cleanup.callback(remove_every_instance, docker_client, operator)
+        admins, spaces, shared_id = two_spaces_in_one_instance(
+            cleanup, stack.base_url, operator, template="jitsi", name="meet", server_id=server_id
+        )
+        ca = root_ca(docker_client, server_id)
+        # prosody takes tokens on its main host and keeps tenants apart; nobody has an account.
+        site = run_in(
+            docker_client, f"prv-{shared_id}-prosody", "cat", "/run/prosody/config/conf.d/jitsi-meet.cfg.lua"
+        )
+        assert 'authentication = "token"' in site
+        assert "enable_domain_verification = true" in site
+
+        tenants, links = {}, {}
+        for slug, admin in admins.items():
+            space = spaces[slug] = admin.call("GET", f"/api/v1/spaces/{spaces[slug]['id']}", expect=200)
+            assert (space["state"], space["health"], space["separable_data"]) == ("running", "healthy", False)
+            tenants[slug] = space["id"].replace("_", "")
+            made = admin.call(
+                "POST",
+                f"/api/v1/spaces/{space['id']}/moderator-links",
+                expect=200,
+                json={"room": "*", "days": 1},
+            )
+            assert (
+                made["url"]
+                == f"{space['url'].rstrip('/')}/{tenants[slug]}/?jwt={made['url'].split('jwt=')[1]}"
+            )
+            links[slug] = made["url"].split("jwt=")[1]
+            # The space's page and its configuration: rooms in the tenant's MUC, BOSH at the space's address.
+            config = get_by_hostname(
+                space["url"], address=server.address, ca_pem=ca, path=f"/{tenants[slug]}/config.js"
+            )
+            assert f"config.hosts.muc = 'muc.{tenants[slug]}.meet.jitsi';" in config.text
+            assert f"config.bosh = '/{tenants[slug]}/http-bind';" in config.text
+
+        a, b = spaces["verein-a"], spaces["verein-b"]
+        where = {"address": server.address, "ca": ca}
+        assert joins(a, tenants["verein-a"], "vorstand", token=links["verein-a"], **where) == "joined"
+        assert joins(b, tenants["verein-b"], "vorstand", token=links["verein-b"], **where) == "joined"
+        # One association's link opens none of the other's meetings, nor a room outside any tenant.
+        assert joins(a, tenants["verein-b"], "vorstand", token=links["verein-a"], **where) == "refused"
+        assert joins(b, tenants["verein-a"], "vorstand", token=links["verein-b"], **where) == "refused"
+        assert joins(a, tenants["verein-a"], "vorstand", token=None, **where) == "signed in refused"
+        forged = links["verein-a"][:-4] + ("AAAA" if not links["verein-a"].endswith("AAAA") else "BBBB")
+        assert joins(a, tenants["verein-a"], "vorstand", token=forged, **where) == "signed in refused"
+
+        # Removing the spaces: the last takes the shared instance with it.
+        for slug in ("verein-a", "verein-b"):
+            removal = admins[slug].call("DELETE", f"/api/v1/spaces/{spaces[slug]['id']}", expect=202)
+            done, _ = admins[slug].wait_for_job(removal["job"]["id"])
+            assert done["status"] == "succeeded", done["error"]
+        assert operator.call("GET", f"/api/v1/instances/{shared_id}", expect=200)["state"] == "removed"
+        assert leftovers(docker_client, shared_id) == []

@@ -337,3 +337,45 @@ def test_a_space_whose_data_cannot_be_separated_says_plainly_what_a_restore_woul
     refused = people.admin_a.post(f"/spaces/{space_id}/backups", data={"csrf_token": token})
     assert "cannot take one space" in refused.text
     assert api.dispatcher.sent == sent_before
+
+
+def test_a_shared_jitsis_admin_makes_a_moderator_link_shown_once_in_german(people: People, api) -> None:  # type: ignore[no-untyped-def]
+    api.server()
+    page = people.operator.get("/operator/spaces")
+    people.operator.post(
+        "/operator/spaces/modes/jitsi",
+        data={"csrf_token": csrf_of(page.text), "mode-dedicated": "on", "mode-shared": "on"},
+    )
+    form = people.admin_a.get("/catalog/jitsi/space")
+    sent = people.admin_a.post(
+        "/catalog/jitsi/space",
+        data={"csrf_token": csrf_of(form.text), "name": "meet"},
+        follow_redirects=False,
+    )
+    space_id = str(sent.headers["location"]).rsplit("/", 1)[1]
+    queue = people.operator.get("/operator/spaces").text
+    people.operator.post(f"/operator/spaces/{space_id}/approve", data={"csrf_token": csrf_of(queue)})
+    _running(api, space_id)
+
+    shown = people.admin_a.get(f"/spaces/{space_id}", headers=GERMAN).text
+    assert "Moderationslinks" in shown
+    assert f"/spaces/{space_id}/credentials" not in shown  # no account to show
+    token = csrf_of(shown)
+    too_long = people.admin_a.post(
+        f"/spaces/{space_id}/moderator-links", data={"csrf_token": token, "days": "90"}, headers=GERMAN
+    )
+    assert "Ein Moderationslink gilt höchstens 30 Tage." in too_long.text
+    made = people.admin_a.post(
+        f"/spaces/{space_id}/moderator-links", data={"csrf_token": token, "days": "3"}, headers=GERMAN
+    )
+    assert made.headers["cache-control"] == "no-store"
+    tenant = space_id.replace("_", "")
+    assert f"https://meet-verein-a.localhost/{tenant}/?jwt=" in made.text
+    assert "?jwt=" not in people.admin_a.get(f"/spaces/{space_id}").text  # shown once, kept nowhere
+    assert (
+        people.admin_b.post(
+            f"/spaces/{space_id}/moderator-links",
+            data={"csrf_token": csrf_of(people.admin_b.get("/services").text)},
+        ).status_code
+        == 404
+    )

@@ -3,16 +3,19 @@ associations, the first admin shown once, removal, and the audit log naming the 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
 
 from provisioner.backups.repository import repository_for
 from provisioner.config import get_settings
+from provisioner.crypto import decrypt
 from provisioner.db import session_factory
 from provisioner.models import AuditEntry, Space, SpaceBackup
 from tests.api.conftest import Api
 from tests.support.factories import HOST_KEY
+from tests.twins.test_jitsi_standin_tokens import JITSI_TOKEN_ENV, load_standin
 
 
 def _offer_shared(api: Api, modes: list[str] | None = None) -> dict[str, Any]:
@@ -347,3 +350,62 @@ def test_an_operator_changes_a_running_spaces_limits_through_a_job(api: Api) -> 
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "patch_space")).all()
         done = [(e.tenant_id, e.target_id) for e in entries if e.outcome == "success"]
         assert done == [(tenant_a, space["id"])]  # on the association's own audit log
+
+
+def test_a_shared_jitsi_spaces_admin_gets_signed_moderator_links_for_that_space_alone(
+    api: Api, monkeypatch: Any
+) -> None:
+    """The link's token is checked here by the Jitsi stand-in's own rules (upstream's token auth with
+    domain verification): it opens the space's rooms, not another space's."""
+    _, admin_a = api.tenant("verein-a")
+    _, admin_b = api.tenant("verein-b")
+    api.server()
+    api.client.put("/api/v1/catalog/jitsi/modes", json={"modes": ["shared"]}, headers=api.operator)
+    spaces = {}
+    for slug, headers in (("verein-a", admin_a), ("verein-b", admin_b)):
+        space = api.client.post("/api/v1/spaces", json={"template": "jitsi", "name": "meet"}, headers=headers)
+        assert (
+            api.client.post(f"/api/v1/spaces/{space.json()['id']}/approve", headers=api.operator).status_code
+            == 202
+        )
+        spaces[slug] = space.json()["id"]
+    early = api.client.post(f"/api/v1/spaces/{spaces['verein-a']}/moderator-links", json={}, headers=admin_a)
+    assert early.status_code == 409  # not running yet
+    with session_factory(api.db_url)() as session:
+        for space_id in spaces.values():
+            row = session.get_one(Space, space_id)
+            row.state = "running"
+            assert row.instance is not None
+            row.instance.state = "running"
+        secret = next(s for s in row.instance.secrets if s.name == "jwt_app_secret")
+        signing_secret = decrypt(get_settings(), secret.encrypted)
+        session.commit()
+
+    path = f"/api/v1/spaces/{spaces['verein-a']}/moderator-links"
+    assert api.client.post(path, json={}, headers=admin_b).status_code == 404
+    assert (
+        api.client.post(path, json={"days": 31}, headers=admin_a).json()["errors"][0]["field"] == "body.days"
+    )
+    made = api.client.post(path, json={"room": "vorstand", "days": 2}, headers=admin_a)
+    assert made.status_code == 200, made.text
+    assert made.headers["cache-control"] == "no-store"
+    url = made.json()["url"]
+    tenant = spaces["verein-a"].replace("_", "")
+    assert url.startswith(f"https://meet-verein-a.localhost/{tenant}/vorstand?jwt=")
+    # Signed links take the place of a first admin's password, which would open nothing.
+    assert (
+        api.client.post(f"/api/v1/spaces/{spaces['verein-a']}/credentials", headers=admin_a).status_code
+        == 409
+    )
+
+    for name, value in {**JITSI_TOKEN_ENV, "JWT_APP_SECRET": signing_secret}.items():
+        monkeypatch.setenv(name, value)
+    rules = load_standin().TokenRules()
+    claims = rules.claims(url.split("jwt=", 1)[1])
+    assert claims is not None
+    assert rules.room_allowed(claims, f"[{tenant}]vorstand@muc.meet.jitsi")
+    assert not rules.room_allowed(claims, f"[{tenant}]kasse@muc.meet.jitsi")
+    other = spaces["verein-b"].replace("_", "")
+    assert not rules.room_allowed(claims, f"[{other}]vorstand@muc.meet.jitsi")
+    entries = api.client.get("/api/v1/audit", headers=api.operator).json()["items"]
+    assert "jwt=" not in json.dumps(entries)  # the link is kept nowhere

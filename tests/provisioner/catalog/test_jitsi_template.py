@@ -120,3 +120,36 @@ def test_versions_are_upstream_releases_from_ghcr_with_one_tag_per_version() -> 
     for name, version in JITSI.versions.items():
         assert {ref.rsplit(":", 1)[1] for ref in version.images.values()} == {name}
         assert all(ref.startswith("ghcr.io/jitsi/") for ref in version.images.values())
+
+
+def test_a_shared_jitsi_takes_signed_tokens_for_its_tenants_and_makes_no_accounts() -> None:
+    """conf.d/jitsi-meet.cfg.lua: AUTH_TYPE=jwt gives the main host token auth; with domain
+    verification a token opens its own tenant's rooms only (token/util.lib.lua, verify_room)."""
+    placement = sample_placement(
+        JITSI, instance_id="ins_s", tenant_id="ten_lab", subdomain="meet", shared=True
+    )
+    files = deploy_files(Settings(), JITSI, placement, SAMPLE_SERVER, JITSI.default_version)
+    xmpp = _env(files, "web")
+    assert {
+        k: xmpp[k] for k in ("ENABLE_AUTH", "AUTH_TYPE", "JWT_APP_ID", "JWT_ENABLE_DOMAIN_VERIFICATION")
+    } == {
+        "ENABLE_AUTH": "1",
+        "AUTH_TYPE": "jwt",
+        "JWT_APP_ID": "provisioner",
+        "JWT_ENABLE_DOMAIN_VERIFICATION": "true",
+    }
+    assert (xmpp["JWT_ALLOW_EMPTY"], xmpp["BOSH_RELATIVE"]) == ("0", "true")
+    # The signing secret reaches prosody alone.
+    assert _env(files, "prosody")["JWT_APP_SECRET"] == placement.secrets["jwt_app_secret"]
+    assert all("JWT_APP_SECRET" not in _env(files, part) for part in ("web", "jicofo", "jvb"))
+    # No account to register: the deploy step finds the password file empty and stops there.
+    assert files["moderator/password"] == ""
+    assert "test -s /etc/provisioner/password || exit 0;" in JITSI.hooks.deploy.after[0].run[-1]  # type: ignore[union-attr]
+    dedicated = deploy_files(Settings(), JITSI, PLACEMENT, SAMPLE_SERVER, JITSI.default_version)
+    assert _env(dedicated, "web")["AUTH_TYPE"] == "internal"
+    assert "JWT_APP_SECRET" not in _env(dedicated, "prosody")
+    assert dedicated["moderator/password"] == PLACEMENT.secrets["moderator_password"]
+    shared = JITSI.sharing.shared  # type: ignore[union-attr]
+    assert shared is not None
+    assert shared.signed_links is not None
+    assert (shared.signed_links.secret, shared.signed_links.issuer) == ("jwt_app_secret", "provisioner")
