@@ -6,13 +6,15 @@ sixteen small tasks cost ten times what restic itself needs. The phases:
 
 - ``ready``: restic installed, the run's identity for the backup server with its pinned host key, the
   tenant's repository opened (made on first use with ``create``); with ``volumes``, the instance's
-  volumes found and the free disk space under them checked;
+  volumes found (an ``optional`` one may be missing: an instance deployed before its template had it)
+  and the free disk space under them checked;
 - ``backup``: with ``prepare``, first what ``ready`` does and at the end what ``cleanup`` does, so a
-  backup is one task; the template's steps before, restic's backup of the volumes, the steps after (also when
-  the backup failed), the snapshot's full id, the retention policy where the server may delete, when
-  it is due (at most once per ``prune_every_seconds`` for each instance, its time kept in
-  ``prune_marker``): ``forget --prune`` reads and rewrites the repository, which cost as much as
-  the backup itself when it ran after every one;
+  backup is one task; the template's steps before, restic's backup of the volumes, the steps after
+  (also when the backup failed), the snapshot's full id and the optional volumes left out (with the
+  steps that ``needs`` them), the retention policy where the server may delete, when it is due (at
+  most once per ``prune_every_seconds`` for each instance, its time kept in ``prune_marker``):
+  ``forget --prune`` reads and rewrites the repository, which cost as much as the backup itself when
+  it ran after every one;
 - ``restore``: the snapshot restored into the run's folder beside the volumes, each volume a folder and
   each dump a file of its own there; with ``prepare``, first what ``ready`` does and the template's
   steps before the restore, and at the end what ``replace`` does, so all a restore does before its
@@ -105,12 +107,16 @@ def place(path, text, mode):
 
 
 def mountpoints(phase):
+    """Each volume's folder on the server. An optional one may be missing (an instance deployed before
+    its template had it): it is left out, and the backup reports it."""
     found, missing = {}, []
     for volume in phase.p["volumes"]:
         rc, out, _ = phase.run(
             ["docker", "volume", "inspect", volume["docker"]], "docker volume", check=False
         )
-        if rc != 0:
+        if rc != 0 and volume.get("optional"):
+            phase.done.append(f"{volume['docker']} left out: the instance was deployed before it was added")
+        elif rc != 0:
             missing.append(volume["docker"])
         else:
             found[volume["name"]] = json.loads(out)[0]["Mountpoint"]
@@ -161,21 +167,29 @@ def backup(phase):
             phase.fail(f"the tenant's backup repository does not open: {opened['stderr']}")
         p["mountpoints"] = opened["mountpoints"]
     found = p["mountpoints"]
+    if not found:
+        phase.fail("none of the instance's volumes is on the server")
+    # Optional volumes the server lacks (mountpoints refused any other): left out, with the steps that
+    # write into them.
+    missing = [v for v in p["volumes"] if v["name"] not in found]
+    gone = {v["docker"] for v in missing}
     # restic runs in Docker's volumes folder and is given <volume>/_data, so the snapshot holds each
     # volume under a path the control plane derives from its own names (never one the server reports).
     root = os.path.dirname(os.path.dirname(next(iter(found.values()))))
     for volume in p["volumes"]:
-        if found[volume["name"]] != f"{root}/{volume['docker']}/_data":
+        if volume["docker"] not in gone and found[volume["name"]] != f"{root}/{volume['docker']}/_data":
             phase.fail(f"the volume {volume['docker']} is not where Docker keeps named volumes ({root})")
+    paths = [path for path in p["backup_paths"] if path.split("/", 1)[0] not in gone]
     try:
-        phase.steps(p["before_steps"], "a step before the backup")
+        phase.steps([s for s in p["before_steps"] if s.get("needs") not in gone], "a step before the backup")
         backup_options = ["backup", "--json", "--quiet", "--host", p["instance_id"], *p["tag_options"]]
-        _, out, _ = phase.restic(*backup_options, "--", *p["backup_paths"], what="restic backup", cwd=root)
+        _, out, _ = phase.restic(*backup_options, "--", *paths, what="restic backup", cwd=root)
     finally:
         phase.steps(p["after_steps"], "a step after the backup")
     summary, snapshot_id = reported(phase, out)
     apply_retention(phase)
-    result = {"report": {"snapshot_id": snapshot_id, "summary": summary}}
+    report = {"snapshot_id": snapshot_id, "summary": summary, "missing": [v["name"] for v in missing]}
+    result = {"report": report}
     if p["prepare"]:
         cleanup(phase)
         result["identity_removed"] = True

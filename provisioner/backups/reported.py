@@ -58,6 +58,18 @@ def check_report(report: object) -> CheckedReport:
     )
 
 
+def left_out(report: object, optional: list[str]) -> list[str]:
+    """The optional volumes a backup's report says the server lacked (an instance deployed before its
+    template had them), or ``UntrustedReport``: only names of ``optional`` are taken, nothing else a
+    server could print."""
+    missing = report.get("missing", []) if isinstance(report, dict) else None
+    if not isinstance(missing, list) or not all(isinstance(name, str) for name in missing):
+        raise UntrustedReport("the volumes left out are not a list of names")
+    if set(missing) - set(optional):
+        raise UntrustedReport("a volume left out is not one the backup may leave out")
+    return [name for name in optional if name in missing]
+
+
 def usable_snapshot_id(value: str | None) -> str:
     """A stored snapshot id, checked again before it goes onto a command line (rows may predate the
     check on storing)."""

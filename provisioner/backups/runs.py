@@ -100,10 +100,18 @@ def backup_spec(
         {
             "instance_id": instance.id,
             "restic": restic_variables(settings, repository, server),
-            "volumes": _volumes(instance.id, hook),
+            # An optional volume missing on the server (an instance deployed before the template
+            # had it) is left out, with the steps that need it; the report names it.
+            "volumes": [
+                {**volume, "optional": volume["name"] in hook.optional}
+                for volume in _volumes(instance.id, hook)
+            ],
             "backup_paths": _backup_paths(template, instance.id, hook.volumes),
             "min_free_mb": settings.backup_min_free_mb,
-            "before_steps": step_variables(instance.id, hook.before),
+            "before_steps": [
+                {**variables, "needs": docker_name(instance.id, step.needs) if step.needs else None}
+                for variables, step in zip(step_variables(instance.id, hook.before), hook.before, strict=True)
+            ],
             "after_steps": step_variables(instance.id, hook.after),
             "tag_options": ["--tag", instance.id, "--tag", f"{template.name}-{instance.version}"],
             **retention_variables(settings, repository, server, instance.id),

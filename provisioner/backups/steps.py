@@ -31,7 +31,7 @@ import time
 from typing import Protocol
 
 from provisioner.backups.escrow import EscrowFailed, ensure_copy
-from provisioner.backups.reported import UntrustedReport, backup_paths, check_report
+from provisioner.backups.reported import UntrustedReport, backup_paths, check_report, left_out
 from provisioner.backups.repository import repository_for
 from provisioner.backups.runs import backup_spec, restore_spec
 from provisioner.context import Context
@@ -108,6 +108,7 @@ def take_backup(ctx: Context, *, instance_id: str, job_id: str, sink: StepSink) 
         template = ctx.catalog.get(instance.template)
         spec = backup_spec(settings, template, instance, repository)
         volumes = template.hooks.backup.volumes if template.hooks.backup else []
+        optional = template.hooks.backup.optional if template.hooks.backup else []
         repository_id = repository.id
     try:
         ensure_copy(settings, repository_id=repository_id)
@@ -131,6 +132,7 @@ def take_backup(ctx: Context, *, instance_id: str, job_id: str, sink: StepSink) 
         else:
             try:
                 checked = check_report(reader.report)
+                missing = left_out(reader.report, optional)
             except UntrustedReport as exc:
                 log.warning("backup %s: the server's report was refused: %s", backup_id, exc)
                 backup.status = "failed"
@@ -140,7 +142,8 @@ def take_backup(ctx: Context, *, instance_id: str, job_id: str, sink: StepSink) 
                 backup.snapshot_id = checked.snapshot_id
                 backup.size_bytes = checked.size_bytes
                 backup.added_bytes = checked.added_bytes
-                backup.paths = backup_paths(instance_id, volumes)
+                # A volume the server lacked is not in the snapshot: its export part says it is missing.
+                backup.paths = backup_paths(instance_id, [v for v in volumes if v not in missing])
     if backup.status != "succeeded":
         raise BackupStepFailed(f"the backup failed: {backup.error}")
     return backup

@@ -146,6 +146,9 @@ class Step(Strict):
 
     container: str
     run: list[str] = Field(min_length=1)
+    # Backup only: the step writes into this volume of ``hooks.backup.optional``, and runs only where
+    # the instance has it (with the volume, a redeploy brings the files the step runs).
+    needs: str | None = None
 
 
 class Check(Step):
@@ -202,6 +205,10 @@ class Hook(Strict):
     before: list[Step] = Field(default_factory=list)
     # Volumes copied (backup) or put back (restore) between the steps.
     volumes: list[str] = Field(default_factory=list)
+    # Backup only: volumes the template gained after instances were deployed with it. An instance
+    # deployed before lacks them (and the files its steps that ``need`` them run) until it is deployed
+    # again; its backups leave them out meanwhile, and its exports say that part is missing and why.
+    optional: list[str] = Field(default_factory=list)
     # Restore only: database volumes rebuilt from their dumps (see DatabaseRestore).
     databases: list[DatabaseRestore] = Field(default_factory=list)
     after: list[Step] = Field(default_factory=list)
@@ -384,9 +391,25 @@ def _check_health_and_hooks(template: Template) -> None:
             raise ValueError(f"hooks.{hook_name} cannot rebuild databases; only hooks.restore does")
         if hook_name == "update" and hook.volumes:
             raise ValueError("hooks.update has only 'before' and 'after' steps")
+        _check_optional(template, hook_name, hook)
     _check_databases(template)
     if template.hooks.reset_credentials and not any(s.show for s in template.secrets.values()):
         raise ValueError("hooks.reset_credentials needs a secret with show: true to reset")
+
+
+def _check_optional(template: Template, hook_name: str, hook: Hook) -> None:
+    needed = {s.needs for s in [*hook.before, *hook.after, *hook.check] if s.needs}
+    if hook_name != "backup" and (hook.optional or needed):
+        raise ValueError(f"hooks.{hook_name}: only hooks.backup has optional volumes and steps needing one")
+    if unknown := sorted(set(hook.optional) - set(hook.volumes)):
+        raise ValueError(f"hooks.backup.optional names {unknown}, which hooks.backup.volumes does not")
+    if unknown := sorted(needed - set(hook.optional)):
+        raise ValueError(f"hooks.backup: a step needs {unknown}, which hooks.backup.optional does not name")
+    restore = template.hooks.restore
+    # A restore puts back what every backup holds: a backup of an instance deployed before lacks these.
+    brought_back = {*restore.volumes, *(d.volume for d in restore.databases)} if restore else set()
+    if restored := sorted(brought_back & set(hook.optional)):
+        raise ValueError(f"hooks.backup.optional: {restored} cannot be restored, not every backup has it")
 
 
 def _check_databases(template: Template) -> None:

@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 from provisioner.catalog.base import Localized
 from provisioner.catalog.exports import Part
-from provisioner.exports.readme import readme_text
+from provisioner.exports.readme import MISSING_PART, readme_text
 
 FORMAT = "provisioner-export/1"
 _CHUNK = 1024 * 1024
@@ -51,6 +51,9 @@ class ServiceExport:
     secrets: list[str] = field(default_factory=list, repr=False)
     # A space of the lab's shared service: its own data, apart from the other spaces'.
     space: bool = False
+    # Parts the backup does not hold: their volume came with the template after the service was
+    # deployed, and the service has not been deployed again since (hooks.backup.optional).
+    missing: list[Part] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ def build_archive(
                 part_entry = _add_part(tar, root, folder, restored, secrets)
                 own_sums += [f"{f['sha256']}  {f['path']}" for f in part_entry["files"] if "sha256" in f]
                 entry["parts"].append(part_entry)
+            entry["parts"] += [_missing(part) for part in service.missing]
             entry["sha256"] = hashlib.sha256(("\n".join(own_sums) + "\n").encode()).hexdigest()
             sums += own_sums
             manifest["services"].append(entry)
@@ -192,6 +196,13 @@ def build_archive(
         body = json.dumps(manifest, indent=2, ensure_ascii=False).encode() + b"\n"
         _add_bytes(tar, f"{root}/manifest.json", body, created_at)
     return Built(sha256=counted.hash.hexdigest(), size_bytes=counted.size, manifest=manifest)
+
+
+def _missing(part: Part) -> dict[str, Any]:
+    """A part the backup does not hold: named, with why (in English; the README says it in the
+    association's language), and no files."""
+    entry = {"name": part.name, "kind": part.kind, "state": "missing", "reason": MISSING_PART}
+    return entry | {"title": part.title.model_dump(), "files": []}
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, moment: datetime) -> None:

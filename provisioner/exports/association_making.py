@@ -22,8 +22,8 @@ from provisioner.exports.archive import Built, RestoredPart, ServiceExport, Skip
 from provisioner.exports.making import (
     Making,
     check_free_space,
-    export_parts,
     exports_folder,
+    held_parts,
     record_ready,
     service_export,
     write_sealed,
@@ -83,11 +83,12 @@ def make_association_export(
             backup = session.get_one(Backup, each.backup_id) if each.backup_id else None
             if backup is not None:
                 session.expunge(backup)  # read after this session: its repository and target came joined
-            service = service_export(settings, catalog, instance)
+            held, missing = held_parts(catalog, instance, backup)
+            service = replace(service_export(settings, catalog, instance), missing=list(missing))
             planned.append(
                 _Planned(
                     service,
-                    _restorer(settings, backup, export_parts(catalog, instance)),
+                    _restorer(settings, backup, held),
                     backup.size_bytes or 0 if backup is not None else 0,
                     ("instance", instance.id),
                 )

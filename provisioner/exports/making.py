@@ -68,6 +68,19 @@ def export_parts(catalog: Catalog, instance: Instance) -> list[ExportPart]:
     return exports.parts if exports else []
 
 
+def held_parts(
+    catalog: Catalog, instance: Instance, backup: Backup | None
+) -> tuple[list[ExportPart], list[ExportPart]]:
+    """The export's parts ``backup`` holds, and those it lacks: of an optional volume (one the template
+    gained after the service was deployed) that the server did not have, so the backup left it out."""
+    parts = export_parts(catalog, instance)
+    hook = catalog.get(instance.template).hooks.backup
+    if backup is None or hook is None:
+        return parts, []
+    lacking = set(hook.optional) - set(backup.paths)
+    return [p for p in parts if p.volume not in lacking], [p for p in parts if p.volume in lacking]
+
+
 def make_export(
     settings: Settings,
     catalog: Catalog,
@@ -87,8 +100,8 @@ def make_export(
         backup = session.get_one(Backup, backup_id) if backup_id else None
         if backup is not None:
             session.expunge(backup)  # read after this session: its repository and target came joined
-        service = service_export(settings, catalog, instance)
-        parts = export_parts(catalog, instance)
+        parts, missing = held_parts(catalog, instance, backup)
+        service = replace(service_export(settings, catalog, instance), missing=list(missing))
         made = Making.of(export_id, instance.tenant, instance.name)
     restorer = restore or restore_for_export
 

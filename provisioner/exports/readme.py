@@ -36,6 +36,12 @@ NOT_SEPARABLE = N_(
     "a space in the lab's shared service, which cannot take one space's data apart from the others'"
 )
 NO_SPACE_PARTS = N_("its template does not say how a space's data is exported")
+# A part of a service the backup does not hold (``ServiceExport.missing``).
+MISSING_PART = N_(
+    "Not in this archive: the service was set up before the lab could export this part, and has not "
+    "been set up again since. Once the lab has set it up again (a redeploy, or its next update), the "
+    "next export holds it."
+)
 CHECK = N_(
     "To check that everything is complete: “sha256sum -c SHA256SUMS” in this folder. manifest.json "
     "names every part, every file and its checksum (SHA-256)."
@@ -57,13 +63,16 @@ def readme_text(
     for entry, service in zip(exported, services, strict=True):
         heading = say(SPACE_OF if service.space else SERVICE) % entry
         lines += [heading, "=" * len(heading), "", f"- {say(CONFIGURATION)}", ""]
-        for restored, part in zip(service.parts, entry["parts"][1:], strict=True):
+        held = entry["parts"][1 : 1 + len(service.parts)]
+        for restored, part in zip(service.parts, held, strict=True):
             lines += [
                 f"- {getattr(restored.part.title, shown)}",
                 f"  {say(WHERE) % {'path': part['path']}}",
                 f"  {say(HOW)} {getattr(restored.part.restore, shown)}",
                 "",
             ]
+        for missing in service.missing:
+            lines += [f"- {getattr(missing.title, shown)}", f"  {say(MISSING_PART)}", ""]
     for left_out in skipped:
         state = say(STATES.get(left_out.state or "", left_out.state or ""))
         reason = say(left_out.why) % {"state": state}

@@ -1,8 +1,9 @@
 """Backups of a WordPress instance with real restic over SFTP to a second sshd test server, restored
 into a new instance and in place, restore drills passing and (after a pack file is damaged on the
-backup server) failing, an export whose SQL loads into a fresh MariaDB and whose files are the
-site's byte for byte, the whole association's export holding both its sites, tenants kept apart, and
-at the end the association offboarded: a check lists what it looked for on the server, the backup
+backup server) failing, an export whose SQL loads into a fresh MariaDB, whose files are the site's
+byte for byte and whose WXR holds the post written with its attachment, the whole association's
+export holding both its sites, tenants kept apart, and at the end the association offboarded: a check
+lists what it looked for on the server (restic's cache of the association there too), the backup
 target and in the database, and finds nothing of it but its deletion record.
 
 Real parts: the provisioner in embedded mode, two sshd test servers (one runs the instances, the other
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from provisioner.crypto import decrypt
 from provisioner.db import transaction
 from provisioner.models import BackupRepository, JobEvent, OutgoingNotice
 from tests.support.api_client import ApiClient, new_tenant
-from tests.support.exports import loaded_into_fresh_mariadb, unpacked
+from tests.support.exports import loaded_into_fresh_mariadb, unpacked, wxr_items
 from tests.support.lab import (
     add_server,
     add_sftp_target,
@@ -43,7 +45,16 @@ from tests.support.offboarding import KEPT, left_in_database
 from tests.support.proxy import remove_proxies
 from tests.support.sshd import TestServer
 from tests.support.stack import embedded_stack
-from tests.support.wordpress import UPLOAD_FOLDER, UPLOAD_NAME, put_upload, sql, upload_sha256
+from tests.support.wordpress import (
+    UPLOAD_FOLDER,
+    UPLOAD_NAME,
+    UPLOAD_PATH,
+    add_post,
+    attach,
+    put_upload,
+    sql,
+    upload_sha256,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +128,10 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
 
         # One repository per tenant, named by the tenant; its password is in no event of the job.
         assert (repositories / tenant_a / "config").is_file()
+        # restic's cache on the server is the association's own: one folder, restic's for its repository.
+        cache = server.root_dir / "backup" / "cache" / tenant_a
+        [repository_cache] = [p for p in cache.iterdir() if p.is_dir()]
+        assert re.fullmatch("[0-9a-f]{64}", repository_cache.name)
         settings = Settings(data_dir=tmp_path)
         with transaction(settings.resolved_database_url) as session:
             repository = session.scalars(select(BackupRepository)).one()
@@ -180,6 +195,16 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
         # loads into a fresh MariaDB, its files are the site's byte for byte; nobody else reaches it.
         # (Its backup is the day's latest now: the retention policy keeps one a day, so it comes after
         # the restores of the first backup above.)
+        # A post with the uploaded file as its attachment, written just before: the export's WXR
+        # (WordPress's own format) holds both.
+        add_post(docker_client, blog_id, "localhost", title="Sommerfest 2027", content="Grillen im Hof")
+        attach(
+            docker_client,
+            blog_id,
+            "localhost",
+            title="Sommerfest 2027",
+            path=f"{UPLOAD_FOLDER}/{UPLOAD_NAME}",
+        )
         exported = verein_a.call("POST", f"/api/v1/instances/{blog_id}/exports", expect=202)
         job_succeeded(verein_a, exported)
         export = verein_a.call("GET", f"/api/v1/exports/{exported['export']['id']}", expect=200)
@@ -195,7 +220,18 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             "configuration",
             "database",
             "content",
+            "posts",
         ]
+        # The WXR is what the WordPress Importer reads (see wxr_items), with the post, its text and its
+        # attachment. (The importer itself is a plugin from wordpress.org only: no Debian, PyPI or npm
+        # package ships it, so its import into a fresh WordPress is not run here.)
+        items = wxr_items(top / "blog/posts.xml")
+        post = items["Sommerfest 2027"]
+        assert (post["post_type"], post["status"], post["content"]) == ("post", "publish", "Grillen im Hof")
+        attachment = items[UPLOAD_NAME]
+        assert (attachment["post_type"], attachment["post_parent"]) == ("attachment", post["post_id"])
+        assert attachment["attachment_url"].endswith(UPLOAD_PATH)
+        assert not list((top / "blog/content").rglob("*.xml"))  # never beside what the site serves
         exported_upload = top / "blog/content/uploads/2026/11" / UPLOAD_NAME
         assert hashlib.sha256(exported_upload.read_bytes()).hexdigest() == checksum
         dump = (top / "blog/database.sql").read_bytes()
@@ -295,6 +331,13 @@ def test_wordpress_backup_restore_into_new_and_in_place_drills_and_tenant_isolat
             looked_for[f"files in {folder.name} on the server"] = folder.exists()
             route = server.root_dir / "proxy" / "sites" / f"{instance_id}.caddy"
             looked_for[f"proxy route {route.name}"] = route.exists()
+        looked_for["restic's cache of it on the server"] = cache.exists()
+        looked_for["restic's cache shared by every association, of earlier versions"] = [
+            p for p in cache.parent.iterdir() if re.fullmatch("[0-9a-f]{64}", p.name)
+        ]
+        looked_for["its services' prune markers on the server"] = [
+            p for p in (server.root_dir / "backup" / "pruned").iterdir() if p.name in instance_ids
+        ]
         looked_for["the repository on the backup target"] = (repositories / tenant_a).exists()
         looked_for["its password's recovery copy"] = (repositories / f"{tenant_a}.password.age").exists()
         looked_for["its export archives"] = [

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import docker
 from sqlalchemy import select
@@ -191,3 +192,37 @@ def export_of(db_url: str, job_id: str) -> Export:
         export = session.scalars(select(Export).where(Export.job_id == job_id)).one()
         session.expunge(export)
         return export
+
+
+# The namespaces of WordPress's export format (WXR) 1.2, as wp-admin/includes/export.php writes them.
+WXR = {
+    "wp": "http://wordpress.org/export/1.2/",
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+
+
+def wxr_items(path: Path) -> dict[str, dict[str, str]]:
+    """The items of a WXR file by title, each with the fields the WordPress Importer reads of it, once
+    the file is what the importer's parser takes (WordPress/wordpress-importer,
+    src/parsers/class-wxr-parser-simplexml.php): well-formed XML without a DOCTYPE, an rss/channel with
+    wp:wxr_version of the form N.N (here 1.2), the site's wp:base_site_url, each author with a login,
+    and each item with its id, type and status, written by one of those authors."""
+    raw = path.read_bytes()
+    assert b"<!DOCTYPE" not in raw  # the importer refuses any
+    channel = ElementTree.fromstring(raw).find("channel")  # noqa: S314 - the export made in the test
+    assert channel is not None
+    assert channel.findtext("wp:wxr_version", namespaces=WXR) == "1.2"
+    assert channel.findtext("wp:base_site_url", namespaces=WXR)
+    logins = {a.findtext("wp:author_login", namespaces=WXR) for a in channel.findall("wp:author", WXR)}
+    items: dict[str, dict[str, str]] = {}
+    for item in channel.iter("item"):
+        fields = {
+            name: item.findtext(f"wp:{name}", default="", namespaces=WXR)
+            for name in ("post_id", "post_type", "status", "post_parent", "attachment_url")
+        }
+        fields["content"] = item.findtext("content:encoded", default="", namespaces=WXR)
+        assert fields["post_id"].isdigit()
+        assert item.findtext("dc:creator", namespaces=WXR) in logins
+        items[item.findtext("title", default="")] = fields
+    return items

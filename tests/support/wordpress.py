@@ -105,6 +105,23 @@ def add_post(client: docker.DockerClient, instance_id: str, host: str, *, title:
     )
 
 
+def attach(client: docker.DockerClient, instance_id: str, host: str, *, title: str, path: str) -> None:
+    """The file at ``path`` (in the site's uploads) made an attachment of the post ``title``, as the
+    media library makes an upload of a post."""
+    site_php(
+        client,
+        instance_id,
+        host,
+        "$post = get_posts(['title' => getenv('TITLE'), 'post_type' => 'post', 'numberposts' => 1])[0];"
+        " $id = wp_insert_attachment(['post_title' => basename(getenv('FILE')), 'post_status' => 'inherit',"
+        " 'post_author' => $post->post_author, 'post_mime_type' => 'application/octet-stream'],"
+        " getenv('FILE'), $post->ID, true);"
+        " if (is_wp_error($id)) { fwrite(STDERR, $id->get_error_message()); exit(1); }",
+        TITLE=title,
+        FILE=path,
+    )
+
+
 def posts(client: docker.DockerClient, instance_id: str, host: str) -> dict[str, str]:
     """The site's published posts, title to content."""
     said = site_php(

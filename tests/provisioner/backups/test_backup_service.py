@@ -508,8 +508,10 @@ def test_a_backup_reads_only_the_dump_of_a_rebuilt_database_and_prunes_when_due(
         "--keep-monthly",
         "6",
     ]
-    # WordPress: its database comes back from backup.sql only; its files volume is copied whole.
+    # WordPress: its database comes back from backup.sql only; its files volume is copied whole, and
+    # so is the one holding its WXR.
     assert spec.variables["backup_paths"] == [
         f"prv-{blog.id}-db/_data/backup.sql",
         f"prv-{blog.id}-content/_data",
+        f"prv-{blog.id}-wxr/_data",
     ]

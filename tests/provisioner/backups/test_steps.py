@@ -94,6 +94,9 @@ def _backup_job(settings: Settings) -> tuple[str, str]:
         _report(secrets.token_hex(32), data_added=-1),
         {"snapshot_id": secrets.token_hex(32)},
         ["not", "a", "report"],
+        # Only an optional volume may be left out, and only by its name.
+        _report(secrets.token_hex(32)) | {"missing": ["db"]},
+        _report(secrets.token_hex(32)) | {"missing": "wxr"},
     ],
     ids=[
         "option",
@@ -105,6 +108,8 @@ def _backup_job(settings: Settings) -> tuple[str, str]:
         "size-negative",
         "no-summary",
         "list",
+        "left-out-required",
+        "left-out-not-a-list",
     ],
 )
 def test_a_report_of_the_wrong_shape_fails_the_backup_loudly_and_nothing_of_it_is_kept(
@@ -139,7 +144,25 @@ def test_a_good_report_keeps_the_full_id_and_paths_derived_from_our_names(settin
         assert (backup.status, backup.snapshot_id) == ("succeeded", snapshot_id)
         assert (backup.size_bytes, backup.added_bytes) == (1000, 10)
         # The reported paths are ignored: each volume lies where restic was told to put it.
+        assert backup.paths == {
+            "db": f"/prv-{blog_id}-db/_data",
+            "content": f"/prv-{blog_id}-content/_data",
+            "wxr": f"/prv-{blog_id}-wxr/_data",
+        }
+
+
+def test_a_site_deployed_before_its_wxr_volume_is_backed_up_without_it(settings: Settings) -> None:
+    runs = _scripted(_report(secrets.token_hex(32)) | {"missing": ["wxr"]})
+    blog_id, job_id = _backup_job(settings)
+    _execute(settings, runs, job_id)
+    with transaction(settings.resolved_database_url) as session:
+        assert session.get_one(Job, job_id).status == "succeeded"
+        backup = session.scalars(select(Backup)).one()
+        # No place is recorded for it: its export says that part is missing.
         assert backup.paths == {"db": f"/prv-{blog_id}-db/_data", "content": f"/prv-{blog_id}-content/_data"}
+    [spec] = [s for s in runs.ran if s.playbook == "backup.yml"]
+    assert [v["name"] for v in spec.variables["volumes"] if v["optional"]] == ["wxr"]
+    assert [s["needs"] for s in spec.variables["before_steps"]] == [None, f"prv-{blog_id}-wxr"]
 
 
 def _stored_backup(settings: Settings, **values: object) -> tuple[str, str]:

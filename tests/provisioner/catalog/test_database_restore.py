@@ -86,7 +86,7 @@ def test_a_database_restore_that_breaks_the_contract_is_refused(
 def test_a_database_the_backup_does_not_hold_cannot_be_restored(wordpress: Path) -> None:
     path = wordpress / "template.yaml"
     raw = yaml.safe_load(path.read_text())
-    raw["hooks"]["backup"]["volumes"] = ["content"]
+    raw["hooks"]["backup"]["volumes"] = ["content", "wxr"]
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(TemplateError, match=r"'db' is not in hooks\.backup\.volumes"):
         load_template(wordpress)

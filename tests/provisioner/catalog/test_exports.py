@@ -44,6 +44,7 @@ def _part(**fields: Any) -> dict[str, Any]:
 
 DATABASE = _part(name="database", kind="sql", volume="db", path="backup.sql", dialect="mariadb")
 CONTENT = _part(name="content", kind="files", volume="content")
+POSTS = _part(name="posts", kind="file", volume="wxr", path="wordpress.xml")
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SHIPPED.iterdir() if (p / "template.yaml").is_file()))
@@ -53,13 +54,19 @@ def test_every_shipped_template_declares_its_exports_soundly(name: str) -> None:
     assert export_problems(template, template.exports) == []
 
 
-def test_the_shipped_wordpress_exports_its_dump_and_wp_content() -> None:
-    exports = load_template(SHIPPED / "wordpress").exports
-    assert exports is not None
-    assert [(p.name, p.kind, p.volume, p.path) for p in exports.parts] == [
+def test_the_shipped_wordpress_exports_its_dump_wp_content_and_its_wxr() -> None:
+    template = load_template(SHIPPED / "wordpress")
+    assert template.exports is not None
+    assert [(p.name, p.kind, p.volume, p.path) for p in template.exports.parts] == [
         ("database", "sql", "db", "backup.sql"),
         ("content", "files", "content", ""),
+        ("posts", "file", "wxr", "wordpress.xml"),
     ]
+    # The WXR names every author's address: never in a folder the web server serves.
+    [web] = [c for c in template.containers if c.name == "web"]
+    assert web.volumes["wxr"] == "/var/lib/wordpress-export"
+    served = ("/usr/share/wordpress", "/var/lib/wordpress/wp-content")
+    assert not web.volumes["wxr"].startswith(served)
 
 
 def test_the_shipped_mattermost_exports_its_bulk_export_apart_from_the_files() -> None:
@@ -102,7 +109,7 @@ def test_a_wrong_declaration_is_named(wordpress: Path, exports: dict[str, Any] |
 
 
 def test_an_omitted_volume_with_its_reason_is_accepted(wordpress: Path) -> None:
-    assert _exports(wordpress, {"parts": [DATABASE], "omitted": {"content": "only caches"}}) == []
+    assert _exports(wordpress, {"parts": [DATABASE, POSTS], "omitted": {"content": "only caches"}}) == []
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "../other", "a/../../b", "backups/*.tar.gz"])
@@ -117,3 +124,39 @@ def test_templates_check_reports_the_problem_with_its_line(wordpress: Path) -> N
     assert any(
         p.startswith(f"{wordpress / 'template.yaml'}:") and "'db' is neither exported" in p for p in problems
     )
+
+
+def test_the_shipped_wordpress_backs_up_its_wxr_only_where_the_site_has_its_volume() -> None:
+    backup = load_template(SHIPPED / "wordpress").hooks.backup
+    assert backup is not None
+    assert backup.optional == ["wxr"]
+    assert [s.needs for s in backup.before] == [None, "wxr"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"optional": ["wxr", "logs"]}, r"optional names \['logs'\], which hooks.backup.volumes does not"),
+        ({"optional": []}, r"a step needs \['wxr'\], which hooks.backup.optional does not name"),
+        ({"optional": ["wxr", "content"]}, r"\['content'\] cannot be restored, not every backup has it"),
+        ({"optional": ["wxr", "db"]}, r"\['db'\] cannot be restored, not every backup has it"),
+    ],
+)
+def test_an_optional_volume_breaking_its_rules_is_refused(
+    wordpress: Path, change: dict[str, Any], message: str
+) -> None:
+    path = wordpress / "template.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["hooks"]["backup"] |= change
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(TemplateError, match=message):
+        load_template(wordpress)
+
+
+def test_only_the_backup_has_optional_volumes(wordpress: Path) -> None:
+    path = wordpress / "template.yaml"
+    raw = yaml.safe_load(path.read_text())
+    raw["hooks"]["restore"]["optional"] = ["content"]
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    with pytest.raises(TemplateError, match=r"only hooks\.backup has optional volumes"):
+        load_template(wordpress)

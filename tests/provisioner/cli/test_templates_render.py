@@ -37,6 +37,7 @@ def test_render_writes_every_file_and_the_containers_with_secrets_as_placeholder
     assert written == [
         "containers.yaml",
         "instance/admin/admin.php",
+        "instance/admin/export-wxr.php",
         "instance/admin/space-data.php",
         "instance/admin/space.php",
         "instance/config/config-default.php",
@@ -66,7 +67,11 @@ def test_the_preview_is_the_deploys_own_plan() -> None:
         "127.0.0.1:5000/provisioner/mariadb:10.11",
         "127.0.0.1:5000/provisioner/wordpress:6.1",
     ]
-    assert described["volumes"] == [f"prv-{PREVIEW_ID}-content", f"prv-{PREVIEW_ID}-db"]
+    assert described["volumes"] == [
+        f"prv-{PREVIEW_ID}-content",
+        f"prv-{PREVIEW_ID}-db",
+        f"prv-{PREVIEW_ID}-wxr",
+    ]
     assert described["instance_dir"] == f"{SAMPLE_SERVER.root_dir}/instances/{PREVIEW_ID}"
 
 

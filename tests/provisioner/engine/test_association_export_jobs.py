@@ -43,16 +43,23 @@ from tests.support.spaces import (
 S = InstanceState
 
 
+WXR = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><item><title>Sommerfest</title></item></channel></rss>'
+)
+
+
 def _restored(
     settings: Settings, backup: Backup, parts: list[ExportPart], *, into: Path
 ) -> list[RestoredPart]:
-    """Stands in for restic's restore into the throwaway folder: a dump and one uploaded file."""
+    """Stands in for restic's restore into the throwaway folder: a dump, one uploaded file and the
+    site's posts in WordPress's export format."""
     (into / "content" / "uploads").mkdir(parents=True)
     (into / "content" / "uploads" / "flyer.pdf").write_bytes(
         b"%PDF Sommerfest " + backup.instance_id.encode()
     )
     (into / "backup.sql").write_text("CREATE TABLE notes (id INT);\n")
-    where = {"database": into / "backup.sql", "content": into / "content"}
+    (into / "wordpress.xml").write_text(WXR)
+    where = {"database": into / "backup.sql", "content": into / "content", "posts": into / "wordpress.xml"}
     return [RestoredPart(part=part, source=where[part.name]) for part in parts]
 
 
@@ -120,6 +127,7 @@ def test_every_running_service_goes_into_one_archive_and_the_others_are_listed_a
         "blog/configuration.json",
         "blog/content/uploads/flyer.pdf",
         "blog/database.sql",
+        "blog/posts.xml",
         "manifest.json",
         "site/configuration.json",
     ]
@@ -139,7 +147,7 @@ def test_every_running_service_goes_into_one_archive_and_the_others_are_listed_a
     assert listed["blog"]["sha256"] == hashlib.sha256(("\n".join(blog_lines) + "\n").encode()).hexdigest()
     assert export.services is not None
     assert [(s["name"], s["state"], s.get("instance"), s.get("files")) for s in export.services] == [
-        ("blog", "exported", blog, 3),
+        ("blog", "exported", blog, 4),
         ("site", "exported", site, 1),
         ("wiki", "skipped", None, None),
     ]

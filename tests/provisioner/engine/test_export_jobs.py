@@ -25,15 +25,21 @@ from provisioner.runner.scripted import ScriptedRunner, fails
 from tests.support import factories
 from tests.support.engine_lab import EngineLab, backup_reported
 
+WXR = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><item><title>Sommerfest</title></item></channel></rss>'
+)
+
 
 def _restored(
     settings: Settings, backup: Backup, parts: list[ExportPart], *, into: Path
 ) -> list[RestoredPart]:
-    """Stands in for restic's restore into the throwaway folder: a dump and one uploaded file."""
+    """Stands in for restic's restore into the throwaway folder: a dump, one uploaded file and the
+    site's posts in WordPress's export format."""
     (into / "content" / "uploads").mkdir(parents=True)
     (into / "content" / "uploads" / "flyer.pdf").write_bytes(b"%PDF Sommerfest")
     (into / "backup.sql").write_text("CREATE TABLE notes (id INT);\n")
-    where = {"database": into / "backup.sql", "content": into / "content"}
+    (into / "wordpress.xml").write_text(WXR)
+    where = {"database": into / "backup.sql", "content": into / "content", "posts": into / "wordpress.xml"}
     return [RestoredPart(part=part, source=where[part.name]) for part in parts]
 
 
@@ -81,6 +87,7 @@ def test_an_export_takes_a_backup_and_makes_the_archive_from_it(lab: EngineLab) 
         "blog/configuration.json",
         "blog/content/uploads/flyer.pdf",
         "blog/database.sql",
+        "blog/posts.xml",
         "manifest.json",
     ]
     lines = lab.lines(job)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import shutil
 import tarfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from provisioner.backups.reported import backup_paths
 from provisioner.backups.repository import repository_for
 from provisioner.catalog.exports import ExportPart
 from provisioner.config import Settings
@@ -40,6 +42,7 @@ class Lab:
         (self.source / "content" / "uploads").mkdir(parents=True)
         (self.source / "content" / "uploads" / "plakat.pdf").write_bytes(b"%PDF-1.4 Sommerfest")
         (self.source / "backup.sql").write_text("CREATE TABLE notes (id INT);\n")
+        (self.source / "wordpress.xml").write_text("<rss><channel><title>Sommerfest</title></channel></rss>")
         with session_factory(db_url)() as session:
             owner = factories.tenant(session)
             owner.language = "en"
@@ -49,7 +52,8 @@ class Lab:
             store_secrets(self.settings, instance, factories.CATALOG.get("wordpress"))
             repository = repository_for(session, self.settings, tenant_id=owner.id)
             backup = Backup(instance_id=instance.id, repository_id=repository.id, status="succeeded",
-                            version="6.1", snapshot_id="a" * 64, size_bytes=1000)  # fmt: skip
+                            version="6.1", snapshot_id="a" * 64, size_bytes=1000,
+                            paths=backup_paths(instance.id, ["db", "content", "wxr"]))  # fmt: skip
             session.add(backup)
             session.commit()
             self.tenant_id, self.instance_id, self.backup_id = owner.id, instance.id, backup.id
@@ -70,7 +74,11 @@ class Lab:
         """Stands in for the restic restore: the prepared folders copied into the throwaway folder."""
         assert backup.id == self.backup_id
         shutil.copytree(self.source, into / "restored")
-        sources = {"database": into / "restored" / "backup.sql", "content": into / "restored" / "content"}
+        sources = {
+            "database": into / "restored" / "backup.sql",
+            "content": into / "restored" / "content",
+            "posts": into / "restored" / "wordpress.xml",
+        }
         return [RestoredPart(part=part, source=sources[part.name]) for part in parts]
 
     def make(self, job_id: str, **more: Any) -> None:
@@ -117,6 +125,7 @@ def test_a_ready_archive_is_sealed_whole_and_replaces_the_one_before(lab: Lab) -
         assert b"Export of the data of verein-a e.V." in readme.read()
     assert any(n.endswith("/blog/content/uploads/plakat.pdf") for n in names)
     assert any(n.endswith("/blog/database.sql") for n in names)
+    assert any(n.endswith("/blog/posts.xml") for n in names)
     assert any(n.endswith("/blog/configuration.json") for n in names)
 
     second = lab.ask()
@@ -124,6 +133,29 @@ def test_a_ready_archive_is_sealed_whole_and_replaces_the_one_before(lab: Lab) -
     # One archive kept per service: the one before is deleted once the new one is there.
     assert lab.export(first).state == "replaced"
     assert lab.left() == [str(lab.export(second).file)]
+
+
+def test_a_site_deployed_before_the_wxr_is_exported_saying_that_part_is_missing_and_why(lab: Lab) -> None:
+    # Its server had no wxr volume: the backup left it out (the control plane recorded no place for it).
+    with session_factory(lab.db_url)() as session:
+        backup = session.get_one(Backup, lab.backup_id)
+        backup.paths = backup_paths(lab.instance_id, ["db", "content"])
+        session.commit()
+    job = lab.ask()
+    lab.make(job)
+    export = lab.export(job)
+    assert export.state == "ready"
+    with tarfile.open(fileobj=io.BytesIO(_unsealed(lab, export)), mode="r:gz") as tar:
+        names = tar.getnames()
+        manifest = json.load(tar.extractfile(next(n for n in names if n.endswith("manifest.json"))))  # type: ignore[arg-type]
+        readme = tar.extractfile(next(n for n in names if n.endswith("README.txt"))).read().decode()  # type: ignore[union-attr]
+    assert not any(n.endswith(".xml") for n in names)
+    assert any(n.endswith("/blog/database.sql") for n in names)
+    [posts] = [p for p in manifest["services"][0]["parts"] if p["name"] == "posts"]
+    assert (posts["state"], posts["files"]) == ("missing", [])
+    assert "set it up again (a redeploy, or its next update)" in posts["reason"]
+    assert "WordPress's own export format (WXR" in readme
+    assert "Not in this archive: the service was set up before the lab could export this part" in readme
 
 
 def test_too_little_free_space_ends_it_before_anything_is_written(lab: Lab) -> None:
