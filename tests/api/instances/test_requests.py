@@ -82,7 +82,7 @@ def test_approval_generates_encrypted_secrets_and_ports_shown_once(api: Api) -> 
             select(InstanceSecret).where(InstanceSecret.instance_id == instance_id)
         ).all()
         assert {s.name for s in secrets} == {
-            "jicofo_auth_password", "jvb_auth_password", "moderator_password"
+            "jicofo_auth_password", "jvb_auth_password", "moderator_password", "jwt_app_secret"
         }  # fmt: skip
         settings = Settings()
         assert all(decrypt(settings, s.encrypted) not in s.encrypted for s in secrets)
