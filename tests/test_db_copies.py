@@ -1,5 +1,6 @@
 """Each test's database is a copy of one this process migrated (tests/support/db.py): the copy is what
-running the migrations makes, and the copies are each a test's own."""
+running the migrations makes, the copies are each a test's own, and a PostgreSQL database a test gave
+back comes to the next test as the migrations left it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from provisioner.audit.log import record_cli
+from provisioner.db import session_factory
 from provisioner.migrate import upgrade
+from tests.support import factories
 from tests.support.db import fresh_postgres, migrated
 
 
@@ -68,3 +72,39 @@ def test_a_copy_is_what_the_migrations_make_and_each_copy_is_its_own(
         written.dispose()
         assert _schema(second) == _schema(first) | {"revision": _schema(second)["revision"]}
         assert _schema(second)["revision"] != [("written",)]
+
+
+def _contents(url: str) -> dict[str, object]:
+    """Every table's rows and every sequence's next value."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows: dict[str, object] = {
+                table: connection.execute(text(f'SELECT * FROM "{table}"')).all()  # noqa: S608
+                for table in inspect(connection).get_table_names()
+            }
+            rows["sequences"] = connection.execute(
+                text("SELECT sequencename, last_value FROM pg_sequences ORDER BY 1")
+            ).all()
+            return rows
+    finally:
+        engine.dispose()
+
+
+def test_a_postgresql_database_given_back_comes_to_the_next_test_as_migrated(
+    tmp_path: Path, postgres: None
+) -> None:
+    with migrated("postgresql", tmp_path) as url:
+        blank = _contents(url)
+        with session_factory(url)() as session:
+            factories.homepage(session, factories.tenant(session, "given-back"))
+            record_cli(session, "test.write")
+            session.commit()
+        written = _contents(url)
+        assert written != blank
+        assert written["audit_entries"]
+        assert written["sequences"] != blank["sequences"]
+    with migrated("postgresql", tmp_path) as again:
+        assert again == url  # the same database, given back
+        assert _contents(again) == blank
+        assert _schema(again) == _schema(url)

@@ -31,6 +31,7 @@ from provisioner.dbdump.fileformat import (
 )
 from provisioner.keys import ENCRYPTED_COLUMNS
 from provisioner.migrate import current_revision, head_revision, upgrade
+from provisioner.models import AuditEntry
 
 BATCH = 1000
 
@@ -138,6 +139,29 @@ def _has_rows(connection: Connection) -> bool:
     )
 
 
+def _delete_the_lab(connection: Connection) -> None:
+    """Every row, for --replace. The audit log's triggers refuse deletes to any caller; the operator's
+    explicit replacement of the whole lab is the one they stand aside for, inside this transaction (so
+    they are back whatever happens). The audit table refers to no other, so it goes last: on SQLite a
+    DELETE has then opened the transaction that the triggers' DROP and CREATE belong to."""
+    for table in reversed(Base.metadata.sorted_tables):
+        if table is not AuditEntry.__table__:
+            connection.execute(delete(table))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+        connection.execute(delete(AuditEntry))
+        connection.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
+        return
+    triggers = connection.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_entries'")
+    ).all()
+    for name, _ in triggers:
+        connection.execute(text(f'DROP TRIGGER "{name}"'))
+    connection.execute(delete(AuditEntry))
+    for _, created in triggers:
+        connection.execute(text(created))
+
+
 def _realign_sequences(connection: Connection) -> None:
     """PostgreSQL's serial counters continue after the restored ids (SQLite derives them from the rows)."""
     for table in Base.metadata.sorted_tables:
@@ -205,8 +229,7 @@ def restore_database(settings: Settings, *, path: Path, replace: bool = False) -
                     "the database already holds a lab; nothing was written. Restore into an empty "
                     "database, or pass --replace to drop what is there in favour of the dump"
                 )
-            for table in reversed(Base.metadata.sorted_tables):
-                connection.execute(delete(table))
+            _delete_the_lab(connection)
         for table, batch in _sections(path):
             if not batch:
                 tables += 1

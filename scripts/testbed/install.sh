@@ -13,6 +13,8 @@ packages=(
   # Validates docker-compose.yml; Debian 12 has only Compose v1, which reads it well enough.
   docker-compose
   restic
+  # Serves restic's REST protocol for the REST backup targets' tests, as a lab runs it (docs/backups.md).
+  rclone
   # Opens the repositories' password copies with the lab's recovery identity (docs/backups.md).
   age
   debootstrap

@@ -9,15 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
+from provisioner.audit.log import record_cli
 from provisioner.config import Settings
 from provisioner.crypto import decrypt
 from provisioner.db import Base, session_factory
 from provisioner.dbdump.dump import DumpRefused, dump_database
 from provisioner.dbdump.fileformat import DumpUnreadable
 from provisioner.dbdump.restore import RestoreRefused, restore_database
-from provisioner.models import InstanceSecret, JobEvent
+from provisioner.models import AuditEntry, InstanceSecret, JobEvent
 from provisioner.servers.sshkey import ensure_key
 from provisioner.timeutil import utcnow
 from tests.support import factories
@@ -116,6 +118,7 @@ def test_a_database_holding_a_lab_is_replaced_only_when_asked(db_url: str, tmp_p
     target = Settings(data_dir=tmp_path / "b", database_url=db_url, secret_key=KEY)
     with session_factory(db_url)() as session:
         factories.tenant(session, slug="schon-da")
+        record_cli(session, "tenant.create")  # the audit log refuses deletes: a replace must still go
         session.commit()
     before = every_row(db_url)
     with pytest.raises(RestoreRefused, match=r"already holds a lab.*--replace"):
@@ -123,6 +126,12 @@ def test_a_database_holding_a_lab_is_replaced_only_when_asked(db_url: str, tmp_p
     assert every_row(db_url) == before
     restore_database(target, path=dump, replace=True)
     assert every_row(db_url) == every_row(source.resolved_database_url)
+    # The audit log refuses deletes again once the replacement is done.
+    with session_factory(db_url)() as session:
+        record_cli(session, "lab.restore")
+        session.commit()
+        with pytest.raises(DBAPIError, match="append-only"):
+            session.execute(delete(AuditEntry))
 
 
 def test_a_cut_off_or_foreign_file_is_refused(tmp_path: Path) -> None:
