@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from celery import Celery, bootsteps
 from sqlalchemy.exc import SADeprecationWarning
@@ -66,6 +67,13 @@ class QuickSqlPolling(bootsteps.StartStopStep):  # type: ignore[misc]  # celery 
             transport.polling_interval = SQL_BROKER_POLL_SECONDS
 
 
+def _periodic(task: str, every: float) -> dict[str, Any]:
+    """A periodic sweep. Each tick does the whole sweep, so a tick still queued when the next is due
+    (behind a backlog of jobs) is dropped when it arrives rather than run late, one after another:
+    the worker discards a message past its expiry."""
+    return {"task": task, "schedule": every, "options": {"expires": every}}
+
+
 def make_celery(settings: Settings) -> Celery:
     app = Celery(
         "provisioner",
@@ -84,20 +92,20 @@ def make_celery(settings: Settings) -> Celery:
         broker_transport_options=_transport_options(settings),
         worker_hijack_root_logger=False,
         beat_schedule={
-            "redispatch-stale-jobs": {"task": REDISPATCH, "schedule": 15.0},
-            "reap-lost-jobs": {"task": REAP, "schedule": 10.0},
-            "purge-idempotency-keys": {"task": PURGE_KEYS, "schedule": 3600.0},
-            "run-schedules": {"task": RUN_SCHEDULES, "schedule": 15.0},
-            "health-sweep": {"task": HEALTH_SWEEP, "schedule": settings.health_sweep_seconds},
-            "collect-server-metrics": {
-                "task": COLLECT_METRICS,
-                "schedule": settings.metrics_interval_seconds,
-            },
-            "deliver-alerts": {"task": DELIVER_ALERTS, "schedule": 10.0},
-            "deliver-notices": {"task": DELIVER_NOTICES, "schedule": 5.0},
-            "prune-backups": {"task": PRUNE_BACKUPS, "schedule": settings.backup_prune_interval_seconds},
-            "expire-exports": {"task": EXPIRE_EXPORTS, "schedule": 300.0},
-            "start-offboardings": {"task": START_OFFBOARDINGS, "schedule": 300.0},
+            name: _periodic(task, every)
+            for name, task, every in [
+                ("redispatch-stale-jobs", REDISPATCH, 15.0),
+                ("reap-lost-jobs", REAP, 10.0),
+                ("purge-idempotency-keys", PURGE_KEYS, 3600.0),
+                ("run-schedules", RUN_SCHEDULES, 15.0),
+                ("health-sweep", HEALTH_SWEEP, settings.health_sweep_seconds),
+                ("collect-server-metrics", COLLECT_METRICS, settings.metrics_interval_seconds),
+                ("deliver-alerts", DELIVER_ALERTS, 10.0),
+                ("deliver-notices", DELIVER_NOTICES, 5.0),
+                ("prune-backups", PRUNE_BACKUPS, settings.backup_prune_interval_seconds),
+                ("expire-exports", EXPIRE_EXPORTS, 300.0),
+                ("start-offboardings", START_OFFBOARDINGS, 300.0),
+            ]
         },
         beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
     )

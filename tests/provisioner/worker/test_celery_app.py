@@ -37,3 +37,12 @@ def test_the_worker_asks_the_embedded_broker_again_within_a_tenth_of_a_second(tm
     with Connection("redis://127.0.0.1:6399/0") as redis:
         QuickSqlPolling(SimpleNamespace()).start(SimpleNamespace(connection=redis))
         assert redis.transport.polling_interval is None  # Redis hands messages over as they come
+
+
+def test_a_periodic_tick_still_queued_when_the_next_is_due_is_dropped(tmp_path: Path) -> None:
+    """Each tick is a whole sweep: one that waited a whole interval behind jobs is superseded by the
+    next, so the worker discards it on arrival (Celery's ``expires``) rather than running it late."""
+    schedule = make_celery(Settings(data_dir=tmp_path, health_sweep_seconds=45)).conf.beat_schedule
+    assert schedule["health-sweep"]["options"] == {"expires": 45}
+    for entry in schedule.values():
+        assert entry["options"]["expires"] == entry["schedule"] > 0
