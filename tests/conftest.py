@@ -14,8 +14,10 @@ import docker
 import docker.errors
 import psycopg
 import pytest
+from argon2 import PasswordHasher, profiles
 from xdist.scheduler import LoadScopeScheduling
 
+from provisioner.accounts import passwords
 from tests.support import need
 from tests.support.db import PG_ADMIN, fresh_postgres, migrated
 from tests.support.images import build_all
@@ -73,6 +75,25 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeSch
     if config.getvalue("dist") != "loadscope":
         return None
     return LongestEndToEndFirst(config, log)
+
+
+PRODUCT_HASHER = passwords._hasher
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashes() -> Iterator[None]:
+    """Passwords hashed with argon2-cffi's CHEAPEST profile, which the library keeps for tests, instead
+    of the product's: hashing or checking one took 0.1 to 0.3 s, and a portal test's people alone are
+    made and signed in with eight of them. The tests about the product's own profile ask for it
+    (``product_password_cost``); a control plane a test starts as a process of its own keeps it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))
+        yield
+
+
+@pytest.fixture
+def product_password_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(passwords, "_hasher", PRODUCT_HASHER)
 
 
 @pytest.fixture(scope="session")

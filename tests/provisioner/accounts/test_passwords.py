@@ -6,6 +6,8 @@ from argon2 import PasswordHasher
 from provisioner.accounts.passwords import check_strength, hash_password, needs_rehash, verify_password
 from provisioner.errors import InvalidInput
 
+pytestmark = pytest.mark.usefixtures("product_password_cost")
+
 
 def test_a_password_is_stored_as_argon2id_and_verifies() -> None:
     stored = hash_password("correct horse battery")
@@ -14,6 +16,7 @@ def test_a_password_is_stored_as_argon2id_and_verifies() -> None:
     assert verify_password(stored, "correct horse battery")
     assert not verify_password(stored, "correct horse batterY")
     assert not needs_rehash(stored)
+    assert "$m=65536,t=3,p=4$" in stored  # RFC 9106's "low memory" profile, argon2-cffi's default
 
 
 def test_a_broken_hash_does_not_verify_instead_of_raising() -> None:

@@ -65,6 +65,7 @@ def test_a_disabled_person_cannot_log_in(session: Session) -> None:
         )
 
 
+@pytest.mark.usefixtures("product_password_cost")
 def test_a_hash_with_old_parameters_is_replaced_at_login(session: Session) -> None:
     user = _person(session, "anna@verein.example", role=Role.OPERATOR, tenant_id=None)
     user.password_hash = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
