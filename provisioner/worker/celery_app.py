@@ -67,11 +67,16 @@ class QuickSqlPolling(bootsteps.StartStopStep):  # type: ignore[misc]  # celery 
             transport.polling_interval = SQL_BROKER_POLL_SECONDS
 
 
+# A periodic tick this old is dropped, however short its interval: a moment's wait on a busy machine keeps
+# the tick, a backlog of jobs does not.
+TICK_GRACE_SECONDS = 60.0
+
+
 def _periodic(task: str, every: float) -> dict[str, Any]:
-    """A periodic sweep. Each tick does the whole sweep, so a tick still queued when the next is due
-    (behind a backlog of jobs) is dropped when it arrives rather than run late, one after another:
-    the worker discards a message past its expiry."""
-    return {"task": task, "schedule": every, "options": {"expires": every}}
+    """A periodic sweep. Each tick does the whole sweep, so a tick that waited behind a backlog of jobs
+    for longer than its interval (and a minute) is dropped when it arrives, instead of running late
+    with the others that waited: the worker discards a message past its expiry."""
+    return {"task": task, "schedule": every, "options": {"expires": max(every, TICK_GRACE_SECONDS)}}
 
 
 def make_celery(settings: Settings) -> Celery:

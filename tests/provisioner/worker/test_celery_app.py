@@ -10,7 +10,12 @@ from types import SimpleNamespace
 from kombu import Connection
 
 from provisioner.config import Settings
-from provisioner.worker.celery_app import SQL_BROKER_POLL_SECONDS, QuickSqlPolling, make_celery
+from provisioner.worker.celery_app import (
+    SQL_BROKER_POLL_SECONDS,
+    TICK_GRACE_SECONDS,
+    QuickSqlPolling,
+    make_celery,
+)
 
 # The HTTP clients (pycurl is the health sweep's) and ansible-runner: about 40 MiB in each process of the
 # worker's pool while idle.
@@ -39,10 +44,13 @@ def test_the_worker_asks_the_embedded_broker_again_within_a_tenth_of_a_second(tm
         assert redis.transport.polling_interval is None  # Redis hands messages over as they come
 
 
-def test_a_periodic_tick_still_queued_when_the_next_is_due_is_dropped(tmp_path: Path) -> None:
-    """Each tick is a whole sweep: one that waited a whole interval behind jobs is superseded by the
-    next, so the worker discards it on arrival (Celery's ``expires``) rather than running it late."""
-    schedule = make_celery(Settings(data_dir=tmp_path, health_sweep_seconds=45)).conf.beat_schedule
-    assert schedule["health-sweep"]["options"] == {"expires": 45}
+def test_a_periodic_tick_that_waited_behind_a_backlog_is_dropped(tmp_path: Path) -> None:
+    """Each tick is a whole sweep: one that waited longer than its interval (and a minute) behind jobs
+    is superseded by the next, so the worker discards it on arrival (Celery's ``expires``) rather than
+    running it late with the others that waited."""
+    settings = Settings(data_dir=tmp_path, health_sweep_seconds=45, backup_prune_interval_seconds=7200)
+    schedule = make_celery(settings).conf.beat_schedule
+    assert schedule["health-sweep"]["options"] == {"expires": 60}
+    assert schedule["prune-backups"]["options"] == {"expires": 7200}
     for entry in schedule.values():
-        assert entry["options"]["expires"] == entry["schedule"] > 0
+        assert entry["options"]["expires"] == max(entry["schedule"], TICK_GRACE_SECONDS)
