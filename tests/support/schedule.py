@@ -24,35 +24,35 @@ from xdist.workermanage import WorkerController
 # Every test marked e2e lies below one of these (tests/conftest.py checks it at collection).
 END_TO_END = ("tests/e2e/", "tests/playbooks/", "tests/provisioner/cli/test_smoke.py")
 
-# Seconds each end-to-end module took on a 2-core machine with the other worker busy, from a whole run's
-# timestamps at a load average near 10 (each run prints these at its end): only the order of the list
-# above, never a limit. A module not listed yet sorts as UNMEASURED, among the long ones, so that a new
-# module does not start last.
+# Seconds each end-to-end module took on a 2-core machine with the other worker busy, from a whole run
+# on a quiet machine (each run prints these at its end): only the order of the list above, never a
+# limit. A module not listed yet sorts as UNMEASURED, among the long ones, so that a new module does not
+# start last.
 SECONDS = {
-    "tests/e2e/test_catalog_mattermost_hedgedoc_standins.py": 415,
-    "tests/e2e/test_catalog_nextcloud_standin.py": 290,
-    "tests/e2e/test_updates_and_moves.py": 285,
-    "tests/e2e/test_backups_wordpress.py": 256,
-    "tests/e2e/test_portal_accessibility.py": 230,
-    "tests/e2e/test_catalog_jitsi_standin.py": 180,
-    "tests/e2e/test_disaster_recovery.py": 172,
-    "tests/e2e/test_catalog_discourse_launcher.py": 165,
-    "tests/e2e/test_job_engine.py": 145,
-    "tests/e2e/test_monitoring.py": 120,
-    "tests/e2e/test_portal_story.py": 115,
-    "tests/e2e/test_spaces_wordpress.py": 110,
-    "tests/e2e/test_backups_s3.py": 76,
-    "tests/provisioner/cli/test_smoke.py": 62,
-    "tests/playbooks/test_backup_playbooks.py": 61,
-    "tests/e2e/test_no_secret_anywhere.py": 47,
-    "tests/e2e/test_request_to_removal.py": 30,
-    "tests/playbooks/test_idempotent.py": 12,
-    "tests/playbooks/test_image_volumes.py": 8,
-    "tests/e2e/test_portal_job_steps_live.py": 8,
-    "tests/playbooks/test_instance_files.py": 8,
-    "tests/playbooks/test_identity_removal.py": 6,
-    "tests/playbooks/library/test_provisioner_restic.py": 13,
-    "tests/playbooks/library/test_provisioner_step.py": 2,
+    "tests/e2e/test_catalog_mattermost_hedgedoc_standins.py": 164,
+    "tests/e2e/test_catalog_nextcloud_standin.py": 158,
+    "tests/e2e/test_backups_wordpress.py": 132,
+    "tests/e2e/test_updates_and_moves.py": 117,
+    "tests/e2e/test_catalog_jitsi_standin.py": 117,
+    "tests/e2e/test_portal_accessibility.py": 94,
+    "tests/e2e/test_spaces_wordpress.py": 94,
+    "tests/e2e/test_job_engine.py": 88,
+    "tests/e2e/test_catalog_discourse_launcher.py": 88,
+    "tests/e2e/test_portal_story.py": 80,
+    "tests/e2e/test_monitoring.py": 74,
+    "tests/e2e/test_disaster_recovery.py": 63,
+    "tests/e2e/test_backups_s3.py": 59,
+    "tests/playbooks/test_backup_playbooks.py": 44,
+    "tests/e2e/test_no_secret_anywhere.py": 33,
+    "tests/e2e/test_request_to_removal.py": 18,
+    "tests/playbooks/library/test_provisioner_restic.py": 16,
+    "tests/provisioner/cli/test_smoke.py": 14,
+    "tests/playbooks/test_idempotent.py": 10,
+    "tests/e2e/test_portal_job_steps_live.py": 6,
+    "tests/playbooks/test_image_volumes.py": 5,
+    "tests/playbooks/library/test_provisioner_step.py": 3,
+    "tests/playbooks/test_instance_files.py": 2,
+    "tests/playbooks/test_identity_removal.py": 1,
 }
 UNMEASURED = 200.0
 
