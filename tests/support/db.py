@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,17 +129,26 @@ def _migrated_postgres() -> str:
         name = f"provisioner_unit_migrated_{secrets.token_hex(4)}"
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            atexit.register(_drop_template, name)
+            atexit.register(_drop_database, name)
             upgrade(_url(name))
             forget_engine(_url(name))
-            _BLANK.update(_blank(name))
+            _BLANK["postgresql"] = _blank(name)
             admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name)))
         _MIGRATED["postgresql"] = name
     return _MIGRATED["postgresql"]
 
 
+@dataclass(frozen=True)
+class _Blank:
+    """What a migrated PostgreSQL database holds, and the script that brings a used copy back to it."""
+
+    catalog: list[tuple[Any, ...]]  # its relations, with the number of triggers on each
+    rows: dict[str, bytes]  # the rows the migrations wrote, per table (COPY text)
+    script: sql.Composed
+
+
 _GIVEN_BACK: list[str] = []  # PostgreSQL databases of this process that no test holds, each to be emptied
-_BLANK: dict[str, Any] = {}  # what a migrated PostgreSQL database holds (_blank)
+_BLANK: dict[str, _Blank] = {}  # "postgresql" -> what the database this process migrated holds
 
 
 def _take_postgres() -> str:
@@ -148,11 +158,11 @@ def _take_postgres() -> str:
         name = _GIVEN_BACK.pop()
         if _emptied(name):
             return name
-        _drop_template(name)
+        _drop_database(name)
     name = f"provisioner_unit_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         _create(admin, name, template)
-    atexit.register(_drop_template, name)
+    atexit.register(_drop_database, name)
     return name
 
 
@@ -162,10 +172,9 @@ _CATALOG = """
 """
 
 
-def _blank(name: str) -> dict[str, Any]:
-    """The migrated database's relations, its rows (COPY text, per table) and one script that brings a
-    used copy back to it: every row deleted, children before parents (the audit table's triggers, which
-    refuse that, set aside for it), and each sequence set to where it stood."""
+def _blank(name: str) -> _Blank:
+    """The script deletes every row, children before parents (the audit table's triggers, which refuse
+    that, set aside for it), and sets each sequence to where it stood."""
     with psycopg.connect(_dsn(name)) as database:
         catalog = database.execute(_CATALOG).fetchall()
         tables = [relation for relation, kind, _ in catalog if kind == "r"]
@@ -177,7 +186,7 @@ def _blank(name: str) -> dict[str, Any]:
             "SELECT sequencename, start_value, last_value FROM pg_sequences WHERE schemaname = 'public'"
         ).fetchall()
     order = {table.name: index for index, table in enumerate(Base.metadata.sorted_tables)}
-    script = [sql.SQL("SET LOCAL lock_timeout = '5s'")]
+    script: list[sql.Composable] = [sql.SQL("SET LOCAL lock_timeout = '5s'")]
     triggered = [relation for relation, kind, triggers in catalog if kind == "r" and triggers]
     script += [sql.SQL("ALTER TABLE {} DISABLE TRIGGER USER").format(sql.Identifier(t)) for t in triggered]
     for table in sorted(tables, key=lambda t: -order.get(t, -1)):
@@ -186,7 +195,7 @@ def _blank(name: str) -> dict[str, Any]:
     for sequence, start, last in sequences:
         at, called = (start, False) if last is None else (last, True)
         script.append(sql.SQL("SELECT setval({}, {}, {})").format(sql.Literal(sequence), at, called))
-    return {"catalog": catalog, "rows": {t: r for t, r in rows.items() if r}, "script": script}
+    return _Blank(catalog, {t: r for t, r in rows.items() if r}, sql.SQL("; ").join(script))
 
 
 def _emptied(name: str) -> bool:
@@ -199,10 +208,11 @@ def _emptied(name: str) -> bool:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid() AND usename = current_user"
             )
-            if database.execute(_CATALOG).fetchall() != _BLANK["catalog"]:
+            blank = _BLANK["postgresql"]
+            if database.execute(_CATALOG).fetchall() != blank.catalog:
                 return False
-            database.execute(sql.SQL("; ").join(_BLANK["script"]))
-            for table, rows in _BLANK["rows"].items():
+            database.execute(blank.script)
+            for table, rows in blank.rows.items():
                 into = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))
                 with database.cursor().copy(into) as copy:
                     copy.write(rows)
@@ -215,6 +225,6 @@ def _dsn(name: str) -> str:
     return PG_ADMIN.replace("dbname=postgres", f"dbname={name}")
 
 
-def _drop_template(name: str) -> None:
+def _drop_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         _drop(admin, name)
